@@ -1,0 +1,104 @@
+"""Compounds, molecular species and explicit concentration-unit conversion.
+
+A *drug* (what is dosed: racemic ketamine, esketamine, ...) is a mixture of
+molecular *species*. Pharmacokinetics tracks each species; the NMDA receptor
+sees each species' brain concentration and each has its own block constant.
+
+Unit conversion (molar mass M in g/mol):
+
+    c [uM] = c [ng/mL] / M [g/mol]        (1 ng/mL = 1 ug/L; 1 ug/L / M = 1/M umol/L)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Species tracked by the pharmacokinetic model and the receptor model, in a fixed
+#: order (the compiled circuit has one block variable per species).
+SPECIES: tuple[str, ...] = ("s_ketamine", "r_ketamine", "s_norketamine", "r_norketamine", "hnk")
+
+#: Molar masses in g/mol (free bases). Ketamine C13H16ClNO 237.7 (TARGETS P7);
+#: norketamine C12H14ClNO 223.7; hydroxynorketamine C12H14ClNO2 239.7 (PubChem).
+MOLAR_MASS_G_PER_MOL: dict[str, float] = {
+    "s_ketamine": 237.73,
+    "r_ketamine": 237.73,
+    "s_norketamine": 223.70,
+    "r_norketamine": 223.70,
+    "hnk": 239.70,
+}
+
+
+@dataclass(frozen=True)
+class Drug:
+    """A dosed preparation: a name and the mass fraction of each species in it."""
+
+    name: str
+    composition: dict[str, float]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.composition) - set(SPECIES)
+        if unknown:
+            raise ValueError(f"drug {self.name!r}: unknown species {sorted(unknown)}; allowed: {list(SPECIES)}")
+        total = sum(self.composition.values())
+        if self.composition and abs(total - 1.0) > 1e-9:
+            raise ValueError(f"drug {self.name!r}: species fractions sum to {total}, not 1")
+
+    @property
+    def molar_mass(self) -> float:
+        """Mass-weighted molar mass of the preparation (g/mol); ketamine's for an empty vehicle."""
+        if not self.composition:
+            return MOLAR_MASS_G_PER_MOL["s_ketamine"]
+        return sum(f * MOLAR_MASS_G_PER_MOL[s] for s, f in self.composition.items())
+
+
+#: The preparations a user can choose with ``drug=``. The racemate is a 50:50
+#: mixture of the enantiomers (it is not a species of its own).
+DRUGS: dict[str, Drug] = {
+    "racemic": Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5}),
+    "esketamine": Drug("esketamine", {"s_ketamine": 1.0}),
+    "arketamine": Drug("arketamine", {"r_ketamine": 1.0}),
+    "norketamine": Drug("norketamine", {"s_norketamine": 0.5, "r_norketamine": 0.5}),
+    "hnk": Drug("hnk", {"hnk": 1.0}),
+    "saline": Drug("saline", {}),
+}
+
+
+def ng_per_ml_to_uM(value_ng_per_ml, molar_mass_g_per_mol: float):
+    """Convert a mass concentration (ng/mL) to a molar one (uM)."""
+    return value_ng_per_ml / molar_mass_g_per_mol
+
+
+def uM_to_ng_per_ml(value_uM, molar_mass_g_per_mol: float):
+    """Convert a molar concentration (uM) to a mass concentration (ng/mL)."""
+    return value_uM * molar_mass_g_per_mol
+
+
+#: Accepted spellings of concentration units and their factor to uM (molar units)
+#: or to ng/mL (mass units, converted with the molar mass).
+_MOLAR_TO_UM = {"M": 1e6, "mM": 1e3, "uM": 1.0, "µM": 1.0, "nM": 1e-3, "pM": 1e-6}
+_MASS_TO_NG_PER_ML = {"ng/mL": 1.0, "ng/ml": 1.0, "ug/mL": 1e3, "ug/ml": 1e3, "mg/L": 1e3, "ug/L": 1.0, "mg/mL": 1e6}
+CONCENTRATION_UNITS: tuple[str, ...] = tuple(_MOLAR_TO_UM) + tuple(_MASS_TO_NG_PER_ML)
+
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s\d].*?)?\s*$")
+
+
+def parse_concentration_uM(value, molar_mass_g_per_mol: float) -> float:
+    """A concentration in uM from a number (taken as uM) or a string with a unit.
+
+    ``"500 nM"`` -> 0.5, ``"0.5uM"`` -> 0.5, ``"120 ng/mL"`` -> 120 / M.
+    Raises ``ValueError`` naming the allowed units for anything else.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a concentration")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _QUANTITY.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a concentration; write a number in uM or e.g. '500 nM', '120 ng/mL'")
+    number, unit = float(match.group(1)), (match.group(2) or "uM")
+    if unit in _MOLAR_TO_UM:
+        return number * _MOLAR_TO_UM[unit]
+    if unit in _MASS_TO_NG_PER_ML:
+        return ng_per_ml_to_uM(number * _MASS_TO_NG_PER_ML[unit], molar_mass_g_per_mol)
+    raise ValueError(f"unit {unit!r} of {value!r} is not a concentration unit; allowed: {', '.join(CONCENTRATION_UNITS)}")

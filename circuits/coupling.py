@@ -1,0 +1,74 @@
+"""The slow layer of the NMDA block: carrying each neuron's block from one window to the next.
+
+Between two spiking windows the block of every neuron follows the scheme of
+:mod:`circuits.pharmacology` with its channel activity frozen at what the last window
+measured (first-order closure): the mean open fraction ``s_bar = <s>`` and the mean
+voltage-weighted open fraction ``u_bar = <s exp((V + 70 mV)/V_e)>``. With the
+unbinding rate shared by all species (see ``BlockParameters``) the system is solved
+exactly for concentrations held constant over each step h:
+
+    a_k = s_bar kon_k c_k,   A = sum_k a_k,   lam = koff u_bar + (1 - s_bar) kesc
+    dB_tot/dt = A (1 - B_tot) - lam B_tot
+    F(t) = 1 - B_tot(t) = F_inf + (F_0 - F_inf) exp(-(A + lam) t),   F_inf = lam / (A + lam)
+    B_k(h) = exp(-lam h) [B_k(0) + a_k (F_inf (exp(lam h) - 1) / lam + (F_0 - F_inf) (1 - exp(-A h)) / A)]
+
+(the two fractions tend to h as lam or A tend to 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compounds import SPECIES
+from .pharmacology import BlockParameters
+
+
+@dataclass
+class ChannelActivity:
+    """Per-neuron channel activity measured in a window (see module docstring)."""
+
+    open_fraction: np.ndarray  #: s_bar
+    unbind_weight: np.ndarray  #: u_bar
+
+    @classmethod
+    def from_accumulators(cls, open_time_s: np.ndarray, open_unbind_time_s: np.ndarray, duration_s: float) -> "ChannelActivity":
+        return cls(np.clip(open_time_s / duration_s, 0.0, 1.0), np.maximum(open_unbind_time_s / duration_s, 0.0))
+
+
+def _relaxation_integral(rate: np.ndarray, h: float) -> np.ndarray:
+    """(1 - exp(-rate h)) / rate, equal to h at rate 0."""
+    rate = np.asarray(rate, dtype=float)
+    safe = np.where(rate * h > 1e-12, rate, 1.0)
+    return np.where(rate * h > 1e-12, -np.expm1(-safe * h) / safe, h)
+
+
+def advance_block(block: dict[str, np.ndarray], activity: ChannelActivity, concentrations_uM: dict[str, float],
+                  params: BlockParameters, h_s: float) -> dict[str, np.ndarray]:
+    """Block fractions per species (arrays over neurons) after ``h_s`` seconds at fixed concentrations."""
+    if h_s < 0:
+        raise ValueError(f"step must be >= 0 s, got {h_s}")
+    s_bar = activity.open_fraction
+    drive = {k: s_bar * params.kon_per_uM_per_s(k) * concentrations_uM.get(k, 0.0) for k in SPECIES}
+    total_drive = sum(drive.values())
+    loss = params.koff_per_s * activity.unbind_weight + (1.0 - s_bar) * params.escape_per_s
+    b_total = sum(block[k] for k in SPECIES)
+    free_0 = 1.0 - b_total
+    both = total_drive + loss
+    free_inf = np.where(both > 0, loss / np.where(both > 0, both, 1.0), free_0)
+    decay = np.exp(-loss * h_s)
+    # exp(-lam h) * F_inf * (exp(lam h) - 1) / lam == F_inf * (1 - exp(-lam h)) / lam
+    free_integral = free_inf * _relaxation_integral(loss, h_s) + decay * (free_0 - free_inf) * _relaxation_integral(total_drive, h_s)
+    return {k: decay * block[k] + drive[k] * free_integral for k in SPECIES}
+
+
+def advance_block_through(block: dict[str, np.ndarray], activity: ChannelActivity, time_s: np.ndarray,
+                          concentrations_uM: dict[str, np.ndarray], params: BlockParameters) -> list[dict[str, np.ndarray]]:
+    """Step the block along ``time_s`` (concentrations given at those times, averaged over each step);
+    returns the block at every time point (the first is ``block`` itself)."""
+    states = [block]
+    for i in range(1, len(time_s)):
+        c_mid = {k: 0.5 * (float(c[i - 1]) + float(c[i])) for k, c in concentrations_uM.items()}
+        states.append(advance_block(states[-1], activity, c_mid, params, float(time_s[i] - time_s[i - 1])))
+    return states

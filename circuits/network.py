@@ -1,0 +1,180 @@
+"""The prefrontal microcircuit: pyramidal, PV and SST populations with background drive.
+
+The circuit is split in two parts on purpose:
+
+* :class:`CircuitStructure` is what the compiled code depends on (cell counts,
+  connection probabilities, cell and receptor constants, time step, window length).
+  One structure is compiled once.
+* :class:`CircuitDrive` holds what a window may change without recompiling: synaptic
+  weights, NMDA content per cell type, background strength, drug concentrations and the
+  carried-over block state. They enter as per-neuron variables (Brian2 ``run_args``
+  in standalone mode).
+
+Connectivity is random (Bernoulli, probability per pathway); weights are given for
+``reference_counts`` presynaptic cells and scaled by reference/actual count, so that a
+smaller circuit keeps the mean synaptic input (the 1600/N_E scaling of Wang 2002).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
+from .compounds import SPECIES
+from .pharmacology import BlockParameters
+from .receptors import ACCUMULATOR_EQUATIONS, ACCUMULATORS, SYNAPTIC_EQUATIONS, SynapseParameters, block_equations, namespace
+
+Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
+
+#: Per-neuron variables that a window sets (run arguments), besides ``c_<species>`` and ``b_<species>``.
+DRIVE_VARIABLES: tuple[str, ...] = ("w_from_pyr", "w_from_pv", "w_from_sst", "nmda_ratio", "w_ext")
+
+
+@dataclass(frozen=True)
+class BackgroundInput:
+    """Poisson background: ``n_sources`` independent AMPA inputs at ``rate_hz`` per neuron."""
+
+    n_sources: int
+    rate_hz: float
+
+
+@dataclass(frozen=True)
+class CircuitStructure:
+    """Everything the compiled circuit depends on. Its :meth:`digest` keys the build cache."""
+
+    name: str
+    counts: dict[str, int]
+    reference_counts: dict[str, int]
+    connection_probability: dict[Pathway, float]
+    cells: dict[str, CellParameters]
+    synapses: SynapseParameters
+    g_nmda_max_nS: dict[str, float]
+    background: BackgroundInput
+    block: BlockParameters
+    dt_ms: float = 0.1
+    window_s: float = 2.0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for pop in POPULATIONS:
+            if self.counts.get(pop, 0) < 1:
+                raise ValueError(f"counts.{pop} must be >= 1, got {self.counts.get(pop)}")
+        for (pre, post), p in self.connection_probability.items():
+            if pre not in POPULATIONS or post not in POPULATIONS:
+                raise ValueError(f"unknown pathway {pre}->{post}; populations are {POPULATIONS}")
+            if not 0 <= p <= 1:
+                raise ValueError(f"connection probability {pre}->{post} must be in [0, 1], got {p}")
+        if self.dt_ms <= 0 or self.window_s <= 0:
+            raise ValueError("dt_ms and window_s must be > 0")
+
+    def digest(self) -> str:
+        """Stable hash of the structure (pathways as 'pre->post' keys)."""
+        data = asdict(self)
+        data["connection_probability"] = {f"{a}->{b}": p for (a, b), p in self.connection_probability.items()}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CircuitDrive:
+    """Per-window parameters: weights (nS per spike, at the reference size), NMDA content, background."""
+
+    weight_nS: dict[Pathway, float]
+    nmda_ratio: dict[str, float]  #: NMDA conductance per spike relative to AMPA, per postsynaptic type (TARGETS C6)
+    background_weight_nS: dict[str, float]
+
+    def __post_init__(self) -> None:
+        for key, w in list(self.weight_nS.items()) + list(self.background_weight_nS.items()):
+            if w < 0:
+                raise ValueError(f"weight {key} must be >= 0 nS, got {w}")
+        for pop, r in self.nmda_ratio.items():
+            if r < 0:
+                raise ValueError(f"nmda_ratio.{pop} must be >= 0, got {r}")
+
+
+@dataclass
+class Circuit:
+    """Brian2 objects of one built circuit."""
+
+    structure: CircuitStructure
+    groups: dict[str, object]
+    spike_monitors: dict[str, object]
+    network: object
+    objects: list = field(default_factory=list)
+
+
+def neuron_equations() -> str:
+    """Full per-neuron equations (membrane, receptors, block, accumulators, drive variables)."""
+    drive = "\n".join(f"{name} : {'siemens' if name.startswith('w_') else '1'} (constant)" for name in DRIVE_VARIABLES)
+    return MEMBRANE_EQUATION + SYNAPTIC_EQUATIONS + block_equations(SPECIES) + ACCUMULATOR_EQUATIONS + drive + "\n"
+
+
+def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] = lambda: None,
+                  after_connect: Callable[[], None] = lambda: None) -> Circuit:
+    """Create the Brian2 objects. ``after_groups`` runs before random connectivity is drawn,
+    ``after_connect`` after it (the engine seeds the random generators there)."""
+    import brian2 as b2
+
+    eqs = neuron_equations()
+    shared = namespace(structure.synapses, structure.block)
+    groups, monitors, objects = {}, {}, []
+    for pop in POPULATIONS:
+        cell = structure.cells[pop]
+        ns = dict(shared, c_m=cell.c_m_nF * b2.nF, g_l=cell.g_l_nS * b2.nS, e_l=cell.e_l_mV * b2.mV,
+                  v_th=cell.v_th_mV * b2.mV, v_reset=cell.v_reset_mV * b2.mV,
+                  g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS)
+        group = b2.NeuronGroup(structure.counts[pop], eqs, threshold="v > v_th", reset="v = v_reset",
+                               refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
+        groups[pop] = group
+        monitors[pop] = b2.SpikeMonitor(group, name=f"spikes_{pop}")
+        background = b2.PoissonInput(group, "g_ampa", structure.background.n_sources,
+                                     structure.background.rate_hz * b2.Hz, weight="w_ext")
+        objects += [group, monitors[pop], background]
+    after_groups()
+    for (pre, post), p in sorted(structure.connection_probability.items()):
+        if p == 0:
+            continue
+        if pre == "pyr":
+            on_pre = "g_ampa_post += w_from_pyr_post\nx_nmda_post += w_from_pyr_post * nmda_ratio_post / nmda_capacity"
+        else:
+            on_pre = f"g_{pre}_post += w_from_{pre}_post"
+        syn = b2.Synapses(groups[pre], groups[post], on_pre=on_pre, delay=structure.synapses.delay_ms * b2.ms,
+                          namespace={"nmda_capacity": structure.g_nmda_max_nS[post] * b2.nS}, name=f"{pre}_to_{post}")
+        syn.connect(p=p)
+        objects.append(syn)
+    after_connect()
+    network = b2.Network(objects)
+    return Circuit(structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects)
+
+
+def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrations_uM: dict[str, float],
+                   block_state: dict[str, dict[str, np.ndarray]] | None, rng: np.random.Generator) -> dict[str, dict[str, object]]:
+    """Per-population values to set before a window: membrane potential (uniform between rest
+    and threshold), drive variables, concentrations and the carried-over block state.
+
+    Values are plain numbers in the equations' units (V, S, uM-as-number, fractions).
+    """
+    values: dict[str, dict[str, object]] = {}
+    for pop in POPULATIONS:
+        cell, n = structure.cells[pop], structure.counts[pop]
+        pop_values: dict[str, object] = {
+            "v": 1e-3 * rng.uniform(cell.e_l_mV, cell.v_th_mV, size=n),
+            "nmda_ratio": float(drive.nmda_ratio[pop]),
+            "w_ext": 1e-9 * drive.background_weight_nS[pop],
+        }
+        for pre in POPULATIONS:
+            scale = structure.reference_counts[pre] / structure.counts[pre]
+            pop_values[f"w_from_{pre}"] = 1e-9 * drive.weight_nS.get((pre, pop), 0.0) * scale
+        for k in SPECIES:
+            pop_values[f"c_{k}"] = float(concentrations_uM.get(k, 0.0))
+            pop_values[f"b_{k}"] = block_state[pop][k] if block_state else 0.0
+        values[pop] = pop_values
+    return values
+
+
+__all__ = ["ACCUMULATORS", "BackgroundInput", "Circuit", "CircuitDrive", "CircuitStructure", "DRIVE_VARIABLES",
+           "build_circuit", "initial_values", "neuron_equations"]

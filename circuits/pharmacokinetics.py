@@ -1,0 +1,260 @@
+"""Plasma and brain concentrations (uM) of each species from a dosing schedule.
+
+Ketamine, per enantiomer e (amounts A in mg, volumes in L, rates in 1/min; both
+enantiomers share one disposition: enantioselective clearance is ignored):
+
+    dA1/dt = I(t) + ka D - (k10 + k12 + k13) A1 + k21 A2 + k31 A3      central
+    dA2/dt = k12 A1 - k21 A2 ;  dA3/dt = k13 A1 - k31 A3                 peripheral
+    dD/dt  = -ka D,   D(t0) = F dose                                     extravascular depot
+
+Metabolites, one compartment each (N_e: norketamine of the chirality of e, H: HNK):
+
+    dN_e/dt = f_NK k10 A1 (M_NK/M_K) - k_NK N_e
+    dH/dt   = f_HNK k_NK (N_S + N_R) (M_HNK/M_NK) - k_HNK H
+
+Plasma Cp = A1 / (V1 BW) (mg/L = ug/mL); brain (effect compartment, every species):
+
+    dCb/dt = ke0 (Kp Cp - Cb),   Kp = fu ("free") or 6.5 ("total_tissue")
+
+The system is linear with piecewise-constant inputs, so it is solved exactly:
+x(t+dt) = expm(A dt) x + (int_0^dt expm(A s) ds) r between breakpoints (dosing
+starts and ends, output times); boluses and depot loads are added at their start.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy.linalg import expm
+
+from .compounds import MOLAR_MASS_G_PER_MOL, SPECIES, Drug, ng_per_ml_to_uM
+
+ROUTES: tuple[str, ...] = ("iv_infusion", "iv_bolus", "im", "intranasal", "oral", "sublingual")
+EXTRAVASCULAR: tuple[str, ...] = ("im", "intranasal", "oral", "sublingual")
+BRAIN_PARTITIONS: tuple[str, ...] = ("free", "total_tissue")
+_KETAMINES = ("s_ketamine", "r_ketamine")
+_NORKETAMINE_OF = {"s_ketamine": "s_norketamine", "r_ketamine": "r_norketamine"}
+
+#: F per route. IV 1 by definition; IM 0.93 (Clements 1982); oral 0.20 (Clements 1982,
+#: Yanagihara 2003); sublingual 0.29 (Rolan 2014); intranasal 0.45 (Yanagihara 2003;
+#: reported 0.11-0.45 depending on study and device). TARGETS P5.
+BIOAVAILABILITY = {"iv_infusion": 1.0, "iv_bolus": 1.0, "im": 0.93, "intranasal": 0.45, "oral": 0.20, "sublingual": 0.29}
+#: Plasma tmax (min) that ka is fitted to, per model: IM 15 (5-15 min, as commonly summarised
+#: in reviews), intranasal 20 (14-23 min, Pharmacotherapy 2022;42:298), sublingual
+#: 45 (0.75 h, Rolan 2014), oral 60 (0.96 h, Chong 2006).
+TMAX_TARGET_MIN = {"im": 15.0, "intranasal": 20.0, "sublingual": 45.0, "oral": 60.0}
+
+
+@dataclass(frozen=True)
+class DosingEvent:
+    """One dose: ``route`` in ROUTES, ``dose_mg_per_kg`` (mg/kg), ``start_min`` (protocol
+    time, min) and ``duration_min`` (min; iv_infusion only, > 0 there)."""
+
+    route: str
+    dose_mg_per_kg: float
+    start_min: float
+    duration_min: float = 0.0
+
+
+@dataclass(frozen=True)
+class PKParameters:
+    """Disposition constants (rates 1/min, volumes L/kg body weight); sources in PK_MODELS."""
+
+    name: str
+    v1_l_per_kg: float            # ketamine central volume (per enantiomer)
+    k10_per_min: float            # elimination from central
+    k12_per_min: float            # central -> peripheral 2
+    k13_per_min: float            # central -> peripheral 3
+    k21_per_min: float            # peripheral 2 -> central
+    k31_per_min: float            # peripheral 3 -> central
+    #: First-order ka per extravascular route (1/min). Free parameters: fitted so the plasma
+    #: tmax of a single dose is TMAX_TARGET_MIN in this model.
+    absorption_rate_per_min: dict[str, float]
+    bioavailability: dict[str, float] = field(default_factory=lambda: dict(BIOAVAILABILITY))
+    brain_partition: str = "free"
+    #: Rat whole-brain tissue : plasma ratio of ketamine. Cohen 1973, TARGETS P6.
+    brain_plasma_ratio_total: float = 6.5
+    #: Unbound fraction in plasma (about 47% bound). Dayton 1983; Zanos 2018 Pharmacol Rev.
+    plasma_free_fraction: float = 0.53
+    #: Plasma-brain equilibration (1/min). Free parameter: t1/2 5 s, so that the brain peaks
+    #: within a minute of an IV bolus in both models (Cohen 1973, TARGETS P6).
+    ke0_per_min: float = 8.0
+    #: Fraction of ketamine elimination forming norketamine (~80%). Zanos 2018 Pharmacol Rev.
+    fraction_to_norketamine: float = 0.8
+    #: Norketamine volume (L/kg) and elimination rate (1/min, t1/2 1 h). Free parameters:
+    #: norketamine peaks after ketamine at ~1/4-1/3 of its peak (0.5 mg/kg over 40 min).
+    norketamine_v_l_per_kg: float = 2.0
+    norketamine_k_per_min: float = math.log(2) / 60.0
+    #: Fraction of norketamine elimination forming (2,6)-HNK; free parameter (the rest
+    #: forms dehydronorketamine and other HNKs, not tracked).
+    fraction_to_hnk: float = 0.3
+    #: HNK volume (L/kg) and elimination rate (1/min, t1/2 3 h). Free parameters: HNK peaks
+    #: hours after infusion (metabolites present through 230 min, Zarate 2012).
+    hnk_v_l_per_kg: float = 3.0
+    hnk_k_per_min: float = math.log(2) / 180.0
+
+    def __post_init__(self) -> None:
+        if self.brain_partition not in BRAIN_PARTITIONS:
+            raise ValueError(f"brain_partition must be one of {list(BRAIN_PARTITIONS)}, got {self.brain_partition!r}")
+        missing = set(ROUTES) - set(self.bioavailability) | set(EXTRAVASCULAR) - set(self.absorption_rate_per_min)
+        if missing:
+            raise ValueError(f"PK model {self.name!r}: no bioavailability/absorption rate for routes {sorted(missing)}")
+
+
+#: Domino 1984 three-compartment model (TARGETS P4). Its terminal half-life is 1.9 h,
+#: below the 2-2.5 h of TARGETS P3. Its small central volume (4.4 L/70 kg) distributes in
+#: minutes, so matching tmax needs slow absorption (ka 16-7x below kamp2020's).
+DOMINO_1984 = PKParameters(
+    "domino1984", v1_l_per_kg=0.063, k10_per_min=0.4381, k12_per_min=0.5921,
+    k13_per_min=0.590, k21_per_min=0.247, k31_per_min=0.0146,
+    absorption_rate_per_min={"im": 0.0164, "intranasal": 0.0115, "sublingual": 0.0065, "oral": 0.0057})
+#: Kamp 2020 pooled one-compartment estimate: Vd 252 L and CL 79 L/h per 70 kg, so
+#: V1 = 3.6 L/kg and k10 = CL/Vd = 0.00522 /min, t1/2 2.2 h (TARGETS P3).
+KAMP_2020 = PKParameters(
+    "kamp2020", v1_l_per_kg=252.0 / 70.0, k10_per_min=79.0 / 252.0 / 60.0,
+    k12_per_min=0.0, k13_per_min=0.0, k21_per_min=0.0, k31_per_min=0.0,
+    absorption_rate_per_min={"im": 0.267, "intranasal": 0.1835, "sublingual": 0.0592, "oral": 0.0385})
+PK_MODELS: dict[str, PKParameters] = {p.name: p for p in (DOMINO_1984, KAMP_2020)}
+
+
+@dataclass
+class PKResult:
+    """Concentrations (uM) of every species in SPECIES at ``time_s`` (protocol s)."""
+
+    time_s: np.ndarray
+    plasma_uM: dict[str, np.ndarray]
+    brain_uM: dict[str, np.ndarray]
+
+
+def brain_partition_coefficient(params: PKParameters) -> float:
+    """Kp = Cb/Cp at equilibrium: unbound brain = unbound plasma ("free", Kp = fu) or
+    whole-tissue concentration ("total_tissue", Kp = 6.5, Cohen 1973)."""
+    return params.plasma_free_fraction if params.brain_partition == "free" else params.brain_plasma_ratio_total
+
+
+def _disposition_matrix(params: PKParameters) -> np.ndarray:
+    p = params
+    return np.array([[-(p.k10_per_min + p.k12_per_min + p.k13_per_min), p.k21_per_min, p.k31_per_min],
+                     [p.k12_per_min, -p.k21_per_min, 0.0],
+                     [p.k13_per_min, 0.0, -p.k31_per_min]])
+
+
+def terminal_half_life_h(params: PKParameters) -> float:
+    """ln 2 / |lambda_z| (h), lambda_z the slowest eigenvalue of the ketamine disposition
+    matrix over the compartments that exchange with the central one."""
+    keep = [0] + [i for i, k in ((1, params.k12_per_min), (2, params.k13_per_min)) if k > 0]
+    lam = np.linalg.eigvals(_disposition_matrix(params)[np.ix_(keep, keep)]).real
+    return math.log(2) / -lam.max() / 60.0
+
+
+def validate_events(events: Sequence[DosingEvent]) -> None:
+    """Raise ValueError naming the bad field of the first invalid event."""
+    for i, e in enumerate(events):
+        if e.route not in ROUTES:
+            raise ValueError(f"event {i}: route must be one of {list(ROUTES)}, got {e.route!r}")
+        for name in ("dose_mg_per_kg", "start_min", "duration_min"):
+            if not math.isfinite(getattr(e, name)):
+                raise ValueError(f"event {i}: {name} must be finite, got {getattr(e, name)}")
+        if e.dose_mg_per_kg < 0:
+            raise ValueError(f"event {i}: dose_mg_per_kg must be >= 0, got {e.dose_mg_per_kg}")
+        if e.route == "iv_infusion" and e.duration_min <= 0:
+            raise ValueError(f"event {i}: duration_min must be > 0 for route 'iv_infusion', got {e.duration_min}")
+        if e.route != "iv_infusion" and e.duration_min != 0:
+            raise ValueError(f"event {i}: duration_min applies to 'iv_infusion' only; must be 0 for {e.route!r}, got {e.duration_min}")
+
+
+def _build(params: PKParameters, bw: float, depots: list[tuple[str, str]]):
+    """State index of each central compartment, its volume (L) and the rate matrix A (1/min)."""
+    names = [*SPECIES, "s_ketamine.2", "s_ketamine.3", "r_ketamine.2", "r_ketamine.3"]
+    names += [f"brain.{s}" for s in SPECIES] + [f"depot.{r}.{s}" for r, s in depots]
+    ix = {n: i for i, n in enumerate(names)}
+    vol = {s: params.v1_l_per_kg * bw for s in _KETAMINES}
+    vol |= {"s_norketamine": params.norketamine_v_l_per_kg * bw, "r_norketamine": params.norketamine_v_l_per_kg * bw,
+            "hnk": params.hnk_v_l_per_kg * bw}
+    M = MOLAR_MASS_G_PER_MOL
+    A = np.zeros((len(names), len(names)))
+    for s in _KETAMINES:
+        c = [ix[s], ix[f"{s}.2"], ix[f"{s}.3"]]
+        A[np.ix_(c, c)] = _disposition_matrix(params)
+        nk = _NORKETAMINE_OF[s]
+        A[ix[nk], ix[s]] = params.fraction_to_norketamine * params.k10_per_min * M[nk] / M[s]
+    for nk in ("s_norketamine", "r_norketamine"):
+        A[ix[nk], ix[nk]] = -params.norketamine_k_per_min
+        A[ix["hnk"], ix[nk]] = params.fraction_to_hnk * params.norketamine_k_per_min * M["hnk"] / M[nk]
+    A[ix["hnk"], ix["hnk"]] = -params.hnk_k_per_min
+    kp, ke0 = brain_partition_coefficient(params), params.ke0_per_min
+    for s in SPECIES:
+        A[ix[f"brain.{s}"], ix[s]] = ke0 * kp / vol[s]
+        A[ix[f"brain.{s}"], ix[f"brain.{s}"]] = -ke0
+    for r, s in depots:
+        ka = params.absorption_rate_per_min[r]
+        A[ix[f"depot.{r}.{s}"], ix[f"depot.{r}.{s}"]] = -ka
+        A[ix[s], ix[f"depot.{r}.{s}"]] = ka
+    return ix, vol, A
+
+
+def simulate(drug: Drug, events: Sequence[DosingEvent], body_weight_kg: float,
+             time_s: np.ndarray, params: PKParameters) -> PKResult:
+    """Plasma and brain concentrations (uM) of each species at ``time_s`` (protocol s).
+
+    The dose of species s is dose_mg_per_kg * body_weight_kg * composition[s] (mg).
+    """
+    validate_events(events)
+    if not body_weight_kg > 0:
+        raise ValueError(f"body_weight_kg must be > 0, got {body_weight_kg}")
+    time_s = np.asarray(time_s, dtype=float)
+    if time_s.ndim != 1 or not np.all(np.isfinite(time_s)):
+        raise ValueError("time_s must be a 1-D array of finite times (s)")
+    doses = [(e, s, e.dose_mg_per_kg * body_weight_kg * f) for e in events
+             for s, f in drug.composition.items() if e.dose_mg_per_kg * f > 0]
+    depots = sorted({(e.route, s) for e, s, _ in doses if e.route in EXTRAVASCULAR})
+    ix, vol, A = _build(params, body_weight_kg, depots)
+    n = len(ix)
+    impulses: dict[float, np.ndarray] = {}  # amount (mg) added at a time (s)
+    rate_steps: dict[float, np.ndarray] = {}  # change of input rate (mg/min) at a time (s)
+    for e, s, mg in doses:
+        t0 = e.start_min * 60.0
+        if e.route == "iv_infusion":
+            t1 = t0 + e.duration_min * 60.0
+            rate_steps.setdefault(t0, np.zeros(n))[ix[s]] += mg / e.duration_min
+            rate_steps.setdefault(t1, np.zeros(n))[ix[s]] -= mg / e.duration_min
+        else:
+            target = ix[s] if e.route == "iv_bolus" else ix[f"depot.{e.route}.{s}"]
+            impulses.setdefault(t0, np.zeros(n))[target] += params.bioavailability[e.route] * mg
+
+    grid, inverse = np.unique(np.concatenate([time_s, list(impulses), list(rate_steps)]), return_inverse=True)
+    cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    aug = np.zeros((2 * n, 2 * n))
+    aug[:n, :n], aug[:n, n:] = A, np.eye(n)
+
+    def propagators(dt_s: float):
+        key = round(dt_s, 6)  # dt rounded to 1 us to reuse propagators on uniform grids
+        if key not in cache:
+            E = expm(aug * (key / 60.0))
+            cache[key] = (E[:n, :n], E[:n, n:])  # expm(A dt), int_0^dt expm(A s) ds
+        return cache[key]
+
+    observed = [ix[s] for s in SPECIES] + [ix[f"brain.{s}"] for s in SPECIES]
+    x, rate, states = np.zeros(n), np.zeros(n), np.empty((len(grid), len(observed)))
+    for i, t in enumerate(grid):
+        if i:
+            phi, gamma = propagators(t - grid[i - 1])
+            x = phi @ x + (gamma @ rate if rate.any() else 0.0)
+        if t in impulses:
+            x = x + impulses[t]
+        if t in rate_steps:
+            rate = rate + rate_steps[t]
+            rate[np.abs(rate) < 1e-12 * (1.0 + np.abs(rate_steps[t]))] = 0.0
+        states[i] = x[observed]
+    states = states[inverse[: len(time_s)]]
+    col = {k: j for j, k in enumerate(observed)}
+
+    def to_uM(mg_per_l: np.ndarray, s: str) -> np.ndarray:  # mg/L = ug/mL = 1000 ng/mL
+        return ng_per_ml_to_uM(mg_per_l * 1000.0, MOLAR_MASS_G_PER_MOL[s])
+
+    plasma = {s: to_uM(states[:, col[ix[s]]] / vol[s], s) for s in SPECIES}
+    brain = {s: to_uM(states[:, col[ix[f"brain.{s}"]]], s) for s in SPECIES}
+    return PKResult(time_s=time_s, plasma_uM=plasma, brain_uM=brain)

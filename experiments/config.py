@@ -1,0 +1,189 @@
+"""From a composed config to model objects, with one clear error per bad field.
+
+Every check runs before any simulation; a failure raises :class:`ConfigError`, which
+names the field (as a Hydra override path) and what is allowed. The command line prints
+it as one line, without a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from circuits.cells import POPULATIONS, CellParameters
+from circuits.compounds import DRUGS, parse_concentration_uM
+from circuits.network import BackgroundInput, CircuitDrive, CircuitStructure
+from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
+from circuits.pharmacology import FITS, block_parameters
+from circuits.receptors import SynapseParameters
+
+from .engine import BACKENDS
+
+EXPERIMENTS = ("iv_infusion", "bath")
+
+
+class ConfigError(ValueError):
+    """A bad config value: ``field`` is the override path, the message says what is allowed."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _get(cfg, path: str) -> Any:
+    node = cfg
+    for part in path.split("."):
+        try:
+            node = node[int(part) if part.isdigit() else part]
+        except (KeyError, TypeError, AttributeError):
+            raise ConfigError(path, "missing") from None
+    return node
+
+
+def _number(cfg, path: str, minimum: float | None = None, maximum: float | None = None, strict: bool = False,
+            integer: bool = False) -> float:
+    value = _get(cfg, path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise ConfigError(path, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(path, f"must be finite, got {value!r}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ConfigError(path, f"must be {'>' if strict else '>='} {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(path, f"must be <= {maximum}, got {value}")
+    return value
+
+
+def _choice(cfg, path: str, allowed) -> str:
+    value = _get(cfg, path)
+    if value not in allowed:
+        raise ConfigError(path, f"unknown value {value!r}; allowed: {', '.join(map(str, allowed))}")
+    return value
+
+
+def _pathways(cfg, path: str, maximum: float | None = None) -> dict[tuple[str, str], float]:
+    out = {}
+    for key in _get(cfg, path):
+        pre, _, post = str(key).partition("_")
+        if pre not in POPULATIONS or post not in POPULATIONS:
+            raise ConfigError(f"{path}.{key}", f"unknown pathway; use pre_post with populations {', '.join(POPULATIONS)}")
+        out[(pre, post)] = _number(cfg, f"{path}.{key}", minimum=0, maximum=maximum)
+    return out
+
+
+def _per_population(cfg, path: str, **limits) -> dict[str, float]:
+    return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
+
+
+def circuit_structure(cfg) -> CircuitStructure:
+    c = "circuit"
+    cells = {}
+    for pop in POPULATIONS:
+        fields = {name: _number(cfg, f"{c}.cells.{pop}.{name}") for name in CellParameters.__dataclass_fields__}
+        try:
+            cells[pop] = CellParameters(**fields)
+        except ValueError as error:
+            raise ConfigError(f"{c}.cells.{pop}", str(error)) from None
+    syn_fields = {name: _number(cfg, f"{c}.synapses.{name}") for name in SynapseParameters.__dataclass_fields__}
+    try:
+        synapses = SynapseParameters(**syn_fields)
+    except ValueError as error:
+        raise ConfigError(f"{c}.synapses", str(error)) from None
+    window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True)
+    _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
+    return CircuitStructure(
+        name=str(_get(cfg, f"{c}.name")),
+        counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
+        reference_counts={pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
+        connection_probability=_pathways(cfg, f"{c}.connection_probability", maximum=1),
+        cells=cells,
+        synapses=synapses,
+        g_nmda_max_nS=_per_population(cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True),
+        background=BackgroundInput(int(_number(cfg, f"{c}.background.n_sources", minimum=0, integer=True)),
+                                   _number(cfg, f"{c}.background.rate_hz", minimum=0)),
+        block=block_parameters(_choice(cfg, "block.fit", FITS), escape=bool(_get(cfg, "block.trapping_escape"))),
+        dt_ms=_number(cfg, f"{c}.dt_ms", minimum=0, strict=True),
+        window_s=window_s,
+        threads=int(_number(cfg, "backend.threads", minimum=1, integer=True)),
+    )
+
+
+def circuit_drive(cfg) -> CircuitDrive:
+    return CircuitDrive(
+        weight_nS=_pathways(cfg, "circuit.weight_nS"),
+        nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0),
+        background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0),
+    )
+
+
+def drug(cfg):
+    return DRUGS[_choice(cfg, "drug.name", tuple(DRUGS))]
+
+
+def pk_parameters(cfg) -> PKParameters:
+    base = PK_MODELS[_choice(cfg, "pk.name", tuple(PK_MODELS))]
+    partition = _choice(cfg, "pk.brain_partition", BRAIN_PARTITIONS)
+    from dataclasses import replace
+
+    return replace(base, brain_partition=partition)
+
+
+def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
+    route = _choice(cfg, "dosing.route", ROUTES)
+    duration = _number(cfg, "dosing.duration_min", minimum=0)
+    if route == "iv_infusion" and duration <= 0:
+        raise ConfigError("dosing.duration_min", f"must be > 0 for route iv_infusion, got {duration}")
+    if route != "iv_infusion" and duration != 0:
+        raise ConfigError("dosing.duration_min", f"must be 0 for route {route} (only iv_infusion lasts), got {duration}")
+    event = DosingEvent(route=route, dose_mg_per_kg=_number(cfg, "dosing.dose_mg_per_kg", minimum=0),
+                        start_min=_number(cfg, "dosing.start_min"), duration_min=duration)
+    return [event], _number(cfg, "dosing.body_weight_kg", minimum=0, strict=True)
+
+
+def bath_concentrations_uM(cfg) -> list[float]:
+    path = "bath.concentrations_uM"
+    values = _get(cfg, path)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or len(values) == 0:
+        raise ConfigError(path, f"must be a non-empty list of concentrations, got {values!r}")
+    molar_mass = drug(cfg).molar_mass
+    out = []
+    for i, value in enumerate(values):
+        try:
+            c = parse_concentration_uM(value, molar_mass)
+        except ValueError as error:
+            raise ConfigError(f"{path}[{i}]", str(error)) from None
+        if not math.isfinite(c) or c < 0:
+            raise ConfigError(f"{path}[{i}]", f"must be >= 0, got {value!r}")
+        out.append(c)
+    if out[0] != 0:
+        raise ConfigError(f"{path}[0]", f"the first concentration is the baseline and must be 0, got {values[0]!r}")
+    return out
+
+
+def validate(cfg) -> None:
+    """Check every field the chosen experiment uses; raise ConfigError on the first bad one."""
+    _number(cfg, "seed", minimum=0, integer=True)
+    experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
+    _choice(cfg, "backend.name", BACKENDS)
+    circuit_structure(cfg)
+    circuit_drive(cfg)
+    drug(cfg)
+    if experiment == "bath":
+        bath_concentrations_uM(cfg)
+        _number(cfg, "bath.equilibration_s", minimum=0, strict=True)
+        _number(cfg, "bath.timeline_step_s", minimum=0, strict=True)
+    else:
+        pk_parameters(cfg)
+        dosing_events(cfg)
+        times = [_number(cfg, f"iv_infusion.window_times_min.{i}") for i in range(len(_get(cfg, "iv_infusion.window_times_min")))]
+        if not times:
+            raise ConfigError("iv_infusion.window_times_min", "needs at least one window time")
+        start = _number(cfg, "iv_infusion.start_min")
+        end = _number(cfg, "iv_infusion.end_min")
+        _number(cfg, "iv_infusion.timeline_step_s", minimum=0, strict=True)
+        if times != sorted(times) or len(set(times)) != len(times):
+            raise ConfigError("iv_infusion.window_times_min", f"must be strictly increasing, got {times}")
+        if times[0] >= _number(cfg, "dosing.start_min"):
+            raise ConfigError("iv_infusion.window_times_min", f"the first window ({times[0]} min) is the baseline and must come before dosing.start_min")
+        if times[0] < start or times[-1] + _get(cfg, "circuit.window_s") / 60 > end:
+            raise ConfigError("iv_infusion.window_times_min", f"windows must lie within iv_infusion.start_min ({start}) and end_min ({end})")

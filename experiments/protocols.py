@@ -1,0 +1,41 @@
+"""The experiments' protocols: the windows and the concentration timeline of each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from circuits.compounds import SPECIES
+from circuits.pharmacokinetics import simulate
+
+from . import config as C
+from .timeline import Protocol, Window, timeline_grid
+
+
+def bath_protocol(cfg) -> Protocol:
+    """Each concentration held for ``equilibration_s`` and then observed for one window."""
+    concentrations = C.bath_concentrations_uM(cfg)
+    composition = C.drug(cfg).composition
+    window_s = float(cfg.circuit.window_s)
+    period = float(cfg.bath.equilibration_s) + window_s
+    windows = [Window(f"{c:g} uM", i * period + float(cfg.bath.equilibration_s)) for i, c in enumerate(concentrations)]
+    t = timeline_grid(0.0, len(concentrations) * period, float(cfg.bath.timeline_step_s), windows, window_s)
+    # the i-th concentration applies on [i * period, (i + 1) * period); the baseline (0) sets no drug
+    step = np.minimum((t // period).astype(int), len(concentrations) - 1)
+    total = np.asarray(concentrations)[step]
+    brain = {k: total * composition.get(k, 0.0) for k in SPECIES}
+    return Protocol(windows=windows, time_s=t, brain_uM=brain, plasma_uM=None,
+                    conditions={"bath_total_uM": np.asarray(concentrations)})
+
+
+def iv_protocol(cfg) -> Protocol:
+    """Dosing through pharmacokinetics; windows at ``iv_infusion.window_times_min``."""
+    events, body_weight = C.dosing_events(cfg)
+    window_s = float(cfg.circuit.window_s)
+    windows = [Window(f"{m:g} min", 60.0 * float(m)) for m in cfg.iv_infusion.window_times_min]
+    t = timeline_grid(60.0 * float(cfg.iv_infusion.start_min), 60.0 * float(cfg.iv_infusion.end_min),
+                      float(cfg.iv_infusion.timeline_step_s), windows, window_s)
+    pk = simulate(C.drug(cfg), events, body_weight, t, C.pk_parameters(cfg))
+    return Protocol(windows=windows, time_s=t, brain_uM=pk.brain_uM, plasma_uM=pk.plasma_uM)
+
+
+PROTOCOLS = {"bath": bath_protocol, "iv_infusion": iv_protocol}

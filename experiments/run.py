@@ -1,0 +1,84 @@
+"""Run one experiment from a composed config and write ``results.h5`` (and a figure)."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+import subprocess
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from . import config as C
+from .engine import make_engine
+from .protocols import PROTOCOLS
+from .readouts import READOUT_UNITS
+from .results import RunData, write_results
+from .timeline import run_protocol
+
+log = logging.getLogger(__name__)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("ketamine-sim", "brian2", "numpy", "scipy", "h5py", "hydra-core", "omegaconf", "matplotlib"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_experiment(cfg, output_dir: str | Path) -> Path:
+    """Validate ``cfg``, run its experiment, write ``results.h5`` into ``output_dir``; returns its path."""
+    C.validate(cfg)
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    output_dir = Path(output_dir)
+    structure = C.circuit_structure(cfg)
+    drive = C.circuit_drive(cfg)
+    protocol = PROTOCOLS[cfg.experiment.name](cfg)
+    cache_dir = Path(cfg.backend.cache_dir).expanduser() if cfg.backend.cache_dir else None
+    log.info("experiment %s: circuit %s (%d neurons), drug %s, backend %s, seed %d",
+             cfg.experiment.name, structure.name, sum(structure.counts.values()), cfg.drug.name, cfg.backend.name, cfg.seed)
+    engine = make_engine(structure, cfg.backend.name, cache_dir)
+    result = run_protocol(protocol, structure, drive, engine, int(cfg.seed), float(cfg.circuit.transient_s))
+    wall = {"build": engine.timings["build_s"], **result.wall_s, "total": time.perf_counter() - clock}
+    provenance = {
+        "seed": int(cfg.seed),
+        "git_commit": _git_commit(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "start_time": started.isoformat(),
+        "end_time": datetime.now(timezone.utc).isoformat(),
+        "circuit_digest": structure.digest(),
+        "recompiled": bool(engine.recompiled),
+        "backend": cfg.backend.name,
+        "versions": _versions(),
+        "wall_time_s": wall,
+    }
+    data = RunData(spikes=result.spikes, windows=result.windows, window_units=result.window_units,
+                   timeline=result.timeline, timeline_units=result.timeline_units, readouts=result.readouts,
+                   readout_units=dict(READOUT_UNITS),
+                   config_yaml=OmegaConf.to_yaml(cfg, resolve=True), provenance=provenance)
+    path = write_results(output_dir / "results.h5", data)
+    log.info("results: %s", path.resolve())
+    if cfg.output.figure:
+        from .figures import summary_figure
+
+        figure = summary_figure(data, output_dir / "summary.png")
+        log.info("figure: %s", figure.resolve())
+    return path

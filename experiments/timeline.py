@@ -1,0 +1,159 @@
+"""The timeline runner: spiking windows inside a slow protocol timeline (DESIGN.md).
+
+A protocol is a time grid with the brain concentration of every species on it and a
+list of windows. Between windows the slow layer (:mod:`circuits.coupling`) carries each
+neuron's NMDA block forward using the channel activity the last window measured; a
+window runs the compiled circuit with the concentration of its start time held fixed and
+the carried block as initial state, and its final block state is carried on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from circuits.cells import POPULATIONS
+from circuits.compounds import SPECIES
+from circuits.coupling import ChannelActivity, advance_block_through
+from circuits.network import CircuitDrive, CircuitStructure, initial_values
+
+from .readouts import READOUT_UNITS, window_readouts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    label: str
+    start_s: float
+
+
+@dataclass
+class Protocol:
+    """Windows plus the timeline: ``time_s`` and per-species brain (and plasma) concentration on it."""
+
+    windows: list[Window]
+    time_s: np.ndarray
+    brain_uM: dict[str, np.ndarray]
+    plasma_uM: dict[str, np.ndarray] | None = None
+    conditions: dict[str, np.ndarray] = field(default_factory=dict)  #: extra per-window columns
+
+
+@dataclass
+class ProtocolResult:
+    spikes: dict[str, tuple[np.ndarray, np.ndarray]]  #: protocol time (ms), node ids
+    windows: dict[str, np.ndarray]
+    window_units: dict[str, str]
+    timeline: dict[str, np.ndarray]
+    timeline_units: dict[str, str]
+    readouts: dict[str, dict[str, np.ndarray]]
+    wall_s: dict[str, float]
+
+
+def timeline_grid(start_s: float, stop_s: float, step_s: float, windows: list[Window], window_s: float) -> np.ndarray:
+    """Regular grid plus every window's start and end, without points strictly inside a window."""
+    grid = np.arange(start_s, stop_s + 0.5 * step_s, step_s)
+    for w in windows:
+        grid = grid[(grid <= w.start_s) | (grid >= w.start_s + window_s)]
+    edges = [t for w in windows for t in (w.start_s, w.start_s + window_s)]
+    return np.unique(np.concatenate([grid, edges, [start_s, stop_s]]))
+
+
+def check_windows(windows: list[Window], window_s: float, start_s: float, stop_s: float) -> None:
+    starts = [w.start_s for w in windows]
+    if not windows:
+        raise ValueError("a protocol needs at least one window")
+    if starts != sorted(starts):
+        raise ValueError(f"windows must be in time order, got starts {starts} s")
+    for a, b in zip(windows, windows[1:]):
+        if b.start_s < a.start_s + window_s:
+            raise ValueError(f"windows '{a.label}' and '{b.label}' overlap (each lasts {window_s} s)")
+    if starts[0] < start_s or starts[-1] + window_s > stop_s:
+        raise ValueError(f"windows must lie within the protocol [{start_s}, {stop_s}] s")
+
+
+def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: CircuitDrive, engine, seed: int,
+                 transient_s: float, progress: Callable[[str], None] = log.info) -> ProtocolResult:
+    t = protocol.time_s
+    window_s = structure.window_s
+    check_windows(protocol.windows, window_s, float(t[0]), float(t[-1]))
+    first = np.searchsorted(t, protocol.windows[0].start_s)
+    if any(np.any(protocol.brain_uM[k][: first + 1] > 0) for k in protocol.brain_uM):
+        raise ValueError("the first window must come before any drug reaches the brain (it is the baseline)")
+
+    block = {pop: {k: np.zeros(structure.counts[pop]) for k in SPECIES} for pop in POPULATIONS}
+    blocked = {pop: np.zeros(len(t)) for pop in POPULATIONS}
+    activity: dict[str, ChannelActivity] | None = None
+    spikes = {pop: ([], []) for pop in POPULATIONS}
+    readouts = {pop: {name: [] for name in READOUT_UNITS} for pop in POPULATIONS}
+    wall = {"windows": 0.0, "slow_layer": 0.0}
+    here = 0
+
+    def carry(until: int) -> None:
+        nonlocal here
+        start = time.perf_counter()
+        if activity is not None and until > here:
+            conc = {k: protocol.brain_uM[k][here: until + 1] for k in SPECIES}
+            for pop in POPULATIONS:
+                states = advance_block_through(block[pop], activity[pop], t[here: until + 1], conc, structure.block)
+                blocked[pop][here: until + 1] = [np.mean(sum(s.values())) for s in states]
+                block[pop] = states[-1]
+        here = until
+        wall["slow_layer"] += time.perf_counter() - start
+
+    for index, window in enumerate(protocol.windows):
+        i_start = int(np.searchsorted(t, window.start_s))
+        i_end = int(np.searchsorted(t, window.start_s + window_s))
+        carry(i_start)
+        concentrations = {k: float(protocol.brain_uM[k][i_start]) for k in SPECIES}
+        rng = np.random.default_rng([seed, index])
+        values = initial_values(structure, drive, concentrations, block, rng)
+        noise_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+        out = engine.run_window(values, connect_seed=seed, noise_seed=noise_seed)
+        wall["windows"] += out.wall_s
+        activity = {}
+        for pop in POPULATIONS:
+            times, ids = out.spikes[pop]
+            spikes[pop][0].append(1e3 * (window.start_s + times))
+            spikes[pop][1].append(ids.astype(np.uint64))
+            state = out.state[pop]
+            block[pop] = {k: state[f"b_{k}"] for k in SPECIES}
+            blocked[pop][i_end] = float(np.mean(sum(block[pop].values())))
+            activity[pop] = ChannelActivity.from_accumulators(state["open_time"], state["open_unbind_time"], window_s)
+            for name, value in window_readouts(out.spikes[pop], state, structure.counts[pop], window_s, transient_s).items():
+                readouts[pop][name].append(value)
+        here = i_end
+        rates = ", ".join(f"{pop} {readouts[pop]['rate'][-1]:.1f} Hz" for pop in POPULATIONS)
+        drug = sum(concentrations.values())
+        progress(f"window {index + 1}/{len(protocol.windows)} '{window.label}' (t = {window.start_s / 60:.1f} min, "
+                 f"brain drug {drug:.3g} uM): {rates} [{out.wall_s:.1f} s]")
+    carry(len(t) - 1)
+
+    timeline = {"time_s": t}
+    units = {"time_s": "s"}
+    for k in SPECIES:
+        if protocol.plasma_uM is not None:
+            timeline[f"plasma_{k}_uM"], units[f"plasma_{k}_uM"] = protocol.plasma_uM[k], "uM"
+        timeline[f"brain_{k}_uM"], units[f"brain_{k}_uM"] = protocol.brain_uM[k], "uM"
+    for pop in POPULATIONS:
+        timeline[f"nmda_blocked_{pop}"], units[f"nmda_blocked_{pop}"] = blocked[pop], "1"
+
+    windows = {"label": np.array([w.label for w in protocol.windows]),
+               "start_s": np.array([w.start_s for w in protocol.windows]),
+               "duration_s": np.full(len(protocol.windows), window_s)}
+    window_units = {"label": "", "start_s": "s", "duration_s": "s"}
+    for k in SPECIES:
+        windows[f"brain_{k}_uM"] = np.array([protocol.brain_uM[k][np.searchsorted(t, w.start_s)] for w in protocol.windows])
+        window_units[f"brain_{k}_uM"] = "uM"
+    for name, values in protocol.conditions.items():
+        windows[name], window_units[name] = np.asarray(values), ""
+
+    return ProtocolResult(
+        spikes={pop: (np.concatenate(s[0]), np.concatenate(s[1])) for pop, s in spikes.items()},
+        windows=windows, window_units=window_units, timeline=timeline, timeline_units=units,
+        readouts={pop: {n: np.asarray(v, dtype=float) for n, v in r.items()} for pop, r in readouts.items()},
+        wall_s=wall)

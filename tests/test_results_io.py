@@ -1,0 +1,200 @@
+"""Round trip, SONATA compatibility, atomicity and validation of results.h5."""
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from experiments import results
+from experiments.results import RunData, read_results, spikes_in_window, write_results
+
+POPS = ("pyr", "pv", "sst")
+
+
+def make_data(seed: int = 0) -> RunData:
+    rng = np.random.default_rng(seed)
+    spikes = {}
+    for i, pop in enumerate(POPS):
+        n = 50 * (i + 1)
+        t = np.sort(rng.uniform(0.0, 3000.0, n))
+        t[1] = t[0]  # a tie in time
+        ids = rng.integers(0, 20, n).astype(np.uint64)
+        order = np.lexsort((ids, t))  # the file's order: by time, ties by node id
+        spikes[pop] = (t[order], ids[order])
+    spikes["empty"] = (np.array([], np.float64), np.array([], np.uint64))
+    windows = {
+        "start_s": np.array([0.0, 1.0, 2.0]),
+        "duration_s": np.array([0.5, 0.5, 1.0]),
+        "label": np.array(["baseline", "10 min", "24 h é"]),
+        "brain_s_ketamine_uM": np.array([0.0, 1.3, 0.01]),
+    }
+    timeline = {
+        "time_s": np.linspace(-600.0, 86400.0, 11),
+        "plasma_s_ketamine_uM": rng.uniform(0, 2, 11),
+        "nmda_blocked_pyr": rng.uniform(0, 1, 11),
+    }
+    readouts = {pop: {"rate": rng.uniform(0, 20, 3), "cv": rng.uniform(0, 2, 3)} for pop in POPS}
+    return RunData(
+        spikes=spikes,
+        windows=windows,
+        window_units={"start_s": "s", "duration_s": "s", "label": "", "brain_s_ketamine_uM": "uM"},
+        timeline=timeline,
+        timeline_units={"time_s": "s", "plasma_s_ketamine_uM": "uM", "nmda_blocked_pyr": ""},
+        readouts=readouts,
+        readout_units={"rate": "Hz", "cv": ""},
+        config_yaml="circuit:\n  n_pyr: 80\ndrug:\n  name: s_ketamine  # é\n",
+        provenance={"seed": 42, "git_commit": "abc123", "dirty": False, "dt_ms": 0.1, "empty": "",
+                    "wall_time_s": {"build": 3.1, "run": 12.5}, "versions": {"brian2": "2.9.0"}},
+    )
+
+
+def assert_same(a: RunData, b: RunData) -> None:
+    assert a.spikes.keys() == b.spikes.keys()
+    for pop in a.spikes:
+        for x, y in zip(a.spikes[pop], b.spikes[pop]):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+    for name in ("windows", "timeline"):
+        ta, tb = getattr(a, name), getattr(b, name)
+        assert list(ta) == list(tb)  # order kept, too
+        for k in ta:
+            assert ta[k].dtype == tb[k].dtype
+            np.testing.assert_array_equal(ta[k], tb[k])
+    assert a.readouts.keys() == b.readouts.keys()
+    for pop in a.readouts:
+        assert a.readouts[pop].keys() == b.readouts[pop].keys()
+        for k in a.readouts[pop]:
+            np.testing.assert_array_equal(a.readouts[pop][k], b.readouts[pop][k])
+    assert (a.window_units, a.timeline_units, a.readout_units) == (
+        b.window_units, b.timeline_units, b.readout_units)
+    assert a.config_yaml == b.config_yaml
+    assert a.provenance == b.provenance
+    assert {k: type(v) for k, v in a.provenance.items()} == {k: type(v) for k, v in b.provenance.items()}
+
+
+def test_round_trip(tmp_path):
+    data = make_data()
+    out = write_results(tmp_path / "run" / "results.h5", data)
+    assert out == tmp_path / "run" / "results.h5"
+    back = read_results(out)
+    assert_same(data, back)
+    assert_same(data, read_results(tmp_path / "run"))  # a run folder works too
+    assert os.listdir(tmp_path / "run") == ["results.h5"]
+
+
+def test_spikes_sorted_by_time_then_id(tmp_path):
+    data = make_data()
+    data.spikes = {"pyr": (np.array([5.0, 1.0, 5.0, 1.0]), np.array([3, 9, 1, 2]))}
+    back = read_results(write_results(tmp_path / "results.h5", data))
+    t, ids = back.spikes["pyr"]
+    np.testing.assert_array_equal(t, [1.0, 1.0, 5.0, 5.0])
+    np.testing.assert_array_equal(ids, [2, 9, 1, 3])
+    assert t.dtype == np.float64 and ids.dtype == np.uint64
+
+
+def test_libsonata_reads_spikes(tmp_path):
+    libsonata = pytest.importorskip("libsonata")
+    data = make_data()
+    path = write_results(tmp_path / "results.h5", data)
+    reader = libsonata.SpikeReader(str(path))
+    assert set(reader.get_population_names()) == set(POPS) | {"empty"}
+    for pop in POPS:
+        r = reader[pop]
+        assert r.sorting == "by_time"
+        t, ids = data.spikes[pop]
+        got = r.get()  # list of (node_id, time)
+        assert [g[0] for g in got] == ids.tolist()
+        np.testing.assert_allclose([g[1] for g in got], t, rtol=0, atol=0)
+    assert reader["empty"].get() == []
+
+
+def test_layout_enum_and_units(tmp_path):
+    path = write_results(tmp_path / "results.h5", make_data())
+    with h5py.File(path, "r") as f:
+        assert f.attrs["format"] == "ketamine-sim results"
+        assert f.attrs["format_version"] == 1
+        for pop in POPS:
+            g = f[f"spikes/{pop}"]
+            mapping = h5py.check_enum_dtype(g.attrs.get_id("sorting").dtype)
+            assert mapping == {"none": 0, "by_id": 1, "by_time": 2}
+            assert g.attrs["sorting"] == 2
+            assert g["timestamps"].attrs["units"] == "ms"
+            assert g["timestamps"].dtype == np.float64 and g["node_ids"].dtype == np.uint64
+            assert f[f"readouts/{pop}/rate"].attrs["units"] == "Hz"
+        assert f["windows/start_s"].attrs["units"] == "s"
+        assert f["windows/label"].attrs["units"] == ""
+        assert h5py.check_string_dtype(f["windows/label"].dtype).encoding == "utf-8"
+        assert f["timeline/plasma_s_ketamine_uM"].attrs["units"] == "uM"
+        assert f["config"].shape == () and "n_pyr" in f["config"].asstr()[()]
+        assert f["provenance"].attrs["seed"] == 42
+        assert f["provenance/wall_time_s"].attrs["build"] == 3.1
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_atomic_write(tmp_path, monkeypatch, exc):
+    path = tmp_path / "results.h5"
+    seen = []
+    original = h5py.Group.create_dataset
+
+    def failing(self, *args, **kwargs):
+        seen.append(sorted(os.listdir(tmp_path)))
+        if len(seen) == 5:  # fail mid-write, after some datasets were written
+            raise exc
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", failing)
+    with pytest.raises(type(exc)):
+        write_results(path, make_data())
+    assert any(name.endswith(".tmp") for name in seen[-1])  # it did fail mid-write
+    assert os.listdir(tmp_path) == []
+
+    # An earlier complete file survives a failed rewrite.
+    monkeypatch.setattr(h5py.Group, "create_dataset", original)
+    old = make_data(seed=1)
+    write_results(path, old)
+    monkeypatch.setattr(h5py.Group, "create_dataset", failing)
+    seen.clear()
+    with pytest.raises(type(exc)):
+        write_results(path, make_data(seed=2))
+    assert os.listdir(tmp_path) == ["results.h5"]
+    assert_same(old, read_results(path))
+
+
+@pytest.mark.parametrize("field, edit", [
+    ("start_s", lambda d: d.windows.pop("start_s")),
+    ("duration_s", lambda d: d.windows.pop("duration_s")),
+    ("time_s", lambda d: d.timeline.pop("time_s")),
+    ("readouts/pv/rate", lambda d: d.readouts["pv"].__setitem__("rate", np.zeros(4))),
+    ("spikes/sst", lambda d: d.spikes.__setitem__("sst", (np.zeros(3), np.zeros(2, np.uint64)))),
+    ("windows/label", lambda d: d.windows.__setitem__("label", np.array(["a", "b"]))),
+    ("timeline/nmda_blocked_pyr", lambda d: d.timeline.__setitem__("nmda_blocked_pyr", np.zeros(3))),
+    ("brain_s_ketamine_uM", lambda d: d.window_units.pop("brain_s_ketamine_uM")),
+    ("provenance/wall_time_s/run", lambda d: d.provenance["wall_time_s"].__setitem__("run", [1, 2])),
+])
+def test_validation_names_field(tmp_path, field, edit):
+    data = make_data()
+    edit(data)
+    with pytest.raises(ValueError, match=field):
+        write_results(tmp_path / "results.h5", data)
+    assert os.listdir(tmp_path) == []
+
+
+def test_spikes_in_window_relative_times():
+    data = make_data()
+    data.spikes["pyr"] = (np.array([999.0, 1000.0, 1200.5, 1499.9, 1500.0, 2100.0]),
+                          np.arange(6, dtype=np.uint64))
+    t, ids = spikes_in_window(data, "pyr", 1)  # window 1: [1000, 1500) ms
+    np.testing.assert_allclose(t, [0.0, 200.5, 499.9])
+    np.testing.assert_array_equal(ids, [1, 2, 3])
+    t, ids = spikes_in_window(data, "pyr", 2)  # window 2: [2000, 3000) ms
+    np.testing.assert_allclose(t, [100.0])
+    assert spikes_in_window(data, "empty", 0)[0].size == 0
+
+
+def test_reader_rejects_foreign_file(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f.create_group("spikes")
+    with pytest.raises(ValueError, match="ketamine-sim results"):
+        read_results(path)
+    assert results.FORMAT_VERSION == 1

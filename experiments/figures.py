@@ -22,8 +22,11 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t_min = data.timeline["time_s"] / 60.0
-    starts_min = data.windows["start_s"] / 60.0
+    clinical = "time_from_dose_s" in data.timeline  # plot against time from the start of dosing
+    axis = "time_from_dose_s" if clinical else "time_s"
+    t_min = data.timeline[axis] / 60.0
+    starts_min = data.windows[axis if clinical else "start_s"] / 60.0
+    xlabel = "time from start of dosing (min)" if clinical else "protocol time (min)"
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True)
 
     ax = axes[0, 0]
@@ -34,13 +37,13 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
         ax.plot(t_min, plasma, color="0.5", ls="--", label="plasma, all species")
     for s in starts_min:
         ax.axvline(s, color="tab:orange", alpha=0.4, lw=1)
-    ax.set(xlabel="protocol time (min)", ylabel="concentration (uM)", title="drug (orange: spiking windows)")
+    ax.set(xlabel=xlabel, ylabel="concentration (uM)", title="drug (orange: spiking windows)")
     ax.legend(frameon=False, fontsize=8)
 
     ax = axes[0, 1]
     for pop in POPULATIONS:
         ax.plot(t_min, data.timeline[f"nmda_blocked_{pop}"], color=COLORS[pop], label=pop)
-    ax.set(xlabel="protocol time (min)", ylabel="NMDA blocked fraction", ylim=(0, 1), title="ketamine block")
+    ax.set(xlabel=xlabel, ylabel="NMDA blocked fraction", ylim=(0, 1), title="ketamine block")
     ax.legend(frameon=False, fontsize=8)
 
     ax = axes[1, 0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from circuits.compounds import SPECIES
@@ -24,18 +26,28 @@ def bath_protocol(cfg) -> Protocol:
     total = np.asarray(concentrations)[step]
     brain = {k: total * composition.get(k, 0.0) for k in SPECIES}
     return Protocol(windows=windows, time_s=t, brain_uM=brain, plasma_uM=None,
-                    conditions={"bath_total_uM": np.asarray(concentrations)})
+                    conditions={"bath_total_uM": np.asarray(concentrations)}, condition_units={"bath_total_uM": "uM"})
 
 
 def iv_protocol(cfg) -> Protocol:
-    """Dosing through pharmacokinetics; windows at ``iv_infusion.window_times_min``."""
+    """Dosing through pharmacokinetics; windows at ``iv_infusion.window_times_min``.
+
+    Config times are relative to the start of dosing (clinical convention: "-10 min" is
+    10 min before it); the output's protocol time starts at 0 at ``iv_infusion.start_min``
+    (SONATA spike times cannot be negative). ``time_from_dose_s`` keeps the clinical axis.
+    """
     events, body_weight = C.dosing_events(cfg)
+    origin_s = 60.0 * float(cfg.iv_infusion.start_min)  # protocol time 0, relative to dosing
     window_s = float(cfg.circuit.window_s)
-    windows = [Window(f"{m:g} min", 60.0 * float(m)) for m in cfg.iv_infusion.window_times_min]
-    t = timeline_grid(60.0 * float(cfg.iv_infusion.start_min), 60.0 * float(cfg.iv_infusion.end_min),
-                      float(cfg.iv_infusion.timeline_step_s), windows, window_s)
-    pk = simulate(C.drug(cfg), events, body_weight, t, C.pk_parameters(cfg))
-    return Protocol(windows=windows, time_s=t, brain_uM=pk.brain_uM, plasma_uM=pk.plasma_uM)
+    minutes = [float(m) for m in cfg.iv_infusion.window_times_min]
+    windows = [Window(f"{m:g} min", 60.0 * m - origin_s) for m in minutes]
+    t = timeline_grid(0.0, 60.0 * float(cfg.iv_infusion.end_min) - origin_s, float(cfg.iv_infusion.timeline_step_s),
+                      windows, window_s)
+    shifted = [replace(e, start_min=e.start_min - origin_s / 60.0) for e in events]
+    pk = simulate(C.drug(cfg), shifted, body_weight, t, C.pk_parameters(cfg))
+    return Protocol(windows=windows, time_s=t, brain_uM=pk.brain_uM, plasma_uM=pk.plasma_uM,
+                    conditions={"time_from_dose_s": np.asarray(minutes) * 60.0}, condition_units={"time_from_dose_s": "s"},
+                    extra_timeline={"time_from_dose_s": t + origin_s})
 
 
 PROTOCOLS = {"bath": bath_protocol, "iv_infusion": iv_protocol}

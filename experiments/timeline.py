@@ -41,6 +41,8 @@ class Protocol:
     brain_uM: dict[str, np.ndarray]
     plasma_uM: dict[str, np.ndarray] | None = None
     conditions: dict[str, np.ndarray] = field(default_factory=dict)  #: extra per-window columns
+    condition_units: dict[str, str] = field(default_factory=dict)
+    extra_timeline: dict[str, np.ndarray] = field(default_factory=dict)  #: extra traces on time_s (units: s)
 
 
 @dataclass
@@ -133,8 +135,8 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
                  f"brain drug {drug:.3g} uM): {rates} [{out.wall_s:.1f} s]")
     carry(len(t) - 1)
 
-    timeline = {"time_s": t}
-    units = {"time_s": "s"}
+    timeline = {"time_s": t, **protocol.extra_timeline}
+    units = {"time_s": "s", **{name: "s" for name in protocol.extra_timeline}}
     for k in SPECIES:
         if protocol.plasma_uM is not None:
             timeline[f"plasma_{k}_uM"], units[f"plasma_{k}_uM"] = protocol.plasma_uM[k], "uM"
@@ -150,7 +152,7 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         windows[f"brain_{k}_uM"] = np.array([protocol.brain_uM[k][np.searchsorted(t, w.start_s)] for w in protocol.windows])
         window_units[f"brain_{k}_uM"] = "uM"
     for name, values in protocol.conditions.items():
-        windows[name], window_units[name] = np.asarray(values), ""
+        windows[name], window_units[name] = np.asarray(values), protocol.condition_units.get(name, "")
 
     return ProtocolResult(
         spikes={pop: (np.concatenate(s[0]), np.concatenate(s[1])) for pop, s in spikes.items()},

@@ -1,0 +1,46 @@
+"""Fixtures for running the ``ketamine-sim`` command: one compiled-build cache for the
+whole test session, each run in its own process (Brian2's device is global state)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+
+    @property
+    def results(self) -> Path:
+        return self.run_dir / "results.h5"
+
+
+@pytest.fixture(scope="session")
+def build_cache(tmp_path_factory) -> Path:
+    """Compiled circuits shared by every test of the session (``KETAMINE_SIM_CACHE``)."""
+    return tmp_path_factory.mktemp("build-cache")
+
+
+@pytest.fixture(scope="session")
+def ketamine_sim(build_cache, tmp_path_factory):
+    """Run ``ketamine-sim OVERRIDES...`` in a fresh process; returns a :class:`CliResult`."""
+    runs = tmp_path_factory.mktemp("runs")
+    counter = iter(range(10_000))
+
+    def run(*overrides: str, timeout: float = 900) -> CliResult:
+        run_dir = runs / f"run{next(counter)}"
+        env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg")
+        proc = subprocess.run([sys.executable, "-m", "experiments.app", *overrides, f"hydra.run.dir={run_dir}"],
+                              capture_output=True, text=True, env=env, timeout=timeout)
+        return CliResult(proc.returncode, proc.stdout, proc.stderr, run_dir)
+
+    return run

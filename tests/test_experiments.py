@@ -1,0 +1,156 @@
+"""Integration: the ``ketamine-sim`` command runs both experiments on circuit=small and writes
+results that our reader and libsonata accept; the drug disinhibits the circuit and saline
+does not; seeds are reproducible; builds are reused; bad overrides fail cleanly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from circuits.cells import POPULATIONS
+from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES
+from experiments.results import read_results, spikes_in_window
+
+pytestmark = pytest.mark.slow
+
+BATH = ("experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]", "output.figure=false")
+
+
+def _ok(run):
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return read_results(run.results)
+
+
+@pytest.fixture(scope="module")
+def iv(ketamine_sim):
+    return ketamine_sim("circuit=small")
+
+
+@pytest.fixture(scope="module")
+def bath(ketamine_sim):
+    return ketamine_sim(*BATH, "seed=1")
+
+
+@pytest.fixture(scope="module")
+def bath_repeat(ketamine_sim, bath):
+    return ketamine_sim(*BATH, "seed=1")
+
+
+@pytest.fixture(scope="module")
+def bath_saline(ketamine_sim, bath):
+    return ketamine_sim(*BATH, "seed=1", "drug=saline")
+
+
+def test_iv_infusion_writes_the_documented_file_and_figure(iv):
+    data = _ok(iv)
+    assert (iv.run_dir / "summary.png").stat().st_size > 10_000
+    # window times are given from the start of dosing; protocol time starts 15 min before it
+    from_dose = np.array([-10, 10, 20, 40, 60, 120, 240]) * 60.0
+    np.testing.assert_allclose(data.windows["time_from_dose_s"], from_dose)
+    np.testing.assert_allclose(data.windows["start_s"], from_dose + 900)
+    np.testing.assert_allclose(data.windows["duration_s"], 2.0)
+    for k in SPECIES:
+        assert data.timeline_units[f"plasma_{k}_uM"] == "uM"
+        assert data.windows[f"brain_{k}_uM"].shape == (7,)
+    for pop in POPULATIONS:
+        assert data.timeline[f"nmda_blocked_{pop}"].shape == data.timeline["time_s"].shape
+        assert data.readouts[pop]["rate"].shape == (7,)
+        assert data.readouts[pop]["rate"][0] > 0.5  # the circuit is active at baseline
+    assert "iv_infusion" in data.config_yaml and "dose_mg_per_kg: 0.5" in data.config_yaml
+    prov = data.provenance
+    assert prov["seed"] == 1 and prov["versions"]["brian2"] and "total" in prov["wall_time_s"]
+    assert "results:" in iv.stdout + iv.stderr  # progress and the path are printed
+
+
+def test_iv_plasma_peak_matches_zarate_band(iv):
+    """TARGETS P1: 0.5 mg/kg over 40 min gives 100-250 ng/mL at the end of the infusion."""
+    data = read_results(iv.results)
+    total_ng_ml = sum(data.timeline[f"plasma_{k}_uM"] for k in ("s_ketamine", "r_ketamine")) * MOLAR_MASS_G_PER_MOL["s_ketamine"]
+    peak = int(np.argmax(total_ng_ml))
+    assert 100 <= total_ng_ml[peak] <= 250
+    assert abs(data.timeline["time_from_dose_s"][peak] - 2400) <= 20
+
+
+def test_block_rises_during_infusion_and_wanes_after(iv):
+    data = read_results(iv.results)
+    blocked = data.readouts["pyr"]["nmda_blocked"]
+    assert blocked[0] == 0  # baseline, no drug
+    assert blocked[3] > blocked[1] > 0.05  # 40 min > 10 min
+    assert blocked[6] < blocked[3] / 2  # 4 h later
+
+
+def test_spikes_are_a_sonata_report_in_protocol_time(iv):
+    libsonata = pytest.importorskip("libsonata")
+    data = read_results(iv.results)
+    reader = libsonata.SpikeReader(str(iv.results))
+    assert set(reader.get_population_names()) == set(POPULATIONS)
+    for pop in POPULATIONS:
+        sonata = np.array(reader[pop].get())  # (node_id, timestamp) pairs
+        assert reader[pop].sorting == "by_time"
+        np.testing.assert_array_equal(sonata[:, 0], data.spikes[pop][1])
+        np.testing.assert_allclose(sonata[:, 1], data.spikes[pop][0])
+    # the window that starts 1500 s into the protocol (10 min after dosing) has its spikes from 1500000 ms on
+    times = data.spikes["pyr"][0]
+    assert data.windows["start_s"][1] == 1500
+    in_window = times[(times >= 1_500_000) & (times < 1_502_000)]
+    assert in_window.size > 0 and times.min() >= 0
+    rel, _ = spikes_in_window(data, "pyr", 1)
+    np.testing.assert_allclose(np.sort(rel), np.sort(in_window - 1_500_000))
+
+
+def test_subanesthetic_ketamine_disinhibits_pyramidal_cells(bath):
+    """TARGETS C1-C3: interneuron (PV and/or SST) firing falls, pyramidal firing rises."""
+    data = _ok(bath)
+    rate = {pop: data.readouts[pop]["rate"] for pop in POPULATIONS}
+    assert rate["pyr"][1] > 1.1 * rate["pyr"][0]
+    assert min(rate["pv"][1] / rate["pv"][0], rate["sst"][1] / rate["sst"][0]) < 0.9
+    assert data.readouts["pyr"]["nmda_blocked"][1] > 0.2
+
+
+def test_saline_changes_nothing(bath_saline):
+    """The same protocol with the vehicle: no block and rates within 10% (window-to-window
+    noise of this circuit is 1-3%, measured over 4 windows x 3 seeds)."""
+    data = _ok(bath_saline)
+    for pop in POPULATIONS:
+        rate = data.readouts[pop]["rate"]
+        assert abs(rate[1] / rate[0] - 1) < 0.1
+        assert np.all(data.timeline[f"nmda_blocked_{pop}"] == 0)
+
+
+def test_same_seed_gives_identical_spikes_without_recompiling(bath, bath_repeat):
+    first, second = _ok(bath), _ok(bath_repeat)
+    for pop in POPULATIONS:
+        np.testing.assert_array_equal(first.spikes[pop][0], second.spikes[pop][0])
+        np.testing.assert_array_equal(first.spikes[pop][1], second.spikes[pop][1])
+    assert second.provenance["recompiled"] is False
+    assert second.provenance["circuit_digest"] == first.provenance["circuit_digest"]
+
+
+def test_another_seed_gives_other_spikes(ketamine_sim, bath):
+    other = _ok(ketamine_sim(*BATH, "seed=2"))
+    assert not np.array_equal(other.spikes["pyr"][0], read_results(bath.results).spikes["pyr"][0])
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (("drug=unobtanium",), ["drug", "esketamine"]),
+        (("backend=gpu",), ["backend", "cpp_standalone"]),
+        (("dosing.dose_mg_per_kg=-1",), ["dosing.dose_mg_per_kg", ">= 0"]),
+        (("drug.name=unobtanium",), ["drug.name", "allowed", "racemic"]),
+        (("experiment=bath", "bath.concentrations_uM=[0,'5 mg']"), ["bath.concentrations_uM[1]", "allowed", "nM"]),
+        (("experiment=bath", "bath.concentrations_uM=[0,-2]"), ["bath.concentrations_uM[1]", ">= 0"]),
+        (("circuit.connection_probability.pyr_pv=1.5",), ["circuit.connection_probability.pyr_pv", "<= 1"]),
+        (("dosing.route=rectal",), ["dosing.route", "intranasal"]),
+        (("iv_infusion.window_times_min=[10,20]",), ["iv_infusion.window_times_min", "baseline"]),
+    ],
+)
+def test_bad_overrides_fail_before_simulating_with_one_clear_message(ketamine_sim, overrides, expected):
+    run = ketamine_sim(*overrides, "circuit=small")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    for text in expected:
+        assert text in output, output
+    assert "Traceback" not in output
+    assert "compiled" not in output and "window 1" not in output
+    assert not run.results.exists()

@@ -1,0 +1,84 @@
+"""Shared fixtures.
+
+``block_sim`` runs the real NMDA-block equations (:func:`circuits.receptors.block_equations`)
+in a small Brian2 group (runtime device, numpy code generation) with clamped ``v`` and
+``s_nmda``; one neuron per condition. Used by test_pharmacology.py and test_coupling.py.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from circuits.compounds import SPECIES
+from circuits.receptors import SynapseParameters
+
+#: Wang 2002-like synaptic constants for unit tests of the receptor equations.
+WANG2002_SYNAPSES = SynapseParameters(e_exc_mV=0.0, e_inh_mV=-70.0, tau_ampa_ms=2.0, tau_nmda_rise_ms=2.0,
+                                      tau_nmda_decay_ms=100.0, alpha_nmda_per_ms=0.5, tau_gaba_pv_ms=5.0,
+                                      tau_gaba_sst_ms=15.0, mg_mM=1.0, delay_ms=0.5)
+
+
+@pytest.fixture
+def wang2002_synapses() -> SynapseParameters:
+    return WANG2002_SYNAPSES
+
+
+@pytest.fixture
+def brian2_numpy():
+    """Runtime device with numpy code generation in a fresh scope; restores the previous target."""
+    import brian2 as b2
+
+    previous = b2.prefs.codegen.target
+    b2.set_device("runtime")
+    b2.prefs.codegen.target = "numpy"
+    b2.start_scope()
+    yield b2
+    b2.prefs.codegen.target = previous
+
+
+def _run_block(params, conditions, duration_s, dt_ms=1.0, record_dt_ms=None, syn=WANG2002_SYNAPSES):
+    """Integrate the block equations (Euler, as in the circuit) for ``duration_s``.
+
+    ``conditions``: one dict per neuron with ``v_mV`` (default -70), ``s`` (open fraction,
+    default 1), ``c`` ({species: uM}) and ``b0`` ({species: initial blocked fraction}).
+    Returns ``final`` ({species: array over conditions}), ``final_total`` and, with
+    ``record_dt_ms``, ``t_s`` and ``traces`` ({species: array (conditions, times)}, last
+    column = final state) plus ``total`` (sum over species).
+    """
+    import brian2 as b2
+
+    from circuits.receptors import block_equations, namespace
+
+    b2.set_device("runtime")
+    b2.prefs.codegen.target = "numpy"
+    eqs = block_equations(SPECIES) + "v : volt (constant)\ns_nmda : 1 (constant)\n"
+    group = b2.NeuronGroup(len(conditions), eqs, method="euler", dt=dt_ms * b2.ms, namespace=namespace(syn, params))
+    group.v = np.array([c.get("v_mV", -70.0) for c in conditions]) * b2.mV
+    group.s_nmda = np.array([c.get("s", 1.0) for c in conditions])
+    for k in SPECIES:
+        setattr(group, f"c_{k}", np.array([c.get("c", {}).get(k, 0.0) for c in conditions], dtype=float))
+        setattr(group, f"b_{k}", np.array([c.get("b0", {}).get(k, 0.0) for c in conditions], dtype=float))
+    objects = [group]
+    if record_dt_ms is not None:
+        monitor = b2.StateMonitor(group, [f"b_{k}" for k in SPECIES], record=True, dt=record_dt_ms * b2.ms)
+        objects.append(monitor)
+    b2.Network(objects).run(duration_s * b2.second)
+    out = SimpleNamespace(final={k: np.array(getattr(group, f"b_{k}")[:], dtype=float) for k in SPECIES})
+    out.final_total = sum(out.final.values())
+    if record_dt_ms is not None:
+        out.t_s = np.append(np.asarray(monitor.t / b2.second), duration_s)
+        out.traces = {k: np.column_stack([np.asarray(getattr(monitor, f"b_{k}")), out.final[k]]) for k in SPECIES}
+        out.total = sum(out.traces.values())
+    return out
+
+
+@pytest.fixture
+def block_sim(brian2_numpy):
+    """The function ``_run_block`` (see its docstring), in a numpy runtime scope."""
+    return _run_block
+
+
+from cli_fixtures import build_cache, ketamine_sim  # noqa: E402,F401  (command-line runs, shared build cache)

@@ -124,16 +124,19 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
     groups, monitors, objects = {}, {}, []
     for pop in POPULATIONS:
         cell = structure.cells[pop]
+        # background: the number of the n_sources Poisson inputs that fire in a step is binomial
+        # (what PoissonInput does, with an explicit name so generated code is identical in every process)
+        background = b2.BinomialFunction(structure.background.n_sources,
+                                         structure.background.rate_hz * structure.dt_ms * 1e-3, name=f"background_{pop}")
         ns = dict(shared, c_m=cell.c_m_nF * b2.nF, g_l=cell.g_l_nS * b2.nS, e_l=cell.e_l_mV * b2.mV,
                   v_th=cell.v_th_mV * b2.mV, v_reset=cell.v_reset_mV * b2.mV,
-                  g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS)
+                  g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS, **{f"background_{pop}": background})
         group = b2.NeuronGroup(structure.counts[pop], eqs, threshold="v > v_th", reset="v = v_reset",
                                refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
+        group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")
         groups[pop] = group
         monitors[pop] = b2.SpikeMonitor(group, name=f"spikes_{pop}")
-        background = b2.PoissonInput(group, "g_ampa", structure.background.n_sources,
-                                     structure.background.rate_hz * b2.Hz, weight="w_ext")
-        objects += [group, monitors[pop], background]
+        objects += [group, monitors[pop]]
     after_groups()
     for (pre, post), p in sorted(structure.connection_probability.items()):
         if p == 0:
@@ -147,7 +150,7 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
         syn.connect(p=p)
         objects.append(syn)
     after_connect()
-    network = b2.Network(objects)
+    network = b2.Network(objects, name="circuit")  # explicit names keep generated code identical across processes
     return Circuit(structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects)
 
 

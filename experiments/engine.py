@@ -66,6 +66,30 @@ def make_engine(structure: CircuitStructure, backend: str = "cpp_standalone", ca
     return RuntimeEngine(structure, backend)
 
 
+def _fresh_brian_state() -> None:
+    """Forget objects and devices of any earlier job in this process (sweep workers are reused)."""
+    import gc
+
+    import brian2 as b2
+    from brian2.devices.device import reinit_devices
+
+    gc.collect()  # free names of dead objects, so generated code (and the build) stays identical
+    b2.set_device("runtime")
+    reinit_devices()
+    b2.BrianLogger.suppress_name("openmp")  # "OpenMP code is not yet well tested": results are checked in tests
+
+
+def _prune_run_arguments(directory: Path, max_age_s: float = 86400.0) -> None:
+    """Remove per-window run-argument arrays older than a day (each window writes a few)."""
+    cutoff = time.time() - max_age_s
+    for path in (directory / "static_arrays").glob("init_*.dat"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
+
+
 def _with_units(view, value):
     import brian2 as b2
 
@@ -92,10 +116,11 @@ class StandaloneEngine:
         from filelock import FileLock
 
         self.structure = structure
-        self.directory = Path(cache_dir) / structure.digest()
+        self.directory = Path(cache_dir) / f"{structure.name}-{structure.digest()}-brian2-{b2.__version__}"
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         self.timings: dict[str, float] = {}
         start = time.perf_counter()
+        _fresh_brian_state()
         b2.set_device("cpp_standalone", directory=None, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = structure.threads
         b2.defaultclock.dt = structure.dt_ms * b2.ms
@@ -107,7 +132,11 @@ class StandaloneEngine:
         )
         self.circuit.network.run(structure.window_s * b2.second)
         binary = self.directory / "main"
+        if not binary.exists():
+            log.info("compiling circuit %s (%s) into %s: once per structure, about a minute", structure.name,
+                     structure.digest(), self.directory)
         with FileLock(str(self.directory) + ".lock"):
+            _prune_run_arguments(self.directory)
             before = binary.stat().st_mtime_ns if binary.exists() else None
             b2.get_device().build(directory=str(self.directory), compile=True, run=False, with_output=False)
             self.recompiled = before is None or binary.stat().st_mtime_ns != before
@@ -145,11 +174,11 @@ class RuntimeEngine:
         self.backend = backend
         self.timings = {"build_s": 0.0}
         self.recompiled = False
+        _fresh_brian_state()
 
     def run_window(self, values: dict[str, dict[str, object]], connect_seed: int, noise_seed: int) -> WindowOutput:
         import brian2 as b2
 
-        b2.set_device("runtime")
         b2.prefs.codegen.target = self.backend
         b2.defaultclock.dt = self.structure.dt_ms * b2.ms
         start = time.perf_counter()

@@ -16,7 +16,8 @@ COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
 
 def summary_figure(data: RunData, path: str | Path) -> Path:
     """Four panels: brain (and plasma) concentration with the windows marked; NMDA blocked
-    fraction per population; firing rate per window; rasters of the first and last window."""
+    fraction per population; firing rate per window; rasters of the baseline (first) window
+    and the window with the highest brain concentration."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,7 +56,8 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     ax.legend(frameon=False, fontsize=8)
 
     ax = axes[1, 1]
-    last = len(starts_min) - 1
+    drug_in_window = sum(data.windows[f"brain_{k}_uM"] for k in SPECIES)
+    last = int(np.argmax(drug_in_window)) if np.any(drug_in_window > 0) else len(starts_min) - 1
     offset = 0
     for pop in POPULATIONS:
         n = int(max(data.spikes[pop][1].max(initial=0) + 1, 1))

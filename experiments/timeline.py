@@ -131,7 +131,7 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         here = i_end
         rates = ", ".join(f"{pop} {readouts[pop]['rate'][-1]:.1f} Hz" for pop in POPULATIONS)
         drug = sum(concentrations.values())
-        progress(f"window {index + 1}/{len(protocol.windows)} '{window.label}' (t = {window.start_s / 60:.1f} min, "
+        progress(f"window {index + 1}/{len(protocol.windows)} '{window.label}' (protocol time {window.start_s / 60:.1f} min, "
                  f"brain drug {drug:.3g} uM): {rates} [{out.wall_s:.1f} s]")
     carry(len(t) - 1)
 

@@ -1,0 +1,29 @@
+# ketamine-sim: the two commands of the README's quickstart, and a few more.
+#   make run    set up .venv and run the default experiment (ARGS="key=value ..." for overrides)
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+ARGS   ?=
+
+.PHONY: run test bench setup clean
+
+$(BIN)/ketamine-sim: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+setup: $(BIN)/ketamine-sim
+
+run: setup
+	$(BIN)/ketamine-sim $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/bench_circuit.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -13,7 +13,7 @@ from experiments.results import read_results, spikes_in_window
 
 pytestmark = pytest.mark.slow
 
-BATH = ("experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]", "output.figure=false")
+BATH = ("experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]")
 
 
 def _ok(run):
@@ -33,12 +33,12 @@ def bath(ketamine_sim):
 
 @pytest.fixture(scope="module")
 def bath_repeat(ketamine_sim, bath):
-    return ketamine_sim(*BATH, "seed=1")
+    return ketamine_sim(*BATH, "seed=1", "output.figure=false")
 
 
 @pytest.fixture(scope="module")
 def bath_saline(ketamine_sim, bath):
-    return ketamine_sim(*BATH, "seed=1", "drug=saline")
+    return ketamine_sim(*BATH, "seed=1", "drug=saline", "output.figure=false")
 
 
 def test_iv_infusion_writes_the_documented_file_and_figure(iv):
@@ -98,6 +98,15 @@ def test_spikes_are_a_sonata_report_in_protocol_time(iv):
     np.testing.assert_allclose(np.sort(rel), np.sort(in_window - 1_500_000))
 
 
+def test_bath_writes_results_and_figure(bath):
+    data = _ok(bath)
+    assert (bath.run_dir / "summary.png").stat().st_size > 10_000
+    np.testing.assert_allclose(data.windows["bath_total_uM"], [0, 1])
+    np.testing.assert_allclose(data.windows["brain_s_ketamine_uM"], [0, 0.5])  # racemic: half S
+    np.testing.assert_allclose(data.windows["brain_r_ketamine_uM"], [0, 0.5])
+    assert "plasma_s_ketamine_uM" not in data.timeline  # no pharmacokinetics in a bath
+
+
 def test_subanesthetic_ketamine_disinhibits_pyramidal_cells(bath):
     """TARGETS C1-C3: interneuron (PV and/or SST) firing falls, pyramidal firing rises."""
     data = _ok(bath)
@@ -154,3 +163,44 @@ def test_bad_overrides_fail_before_simulating_with_one_clear_message(ketamine_si
     assert "Traceback" not in output
     assert "compiled" not in output and "window 1" not in output
     assert not run.results.exists()
+
+
+def test_help_lists_the_config_groups(ketamine_sim):
+    run = ketamine_sim("--help")
+    assert run.returncode == 0
+    for group in ("experiment: bath, iv_infusion", "circuit: pfc, small", "drug: arketamine, esketamine",
+                  "backend: cpp_standalone, cython, numpy", "pk: domino1984, kamp2020"):
+        assert group in run.stdout
+
+
+def test_multirun_sweeps_in_separate_run_folders(ketamine_sim, tmp_path, bath):
+    run = ketamine_sim("-m", "experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false",
+                       "seed=1,2", f"hydra.sweep.dir={tmp_path}")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    seeds = sorted(read_results(tmp_path / str(job) / "results.h5").provenance["seed"] for job in (0, 1))
+    assert seeds == [1, 2]
+
+
+def test_ctrl_c_leaves_no_partial_results(build_cache, tmp_path, bath):
+    """SIGINT in the middle of a run: the process stops and no results.h5 (nor temp file) is left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.app", "experiment=bath", "circuit=small",
+                             "bath.concentrations_uM=[0,1,2,5,10]", f"hydra.run.dir={tmp_path}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    output = []
+    deadline = time.time() + 300
+    for line in proc.stdout:  # wait until the first window has finished
+        output.append(line)
+        if "window 1/5" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    output.append(proc.communicate(timeout=120)[0])
+    assert proc.returncode != 0, "".join(output)
+    assert not (tmp_path / "results.h5").exists()
+    assert not list(tmp_path.glob(".results.h5*"))

@@ -27,12 +27,15 @@ import numpy as np
 from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
 from .compounds import SPECIES
 from .pharmacology import BlockParameters
+from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VesicleParameters
 from .receptors import ACCUMULATOR_EQUATIONS, ACCUMULATORS, SYNAPTIC_EQUATIONS, SynapseParameters, block_equations, namespace
 
 Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
 
 #: Per-neuron variables that a window sets (run arguments), besides ``c_<species>`` and ``b_<species>``.
-DRIVE_VARIABLES: tuple[str, ...] = ("w_from_pyr", "w_from_pv", "w_from_sst", "nmda_ratio", "w_ext")
+DRIVE_VARIABLES: tuple[str, ...] = ("w_from_pyr", "w_from_pv", "w_from_sst", "nmda_ratio", "w_ext", "ampa_scale")
+#: Per-window variables of the pyramidal cells' vesicle pool (``circuits.vesicles``).
+VESICLE_VARIABLES: tuple[str, ...] = ("tau_rec", "recycling_slowing", "u_release", "depression", "u_baseline", "x_ves")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class CircuitStructure:
     block: BlockParameters
     dt_ms: float = 0.1
     window_s: float = 2.0
+    transient_s: float = 0.25  #: release is counted from here on (spikes are recorded throughout)
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -71,6 +75,8 @@ class CircuitStructure:
                 raise ValueError(f"connection probability {pre}->{post} must be in [0, 1], got {p}")
         if self.dt_ms <= 0 or self.window_s <= 0:
             raise ValueError("dt_ms and window_s must be > 0")
+        if not 0 <= self.transient_s < self.window_s:
+            raise ValueError(f"transient_s must be in [0, window_s), got {self.transient_s}")
 
     def digest(self) -> str:
         """Stable hash of the structure (pathways as 'pre->post' keys)."""
@@ -86,6 +92,8 @@ class CircuitDrive:
     weight_nS: dict[Pathway, float]
     nmda_ratio: dict[str, float]  #: NMDA conductance per spike relative to AMPA, per postsynaptic type (TARGETS C6)
     background_weight_nS: dict[str, float]
+    vesicles: VesicleParameters
+    ampa_available: float = 1.0  #: fraction of AMPA receptors of local synapses not blocked (NBQX: 1 - block)
 
     def __post_init__(self) -> None:
         for key, w in list(self.weight_nS.items()) + list(self.background_weight_nS.items()):
@@ -94,6 +102,8 @@ class CircuitDrive:
         for pop, r in self.nmda_ratio.items():
             if r < 0:
                 raise ValueError(f"nmda_ratio.{pop} must be >= 0, got {r}")
+        if not 0 <= self.ampa_available <= 1:
+            raise ValueError(f"ampa_available must be in [0, 1], got {self.ampa_available}")
 
 
 @dataclass
@@ -107,10 +117,14 @@ class Circuit:
     objects: list = field(default_factory=list)
 
 
-def neuron_equations() -> str:
-    """Full per-neuron equations (membrane, receptors, block, accumulators, drive variables)."""
+def neuron_equations(excitatory: bool = False) -> str:
+    """Full per-neuron equations (membrane, receptors, block, accumulators, drive variables;
+    the vesicle pool for excitatory cells)."""
     drive = "\n".join(f"{name} : {'siemens' if name.startswith('w_') else '1'} (constant)" for name in DRIVE_VARIABLES)
-    return MEMBRANE_EQUATION + SYNAPTIC_EQUATIONS + block_equations(SPECIES) + ACCUMULATOR_EQUATIONS + drive + "\n"
+    eqs = MEMBRANE_EQUATION + SYNAPTIC_EQUATIONS + block_equations(SPECIES) + ACCUMULATOR_EQUATIONS + drive + "\n"
+    if excitatory:
+        eqs += VESICLE_EQUATIONS + "u_baseline : 1 (constant)\n"
+    return eqs
 
 
 def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] = lambda: None,
@@ -119,7 +133,6 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
     ``after_connect`` after it (the engine seeds the random generators there)."""
     import brian2 as b2
 
-    eqs = neuron_equations()
     shared = namespace(structure.synapses, structure.block)
     groups, monitors, objects = {}, {}, []
     for pop in POPULATIONS:
@@ -131,7 +144,11 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
         ns = dict(shared, c_m=cell.c_m_nF * b2.nF, g_l=cell.g_l_nS * b2.nS, e_l=cell.e_l_mV * b2.mV,
                   v_th=cell.v_th_mV * b2.mV, v_reset=cell.v_reset_mV * b2.mV,
                   g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS, **{f"background_{pop}": background})
-        group = b2.NeuronGroup(structure.counts[pop], eqs, threshold="v > v_th", reset="v = v_reset",
+        excitatory = pop == "pyr"
+        ns["t_settle"] = structure.transient_s * b2.second
+        reset = "v = v_reset" + (VESICLE_RESET.replace("released += last_release", "released += last_release * int(t >= t_settle)")
+                                 if excitatory else "")
+        group = b2.NeuronGroup(structure.counts[pop], neuron_equations(excitatory), threshold="v > v_th", reset=reset,
                                refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
         group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")
         groups[pop] = group
@@ -141,8 +158,10 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
     for (pre, post), p in sorted(structure.connection_probability.items()):
         if p == 0:
             continue
-        if pre == "pyr":
-            on_pre = "g_ampa_post += w_from_pyr_post\nx_nmda_post += w_from_pyr_post * nmda_ratio_post / nmda_capacity"
+        if pre == "pyr":  # scaled by the released pool fraction relative to baseline release (vesicle pool, A1)
+            on_pre = ("efficacy = last_release_pre / u_baseline_pre\n"
+                      "g_ampa_post += w_from_pyr_post * ampa_scale_post * efficacy\n"
+                      "x_nmda_post += w_from_pyr_post * nmda_ratio_post * efficacy / nmda_capacity")
         else:
             on_pre = f"g_{pre}_post += w_from_{pre}_post"
         syn = b2.Synapses(groups[pre], groups[post], on_pre=on_pre, delay=structure.synapses.delay_ms * b2.ms,
@@ -154,13 +173,22 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
     return Circuit(structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects)
 
 
-def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrations_uM: dict[str, float],
-                   block_state: dict[str, dict[str, np.ndarray]] | None, rng: np.random.Generator) -> dict[str, dict[str, object]]:
-    """Per-population values to set before a window: membrane potential (uniform between rest
-    and threshold), drive variables, concentrations and the carried-over block state.
+#: Nominal pyramidal rate (Hz) for the first window's vesicle pool: x starts at the mean
+#: steady state of a Poisson train, 1 / (1 + U r tau_rec) (later windows carry the pool over).
+NOMINAL_RATE_HZ = 2.0
 
-    Values are plain numbers in the equations' units (V, S, uM-as-number, fractions).
+
+def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrations_uM: dict[str, float],
+                   block_state: dict[str, dict[str, np.ndarray]] | None, rng: np.random.Generator,
+                   u_release: float | None = None, vesicle_pool: np.ndarray | None = None) -> dict[str, dict[str, object]]:
+    """Per-population values to set before a window: membrane potential (uniform between rest
+    and threshold), drive variables, concentrations, the carried-over block state, and for the
+    pyramidal cells the release fraction U (default: baseline) and the carried-over vesicle pool.
+
+    Values are plain numbers in the equations' units (V, S, s, uM-as-number, fractions).
     """
+    ves = drive.vesicles
+    u = ves.u_release if u_release is None else u_release
     values: dict[str, dict[str, object]] = {}
     for pop in POPULATIONS:
         cell, n = structure.cells[pop], structure.counts[pop]
@@ -168,6 +196,7 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
             "v": 1e-3 * rng.uniform(cell.e_l_mV, cell.v_th_mV, size=n),
             "nmda_ratio": float(drive.nmda_ratio[pop]),
             "w_ext": 1e-9 * drive.background_weight_nS[pop],
+            "ampa_scale": float(drive.ampa_available),
         }
         for pre in POPULATIONS:
             scale = structure.reference_counts[pre] / structure.counts[pre]
@@ -175,6 +204,16 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
         for k in SPECIES:
             pop_values[f"c_{k}"] = float(concentrations_uM.get(k, 0.0))
             pop_values[f"b_{k}"] = block_state[pop][k] if block_state else 0.0
+        if pop == "pyr":
+            nominal = 1.0 / (1.0 + u * NOMINAL_RATE_HZ * 1e-3 * ves.tau_rec_ms) if ves.depression else 1.0
+            pop_values.update({
+                "tau_rec": 1e-3 * ves.tau_rec_ms,
+                "recycling_slowing": ves.recycling_slowing,
+                "u_release": float(u),
+                "depression": 1.0 if ves.depression else 0.0,
+                "u_baseline": ves.u_release,
+                "x_ves": vesicle_pool if vesicle_pool is not None else nominal,
+            })
         values[pop] = pop_values
     return values
 

@@ -13,13 +13,15 @@ from typing import Any
 from circuits.cells import POPULATIONS, CellParameters
 from circuits.compounds import DRUGS, parse_concentration_uM
 from circuits.network import BackgroundInput, CircuitDrive, CircuitStructure
+from circuits.neurochemistry import NeurochemistryParameters
+from circuits.vesicles import VesicleParameters
 from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
 from circuits.pharmacology import FITS, block_parameters
 from circuits.receptors import SynapseParameters
 
 from .engine import BACKENDS
 
-EXPERIMENTS = ("iv_infusion", "bath")
+EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response")
 
 
 class ConfigError(ValueError):
@@ -71,6 +73,13 @@ def _pathways(cfg, path: str, maximum: float | None = None) -> dict[tuple[str, s
     return out
 
 
+def _flag(cfg, path: str) -> bool:
+    value = _get(cfg, path)
+    if not isinstance(value, bool):
+        raise ConfigError(path, f"must be true or false, got {value!r}")
+    return value
+
+
 def _per_population(cfg, path: str, **limits) -> dict[str, float]:
     return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
 
@@ -85,12 +94,15 @@ def circuit_structure(cfg) -> CircuitStructure:
         except ValueError as error:
             raise ConfigError(f"{c}.cells.{pop}", str(error)) from None
     syn_fields = {name: _number(cfg, f"{c}.synapses.{name}") for name in SynapseParameters.__dataclass_fields__}
+    if syn_fields["delay_ms"] < _number(cfg, f"{c}.dt_ms", minimum=0, strict=True):
+        # synapses read the presynaptic release of the spike, which is set at its reset (same step)
+        raise ConfigError(f"{c}.synapses.delay_ms", f"must be >= circuit.dt_ms ({cfg.circuit.dt_ms}), got {syn_fields['delay_ms']}")
     try:
         synapses = SynapseParameters(**syn_fields)
     except ValueError as error:
         raise ConfigError(f"{c}.synapses", str(error)) from None
     window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True)
-    _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
+    transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
     return CircuitStructure(
         name=str(_get(cfg, f"{c}.name")),
         counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
@@ -104,7 +116,18 @@ def circuit_structure(cfg) -> CircuitStructure:
         block=block_parameters(_choice(cfg, "block.fit", FITS), escape=bool(_get(cfg, "block.trapping_escape"))),
         dt_ms=_number(cfg, f"{c}.dt_ms", minimum=0, strict=True),
         window_s=window_s,
+        transient_s=transient_s,
         threads=int(_number(cfg, "backend.threads", minimum=1, integer=True)),
+    )
+
+
+def vesicles(cfg) -> VesicleParameters:
+    v = "circuit.vesicles"
+    return VesicleParameters(
+        u_release=_number(cfg, f"{v}.u_release", minimum=0, maximum=1, strict=True),
+        tau_rec_ms=_number(cfg, f"{v}.tau_rec_ms", minimum=0, strict=True),
+        recycling_slowing=_number(cfg, f"{v}.recycling_slowing", minimum=0),
+        depression=_flag(cfg, f"{v}.depression"),
     )
 
 
@@ -113,7 +136,27 @@ def circuit_drive(cfg) -> CircuitDrive:
         weight_nS=_pathways(cfg, "circuit.weight_nS"),
         nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0),
         background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0),
+        vesicles=vesicles(cfg),
+        ampa_available=1.0 - _number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1),
     )
+
+
+def neurochemistry(cfg) -> NeurochemistryParameters:
+    n = "neurochemistry"
+    return NeurochemistryParameters(
+        glutamate_pool=_flag(cfg, f"{n}.glutamate_pool"),
+        glutamate_tau_min=_number(cfg, f"{n}.glutamate_tau_min", minimum=0, strict=True),
+        adenosine_feedback=_flag(cfg, f"{n}.adenosine_feedback"),
+        adenosine_tau_min=_number(cfg, f"{n}.adenosine_tau_min", minimum=0, strict=True),
+        adenosine_gain=_number(cfg, f"{n}.adenosine_gain", minimum=0),
+        a1_max_inhibition=_number(cfg, f"{n}.a1_max_inhibition", minimum=0, maximum=0.99),
+        a1_half_effect=_number(cfg, f"{n}.a1_half_effect", minimum=0, strict=True),
+        a1_hill=_number(cfg, f"{n}.a1_hill", minimum=0, strict=True),
+    )
+
+
+def a1_antagonist(cfg) -> bool:
+    return _flag(cfg, "manipulation.a1_antagonist")
 
 
 def drug(cfg):
@@ -160,6 +203,45 @@ def bath_concentrations_uM(cfg) -> list[float]:
     return out
 
 
+def evoked_concentration_uM(cfg) -> float:
+    path = "evoked_release.concentration_uM"
+    try:
+        value = parse_concentration_uM(_get(cfg, path), drug(cfg).molar_mass)
+    except ValueError as error:
+        raise ConfigError(path, str(error)) from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(path, f"must be >= 0, got {value}")
+    return value
+
+
+def train(cfg) -> tuple[int, float]:
+    pulses = int(_number(cfg, "evoked_release.train_pulses", minimum=1, integer=True))
+    return pulses, 1000.0 / _number(cfg, "evoked_release.train_frequency_hz", minimum=0, strict=True)
+
+
+def dose_list(cfg) -> list[float]:
+    doses = _get(cfg, "dose_response.doses_mg_per_kg")
+    if isinstance(doses, (str, bytes)) or not hasattr(doses, "__iter__") or len(doses) == 0:
+        raise ConfigError("dose_response.doses_mg_per_kg", f"must be a non-empty list of doses, got {doses!r}")
+    return [_number(cfg, f"dose_response.doses_mg_per_kg.{i}", minimum=0) for i in range(len(doses))]
+
+
+def _check_window_times(cfg, block: str, onset_min: float, what: str) -> None:
+    path = f"{block}.window_times_min"
+    times = [_number(cfg, f"{path}.{i}") for i in range(len(_get(cfg, path)))]
+    if not times:
+        raise ConfigError(path, "needs at least one window time")
+    start = _number(cfg, f"{block}.start_min")
+    end = _number(cfg, f"{block}.end_min")
+    _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True)
+    if times != sorted(times) or len(set(times)) != len(times):
+        raise ConfigError(path, f"must be strictly increasing, got {times}")
+    if times[0] >= onset_min:
+        raise ConfigError(path, f"the first window ({times[0]} min) is the baseline and must come before {what}")
+    if times[0] < start or times[-1] + _get(cfg, "circuit.window_s") / 60 > end:
+        raise ConfigError(path, f"windows must lie within {block}.start_min ({start}) and end_min ({end})")
+
+
 def validate(cfg) -> None:
     """Check every field the chosen experiment uses; raise ConfigError on the first bad one."""
     _number(cfg, "seed", minimum=0, integer=True)
@@ -167,23 +249,20 @@ def validate(cfg) -> None:
     _choice(cfg, "backend.name", BACKENDS)
     circuit_structure(cfg)
     circuit_drive(cfg)
+    neurochemistry(cfg)
+    a1_antagonist(cfg)
     drug(cfg)
     if experiment == "bath":
         bath_concentrations_uM(cfg)
         _number(cfg, "bath.equilibration_s", minimum=0, strict=True)
         _number(cfg, "bath.timeline_step_s", minimum=0, strict=True)
+    elif experiment == "evoked_release":
+        evoked_concentration_uM(cfg)
+        train(cfg)
+        _check_window_times(cfg, "evoked_release", 0.0, "the drug is applied (time 0)")
     else:
         pk_parameters(cfg)
         dosing_events(cfg)
-        times = [_number(cfg, f"iv_infusion.window_times_min.{i}") for i in range(len(_get(cfg, "iv_infusion.window_times_min")))]
-        if not times:
-            raise ConfigError("iv_infusion.window_times_min", "needs at least one window time")
-        start = _number(cfg, "iv_infusion.start_min")
-        end = _number(cfg, "iv_infusion.end_min")
-        _number(cfg, "iv_infusion.timeline_step_s", minimum=0, strict=True)
-        if times != sorted(times) or len(set(times)) != len(times):
-            raise ConfigError("iv_infusion.window_times_min", f"must be strictly increasing, got {times}")
-        if times[0] >= _number(cfg, "dosing.start_min"):
-            raise ConfigError("iv_infusion.window_times_min", f"the first window ({times[0]} min) is the baseline and must come before dosing.start_min")
-        if times[0] < start or times[-1] + _get(cfg, "circuit.window_s") / 60 > end:
-            raise ConfigError("iv_infusion.window_times_min", f"windows must lie within iv_infusion.start_min ({start}) and end_min ({end})")
+        if experiment == "dose_response":
+            dose_list(cfg)
+        _check_window_times(cfg, "iv_infusion", _number(cfg, "dosing.start_min"), "dosing.start_min")

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("cpp_standalone", "cython", "numpy")
 STATE_VARIABLES: tuple[str, ...] = ("v", "s_nmda") + tuple(f"b_{k}" for k in SPECIES) + ACCUMULATORS
+#: Read out of the pyramidal cells only: the vesicle pool and the release counted in the window.
+EXCITATORY_STATE_VARIABLES: tuple[str, ...] = ("x_ves", "released")
 
 _SEED_CODE = """{{
     const char* _seed_text = getenv("{env}");
@@ -102,7 +104,8 @@ def _collect(circuit, start_time_s: float = 0.0) -> tuple[dict, dict]:
         mon = circuit.spike_monitors[pop]
         spikes[pop] = (np.asarray(mon.t_[:], dtype=float) - start_time_s, np.asarray(mon.i[:], dtype=np.int64))
         group = circuit.groups[pop]
-        state[pop] = {name: np.array(getattr(group, name + "_")[:], dtype=float) for name in STATE_VARIABLES}
+        names = STATE_VARIABLES + (EXCITATORY_STATE_VARIABLES if pop == "pyr" else ())
+        state[pop] = {name: np.array(getattr(group, name + "_")[:], dtype=float) for name in names}
     return spikes, state
 
 

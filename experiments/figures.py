@@ -44,8 +44,14 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     ax = axes[0, 1]
     for pop in POPULATIONS:
         ax.plot(t_min, data.timeline[f"nmda_blocked_{pop}"], color=COLORS[pop], label=pop)
-    ax.set(xlabel=xlabel, ylabel="NMDA blocked fraction", ylim=(0, 1), title="ketamine block")
-    ax.legend(frameon=False, fontsize=8)
+    ax.set(xlabel=xlabel, ylabel="NMDA blocked fraction", ylim=(0, 1), title="ketamine block, glutamate, adenosine")
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    chem = ax.twinx()
+    for name, style in (("glutamate", "k-"), ("adenosine", "k:")):
+        if name in data.timeline:
+            chem.plot(t_min, data.timeline[name], style, lw=1, label=f"{name} (x baseline)")
+    chem.set_ylabel("x baseline")
+    chem.legend(frameon=False, fontsize=8, loc="upper right")
 
     ax = axes[1, 0]
     x = np.arange(len(starts_min))

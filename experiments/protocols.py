@@ -50,4 +50,21 @@ def iv_protocol(cfg) -> Protocol:
                     extra_timeline={"time_from_dose_s": t + origin_s})
 
 
-PROTOCOLS = {"bath": bath_protocol, "iv_infusion": iv_protocol}
+def evoked_release_protocol(cfg) -> Protocol:
+    """The drug applied to the bath at time 0 and held; windows at ``evoked_release.window_times_min``
+    from the application (the first before it). Each window also probes a stimulus train."""
+    concentration = C.evoked_concentration_uM(cfg)
+    composition = C.drug(cfg).composition
+    origin_s = 60.0 * float(cfg.evoked_release.start_min)
+    minutes = [float(m) for m in cfg.evoked_release.window_times_min]
+    windows = [Window(f"{m:g} min", 60.0 * m - origin_s) for m in minutes]
+    t = timeline_grid(0.0, 60.0 * float(cfg.evoked_release.end_min) - origin_s, float(cfg.evoked_release.timeline_step_s),
+                      windows, float(cfg.circuit.window_s))
+    applied = np.where(t + origin_s >= 0.0, concentration, 0.0)
+    brain = {k: applied * composition.get(k, 0.0) for k in SPECIES}
+    return Protocol(windows=windows, time_s=t, brain_uM=brain, plasma_uM=None,
+                    conditions={"time_from_dose_s": np.asarray(minutes) * 60.0}, condition_units={"time_from_dose_s": "s"},
+                    extra_timeline={"time_from_dose_s": t + origin_s})
+
+
+PROTOCOLS = {"bath": bath_protocol, "iv_infusion": iv_protocol, "evoked_release": evoked_release_protocol}

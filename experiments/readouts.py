@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuits.compounds import SPECIES
+from circuits.vesicles import VesicleParameters, effective_tau_rec_ms, pool_after_recovery, train_release
 
 #: Readout name -> unit (the ``units`` attribute in ``/readouts``).
 READOUT_UNITS: dict[str, str] = {
@@ -20,7 +21,17 @@ READOUT_UNITS: dict[str, str] = {
     "g_ampa_mean": "nS",
     "g_nmda_mean": "nS",
     "g_inh_mean": "nS",
+    # of the pyramidal terminals only (NaN for other populations):
+    "release_rate": "1/s",
+    "vesicle_available": "1",
+    "vesicle_recovery_tau": "ms",
+    "evoked_release": "1",
+    "paired_pulse_ratio": "1",
 }
+#: Readouts of the train probe (experiment=evoked_release), pyramidal terminals only.
+TRAIN_READOUT_UNITS: dict[str, str] = {"train_release": "1", "pool_after_train_1s": "1"}
+#: Interval of the paired-pulse probe (ms).
+PAIRED_PULSE_INTERVAL_MS = 50.0
 
 
 def mean_rate_hz(times_s: np.ndarray, n_neurons: int, start_s: float, stop_s: float) -> float:
@@ -44,9 +55,42 @@ def mean_cv_isi(times_s: np.ndarray, ids: np.ndarray, start_s: float, stop_s: fl
     return float(np.mean(cvs)) if cvs else float("nan")
 
 
+def release_readouts(state: dict[str, np.ndarray], u_release: float, vesicles: VesicleParameters,
+                     duration_s: float, transient_s: float, train: tuple[int, float] | None = None) -> dict[str, object]:
+    """The pyramidal terminals in one window.
+
+    ``release_rate``: pool fractions released per cell per second by the ongoing activity
+    (after the transient), what bulk glutamate integrates. ``evoked_release`` and
+    ``paired_pulse_ratio``: the release of a test pulse (and of a second one 50 ms later,
+    relative to the first) from terminals at rest, as slice recordings at low stimulation
+    rates see it: U, and (U x2) / U with the pool recovering at tau_rec,eff in between
+    (Tsodyks & Markram 1997). ``vesicle_recovery_tau``: tau_rec,eff at the window's end.
+    With ``train = (pulses, interval_ms)`` also ``train_release`` (release per pulse of that
+    train from rest, mean over cells) and ``pool_after_train_1s`` (pool 1 s after it).
+    """
+    blocked = sum(state[f"b_{k}"] for k in SPECIES)
+    tau = effective_tau_rec_ms(vesicles, blocked) if vesicles.depression else np.full_like(blocked, np.nan)
+    pair = train_release(u_release, tau, 2, PAIRED_PULSE_INTERVAL_MS) if vesicles.depression else np.full((2,) + blocked.shape, u_release)
+    found: dict[str, object] = {}
+    if train is not None:
+        if vesicles.depression:
+            pulses, pool = train_release(u_release, tau, train[0], train[1], return_pool=True)
+            found["pool_after_train_1s"] = float(np.mean(pool_after_recovery(pool, tau, 1000.0)))
+        else:
+            pulses, found["pool_after_train_1s"] = np.full((train[0],) + blocked.shape, u_release), 1.0
+        found["train_release"] = pulses.mean(axis=1)
+    return found | {
+        "release_rate": float(np.mean(state["released"])) / (duration_s - transient_s),
+        "vesicle_available": float(np.mean(state["x_ves"])),
+        "vesicle_recovery_tau": float(np.mean(tau)),
+        "evoked_release": float(np.mean(pair[0])),
+        "paired_pulse_ratio": float(np.mean(pair[1]) / np.mean(pair[0])),
+    }
+
+
 def window_readouts(spikes: tuple[np.ndarray, np.ndarray], state: dict[str, np.ndarray], n_neurons: int,
                     duration_s: float, transient_s: float) -> dict[str, float]:
-    """All readouts of one population in one window (units in READOUT_UNITS)."""
+    """All readouts of one population in one window but the release ones (units in READOUT_UNITS)."""
     times, ids = spikes
     blocked = sum(state[f"b_{k}"] for k in SPECIES)
     return {

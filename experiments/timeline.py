@@ -20,8 +20,9 @@ from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
 from circuits.coupling import ChannelActivity, advance_block_through
 from circuits.network import CircuitDrive, CircuitStructure, initial_values
+from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
 
-from .readouts import READOUT_UNITS, window_readouts
+from .readouts import READOUT_UNITS, TRAIN_READOUT_UNITS, release_readouts, window_readouts
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,10 @@ def check_windows(windows: list[Window], window_s: float, start_s: float, stop_s
 
 
 def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: CircuitDrive, engine, seed: int,
-                 transient_s: float, progress: Callable[[str], None] = log.info) -> ProtocolResult:
+                 chemistry: NeurochemistryParameters, a1_antagonist: bool = False,
+                 train: tuple[int, float] | None = None, progress: Callable[[str], None] = log.info) -> ProtocolResult:
+    """Run every window of ``protocol`` and the slow layer (block, glutamate, adenosine) between them."""
+    transient_s = structure.transient_s
     t = protocol.time_s
     window_s = structure.window_s
     check_windows(protocol.windows, window_s, float(t[0]), float(t[-1]))
@@ -90,7 +94,13 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     block = {pop: {k: np.zeros(structure.counts[pop]) for k in SPECIES} for pop in POPULATIONS}
     blocked = {pop: np.zeros(len(t)) for pop in POPULATIONS}
     activity: dict[str, ChannelActivity] | None = None
+    chem = Neurochemistry()
+    glutamate, adenosine = np.ones(len(t)), np.ones(len(t))
+    baseline_release: float | None = None
+    release_relative = 1.0  # last window's release rate relative to the baseline window (zero-order hold)
+    vesicle_pool = None
     spikes = {pop: ([], []) for pop in POPULATIONS}
+    u_in_window: list[float] = []
     readouts = {pop: {name: [] for name in READOUT_UNITS} for pop in POPULATIONS}
     wall = {"windows": 0.0, "slow_layer": 0.0}
     here = 0
@@ -104,6 +114,11 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
                 states = advance_block_through(block[pop], activity[pop], t[here: until + 1], conc, structure.block)
                 blocked[pop][here: until + 1] = [np.mean(sum(s.values())) for s in states]
                 block[pop] = states[-1]
+            for i in range(here + 1, until + 1):
+                chem.advance(release_relative, drive.ampa_available, chemistry, float(t[i] - t[i - 1]))
+                glutamate[i], adenosine[i] = chem.glutamate, chem.adenosine
+        elif until > here:
+            glutamate[here: until + 1], adenosine[here: until + 1] = chem.glutamate, chem.adenosine
         here = until
         wall["slow_layer"] += time.perf_counter() - start
 
@@ -112,8 +127,10 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         i_end = int(np.searchsorted(t, window.start_s + window_s))
         carry(i_start)
         concentrations = {k: float(protocol.brain_uM[k][i_start]) for k in SPECIES}
+        u_release = release_fraction(drive.vesicles.u_release, chem.adenosine, chemistry, a1_antagonist)
+        u_in_window.append(u_release)
         rng = np.random.default_rng([seed, index])
-        values = initial_values(structure, drive, concentrations, block, rng)
+        values = initial_values(structure, drive, concentrations, block, rng, u_release=u_release, vesicle_pool=vesicle_pool)
         noise_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
         out = engine.run_window(values, connect_seed=seed, noise_seed=noise_seed)
         wall["windows"] += out.wall_s
@@ -126,8 +143,20 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
             block[pop] = {k: state[f"b_{k}"] for k in SPECIES}
             blocked[pop][i_end] = float(np.mean(sum(block[pop].values())))
             activity[pop] = ChannelActivity.from_accumulators(state["open_time"], state["open_unbind_time"], window_s)
-            for name, value in window_readouts(out.spikes[pop], state, structure.counts[pop], window_s, transient_s).items():
-                readouts[pop][name].append(value)
+            found = window_readouts(out.spikes[pop], state, structure.counts[pop], window_s, transient_s)
+            if pop == "pyr":
+                found.update(release_readouts(state, u_release, drive.vesicles, window_s, transient_s, train))
+                vesicle_pool = state["x_ves"]
+            for name in READOUT_UNITS:
+                readouts[pop][name].append(found.get(name, np.nan))
+            for name in TRAIN_READOUT_UNITS:
+                if name in found:
+                    readouts[pop].setdefault(name, []).append(found[name])
+        release = readouts["pyr"]["release_rate"][-1]
+        if baseline_release is None:
+            baseline_release = release
+        release_relative = release / baseline_release if baseline_release > 0 else 1.0
+        glutamate[i_start: i_end + 1], adenosine[i_start: i_end + 1] = chem.glutamate, chem.adenosine
         here = i_end
         rates = ", ".join(f"{pop} {readouts[pop]['rate'][-1]:.1f} Hz" for pop in POPULATIONS)
         drug = sum(concentrations.values())
@@ -143,11 +172,15 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         timeline[f"brain_{k}_uM"], units[f"brain_{k}_uM"] = protocol.brain_uM[k], "uM"
     for pop in POPULATIONS:
         timeline[f"nmda_blocked_{pop}"], units[f"nmda_blocked_{pop}"] = blocked[pop], "1"
+    if chemistry.glutamate_pool:
+        timeline["glutamate"], units["glutamate"] = glutamate, "1 (relative to baseline)"
+    timeline["adenosine"], units["adenosine"] = adenosine, "1 (relative to baseline)"
 
     windows = {"label": np.array([w.label for w in protocol.windows]),
                "start_s": np.array([w.start_s for w in protocol.windows]),
                "duration_s": np.full(len(protocol.windows), window_s)}
-    window_units = {"label": "", "start_s": "s", "duration_s": "s"}
+    windows["release_fraction"] = np.array(u_in_window)
+    window_units = {"label": "", "start_s": "s", "duration_s": "s", "release_fraction": "1"}
     for k in SPECIES:
         windows[f"brain_{k}_uM"] = np.array([protocol.brain_uM[k][np.searchsorted(t, w.start_s)] for w in protocol.windows])
         window_units[f"brain_{k}_uM"] = "uM"

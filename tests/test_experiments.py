@@ -45,16 +45,16 @@ def test_iv_infusion_writes_the_documented_file_and_figure(iv):
     data = _ok(iv)
     assert (iv.run_dir / "summary.png").stat().st_size > 10_000
     # window times are given from the start of dosing; protocol time starts 15 min before it
-    from_dose = np.array([-10, 10, 20, 40, 60, 120, 240]) * 60.0
+    from_dose = np.array([-10, 10, 20, 30, 40, 50, 60, 90, 120, 240]) * 60.0
     np.testing.assert_allclose(data.windows["time_from_dose_s"], from_dose)
     np.testing.assert_allclose(data.windows["start_s"], from_dose + 900)
     np.testing.assert_allclose(data.windows["duration_s"], 2.0)
     for k in SPECIES:
         assert data.timeline_units[f"plasma_{k}_uM"] == "uM"
-        assert data.windows[f"brain_{k}_uM"].shape == (7,)
+        assert data.windows[f"brain_{k}_uM"].shape == (10,)
     for pop in POPULATIONS:
         assert data.timeline[f"nmda_blocked_{pop}"].shape == data.timeline["time_s"].shape
-        assert data.readouts[pop]["rate"].shape == (7,)
+        assert data.readouts[pop]["rate"].shape == (10,)
         assert data.readouts[pop]["rate"][0] > 0.5  # the circuit is active at baseline
     assert "iv_infusion" in data.config_yaml and "dose_mg_per_kg: 0.5" in data.config_yaml
     prov = data.provenance
@@ -75,8 +75,8 @@ def test_block_rises_during_infusion_and_wanes_after(iv):
     data = read_results(iv.results)
     blocked = data.readouts["pyr"]["nmda_blocked"]
     assert blocked[0] == 0  # baseline, no drug
-    assert blocked[3] > blocked[1] > 0.05  # 40 min > 10 min
-    assert blocked[6] < blocked[3] / 2  # 4 h later
+    assert blocked[4] > blocked[1] > 0.05  # 40 min > 10 min
+    assert blocked[9] < blocked[4] / 2  # 4 h later
 
 
 def test_spikes_are_a_sonata_report_in_protocol_time(iv):
@@ -152,6 +152,13 @@ def test_another_seed_gives_other_spikes(ketamine_sim, bath):
         (("circuit.connection_probability.pyr_pv=1.5",), ["circuit.connection_probability.pyr_pv", "<= 1"]),
         (("dosing.route=rectal",), ["dosing.route", "intranasal"]),
         (("iv_infusion.window_times_min=[10,20]",), ["iv_infusion.window_times_min", "baseline"]),
+        (("manipulation=caffeine",), ["manipulation", "dpcpx", "nbqx"]),
+        (("neurochemistry.adenosine_tau_min=-5",), ["neurochemistry.adenosine_tau_min", "> 0"]),
+        (("manipulation.ampa_block_fraction=1.5",), ["manipulation.ampa_block_fraction", "<= 1"]),
+        (("circuit.vesicles.u_release=0",), ["circuit.vesicles.u_release", "> 0"]),
+        (("circuit.vesicles.depression=maybe",), ["circuit.vesicles.depression", "true or false"]),
+        (("experiment=evoked_release", "evoked_release.concentration_uM='3 furlongs'"), ["evoked_release.concentration_uM", "allowed"]),
+        (("experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,-1]"), ["dose_response.doses_mg_per_kg.1", ">= 0"]),
     ],
 )
 def test_bad_overrides_fail_before_simulating_with_one_clear_message(ketamine_sim, overrides, expected):
@@ -168,7 +175,8 @@ def test_bad_overrides_fail_before_simulating_with_one_clear_message(ketamine_si
 def test_help_lists_the_config_groups(ketamine_sim):
     run = ketamine_sim("--help")
     assert run.returncode == 0
-    for group in ("experiment: bath, iv_infusion", "circuit: pfc, small", "drug: arketamine, esketamine",
+    for group in ("experiment: bath, dose_response, evoked_release, iv_infusion", "manipulation: dpcpx, nbqx, none",
+                  "circuit: pfc, small", "drug: arketamine, esketamine",
                   "backend: cpp_standalone, cython, numpy", "pk: domino1984, kamp2020"):
         assert group in run.stdout
 

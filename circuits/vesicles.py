@@ -1,0 +1,82 @@
+"""Short-term depression of glutamate release: the Tsodyks-Markram vesicle pool.
+
+Per pyramidal cell (all its boutons share the presynaptic spike train, so for a pure
+depression model one pool per cell is exact for synapses with equal U and tau_rec):
+
+    dx/dt = (1 - x) / tau_rec                    between spikes
+    at a spike:  release = U x,   x -> x - U x   (Tsodyks & Markram 1997)
+
+x is the fraction of the releasable pool available, U the fraction of it released by a
+spike (the release probability, lowered by presynaptic A1 receptors, see
+:mod:`circuits.neurochemistry`). Ketamine slows recycling (Lazarevic 2021, TARGETS A3):
+
+    tau_rec,eff = tau_rec (1 + slowing * B)      B: the cell's NMDA blocked fraction
+
+whose magnitude (``slowing``) is a free parameter: the sign is published, the size is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VesicleParameters:
+    u_release: float  #: release fraction U at baseline adenosine (Tsodyks & Markram 1997: 0.5)
+    tau_rec_ms: float  #: recovery time constant of the pool (Tsodyks & Markram 1997: 800 ms)
+    recycling_slowing: float  #: relative growth of tau_rec at full NMDA block (free parameter; 0 = off)
+    depression: bool = True  #: False: the pool never depletes (release U per spike)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.u_release <= 1:
+            raise ValueError(f"u_release must be in (0, 1], got {self.u_release}")
+        if self.tau_rec_ms <= 0:
+            raise ValueError(f"tau_rec_ms must be > 0, got {self.tau_rec_ms}")
+        if self.recycling_slowing < 0:
+            raise ValueError(f"recycling_slowing must be >= 0, got {self.recycling_slowing}")
+
+
+def effective_tau_rec_ms(params: VesicleParameters, blocked_fraction):
+    """tau_rec (1 + slowing B), in ms."""
+    return params.tau_rec_ms * (1.0 + params.recycling_slowing * np.asarray(blocked_fraction))
+
+
+def train_release(u, tau_rec_ms, n_pulses: int, interval_ms: float, x0=1.0, return_pool: bool = False):
+    """Release per pulse of a regular train (shape ``(n_pulses,) + shape of u``), starting from pool x0;
+    with ``return_pool`` also the pool left right after the last pulse."""
+    u, tau = np.asarray(u, dtype=float), np.asarray(tau_rec_ms, dtype=float)
+    x = np.broadcast_to(np.asarray(x0, dtype=float), np.broadcast(u, tau).shape).copy()
+    recovery = np.exp(-interval_ms / tau)
+    out = []
+    for i in range(n_pulses):
+        released = u * x
+        out.append(released)
+        x = x - released
+        if i < n_pulses - 1:
+            x = 1.0 - (1.0 - x) * recovery
+    return (np.array(out), x) if return_pool else np.array(out)
+
+
+def pool_after_recovery(x_start, tau_rec_ms, t_ms):
+    """Pool fraction t ms after a train left it at x_start."""
+    return 1.0 - (1.0 - np.asarray(x_start)) * np.exp(-t_ms / np.asarray(tau_rec_ms))
+
+
+VESICLE_EQUATIONS = """
+dx_ves/dt = (1 - x_ves) / tau_rec_eff : 1
+tau_rec_eff = tau_rec * (1 + recycling_slowing * b_total) : second
+tau_rec : second (constant)
+recycling_slowing : 1 (constant)
+u_release : 1 (constant)
+depression : 1 (constant)
+last_release : 1
+released : 1
+"""
+#: Pyramidal reset: release a fraction U of the available pool (counted in ``released``).
+VESICLE_RESET = """
+last_release = u_release * x_ves
+x_ves -= depression * last_release
+released += last_release
+"""

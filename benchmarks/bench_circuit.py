@@ -125,7 +125,7 @@ def main() -> None:
     ]
     print(f"\n{' '.join(args.overrides)}: {cold['neurons']} neurons, {cold['window_s']} s windows, "
           f"cpp_standalone with {cold['threads']} thread(s); {os.cpu_count()} CPU cores\n")
-    print(f"| measure | cpp_standalone | cython | cython / cpp_standalone |\n|---|---|---|---|")
+    print("| measure | cpp_standalone | cython | cython / cpp_standalone |\n|---|---|---|---|")
     for name, a, b in rows:
         ratio = b / a if a and np.isfinite(b) else float("nan")
         print(f"| {name} | {a:.3g} | {b:.3g} | {ratio:.3g} |")

@@ -23,6 +23,13 @@ class CliResult:
     def results(self) -> Path:
         return self.run_dir / "results.h5"
 
+    def read(self):
+        """The run's results (asserting that the run succeeded, with its output tail if not)."""
+        from experiments.results import read_results
+
+        assert self.returncode == 0, self.stdout[-3000:] + self.stderr[-3000:]
+        return read_results(self.results)
+
 
 @pytest.fixture(scope="session")
 def build_cache(tmp_path_factory) -> Path:

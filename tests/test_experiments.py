@@ -16,11 +16,6 @@ pytestmark = pytest.mark.slow
 BATH = ("experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]")
 
 
-def _ok(run):
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return read_results(run.results)
-
-
 @pytest.fixture(scope="module")
 def iv(ketamine_sim):
     return ketamine_sim("circuit=small")
@@ -42,7 +37,7 @@ def bath_saline(ketamine_sim, bath):
 
 
 def test_iv_infusion_writes_the_documented_file_and_figure(iv):
-    data = _ok(iv)
+    data = iv.read()
     assert (iv.run_dir / "summary.png").stat().st_size > 10_000
     # window times are given from the start of dosing; protocol time starts 15 min before it
     from_dose = np.array([-10, 10, 20, 30, 40, 50, 60, 90, 120, 240]) * 60.0
@@ -99,7 +94,7 @@ def test_spikes_are_a_sonata_report_in_protocol_time(iv):
 
 
 def test_bath_writes_results_and_figure(bath):
-    data = _ok(bath)
+    data = bath.read()
     assert (bath.run_dir / "summary.png").stat().st_size > 10_000
     np.testing.assert_allclose(data.windows["bath_total_uM"], [0, 1])
     np.testing.assert_allclose(data.windows["brain_s_ketamine_uM"], [0, 0.5])  # racemic: half S
@@ -109,7 +104,7 @@ def test_bath_writes_results_and_figure(bath):
 
 def test_subanesthetic_ketamine_disinhibits_pyramidal_cells(bath):
     """TARGETS C1-C3: interneuron (PV and/or SST) firing falls, pyramidal firing rises."""
-    data = _ok(bath)
+    data = bath.read()
     rate = {pop: data.readouts[pop]["rate"] for pop in POPULATIONS}
     assert rate["pyr"][1] > 1.1 * rate["pyr"][0]
     assert min(rate["pv"][1] / rate["pv"][0], rate["sst"][1] / rate["sst"][0]) < 0.9
@@ -119,7 +114,7 @@ def test_subanesthetic_ketamine_disinhibits_pyramidal_cells(bath):
 def test_saline_changes_nothing(bath_saline):
     """The same protocol with the vehicle: no block and rates within 10% (window-to-window
     noise of this circuit is 1-3%, measured over 4 windows x 3 seeds)."""
-    data = _ok(bath_saline)
+    data = bath_saline.read()
     for pop in POPULATIONS:
         rate = data.readouts[pop]["rate"]
         assert abs(rate[1] / rate[0] - 1) < 0.1
@@ -127,7 +122,7 @@ def test_saline_changes_nothing(bath_saline):
 
 
 def test_same_seed_gives_identical_spikes_without_recompiling(bath, bath_repeat):
-    first, second = _ok(bath), _ok(bath_repeat)
+    first, second = bath.read(), bath_repeat.read()
     for pop in POPULATIONS:
         np.testing.assert_array_equal(first.spikes[pop][0], second.spikes[pop][0])
         np.testing.assert_array_equal(first.spikes[pop][1], second.spikes[pop][1])
@@ -136,7 +131,7 @@ def test_same_seed_gives_identical_spikes_without_recompiling(bath, bath_repeat)
 
 
 def test_another_seed_gives_other_spikes(ketamine_sim, bath):
-    other = _ok(ketamine_sim(*BATH, "seed=2"))
+    other = ketamine_sim(*BATH, "seed=2").read()
     assert not np.array_equal(other.spikes["pyr"][0], read_results(bath.results).spikes["pyr"][0])
 
 

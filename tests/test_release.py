@@ -16,11 +16,6 @@ pytestmark = pytest.mark.slow
 EVOKED = ("experiment=evoked_release", "circuit=small", "output.figure=false")
 
 
-def _ok(run):
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return read_results(run.results)
-
-
 @pytest.fixture(scope="module")
 def evoked(ketamine_sim):
     """Evoked-release protocol (1 uM racemic from time 0) under each condition."""
@@ -34,7 +29,7 @@ def evoked(ketamine_sim):
         "no_slowing": ("circuit.vesicles.recycling_slowing=0",),
         "no_depression": ("circuit.vesicles.depression=false",),
     }
-    return {name: _ok(ketamine_sim(*EVOKED, *extra)) for name, extra in conditions.items()}
+    return {name: ketamine_sim(*EVOKED, *extra).read() for name, extra in conditions.items()}
 
 
 def _change(data, readout: str) -> float:
@@ -47,7 +42,7 @@ def test_bulk_glutamate_rises_during_infusion_and_returns(ketamine_sim):
     """TARGETS C4 (Milak 2016): Glx +37.8 +/- 7.5% peaking ~26 min into a 40-min 0.5 mg/kg
     infusion, back to baseline hours later. Held to the issue's band +20 to +60%, a peak
     during or within 20 min after the infusion, and less than a third of the rise left at 4 h."""
-    data = _ok(ketamine_sim("circuit=small", "output.figure=false"))
+    data = ketamine_sim("circuit=small", "output.figure=false").read()
     t_min = data.timeline["time_from_dose_s"] / 60
     glutamate = data.timeline["glutamate"]
     peak = int(np.argmax(glutamate))

@@ -38,3 +38,13 @@ def test_cython_and_cpp_standalone_rates_match(ketamine_sim):
         # 3 standard errors of the seed-to-seed spread, and never more than 25% apart
         assert difference <= 3 * standard_error + 0.02 * a.mean(), (pop, a, b)
         assert difference <= 0.25 * a.mean(), (pop, a, b)
+
+
+def test_numpy_backend_runs_the_same_circuit(ketamine_sim):
+    """The pure-numpy runtime (no compiler) runs a short window with rates in the range of the others."""
+    run = ketamine_sim("experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false",
+                       "backend=numpy", "circuit.window_s=0.5")
+    data = run.read()
+    assert data.provenance["backend"] == "numpy"
+    rates = {pop: data.readouts[pop]["rate"][0] for pop in POPULATIONS}
+    assert 0.5 < rates["pyr"] < 10 and 5 < rates["pv"] < 40 and 2 < rates["sst"] < 30, rates

@@ -1,0 +1,349 @@
+"""Notebook analysis of ``results.h5`` files: tidy pandas tables and spike-train readouts.
+
+Loading (docs/analysis.md):
+
+* :func:`load_run` -> :class:`Run` (the :class:`~experiments.results.RunData` plus
+  ``readouts_frame()``, ``timeline_frame()``, ``spikes()``, ``config``, ``overrides``);
+* :func:`load_sweep` -> one long DataFrame of every ``results.h5`` below a folder
+  (e.g. a Hydra multirun), with the run's seed, drug, experiment, circuit and manipulation.
+
+Readouts of spike trains (pure numpy/scipy; times in ms, rates in Hz):
+:func:`population_rate`, :func:`power_spectrum`, :func:`band_power`, :func:`gamma_power`,
+:func:`synchrony`, :func:`rate_change`. The equations are in each docstring and in
+docs/analysis.md.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import integrate, signal
+
+from experiments.results import RunData, read_results, spikes_in_window
+
+#: The gamma band (Hz) of TARGETS C5.
+GAMMA_BAND_HZ: tuple[float, float] = (30.0, 80.0)
+#: Default Welch segment length (ms): 256 ms gives a frequency resolution of 1000/256 = 3.9 Hz.
+WELCH_SEGMENT_MS: float = 256.0
+
+__all__ = [
+    "GAMMA_BAND_HZ",
+    "WELCH_SEGMENT_MS",
+    "Run",
+    "band_power",
+    "flatten_config",
+    "gamma_power",
+    "load_run",
+    "load_sweep",
+    "population_rate",
+    "power_spectrum",
+    "rate_change",
+    "synchrony",
+]
+
+
+# --------------------------------------------------------------------------- loading
+
+def flatten_config(d: dict, prefix: str = "") -> dict[str, object]:
+    """Nested dict -> flat dict of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``).
+
+    Lists and scalars are leaves; an empty dict is kept as a leaf ``{}``.
+    """
+    out: dict[str, object] = {}
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten_config(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+@dataclass
+class Run:
+    """One run: its :class:`RunData` (``data``) and the file it came from (``path``)."""
+
+    data: RunData
+    path: pathlib.Path | None = None
+
+    # -- config
+    @cached_property
+    def config(self) -> dict:
+        """The resolved (Hydra) config, parsed with ``yaml.safe_load`` (``{}`` if empty)."""
+        return yaml.safe_load(self.data.config_yaml) or {}
+
+    @cached_property
+    def overrides(self) -> dict[str, object]:
+        """The config as a flat dict of dotted keys -> values (``"circuit.counts.pyr": 3200``)."""
+        return flatten_config(self.config)
+
+    @property
+    def seed(self):
+        """The run's seed: ``/provenance`` attr ``seed``, else the config's ``seed`` (None if neither)."""
+        return self.data.provenance.get("seed", self.config.get("seed"))
+
+    @property
+    def populations(self) -> list[str]:
+        """The populations with a spike report."""
+        return list(self.data.spikes)
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.data.windows["start_s"])
+
+    def n_neurons(self, population: str) -> int:
+        """Size of ``population``: ``circuit.counts.<population>`` of the config, else the
+        largest node id that spiked + 1 (a lower bound: silent cells at the end are missed)."""
+        counts = (self.config.get("circuit") or {}).get("counts") or {}
+        if population in counts:
+            return int(counts[population])
+        ids = np.asarray(self.data.spikes[population][1])
+        return int(ids.max()) + 1 if ids.size else 0
+
+    # -- tables
+    def readouts_frame(self) -> pd.DataFrame:
+        """One row per window x population (window-major).
+
+        Columns: ``window`` (row index of the window table), ``label`` (if the run has one),
+        ``start_s``, the other window columns (``duration_s`` and the conditions, e.g.
+        ``brain_s_ketamine_uM``), ``population``, then every 1-D readout (NaN where a
+        population lacks it). Readouts of more than one dimension (``train_release``) are
+        left out: read them from ``run.data.readouts``. Units: ``df.attrs["units"]``.
+        """
+        w = self.data.windows
+        n = self.n_windows
+        pops = list(self.data.readouts)
+        names: list[str] = []
+        for pop in pops:
+            for name, v in self.data.readouts[pop].items():
+                if np.ndim(v) == 1 and name not in names:
+                    names.append(name)
+        wcols = ["label"] if "label" in w else []
+        wcols += ["start_s"] + [c for c in w if c not in ("label", "start_s") and np.ndim(w[c]) == 1]
+        clash = set(names) & set(wcols)
+        if clash:
+            raise ValueError(f"readouts and window columns share names: {sorted(clash)}")
+        cols: dict[str, object] = {
+            "window": np.repeat(np.arange(n), len(pops)),
+            **{c: np.repeat(np.asarray(w[c]), len(pops)) for c in wcols},
+            "population": np.tile(np.array(pops, dtype=object), n),
+        }
+        for name in names:
+            block = np.full((n, len(pops)), np.nan)
+            for j, pop in enumerate(pops):
+                v = self.data.readouts[pop].get(name)
+                if v is not None and np.ndim(v) == 1:
+                    block[:, j] = np.asarray(v, dtype=float)
+            cols[name] = block.ravel()
+        df = pd.DataFrame(cols)
+        df.attrs["units"] = {**{c: self.data.window_units.get(c, "") for c in wcols},
+                             **{c: self.data.readout_units.get(c, "") for c in names}}
+        return df
+
+    def timeline_frame(self) -> pd.DataFrame:
+        """The 1-D timeline traces, indexed by ``time_s`` (protocol time, s).
+
+        ``df.attrs["units"]`` maps each column (and ``time_s``) to its unit.
+        """
+        tl = self.data.timeline
+        names = [k for k in tl if k != "time_s" and np.ndim(tl[k]) == 1]
+        df = pd.DataFrame({k: tl[k] for k in names},
+                          index=pd.Index(np.asarray(tl["time_s"], dtype=float), name="time_s"))
+        df.attrs["units"] = {k: self.data.timeline_units.get(k, "") for k in ["time_s", *names]}
+        return df
+
+    def spikes(self, population: str, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(times_ms, node_ids) of ``population``: protocol time, or, with ``window``, the spikes in
+        ``[start, start + duration)`` of that window with times relative to its start."""
+        if window is not None:
+            return spikes_in_window(self.data, population, int(window))
+        t, ids = self.data.spikes[population]
+        return np.asarray(t), np.asarray(ids)
+
+    def window_bounds_ms(self, window: int) -> tuple[float, float]:
+        """(start_ms, stop_ms) of ``window`` in protocol time."""
+        start = float(self.data.windows["start_s"][window]) * 1e3
+        return start, start + float(self.data.windows["duration_s"][window]) * 1e3
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Read a ``results.h5`` (or a run folder holding one) into a :class:`Run`."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / "results.h5"
+    return Run(read_results(path), path)
+
+
+def _manipulation_label(flags: dict) -> str:
+    """``"none"`` or the active manipulations joined by ``+`` (``"a1_antagonist+ampa_block_fraction=0.5"``)."""
+    active = []
+    for k, v in flags.items():
+        if isinstance(v, bool):
+            if v:
+                active.append(k)
+        elif isinstance(v, (int, float)) and v != 0:
+            active.append(f"{k}={v:g}")
+        elif not isinstance(v, (int, float)) and v not in (None, "", "none"):
+            active.append(f"{k}={v}")
+    return "+".join(active) or "none"
+
+
+def _group_name(cfg: dict, group: str):
+    """``cfg[group]["name"]`` (or ``cfg[group]`` if it is a plain value; None if absent)."""
+    g = cfg.get(group)
+    return g.get("name") if isinstance(g, dict) else g
+
+
+def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5") -> pd.DataFrame:
+    """Every ``results.h5`` below ``folder`` (recursively, sorted by path), as one DataFrame.
+
+    Each run's :meth:`Run.readouts_frame` gets the columns ``run`` (path of its folder relative
+    to ``folder``, ``"."`` for a file directly in it), ``seed``, ``drug`` (``drug.name``),
+    ``experiment`` (``experiment.name``), ``circuit`` (``circuit.name``), ``manipulation``
+    (a label: ``"none"`` or the active flags joined by ``+``) and one ``manipulation.<flag>``
+    column per flag of the config's ``manipulation`` group. Readouts absent from some runs
+    are NaN there. ``df.attrs["units"]`` merges the runs' units. Raises FileNotFoundError if
+    no file is found.
+    """
+    folder = pathlib.Path(folder)
+    paths = sorted(p for p in folder.rglob(pattern) if p.is_file())
+    if not paths:
+        raise FileNotFoundError(f"no {pattern} below {folder}")
+    frames, units = [], {}
+    for p in paths:
+        run = load_run(p)
+        df = run.readouts_frame()
+        units.update(df.attrs.get("units", {}))
+        cfg = run.config
+        flags = cfg.get("manipulation") or {}
+
+        meta = {"run": p.parent.relative_to(folder).as_posix(), "seed": run.seed, "drug": _group_name(cfg, "drug"),
+                "experiment": _group_name(cfg, "experiment"), "circuit": _group_name(cfg, "circuit"),
+                "manipulation": _manipulation_label(flags),
+                **{f"manipulation.{k}": v for k, v in flags.items()}}
+        for i, (k, v) in enumerate(meta.items()):
+            df.insert(i, k, [v] * len(df))
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["units"] = units
+    return out
+
+
+# --------------------------------------------------------------------------- spike-train readouts
+
+def _bins(start_ms: float, stop_ms: float, bin_ms: float) -> np.ndarray:
+    if bin_ms <= 0 or stop_ms <= start_ms:
+        raise ValueError(f"need bin_ms > 0 and stop_ms > start_ms (got {bin_ms}, [{start_ms}, {stop_ms}))")
+    n = int(np.floor((stop_ms - start_ms) / bin_ms + 1e-9))
+    if n < 1:
+        raise ValueError(f"window [{start_ms}, {stop_ms}) shorter than one bin of {bin_ms} ms")
+    return start_ms + bin_ms * np.arange(n + 1)
+
+
+def _bin_index(times_ms, start_ms: float, edges: np.ndarray, bin_ms: float):
+    """Bin index of each spike in [edges[0], edges[-1]) (a mask of the kept spikes and their bins)."""
+    t = np.asarray(times_ms, dtype=float)
+    keep = (t >= edges[0]) & (t < edges[-1])
+    idx = np.floor((t[keep] - start_ms) / bin_ms).astype(np.int64)
+    return keep, np.clip(idx, 0, len(edges) - 2)
+
+
+def population_rate(times_ms, n_neurons: int, start_ms: float, stop_ms: float,
+                    bin_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Population-averaged instantaneous rate, ``(t_ms, rate_hz)``.
+
+    r(t_k) = n_k / (N * dt), with n_k the spikes of all N neurons in bin
+    [start + k dt, start + (k+1) dt) and dt = ``bin_ms`` (converted to s). Only whole bins are
+    used (a remainder of the window shorter than one bin is dropped); ``t_ms`` are the bin
+    centres, in the time base of ``times_ms``.
+    """
+    if n_neurons <= 0:
+        raise ValueError("n_neurons must be positive")
+    edges = _bins(start_ms, stop_ms, bin_ms)
+    _, idx = _bin_index(times_ms, start_ms, edges, bin_ms)
+    counts = np.bincount(idx, minlength=len(edges) - 1)
+    return edges[:-1] + bin_ms / 2, counts / (n_neurons * bin_ms * 1e-3)
+
+
+def power_spectrum(times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0,
+                   segment_ms: float = WELCH_SEGMENT_MS) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectral density of the population rate, ``(freq_hz, psd)`` with psd in Hz^2/Hz.
+
+    The rate r(t) of :func:`population_rate` (sampled at fs = 1000 / ``bin_ms`` Hz), minus its
+    mean, goes to Welch's method (``scipy.signal.welch``: Hann window, segments of
+    ``segment_ms`` = 256 ms by default, i.e. a resolution of about 3.9 Hz, 50 % overlap,
+    one-sided density scaling), so that integral of psd over f = var r(t) (Parseval).
+    Segments longer than the window are shortened to the window.
+    """
+    _, rate = population_rate(times_ms, n_neurons, start_ms, stop_ms, bin_ms)
+    fs = 1e3 / bin_ms
+    nperseg = max(1, min(len(rate), round(segment_ms / bin_ms)))
+    return signal.welch(rate - rate.mean(), fs=fs, nperseg=nperseg, scaling="density")
+
+
+def band_power(freq, psd, low_hz: float, high_hz: float) -> float:
+    """Power in [low_hz, high_hz]: P = integral of psd(f) df (trapezoid over the frequencies in the band).
+
+    With psd from :func:`power_spectrum` P is in Hz^2 (the variance of the rate in that band).
+    Returns 0 if fewer than two frequencies fall in the band.
+    """
+    freq, psd = np.asarray(freq, dtype=float), np.asarray(psd, dtype=float)
+    band = (freq >= low_hz) & (freq <= high_hz)
+    if np.count_nonzero(band) < 2:
+        return 0.0
+    return float(integrate.trapezoid(psd[band], freq[band]))
+
+
+def gamma_power(freq, psd, band: tuple[float, float] = GAMMA_BAND_HZ) -> float:
+    """:func:`band_power` in the gamma band, 30-80 Hz (TARGETS C5)."""
+    return band_power(freq, psd, *band)
+
+
+def synchrony(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 5.0) -> float:
+    """Golomb's synchrony measure chi, in [0, 1].
+
+    With n_i(t_k) the spike count of neuron i in bin k (width ``bin_ms``) and
+    V(t_k) = (1/N) sum_i n_i(t_k) the population average (over all N = ``n_neurons`` cells,
+    silent ones included),
+
+        chi^2 = Var_t[V] / ((1/N) sum_i Var_t[n_i]),   chi = sqrt(chi^2).
+
+    chi = 1 for identical spike trains; for N independent neurons chi^2 ~ 1/N (finite-size
+    bias), so chi ~ 1/sqrt(N). By Cauchy-Schwarz chi <= 1. NaN if no neuron's count varies.
+    Golomb 2007, Scholarpedia 2:1347; Golomb & Rinzel 1993.
+    """
+    edges = _bins(start_ms, stop_ms, bin_ms)
+    nb = len(edges) - 1
+    keep, idx = _bin_index(times_ms, start_ms, edges, bin_ms)
+    ids = np.asarray(ids)[keep].astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= n_neurons):
+        raise ValueError(f"node ids must lie in [0, {n_neurons})")
+    counts = np.bincount(ids * nb + idx, minlength=n_neurons * nb).reshape(n_neurons, nb).astype(float)
+    denom = counts.var(axis=1).mean()
+    if denom == 0:
+        return float("nan")
+    return float(min(1.0, np.sqrt(counts.mean(axis=0).var() / denom)))
+
+
+def rate_change(run: Run, population: str, window_a: int, window_b: int,
+                n_neurons: int | None = None) -> np.ndarray:
+    """Per-neuron firing-rate change from ``window_a`` to ``window_b`` (Hz), one value per cell.
+
+    delta r_i = c_i(b) / T_b - c_i(a) / T_a, with c_i(w) the spikes of cell i in window w
+    ([start, start + duration), the whole window, no transient removed) and T_w its duration
+    in s. ``n_neurons`` defaults to :meth:`Run.n_neurons` (the config's ``circuit.counts``).
+    """
+    n = run.n_neurons(population) if n_neurons is None else int(n_neurons)
+    rates = []
+    for w in (window_a, window_b):
+        _, ids = run.spikes(population, w)
+        if ids.size and int(ids.max()) >= n:
+            raise ValueError(f"{population}: node id {int(ids.max())} >= n_neurons {n}")
+        duration_s = float(run.data.windows["duration_s"][w])
+        rates.append(np.bincount(np.asarray(ids, dtype=np.int64), minlength=n) / duration_s)
+    return rates[1] - rates[0]

@@ -1,0 +1,202 @@
+"""experiments/analysis.py: tidy tables from results.h5 and the spike-train readouts (synthetic data)."""
+import numpy as np
+import pytest
+
+from experiments import analysis as A
+from experiments.results import RunData, write_results
+
+POPS = ("pyr", "pv")
+N = {"pyr": 3, "pv": 2}
+
+
+def config_yaml(seed=1, drug="esketamine", a1=False):
+    return (f"seed: {seed}\n"
+            f"circuit:\n  name: small\n  counts: {{pyr: {N['pyr']}, pv: {N['pv']}}}\n"
+            f"drug:\n  name: {drug}\n"
+            "experiment:\n  name: iv_infusion\n"
+            f"manipulation:\n  a1_antagonist: {str(a1).lower()}\n  ampa_block_fraction: 0.0\n")
+
+
+def make_data(seed=1, drug="esketamine", a1=False) -> RunData:
+    rng = np.random.default_rng(seed)
+    # window 0: [0, 1) s, window 1: [1, 3) s, window 2: [3, 3.5) s
+    # pyr 0: 5 spikes in w0, 4 in w1; pyr 1: none in w0, 6 in w1 (one exactly at the w1 start); pyr 2 silent
+    t0 = [100.0, 300.0, 500.0, 700.0, 999.9] + [1200.0, 1500.0, 2000.0, 2900.0]
+    t1 = [1000.0, 1100.0, 1300.0, 1700.0, 2500.0, 2999.0] + [3100.0]
+    pyr_t = np.array(t0 + t1)
+    pyr_ids = np.array([0] * len(t0) + [1] * len(t1), np.uint64)
+    spikes = {"pyr": (pyr_t, pyr_ids),
+              "pv": (np.array([50.0, 1050.0, 3050.0]), np.array([0, 1, 1], np.uint64))}
+    windows = {"start_s": np.array([0.0, 1.0, 3.0]), "duration_s": np.array([1.0, 2.0, 0.5]),
+               "label": np.array(["baseline", "10 min", "24 h"]),
+               "brain_s_ketamine_uM": np.array([0.0, 1.3, 0.01])}
+    readouts = {pop: {"rate": rng.uniform(0, 20, 3), "cv_isi": rng.uniform(0, 2, 3)} for pop in POPS}
+    readouts["pyr"]["release_rate"] = rng.uniform(0, 1, 3)          # pyr only -> NaN for pv
+    readouts["pyr"]["train_release"] = rng.uniform(0, 1, (3, 4))    # 2-D -> left out of the frame
+    return RunData(
+        spikes=spikes, windows=windows,
+        window_units={"start_s": "s", "duration_s": "s", "label": "", "brain_s_ketamine_uM": "uM"},
+        timeline={"time_s": np.array([0.0, 1.0, 2.0, 3.5]), "plasma_s_ketamine_uM": rng.uniform(0, 2, 4),
+                  "nmda_blocked_pyr": rng.uniform(0, 1, 4)},
+        timeline_units={"time_s": "s", "plasma_s_ketamine_uM": "uM", "nmda_blocked_pyr": ""},
+        readouts=readouts,
+        readout_units={"rate": "Hz", "cv_isi": "1", "release_rate": "1/s", "train_release": "1"},
+        config_yaml=config_yaml(seed, drug, a1), provenance={"seed": seed, "git_commit": "abc"})
+
+
+@pytest.fixture
+def run_and_data(tmp_path):
+    data = make_data()
+    return A.load_run(write_results(tmp_path / "run" / "results.h5", data)), data
+
+
+def test_readouts_frame_matches_rundata(run_and_data):
+    run, data = run_and_data
+    df = run.readouts_frame()
+    assert df.shape == (3 * len(POPS), 9)
+    assert list(df.columns) == ["window", "label", "start_s", "duration_s", "brain_s_ketamine_uM",
+                                "population", "rate", "cv_isi", "release_rate"]
+    assert "train_release" not in df.columns
+    for _, row in df.iterrows():
+        w, pop = int(row["window"]), row["population"]
+        assert row["label"] == data.windows["label"][w]
+        assert row["start_s"] == data.windows["start_s"][w]
+        assert row["brain_s_ketamine_uM"] == data.windows["brain_s_ketamine_uM"][w]
+        assert row["rate"] == data.readouts[pop]["rate"][w]
+        assert row["cv_isi"] == data.readouts[pop]["cv_isi"][w]
+        if pop == "pyr":
+            assert row["release_rate"] == data.readouts["pyr"]["release_rate"][w]
+        else:
+            assert np.isnan(row["release_rate"])
+    assert sorted(zip(df["window"], df["population"])) == sorted((w, p) for w in range(3) for p in POPS)
+    assert df.attrs["units"]["rate"] == "Hz" and df.attrs["units"]["start_s"] == "s"
+
+
+def test_timeline_frame_units_and_values(run_and_data):
+    run, data = run_and_data
+    df = run.timeline_frame()
+    assert df.index.name == "time_s"
+    np.testing.assert_array_equal(df.index.to_numpy(), data.timeline["time_s"])
+    assert list(df.columns) == ["plasma_s_ketamine_uM", "nmda_blocked_pyr"]
+    np.testing.assert_array_equal(df["plasma_s_ketamine_uM"].to_numpy(), data.timeline["plasma_s_ketamine_uM"])
+    assert df.attrs["units"] == {"time_s": "s", "plasma_s_ketamine_uM": "uM", "nmda_blocked_pyr": ""}
+
+
+def test_run_spikes_config_overrides(run_and_data):
+    run, _ = run_and_data
+    t, ids = run.spikes("pv")
+    np.testing.assert_array_equal(t, [50.0, 1050.0, 3050.0])
+    t, ids = run.spikes("pv", window=1)
+    np.testing.assert_allclose(t, [50.0])
+    np.testing.assert_array_equal(ids, [1])
+    assert run.config["drug"]["name"] == "esketamine"
+    assert run.overrides["circuit.counts.pyr"] == 3
+    assert run.overrides["manipulation.a1_antagonist"] is False
+    assert run.seed == 1 and run.n_neurons("pyr") == 3
+
+
+def test_load_sweep_nested(tmp_path):
+    root = tmp_path / "multirun" / "iv_infusion" / "2024-05-01_12-00-00"
+    write_results(root / "0" / "results.h5", make_data(seed=7, drug="esketamine"))
+    write_results(root / "1" / "results.h5", make_data(seed=8, drug="saline", a1=True))
+    df = A.load_sweep(tmp_path / "multirun")
+    assert len(df) == 2 * 3 * len(POPS)
+    prefix = "iv_infusion/2024-05-01_12-00-00/"
+    runs = df.groupby("run").first()
+    assert list(runs.index) == [prefix + "0", prefix + "1"]
+    assert runs.loc[prefix + "0", "seed"] == 7 and runs.loc[prefix + "1", "seed"] == 8
+    assert runs.loc[prefix + "0", "drug"] == "esketamine" and runs.loc[prefix + "1", "drug"] == "saline"
+    assert (df["experiment"] == "iv_infusion").all() and (df["circuit"] == "small").all()
+    assert runs.loc[prefix + "0", "manipulation"] == "none"
+    assert runs.loc[prefix + "1", "manipulation"] == "a1_antagonist"
+    assert bool(runs.loc[prefix + "1", "manipulation.a1_antagonist"]) is True
+    # the readouts are each run's own
+    sub = df[(df["run"] == prefix + "1") & (df["population"] == "pv")]
+    np.testing.assert_array_equal(sub["rate"].to_numpy(), make_data(seed=8).readouts["pv"]["rate"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError):
+        A.load_sweep(tmp_path / "empty")
+
+
+def test_population_rate_regular_train():
+    # 10 neurons at 10 Hz, neuron i firing at 100 k + i + 0.5 ms: one spike in each of bins 100 k + i
+    times = np.array([100.0 * k + i + 0.5 for k in range(10) for i in range(10)])
+    t, r = A.population_rate(times, 10, 0.0, 1000.0, bin_ms=1.0)
+    assert len(t) == 1000 and t[0] == 0.5 and t[-1] == 999.5
+    expected = np.zeros(1000)
+    expected[[100 * k + i for k in range(10) for i in range(10)]] = 1 / (10 * 1e-3)  # 100 Hz
+    np.testing.assert_allclose(r, expected)
+    assert r.mean() == pytest.approx(10.0)
+    _, r100 = A.population_rate(times, 10, 0.0, 1000.0, bin_ms=100.0)
+    np.testing.assert_allclose(r100, 10.0)  # each 100 ms bin: 10 spikes / (10 cells x 0.1 s)
+
+
+def poisson_population(rng, n, rate_hz, duration_ms, mod_hz=None, depth=0.0):
+    """Spikes of n neurons, rate(t) = rate (1 + depth sin(2 pi f t)), by thinning."""
+    lam_max = rate_hz * (1 + depth)
+    k = rng.poisson(lam_max * n * duration_ms * 1e-3)
+    t = rng.uniform(0, duration_ms, k)
+    ids = rng.integers(0, n, k)
+    if mod_hz is not None:
+        keep = rng.uniform(0, 1, k) < (1 + depth * np.sin(2 * np.pi * mod_hz * t * 1e-3)) / (1 + depth)
+        t, ids = t[keep], ids[keep]
+    order = np.argsort(t)
+    return t[order], ids[order]
+
+
+def test_power_spectrum_gamma_peak():
+    # 100 cells at 10 Hz, 4 s. The 40 Hz modulation (depth 0.8) puts variance 0.5 (8 Hz)^2 = 32 Hz^2
+    # into the population rate; Poisson noise is flat, var 10 / (100 x 1 ms) = 100 Hz^2 over 0-500 Hz,
+    # i.e. ~10 Hz^2 in 30-80 Hz: the modulated train's gamma power should be ~4x the homogeneous one's.
+    rng = np.random.default_rng(12345)
+    tm, _ = poisson_population(rng, 100, 10.0, 4000.0, mod_hz=40.0, depth=0.8)
+    th, _ = poisson_population(rng, 100, 10.0, 4000.0)
+    f, p = A.power_spectrum(tm, 100, 0.0, 4000.0)
+    assert f[1] == pytest.approx(1000 / 256)  # 256 ms segments
+    above = f > 5
+    assert abs(f[above][np.argmax(p[above])] - 40.0) < 4.0  # within one frequency bin (3.9 Hz)
+    fh, ph = A.power_spectrum(th, 100, 0.0, 4000.0)
+    gm, gh = A.gamma_power(f, p), A.gamma_power(fh, ph)
+    assert gm > 2.5 * gh
+    assert gh == pytest.approx(10.0, rel=0.3)  # the flat Poisson floor predicted above
+    # Parseval: the whole spectrum integrates to the variance of the rate
+    _, r = A.population_rate(th, 100, 0.0, 4000.0)
+    assert A.band_power(fh, ph, 0, 500) == pytest.approx(r.var(), rel=0.15)
+
+
+def test_band_power_trapezoid():
+    f = np.arange(0.0, 101.0, 1.0)
+    psd = np.where((f >= 30) & (f <= 80), 2.0, 0.0)
+    assert A.band_power(f, psd, 30, 80) == pytest.approx(100.0)  # 2 x (80 - 30)
+    assert A.gamma_power(f, psd) == pytest.approx(100.0)
+    assert A.band_power(f, psd, 0, 20) == 0.0
+
+
+def test_synchrony_limits():
+    rng = np.random.default_rng(3)
+    # identical trains: 50 cells all firing at the same 20 Hz Poisson times -> chi = 1
+    shared = np.sort(rng.uniform(0, 2000.0, 40))
+    t = np.repeat(shared, 50)
+    ids = np.tile(np.arange(50), len(shared))
+    assert A.synchrony(t, ids, 50, 0.0, 2000.0) == pytest.approx(1.0, abs=1e-9)
+    # independent Poisson cells: Var[V] = mean Var[n_i] / N, so chi^2 ~ 1/N -> chi ~ 1/sqrt(400) = 0.05;
+    # with 400 bins the estimate of chi^2 has a relative error ~ sqrt(2/400) = 7 %, hence the bounds
+    n = 400
+    t, ids = poisson_population(rng, n, 10.0, 2000.0)
+    chi = A.synchrony(t, ids, n, 0.0, 2000.0)
+    assert 0.7 / np.sqrt(n) < chi < 1.4 / np.sqrt(n)
+    # half the cells synchronous, half silent: chi^2 = k / N = 0.5
+    t = np.repeat(shared, 25)
+    ids = np.tile(np.arange(25), len(shared))
+    assert A.synchrony(t, ids, 50, 0.0, 2000.0) == pytest.approx(np.sqrt(0.5))
+
+
+def test_rate_change_constructed(run_and_data):
+    run, _ = run_and_data
+    # pyr 0: 5 spikes / 1 s -> 4 spikes / 2 s: -3 Hz; pyr 1: 0 -> 6 / 2 s: +3 Hz; pyr 2: silent
+    np.testing.assert_allclose(A.rate_change(run, "pyr", 0, 1), [-3.0, 3.0, 0.0])
+    np.testing.assert_allclose(A.rate_change(run, "pyr", 1, 0), [3.0, -3.0, 0.0])
+    # pv 0: 1 -> 0 spikes; pv 1: 0 -> 1 spike in 2 s
+    np.testing.assert_allclose(A.rate_change(run, "pv", 0, 1), [-1.0, 0.5])
+    with pytest.raises(ValueError):
+        A.rate_change(run, "pyr", 0, 1, n_neurons=1)

@@ -97,7 +97,15 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     chem = Neurochemistry()
     glutamate, adenosine = np.ones(len(t)), np.ones(len(t))
     baseline_release: float | None = None
-    release_relative = 1.0  # last window's release rate relative to the baseline window (zero-order hold)
+    release_relative = 1.0  # last window's release rate relative to the baseline window
+    # Between windows glutamate and adenosine are first predicted with the last window's release
+    # rate held (that prediction sets the next window's release fraction), then recomputed from
+    # the previous window's end with the rate interpolated between the two windows along the
+    # drug's equilibrium NMDA occupancy (so a rise starts with the dose, not before it), or
+    # linearly in time where the occupancy does not change.
+    anchor: tuple[int, Neurochemistry, float] | None = None  # (index, state, release) at the last window's end
+    load = sum(protocol.brain_uM[k] / structure.block.dissociation_uM[k] for k in SPECIES)
+    occupancy = load / (1.0 + load)
     vesicle_pool = None
     spikes = {pop: ([], []) for pop in POPULATIONS}
     u_in_window: list[float] = []
@@ -156,7 +164,22 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         if baseline_release is None:
             baseline_release = release
         release_relative = release / baseline_release if baseline_release > 0 else 1.0
+        if anchor is not None:  # correct the interval since the last window with the interpolated rate
+            start = time.perf_counter()
+            index_0, state_0, release_0 = anchor
+            chem = Neurochemistry(state_0.glutamate, state_0.adenosine)
+            change = occupancy[i_start] - occupancy[index_0]
+            for i in range(index_0 + 1, i_start + 1):
+                if abs(change) > 1e-6:
+                    weight = np.clip((0.5 * (occupancy[i - 1] + occupancy[i]) - occupancy[index_0]) / change, 0.0, 1.0)
+                else:
+                    weight = (0.5 * (t[i - 1] + t[i]) - t[index_0]) / (t[i_start] - t[index_0])
+                rate = release_0 + (release_relative - release_0) * weight
+                chem.advance(rate, drive.ampa_available, chemistry, float(t[i] - t[i - 1]))
+                glutamate[i], adenosine[i] = chem.glutamate, chem.adenosine
+            wall["slow_layer"] += time.perf_counter() - start
         glutamate[i_start: i_end + 1], adenosine[i_start: i_end + 1] = chem.glutamate, chem.adenosine
+        anchor = (i_end, Neurochemistry(chem.glutamate, chem.adenosine), release_relative)
         here = i_end
         rates = ", ".join(f"{pop} {readouts[pop]['rate'][-1]:.1f} Hz" for pop in POPULATIONS)
         drug = sum(concentrations.values())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from circuits.compounds import SPECIES
@@ -29,25 +27,26 @@ def bath_protocol(cfg) -> Protocol:
                     conditions={"bath_total_uM": np.asarray(concentrations)}, condition_units={"bath_total_uM": "uM"})
 
 
-def iv_protocol(cfg) -> Protocol:
-    """Dosing through pharmacokinetics; windows at ``iv_infusion.window_times_min``.
-
-    Config times are relative to the start of dosing (clinical convention: "-10 min" is
-    10 min before it); the output's protocol time starts at 0 at ``iv_infusion.start_min``
-    (SONATA spike times cannot be negative). ``time_from_dose_s`` keeps the clinical axis.
-    """
-    events, body_weight = C.dosing_events(cfg)
-    origin_s = 60.0 * float(cfg.iv_infusion.start_min)  # protocol time 0, relative to dosing
-    window_s = float(cfg.circuit.window_s)
-    minutes = [float(m) for m in cfg.iv_infusion.window_times_min]
+def _on_dosing_clock(block, window_s: float) -> tuple[np.ndarray, np.ndarray, list[Window], dict]:
+    """A protocol whose window times (``block.window_times_min``) are minutes from the start of
+    dosing, as clinicians count them ("-10 min" is 10 min before it). Protocol time in the
+    output starts at 0 at ``block.start_min`` (SONATA spike times cannot be negative);
+    ``time_from_dose_s`` keeps the dosing clock. Returns the protocol time grid, the same
+    times on the dosing clock, the windows and their ``time_from_dose_s`` column."""
+    origin_s = 60.0 * float(block.start_min)  # protocol time 0, on the dosing clock
+    minutes = np.array([float(m) for m in block.window_times_min])
     windows = [Window(f"{m:g} min", 60.0 * m - origin_s) for m in minutes]
-    t = timeline_grid(0.0, 60.0 * float(cfg.iv_infusion.end_min) - origin_s, float(cfg.iv_infusion.timeline_step_s),
-                      windows, window_s)
-    shifted = [replace(e, start_min=e.start_min - origin_s / 60.0) for e in events]
-    pk = simulate(C.drug(cfg), shifted, body_weight, t, C.pk_parameters(cfg))
-    return Protocol(windows=windows, time_s=t, brain_uM=pk.brain_uM, plasma_uM=pk.plasma_uM,
-                    conditions={"time_from_dose_s": np.asarray(minutes) * 60.0}, condition_units={"time_from_dose_s": "s"},
-                    extra_timeline={"time_from_dose_s": t + origin_s})
+    t = timeline_grid(0.0, 60.0 * float(block.end_min) - origin_s, float(block.timeline_step_s), windows, window_s)
+    return t, t + origin_s, windows, {"time_from_dose_s": 60.0 * minutes}
+
+
+def iv_protocol(cfg) -> Protocol:
+    """Dosing through pharmacokinetics; windows at ``iv_infusion.window_times_min``."""
+    events, body_weight = C.dosing_events(cfg)
+    t, clock, windows, conditions = _on_dosing_clock(cfg.iv_infusion, float(cfg.circuit.window_s))
+    pk = simulate(C.drug(cfg), events, body_weight, clock, C.pk_parameters(cfg))
+    return Protocol(windows=windows, time_s=t, brain_uM=pk.brain_uM, plasma_uM=pk.plasma_uM, conditions=conditions,
+                    condition_units={"time_from_dose_s": "s"}, extra_timeline={"time_from_dose_s": clock})
 
 
 def evoked_release_protocol(cfg) -> Protocol:
@@ -55,16 +54,11 @@ def evoked_release_protocol(cfg) -> Protocol:
     from the application (the first before it). Each window also probes a stimulus train."""
     concentration = C.evoked_concentration_uM(cfg)
     composition = C.drug(cfg).composition
-    origin_s = 60.0 * float(cfg.evoked_release.start_min)
-    minutes = [float(m) for m in cfg.evoked_release.window_times_min]
-    windows = [Window(f"{m:g} min", 60.0 * m - origin_s) for m in minutes]
-    t = timeline_grid(0.0, 60.0 * float(cfg.evoked_release.end_min) - origin_s, float(cfg.evoked_release.timeline_step_s),
-                      windows, float(cfg.circuit.window_s))
-    applied = np.where(t + origin_s >= 0.0, concentration, 0.0)
+    t, clock, windows, conditions = _on_dosing_clock(cfg.evoked_release, float(cfg.circuit.window_s))
+    applied = np.where(clock >= 0.0, concentration, 0.0)
     brain = {k: applied * composition.get(k, 0.0) for k in SPECIES}
-    return Protocol(windows=windows, time_s=t, brain_uM=brain, plasma_uM=None,
-                    conditions={"time_from_dose_s": np.asarray(minutes) * 60.0}, condition_units={"time_from_dose_s": "s"},
-                    extra_timeline={"time_from_dose_s": t + origin_s})
+    return Protocol(windows=windows, time_s=t, brain_uM=brain, conditions=conditions,
+                    condition_units={"time_from_dose_s": "s"}, extra_timeline={"time_from_dose_s": clock})
 
 
 PROTOCOLS = {"bath": bath_protocol, "iv_infusion": iv_protocol, "evoked_release": evoked_release_protocol}

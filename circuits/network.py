@@ -34,8 +34,6 @@ Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
 
 #: Per-neuron variables that a window sets (run arguments), besides ``c_<species>`` and ``b_<species>``.
 DRIVE_VARIABLES: tuple[str, ...] = ("w_from_pyr", "w_from_pv", "w_from_sst", "nmda_ratio", "w_ext", "ampa_scale")
-#: Per-window variables of the pyramidal cells' vesicle pool (``circuits.vesicles``).
-VESICLE_VARIABLES: tuple[str, ...] = ("tau_rec", "recycling_slowing", "u_release", "depression", "u_baseline", "x_ves")
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,7 @@ def neuron_equations(excitatory: bool = False) -> str:
     drive = "\n".join(f"{name} : {'siemens' if name.startswith('w_') else '1'} (constant)" for name in DRIVE_VARIABLES)
     eqs = MEMBRANE_EQUATION + SYNAPTIC_EQUATIONS + block_equations(SPECIES) + ACCUMULATOR_EQUATIONS + drive + "\n"
     if excitatory:
-        eqs += VESICLE_EQUATIONS + "u_baseline : 1 (constant)\n"
+        eqs += VESICLE_EQUATIONS
     return eqs
 
 
@@ -143,11 +141,10 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
                                          structure.background.rate_hz * structure.dt_ms * 1e-3, name=f"background_{pop}")
         ns = dict(shared, c_m=cell.c_m_nF * b2.nF, g_l=cell.g_l_nS * b2.nS, e_l=cell.e_l_mV * b2.mV,
                   v_th=cell.v_th_mV * b2.mV, v_reset=cell.v_reset_mV * b2.mV,
-                  g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS, **{f"background_{pop}": background})
+                  g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS, t_settle=structure.transient_s * b2.second,
+                  **{f"background_{pop}": background})
         excitatory = pop == "pyr"
-        ns["t_settle"] = structure.transient_s * b2.second
-        reset = "v = v_reset" + (VESICLE_RESET.replace("released += last_release", "released += last_release * int(t >= t_settle)")
-                                 if excitatory else "")
+        reset = "v = v_reset" + (VESICLE_RESET if excitatory else "")
         group = b2.NeuronGroup(structure.counts[pop], neuron_equations(excitatory), threshold="v > v_th", reset=reset,
                                refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
         group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")

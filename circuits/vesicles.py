@@ -70,13 +70,15 @@ tau_rec_eff = tau_rec * (1 + recycling_slowing * b_total) : second
 tau_rec : second (constant)
 recycling_slowing : 1 (constant)
 u_release : 1 (constant)
+u_baseline : 1 (constant)
 depression : 1 (constant)
 last_release : 1
 released : 1
 """
-#: Pyramidal reset: release a fraction U of the available pool (counted in ``released``).
+#: Pyramidal reset: release a fraction U of the available pool (counted in ``released`` from
+#: ``t_settle`` on, a namespace constant: the window's transient is left out).
 VESICLE_RESET = """
 last_release = u_release * x_ves
 x_ves -= depression * last_release
-released += last_release
+released += last_release * int(t >= t_settle)
 """

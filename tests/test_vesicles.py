@@ -173,7 +173,7 @@ def run_vesicle_cells(b2, duration_ms):
     last_release and x_ves recorded after the reset, the final x_ves and released."""
     eqs = VESICLE_EQUATIONS + "b_total : 1 (constant)\nnext_spike : second\nperiod : second (constant)\n"
     group = b2.NeuronGroup(len(CELLS), eqs, threshold="t >= next_spike", reset=VESICLE_RESET + "next_spike += period",
-                           method="euler", dt=DT_MS * b2.ms, name="vesicle_cells")
+                           method="euler", dt=DT_MS * b2.ms, namespace={"t_settle": 0 * b2.ms}, name="vesicle_cells")
     cols = np.array(CELLS).T
     group.u_release, group.tau_rec = cols[0], cols[1] * b2.ms
     group.recycling_slowing, group.b_total, group.depression = cols[2], cols[3], cols[4]

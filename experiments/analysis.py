@@ -8,9 +8,10 @@ Loading (docs/analysis.md):
   (e.g. a Hydra multirun), with the run's seed, drug, experiment, circuit and manipulation.
 
 Readouts of spike trains (pure numpy/scipy; times in ms, rates in Hz):
-:func:`population_rate`, :func:`power_spectrum`, :func:`band_power`, :func:`gamma_power`,
-:func:`synchrony`, :func:`rate_change`. The equations are in each docstring and in
-docs/analysis.md.
+:func:`population_rate`, :func:`cv_isi`, :func:`power_spectrum`, :func:`band_power`,
+:func:`gamma_power`, :func:`synchrony`, :func:`rate_change`; of the recorded synaptic
+conductances: :func:`synaptic_charge` (AMPA and NMDA charge per unit driving force and their
+ratio). The equations are in each docstring and in docs/analysis.md.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import os
 import pathlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,9 @@ __all__ = [
     "GAMMA_BAND_HZ",
     "WELCH_SEGMENT_MS",
     "Run",
+    "CHARGE_UNITS",
     "band_power",
+    "cv_isi",
     "flatten_config",
     "gamma_power",
     "load_run",
@@ -43,6 +47,7 @@ __all__ = [
     "population_rate",
     "power_spectrum",
     "rate_change",
+    "synaptic_charge",
     "synchrony",
 ]
 
@@ -94,6 +99,7 @@ class Run:
 
     @property
     def n_windows(self) -> int:
+        """Number of spiking windows (rows of ``/windows``)."""
         return len(self.data.windows["start_s"])
 
     def n_neurons(self, population: str) -> int:
@@ -141,7 +147,7 @@ class Run:
                     block[:, j] = np.asarray(v, dtype=float)
             cols[name] = block.ravel()
         df = pd.DataFrame(cols)
-        df.attrs["units"] = {**{c: self.data.window_units.get(c, "") for c in wcols},
+        df.attrs["units"] = {"window": "", **{c: self.data.window_units.get(c, "") for c in wcols}, "population": "",
                              **{c: self.data.readout_units.get(c, "") for c in names}}
         return df
 
@@ -169,6 +175,33 @@ class Run:
         """(start_ms, stop_ms) of ``window`` in protocol time."""
         start = float(self.data.windows["start_s"][window]) * 1e3
         return start, start + float(self.data.windows["duration_s"][window]) * 1e3
+
+    def spikes_frame(self, populations: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every spike as one row: ``population``, ``window``, ``label`` (if the run has labels),
+        ``node_id``, ``t_ms`` (from the window start) and ``time_s`` (protocol time).
+
+        Spikes outside every window (none in files the simulator writes) are left out.
+        Units: ``df.attrs["units"]``.
+        """
+        pops = list(self.populations if populations is None else populations)
+        missing = [p for p in pops if p not in self.data.spikes]
+        if missing:
+            raise KeyError(f"populations {missing} not in the run (have {self.populations})")
+        labels = self.data.windows.get("label")
+        parts = []
+        for pop in pops:
+            for w in range(self.n_windows):
+                t, ids = self.spikes(pop, w)
+                start_s = float(self.data.windows["start_s"][w])
+                part = {"population": np.full(len(t), pop, dtype=object), "window": np.full(len(t), w)}
+                if labels is not None:
+                    part["label"] = np.full(len(t), str(labels[w]), dtype=object)
+                part |= {"node_id": ids.astype(np.int64), "t_ms": t, "time_s": start_s + t * 1e-3}
+                parts.append(pd.DataFrame(part))
+        columns = ["population", "window", *(["label"] if labels is not None else []), "node_id", "t_ms", "time_s"]
+        df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+        df.attrs["units"] = {"window": "", "label": "", "node_id": "", "t_ms": "ms", "time_s": "s"}
+        return df
 
 
 def load_run(path: str | os.PathLike) -> Run:
@@ -207,7 +240,7 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5") -> pd.Dat
     ``experiment`` (``experiment.name``), ``circuit`` (``circuit.name``), ``manipulation``
     (a label: ``"none"`` or the active flags joined by ``+``) and one ``manipulation.<flag>``
     column per flag of the config's ``manipulation`` group. Readouts absent from some runs
-    are NaN there. ``df.attrs["units"]`` merges the runs' units. Raises FileNotFoundError if
+    are NaN there. ``df.attrs["units"]`` merges the runs' units (``""`` for the run columns). Raises FileNotFoundError if
     no file is found.
     """
     folder = pathlib.Path(folder)
@@ -230,7 +263,7 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5") -> pd.Dat
             df.insert(i, k, [v] * len(df))
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
-    out.attrs["units"] = units
+    out.attrs["units"] = {**{k: "" for k in out.columns[:out.columns.get_loc("window")]}, **units}
     return out
 
 
@@ -268,6 +301,40 @@ def population_rate(times_ms, n_neurons: int, start_ms: float, stop_ms: float,
     _, idx = _bin_index(times_ms, start_ms, edges, bin_ms)
     counts = np.bincount(idx, minlength=len(edges) - 1)
     return edges[:-1] + bin_ms / 2, counts / (n_neurons * bin_ms * 1e-3)
+
+
+def cv_isi(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, min_spikes: int = 3) -> np.ndarray:
+    """Coefficient of variation of the inter-spike intervals of each cell, one value per cell.
+
+    CV_i = std(ISI_i) / mean(ISI_i) (population std, ddof = 0) over the intervals between
+    consecutive spikes of cell i in [start_ms, stop_ms); NaN for cells with fewer than
+    ``min_spikes`` spikes. CV = 0 for a regular train, about 1 for a Poisson train.
+    ``np.nanmean`` of the result is the ``cv_isi`` readout of ``results.h5`` (which uses the
+    window after its transient and ``min_spikes = 3``).
+    """
+    if min_spikes < 2:
+        raise ValueError(f"min_spikes must be >= 2 (an ISI needs two spikes), got {min_spikes}")
+    t, ids = np.asarray(times_ms, dtype=float), np.asarray(ids).astype(np.int64)
+    if t.shape != ids.shape:
+        raise ValueError(f"times_ms {t.shape} and ids {ids.shape} differ")
+    keep = (t >= start_ms) & (t < stop_ms)
+    t, ids = t[keep], ids[keep]
+    if ids.size and (ids.min() < 0 or ids.max() >= n_neurons):
+        raise ValueError(f"node ids must lie in [0, {n_neurons})")
+    order = np.lexsort((t, ids))
+    t, ids = t[order], ids[order]
+    out = np.full(n_neurons, np.nan)
+    same = ids[1:] == ids[:-1]                     # consecutive spikes of one cell
+    isi, owner = np.diff(t)[same], ids[1:][same]
+    n_isi = np.bincount(owner, minlength=n_neurons)
+    s1 = np.bincount(owner, isi, minlength=n_neurons)
+    s2 = np.bincount(owner, isi * isi, minlength=n_neurons)
+    ok = n_isi >= min_spikes - 1
+    mean = s1[ok] / n_isi[ok]
+    var = np.maximum(s2[ok] / n_isi[ok] - mean ** 2, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[ok] = np.sqrt(var) / mean
+    return out
 
 
 def power_spectrum(times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0,
@@ -347,3 +414,42 @@ def rate_change(run: Run, population: str, window_a: int, window_b: int,
         duration_s = float(run.data.windows["duration_s"][w])
         rates.append(np.bincount(np.asarray(ids, dtype=np.int64), minlength=n) / duration_s)
     return rates[1] - rates[0]
+
+
+#: Units of the columns of :func:`synaptic_charge`.
+CHARGE_UNITS: dict[str, str] = {"q_ampa": "pC/mV", "q_nmda": "pC/mV", "nmda_ampa_ratio": "1"}
+
+
+def synaptic_charge(run: Run) -> pd.DataFrame:
+    """AMPA and NMDA charge per cell in each window, per unit driving force, and their ratio.
+
+    The circuit integrates each cell's synaptic conductance over the window (``q_ampa``,
+    ``q_nmda`` accumulators; the NMDA one after the Mg and ketamine block); ``results.h5``
+    stores it as the mean conductance ``g_*_mean`` (nS) over the whole window of duration T.
+    Here Q = g_mean * T, the conductance-time integral in nS s = pC/mV: the charge that would
+    flow per mV of driving force. AMPA and NMDA share the excitatory reversal potential, so
+    ``nmda_ampa_ratio`` = Q_NMDA / Q_AMPA is also the NMDA/AMPA charge ratio at any common
+    driving force (NaN where Q_AMPA = 0).
+
+    One row per window x population: ``window``, ``label`` (if present), ``population``,
+    ``q_ampa``, ``q_nmda``, ``nmda_ampa_ratio``; units in ``df.attrs["units"]``. Raises
+    KeyError naming the readout if a population lacks ``g_ampa_mean`` or ``g_nmda_mean``.
+    """
+    duration = np.asarray(run.data.windows["duration_s"], dtype=float)
+    labels = run.data.windows.get("label")
+    rows = []
+    for pop, table in run.data.readouts.items():
+        for name in ("g_ampa_mean", "g_nmda_mean"):
+            if name not in table:
+                raise KeyError(f"readouts/{pop}/{name} missing: the run has no conductance readouts")
+        q_ampa = np.asarray(table["g_ampa_mean"], dtype=float) * duration
+        q_nmda = np.asarray(table["g_nmda_mean"], dtype=float) * duration
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(q_ampa > 0, q_nmda / np.where(q_ampa > 0, q_ampa, 1.0), np.nan)
+        for w in range(len(duration)):
+            row = {"window": w, **({"label": str(labels[w])} if labels is not None else {}), "population": pop,
+                   "q_ampa": q_ampa[w], "q_nmda": q_nmda[w], "nmda_ampa_ratio": ratio[w]}
+            rows.append(row)
+    df = pd.DataFrame(rows).sort_values("window", kind="stable").reset_index(drop=True)
+    df.attrs["units"] = {"window": "", "label": "", "population": "", **CHARGE_UNITS}
+    return df

@@ -200,3 +200,71 @@ def test_rate_change_constructed(run_and_data):
     np.testing.assert_allclose(A.rate_change(run, "pv", 0, 1), [-1.0, 0.5])
     with pytest.raises(ValueError):
         A.rate_change(run, "pyr", 0, 1, n_neurons=1)
+
+
+def test_spikes_frame_every_spike_once(run_and_data):
+    run, data = run_and_data
+    df = run.spikes_frame()
+    assert list(df.columns) == ["population", "window", "label", "node_id", "t_ms", "time_s"]
+    # every spike of the file lies in exactly one window: the frame holds them all, in protocol time
+    for pop in POPS:
+        sub = df[df.population == pop]
+        np.testing.assert_allclose(np.sort(sub["time_s"].to_numpy() * 1e3), np.sort(data.spikes[pop][0]))
+    # pyr 1's spike at exactly 1000 ms opens window 1 ([1, 3) s), at t_ms = 0
+    first = df[(df.population == "pyr") & (df.node_id == 1)].iloc[0]
+    assert first["window"] == 1 and first["t_ms"] == 0.0 and first["label"] == "10 min"
+    assert (df[df.window == 2].label == "24 h").all()
+    assert df.attrs["units"]["t_ms"] == "ms" and df.attrs["units"]["time_s"] == "s"
+    assert len(run.spikes_frame(["pv"])) == 3
+    with pytest.raises(KeyError, match="sst"):
+        run.spikes_frame(["sst"])
+
+
+def test_cv_isi_regular_poisson_and_readout():
+    # cell 0 regular (CV 0), cell 1 intervals 10, 30 (mean 20, std 10: CV 0.5), cell 2 two spikes only
+    t = np.array([0.0, 10.0, 20.0, 30.0, 100.0, 110.0, 140.0, 5.0, 50.0])
+    ids = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
+    cv = A.cv_isi(t, ids, 4, 0.0, 200.0)
+    np.testing.assert_allclose(cv[:2], [0.0, 0.5])
+    assert np.isnan(cv[2]) and np.isnan(cv[3])          # too few spikes; silent
+    assert A.cv_isi(t, ids, 4, 0.0, 200.0, min_spikes=2)[2] == 0.0
+    # the window cuts cell 0 to 3 spikes in [0, 25)
+    np.testing.assert_allclose(A.cv_isi(t, ids, 4, 0.0, 25.0)[0], 0.0)
+    assert np.isnan(A.cv_isi(t, ids, 4, 0.0, 15.0)[0])
+    # Poisson cells: CV ~ 1 (exponential ISIs); nanmean agrees with the results.h5 readout
+    from experiments.readouts import mean_cv_isi
+
+    rng = np.random.default_rng(5)
+    tp, idp = poisson_population(rng, 50, 20.0, 20_000.0)
+    cvp = A.cv_isi(tp, idp, 50, 0.0, 20_000.0)
+    assert np.nanmean(cvp) == pytest.approx(1.0, abs=0.05)
+    assert np.nanmean(cvp) == pytest.approx(mean_cv_isi(tp * 1e-3, idp, 0.0, 20.0))
+    with pytest.raises(ValueError, match="node ids"):
+        A.cv_isi(t, ids, 2, 0.0, 200.0)
+
+
+def test_synaptic_charge_from_conductance_readouts(tmp_path):
+    data = make_data()
+    data.readouts["pyr"] |= {"g_ampa_mean": np.array([2.0, 1.0, 0.0]), "g_nmda_mean": np.array([1.0, 3.0, 0.5])}
+    data.readouts["pv"] |= {"g_ampa_mean": np.array([4.0, 4.0, 4.0]), "g_nmda_mean": np.array([2.0, 2.0, 2.0])}
+    data.readout_units |= {"g_ampa_mean": "nS", "g_nmda_mean": "nS"}
+    run = A.load_run(write_results(tmp_path / "results.h5", data))
+    df = A.synaptic_charge(run)
+    assert list(df["population"][:2]) == ["pyr", "pv"] and list(df["window"]) == [0, 0, 1, 1, 2, 2]
+    pyr = df[df.population == "pyr"]
+    # durations 1, 2, 0.5 s: Q = g_mean x T (nS s = pC/mV)
+    np.testing.assert_allclose(pyr["q_ampa"], [2.0, 2.0, 0.0])
+    np.testing.assert_allclose(pyr["q_nmda"], [1.0, 6.0, 0.25])
+    np.testing.assert_allclose(pyr["nmda_ampa_ratio"][:2], [0.5, 3.0])
+    assert np.isnan(pyr["nmda_ampa_ratio"].iloc[2])            # no AMPA charge
+    np.testing.assert_allclose(df[df.population == "pv"]["nmda_ampa_ratio"], 0.5)
+    assert df.attrs["units"]["q_nmda"] == "pC/mV"
+    with pytest.raises(KeyError, match="g_ampa_mean"):
+        A.synaptic_charge(A.load_run(write_results(tmp_path / "b.h5", make_data())))
+
+
+def test_load_sweep_units_cover_the_run_columns(tmp_path):
+    write_results(tmp_path / "0" / "results.h5", make_data(seed=7))
+    df = A.load_sweep(tmp_path)
+    assert set(df.columns) <= set(df.attrs["units"])
+    assert df.attrs["units"]["rate"] == "Hz" and df.attrs["units"]["seed"] == ""

@@ -1,0 +1,168 @@
+"""A run's spikes for other tools: NWB files (pynwb) and Neo ``SpikeTrain``s (Elephant).
+
+* :func:`to_nwb` writes an NWB 2 file: one unit per neuron of every population, spike
+  times in seconds of protocol time, each unit's observation intervals = the spiking
+  windows, the windows as epochs. Any NWB reader (pynwb, MatNWB, NWB Widgets) opens it.
+* :func:`to_neo` builds a ``neo.Block`` with one ``Segment`` per window and one
+  ``SpikeTrain`` per neuron in each (ms, ``t_start``/``t_stop`` = the window's bounds);
+  :func:`spiketrains` gives the trains of one population in one window, ready for
+  ``elephant.statistics`` and friends.
+
+Both need the optional extra ``export`` (``pip install -e ".[export]"``: pynwb, neo);
+docs/export.md describes the mapping.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import uuid
+from datetime import datetime, timezone
+from typing import Sequence
+
+import numpy as np
+
+from .analysis import Run, load_run
+
+__all__ = ["spiketrains", "to_neo", "to_nwb"]
+
+#: Description of the NWB units table.
+UNITS_DESCRIPTION = "ketamine-sim spiking neurons: one unit per simulated cell of every population"
+
+
+def _as_run(run: Run | str | os.PathLike) -> Run:
+    """A :class:`Run` as is, or a run folder / ``results.h5`` loaded with :func:`load_run`."""
+    return run if isinstance(run, Run) else load_run(run)
+
+
+def _window_bounds_s(run: Run) -> np.ndarray:
+    """(windows, 2) array of [start_s, stop_s) of every window, protocol time."""
+    start = np.asarray(run.data.windows["start_s"], dtype=float)
+    return np.column_stack([start, start + np.asarray(run.data.windows["duration_s"], dtype=float)])
+
+
+def _labels(run: Run) -> list[str]:
+    """Window labels (``"window <i>"`` where the run has none)."""
+    labels = run.data.windows.get("label")
+    return [str(x) for x in labels] if labels is not None else [f"window {i}" for i in range(run.n_windows)]
+
+
+def _populations(run: Run, populations: Sequence[str] | None) -> list[str]:
+    pops = list(run.populations if populations is None else populations)
+    missing = [p for p in pops if p not in run.data.spikes]
+    if missing:
+        raise KeyError(f"populations {missing} not in the run (have {run.populations})")
+    return pops
+
+
+def _session_start(run: Run) -> datetime:
+    """The run's start (``/provenance`` ``start_time``), timezone-aware; now (UTC) if absent."""
+    text = run.data.provenance.get("start_time")
+    try:
+        t = datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        t = None
+    if t is None:
+        return datetime.now(timezone.utc)
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
+def to_nwb(run: Run | str | os.PathLike, path: str | os.PathLike, populations: Sequence[str] | None = None,
+           session_description: str | None = None, identifier: str | None = None) -> pathlib.Path:
+    """Write the spikes of ``run`` (a :class:`Run`, a run folder or a ``results.h5``) to an NWB file.
+
+    Units table (``nwbfile.units``): one row per neuron of each population, in population
+    order and node id order (silent cells included, so unit counts match the circuit), with
+    ``spike_times`` in **seconds of protocol time**, ``obs_intervals`` = every window's
+    [start, start + duration] in s (spikes exist only there), and the columns ``population``
+    and ``node_id`` (index within the population, as in ``/spikes/<population>/node_ids``).
+    Epochs: one per window, tagged with its label. The session starts at the run's
+    ``/provenance`` ``start_time``; protocol time 0 is the timestamps' reference.
+    ``notes`` holds the resolved config (YAML). Returns the path written.
+    """
+    from pynwb import NWBHDF5IO, NWBFile
+
+    run = _as_run(run)
+    pops = _populations(run, populations)
+    bounds = _window_bounds_s(run)
+    cfg = run.config
+    drug = (cfg.get("drug") or {}).get("name", "?") if isinstance(cfg.get("drug"), dict) else cfg.get("drug", "?")
+    experiment = (cfg.get("experiment") or {}).get("name", "?") if isinstance(cfg.get("experiment"), dict) else "?"
+    nwb = NWBFile(
+        session_description=session_description or f"ketamine-sim simulation: experiment {experiment}, drug {drug}",
+        identifier=identifier or str(uuid.uuid4()),
+        session_start_time=_session_start(run),
+        source_script="ketamine-sim",
+        source_script_file_name=str(run.path) if run.path is not None else "results.h5",
+        notes=run.data.config_yaml or "",
+    )
+    labels = _labels(run)
+    for (start, stop), label in zip(bounds, labels):
+        nwb.add_epoch(start_time=float(start), stop_time=float(stop), tags=[label])
+    nwb.add_unit_column(name="population", description="population of the cell (circuit cell type)")
+    nwb.add_unit_column(name="node_id", description="index of the cell within its population (SONATA node id)")
+    obs = [[float(a), float(b)] for a, b in bounds]
+    for pop in pops:
+        t_ms, ids = run.spikes(pop)
+        ids = ids.astype(np.int64)
+        n = max(run.n_neurons(pop), int(ids.max()) + 1 if ids.size else 0)
+        order = np.lexsort((t_ms, ids))
+        t_s, ids = t_ms[order] * 1e-3, ids[order]
+        cuts = np.searchsorted(ids, np.arange(n + 1))
+        for node in range(n):
+            nwb.add_unit(spike_times=t_s[cuts[node]:cuts[node + 1]], obs_intervals=obs, population=pop,
+                         node_id=node)
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_neurons: int | None = None) -> list:
+    """One ``neo.SpikeTrain`` per neuron of ``population`` in ``window`` (silent cells: empty trains).
+
+    Times in ms of protocol time; ``t_start``/``t_stop`` = the window's start and end (spikes
+    lie in [t_start, t_stop)). Each train is annotated with ``population``, ``node_id``,
+    ``window`` and ``label``. ``n_neurons`` defaults to :meth:`Run.n_neurons`.
+    """
+    import neo
+    import quantities as pq
+
+    run = _as_run(run)
+    _populations(run, [population])
+    if not 0 <= int(window) < run.n_windows:
+        raise IndexError(f"window {window} out of range: the run has {run.n_windows} windows")
+    start_ms, stop_ms = run.window_bounds_ms(int(window))
+    t_rel, ids = run.spikes(population, int(window))
+    ids = ids.astype(np.int64)
+    n = run.n_neurons(population) if n_neurons is None else int(n_neurons)
+    if ids.size and int(ids.max()) >= n:
+        raise ValueError(f"{population}: node id {int(ids.max())} >= n_neurons {n}")
+    order = np.lexsort((t_rel, ids))
+    t_abs, ids = start_ms + t_rel[order], ids[order]
+    cuts = np.searchsorted(ids, np.arange(n + 1))
+    label = _labels(run)[int(window)]
+    return [neo.SpikeTrain(t_abs[cuts[i]:cuts[i + 1]], units=pq.ms, t_start=start_ms * pq.ms, t_stop=stop_ms * pq.ms,
+                           name=f"{population} {i}", population=population, node_id=i, window=int(window),
+                           label=label)
+            for i in range(n)]
+
+
+def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = None):
+    """The spikes of ``run`` as a ``neo.Block``: one ``Segment`` per window (``name`` = its label,
+    annotations ``window``, ``start_s``, ``duration_s``), holding :func:`spiketrains` of every
+    population. Select one population with ``segment.filter(population="pyr", objectclass="SpikeTrain")``.
+    """
+    import neo
+
+    run = _as_run(run)
+    pops = _populations(run, populations)
+    block = neo.Block(name=str(run.path) if run.path is not None else "ketamine-sim run", seed=run.seed)
+    for w, label in enumerate(_labels(run)):
+        seg = neo.Segment(name=label, window=w, start_s=float(run.data.windows["start_s"][w]),
+                          duration_s=float(run.data.windows["duration_s"][w]))
+        for pop in pops:
+            seg.spiketrains.extend(spiketrains(run, pop, w))
+        block.segments.append(seg)
+    block.check_relationships()
+    return block

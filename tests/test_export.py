@@ -1,0 +1,107 @@
+"""experiments/export.py: NWB and Neo round trips equal the spikes of results.h5."""
+import numpy as np
+import pytest
+
+pytest.importorskip("pynwb")
+pytest.importorskip("neo")
+
+import quantities as pq  # noqa: E402
+from pynwb import NWBHDF5IO  # noqa: E402
+
+from experiments import export  # noqa: E402
+from experiments.analysis import load_run  # noqa: E402
+from experiments.results import write_results  # noqa: E402
+from small_run import small_run  # noqa: E402,F401
+from test_analysis import N, make_data  # noqa: E402
+
+
+@pytest.fixture
+def synthetic(tmp_path):
+    """The synthetic run of test_analysis: windows [0, 1), [1, 3), [3, 3.5) s; a spike at exactly 1 s."""
+    data = make_data()
+    data.provenance["start_time"] = "2024-05-01T12:00:00+00:00"
+    return load_run(write_results(tmp_path / "run" / "results.h5", data)), data
+
+
+def read_nwb_units(path):
+    """(units DataFrame, epochs DataFrame, session start) read back with pynwb."""
+    with NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        return nwb.units.to_dataframe(), nwb.epochs.to_dataframe(), nwb.session_start_time
+
+
+def check_nwb_matches(path, run):
+    """Every unit's spike times (s) are its cell's spikes of results.h5 (ms); obs_intervals the windows."""
+    units, epochs, start = read_nwb_units(path)
+    windows = np.column_stack([run.data.windows["start_s"], run.data.windows["start_s"] + run.data.windows["duration_s"]])
+    assert len(units) == sum(run.n_neurons(p) for p in run.populations)
+    for pop in run.populations:
+        sub = units[units.population == pop]
+        assert list(sub.node_id) == list(range(run.n_neurons(pop)))
+        t_ms, ids = run.spikes(pop)
+        for _, unit in sub.iterrows():
+            expected = np.sort(t_ms[ids == unit.node_id]) * 1e-3
+            np.testing.assert_allclose(np.asarray(unit.spike_times), expected, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(np.asarray(unit.obs_intervals), windows)
+    np.testing.assert_allclose(epochs[["start_time", "stop_time"]].to_numpy(), windows)
+    return units, epochs, start
+
+
+def test_nwb_round_trip_synthetic(synthetic, tmp_path):
+    run, data = synthetic
+    path = export.to_nwb(run, tmp_path / "run.nwb")
+    units, epochs, start = check_nwb_matches(path, run)
+    assert len(units) == N["pyr"] + N["pv"]
+    # pyr 1 fires first at exactly the start of window 1; pyr 2 is silent but present
+    pyr = units[units.population == "pyr"].set_index("node_id")
+    assert pyr.loc[1, "spike_times"][0] == 1.0 and len(pyr.loc[2, "spike_times"]) == 0
+    assert sum(len(s) for s in units.spike_times) == sum(len(data.spikes[p][0]) for p in data.spikes)
+    assert [list(t) for t in epochs.tags] == [["baseline"], ["10 min"], ["24 h"]]
+    assert start.isoformat() == "2024-05-01T12:00:00+00:00"
+    only_pv = read_nwb_units(export.to_nwb(run.path.parent, tmp_path / "pv.nwb", populations=["pv"]))[0]
+    assert set(only_pv.population) == {"pv"} and len(only_pv) == N["pv"]
+    with pytest.raises(KeyError, match="sst"):
+        export.to_nwb(run, tmp_path / "x.nwb", populations=["sst"])
+
+
+def test_neo_trains_equal_hdf5_spikes(synthetic):
+    run, data = synthetic
+    block = export.to_neo(run)
+    assert [s.name for s in block.segments] == ["baseline", "10 min", "24 h"]
+    for w, seg in enumerate(block.segments):
+        start, stop = run.window_bounds_ms(w)
+        for pop in run.populations:
+            trains = seg.filter(population=pop, objects="SpikeTrain")
+            assert [st.annotations["node_id"] for st in trains] == list(range(N[pop]))
+            t_rel, ids = run.spikes(pop, w)
+            for st in trains:
+                assert st.t_start == start * pq.ms and st.t_stop == stop * pq.ms
+                expected = np.sort(t_rel[ids == st.annotations["node_id"]]) + start
+                np.testing.assert_array_equal(st.rescale(pq.ms).magnitude, expected)
+    # all spikes of the file, once each
+    total = sum(len(st) for seg in block.segments for st in seg.spiketrains)
+    assert total == sum(len(data.spikes[p][0]) for p in data.spikes)
+    # the spike at exactly 1000 ms opens window 1 (half-open windows), in seconds too
+    st = export.spiketrains(run, "pyr", 1)[1]
+    assert st[0].rescale(pq.s) == 1.0 * pq.s
+    with pytest.raises(IndexError, match="window 5"):
+        export.spiketrains(run, "pyr", 5)
+    with pytest.raises(ValueError, match="n_neurons"):
+        export.spiketrains(run, "pyr", 1, n_neurons=1)
+
+
+def test_exports_of_a_simulated_run(small_run, tmp_path):
+    """The shared small run: NWB and Neo hold exactly the spikes of its results.h5."""
+    run = small_run
+    assert all(run.spikes(p)[0].size > 0 for p in run.populations)
+    check_nwb_matches(export.to_nwb(run, tmp_path / "small.nwb"), run)
+    block = export.to_neo(run)
+    for pop in run.populations:
+        t_ms, ids = run.spikes(pop)
+        got = np.concatenate([st.magnitude for seg in block.segments
+                              for st in seg.filter(population=pop, objects="SpikeTrain")])
+        got_ids = np.concatenate([np.full(len(st), st.annotations["node_id"]) for seg in block.segments
+                                  for st in seg.filter(population=pop, objects="SpikeTrain")])
+        order, expected = np.lexsort((got, got_ids)), np.lexsort((t_ms, ids))
+        np.testing.assert_array_equal(got[order], t_ms[expected])
+        np.testing.assert_array_equal(got_ids[order], ids[expected])

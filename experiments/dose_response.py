@@ -47,23 +47,9 @@ def write_table(rows: list[dict[str, float]], path: Path) -> Path:
 
 
 def figure(rows: list[dict[str, float]], path: Path) -> Path:
-    import matplotlib
+    """The dose-response figure (:func:`experiments.figures.dose_response`) as one PNG at ``path``."""
+    from .figures import dose_response
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    doses = [r["dose_mg_per_kg"] for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    left.plot(doses, [r["peak_glutamate_change_pct"] for r in rows], "ko-", label="peak bulk glutamate")
-    left.plot(doses, [r["evoked_release_change_pct"] for r in rows], "s-", color="tab:purple", label="evoked release (lowest)")
-    left.axhline(0, color="0.7", lw=0.8)
-    left.set(xlabel="IV dose over the infusion (mg/kg)", ylabel="change from baseline (%)", title="glutamate")
-    left.legend(frameon=False, fontsize=8)
-    for pop, color in (("pyr", "tab:red"), ("pv", "tab:blue"), ("sst", "tab:green")):
-        right.plot(doses, [r[f"{pop}_rate_change_pct"] for r in rows], "o-", color=color, label=pop)
-    right.axhline(0, color="0.7", lw=0.8)
-    right.set(xlabel="IV dose over the infusion (mg/kg)", ylabel="largest rate change (%)", title="firing")
-    right.legend(frameon=False, fontsize=8)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = Path(path)
+    dose_response(rows).savefig(path, dpi=120)
     return path

@@ -1,34 +1,426 @@
-"""The summary figure of a run: concentrations, NMDA block, rates per window, rasters."""
+"""The figure set of a run (docs/figures.md) and the summary figure the command line writes.
+
+One function per figure, each taking a run (a :class:`~experiments.analysis.Run`, a
+:class:`~experiments.results.RunData`, a run folder or a ``results.h5``) or a table, and
+returning a ``matplotlib.figure.Figure``; with ``path`` it also saves ``<path>.png`` and
+``<path>.svg`` (a ``.png``/``.svg`` suffix of ``path`` is replaced):
+
+* :func:`raster` -- spikes per population (rows) per window (columns);
+* :func:`population_rates` -- each population's rate per window over protocol time;
+* :func:`pk_curve` -- plasma and brain concentrations, the spiking windows marked;
+* :func:`neurochemistry` -- bulk glutamate and adenosine relative to baseline;
+* :func:`dose_response` -- the ``dose_response`` experiment's table;
+* :func:`scorecard` -- findings x hypotheses, passed or failed, value against target;
+* :func:`spine_density` -- ``/timeline/spine_density`` over days;
+* :func:`figure_set` -- every figure a run supports, into one folder.
+
+All share :data:`STYLE` and the population colours :data:`COLORS`. Figures are built
+without pyplot (no global figure state, no display needed).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
 
-from .results import RunData, spikes_in_window
+from .results import RunData, read_results, spikes_in_window
 
+#: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
+#: Colour of each drug species.
+SPECIES_COLORS = {"s_ketamine": "tab:purple", "r_ketamine": "tab:orange", "s_norketamine": "tab:brown",
+                  "r_norketamine": "tab:pink", "hnk": "tab:olive"}
+#: Colour of the marks of the spiking windows.
+WINDOW_COLOR = "0.55"
+#: matplotlib rc settings of the figure set (applied while a figure is built and saved).
+STYLE: dict[str, object] = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "lines.linewidth": 1.4,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "svg.fonttype": "none",  # text stays text in the SVG (editable in Inkscape / Illustrator)
+}
+#: Colours of the scorecard cells: failed, passed, not evaluated.
+SCORECARD_COLORS = ("#d7301f", "#1a9850", "#d9d9d9")
+#: Columns the scorecard table must have.
+SCORECARD_COLUMNS = ("finding", "hypothesis", "passed", "value", "target")
+#: Columns of the dose-response table (experiments/dose_response.py writes them).
+DOSE_RESPONSE_COLUMNS = ("dose_mg_per_kg", "peak_glutamate_change_pct", "evoked_release_change_pct",
+                         "pyr_rate_change_pct", "pv_rate_change_pct", "sst_rate_change_pct")
 
+SECONDS_PER_DAY = 86400.0
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _data(run) -> RunData:
+    """The RunData of a Run, a RunData, a run folder or a results.h5."""
+    if isinstance(run, RunData):
+        return run
+    if hasattr(run, "data") and isinstance(run.data, RunData):
+        return run.data
+    if isinstance(run, (str, os.PathLike)):
+        return read_results(run)
+    raise TypeError(f"expected a Run, RunData, run folder or results.h5, got {type(run).__name__}")
+
+
+def _config(data: RunData) -> dict:
+    import yaml
+
+    return yaml.safe_load(data.config_yaml or "") or {}
+
+
+@contextlib.contextmanager
+def _style():
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 3.5), **kwargs):
+    """A pyplot-free Figure with a grid of axes (always a 2-D array)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Save ``fig`` as ``<path>.png`` and ``<path>.svg`` (a .png/.svg suffix of ``path`` is
+    replaced); creates the folder; returns both paths."""
+    path = Path(path)
+    if path.suffix.lower() in (".png", ".svg"):
+        path = path.with_suffix("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = (path.parent / (path.name + ".png"), path.parent / (path.name + ".svg"))
+    with _style():
+        for p in out:
+            fig.savefig(p)
+    return out
+
+
+def _finish(fig, path):
+    if path is not None:
+        save(fig, path)
+    return fig
+
+
+def _time_axis(data: RunData, scale_s: float = 60.0, unit: str = "min"):
+    """(timeline x, window start x, x label): time from the start of dosing where the run has it,
+    else protocol time, in ``unit`` (``scale_s`` seconds each)."""
+    if "time_from_dose_s" in data.timeline and "time_from_dose_s" in data.windows:
+        return (np.asarray(data.timeline["time_from_dose_s"]) / scale_s,
+                np.asarray(data.windows["time_from_dose_s"]) / scale_s, f"time from start of dosing ({unit})")
+    return (np.asarray(data.timeline["time_s"]) / scale_s, np.asarray(data.windows["start_s"]) / scale_s,
+            f"protocol time ({unit})")
+
+
+def _mark_windows(ax, starts: Iterable[float], label: str = "spiking windows") -> None:
+    for i, s in enumerate(starts):
+        ax.axvline(s, color=WINDOW_COLOR, lw=0.8, ls=":", label=label if i == 0 else None, gid="window")
+
+
+def _labels(data: RunData) -> list[str]:
+    labels = data.windows.get("label")
+    return [str(x) for x in labels] if labels is not None else [f"window {i}" for i in range(len(data.windows["start_s"]))]
+
+
+def _populations(data: RunData, populations: Sequence[str] | None) -> list[str]:
+    pops = [p for p in POPULATIONS if p in data.spikes] + [p for p in data.spikes if p not in POPULATIONS]
+    if populations is None:
+        return pops
+    missing = [p for p in populations if p not in data.spikes]
+    if missing:
+        raise KeyError(f"populations {missing} not in the run (have {pops})")
+    return list(populations)
+
+
+# --------------------------------------------------------------------------- the figure set
+
+def raster(run, windows: Sequence[int] | None = None, populations: Sequence[str] | None = None,
+           max_neurons: int = 80, path: str | os.PathLike | None = None):
+    """Raster per population (rows) per window (columns): spikes of cells ``0 .. max_neurons - 1``
+    against time from the window start (s). The window's transient (``circuit.transient_s``,
+    left out of the readouts) is shaded. ``windows`` defaults to all (at most 6: the first five
+    and the last)."""
+    data = _data(run)
+    n_win = len(data.windows["start_s"])
+    if windows is None:
+        windows = list(range(n_win)) if n_win <= 6 else [0, 1, 2, 3, 4, n_win - 1]
+    windows = [int(w) for w in windows]
+    bad = [w for w in windows if not 0 <= w < n_win]
+    if bad:
+        raise IndexError(f"windows {bad} out of range: the run has {n_win} windows")
+    pops = _populations(data, populations)
+    transient = float((_config(data).get("circuit") or {}).get("transient_s", 0.0) or 0.0)
+    labels = _labels(data)
+    with _style():
+        fig, axes = _figure(len(pops), len(windows), figsize=(2.2 * len(windows) + 0.8, 1.6 * len(pops) + 0.6),
+                            sharex="col", sharey="row")
+        for i, pop in enumerate(pops):
+            for j, w in enumerate(windows):
+                ax = axes[i, j]
+                t_ms, ids = spikes_in_window(data, pop, w)
+                keep = ids < max_neurons
+                ax.plot(t_ms[keep] * 1e-3, ids[keep], "|", ms=2.5, mew=0.6, color=COLORS.get(pop, "k"), gid="spikes")
+                if transient > 0:
+                    ax.axvspan(0, transient, color="0.92", lw=0, zorder=0)
+                ax.set_xlim(0, float(data.windows["duration_s"][w]))
+                ax.set_ylim(-0.5, max_neurons - 0.5)
+                if i == 0:
+                    ax.set_title(labels[w])
+                if j == 0:
+                    ax.set_ylabel(f"{pop}\ncell")
+                if i == len(pops) - 1:
+                    ax.set_xlabel("time in window (s)")
+        fig.suptitle(f"spikes of cells 0-{max_neurons - 1} per population (grey: transient)")
+        return _finish(fig, path)
+
+
+def population_rates(run, populations: Sequence[str] | None = None, path: str | os.PathLike | None = None):
+    """Each population's firing rate (``/readouts/<pop>/rate``, Hz) per window against the
+    window's time (min from the start of dosing, else protocol time), baseline dashed."""
+    data = _data(run)
+    pops = [p for p in _populations(data, populations) if p in data.readouts and "rate" in data.readouts[p]]
+    if not pops:
+        raise ValueError("the run has no /readouts/<population>/rate")
+    _, starts, xlabel = _time_axis(data)
+    with _style():
+        fig, axes = _figure(figsize=(6.0, 3.5))
+        ax = axes[0, 0]
+        for pop in pops:
+            rate = np.asarray(data.readouts[pop]["rate"], dtype=float)
+            ax.plot(starts, rate, "o-", color=COLORS.get(pop, "k"), label=pop, gid=f"rate_{pop}")
+            ax.axhline(rate[0], color=COLORS.get(pop, "k"), lw=0.8, ls="--", alpha=0.6)
+        ax.set(xlabel=xlabel, ylabel="firing rate (Hz)", title="population rates per window (dashed: baseline)")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+        return _finish(fig, path)
+
+
+def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike | None = None):
+    """Plasma (dashed) and brain (solid) concentration of each drug species (uM) over time, the
+    spiking windows marked. ``species`` defaults to every species that is ever above zero."""
+    data = _data(run)
+    tl = data.timeline
+    if species is None:
+        species = [k for k in SPECIES if f"brain_{k}_uM" in tl and np.any(np.asarray(tl[f"brain_{k}_uM"]) > 0)]
+    missing = [k for k in species if f"brain_{k}_uM" not in tl]
+    if missing:
+        raise KeyError(f"timeline has no brain concentration of {missing}")
+    t, starts, xlabel = _time_axis(data)
+    with _style():
+        fig, axes = _figure(figsize=(6.5, 3.5))
+        ax = axes[0, 0]
+        for i, k in enumerate(species):
+            color = SPECIES_COLORS.get(k, "k")
+            lw = 2.8 - 0.4 * i  # later species thinner: coinciding traces (racemic S and R) stay visible
+            if f"plasma_{k}_uM" in tl:
+                ax.plot(t, tl[f"plasma_{k}_uM"], ls="--", lw=lw, color=color, alpha=0.7, gid=f"plasma_{k}")
+            ax.plot(t, tl[f"brain_{k}_uM"], lw=lw, color=color, label=k.replace("_", "-"), gid=f"brain_{k}")
+        _mark_windows(ax, starts)
+        ax.set(xlabel=xlabel, ylabel="concentration (uM)",
+               title="drug: brain (solid) and plasma (dashed)" if species else "no drug in this run")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+        return _finish(fig, path)
+
+
+def neurochemistry(run, path: str | os.PathLike | None = None):
+    """Bulk extracellular glutamate and adenosine (x baseline) over time, the windows marked.
+    Raises ValueError if the run has neither trace."""
+    data = _data(run)
+    names = [n for n in ("glutamate", "adenosine") if n in data.timeline]
+    if not names:
+        raise ValueError("the run has no /timeline/glutamate or /timeline/adenosine "
+                         "(neurochemistry.glutamate_pool=false?)")
+    t, starts, xlabel = _time_axis(data)
+    with _style():
+        fig, axes = _figure(figsize=(6.5, 3.5))
+        ax = axes[0, 0]
+        for name, color in (("glutamate", "k"), ("adenosine", "tab:cyan")):
+            if name in names:
+                ax.plot(t, data.timeline[name], color=color, label=name, gid=name)
+        ax.axhline(1.0, color="0.7", lw=0.8)
+        _mark_windows(ax, starts)
+        ax.set(xlabel=xlabel, ylabel="relative to baseline", title="bulk glutamate and adenosine")
+        ax.legend()
+        return _finish(fig, path)
+
+
+def _table(table):
+    """A pandas DataFrame from a DataFrame, a list of dicts or a CSV path."""
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        return table
+    if isinstance(table, (str, os.PathLike)):
+        return pd.read_csv(table)
+    return pd.DataFrame(list(table))
+
+
+def _require_columns(df, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} table: missing column(s) {missing} (has {list(df.columns)})")
+
+
+def dose_response(table, path: str | os.PathLike | None = None):
+    """The dose-response experiment: peak bulk glutamate and lowest evoked release (left), and
+    each population's largest rate change (right), in % of baseline, against the IV dose.
+    ``table``: ``dose_response.csv`` (path), its DataFrame, or the rows as dicts."""
+    df = _table(table)
+    _require_columns(df, DOSE_RESPONSE_COLUMNS, "dose-response")
+    df = df.sort_values("dose_mg_per_kg")
+    doses = df["dose_mg_per_kg"].to_numpy(dtype=float)
+    with _style():
+        fig, axes = _figure(1, 2, figsize=(9.0, 3.5))
+        left, right = axes[0]
+        left.plot(doses, df["peak_glutamate_change_pct"], "ko-", label="peak bulk glutamate", gid="glutamate")
+        left.plot(doses, df["evoked_release_change_pct"], "s-", color="tab:purple", label="evoked release (lowest)",
+                  gid="evoked_release")
+        left.axhline(0, color="0.7", lw=0.8)
+        left.set(xlabel="IV dose over the infusion (mg/kg)", ylabel="change from baseline (%)", title="glutamate")
+        left.legend()
+        for pop in POPULATIONS:
+            right.plot(doses, df[f"{pop}_rate_change_pct"], "o-", color=COLORS[pop], label=pop, gid=f"rate_{pop}")
+        right.axhline(0, color="0.7", lw=0.8)
+        right.set(xlabel="IV dose over the infusion (mg/kg)", ylabel="largest rate change (%)", title="firing")
+        right.legend()
+        return _finish(fig, path)
+
+
+def _cell_text(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def scorecard(table, path: str | os.PathLike | None = None):
+    """Heat map of findings (rows) x hypotheses (columns): green passed, red failed, grey not
+    evaluated (``passed`` missing or NaN, or no row for the pair); each cell shows ``value``
+    and, below it, ``target``. ``table``: a DataFrame (or CSV path / list of dicts) with the
+    columns ``finding``, ``hypothesis``, ``passed``, ``value``, ``target``; one row per pair
+    (duplicates raise ValueError). Row and column order: first appearance."""
+    import pandas as pd
+    from matplotlib.colors import ListedColormap
+
+    df = _table(table)
+    _require_columns(df, SCORECARD_COLUMNS, "scorecard")
+    if df.empty:
+        raise ValueError("scorecard table: no rows")
+    dup = df[df.duplicated(["finding", "hypothesis"], keep=False)]
+    if not dup.empty:
+        raise ValueError(f"scorecard table: more than one row for {sorted(set(zip(dup.finding, dup.hypothesis)))}")
+    findings = list(dict.fromkeys(df["finding"]))
+    hypotheses = list(dict.fromkeys(df["hypothesis"]))
+    code = np.full((len(findings), len(hypotheses)), np.nan)
+    for _, row in df.iterrows():
+        passed = row["passed"]
+        if passed is None or (not isinstance(passed, (bool, np.bool_)) and pd.isna(passed)):
+            continue
+        code[findings.index(row["finding"]), hypotheses.index(row["hypothesis"])] = 1.0 if bool(passed) else 0.0
+    cmap = ListedColormap(SCORECARD_COLORS[:2]).with_extremes(bad=SCORECARD_COLORS[2])
+    with _style():
+        fig, axes = _figure(figsize=(1.6 * len(hypotheses) + 2.0, 0.55 * len(findings) + 1.4))
+        ax = axes[0, 0]
+        ax.imshow(np.ma.masked_invalid(code), cmap=cmap, vmin=0, vmax=1, aspect="auto", gid="scorecard")
+        for _, row in df.iterrows():
+            i, j = findings.index(row["finding"]), hypotheses.index(row["hypothesis"])
+            ax.text(j, i, f"{_cell_text(row['value'])}\n({_cell_text(row['target'])})", ha="center", va="center",
+                    fontsize=7, color="white" if not np.isnan(code[i, j]) else "k")
+        ax.set_xticks(range(len(hypotheses)), [str(h) for h in hypotheses], rotation=30, ha="right")
+        ax.set_yticks(range(len(findings)), [str(f) for f in findings])
+        ax.set_xticks(np.arange(-0.5, len(hypotheses)), minor=True)
+        ax.set_yticks(np.arange(-0.5, len(findings)), minor=True)
+        ax.grid(which="minor", color="white", lw=2)
+        ax.tick_params(which="both", length=0)
+        for side in ("top", "right", "bottom", "left"):
+            ax.spines[side].set_visible(False)
+        n_pass, n_eval = int(np.nansum(code)), int(np.count_nonzero(~np.isnan(code)))
+        ax.set_title(f"scorecard: {n_pass}/{n_eval} passed\n"
+                     "green passed, red failed, grey not evaluated; each cell: value (target)")
+        return _finish(fig, path)
+
+
+def spine_density(run, path: str | os.PathLike | None = None):
+    """``/timeline/spine_density`` over time in days (from the start of dosing where the run has
+    it, else protocol time), relative to its first value where the unit says so. A 2-D trace
+    (time x populations or dendrites) gives one line per column. Raises ValueError if the run
+    has no ``spine_density``."""
+    data = _data(run)
+    if "spine_density" not in data.timeline:
+        raise ValueError("the run has no /timeline/spine_density (it comes from a days-to-weeks "
+                         f"plasticity protocol); timeline has {sorted(data.timeline)}")
+    t, starts, xlabel = _time_axis(data, SECONDS_PER_DAY, "days")
+    y = np.asarray(data.timeline["spine_density"], dtype=float)
+    unit = data.timeline_units.get("spine_density", "")
+    with _style():
+        fig, axes = _figure(figsize=(6.0, 3.5))
+        ax = axes[0, 0]
+        if y.ndim == 1:
+            ax.plot(t, y, color="k", gid="spine_density")
+        else:
+            for c in range(y.shape[1]):
+                ax.plot(t, y[:, c], label=f"{c}", gid=f"spine_density_{c}")
+            ax.legend(title="column")
+        ax.set(xlabel=xlabel, ylabel=f"spine density ({unit})" if unit else "spine density",
+               title="dendritic spine density")
+        return _finish(fig, path)
+
+
+def figure_set(run, folder: str | os.PathLike) -> list[Path]:
+    """Every figure ``run`` supports, as PNG and SVG in ``folder`` (``raster``, ``population_rates``,
+    ``pk_curve``, ``neurochemistry`` and ``spine_density`` where the run has the traces);
+    returns the paths written."""
+    data = _data(run)
+    folder = Path(folder)
+    makers = [("raster", raster), ("population_rates", population_rates), ("pk_curve", pk_curve)]
+    if "glutamate" in data.timeline or "adenosine" in data.timeline:
+        makers.append(("neurochemistry", neurochemistry))
+    if "spine_density" in data.timeline:
+        makers.append(("spine_density", spine_density))
+    written: list[Path] = []
+    for name, make in makers:
+        written.extend(save(make(data), folder / name))
+    return written
+
+
+# --------------------------------------------------------------------------- summary (command line)
 
 def summary_figure(data: RunData, path: str | Path) -> Path:
     """Four panels: brain (and plasma) concentration with the windows marked; NMDA blocked
     fraction per population; firing rate per window; rasters of the baseline (first) window
-    and the window with the highest brain concentration."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    and the window with the highest brain concentration. Built without pyplot, so it leaves
+    the caller's matplotlib backend alone (a notebook's inline backend stays)."""
+    from matplotlib.figure import Figure
 
     clinical = "time_from_dose_s" in data.timeline  # plot against time from the start of dosing
     axis = "time_from_dose_s" if clinical else "time_s"
     t_min = data.timeline[axis] / 60.0
     starts_min = data.windows[axis if clinical else "start_s"] / 60.0
     xlabel = "time from start of dosing (min)" if clinical else "protocol time (min)"
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True)
+    fig = Figure(figsize=(11, 7), layout="constrained")
+    axes = fig.subplots(2, 2)
 
     ax = axes[0, 0]
     brain = sum(data.timeline[f"brain_{k}_uM"] for k in SPECIES)
@@ -79,5 +471,4 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     fig.suptitle("ketamine-sim summary")
     path = Path(path)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

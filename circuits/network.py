@@ -61,6 +61,9 @@ class CircuitStructure:
     window_s: float = 2.0
     transient_s: float = 0.25  #: release is counted from here on (spikes are recorded throughout)
     threads: int = 1
+    #: Fraction of potential pyramidal-to-pyramidal sites present in the healthy steady state
+    #: (circuits/plasticity.py): pyr->pyr is compiled with probability p / spine_occupancy.
+    spine_occupancy: float = 0.8
 
     def __post_init__(self) -> None:
         for pop in POPULATIONS:
@@ -73,6 +76,10 @@ class CircuitStructure:
                 raise ValueError(f"connection probability {pre}->{post} must be in [0, 1], got {p}")
         if self.dt_ms <= 0 or self.window_s <= 0:
             raise ValueError("dt_ms and window_s must be > 0")
+        p_ee = self.connection_probability.get(("pyr", "pyr"), 0.0)
+        if not (0 < self.spine_occupancy <= 1 and p_ee <= self.spine_occupancy):
+            raise ValueError(f"spine_occupancy must be in (0, 1] and >= the pyr->pyr connection probability ({p_ee}), "
+                             f"got {self.spine_occupancy}")
         if not 0 <= self.transient_s < self.window_s:
             raise ValueError(f"transient_s must be in [0, window_s), got {self.transient_s}")
 
@@ -113,6 +120,15 @@ class Circuit:
     spike_monitors: dict[str, object]
     network: object
     objects: list = field(default_factory=list)
+    synapses: dict[str, object] = field(default_factory=dict)
+
+
+#: Per pyramidal cell: draw the cell's spine sites at the window start (first window) with
+#: probability ``spine_init``; otherwise the sites come in as a run argument.
+SPINE_SITE_VARIABLES = """
+spine_sample : 1 (constant)
+spine_init : 1 (constant)
+"""
 
 
 def neuron_equations(excitatory: bool = False) -> str:
@@ -120,8 +136,9 @@ def neuron_equations(excitatory: bool = False) -> str:
     the vesicle pool for excitatory cells)."""
     drive = "\n".join(f"{name} : {'siemens' if name.startswith('w_') else '1'} (constant)" for name in DRIVE_VARIABLES)
     eqs = MEMBRANE_EQUATION + SYNAPTIC_EQUATIONS + block_equations(SPECIES) + ACCUMULATOR_EQUATIONS + drive + "\n"
+    eqs += "ampa_local : 1  # local glutamate release events that reached available AMPA receptors, after the transient\n"
     if excitatory:
-        eqs += VESICLE_EQUATIONS
+        eqs += VESICLE_EQUATIONS + SPINE_SITE_VARIABLES
     return eqs
 
 
@@ -132,7 +149,7 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
     import brian2 as b2
 
     shared = namespace(structure.synapses, structure.block)
-    groups, monitors, objects = {}, {}, []
+    groups, monitors, objects, synapses = {}, {}, [], {}
     for pop in POPULATIONS:
         cell = structure.cells[pop]
         # background: the number of the n_sources Poisson inputs that fire in a step is binomial
@@ -155,19 +172,29 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
     for (pre, post), p in sorted(structure.connection_probability.items()):
         if p == 0:
             continue
+        model, sites = "", pre == "pyr" and post == "pyr"
         if pre == "pyr":  # scaled by the released pool fraction relative to baseline release (vesicle pool, A1)
-            on_pre = ("efficacy = last_release_pre / u_baseline_pre\n"
+            on_pre = (f"efficacy = {'spine * ' if sites else ''}last_release_pre / u_baseline_pre\n"
                       "g_ampa_post += w_from_pyr_post * ampa_scale_post * efficacy\n"
+                      "ampa_local_post += ampa_scale_post * efficacy * int(t >= t_settle)\n"
                       "x_nmda_post += w_from_pyr_post * nmda_ratio_post * efficacy / nmda_capacity")
         else:
             on_pre = f"g_{pre}_post += w_from_{pre}_post"
-        syn = b2.Synapses(groups[pre], groups[post], on_pre=on_pre, delay=structure.synapses.delay_ms * b2.ms,
-                          namespace={"nmda_capacity": structure.g_nmda_max_nS[post] * b2.nS}, name=f"{pre}_to_{post}")
+        if sites:  # every potential E->E synapse is a spine site, present (1) or not (0)
+            model, p = "spine : 1", p / structure.spine_occupancy
+        syn = b2.Synapses(groups[pre], groups[post], model=model, on_pre=on_pre, delay=structure.synapses.delay_ms * b2.ms,
+                          namespace={"nmda_capacity": structure.g_nmda_max_nS[post] * b2.nS,
+                                     "t_settle": structure.transient_s * b2.second}, name=f"{pre}_to_{post}")
         syn.connect(p=p)
+        if sites:
+            syn.run_regularly("spine = spine_sample_post * int(rand() < spine_init_post) + (1 - spine_sample_post) * spine",
+                              dt=structure.window_s * b2.second, when="start", name="spine_sites")
+            synapses[f"{pre}_to_{post}"] = syn
         objects.append(syn)
     after_connect()
     network = b2.Network(objects, name="circuit")  # explicit names keep generated code identical across processes
-    return Circuit(structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects)
+    return Circuit(structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects,
+                   synapses=synapses)
 
 
 #: Nominal pyramidal rate (Hz) for the first window's vesicle pool: x starts at the mean
@@ -177,10 +204,15 @@ NOMINAL_RATE_HZ = 2.0
 
 def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrations_uM: dict[str, float],
                    block_state: dict[str, dict[str, np.ndarray]] | None, rng: np.random.Generator,
-                   u_release: float | None = None, vesicle_pool: np.ndarray | None = None) -> dict[str, dict[str, object]]:
+                   u_release: float | None = None, vesicle_pool: np.ndarray | None = None,
+                   spines: np.ndarray | None = None, spine_init: np.ndarray | float | None = None,
+                   ee_weight_scale: np.ndarray | float = 1.0) -> dict[str, dict[str, object]]:
     """Per-population values to set before a window: membrane potential (uniform between rest
     and threshold), drive variables, concentrations, the carried-over block state, and for the
-    pyramidal cells the release fraction U (default: baseline) and the carried-over vesicle pool.
+    pyramidal cells the release fraction U (default: baseline), the carried-over vesicle pool,
+    the E->E weight scale per cell and the spine sites: ``spines`` (0/1 per pyr->pyr site, in
+    the compiled synapse order) or, if None, sites drawn at the window start with probability
+    ``spine_init`` per postsynaptic cell (default: the structure's healthy occupancy).
 
     Values are plain numbers in the equations' units (V, S, s, uM-as-number, fractions).
     """
@@ -210,8 +242,13 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
                 "depression": 1.0 if ves.depression else 0.0,
                 "u_baseline": ves.u_release,
                 "x_ves": vesicle_pool if vesicle_pool is not None else nominal,
+                "spine_sample": 1.0 if spines is None else 0.0,
+                "spine_init": structure.spine_occupancy if spine_init is None else spine_init,
             })
+            pop_values["w_from_pyr"] = pop_values["w_from_pyr"] * np.asarray(ee_weight_scale, dtype=float)
         values[pop] = pop_values
+    if spines is not None:
+        values["pyr_to_pyr"] = {"spine": np.asarray(spines, dtype=float)}
     return values
 
 

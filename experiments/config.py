@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from circuits.cells import POPULATIONS, CellParameters
 from circuits.compounds import DRUGS, parse_concentration_uM
 from circuits.network import BackgroundInput, CircuitDrive, CircuitStructure
@@ -17,11 +19,12 @@ from circuits.neurochemistry import NeurochemistryParameters
 from circuits.vesicles import VesicleParameters
 from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
 from circuits.pharmacology import FITS, block_parameters
+from circuits.plasticity import BrainState, PlasticityParameters
 from circuits.receptors import SynapseParameters
 
 from .engine import BACKENDS
 
-EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response")
+EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course")
 
 
 class ConfigError(ValueError):
@@ -118,7 +121,59 @@ def circuit_structure(cfg) -> CircuitStructure:
         window_s=window_s,
         transient_s=transient_s,
         threads=int(_number(cfg, "backend.threads", minimum=1, integer=True)),
+        spine_occupancy=_spine_occupancy(cfg),
     )
+
+
+def _spine_occupancy(cfg) -> float:
+    path = "circuit.spine_sites.occupancy"
+    value = _number(cfg, path, minimum=0, maximum=1, strict=True)
+    p_ee = float(_get(cfg, "circuit.connection_probability.pyr_pyr"))
+    if value < p_ee:
+        raise ConfigError(path, f"must be >= circuit.connection_probability.pyr_pyr ({p_ee}): sites are compiled "
+                                f"with probability p / occupancy, got {value}")
+    return value
+
+
+def brain_state(cfg) -> BrainState:
+    return BrainState(name=str(_get(cfg, "state.name")),
+                      **{k: _number(cfg, f"state.{k}", minimum=0, strict=True)
+                         for k in ("bdnf_tone", "elimination_scale", "ee_weight_scale")})
+
+
+def plasticity(cfg, structure: CircuitStructure | None = None):
+    """The plasticity settings (parameters, brain state, switches) of the run."""
+    from experiments.plasticity_track import PlasticitySettings
+
+    p = "plasticity"
+    params = PlasticityParameters(
+        activity_threshold=_number(cfg, f"{p}.activity_threshold", minimum=0),
+        bdnf_gain=_number(cfg, f"{p}.bdnf_gain", minimum=0),
+        bdnf_tau_h=_number(cfg, f"{p}.bdnf_tau_h", minimum=0, strict=True),
+        mtor_tau_h=_number(cfg, f"{p}.mtor_tau_h", minimum=0, strict=True),
+        protein_gain=_number(cfg, f"{p}.protein_gain", minimum=0),
+        protein_tau_h=_number(cfg, f"{p}.protein_tau_h", minimum=0, strict=True),
+        formation_gain=_number(cfg, f"{p}.formation_gain", minimum=0),
+        elimination_per_day=_number(cfg, f"{p}.elimination_per_day", minimum=0, strict=True),
+        occupancy=(structure or circuit_structure(cfg)).spine_occupancy,
+    )
+    return PlasticitySettings(params=params, state=brain_state(cfg), enabled=_flag(cfg, f"{p}.enabled"),
+                              formation_blocked=_flag(cfg, "manipulation.spine_formation_block"))
+
+
+def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
+    """``manipulation.<name>_window_min``: null (the whole protocol) or [from, to] in minutes
+    on the dosing clock."""
+    path = f"manipulation.{name}_window_min"
+    value = _get(cfg, path)
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ConfigError(path, f"must be null or [from_min, to_min], got {value!r}")
+    start, stop = _number(cfg, f"{path}.0"), _number(cfg, f"{path}.1")
+    if stop <= start:
+        raise ConfigError(path, f"must end after it starts, got [{start}, {stop}]")
+    return start, stop
 
 
 def vesicles(cfg) -> VesicleParameters:
@@ -137,7 +192,9 @@ def circuit_drive(cfg) -> CircuitDrive:
         nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0),
         background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0),
         vesicles=vesicles(cfg),
-        ampa_available=1.0 - _number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1),
+        # with a time window, the protocol's schedule applies the block (manipulation_schedule)
+        ampa_available=1.0 - (_number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1)
+                              if manipulation_window(cfg, "ampa_block") is None else 0.0),
     )
 
 
@@ -153,6 +210,21 @@ def neurochemistry(cfg) -> NeurochemistryParameters:
         a1_half_effect=_number(cfg, f"{n}.a1_half_effect", minimum=0, strict=True),
         a1_hill=_number(cfg, f"{n}.a1_hill", minimum=0, strict=True),
     )
+
+
+def manipulation_schedule(cfg, clock_s) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """On a dosing clock (s): the AMPA availability (None when NBQX is absent or present
+    throughout; then ``circuit_drive`` carries it) and the mTOR gate (1 - rapamycin block)."""
+    clock_min = np.asarray(clock_s, dtype=float) / 60.0
+
+    def schedule(name: str, window) -> np.ndarray:
+        fraction = _number(cfg, f"manipulation.{name}_fraction", minimum=0, maximum=1)
+        start, stop = window
+        return np.where((clock_min >= start) & (clock_min < stop), 1.0 - fraction, 1.0)
+
+    ampa_window = manipulation_window(cfg, "ampa_block")
+    ampa = None if ampa_window is None else schedule("ampa_block", ampa_window)
+    return ampa, schedule("mtor_block", manipulation_window(cfg, "mtor_block") or (-np.inf, np.inf))
 
 
 def a1_antagonist(cfg) -> bool:
@@ -178,9 +250,28 @@ def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
         raise ConfigError("dosing.duration_min", f"must be > 0 for route iv_infusion, got {duration}")
     if route != "iv_infusion" and duration != 0:
         raise ConfigError("dosing.duration_min", f"must be 0 for route {route} (only iv_infusion lasts), got {duration}")
-    event = DosingEvent(route=route, dose_mg_per_kg=_number(cfg, "dosing.dose_mg_per_kg", minimum=0),
-                        start_min=_number(cfg, "dosing.start_min"), duration_min=duration)
-    return [event], _number(cfg, "dosing.body_weight_kg", minimum=0, strict=True)
+    body_weight = _number(cfg, "dosing.body_weight_kg", minimum=0, strict=True)
+    if _get(cfg, "dosing.dose_mg") is None:
+        dose = _number(cfg, "dosing.dose_mg_per_kg", minimum=0)
+    else:  # a flat dose (esketamine's 56 or 84 mg) per body weight
+        dose = _number(cfg, "dosing.dose_mg", minimum=0) / body_weight
+    days = dose_days(cfg)
+    start = _number(cfg, "dosing.start_min")
+    events = [DosingEvent(route=route, dose_mg_per_kg=dose, start_min=start + 1440.0 * day, duration_min=duration)
+              for day in days]
+    return events, body_weight
+
+
+def dose_days(cfg) -> list[float]:
+    """``dosing.days``: day of each dose from the first (strictly increasing, starting at 0)."""
+    path = "dosing.days"
+    values = _get(cfg, path)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+        raise ConfigError(path, f"must be a non-empty list of days, got {values!r}")
+    days = [_number(cfg, f"{path}.{i}", minimum=0) for i in range(len(values))]
+    if days[0] != 0 or any(b <= a for a, b in zip(days, days[1:])):
+        raise ConfigError(path, f"must start at 0 and increase strictly, got {days}")
+    return days
 
 
 def bath_concentrations_uM(cfg) -> list[float]:
@@ -226,6 +317,34 @@ def dose_list(cfg) -> list[float]:
     return [_number(cfg, f"dose_response.doses_mg_per_kg.{i}", minimum=0) for i in range(len(doses))]
 
 
+def course_windows_min(cfg) -> tuple[list[float], float, float]:
+    """The course's window times (min on the dosing clock: ``course.windows_per_dose_min``
+    around every dose, ``course.window_days_after_last_dose`` up to ``dosing.follow_days``),
+    its start and its end (min)."""
+    around = [_number(cfg, f"course.windows_per_dose_min.{i}") for i in range(len(_get(cfg, "course.windows_per_dose_min")))]
+    after = [_number(cfg, f"course.window_days_after_last_dose.{i}", minimum=0, strict=True)
+             for i in range(len(_get(cfg, "course.window_days_after_last_dose")))]
+    follow = _number(cfg, "dosing.follow_days", minimum=0, strict=True)
+    start = _number(cfg, "course.start_min")
+    for key in ("course.timeline_step_s", "course.timeline_step_far_s", "course.fine_hours_after_dose"):
+        _number(cfg, key, minimum=0, strict=True)
+    if not around or around[0] >= 0:
+        raise ConfigError("course.windows_per_dose_min", f"needs a first window before the dose (the baseline), got {around}")
+    if around[0] < start:
+        raise ConfigError("course.start_min", f"must be <= the first window ({around[0]} min), got {start}")
+    first = _number(cfg, "dosing.start_min")
+    doses = [first + 1440.0 * d for d in dose_days(cfg)]
+    end = doses[-1] + 1440.0 * follow + 30.0  # room for a window on the last day
+    times = {round(d + m, 6) for d in doses for m in around} | {round(doses[-1] + 1440.0 * d, 6) for d in after if d <= follow}
+    window_min = float(_get(cfg, "circuit.window_s")) / 60.0
+    ordered = sorted(times)
+    kept = [ordered[0]]
+    for m in ordered[1:]:
+        if m >= kept[-1] + window_min and m + window_min <= end:
+            kept.append(m)
+    return kept, first + start, end
+
+
 def _check_window_times(cfg, block: str, onset_min: float, what: str) -> None:
     path = f"{block}.window_times_min"
     times = [_number(cfg, f"{path}.{i}") for i in range(len(_get(cfg, path)))]
@@ -265,4 +384,12 @@ def validate(cfg) -> None:
         dosing_events(cfg)
         if experiment == "dose_response":
             dose_list(cfg)
-        _check_window_times(cfg, "iv_infusion", _number(cfg, "dosing.start_min"), "dosing.start_min")
+        if experiment == "course":
+            course_windows_min(cfg)
+        else:
+            _check_window_times(cfg, "iv_infusion", _number(cfg, "dosing.start_min"), "dosing.start_min")
+    plasticity(cfg)
+    if experiment != "bath":
+        manipulation_schedule(cfg, [0.0])
+    elif manipulation_window(cfg, "ampa_block") or manipulation_window(cfg, "mtor_block"):
+        raise ConfigError("manipulation", "timed manipulations (*_window_min) need a protocol with a dosing clock, not bath")

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("cpp_standalone", "cython", "numpy")
 STATE_VARIABLES: tuple[str, ...] = ("v", "s_nmda") + tuple(f"b_{k}" for k in SPECIES) + ACCUMULATORS
 #: Read out of the pyramidal cells only: the vesicle pool and the release counted in the window.
-EXCITATORY_STATE_VARIABLES: tuple[str, ...] = ("x_ves", "released")
+EXCITATORY_STATE_VARIABLES: tuple[str, ...] = ("x_ves", "released", "ampa_local")
 
 _SEED_CODE = """{{
     const char* _seed_text = getenv("{env}");
@@ -53,6 +53,7 @@ class WindowOutput:
     spikes: dict[str, tuple[np.ndarray, np.ndarray]]
     state: dict[str, dict[str, np.ndarray]]
     wall_s: float
+    sites: dict[str, np.ndarray] | None = None  #: pyr->pyr spine sites: ``pre``, ``post``, ``spine`` (0/1)
 
 
 def default_cache_dir() -> Path:
@@ -109,6 +110,18 @@ def _collect(circuit, start_time_s: float = 0.0) -> tuple[dict, dict]:
     return spikes, state
 
 
+def _sites(circuit, with_indices: bool) -> dict[str, np.ndarray]:
+    syn = circuit.synapses["pyr_to_pyr"]
+    out = {"spine": np.asarray(syn.spine[:], dtype=float) > 0.5}
+    if with_indices:
+        out.update(pre=np.asarray(syn.i[:], dtype=np.int64), post=np.asarray(syn.j[:], dtype=np.int64))
+    return out
+
+
+def _target(circuit, name: str):
+    return circuit.groups[name] if name in circuit.groups else circuit.synapses[name]
+
+
 class StandaloneEngine:
     """One compiled binary per structure, rerun per window with ``run_args``."""
 
@@ -126,6 +139,8 @@ class StandaloneEngine:
         _fresh_brian_state()
         b2.set_device("cpp_standalone", directory=None, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = structure.threads
+        # Brian2's default `make -j` starts every compile job at once; bound it by the cores
+        b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         b2.defaultclock.dt = structure.dt_ms * b2.ms
         insert = b2.get_device().insert_code
         self.circuit = build_circuit(
@@ -152,9 +167,9 @@ class StandaloneEngine:
 
         device = b2.get_device()
         run_args = {}
-        for pop, pop_values in values.items():
-            group = self.circuit.groups[pop]
-            for name, value in pop_values.items():
+        for target, target_values in values.items():
+            group = _target(self.circuit, target)
+            for name, value in target_values.items():
                 view = getattr(group, name)
                 run_args[view] = _with_units(view, value)
         os.environ["KETAMINE_SIM_CONNECT_SEED"] = str(int(connect_seed))  # read by the binary (see _SEED_CODE)
@@ -164,9 +179,10 @@ class StandaloneEngine:
         try:
             device.run(directory=str(self.directory), results_directory=results, with_output=False, run_args=run_args)
             spikes, state = _collect(self.circuit)
+            sites = _sites(self.circuit, with_indices="pyr_to_pyr" not in values)
         finally:
             shutil.rmtree(self.directory / results, ignore_errors=True)
-        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start)
+        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites)
 
 
 class RuntimeEngine:
@@ -187,11 +203,12 @@ class RuntimeEngine:
         start = time.perf_counter()
         circuit = build_circuit(self.structure, after_groups=lambda: b2.seed(connect_seed),
                                 after_connect=lambda: b2.seed(noise_seed))
-        for pop, pop_values in values.items():
-            group = circuit.groups[pop]
-            for name, value in pop_values.items():
+        for target, target_values in values.items():
+            group = _target(circuit, target)
+            for name, value in target_values.items():
                 setattr(group, name, _with_units(getattr(group, name), value))
         t0 = float(circuit.network.t_)
         circuit.network.run(self.structure.window_s * b2.second)
         spikes, state = _collect(circuit, t0)
-        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start)
+        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start,
+                            sites=_sites(circuit, with_indices="pyr_to_pyr" not in values))

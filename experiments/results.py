@@ -32,6 +32,9 @@ class RunData:
     readout_units: dict[str, str] = field(default_factory=dict)
     config_yaml: str = ""
     provenance: dict = field(default_factory=dict)
+    #: pyr->pyr spine sites (plasticity runs): source_ids, target_ids (per site), present
+    #: (bool, window x site) and weight_scale (window x pyramidal cell); None if not recorded
+    synapses: dict[str, np.ndarray] | None = None
 
 
 def _is_str(a: np.ndarray) -> bool:
@@ -83,6 +86,14 @@ def _validate(data: RunData) -> dict:
             raise ValueError(f"spikes/{pop}: timestamps {t.shape} and node_ids {ids.shape} differ")
         if ids.size and (ids.dtype.kind not in "ui" or ids.min() < 0):
             raise ValueError(f"spikes/{pop}: node_ids must be non-negative integers")
+    if data.synapses is not None:
+        present = np.asarray(data.synapses["present"])
+        sites = len(data.synapses["source_ids"])
+        if len(data.synapses["target_ids"]) != sites or present.shape != (n, sites):
+            raise ValueError(f"synapses: present must be (windows, sites) = ({n}, {sites}), got {present.shape}, "
+                             "and source_ids and target_ids must have one entry per site")
+        if np.asarray(data.synapses["weight_scale"]).shape[0] != n:
+            raise ValueError("synapses/weight_scale: needs one row per window")
     if not isinstance(data.config_yaml, str):
         raise ValueError("config_yaml: must be str")
     _check_provenance(data.provenance, "provenance")
@@ -125,8 +136,22 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         ds = parent.create_dataset(path.rsplit("/", 1)[1], data=a.astype(object) if _is_str(a) else a,
                                    dtype=_STR if _is_str(a) else None)
         ds.attrs["units"] = units
+    if data.synapses is not None:
+        _write_synapses(f.create_group("synapses").create_group("pyr_to_pyr"), data.synapses)
     f.create_dataset("config", data=data.config_yaml, dtype=_STR)
     _write_provenance(f.create_group("provenance", track_order=True), data.provenance)
+
+
+def _write_synapses(group: h5py.Group, synapses: dict) -> None:
+    """Sites in the compiled synapse order; per window which are present, and each pyramidal
+    cell's E->E weight scale (relative to the healthy weight)."""
+    group.create_dataset("source_ids", data=np.asarray(synapses["source_ids"], np.uint64))
+    group.create_dataset("target_ids", data=np.asarray(synapses["target_ids"], np.uint64))
+    present = np.asarray(synapses["present"], dtype=np.uint8)
+    group.create_dataset("present", data=present, compression="gzip", chunks=(1, present.shape[1]) if present.size else None)
+    group["present"].attrs["units"] = "1 (window x site)"
+    group.create_dataset("weight_scale", data=np.asarray(synapses["weight_scale"], np.float64)).attrs["units"] = \
+        "1 (window x pyramidal cell, relative to healthy)"
 
 
 def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
@@ -183,8 +208,13 @@ def read_results(path: str | os.PathLike) -> RunData:
         for pop, g in f["readouts"].items():
             readouts[pop], units = _read_table(g)
             readout_units.update(units)
+        synapses = None
+        if "synapses/pyr_to_pyr" in f:
+            g = f["synapses/pyr_to_pyr"]
+            synapses = {"source_ids": g["source_ids"][()], "target_ids": g["target_ids"][()],
+                        "present": g["present"][()].astype(bool), "weight_scale": g["weight_scale"][()]}
         return RunData(spikes, windows, window_units, timeline, timeline_units, readouts,
-                       readout_units, f["config"].asstr()[()], _read_provenance(f["provenance"]))
+                       readout_units, f["config"].asstr()[()], _read_provenance(f["provenance"]), synapses)
 
 
 def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.ndarray, np.ndarray]:

@@ -44,7 +44,7 @@ def _git_commit() -> str:
 
 def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: datetime, train=None) -> RunData:
     result = run_protocol(protocol, structure, drive, engine, int(cfg.seed), C.neurochemistry(cfg), C.a1_antagonist(cfg),
-                          train=train)
+                          train=train, plasticity=C.plasticity(cfg, structure))
     wall = {"build": engine.timings["build_s"], **result.wall_s, "total": time.perf_counter() - clock}
     provenance = {
         "seed": int(cfg.seed),
@@ -62,7 +62,7 @@ def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: da
     return RunData(spikes=result.spikes, windows=result.windows, window_units=result.window_units,
                    timeline=result.timeline, timeline_units=result.timeline_units, readouts=result.readouts,
                    readout_units={**READOUT_UNITS, **TRAIN_READOUT_UNITS},
-                   config_yaml=OmegaConf.to_yaml(cfg, resolve=True), provenance=provenance)
+                   config_yaml=OmegaConf.to_yaml(cfg, resolve=True), provenance=provenance, synapses=result.synapses)
 
 
 def run_experiment(cfg, output_dir: str | Path) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -21,7 +21,9 @@ from circuits.compounds import SPECIES
 from circuits.coupling import ChannelActivity, advance_block_through
 from circuits.network import CircuitDrive, CircuitStructure, initial_values
 from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
+from circuits.plasticity import HEALTHY, PlasticityParameters
 
+from .plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticitySettings, PlasticityTrack
 from .readouts import READOUT_UNITS, TRAIN_READOUT_UNITS, release_readouts, window_readouts
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Protocol:
     conditions: dict[str, np.ndarray] = field(default_factory=dict)  #: extra per-window columns
     condition_units: dict[str, str] = field(default_factory=dict)
     extra_timeline: dict[str, np.ndarray] = field(default_factory=dict)  #: extra traces on time_s (units: s)
+    ampa_available: np.ndarray | None = None  #: on time_s: fraction of local AMPA receptors not blocked (NBQX timing)
+    mtor_gate: np.ndarray | None = None       #: on time_s: mTOR activity allowed (1 - rapamycin block)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class ProtocolResult:
     timeline_units: dict[str, str]
     readouts: dict[str, dict[str, np.ndarray]]
     wall_s: dict[str, float]
+    synapses: dict | None = None  #: pyr->pyr sites: source_ids, target_ids, and per window present / weight_scale
 
 
 def timeline_grid(start_s: float, stop_s: float, step_s: float, windows: list[Window], window_s: float) -> np.ndarray:
@@ -81,8 +86,10 @@ def check_windows(windows: list[Window], window_s: float, start_s: float, stop_s
 
 def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: CircuitDrive, engine, seed: int,
                  chemistry: NeurochemistryParameters, a1_antagonist: bool = False,
-                 train: tuple[int, float] | None = None, progress: Callable[[str], None] = log.info) -> ProtocolResult:
-    """Run every window of ``protocol`` and the slow layer (block, glutamate, adenosine) between them."""
+                 train: tuple[int, float] | None = None, progress: Callable[[str], None] = log.info,
+                 plasticity: PlasticitySettings | None = None) -> ProtocolResult:
+    """Run every window of ``protocol`` and the slow layer (block, glutamate, adenosine, and the
+    spine sites with the BDNF/mTOR chain) between them."""
     transient_s = structure.transient_s
     t = protocol.time_s
     window_s = structure.window_s
@@ -107,6 +114,12 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     load = sum(protocol.brain_uM[k] / structure.block.dissociation_uM[k] for k in SPECIES)
     occupancy = load / (1.0 + load)
     vesicle_pool = None
+    ampa_available = (np.full(len(t), drive.ampa_available) if protocol.ampa_available is None
+                      else np.asarray(protocol.ampa_available, dtype=float))
+    plasticity = plasticity or PlasticitySettings(PlasticityParameters(occupancy=structure.spine_occupancy), HEALTHY)
+    track = PlasticityTrack(plasticity, structure.counts["pyr"], t, occupancy,
+                            np.ones(len(t)) if protocol.mtor_gate is None else np.asarray(protocol.mtor_gate, dtype=float),
+                            window_s, transient_s, seed)
     spikes = {pop: ([], []) for pop in POPULATIONS}
     u_in_window: list[float] = []
     readouts = {pop: {name: [] for name in READOUT_UNITS} for pop in POPULATIONS}
@@ -123,10 +136,12 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
                 blocked[pop][here: until + 1] = [np.mean(sum(s.values())) for s in states]
                 block[pop] = states[-1]
             for i in range(here + 1, until + 1):
-                chem.advance(release_relative, drive.ampa_available, chemistry, float(t[i] - t[i - 1]))
+                chem.advance(release_relative, ampa_available[i], chemistry, float(t[i] - t[i - 1]))
                 glutamate[i], adenosine[i] = chem.glutamate, chem.adenosine
         elif until > here:
             glutamate[here: until + 1], adenosine[here: until + 1] = chem.glutamate, chem.adenosine
+        if until > here:
+            track.predict(here, until)
         here = until
         wall["slow_layer"] += time.perf_counter() - start
 
@@ -138,7 +153,10 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         u_release = release_fraction(drive.vesicles.u_release, chem.adenosine, chemistry, a1_antagonist)
         u_in_window.append(u_release)
         rng = np.random.default_rng([seed, index])
-        values = initial_values(structure, drive, concentrations, block, rng, u_release=u_release, vesicle_pool=vesicle_pool)
+        window_drive = replace(drive, ampa_available=float(ampa_available[i_start]))
+        sites = track.window_arguments(index)
+        values = initial_values(structure, window_drive, concentrations, block, rng, u_release=u_release,
+                                vesicle_pool=vesicle_pool, **sites)
         noise_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
         out = engine.run_window(values, connect_seed=seed, noise_seed=noise_seed)
         wall["windows"] += out.wall_s
@@ -160,6 +178,12 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
             for name in TRAIN_READOUT_UNITS:
                 if name in found:
                     readouts[pop].setdefault(name, []).append(found[name])
+        start = time.perf_counter()
+        previous_drive = track.drive.copy()
+        track.after_window(out.sites, out.state["pyr"]["ampa_local"], float(ampa_available[i_start]),
+                           sites["ee_weight_scale"])
+        track.correct(i_start, i_end, previous_drive)
+        wall["slow_layer"] += time.perf_counter() - start
         release = readouts["pyr"]["release_rate"][-1]
         if baseline_release is None:
             baseline_release = release
@@ -175,7 +199,7 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
                 else:
                     weight = (0.5 * (t[i - 1] + t[i]) - t[index_0]) / (t[i_start] - t[index_0])
                 rate = release_0 + (release_relative - release_0) * weight
-                chem.advance(rate, drive.ampa_available, chemistry, float(t[i] - t[i - 1]))
+                chem.advance(rate, ampa_available[i], chemistry, float(t[i] - t[i - 1]))
                 glutamate[i], adenosine[i] = chem.glutamate, chem.adenosine
             wall["slow_layer"] += time.perf_counter() - start
         glutamate[i_start: i_end + 1], adenosine[i_start: i_end + 1] = chem.glutamate, chem.adenosine
@@ -198,6 +222,13 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     if chemistry.glutamate_pool:
         timeline["glutamate"], units["glutamate"] = glutamate, "1 (relative to baseline)"
     timeline["adenosine"], units["adenosine"] = adenosine, "1 (relative to baseline)"
+    if plasticity.enabled:
+        timeline.update(track.traces)
+        units.update(TRACE_UNITS)
+    if protocol.mtor_gate is not None and (plasticity.enabled or np.any(protocol.mtor_gate < 1)):
+        timeline["mtor_gate"], units["mtor_gate"] = np.asarray(protocol.mtor_gate, dtype=float), "1"
+    if protocol.ampa_available is not None:
+        timeline["ampa_available"], units["ampa_available"] = ampa_available, "1"
 
     windows = {"label": np.array([w.label for w in protocol.windows]),
                "start_s": np.array([w.start_s for w in protocol.windows]),
@@ -209,9 +240,17 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         window_units[f"brain_{k}_uM"] = "uM"
     for name, values in protocol.conditions.items():
         windows[name], window_units[name] = np.asarray(values), protocol.condition_units.get(name, "")
+    windows["ampa_available"] = np.array([ampa_available[np.searchsorted(t, w.start_s)] for w in protocol.windows])
+    window_units["ampa_available"] = "1"
+    synapses = None
+    if plasticity.enabled:
+        for name, unit in WINDOW_UNITS.items():
+            windows[name], window_units[name] = np.asarray(track.columns[name], dtype=float), unit
+        synapses = {"source_ids": track.sites["pre"], "target_ids": track.sites["post"],
+                    "present": [p for p, _ in track.snapshots], "weight_scale": [w for _, w in track.snapshots]}
 
     return ProtocolResult(
         spikes={pop: (np.concatenate(s[0]), np.concatenate(s[1])) for pop, s in spikes.items()},
         windows=windows, window_units=window_units, timeline=timeline, timeline_units=units,
         readouts={pop: {n: np.asarray(v, dtype=float) for n, v in r.items()} for pop, r in readouts.items()},
-        wall_s=wall)
+        wall_s=wall, synapses=synapses)

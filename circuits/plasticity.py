@@ -1,0 +1,184 @@
+"""Slow plasticity: AMPA activity -> BDNF -> mTORC1 -> synaptic proteins -> stronger and new E->E synapses.
+
+The chain of the "glutamate burst" hypothesis (Li 2010; Duman 2016; Moda-Sava 2019),
+one set of variables per pyramidal cell, integrated between spiking windows:
+
+    u        = max(0, A / A_ref - 1 - theta)           AMPA activation above baseline (population)
+    dB/dt    = (beta + k_B u - B) / tau_B               BDNF (1 = the healthy tone)
+    dM/dt    = (g B - M) / tau_M                        mTORC1 activity; g = 1 - rapamycin block
+    dS/dt    = (k_S max(M - beta, 0) - S) / tau_S       mTOR-made synaptic protein above tone
+    w        = w_state (1 + S)                          strength of the cell's existing E->E synapses
+    a        = a0 (M + sigma S)                         spine formation rate per empty site (1/day)
+    b        = b0 e_state                               spine elimination rate per spine (1/day)
+
+``A`` is the local glutamate release reaching available AMPA receptors of the pyramidal
+cells in a window (population mean), ``A_ref`` the same in the baseline window at full
+AMPA availability, so NBQX lowers ``u`` (S4, Maeng 2008) and rapamycin (g = 0) stops the mTOR steps (S1, Li 2010). Elimination does not
+depend on the chain (S2: Phoumthipphavong 2016 and Moda-Sava 2019 saw formation rise
+and elimination unchanged).
+
+Spines are sites: every potential pyramidal-to-pyramidal synapse of the compiled circuit
+is present or not. A site is a two-state Markov chain (empty -> present at rate ``a``,
+present -> empty at rate ``b``), whose transition probabilities over an interval are
+exact for rates held over each step:
+
+    p(t + h) = p_inf + (p(t) - p_inf) exp(-(a + b) h),   p_inf = a / (a + b)
+
+so P(empty -> present) is ``p`` started at 0 and P(present -> present) that plus the
+survival ``exp(-int (a + b) dt)``. The healthy steady state fills ``occupancy`` of the
+sites, which sets a0 = b0 occupancy / (1 - occupancy). This is a rate form of the
+structural plasticity of Butz & van Ooyen (2013): elements appear and vanish at rates
+set by a slow intracellular signal; here the signal is BDNF/mTOR rather than calcium
+around a homeostatic set point, because ketamine's burst raises both activity and spine
+formation, which a homeostatic calcium rule would oppose (see docs/model/plasticity.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SECONDS_PER_DAY = 86400.0
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class PlasticityParameters:
+    """Constants of the chain; sources and choices in docs/model/plasticity.md."""
+
+    activity_threshold: float = 0.5   #: theta: AMPA activity above baseline (relative) before BDNF is released
+    bdnf_gain: float = 1.0            #: k_B: BDNF rise per unit of supra-threshold activity
+    bdnf_tau_h: float = 1.0           #: tau_B
+    mtor_tau_h: float = 1.0           #: tau_M
+    protein_gain: float = 5.0         #: k_S
+    protein_tau_h: float = 36.0       #: tau_S
+    formation_gain: float = 10.0      #: sigma: spine formation per unit of synaptic protein, relative to tonic
+    elimination_per_day: float = 1.0 / 35.0  #: b0 (healthy)
+    occupancy: float = 0.8            #: fraction of potential E->E sites present in the healthy steady state
+
+    def __post_init__(self) -> None:
+        for name in ("bdnf_tau_h", "mtor_tau_h", "protein_tau_h", "elimination_per_day"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("activity_threshold", "bdnf_gain", "protein_gain", "formation_gain"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 < self.occupancy < 1:
+            raise ValueError(f"occupancy must be in (0, 1), got {self.occupancy}")
+
+    @property
+    def formation_per_day(self) -> float:
+        """a0: the healthy tonic formation rate per empty site that fills ``occupancy`` of the sites."""
+        return self.elimination_per_day * self.occupancy / (1.0 - self.occupancy)
+
+
+@dataclass(frozen=True)
+class BrainState:
+    """A condition of the animal or patient (``state=`` config group)."""
+
+    name: str = "healthy"
+    bdnf_tone: float = 1.0            #: beta: resting BDNF (and tonic mTOR) relative to healthy
+    elimination_scale: float = 1.0    #: e_state: spine elimination relative to healthy
+    ee_weight_scale: float = 1.0      #: w_state: strength of E->E synapses relative to healthy
+
+    def __post_init__(self) -> None:
+        for name in ("bdnf_tone", "elimination_scale", "ee_weight_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+HEALTHY = BrainState()
+
+
+def steady_occupancy(params: PlasticityParameters, state: BrainState) -> float:
+    """Site occupancy at rest in ``state``: a / (a + b) with M = beta, S = 0."""
+    a = params.formation_per_day * state.bdnf_tone
+    b = params.elimination_per_day * state.elimination_scale
+    return a / (a + b)
+
+
+@dataclass
+class PlasticityState:
+    """Per pyramidal cell: BDNF, mTOR, synaptic protein, expected site occupancy, and the
+    transition probabilities accumulated since the last window (see :meth:`start_interval`)."""
+
+    bdnf: np.ndarray
+    mtor: np.ndarray
+    protein: np.ndarray
+    occupancy: np.ndarray
+    formed: np.ndarray     #: P(empty -> present) since the interval started
+    survival: np.ndarray   #: exp(-int (a + b) dt) since the interval started
+
+    @classmethod
+    def at_rest(cls, n: int, params: PlasticityParameters, state: BrainState) -> "PlasticityState":
+        beta = state.bdnf_tone
+        return cls(bdnf=np.full(n, beta), mtor=np.full(n, beta), protein=np.zeros(n),
+                   occupancy=np.full(n, steady_occupancy(params, state)), formed=np.zeros(n), survival=np.ones(n))
+
+    def copy(self) -> "PlasticityState":
+        return PlasticityState(*(np.array(getattr(self, f)) for f in self.__dataclass_fields__))
+
+    def start_interval(self) -> None:
+        """Start accumulating site transitions (at the end of a window)."""
+        self.formed[:] = 0.0
+        self.survival[:] = 1.0
+
+    def weight_scale(self, state: BrainState) -> np.ndarray:
+        """w / w_healthy of each cell's existing E->E synapses."""
+        return state.ee_weight_scale * (1.0 + self.protein)
+
+
+def activity_drive(ampa_input, reference, params: PlasticityParameters):
+    """u = max(0, A / A_ref - 1 - theta) (``reference`` > 0)."""
+    return np.maximum(0.0, np.asarray(ampa_input) / np.asarray(reference) - 1.0 - params.activity_threshold)
+
+
+def advance(s: PlasticityState, drive: np.ndarray, dt_s: float, params: PlasticityParameters, state: BrainState,
+            mtor_gate: float = 1.0, formation_blocked: bool = False) -> None:
+    """Advance ``s`` by ``dt_s`` with ``drive`` (u per cell) and the mTOR gate held.
+
+    Each variable relaxes exactly towards its target computed with the step-midpoint values
+    of the variables upstream (exponential Euler). ``formation_blocked`` holds formation at
+    its tonic rate (no spines beyond the state's own turnover).
+    """
+    if dt_s <= 0:
+        return
+    beta = state.bdnf_tone
+    h = dt_s / SECONDS_PER_HOUR
+    b_old, m_old, p_old = s.bdnf.copy(), s.mtor.copy(), s.protein.copy()
+    s.bdnf[:] = _relax(s.bdnf, beta + params.bdnf_gain * drive, h / params.bdnf_tau_h)
+    s.mtor[:] = _relax(s.mtor, mtor_gate * 0.5 * (b_old + s.bdnf), h / params.mtor_tau_h)
+    m_mid = 0.5 * (m_old + s.mtor)
+    s.protein[:] = _relax(s.protein, params.protein_gain * np.maximum(m_mid - beta, 0.0), h / params.protein_tau_h)
+    p_mid = 0.5 * (p_old + s.protein)
+    signal = np.minimum(m_mid, beta) if formation_blocked else m_mid + params.formation_gain * p_mid
+    a = params.formation_per_day * signal
+    b = params.elimination_per_day * state.elimination_scale
+    decay = np.exp(-(a + b) * dt_s / SECONDS_PER_DAY)
+    target = a / (a + b)
+    s.occupancy[:] = target + (s.occupancy - target) * decay
+    s.formed[:] = target + (s.formed - target) * decay
+    s.survival *= decay
+
+
+def _relax(x: np.ndarray, target, steps: float) -> np.ndarray:
+    return target + (x - target) * np.exp(-steps)
+
+
+def update_sites(present: np.ndarray, post: np.ndarray, s: PlasticityState,
+                 rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+    """Draw each site's state at the end of the interval from its postsynaptic cell's
+    transition probabilities. ``present`` (bool per site), ``post`` (postsynaptic cell per
+    site). Returns the new states and the numbers formed and eliminated."""
+    stay = (s.formed + s.survival)[post]
+    form = s.formed[post]
+    draw = rng.random(len(present))
+    new = np.where(present, draw < stay, draw < form)
+    return new, int(np.count_nonzero(new & ~present)), int(np.count_nonzero(present & ~new))
+
+
+def outcome(s: PlasticityState, params: PlasticityParameters, state: BrainState) -> float:
+    """Mood proxy: the pyramidal network's E->E synaptic strength (sites present x
+    strength), population mean, relative to the healthy steady state (1)."""
+    return float(np.mean(s.occupancy * s.weight_scale(state)) / params.occupancy)

@@ -1,0 +1,166 @@
+"""The slow plasticity layer of a protocol: spine sites and the BDNF/mTOR chain between windows.
+
+Each window hands this track the local AMPA input its pyramidal cells received; the
+track turns it into the drive ``u`` of :mod:`circuits.plasticity` and integrates the
+chain on the protocol's time grid. Between two windows the drive is first *predicted*
+(the last window's drive, scaled down with the drug's NMDA occupancy when that falls),
+which sets the next window's spine sites and E->E weights; once that window has run,
+the interval is *corrected* from the previous window's end with the drive interpolated
+between the two windows (along the occupancy, or in time where it does not change),
+and the traces are those of the corrected pass. Sites are drawn once, at each window's
+start, from the predicted transition probabilities.
+
+With ``enabled`` false the state is held at rest (the brain state still sets the sites'
+occupancy and the E->E strength) and the sites drawn for the first window are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from circuits.plasticity import (BrainState, PlasticityParameters, PlasticityState, activity_drive, advance,
+                                 outcome, update_sites)
+
+#: Timeline traces (name -> unit) written when plasticity is enabled.
+TRACE_UNITS: dict[str, str] = {
+    "bdnf": "1 (relative to the healthy tone)",
+    "mtor": "1 (relative to the healthy tone)",
+    "potentiation": "1 (relative growth of existing E->E synapses)",
+    "spine_density": "1 (relative to the healthy steady state)",
+    "outcome": "1 (E->E synaptic strength relative to the healthy state; mood proxy)",
+    "ampa_drive": "1 (supra-threshold AMPA activity, population mean)",
+}
+#: Window columns (name -> unit) written when plasticity is enabled.
+WINDOW_UNITS: dict[str, str] = {
+    "spine_sites_present": "1 (fraction of potential E->E sites)",
+    "spines_formed": "1 (sites gained since the previous window)",
+    "spines_eliminated": "1 (sites lost since the previous window)",
+    "ampa_activation": "1 (local AMPA activation of pyramidal cells relative to baseline)",
+    "ampa_drive": "1",
+}
+
+
+@dataclass(frozen=True)
+class PlasticitySettings:
+    params: PlasticityParameters
+    state: BrainState
+    enabled: bool = False
+    formation_blocked: bool = False  #: spine formation held at its tonic rate (S3's spine blockade)
+
+
+def interpolation_weight(t: np.ndarray, occupancy: np.ndarray, i0: int, i1: int) -> np.ndarray:
+    """Weight (0 at ``i0`` .. 1 at ``i1``) of each step (i0, i0 + 1], ..., (i1 - 1, i1] at its
+    midpoint: along the drug's NMDA occupancy where it changes, linearly in time otherwise."""
+    change = occupancy[i1] - occupancy[i0]
+    if abs(change) > 1e-6:
+        mid = 0.5 * (occupancy[i0:i1] + occupancy[i0 + 1:i1 + 1])
+        return np.clip((mid - occupancy[i0]) / change, 0.0, 1.0)
+    mid_t = 0.5 * (t[i0:i1] + t[i0 + 1:i1 + 1])
+    return (mid_t - t[i0]) / (t[i1] - t[i0])
+
+
+class PlasticityTrack:
+    def __init__(self, settings: PlasticitySettings, n_pyr: int, time_s: np.ndarray, occupancy: np.ndarray,
+                 mtor_gate: np.ndarray, window_s: float, transient_s: float, seed: int):
+        self.settings, self.t, self.occupancy, self.gate = settings, time_s, occupancy, mtor_gate
+        self.counting_s = window_s - transient_s
+        self.seed = seed
+        self.s = PlasticityState.at_rest(n_pyr, settings.params, settings.state)
+        self.anchor: tuple[int, PlasticityState] | None = None
+        self.drive = np.zeros(n_pyr)  # last window's drive
+        self.reference: float | None = None
+        self.sites: dict[str, np.ndarray] | None = None  # pre, post, present
+        self.traces = {name: np.full(len(time_s), np.nan) for name in TRACE_UNITS}
+        self.columns = {name: [] for name in WINDOW_UNITS}
+        self.snapshots: list[tuple[np.ndarray, np.ndarray]] = []  # (present, weight scale) per window
+        self._record(0)
+
+    # -- handing a window its parameters -------------------------------------------------
+    def window_arguments(self, index: int) -> dict:
+        """Keyword arguments of :func:`circuits.network.initial_values` for window ``index``;
+        draws the sites' transitions since the last window (plasticity enabled)."""
+        formed = eliminated = 0
+        if self.sites is not None and self.settings.enabled:
+            rng = np.random.default_rng([self.seed, index, 7])
+            present, formed, eliminated = update_sites(self.sites["present"], self.sites["post"], self.s, rng)
+            self.sites["present"] = present
+        self.columns["spines_formed"].append(formed)
+        self.columns["spines_eliminated"].append(eliminated)
+        return {"spines": None if self.sites is None else self.sites["present"],
+                "spine_init": self.s.occupancy.copy(),
+                "ee_weight_scale": self.s.weight_scale(self.settings.state)}
+
+    def after_window(self, sites: dict[str, np.ndarray], ampa_local: np.ndarray, ampa_available: float,
+                     weight_scale: np.ndarray) -> None:
+        """Take the window's sites and local AMPA activation (release events x AMPA availability,
+        per pyramidal cell; independent of the synapses' strength, so potentiation does not
+        feed back on itself)."""
+        if self.sites is None:
+            self.sites = {"pre": sites["pre"], "post": sites["post"], "present": sites["spine"].copy()}
+        rate = np.asarray(ampa_local, dtype=float) / self.counting_s
+        if self.reference is None:  # baseline at full AMPA availability
+            self.reference = float(np.mean(rate)) / max(ampa_available, 1e-9)
+        # one drive for the population: per-cell counts of a window are noisy, and BDNF acts on
+        # the synapses around the releasing cells rather than on the cell alone
+        ratio = float(np.mean(rate)) / self.reference if self.reference > 0 else 1.0
+        self.drive = np.full(len(rate), activity_drive(ratio, 1.0, self.settings.params))
+        self.columns["ampa_activation"].append(ratio)
+        self.columns["ampa_drive"].append(float(np.mean(self.drive)))
+        self.columns["spine_sites_present"].append(float(np.mean(self.sites["present"])))
+        self.snapshots.append((self.sites["present"].copy(), np.asarray(weight_scale, dtype=float)))
+
+    # -- between windows ----------------------------------------------------------------
+    def predict(self, i0: int, i1: int) -> None:
+        """Advance from ``i0`` to ``i1`` with the last drive, scaled by the occupancy when it falls."""
+        if not self.settings.enabled:
+            return self._hold(i0, i1)
+        o0 = self.occupancy[i0]
+        for i in range(i0 + 1, i1 + 1):
+            scale = min(1.0, 0.5 * (self.occupancy[i - 1] + self.occupancy[i]) / o0) if o0 > 1e-9 else 1.0
+            self._step(i, self.drive * scale)
+
+    def correct(self, i_start: int, i_end: int, previous_drive: np.ndarray) -> None:
+        """Redo the interval since the last window's end with the drive interpolated up to this
+        window (``i_start``), then the window itself (to ``i_end``) with its own drive; start
+        accumulating the next interval's site transitions."""
+        if self.settings.enabled and self.anchor is not None:
+            i0, state = self.anchor
+            self.s = state.copy()
+            if i_start > i0:
+                weights = interpolation_weight(self.t, self.occupancy, i0, i_start)
+                for k, i in enumerate(range(i0 + 1, i_start + 1)):
+                    self._step(i, previous_drive + (self.drive - previous_drive) * weights[k])
+            for i in range(i_start + 1, i_end + 1):
+                self._step(i, self.drive)
+        elif self.settings.enabled:
+            for i in range(i_start + 1, i_end + 1):
+                self._step(i, self.drive)
+        else:
+            self._hold(i_start, i_end)
+        self.s.start_interval()
+        self.anchor = (i_end, self.s.copy())
+
+    def _step(self, i: int, drive: np.ndarray) -> None:
+        st = self.settings
+        advance(self.s, drive, float(self.t[i] - self.t[i - 1]), st.params, st.state,
+                mtor_gate=float(self.gate[i]), formation_blocked=st.formation_blocked)
+        self._record(i, drive)
+
+    def _hold(self, i0: int, i1: int) -> None:
+        for i in range(i0 + 1, i1 + 1):
+            self._record(i)
+
+    def _record(self, i: int, drive: np.ndarray | None = None) -> None:
+        st = self.settings
+        self.traces["bdnf"][i] = float(np.mean(self.s.bdnf))
+        self.traces["mtor"][i] = float(np.mean(self.s.mtor))
+        self.traces["potentiation"][i] = float(np.mean(self.s.protein))
+        self.traces["spine_density"][i] = float(np.mean(self.s.occupancy)) / st.params.occupancy
+        self.traces["outcome"][i] = outcome(self.s, st.params, st.state)
+        self.traces["ampa_drive"][i] = 0.0 if drive is None else float(np.mean(drive))
+
+    def finish(self, i_last: int, i_end: int) -> None:
+        """Carry on to the end of the protocol after the last window (no more corrections)."""
+        self.predict(i_last, i_end)

@@ -151,7 +151,7 @@ def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_ne
 def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = None):
     """The spikes of ``run`` as a ``neo.Block``: one ``Segment`` per window (``name`` = its label,
     annotations ``window``, ``start_s``, ``duration_s``), holding :func:`spiketrains` of every
-    population. Select one population with ``segment.filter(population="pyr", objectclass="SpikeTrain")``.
+    population. Select one population with ``segment.filter(population="pyr", objects="SpikeTrain")``.
     """
     import neo
 

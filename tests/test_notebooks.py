@@ -6,7 +6,9 @@ then checks what the notebook computed.
 """
 from __future__ import annotations
 
+import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+KERNEL = "ketamine-sim-tests"
 #: Every notebook and the checks run after it in its kernel (its own variables).
 CHECKS = {
     "01_quickstart": """
@@ -72,8 +75,17 @@ def test_notebook_runs_in_small_mode(name, build_cache, tmp_path, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)
     # the kernel imports this checkout, as the tests do
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
+    # a kernel of this interpreter, whatever other "python3" kernels the machine has registered
+    spec = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "ketamine-sim tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
     start = time.perf_counter()
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name=KERNEL, resources={"metadata": {"path": str(run_dir)}})
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors

@@ -89,6 +89,11 @@ def run_experiment(cfg, output_dir: str | Path) -> Path:
         from .figures import summary_figure
 
         log.info("figure: %s", summary_figure(data, output_dir / "summary.png").resolve())
+        if "spine_density" in data.timeline:
+            from .figures import spine_density
+
+            spine_density(data, output_dir / "spine_density")
+            log.info("figure: %s", (output_dir / "spine_density.png").resolve())
     return path
 
 

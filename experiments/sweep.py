@@ -1,0 +1,425 @@
+"""Sweeps that resume and index themselves (docs/sweeps.md).
+
+A Hydra multirun (``ketamine-sim -m ...``) gives every job its own run folder under the
+sweep folder. Run the same command again into the same sweep folder
+(``hydra.sweep.dir=<same>``) and each job first checks its folder (:func:`run_job`):
+
+* complete results written with the job's own resolved config (:data:`RESUME_IGNORES`
+  aside): the job is skipped (``skipping finished run ...`` in the log); a missing or
+  cut-off figure is drawn from the results;
+* anything else runs again. Results are written atomically (temp file, then rename), so
+  an interrupted job left no ``results.h5``; its leftover temp files are removed first. A
+  run whose stored config differs (other overrides, other defaults) is overwritten.
+
+Each job records its outcome in ``<run folder>/job_status.json``. :class:`SweepCallback`
+(``hydra.callbacks`` in configs/config.yaml) writes ``sweep_index.csv`` at the sweep root
+when a multirun ends, also after a failed job or Ctrl-C; :func:`write_sweep_index`
+(``python -m experiments.sweep SWEEP_DIR``) rebuilds it from the folder alone, e.g. after
+the sweep was killed.
+
+The index has one row per job of the sweep (as ``multirun.yaml`` at the root defines it):
+``job``, ``status`` (one of :data:`STATUSES`), ``run`` (folder relative to the root),
+``overrides``, one column per overridden key, key readouts (:func:`key_readouts`), wall
+times and, for a failed job, ``error``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "job_status.json"
+INDEX_FILE = "sweep_index.csv"
+#: Index statuses: written by this sweep; complete results found and kept; the job raised an
+#: error; no complete results (never started, interrupted, or still running).
+STATUSES = ("done", "skipped-finished", "failed", "missing")
+_RESULTS = "results.h5"
+_PNG_END = b"IEND\xaeB`\x82"  # the last chunk of every complete PNG file
+
+
+# --------------------------------------------------------------------------- one job
+
+def _config_dict(cfg) -> dict:
+    """The resolved config as ``results.h5`` stores it (YAML), parsed back."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    return yaml.safe_load(OmegaConf.to_yaml(cfg, resolve=True)) or {}
+
+
+def _expected_results(cfg) -> list[tuple[Path, Any]]:
+    """(results path relative to the run folder, the config stored in it) of every file a run writes."""
+    from omegaconf import OmegaConf
+
+    from . import config as C
+
+    if cfg.experiment.name == "dose_response":  # one file per dose, named as experiments.run names them
+        return [(Path(f"dose_{dose:g}_mg_per_kg") / _RESULTS, OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}}))
+                for dose in C.dose_list(cfg)]
+    return [(Path(_RESULTS), cfg)]
+
+
+def _stored_config(path: Path) -> dict:
+    """The config stored in a complete ``results.h5``; raises OSError/KeyError/ValueError otherwise."""
+    import h5py
+    import yaml
+
+    from .results import FORMAT
+
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("format") != FORMAT:
+            raise ValueError("not a results file")
+        for group in ("spikes", "windows", "timeline", "readouts", "provenance"):
+            if group not in f:
+                raise KeyError(group)
+        return yaml.safe_load(f["config"].asstr()[()]) or {}
+
+
+#: Config keys that choose where or what extra files go, not what is simulated: ignored when
+#: matching finished runs (a figure that is now asked for is drawn from the results).
+RESUME_IGNORES = ("output", "backend.cache_dir")
+
+
+def _differing_keys(stored: dict, wanted: dict) -> list[str]:
+    """Dotted keys whose values differ between two configs, less :data:`RESUME_IGNORES`."""
+    from .analysis import flatten_config
+
+    a, b = flatten_config(stored), flatten_config(wanted)
+    return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>")
+                  and not any(k == i or k.startswith(i + ".") for i in RESUME_IGNORES))
+
+
+def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
+    """Whether ``output_dir`` holds complete results of exactly ``cfg`` (the resolved job
+    config); returns (finished, why) with ``why`` a short reason for the log."""
+    output_dir = Path(output_dir)
+    try:
+        expected = _expected_results(cfg)
+    except Exception as error:  # an invalid config: the run itself reports it
+        return False, f"config not checked ({error})"
+    for rel, wanted in expected:
+        path = output_dir / rel
+        if not path.exists():
+            return False, f"no {rel}"
+        try:
+            stored = _stored_config(path)
+        except (OSError, KeyError, ValueError) as error:
+            return False, f"{rel} is unreadable ({type(error).__name__}: {error})"
+        keys = _differing_keys(stored, _config_dict(wanted))
+        if keys:
+            more = f", ... ({len(keys)} keys)" if len(keys) > 5 else ""
+            return False, f"{rel} was written with another config ({', '.join(keys[:5])}{more})"
+    if cfg.experiment.name == "dose_response" and not (output_dir / "dose_response.csv").exists():
+        return False, "no dose_response.csv"
+    return True, "complete results with the same config"
+
+
+def remove_leftover_temp_files(output_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temp files an interrupted run left in its folder (``.results.h5.<pid>.tmp``,
+    ``.dose_response.csv.tmp``, ...); returns them. Only this job writes its folder."""
+    output_dir = Path(output_dir)
+    removed = []
+    for path in [*output_dir.glob(".*.tmp"), *output_dir.glob("dose_*/.*.tmp")]:
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _png_complete(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(path.stat().st_size - len(_PNG_END), 0))
+            return f.read() == _PNG_END
+    except OSError:
+        return False
+
+
+def _redraw_figure_if_needed(output_dir: Path, cfg) -> bool:
+    """Redraw the figure of finished results if it is missing or cut off; returns whether it did."""
+    from .results import read_results
+
+    if not cfg.output.figure:
+        return False
+    if cfg.experiment.name == "dose_response":
+        from . import dose_response
+
+        png = output_dir / "dose_response.png"
+        if _png_complete(png):
+            return False
+        rows = [dose_response.summarize(float(c.dosing.dose_mg_per_kg), read_results(output_dir / rel))
+                for rel, c in _expected_results(cfg)]
+        dose_response.figure(rows, png)
+        return True
+    png = output_dir / "summary.png"
+    if _png_complete(png):
+        return False
+    from .figures import summary_figure
+
+    summary_figure(read_results(output_dir / _RESULTS), png)
+    return True
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path`` and rename it (never half-written)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_status(output_dir: Path, **status) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(output_dir / STATUS_FILE, json.dumps(status, indent=1, default=str) + "\n")
+
+
+def read_status(run_dir: str | os.PathLike) -> dict | None:
+    """A run folder's ``job_status.json`` (None if absent or unreadable)."""
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_job(cfg, output_dir: str | os.PathLike, overrides: Sequence[str] = (), job: int | None = None,
+            run: Callable | None = None) -> str:
+    """One job of a sweep: skip it if ``output_dir`` holds its finished results, else run it
+    (``run(cfg, output_dir)``, default :func:`experiments.run.run_experiment`). Records the
+    outcome in ``job_status.json``; returns ``"done"`` or ``"skipped-finished"``; re-raises
+    the run's error (after recording ``"failed"``)."""
+    output_dir = Path(output_dir)
+    base = {"job": job, "overrides": list(overrides)}
+    for path in remove_leftover_temp_files(output_dir):
+        log.info("removed a temp file left by an interrupted run: %s", path)
+    finished, why = check_finished(output_dir, cfg)
+    if finished:
+        try:
+            note = "; redrew its figure" if _redraw_figure_if_needed(output_dir, cfg) else ""
+        except Exception as error:  # the results are complete: a figure is no reason to simulate again
+            note = f"; its figure could not be drawn ({type(error).__name__}: {error})"
+        log.info("skipping finished run %s (%s)%s", output_dir, why, note)
+        _write_status(output_dir, status="skipped-finished", **base, ended=_now())
+        return "skipped-finished"
+    if (output_dir / _RESULTS).exists() or (output_dir / STATUS_FILE).exists():
+        log.info("running %s again: %s", output_dir, why)
+    if run is None:
+        from .run import run_experiment as run
+    started, clock = _now(), time.perf_counter()
+    _write_status(output_dir, status="running", **base, started=started)
+    try:
+        run(cfg, output_dir)
+    except Exception as error:
+        _write_status(output_dir, status="failed", **base, started=started, ended=_now(),
+                      error=f"{type(error).__name__}: {error}")
+        raise
+    _write_status(output_dir, status="done", **base, started=started, ended=_now(),
+                  job_wall_s=round(time.perf_counter() - clock, 3))
+    return "done"
+
+
+# --------------------------------------------------------------------------- the index
+
+def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
+    """Per population ``<pop>_rate_baseline_hz`` (window 0), ``_max_hz`` and ``_min_hz`` (over
+    all windows), plus ``n_windows``, ``wall_time_s``, ``build_s`` and ``recompiled`` from the
+    provenance; read from ``results.h5`` without its spikes."""
+    import h5py
+    import numpy as np
+
+    out: dict[str, object] = {}
+    with h5py.File(results_path, "r") as f:
+        out["n_windows"] = int(f["windows/start_s"].shape[0])
+        for pop, group in f["readouts"].items():
+            if "rate" in group:
+                rate = np.asarray(group["rate"][()], dtype=float)
+                out[f"{pop}_rate_baseline_hz"] = round(float(rate[0]), 4) if rate.size else float("nan")
+                out[f"{pop}_rate_max_hz"] = round(float(rate.max()), 4) if rate.size else float("nan")
+                out[f"{pop}_rate_min_hz"] = round(float(rate.min()), 4) if rate.size else float("nan")
+        provenance = f["provenance"]
+        if "wall_time_s" in provenance:
+            wall = provenance["wall_time_s"].attrs
+            out["wall_time_s"] = round(float(wall.get("total", float("nan"))), 3)
+            out["build_s"] = round(float(wall.get("build", float("nan"))), 3)
+        if "recompiled" in provenance.attrs:
+            out["recompiled"] = bool(provenance.attrs["recompiled"])
+    return out
+
+
+def sweep_jobs(sweep_dir: str | os.PathLike) -> list[list[str]] | None:
+    """The override list of every job of the sweep, in job order, from ``multirun.yaml`` at
+    the sweep root (Hydra's basic sweeper); None if that file is absent or not expandable."""
+    from omegaconf import OmegaConf
+
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.exists():
+        return None
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        cfg = OmegaConf.load(path)
+        if not str(cfg.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+            return None
+        params = cfg.hydra.sweeper.get("params")
+        params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
+        task = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
+        parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + list(task))
+        return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except Exception as error:  # e.g. glob() sweeps, which need the config loader
+        log.warning("%s: cannot list the sweep's jobs (%s); indexing the run folders found", path, error)
+        return None
+
+
+def _run_folders(sweep_dir: Path) -> dict[tuple[str, ...], Path]:
+    """Run folders below ``sweep_dir`` by their overrides (Hydra's ``.hydra/overrides.yaml``,
+    else ``job_status.json``); where two folders share overrides, the newer one."""
+    import yaml
+
+    found: dict[tuple[str, ...], Path] = {}
+    folders = {p.parent.parent for p in sweep_dir.rglob("overrides.yaml") if p.parent.name == ".hydra"}
+    folders |= {p.parent for p in sweep_dir.rglob(STATUS_FILE)}
+    for folder in sorted(folders, key=lambda p: p.stat().st_mtime):
+        try:
+            overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+        except (OSError, yaml.YAMLError):
+            overrides = (read_status(folder) or {}).get("overrides")
+        if isinstance(overrides, list):
+            found[tuple(str(o) for o in overrides)] = folder
+    return found
+
+
+def _split_override(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def _index_row(sweep_dir: Path, job: int | None, overrides: Sequence[str], folder: Path | None) -> dict[str, object]:
+    row: dict[str, object] = {"job": job, "status": "missing", "run": "", "overrides": " ".join(overrides)}
+    row.update(_split_override(o) for o in overrides)
+    if folder is None:
+        return row
+    row["run"] = folder.relative_to(sweep_dir).as_posix()
+    status = read_status(folder) or {}
+    if row["job"] is None:
+        row["job"] = status.get("job")
+    recorded = status.get("status")
+    if status and status.get("overrides") != list(overrides):  # left by an earlier sweep of this folder
+        recorded = "running"
+    results = sorted(folder.glob(f"dose_*/{_RESULTS}")) if (folder / "dose_response.csv").exists() else []
+    results = results or ([folder / _RESULTS] if (folder / _RESULTS).exists() else [])
+    if recorded == "failed":
+        row["status"], row["error"] = "failed", status.get("error", "")
+    elif results and recorded in ("done", "skipped-finished", None):  # None: run before job status files
+        row["status"] = recorded or "done"
+        if len(results) == 1:
+            try:
+                row.update(key_readouts(results[0]))
+            except (OSError, KeyError, ValueError) as error:
+                row["status"], row["error"] = "missing", f"unreadable {results[0].name}: {error}"
+        else:  # dose_response: per-dose readouts are in its dose_response.csv
+            row["n_results"] = len(results)
+    if "job_wall_s" in status:
+        row["job_wall_s"] = status["job_wall_s"]
+    return row
+
+
+def sweep_index(sweep_dir: str | os.PathLike):
+    """The sweep index as a pandas DataFrame (columns: see the module docstring), built from
+    the sweep folder alone: ``multirun.yaml``, the run folders and their ``results.h5``."""
+    import pandas as pd
+
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"sweep folder {sweep_dir} does not exist")
+    folders = _run_folders(sweep_dir)
+    jobs = sweep_jobs(sweep_dir)
+    if jobs is None:  # no job list: index the folders found, in job order
+        rows = [_index_row(sweep_dir, None, list(o), f) for o, f in folders.items()]
+        rows.sort(key=lambda r: (r["job"] is None, r["job"] if r["job"] is not None else 0, r["run"]))
+    else:
+        rows = [_index_row(sweep_dir, i, job, folders.get(tuple(job))) for i, job in enumerate(jobs)]
+    fixed = ["job", "status", "run", "overrides"]
+    keys = list(dict.fromkeys(k for r in rows for k in r if k not in fixed))
+    return pd.DataFrame(rows, columns=fixed + keys)
+
+
+def write_sweep_index(sweep_dir: str | os.PathLike) -> Path:
+    """Write :func:`sweep_index` to ``<sweep_dir>/sweep_index.csv`` atomically; returns its path."""
+    sweep_dir = Path(sweep_dir)
+    frame = sweep_index(sweep_dir)
+    path = sweep_dir / INDEX_FILE
+    _write_atomic(path, frame.to_csv(index=False, quoting=csv.QUOTE_MINIMAL))
+    return path
+
+
+class SweepCallback(Callback):
+    """Hydra callback: writes ``sweep_index.csv`` at the sweep root when a multirun ends, and
+    at exit if it ends early (a failed job, Ctrl-C)."""
+
+    def __init__(self, index: bool = True) -> None:
+        self.index = index
+        self._sweep_dir: Path | None = None
+
+    def on_multirun_start(self, config, **kwargs: Any) -> None:
+        if self.index:
+            import h5py  # noqa: F401  (imported now: an import at interpreter exit may fail)
+            import pandas  # noqa: F401
+
+            self._sweep_dir = Path(str(config.hydra.sweep.dir))
+            atexit.register(self._write_index)
+
+    def on_multirun_end(self, config, **kwargs: Any) -> None:
+        if self._sweep_dir is not None:
+            atexit.unregister(self._write_index)
+            self._write_index()
+
+    def _write_index(self) -> None:
+        if self._sweep_dir is None or not self._sweep_dir.is_dir():
+            return
+        try:
+            frame_path = write_sweep_index(self._sweep_dir)
+        except Exception as error:  # never hide the sweep's own outcome behind an index error
+            log.warning("sweep index not written: %s", error)
+            return
+        log.info("sweep index: %s", frame_path.resolve())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m experiments.sweep SWEEP_DIR...``: (re)write each folder's sweep index."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m experiments.sweep SWEEP_DIR...  (rewrites SWEEP_DIR/sweep_index.csv)")
+        return 0 if argv else 2
+    import pandas as pd
+
+    for folder in argv:
+        path = write_sweep_index(folder)
+        counts = pd.read_csv(path)["status"].value_counts().to_dict()
+        print(f"{path}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -99,6 +99,11 @@ class CircuitDrive:
     background_weight_nS: dict[str, float]
     vesicles: VesicleParameters
     ampa_available: float = 1.0  #: fraction of AMPA receptors of local synapses not blocked (NBQX: 1 - block)
+    #: populations whose NMDA receptors the drug reaches (the others see no drug): the
+    #: disinhibition hypotheses restrict the block to PV or SST cells
+    drug_targets: tuple[str, ...] = POPULATIONS
+    hnk_ampa_gain: float = 0.0     #: largest relative rise of local AMPA transmission onto pyramidal cells by (2R,6R)-HNK (Zanos 2016)
+    hnk_ampa_ec50_uM: float = 10.0  #: HNK brain concentration of half that rise
 
     def __post_init__(self) -> None:
         for key, w in list(self.weight_nS.items()) + list(self.background_weight_nS.items()):
@@ -109,6 +114,16 @@ class CircuitDrive:
                 raise ValueError(f"nmda_ratio.{pop} must be >= 0, got {r}")
         if not 0 <= self.ampa_available <= 1:
             raise ValueError(f"ampa_available must be in [0, 1], got {self.ampa_available}")
+        unknown = set(self.drug_targets) - set(POPULATIONS)
+        if unknown:
+            raise ValueError(f"drug_targets: unknown populations {sorted(unknown)}; allowed: {', '.join(POPULATIONS)}")
+        if self.hnk_ampa_gain < 0 or self.hnk_ampa_ec50_uM <= 0:
+            raise ValueError("hnk_ampa_gain must be >= 0 and hnk_ampa_ec50_uM > 0")
+
+    def ampa_scale(self, hnk_uM: float) -> float:
+        """Local AMPA transmission relative to control: NBQX availability x the HNK rise
+        1 + gain c / (c + EC50)."""
+        return self.ampa_available * (1.0 + self.hnk_ampa_gain * hnk_uM / (hnk_uM + self.hnk_ampa_ec50_uM))
 
 
 @dataclass
@@ -225,13 +240,14 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
             "v": 1e-3 * rng.uniform(cell.e_l_mV, cell.v_th_mV, size=n),
             "nmda_ratio": float(drive.nmda_ratio[pop]),
             "w_ext": 1e-9 * drive.background_weight_nS[pop],
-            "ampa_scale": float(drive.ampa_available),
+            # HNK's rise was measured at synapses onto pyramidal cells (Zanos 2016): applied there only
+            "ampa_scale": drive.ampa_scale(float(concentrations_uM.get("hnk", 0.0)) if pop == "pyr" else 0.0),
         }
         for pre in POPULATIONS:
             scale = structure.reference_counts[pre] / structure.counts[pre]
             pop_values[f"w_from_{pre}"] = 1e-9 * drive.weight_nS.get((pre, pop), 0.0) * scale
         for k in SPECIES:
-            pop_values[f"c_{k}"] = float(concentrations_uM.get(k, 0.0))
+            pop_values[f"c_{k}"] = float(concentrations_uM.get(k, 0.0)) if pop in drive.drug_targets else 0.0
             pop_values[f"b_{k}"] = block_state[pop][k] if block_state else 0.0
         if pop == "pyr":
             nominal = 1.0 / (1.0 + u * NOMINAL_RATE_HZ * 1e-3 * ves.tau_rec_ms) if ves.depression else 1.0

@@ -4,14 +4,16 @@ The chain of the "glutamate burst" hypothesis (Li 2010; Duman 2016; Moda-Sava 20
 one set of variables per pyramidal cell, integrated between spiking windows:
 
     u        = max(0, A / A_ref - 1 - theta)           AMPA activation above baseline (population)
-    dB/dt    = (beta + k_B u - B) / tau_B               BDNF (1 = the healthy tone)
+    dB/dt    = (beta + k_B u + k_R f - B) / tau_B       BDNF (1 = the healthy tone)
     dM/dt    = (g B - M) / tau_M                        mTORC1 activity; g = 1 - rapamycin block
     dS/dt    = (k_S max(M - beta, 0) - S) / tau_S       mTOR-made synaptic protein above tone
     w        = w_state (1 + S)                          strength of the cell's existing E->E synapses
     a        = a0 (M + sigma S)                         spine formation rate per empty site (1/day)
     b        = b0 e_state                               spine elimination rate per spine (1/day)
 
-``A`` is the local glutamate release reaching available AMPA receptors of the pyramidal
+``f`` is the pyramidal cells' NMDA blocked fraction, the optional route of Autry 2011 (block
+of NMDA receptors at rest -> eEF2 dephosphorylation -> BDNF translation; k_R = 0 by
+default, ``hypothesis=glun2b_rest`` turns it on). ``A`` is the local glutamate release reaching available AMPA receptors of the pyramidal
 cells in a window (population mean), ``A_ref`` the same in the baseline window at full
 AMPA availability, so NBQX lowers ``u`` (S4, Maeng 2008) and rapamycin (g = 0) stops the mTOR steps (S1, Li 2010). Elimination does not
 depend on the chain (S2: Phoumthipphavong 2016 and Moda-Sava 2019 saw formation rise
@@ -56,12 +58,13 @@ class PlasticityParameters:
     formation_gain: float = 10.0      #: sigma: spine formation per unit of synaptic protein, relative to tonic
     elimination_per_day: float = 1.0 / 35.0  #: b0 (healthy)
     occupancy: float = 0.8            #: fraction of potential E->E sites present in the healthy steady state
+    glun2b_rest_gain: float = 0.0     #: k_R: BDNF rise per unit of pyramidal NMDA block (Autry 2011 route; 0 = off)
 
     def __post_init__(self) -> None:
         for name in ("bdnf_tau_h", "mtor_tau_h", "protein_tau_h", "elimination_per_day"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("activity_threshold", "bdnf_gain", "protein_gain", "formation_gain"):
+        for name in ("activity_threshold", "bdnf_gain", "protein_gain", "formation_gain", "glun2b_rest_gain"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.occupancy < 1:
@@ -135,19 +138,21 @@ def activity_drive(ampa_input, reference, params: PlasticityParameters):
 
 
 def advance(s: PlasticityState, drive: np.ndarray, dt_s: float, params: PlasticityParameters, state: BrainState,
-            mtor_gate: float = 1.0, formation_blocked: bool = False) -> None:
+            mtor_gate: float = 1.0, formation_blocked: bool = False, rest_block: float = 0.0) -> None:
     """Advance ``s`` by ``dt_s`` with ``drive`` (u per cell) and the mTOR gate held.
 
     Each variable relaxes exactly towards its target computed with the step-midpoint values
     of the variables upstream (exponential Euler). ``formation_blocked`` holds formation at
-    its tonic rate (no spines beyond the state's own turnover).
+    its tonic rate (no spines beyond the state's own turnover); ``rest_block`` is the
+    pyramidal NMDA blocked fraction f over the step.
     """
     if dt_s <= 0:
         return
     beta = state.bdnf_tone
     h = dt_s / SECONDS_PER_HOUR
     b_old, m_old, p_old = s.bdnf.copy(), s.mtor.copy(), s.protein.copy()
-    s.bdnf[:] = _relax(s.bdnf, beta + params.bdnf_gain * drive, h / params.bdnf_tau_h)
+    s.bdnf[:] = _relax(s.bdnf, beta + params.bdnf_gain * drive + params.glun2b_rest_gain * rest_block,
+                       h / params.bdnf_tau_h)
     s.mtor[:] = _relax(s.mtor, mtor_gate * 0.5 * (b_old + s.bdnf), h / params.mtor_tau_h)
     m_mid = 0.5 * (m_old + s.mtor)
     s.protein[:] = _relax(s.protein, params.protein_gain * np.maximum(m_mid - beta, 0.0), h / params.protein_tau_h)

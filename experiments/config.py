@@ -155,6 +155,7 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
         protein_tau_h=_number(cfg, f"{p}.protein_tau_h", minimum=0, strict=True),
         formation_gain=_number(cfg, f"{p}.formation_gain", minimum=0),
         elimination_per_day=_number(cfg, f"{p}.elimination_per_day", minimum=0, strict=True),
+        glun2b_rest_gain=_number(cfg, f"{p}.glun2b_rest_gain", minimum=0),
         occupancy=(structure or circuit_structure(cfg)).spine_occupancy,
     )
     return PlasticitySettings(params=params, state=brain_state(cfg), enabled=_flag(cfg, f"{p}.enabled"),
@@ -192,10 +193,25 @@ def circuit_drive(cfg) -> CircuitDrive:
         nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0),
         background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0),
         vesicles=vesicles(cfg),
+        drug_targets=drug_targets(cfg),
+        hnk_ampa_gain=_number(cfg, "hnk_ampa.gain", minimum=0),
+        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True),
         # with a time window, the protocol's schedule applies the block (manipulation_schedule)
         ampa_available=1.0 - (_number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1)
                               if manipulation_window(cfg, "ampa_block") is None else 0.0),
     )
+
+
+def drug_targets(cfg) -> tuple[str, ...]:
+    """``block.targets``: the populations whose NMDA receptors the drug reaches."""
+    path = "block.targets"
+    values = _get(cfg, path)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ConfigError(path, f"must be a list of populations ({', '.join(POPULATIONS)}), got {values!r}")
+    for value in values:
+        if value not in POPULATIONS:
+            raise ConfigError(path, f"unknown population {value!r}; allowed: {', '.join(POPULATIONS)}")
+    return tuple(str(v) for v in values)
 
 
 def neurochemistry(cfg) -> NeurochemistryParameters:

@@ -63,8 +63,11 @@ def interpolation_weight(t: np.ndarray, occupancy: np.ndarray, i0: int, i1: int)
 
 class PlasticityTrack:
     def __init__(self, settings: PlasticitySettings, n_pyr: int, time_s: np.ndarray, occupancy: np.ndarray,
-                 mtor_gate: np.ndarray, window_s: float, transient_s: float, seed: int):
+                 blocked_pyr: np.ndarray, mtor_gate: np.ndarray, window_s: float, transient_s: float, seed: int):
+        """``blocked_pyr`` is the pyramidal cells' mean NMDA blocked fraction on ``time_s``, filled
+        in by the caller before each stretch is advanced (the GluN2B-at-rest route reads it)."""
         self.settings, self.t, self.occupancy, self.gate = settings, time_s, occupancy, mtor_gate
+        self.blocked_pyr = blocked_pyr
         self.counting_s = window_s - transient_s
         self.seed = seed
         self.s = PlasticityState.at_rest(n_pyr, settings.params, settings.state)
@@ -145,7 +148,8 @@ class PlasticityTrack:
     def _step(self, i: int, drive: np.ndarray) -> None:
         st = self.settings
         advance(self.s, drive, float(self.t[i] - self.t[i - 1]), st.params, st.state,
-                mtor_gate=float(self.gate[i]), formation_blocked=st.formation_blocked)
+                mtor_gate=float(self.gate[i]), formation_blocked=st.formation_blocked,
+                rest_block=0.5 * float(self.blocked_pyr[i - 1] + self.blocked_pyr[i]))
         self._record(i, drive)
 
     def _hold(self, i0: int, i1: int) -> None:

@@ -117,7 +117,7 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     ampa_available = (np.full(len(t), drive.ampa_available) if protocol.ampa_available is None
                       else np.asarray(protocol.ampa_available, dtype=float))
     plasticity = plasticity or PlasticitySettings(PlasticityParameters(occupancy=structure.spine_occupancy), HEALTHY)
-    track = PlasticityTrack(plasticity, structure.counts["pyr"], t, occupancy,
+    track = PlasticityTrack(plasticity, structure.counts["pyr"], t, occupancy, blocked["pyr"],
                             np.ones(len(t)) if protocol.mtor_gate is None else np.asarray(protocol.mtor_gate, dtype=float),
                             window_s, transient_s, seed)
     spikes = {pop: ([], []) for pop in POPULATIONS}
@@ -132,7 +132,8 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         if activity is not None and until > here:
             conc = {k: protocol.brain_uM[k][here: until + 1] for k in SPECIES}
             for pop in POPULATIONS:
-                states = advance_block_through(block[pop], activity[pop], t[here: until + 1], conc, structure.block)
+                reached = conc if pop in drive.drug_targets else {k: np.zeros_like(c) for k, c in conc.items()}
+                states = advance_block_through(block[pop], activity[pop], t[here: until + 1], reached, structure.block)
                 blocked[pop][here: until + 1] = [np.mean(sum(s.values())) for s in states]
                 block[pop] = states[-1]
             for i in range(here + 1, until + 1):

@@ -24,7 +24,7 @@ from circuits.receptors import SynapseParameters
 
 from .engine import BACKENDS
 
-EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course")
+EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard")
 
 
 class ConfigError(ValueError):
@@ -377,6 +377,37 @@ def _check_window_times(cfg, block: str, onset_min: float, what: str) -> None:
         raise ConfigError(path, f"windows must lie within {block}.start_min ({start}) and end_min ({end})")
 
 
+def scorecard_settings(cfg) -> None:
+    """``scorecard.*``: known hypotheses, seeds, records, jobs."""
+    from pathlib import Path
+
+    from .scorecard import HYPOTHESIS_DIR, SEEDS_DIR, RecordError, load_records, scorable
+
+    known = sorted(p.stem for p in HYPOTHESIS_DIR.glob("*.yaml"))
+    hypotheses = _get(cfg, "scorecard.hypotheses")
+    if isinstance(hypotheses, (str, bytes)) or not hasattr(hypotheses, "__len__") or len(hypotheses) == 0:
+        raise ConfigError("scorecard.hypotheses", f"must be a non-empty list of hypotheses ({', '.join(known)})")
+    for h in hypotheses:
+        if h not in known:
+            raise ConfigError("scorecard.hypotheses", f"unknown hypothesis {h!r}; allowed: {', '.join(known)}")
+    seeds = _get(cfg, "scorecard.seeds")
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
+        raise ConfigError("scorecard.seeds", f"must be a non-empty list of seeds, got {seeds!r}")
+    for i in range(len(seeds)):
+        _number(cfg, f"scorecard.seeds.{i}", minimum=0, integer=True)
+    _number(cfg, "scorecard.n_jobs", minimum=1, integer=True)
+    _number(cfg, "scorecard.none_band", minimum=0)
+    folder = _get(cfg, "scorecard.seeds_dir") or SEEDS_DIR
+    if not Path(folder).is_dir():
+        raise ConfigError("scorecard.seeds_dir", f"not a folder: {folder}")
+    records = _get(cfg, "scorecard.records")
+    try:
+        scorable(load_records(folder), list(records) if records is not None else None)
+    except RecordError as error:
+        raise ConfigError("scorecard.records" if "scorecard.records" in str(error) else "scorecard.seeds_dir",
+                          str(error)) from None
+
+
 def validate(cfg) -> None:
     """Check every field the chosen experiment uses; raise ConfigError on the first bad one."""
     _number(cfg, "seed", minimum=0, integer=True)
@@ -387,6 +418,8 @@ def validate(cfg) -> None:
     neurochemistry(cfg)
     a1_antagonist(cfg)
     drug(cfg)
+    if experiment == "scorecard":
+        return scorecard_settings(cfg)
     if experiment == "bath":
         bath_concentrations_uM(cfg)
         _number(cfg, "bath.equilibration_s", minimum=0, strict=True)

@@ -78,6 +78,10 @@ def run_experiment(cfg, output_dir: str | Path) -> Path:
     name = cfg.experiment.name
     log.info("experiment %s: circuit %s (%d neurons), drug %s, backend %s, seed %d", name, structure.name,
              sum(structure.counts.values()), cfg.drug.name, cfg.backend.name, cfg.seed)
+    if name == "scorecard":  # every run in its own process; no engine here
+        from .scorecard import run_scorecard
+
+        return run_scorecard(cfg, output_dir)
     engine = make_engine(structure, cfg.backend.name, cache_dir)
     if name == "dose_response":
         return _dose_response(cfg, output_dir, structure, drive, engine, clock, started)

@@ -1,0 +1,194 @@
+"""Observables of the seeds' records, registered by name, as functions of results files.
+
+Each :class:`Observable` names the runs it needs (a *condition*: Hydra overrides added to
+the scorecard's base overrides) and computes one number from their results, or one number
+per condition for ``ordering`` targets. The same function reads runs the scorecard made
+or any run folder that holds runs of those conditions (:func:`find_runs` matches them by
+their stored config). Changes are fractional (0.2 = +20%) unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import yaml
+
+from .course import value_at_day
+from .results import RunData, read_results
+
+#: Conditions (later overrides of a key replace earlier ones, see :func:`merge`). Windows are
+#: few, so that a scorecard stays affordable; defaults that a run folder may differ in are explicit.
+IV = ("experiment=iv_infusion", "manipulation=none", "dosing=single_iv", "dosing.dose_mg_per_kg=0.5",
+      "iv_infusion.window_times_min=[-10,40]", "iv_infusion.end_min=60")
+EVOKED = ("experiment=evoked_release", "manipulation=none")
+COURSE = ("experiment=course", "manipulation=none", "dosing=single_iv", "dosing.dose_mg_per_kg=0.5",
+          "dosing.follow_days=14", "course.windows_per_dose_min=[-10,20,40,1440]",
+          "course.window_days_after_last_dose=[3,7,14,28]")
+SHORT_COURSE = COURSE + ("course.window_days_after_last_dose=[3]", "dosing.follow_days=3")
+
+
+def merge(*overrides: str) -> tuple[str, ...]:
+    """Overrides with one entry per key, the last one winning (Hydra refuses duplicates)."""
+    out: dict[str, str] = {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        out.pop(key, None)
+        out[key] = value
+    return tuple(f"{k}={v}" for k, v in out.items())
+
+
+@dataclass(frozen=True)
+class Observable:
+    conditions: Mapping[str, tuple[str, ...]]  #: name -> overrides
+    compute: Callable[[Mapping[str, RunData], dict], float | dict]
+    unit: str = "1"
+    #: which conditions a record's ``condition`` needs (default: all of them)
+    select: Callable[[dict], list[str]] | None = None
+
+    def needed(self, condition: dict) -> dict[str, tuple[str, ...]]:
+        names = self.select(condition) if self.select else list(self.conditions)
+        return {name: self.conditions[name] for name in names}
+
+
+def _relative(before: float, after: float) -> float:
+    return after / before - 1.0 if before > 0 else np.nan
+
+
+def _window_change(run: RunData, pop: str, name: str) -> float:
+    values = run.readouts[pop][name]
+    return _relative(float(values[0]), float(values[-1]))
+
+
+def _excess(run: RunData, name: str, day: float) -> float:
+    return value_at_day(run.timeline, name, day) - value_at_day(run.timeline, name, 0.0)
+
+
+def _peak_excess(run: RunData, name: str) -> float:
+    days = run.timeline["time_from_dose_s"] / 86400.0
+    return float(run.timeline[name][days >= 0].max()) - value_at_day(run.timeline, name, 0.0)
+
+
+def _day(condition: dict, default: float) -> float:
+    if "time_after_dose_days" in condition:
+        return float(condition["time_after_dose_days"])
+    if "time_after_dose_h" in condition:
+        return float(condition["time_after_dose_h"]) / 24.0
+    return default
+
+
+def _last_day_above_half_peak(run: RunData, line: float) -> float:
+    days = run.timeline["time_from_dose_s"] / 86400.0
+    above = np.flatnonzero(run.timeline["outcome"] >= line)
+    return float(days[above[-1]]) if above.size else 0.0
+
+
+def _relapse_ordering(runs, condition) -> dict:
+    single, six = runs["one infusion"], runs["six infusions over two weeks"]
+    line = value_at_day(single.timeline, "outcome", 0.0) + 0.5 * _peak_excess(single, "outcome")
+    return {"one infusion": _last_day_above_half_peak(single, line),
+            "six infusions over two weeks": _last_day_above_half_peak(six, line)}
+
+
+OBSERVABLES: dict[str, Observable] = {
+    "rate_change_pyr": Observable({"iv": IV}, lambda r, c: _window_change(r["iv"], "pyr", "rate")),
+    "rate_change_pv_sst": Observable(
+        {"iv": IV}, lambda r, c: min(_window_change(r["iv"], "pv", "rate"), _window_change(r["iv"], "sst", "rate"))),
+    "inhibitory_input_change_pyr": Observable({"iv": IV}, lambda r, c: _window_change(r["iv"], "pyr", "g_inh_mean")),
+    "glx_change_percent": Observable(
+        {"iv": IV}, lambda r, c: 100.0 * (float(np.max(r["iv"].timeline["glutamate"])) - 1.0), unit="%"),
+    "evoked_glutamate_release_change": Observable(
+        {"none": EVOKED, "dpcpx": EVOKED + ("manipulation=dpcpx",), "nbqx": EVOKED + ("manipulation=nbqx",)},
+        lambda r, c: (_window_change(r["none"], "pyr", "evoked_release") if "manipulation" not in c else
+                      max((_window_change(r[m], "pyr", "evoked_release") for m in ("dpcpx", "nbqx")), key=abs)),
+        select=lambda c: ["dpcpx", "nbqx"] if "manipulation" in c else ["none"]),
+    "vesicle_pool_recovery_rate_change": Observable(
+        {"none": EVOKED}, lambda r, c: -_window_change(r["none"], "pyr", "vesicle_recovery_tau")),
+    "spine_density_change": Observable(
+        {"course": COURSE},
+        lambda r, c: (value_at_day(r["course"].timeline, "spine_density", 0.0) - 1.0 if "chronic stress" in
+                      str(c.get("manipulation", "")) else _excess(r["course"], "spine_density", _day(c, 1.0)))),
+    "early_effect_change": Observable(
+        {"course": COURSE, "spine_block": COURSE + ("manipulation=spine_block",)},
+        lambda r, c: _relative(_excess(r["course"], "outcome", 1.0), _excess(r["spine_block"], "outcome", 1.0))),
+    "antidepressant_effect_change": Observable(
+        {"course": COURSE, "nbqx": COURSE + ("manipulation=nbqx_timed",)},
+        lambda r, c: _relative(_peak_excess(r["course"], "outcome"), _peak_excess(r["nbqx"], "outcome"))),
+    "time_to_relapse": Observable(
+        {"one infusion": COURSE + ("dosing.follow_days=28",),
+         "six infusions over two weeks": COURSE + ("dosing=six_iv_2wk", "dosing.follow_days=28")},
+        _relapse_ordering, unit="day"),
+    "antidepressant_effect": Observable(
+        {f"{d:g}": SHORT_COURSE + (f"dosing.dose_mg_per_kg={d:g}",) for d in (0.1, 0.2, 0.5, 1.0)},
+        lambda r, c: {float(k): _peak_excess(run, "outcome") for k, run in r.items()}),
+}
+
+
+# -- finding runs of a condition in any folder --------------------------------------------
+
+def _config_value(config: dict, key: str):
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _group_option(config: dict, group: str):
+    """The option of a config group a run used (its ``name`` key where it has one)."""
+    if group == "experiment":
+        return _config_value(config, "experiment.name")
+    node = config.get(group)
+    return node.get("name") if isinstance(node, dict) else None
+
+
+def matches(config: dict, overrides: tuple[str, ...]) -> bool:
+    """Whether a run's resolved config agrees with every ``key=value`` override."""
+    for override in merge(*overrides):
+        key, _, value = override.partition("=")
+        wanted = yaml.safe_load(value)
+        if key in ("manipulation",):
+            active = [m for m, on in (("dpcpx", config["manipulation"].get("a1_antagonist")),
+                                      ("nbqx", config["manipulation"].get("ampa_block_fraction", 0) > 0
+                                       and config["manipulation"].get("ampa_block_window_min") is None),
+                                      ("nbqx_timed", config["manipulation"].get("ampa_block_window_min") is not None),
+                                      ("rapamycin", config["manipulation"].get("mtor_block_fraction", 0) > 0),
+                                      ("spine_block", config["manipulation"].get("spine_formation_block"))) if on]
+            if active != ([] if wanted == "none" else [wanted]):
+                return False
+        elif "." not in key:
+            if _group_option(config, key) != wanted:
+                return False
+        elif _config_value(config, key) != wanted and not (isinstance(wanted, (int, float)) and
+                                                          _config_value(config, key) == float(wanted)):
+            return False
+    return True
+
+
+def find_runs(folder: str | Path) -> list[tuple[dict, Path]]:
+    """Every ``results.h5`` under ``folder`` with its resolved config."""
+    import h5py
+
+    out = []
+    for path in sorted(Path(folder).rglob("results.h5")):
+        with h5py.File(path, "r") as f:
+            out.append((yaml.safe_load(f["config"].asstr()[()]), path))
+    return out
+
+
+def pick(runs: list[tuple[dict, Path]], overrides: tuple[str, ...], base: tuple[str, ...] = ()) -> Path | None:
+    """The first run agreeing with ``base`` and then ``overrides`` (the condition's keys only)."""
+    for config, path in runs:
+        if matches(config, tuple(base) + tuple(overrides)):
+            return path
+    return None
+
+
+def evaluate(name: str, condition: dict, runs: Mapping[str, Path | RunData]):
+    """The observable ``name`` from the runs of its conditions (paths or loaded runs)."""
+    observable = OBSERVABLES[name]
+    loaded = {k: (v if isinstance(v, RunData) else read_results(v)) for k, v in runs.items()}
+    return observable.compute(loaded, condition)

@@ -1,0 +1,287 @@
+"""The scorecard: which hypothesis reproduces which published finding.
+
+``ketamine-sim experiment=scorecard`` reads the records of ``seeds/``, keeps those whose
+observable is registered (:mod:`experiments.observables`), runs every condition they need
+for every hypothesis and seed (one process per run, finished runs are skipped on a rerun),
+and writes ``scorecard.csv``, ``scorecard.md`` and ``scorecard.png``/``.svg``.
+
+A record can also be checked against existing runs without simulating:
+
+    python -m experiments.scorecard check S1 outputs/course/2026-11-22_10-00-00
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import yaml
+
+from .observables import OBSERVABLES, evaluate, find_runs, merge, pick
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS_DIR = ROOT / "seeds"
+HYPOTHESIS_DIR = ROOT / "configs" / "hypothesis"
+TARGET_KINDS = ("value", "range", "sign", "ordering")
+
+
+class RecordError(ValueError):
+    """A malformed seeds record: names the file, the record and the field."""
+
+
+def load_records(folder: str | Path = SEEDS_DIR) -> list[dict]:
+    """Every record of ``folder/*.yaml``, each with ``_file``; raises RecordError on a bad one."""
+    records = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if not isinstance(data, list):
+            raise RecordError(f"{path.name}: must be a list of records")
+        for i, record in enumerate(data):
+            where = f"{path.name}: record {record.get('id', i) if isinstance(record, dict) else i}"
+            if not isinstance(record, dict):
+                raise RecordError(f"{where}: must be a mapping")
+            for field in ("id", "condition", "observable", "target", "tolerance"):
+                if field not in record:
+                    raise RecordError(f"{where}: missing field '{field}'")
+            target = record["target"]
+            kinds = [k for k in TARGET_KINDS if isinstance(target, dict) and k in target]
+            if len(kinds) != 1:
+                raise RecordError(f"{where}: field 'target' needs exactly one of {', '.join(TARGET_KINDS)}, got {target!r}")
+            if kinds[0] == "sign" and target["sign"] not in ("positive", "negative", "none"):
+                raise RecordError(f"{where}: field 'target.sign' must be positive, negative or none, got {target['sign']!r}")
+            records.append(dict(record, _file=path.name))
+    return records
+
+
+def scorable(records: list[dict], ids: Sequence[str] | None = None) -> list[dict]:
+    """The records whose observable has a registered readout (and whose id is in ``ids``)."""
+    out = [r for r in records if r["observable"] in OBSERVABLES and (ids is None or r["id"] in ids)]
+    if ids is not None:
+        missing = sorted(set(ids) - {r["id"] for r in out})
+        if missing:
+            raise RecordError(f"scorecard.records: {missing} are not records with a registered observable; "
+                              f"scorable: {', '.join(r['id'] for r in scorable(records))}")
+    return out
+
+
+# -- comparing a value with a target ----------------------------------------------------
+
+def target_text(record: dict) -> str:
+    target, tol = record["target"], record["tolerance"]
+    if "sign" in target:
+        return f"sign {target['sign']}"
+    if "ordering" in target:
+        return "ordering " + " > ".join(str(item) for item in target["ordering"])
+    if "range" in target:
+        return f"{target['range'][0]}..{target['range'][1]} {target.get('unit', '')}".strip()
+    return f"{target['value']} +/- {tol} {target.get('unit', '')}".strip()
+
+
+def compare(record: dict, value, none_band: float = 0.25) -> tuple[bool, float]:
+    """(passed, distance): distance is 0 inside the target and grows outside it; for signs
+    it is the value's margin beyond zero (negative = wrong side), for orderings the smallest
+    gap between consecutive groups (negative = violated)."""
+    target, tol = record["target"], record["tolerance"]
+    if "ordering" in target:
+        groups = [item if isinstance(item, list) else [item] for item in target["ordering"]]
+        values = {(float(k) if not isinstance(k, str) else k): v for k, v in value.items()}
+        key = (lambda x: float(x) if not isinstance(x, str) else x)
+        gaps = [min(values[key(a)] for a in hi) - max(values[key(b)] for b in lo) for hi, lo in zip(groups, groups[1:])]
+        gap = min(gaps)
+        return gap > 0, gap
+    value = float(value)
+    if not math.isfinite(value):
+        return False, math.inf
+    if "sign" in target:
+        sign = target["sign"]
+        if sign == "none":
+            return abs(value) <= none_band, abs(value) - none_band
+        margin = value if sign == "positive" else -value
+        return margin > 0, margin
+    if "range" in target:
+        lo, hi = target["range"]
+        widen = tol if isinstance(tol, (int, float)) else 0.0
+        lo, hi = (tol if isinstance(tol, list) else (lo - widen, hi + widen))
+        distance = max(lo - value, value - hi, 0.0)
+        return distance == 0.0, distance
+    v0 = target["value"]
+    if not isinstance(v0, (int, float)) or not isinstance(tol, (int, float)):
+        raise RecordError(f"{record['_file']}: record {record['id']}: the scorecard compares scalar values only")
+    return abs(value - v0) <= tol, abs(value - v0)
+
+
+# -- planning and running ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlannedRun:
+    hypothesis: str
+    seed: int
+    overrides: tuple[str, ...]
+    directory: Path
+
+
+def _slug(overrides: tuple[str, ...]) -> str:
+    experiment = dict(o.split("=", 1) for o in overrides).get("experiment", "run")
+    return f"{experiment}-{hashlib.sha256(' '.join(overrides).encode()).hexdigest()[:10]}"
+
+
+def plan(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], base: Sequence[str],
+         folder: Path) -> dict[tuple[str, int, str, str], PlannedRun]:
+    """(hypothesis, seed, observable, condition) -> the run that provides it (shared runs once)."""
+    out, runs = {}, {}
+    for record in records:
+        for name, condition in OBSERVABLES[record["observable"]].needed(record["condition"]).items():
+            for hypothesis in hypotheses:
+                for seed in seeds:
+                    overrides = merge(*base, f"hypothesis={hypothesis}", f"seed={seed}", *condition)
+                    if overrides not in runs:
+                        runs[overrides] = PlannedRun(hypothesis, seed, overrides,
+                                                     folder / "runs" / hypothesis / f"seed{seed}" / _slug(overrides))
+                    out[(hypothesis, seed, record["observable"], name)] = runs[overrides]
+    return out
+
+
+def _run_one(overrides: tuple[str, ...], directory: str) -> str:
+    logging.basicConfig(level=logging.WARNING)
+    from .api import compose_config
+    from .run import run_experiment
+
+    run_experiment(compose_config(list(overrides)), Path(directory))
+    return directory
+
+
+def execute(runs: Sequence[PlannedRun], n_jobs: int = 1) -> None:
+    """Run every planned run not already finished, each in a fresh process."""
+    todo = [r for r in dict.fromkeys(runs) if not (r.directory / "results.h5").exists()]
+    log.info("scorecard: %d runs, %d already finished", len(set(runs)), len(set(runs)) - len(todo))
+    if not todo:
+        return
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        futures = {pool.submit(_run_one, r.overrides, str(r.directory)): r for r in todo}
+        for done, future in enumerate(futures, 1):
+            run = futures[future]
+            future.result()
+            log.info("scorecard run %d/%d: %s seed %d %s", done, len(todo), run.hypothesis, run.seed, run.directory.name)
+
+
+def score(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int],
+          planned: dict, none_band: float = 0.25) -> list[dict]:
+    """One row per (finding, hypothesis): the value (mean over seeds), its spread, pass/fail."""
+    rows = []
+    for record in records:
+        observable = OBSERVABLES[record["observable"]]
+        for hypothesis in hypotheses:
+            values = []
+            for seed in seeds:
+                paths = {name: planned[(hypothesis, seed, record["observable"], name)].directory / "results.h5"
+                         for name in observable.needed(record["condition"])}
+                values.append(evaluate(record["observable"], record["condition"], paths))
+            if isinstance(values[0], dict):
+                value = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
+                spread = float(np.max([np.std([v[k] for v in values]) for k in values[0]]))
+                shown = "; ".join(f"{k}: {v:.3g}" for k, v in value.items())
+            else:
+                value, spread = float(np.mean(values)), float(np.std(values))
+                shown = f"{value:.3g}"
+            passed, distance = compare(record, value, none_band)
+            rows.append({"finding": record["id"], "hypothesis": hypothesis, "passed": bool(passed), "value": shown,
+                         "target": target_text(record), "distance": float(distance), "seed_spread": spread,
+                         "n_seeds": len(seeds), "observable": record["observable"], "unit": observable.unit})
+    return rows
+
+
+def write(rows: list[dict], folder: Path, figure: bool = True) -> Path:
+    """``scorecard.csv``, ``scorecard.md`` (and the heat map) in ``folder``, written atomically."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv = folder / "scorecard.csv"
+    tmp = folder / ".scorecard.csv.tmp"
+    table.to_csv(tmp, index=False)
+    tmp.replace(csv)
+    lines = ["# Scorecard", "", "Rows: findings (seeds/); columns: hypotheses (configs/hypothesis/). "
+             "Each cell: PASS/FAIL, the value (mean over seeds) and its seed spread.", ""]
+    hypotheses = list(dict.fromkeys(table["hypothesis"]))
+    lines.append("| finding | target | " + " | ".join(hypotheses) + " |")
+    lines.append("|---|---|" + "---|" * len(hypotheses))
+    for finding, group in table.groupby("finding", sort=False):
+        cells = []
+        for h in hypotheses:
+            row = group[group["hypothesis"] == h].iloc[0]
+            spread = f" ± {row['seed_spread']:.2g}" if row["n_seeds"] > 1 else ""
+            cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{spread}")
+        lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
+    (folder / "scorecard.md").write_text("\n".join(lines) + "\n")
+    if figure:
+        from .figures import scorecard as heat_map
+
+        heat_map(table, folder / "scorecard")
+    return csv
+
+
+def run_scorecard(cfg, output_dir: Path) -> Path:
+    """The scorecard experiment (``experiment=scorecard``)."""
+    s = cfg.scorecard
+    records = scorable(load_records(s.seeds_dir or SEEDS_DIR), list(s.records) if s.records is not None else None)
+    base = [f"circuit={cfg.circuit.name}", f"backend.threads={cfg.backend.threads}", "output.figure=false",
+            *([f"backend.cache_dir={cfg.backend.cache_dir}"] if cfg.backend.cache_dir else []), *s.extra_overrides]
+    planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)
+    execute(list(planned.values()), int(s.n_jobs))
+    rows = score(records, list(s.hypotheses), list(s.seeds), planned, float(s.none_band))
+    path = write(rows, output_dir, bool(cfg.output.figure))
+    passed = sum(r["passed"] for r in rows)
+    log.info("scorecard: %d of %d (finding, hypothesis) cells pass; %s", passed, len(rows), path.resolve())
+    return path
+
+
+def check_record(record_id: str, folder: str | Path, seeds_dir: str | Path = SEEDS_DIR,
+                 none_band: float = 0.25) -> dict:
+    """Check one record against the runs already in ``folder`` (a run, a sweep or a
+    scorecard folder): for each condition of its observable the first matching run."""
+    records = {r["id"]: r for r in load_records(seeds_dir)}
+    if record_id not in records:
+        raise RecordError(f"no record {record_id!r} in {seeds_dir}")
+    record = records[record_id]
+    if record["observable"] not in OBSERVABLES:
+        raise RecordError(f"record {record_id}: observable {record['observable']!r} has no registered readout")
+    found = find_runs(folder)
+    paths = {}
+    for name, condition in OBSERVABLES[record["observable"]].needed(record["condition"]).items():
+        path = pick(found, condition)
+        if path is None:
+            raise RecordError(f"record {record_id}: no run in {folder} matches condition {name!r} ({' '.join(condition)})")
+        paths[name] = path
+    value = evaluate(record["observable"], record["condition"], paths)
+    value = {k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)
+    passed, distance = compare(record, value, none_band)
+    return {"finding": record_id, "passed": bool(passed), "distance": float(distance), "value": value, "target": target_text(record),
+            "runs": {k: str(v) for k, v in paths.items()}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 3 or argv[0] != "check":
+        print("usage: python -m experiments.scorecard check RECORD_ID FOLDER", file=sys.stderr)
+        return 2
+    try:
+        result = check_record(argv[1], argv[2])
+    except RecordError as error:
+        print(f"scorecard: {error}", file=sys.stderr)
+        return 2
+    print(yaml.safe_dump(result, sort_keys=False))
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

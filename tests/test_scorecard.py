@@ -1,0 +1,122 @@
+"""The scorecard: target comparisons, record validation, a tiny scorecard with a known-good and
+a deliberately wrong record, resuming it, and checking a record against existing runs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from experiments.scorecard import RecordError, check_record, compare, load_records, scorable
+
+GOOD = {"id": "C1", "finding": "pyramidal cells fire more", "source": "Homayoun 2007 J Neurosci",
+        "condition": {"drug": "racemic"}, "observable": "rate_change_pyr", "target": {"sign": "positive"},
+        "tolerance": None, "tolerance_note": "sign only", "status": "tested", "checked_by": []}
+WRONG = dict(GOOD, id="C1_WRONG", target={"sign": "negative"})
+
+
+def record(**target):
+    return {"id": "X", "_file": "x.yaml", "target": target, "tolerance": target.pop("tolerance", None)}
+
+
+@pytest.mark.parametrize("target,value,passed", [
+    ({"sign": "positive"}, 0.3, True), ({"sign": "positive"}, -0.1, False),
+    ({"sign": "negative"}, -0.3, True), ({"sign": "negative"}, 0.0, False),
+    ({"sign": "none"}, 0.1, True), ({"sign": "none"}, -0.4, False),
+    ({"range": [10, 30], "tolerance": 0}, 12.0, True), ({"range": [10, 30], "tolerance": 0}, 31.0, False),
+    ({"range": [10, 30], "tolerance": 2}, 31.0, True),
+    ({"value": 37.8, "tolerance": 7.5}, 30.5, True), ({"value": 37.8, "tolerance": 7.5}, 29.0, False),
+])
+def test_compare_scalar_targets(target, value, passed):
+    assert compare(record(**target), value)[0] is passed
+
+
+def test_compare_orderings_with_tie_groups():
+    r = record(ordering=[[0.5, 1.0], [0.1, 0.2]])
+    assert compare(r, {0.1: 0.0, 0.2: 0.01, 0.5: 0.05, 1.0: 0.08}) == (True, pytest.approx(0.04))
+    assert compare(r, {0.1: 0.0, 0.2: 0.06, 0.5: 0.05, 1.0: 0.08})[0] is False
+
+
+def test_distance_grows_outside_the_target():
+    r = record(value=10.0, tolerance=1.0)
+    assert compare(r, 13.0)[1] > compare(r, 11.5)[1] > compare(r, 10.2)[1]
+
+
+def write_seeds(folder: Path, records) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "records.yaml").write_text(yaml.safe_dump(records, sort_keys=False))
+    return folder
+
+
+def test_the_project_records_load_and_the_scorable_ones_are_known():
+    ids = {r["id"] for r in scorable(load_records())}
+    assert {"C1", "C2", "A1", "A2", "S1", "S3", "S4", "K3", "K4"} <= ids
+
+
+@pytest.mark.parametrize("broken,field", [
+    ({k: v for k, v in GOOD.items() if k != "target"}, "target"),
+    (dict(GOOD, target={"sign": "up"}), "target.sign"),
+    (dict(GOOD, target={"sign": "positive", "value": 1}), "target"),
+])
+def test_a_malformed_record_names_its_file_and_field(tmp_path, broken, field):
+    folder = write_seeds(tmp_path / "seeds", [GOOD, broken])
+    with pytest.raises(RecordError, match=rf"records.yaml: record C1: .*'{field}'"):
+        load_records(folder)
+
+
+def test_unknown_record_ids_are_refused(tmp_path):
+    with pytest.raises(RecordError, match="scorecard.records"):
+        scorable(load_records(), ["C1", "Z9"])
+
+
+@pytest.fixture(scope="module")
+def tiny_scorecard(build_cache, tmp_path_factory):
+    """default hypothesis, one seed, a known-good and a deliberately wrong record (one iv run)."""
+    root = tmp_path_factory.mktemp("scorecard")
+    seeds = write_seeds(root / "seeds", [GOOD, WRONG])
+    out = root / "out"
+
+    def run():
+        env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg")
+        return subprocess.run([sys.executable, "-m", "experiments.app", "experiment=scorecard", "circuit=small",
+                               "backend.threads=1", "scorecard.hypotheses=[default]", f"scorecard.seeds_dir={seeds}",
+                               f"hydra.run.dir={out}"], capture_output=True, text=True, env=env, timeout=900)
+
+    first = run()
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    return out, seeds, run
+
+
+@pytest.mark.slow
+def test_good_record_passes_and_wrong_record_fails(tiny_scorecard):
+    out, _, _ = tiny_scorecard
+    table = pd.read_csv(out / "scorecard.csv")
+    assert {"finding", "hypothesis", "passed", "value", "target", "distance", "seed_spread"} <= set(table.columns)
+    result = table.set_index("finding")["passed"]
+    assert bool(result["C1"]) is True and bool(result["C1_WRONG"]) is False
+    assert (out / "scorecard.md").read_text().count("| PASS") == 1
+    assert (out / "scorecard.png").exists() and (out / "scorecard.svg").exists()
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_finished_runs(tiny_scorecard):
+    out, _, run = tiny_scorecard
+    results = sorted(out.glob("runs/**/results.h5"))
+    assert len(results) == 1  # both records share the one iv_infusion run
+    before = results[0].stat().st_mtime_ns
+    again = run()
+    assert again.returncode == 0
+    assert results[0].stat().st_mtime_ns == before
+    assert "1 already finished" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_a_record_is_checked_against_existing_runs_without_simulating(tiny_scorecard, tmp_path):
+    out, seeds, _ = tiny_scorecard
+    good, wrong = check_record("C1", out / "runs", seeds), check_record("C1_WRONG", out / "runs", seeds)
+    assert good["passed"] is True and wrong["passed"] is False and good["value"] > 0
+    with pytest.raises(RecordError, match="no run .* matches condition"):
+        check_record("C1", tmp_path, seeds)

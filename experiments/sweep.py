@@ -67,8 +67,8 @@ def _expected_results(cfg) -> list[tuple[Path, Any]]:
     from . import config as C
 
     if cfg.experiment.name == "dose_response":  # one file per dose, named as experiments.run names them
-        return [(Path(f"dose_{dose:g}_mg_per_kg") / _RESULTS, OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}}))
-                for dose in C.dose_list(cfg)]
+        return [(Path(f"dose_{dose:g}_mg_per_kg") / _RESULTS,
+                 OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}})) for dose in C.dose_list(cfg)]
     return [(Path(_RESULTS), cfg)]
 
 

@@ -82,6 +82,14 @@ def _fresh_brian_state() -> None:
     b2.BrianLogger.suppress_name("openmp")  # "OpenMP code is not yet well tested": results are checked in tests
 
 
+class _ClocksByName(set):
+    """Brian2 writes one block of main.cpp per clock in the set's iteration order, which depends
+    on object identity and so changes between processes (and forces a relink); iterate by name."""
+
+    def __iter__(self):
+        return iter(sorted(set.__iter__(self), key=lambda clock: clock.name))
+
+
 def _prune_run_arguments(directory: Path, max_age_s: float = 86400.0) -> None:
     """Remove per-window run-argument arrays older than a day (each window writes a few)."""
     cutoff = time.time() - max_age_s
@@ -153,6 +161,8 @@ class StandaloneEngine:
         if not binary.exists():
             log.info("compiling circuit %s (%s) into %s: once per structure, about a minute", structure.name,
                      structure.digest(), self.directory)
+        device = b2.get_device()
+        device.clocks = _ClocksByName(device.clocks)  # main.cpp's clock lines in a fixed order: no relink
         with FileLock(str(self.directory) + ".lock"):
             _prune_run_arguments(self.directory)
             before = binary.stat().st_mtime_ns if binary.exists() else None

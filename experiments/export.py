@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .analysis import Run, load_run
+from .analysis import Run, _group_name, load_run
 
 __all__ = ["spiketrains", "to_neo", "to_nwb"]
 
@@ -84,9 +84,7 @@ def to_nwb(run: Run | str | os.PathLike, path: str | os.PathLike, populations: S
     run = _as_run(run)
     pops = _populations(run, populations)
     bounds = _window_bounds_s(run)
-    cfg = run.config
-    drug = (cfg.get("drug") or {}).get("name", "?") if isinstance(cfg.get("drug"), dict) else cfg.get("drug", "?")
-    experiment = (cfg.get("experiment") or {}).get("name", "?") if isinstance(cfg.get("experiment"), dict) else "?"
+    experiment, drug = (_group_name(run.config, g) or "?" for g in ("experiment", "drug"))
     nwb = NWBFile(
         session_description=session_description or f"ketamine-sim simulation: experiment {experiment}, drug {drug}",
         identifier=identifier or str(uuid.uuid4()),

@@ -105,3 +105,11 @@ def test_exports_of_a_simulated_run(small_run, tmp_path):
         order, expected = np.lexsort((got, got_ids)), np.lexsort((t_ms, ids))
         np.testing.assert_array_equal(got[order], t_ms[expected])
         np.testing.assert_array_equal(got_ids[order], ids[expected])
+
+
+def test_nwb_session_description_names_experiment_and_drug(synthetic, tmp_path):
+    run, _ = synthetic
+    with NWBHDF5IO(str(export.to_nwb(run, tmp_path / "a.nwb")), "r") as io:
+        nwb = io.read()
+        assert nwb.session_description == "ketamine-sim simulation: experiment iv_infusion, drug esketamine"
+        assert "drug:\n  name: esketamine" in nwb.notes

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -83,11 +84,22 @@ def _fresh_brian_state() -> None:
 
 
 class _ClocksByName(set):
-    """Brian2 writes one block of main.cpp per clock in the set's iteration order, which depends
-    on object identity and so changes between processes (and forces a relink); iterate by name."""
-
     def __iter__(self):
         return iter(sorted(set.__iter__(self), key=lambda clock: clock.name))
+
+
+def _order_clock_code(device) -> None:
+    """Brian2 writes main.cpp's per-clock code (the clock set-up blocks and the lines that reset
+    each clock's time) in the iteration order of sets of clocks, which depends on object
+    identity and so changes from process to process, forcing a relink of an unchanged build.
+    Put both in name order (uses the device's ``clocks`` and ``main_queue``, present in
+    Brian2 2.9 and 2.10)."""
+    device.clocks = _ClocksByName(device.clocks)
+    queue = device.main_queue
+    resets = [i for i, (kind, args) in enumerate(queue) if kind == "set_by_single_value"
+              and re.fullmatch(r"_array_\w*clock_(timestep|t)", str(args[0]))]
+    for i, entry in zip(resets, sorted((queue[i] for i in resets), key=lambda e: str(e[1][0]))):
+        queue[i] = entry
 
 
 def _prune_run_arguments(directory: Path, max_age_s: float = 86400.0) -> None:
@@ -162,7 +174,7 @@ class StandaloneEngine:
             log.info("compiling circuit %s (%s) into %s: once per structure, about a minute", structure.name,
                      structure.digest(), self.directory)
         device = b2.get_device()
-        device.clocks = _ClocksByName(device.clocks)  # main.cpp's clock lines in a fixed order: no relink
+        _order_clock_code(device)  # main.cpp identical in every process: no relink of an unchanged build
         with FileLock(str(self.directory) + ".lock"):
             _prune_run_arguments(self.directory)
             before = binary.stat().st_mtime_ns if binary.exists() else None

@@ -38,6 +38,12 @@ assert rates(no_nmda).loc["sst", "baseline"] < r.loc["sst", "baseline"], compari
 assert change_pct(no_nmda)["pyr"] < 0.25 * change_pct(default)["pyr"], comparison
 assert controls.children[0].value == 1.0 and controls.children[1].value == 1.0
 """,
+    "04_treatment_course": """
+assert "spine_density" in timeline and (OUT / "spine_density.png").is_file()
+assert summary.loc["spine_density_peak", "one infusion"] > summary.loc["spine_density_baseline", "one infusion"]
+assert gain(blocked, 1) > 0.5 * gain(single, 1) and gain(blocked, 7) < 0.2 * gain(single, 7)
+assert summary.loc["outcome_peak", "six infusions"] > summary.loc["outcome_peak", "one infusion"]
+""",
     "03_sweep_analysis": """
 assert len(df) == len(DRUGS) * len(SEEDS) * 2 * 3
 assert sorted(df.drug.unique()) == sorted(DRUGS) and sorted(df.seed.unique()) == SEEDS

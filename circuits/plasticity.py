@@ -11,13 +11,14 @@ one set of variables per pyramidal cell, integrated between spiking windows:
     a        = a0 (M + sigma S)                         spine formation rate per empty site (1/day)
     b        = b0 e_state                               spine elimination rate per spine (1/day)
 
-``f`` is the pyramidal cells' NMDA blocked fraction, the optional route of Autry 2011 (block
-of NMDA receptors at rest -> eEF2 dephosphorylation -> BDNF translation; k_R = 0 by
-default, ``hypothesis=glun2b_rest`` turns it on). ``A`` is the local glutamate release reaching available AMPA receptors of the pyramidal
-cells in a window (population mean), ``A_ref`` the same in the baseline window at full
-AMPA availability, so NBQX lowers ``u`` (S4, Maeng 2008) and rapamycin (g = 0) stops the mTOR steps (S1, Li 2010). Elimination does not
-depend on the chain (S2: Phoumthipphavong 2016 and Moda-Sava 2019 saw formation rise
-and elimination unchanged).
+``f`` is the pyramidal cells' NMDA blocked fraction, the optional route of Autry 2011
+(block of NMDA receptors at rest -> eEF2 dephosphorylation -> BDNF translation; k_R = 0
+by default, ``hypothesis=glun2b_rest`` turns it on). ``A`` is the local glutamate release
+reaching available AMPA receptors of the pyramidal cells in a window (population mean),
+``A_ref`` the same in the baseline window at full AMPA availability, so NBQX lowers ``u``
+(S4, Maeng 2008) and rapamycin (g = 0) stops the mTOR steps (S1, Li 2010). Elimination
+does not depend on the chain (S2: Phoumthipphavong 2016 and Moda-Sava 2019 saw formation
+rise and elimination unchanged).
 
 Spines are sites: every potential pyramidal-to-pyramidal synapse of the compiled circuit
 is present or not. A site is a two-state Markov chain (empty -> present at rate ``a``,

@@ -164,7 +164,3 @@ class PlasticityTrack:
         self.traces["spine_density"][i] = float(np.mean(self.s.occupancy)) / st.params.occupancy
         self.traces["outcome"][i] = outcome(self.s, st.params, st.state)
         self.traces["ampa_drive"][i] = 0.0 if drive is None else float(np.mean(drive))
-
-    def finish(self, i_last: int, i_end: int) -> None:
-        """Carry on to the end of the protocol after the last window (no more corrections)."""
-        self.predict(i_last, i_end)

@@ -265,8 +265,8 @@ def check_record(record_id: str, folder: str | Path, seeds_dir: str | Path = SEE
     value = evaluate(record["observable"], record["condition"], paths)
     value = {k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)
     passed, distance = compare(record, value, none_band)
-    return {"finding": record_id, "passed": bool(passed), "distance": float(distance), "value": value, "target": target_text(record),
-            "runs": {k: str(v) for k, v in paths.items()}}
+    return {"finding": record_id, "passed": bool(passed), "distance": float(distance), "value": value,
+            "target": target_text(record), "runs": {k: str(v) for k, v in paths.items()}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from circuits.network import CircuitDrive, CircuitStructure, initial_values
 from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
 from circuits.plasticity import HEALTHY, PlasticityParameters
 
-from .plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticitySettings, PlasticityTrack
+from .plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticitySettings, PlasticityTrack, interpolation_weight
 from .readouts import READOUT_UNITS, TRAIN_READOUT_UNITS, release_readouts, window_readouts
 
 log = logging.getLogger(__name__)
@@ -193,12 +193,8 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
             start = time.perf_counter()
             index_0, state_0, release_0 = anchor
             chem = Neurochemistry(state_0.glutamate, state_0.adenosine)
-            change = occupancy[i_start] - occupancy[index_0]
-            for i in range(index_0 + 1, i_start + 1):
-                if abs(change) > 1e-6:
-                    weight = np.clip((0.5 * (occupancy[i - 1] + occupancy[i]) - occupancy[index_0]) / change, 0.0, 1.0)
-                else:
-                    weight = (0.5 * (t[i - 1] + t[i]) - t[index_0]) / (t[i_start] - t[index_0])
+            weights = interpolation_weight(t, occupancy, index_0, i_start) if i_start > index_0 else []
+            for i, weight in zip(range(index_0 + 1, i_start + 1), weights):
                 rate = release_0 + (release_relative - release_0) * weight
                 chem.advance(rate, ampa_available[i], chemistry, float(t[i] - t[i - 1]))
                 glutamate[i], adenosine[i] = chem.glutamate, chem.adenosine

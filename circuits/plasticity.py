@@ -3,7 +3,8 @@
 The chain of the "glutamate burst" hypothesis (Li 2010; Duman 2016; Moda-Sava 2019),
 one set of variables per pyramidal cell, integrated between spiking windows:
 
-    u        = max(0, A / A_ref - 1 - theta)           AMPA activation above baseline (population)
+    u        = max(0, a / h - 1 - theta)               AMPA activation above its set point (population)
+    dh/dt    = (a - h) / tau_h                          the set point follows activity over a day
     dB/dt    = (beta + k_B u + k_R f - B) / tau_B       BDNF (1 = the healthy tone)
     dM/dt    = (g B - M) / tau_M                        mTORC1 activity; g = 1 - rapamycin block
     dS/dt    = (k_S max(M - beta, 0) - S) / tau_S       mTOR-made synaptic protein above tone
@@ -15,7 +16,11 @@ one set of variables per pyramidal cell, integrated between spiking windows:
 (block of NMDA receptors at rest -> eEF2 dephosphorylation -> BDNF translation; k_R = 0
 by default, ``hypothesis=glun2b_rest`` turns it on). ``A`` is the local glutamate release
 reaching available AMPA receptors of the pyramidal cells in a window (population mean),
-``A_ref`` the same in the baseline window at full AMPA availability, so NBQX lowers ``u``
+``a`` = A / A_ref with ``A_ref`` the same in the baseline window at full AMPA availability
+(NBQX lowers ``a``) and ``h`` a homeostatic set point (1 at baseline): an activity change
+of hours (the drug's burst) drives BDNF, a change that lasts for days (the model's own
+stronger synapses) is absorbed, as homeostatic scaling absorbs it over 1-2 days
+(Turrigiano 2008); without it the chain would feed itself. So NBQX lowers ``u``
 (S4, Maeng 2008) and rapamycin (g = 0) stops the mTOR steps (S1, Li 2010). Elimination
 does not depend on the chain (S2: Phoumthipphavong 2016 and Moda-Sava 2019 saw formation
 rise and elimination unchanged).
@@ -60,9 +65,10 @@ class PlasticityParameters:
     elimination_per_day: float = 1.0 / 35.0  #: b0 (healthy)
     occupancy: float = 0.8            #: fraction of potential E->E sites present in the healthy steady state
     glun2b_rest_gain: float = 0.0     #: k_R: BDNF rise per unit of pyramidal NMDA block (Autry 2011 route; 0 = off)
+    setpoint_tau_h: float = 24.0      #: tau_h: the activity set point's time constant
 
     def __post_init__(self) -> None:
-        for name in ("bdnf_tau_h", "mtor_tau_h", "protein_tau_h", "elimination_per_day"):
+        for name in ("bdnf_tau_h", "mtor_tau_h", "protein_tau_h", "elimination_per_day", "setpoint_tau_h"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("activity_threshold", "bdnf_gain", "protein_gain", "formation_gain", "glun2b_rest_gain"):
@@ -113,12 +119,14 @@ class PlasticityState:
     occupancy: np.ndarray
     formed: np.ndarray     #: P(empty -> present) since the interval started
     survival: np.ndarray   #: exp(-int (a + b) dt) since the interval started
+    setpoint: np.ndarray   #: h, the activity set point (1 = the baseline window's activity)
 
     @classmethod
     def at_rest(cls, n: int, params: PlasticityParameters, state: BrainState) -> "PlasticityState":
         beta = state.bdnf_tone
         return cls(bdnf=np.full(n, beta), mtor=np.full(n, beta), protein=np.zeros(n),
-                   occupancy=np.full(n, steady_occupancy(params, state)), formed=np.zeros(n), survival=np.ones(n))
+                   occupancy=np.full(n, steady_occupancy(params, state)), formed=np.zeros(n), survival=np.ones(n),
+                   setpoint=np.ones(n))
 
     def copy(self) -> "PlasticityState":
         return PlasticityState(*(np.array(getattr(self, f)) for f in self.__dataclass_fields__))
@@ -136,6 +144,14 @@ class PlasticityState:
 def activity_drive(ampa_input, reference, params: PlasticityParameters):
     """u = max(0, A / A_ref - 1 - theta) (``reference`` > 0)."""
     return np.maximum(0.0, np.asarray(ampa_input) / np.asarray(reference) - 1.0 - params.activity_threshold)
+
+
+def drive_and_adapt(s: PlasticityState, activity: float, dt_s: float, params: PlasticityParameters) -> np.ndarray:
+    """The drive u over a step of held ``activity`` (a = A / A_ref) against the set point at the
+    step's start, then the set point's exact relaxation towards ``activity``."""
+    drive = activity_drive(activity, s.setpoint, params)
+    s.setpoint[:] = _relax(s.setpoint, activity, dt_s / SECONDS_PER_HOUR / params.setpoint_tau_h)
+    return drive
 
 
 def advance(s: PlasticityState, drive: np.ndarray, dt_s: float, params: PlasticityParameters, state: BrainState,

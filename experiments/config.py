@@ -156,6 +156,7 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
         formation_gain=_number(cfg, f"{p}.formation_gain", minimum=0),
         elimination_per_day=_number(cfg, f"{p}.elimination_per_day", minimum=0, strict=True),
         glun2b_rest_gain=_number(cfg, f"{p}.glun2b_rest_gain", minimum=0),
+        setpoint_tau_h=_number(cfg, f"{p}.setpoint_tau_h", minimum=0, strict=True),
         occupancy=(structure or circuit_structure(cfg)).spine_occupancy,
     )
     return PlasticitySettings(params=params, state=brain_state(cfg), enabled=_flag(cfg, f"{p}.enabled"),

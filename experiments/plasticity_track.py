@@ -1,11 +1,13 @@
 """The slow plasticity layer of a protocol: spine sites and the BDNF/mTOR chain between windows.
 
 Each window hands this track the local AMPA input its pyramidal cells received; the
-track turns it into the drive ``u`` of :mod:`circuits.plasticity` and integrates the
-chain on the protocol's time grid. Between two windows the drive is first *predicted*
-(the last window's drive, scaled down with the drug's NMDA occupancy when that falls),
+track turns it into the activity ``a`` (relative to the baseline window) and, against the
+adapting set point, the drive ``u`` of :mod:`circuits.plasticity`, and integrates the
+chain on the protocol's time grid. Between two windows the activity is first *predicted*
+(the last window's excess over baseline, scaled down with the drug's NMDA occupancy when
+that falls),
 which sets the next window's spine sites and E->E weights; once that window has run,
-the interval is *corrected* from the previous window's end with the drive interpolated
+the interval is *corrected* from the previous window's end with the activity interpolated
 between the two windows (along the occupancy, or in time where it does not change),
 and the traces are those of the corrected pass. Sites are drawn once, at each window's
 start, from the predicted transition probabilities.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuits.plasticity import (BrainState, PlasticityParameters, PlasticityState, activity_drive, advance,
+from circuits.plasticity import (BrainState, PlasticityParameters, PlasticityState, advance, drive_and_adapt,
                                  outcome, update_sites)
 
 #: Timeline traces (name -> unit) written when plasticity is enabled.
@@ -72,7 +74,7 @@ class PlasticityTrack:
         self.seed = seed
         self.s = PlasticityState.at_rest(n_pyr, settings.params, settings.state)
         self.anchor: tuple[int, PlasticityState] | None = None
-        self.drive = np.zeros(n_pyr)  # last window's drive
+        self.activity = 1.0  # last window's activity relative to the baseline window
         self.reference: float | None = None
         self.sites: dict[str, np.ndarray] | None = None  # pre, post, present
         self.traces = {name: np.full(len(time_s), np.nan) for name in TRACE_UNITS}
@@ -108,25 +110,26 @@ class PlasticityTrack:
         # one drive for the population: per-cell counts of a window are noisy, and BDNF acts on
         # the synapses around the releasing cells rather than on the cell alone
         ratio = float(np.mean(rate)) / self.reference if self.reference > 0 else 1.0
-        self.drive = np.full(len(rate), activity_drive(ratio, 1.0, self.settings.params))
+        self.activity = ratio
         self.columns["ampa_activation"].append(ratio)
-        self.columns["ampa_drive"].append(float(np.mean(self.drive)))
+        u = np.maximum(0.0, ratio / self.s.setpoint - 1.0 - self.settings.params.activity_threshold)
+        self.columns["ampa_drive"].append(float(np.mean(u)))
         self.columns["spine_sites_present"].append(float(np.mean(self.sites["present"])))
         self.snapshots.append((self.sites["present"].copy(), np.asarray(weight_scale, dtype=float)))
 
     # -- between windows ----------------------------------------------------------------
     def predict(self, i0: int, i1: int) -> None:
-        """Advance from ``i0`` to ``i1`` with the last drive, scaled by the occupancy when it falls."""
+        """Advance from ``i0`` to ``i1`` with the last activity excess, scaled by the occupancy when it falls."""
         if not self.settings.enabled:
             return self._hold(i0, i1)
         o0 = self.occupancy[i0]
         for i in range(i0 + 1, i1 + 1):
             scale = min(1.0, 0.5 * (self.occupancy[i - 1] + self.occupancy[i]) / o0) if o0 > 1e-9 else 1.0
-            self._step(i, self.drive * scale)
+            self._step(i, 1.0 + (self.activity - 1.0) * scale)
 
-    def correct(self, i_start: int, i_end: int, previous_drive: np.ndarray) -> None:
-        """Redo the interval since the last window's end with the drive interpolated up to this
-        window (``i_start``), then the window itself (to ``i_end``) with its own drive; start
+    def correct(self, i_start: int, i_end: int, previous_activity: float) -> None:
+        """Redo the interval since the last window's end with the activity interpolated up to this
+        window (``i_start``), then the window itself (to ``i_end``) with its own activity; start
         accumulating the next interval's site transitions."""
         if self.settings.enabled and self.anchor is not None:
             i0, state = self.anchor
@@ -134,20 +137,22 @@ class PlasticityTrack:
             if i_start > i0:
                 weights = interpolation_weight(self.t, self.occupancy, i0, i_start)
                 for k, i in enumerate(range(i0 + 1, i_start + 1)):
-                    self._step(i, previous_drive + (self.drive - previous_drive) * weights[k])
+                    self._step(i, previous_activity + (self.activity - previous_activity) * weights[k])
             for i in range(i_start + 1, i_end + 1):
-                self._step(i, self.drive)
+                self._step(i, self.activity)
         elif self.settings.enabled:
             for i in range(i_start + 1, i_end + 1):
-                self._step(i, self.drive)
+                self._step(i, self.activity)
         else:
             self._hold(i_start, i_end)
         self.s.start_interval()
         self.anchor = (i_end, self.s.copy())
 
-    def _step(self, i: int, drive: np.ndarray) -> None:
+    def _step(self, i: int, activity: float) -> None:
         st = self.settings
-        advance(self.s, drive, float(self.t[i] - self.t[i - 1]), st.params, st.state,
+        dt = float(self.t[i] - self.t[i - 1])
+        drive = drive_and_adapt(self.s, activity, dt, st.params)
+        advance(self.s, drive, dt, st.params, st.state,
                 mtor_gate=float(self.gate[i]), formation_blocked=st.formation_blocked,
                 rest_block=0.5 * float(self.blocked_pyr[i - 1] + self.blocked_pyr[i]))
         self._record(i, drive)

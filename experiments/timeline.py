@@ -180,10 +180,10 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
                 if name in found:
                     readouts[pop].setdefault(name, []).append(found[name])
         start = time.perf_counter()
-        previous_drive = track.drive.copy()
+        previous_activity = track.activity
         track.after_window(out.sites, out.state["pyr"]["ampa_local"], float(ampa_available[i_start]),
                            sites["ee_weight_scale"])
-        track.correct(i_start, i_end, previous_drive)
+        track.correct(i_start, i_end, previous_activity)
         wall["slow_layer"] += time.perf_counter() - start
         release = readouts["pyr"]["release_rate"][-1]
         if baseline_release is None:

@@ -124,3 +124,18 @@ def test_activity_drive_has_a_threshold():
 def test_bad_parameters_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         PlasticityParameters(**{field: value})
+
+
+def test_set_point_absorbs_lasting_activity_but_not_a_burst():
+    """A change of activity drives BDNF at first; held for days, the set point catches up
+    (tau_h) and the drive ends, so the chain cannot feed on its own stronger synapses."""
+    from circuits.plasticity import drive_and_adapt
+
+    s = PlasticityState.at_rest(1, P, STRESS)
+    first = drive_and_adapt(s, 1.5, 600.0, P)
+    assert first[0] == pytest.approx(0.5 - P.activity_threshold)
+    for _ in range(int(4 * 24 * 6)):  # four days in 10-min steps
+        last = drive_and_adapt(s, 1.5, 600.0, P)
+    assert last[0] == 0.0
+    expected = 1.5 + (1.0 - 1.5) * np.exp(-(4 * 24 + 1 / 6) / P.setpoint_tau_h)
+    assert s.setpoint[0] == pytest.approx(expected, rel=1e-9)

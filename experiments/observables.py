@@ -112,7 +112,9 @@ OBSERVABLES: dict[str, Observable] = {
                       str(c.get("manipulation", "")) else _excess(r["course"], "spine_density", _day(c, 1.0)))),
     "early_effect_change": Observable(
         {"course": COURSE, "spine_block": COURSE + ("manipulation=spine_block",)},
-        lambda r, c: _relative(_excess(r["course"], "outcome", 1.0), _excess(r["spine_block"], "outcome", 1.0))),
+        # "early": 6 h after the dose, before new spines (Moda-Sava 2019: behaviour recovers within
+        # hours, spines form from 12-24 h on)
+        lambda r, c: _relative(_excess(r["course"], "outcome", 0.25), _excess(r["spine_block"], "outcome", 0.25))),
     "antidepressant_effect_change": Observable(
         {"course": COURSE, "nbqx": COURSE + ("manipulation=nbqx_timed",)},
         lambda r, c: _relative(_peak_excess(r["course"], "outcome"), _peak_excess(r["nbqx"], "outcome"))),

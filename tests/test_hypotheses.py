@@ -111,9 +111,9 @@ def test_hnk_ampa_acts_without_nmda_block(bath):
     for pop in ("pyr", "pv", "sst"):
         assert np.all(racemic.readouts[pop]["nmda_blocked"] == 0.0)
     hnk = bath("hypothesis=hnk_ampa", "drug=hnk", "bath.concentrations_uM=[0,10]")
-    control = bath("hypothesis=default", "drug=hnk", "bath.concentrations_uM=[0,10]")
-    assert change(hnk, "pyr", "g_ampa_mean") > change(control, "pyr", "g_ampa_mean") + 0.03
-    assert change(hnk, "pyr") > change(control, "pyr")
+    switched_off = bath("hypothesis=hnk_ampa", "hnk_ampa.gain=0", "drug=hnk", "bath.concentrations_uM=[0,10]")
+    # the switch: HNK raises the AMPA conductance of pyramidal cells only when hnk_ampa.gain > 0
+    assert change(hnk, "pyr", "g_ampa_mean") > change(switched_off, "pyr", "g_ampa_mean") + 0.03
 
 
 @pytest.mark.slow

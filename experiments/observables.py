@@ -87,7 +87,10 @@ def _last_day_above_half_peak(run: RunData, line: float) -> float:
 
 def _relapse_ordering(runs, condition) -> dict:
     single, six = runs["one infusion"], runs["six infusions over two weeks"]
-    line = value_at_day(single.timeline, "outcome", 0.0) + 0.5 * _peak_excess(single, "outcome")
+    gain = _peak_excess(single, "outcome")
+    if gain <= 1e-6:  # no effect at all: nothing is sustained (and the ordering cannot hold)
+        return {"one infusion": 0.0, "six infusions over two weeks": 0.0}
+    line = value_at_day(single.timeline, "outcome", 0.0) + 0.5 * gain
     return {"one infusion": _last_day_above_half_peak(single, line),
             "six infusions over two weeks": _last_day_above_half_peak(six, line)}
 

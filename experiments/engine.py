@@ -84,6 +84,8 @@ def _fresh_brian_state() -> None:
 
 
 class _ClocksByName(set):
+    """A set of clocks that iterates in name order (see :func:`_order_clock_code`)."""
+
     def __iter__(self):
         return iter(sorted(set.__iter__(self), key=lambda clock: clock.name))
 

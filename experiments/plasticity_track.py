@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuits.plasticity import (BrainState, PlasticityParameters, PlasticityState, advance, drive_and_adapt,
+from circuits.plasticity import (BrainState, PlasticityParameters, PlasticityState, activity_drive, advance, drive_and_adapt,
                                  outcome, update_sites)
 
 #: Timeline traces (name -> unit) written when plasticity is enabled.
@@ -112,8 +112,7 @@ class PlasticityTrack:
         ratio = float(np.mean(rate)) / self.reference if self.reference > 0 else 1.0
         self.activity = ratio
         self.columns["ampa_activation"].append(ratio)
-        u = np.maximum(0.0, ratio / self.s.setpoint - 1.0 - self.settings.params.activity_threshold)
-        self.columns["ampa_drive"].append(float(np.mean(u)))
+        self.columns["ampa_drive"].append(float(np.mean(activity_drive(ratio, self.s.setpoint, self.settings.params))))
         self.columns["spine_sites_present"].append(float(np.mean(self.sites["present"])))
         self.snapshots.append((self.sites["present"].copy(), np.asarray(weight_scale, dtype=float)))
 

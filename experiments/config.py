@@ -76,6 +76,10 @@ def _pathways(cfg, path: str, maximum: float | None = None) -> dict[tuple[str, s
     return out
 
 
+def _is_list(value) -> bool:
+    return not isinstance(value, (str, bytes)) and hasattr(value, "__len__")
+
+
 def _flag(cfg, path: str) -> bool:
     value = _get(cfg, path)
     if not isinstance(value, bool):
@@ -170,7 +174,7 @@ def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
     value = _get(cfg, path)
     if value is None:
         return None
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+    if not _is_list(value) or len(value) != 2:
         raise ConfigError(path, f"must be null or [from_min, to_min], got {value!r}")
     start, stop = _number(cfg, f"{path}.0"), _number(cfg, f"{path}.1")
     if stop <= start:
@@ -207,7 +211,7 @@ def drug_targets(cfg) -> tuple[str, ...]:
     """``block.targets``: the populations whose NMDA receptors the drug reaches."""
     path = "block.targets"
     values = _get(cfg, path)
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+    if not _is_list(values):
         raise ConfigError(path, f"must be a list of populations ({', '.join(POPULATIONS)}), got {values!r}")
     for value in values:
         if value not in POPULATIONS:
@@ -283,7 +287,7 @@ def dose_days(cfg) -> list[float]:
     """``dosing.days``: day of each dose from the first (strictly increasing, starting at 0)."""
     path = "dosing.days"
     values = _get(cfg, path)
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+    if not _is_list(values) or len(values) == 0:
         raise ConfigError(path, f"must be a non-empty list of days, got {values!r}")
     days = [_number(cfg, f"{path}.{i}", minimum=0) for i in range(len(values))]
     if days[0] != 0 or any(b <= a for a, b in zip(days, days[1:])):
@@ -294,7 +298,7 @@ def dose_days(cfg) -> list[float]:
 def bath_concentrations_uM(cfg) -> list[float]:
     path = "bath.concentrations_uM"
     values = _get(cfg, path)
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or len(values) == 0:
+    if not _is_list(values) or len(values) == 0:
         raise ConfigError(path, f"must be a non-empty list of concentrations, got {values!r}")
     molar_mass = drug(cfg).molar_mass
     out = []
@@ -329,7 +333,7 @@ def train(cfg) -> tuple[int, float]:
 
 def dose_list(cfg) -> list[float]:
     doses = _get(cfg, "dose_response.doses_mg_per_kg")
-    if isinstance(doses, (str, bytes)) or not hasattr(doses, "__iter__") or len(doses) == 0:
+    if not _is_list(doses) or len(doses) == 0:
         raise ConfigError("dose_response.doses_mg_per_kg", f"must be a non-empty list of doses, got {doses!r}")
     return [_number(cfg, f"dose_response.doses_mg_per_kg.{i}", minimum=0) for i in range(len(doses))]
 
@@ -386,13 +390,13 @@ def scorecard_settings(cfg) -> None:
 
     known = sorted(p.stem for p in HYPOTHESIS_DIR.glob("*.yaml"))
     hypotheses = _get(cfg, "scorecard.hypotheses")
-    if isinstance(hypotheses, (str, bytes)) or not hasattr(hypotheses, "__len__") or len(hypotheses) == 0:
+    if not _is_list(hypotheses) or len(hypotheses) == 0:
         raise ConfigError("scorecard.hypotheses", f"must be a non-empty list of hypotheses ({', '.join(known)})")
     for h in hypotheses:
         if h not in known:
             raise ConfigError("scorecard.hypotheses", f"unknown hypothesis {h!r}; allowed: {', '.join(known)}")
     seeds = _get(cfg, "scorecard.seeds")
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
+    if not _is_list(seeds) or len(seeds) == 0:
         raise ConfigError("scorecard.seeds", f"must be a non-empty list of seeds, got {seeds!r}")
     for i in range(len(seeds)):
         _number(cfg, f"scorecard.seeds.{i}", minimum=0, integer=True)

@@ -41,3 +41,14 @@ def response_summary(timeline: dict[str, np.ndarray], dose_days: list[float], fr
 def value_at_day(timeline: dict[str, np.ndarray], name: str, day: float) -> float:
     """``/timeline/<name>`` at ``day`` days from the first dose (linear interpolation)."""
     return float(np.interp(day, timeline["time_from_dose_s"] / SECONDS_PER_DAY, timeline[name]))
+
+
+def excess_at_day(timeline: dict[str, np.ndarray], name: str, day: float) -> float:
+    """``/timeline/<name>`` at ``day`` minus its value at the first dose."""
+    return value_at_day(timeline, name, day) - value_at_day(timeline, name, 0.0)
+
+
+def peak_excess(timeline: dict[str, np.ndarray], name: str) -> float:
+    """Largest value of ``/timeline/<name>`` from the first dose on, minus its value at the dose."""
+    days = timeline["time_from_dose_s"] / SECONDS_PER_DAY
+    return float(timeline[name][days >= 0].max()) - value_at_day(timeline, name, 0.0)

@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 import numpy as np
 import yaml
 
-from .course import value_at_day
+from .course import excess_at_day, peak_excess, value_at_day
 from .results import RunData, read_results
 
 #: Conditions (later overrides of a key replace earlier ones, see :func:`merge`). Windows are
@@ -63,12 +63,11 @@ def _window_change(run: RunData, pop: str, name: str) -> float:
 
 
 def _excess(run: RunData, name: str, day: float) -> float:
-    return value_at_day(run.timeline, name, day) - value_at_day(run.timeline, name, 0.0)
+    return excess_at_day(run.timeline, name, day)
 
 
 def _peak_excess(run: RunData, name: str) -> float:
-    days = run.timeline["time_from_dose_s"] / 86400.0
-    return float(run.timeline[name][days >= 0].max()) - value_at_day(run.timeline, name, 0.0)
+    return peak_excess(run.timeline, name)
 
 
 def _day(condition: dict, default: float) -> float:

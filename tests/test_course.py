@@ -8,7 +8,8 @@ check signs, orderings and the time course's shape, never a magnitude tuned to t
 import numpy as np
 import pytest
 
-from experiments.course import response_summary, value_at_day
+from experiments.course import excess_at_day, response_summary, value_at_day
+from experiments.course import peak_excess as course_peak_excess
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +30,11 @@ def course(ketamine_sim):
 
 
 def excess(data, name: str, day: float) -> float:
-    return value_at_day(data.timeline, name, day) - value_at_day(data.timeline, name, 0.0)
+    return excess_at_day(data.timeline, name, day)
 
 
 def peak_excess(data, name: str) -> float:
-    days = data.timeline["time_from_dose_s"] / 86400.0
-    return float(data.timeline[name][days >= 0].max()) - value_at_day(data.timeline, name, 0.0)
+    return course_peak_excess(data.timeline, name)
 
 
 def window(data, label: str) -> int:

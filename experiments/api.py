@@ -18,7 +18,8 @@ from omegaconf import DictConfig
 
 from .analysis import Run, load_run
 from .app import CONFIG_DIR
-from .run import run_experiment
+from .config import dose_list
+from .run import dose_folders, run_experiment
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
@@ -29,11 +30,18 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides))
 
 
-def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api") -> Run:
+def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", overwrite: bool = False) -> Run:
     """Validate, run and write one experiment; returns its results (``dose_response``: the
-    results of the last dose, with ``dose_response.csv`` beside them)."""
+    results of the last dose, with ``dose_response.csv`` beside them).
+
+    ``output_dir`` must be writable and must not hold the results of an earlier run: that
+    raises :class:`~experiments.run.RunFolderError` (a ConfigError naming ``output_dir``)
+    before anything is simulated; ``overwrite=True`` removes them first. An interrupt
+    (Ctrl-C, a notebook's "interrupt kernel") stops the run after the current window,
+    writes nothing and raises KeyboardInterrupt."""
     output_dir = Path(output_dir)
-    path = run_experiment(compose_config(overrides), output_dir)
-    if path.suffix == ".csv":  # dose_response writes one results.h5 per dose
-        path = sorted(output_dir.glob("dose_*/results.h5"))[-1]
+    cfg = compose_config(overrides)
+    path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
+    if cfg.experiment.name == "dose_response":  # one results.h5 per dose
+        path = output_dir / dose_folders(dose_list(cfg))[-1] / "results.h5"
     return load_run(path)

@@ -202,6 +202,15 @@ class StandaloneEngine:
         start = time.perf_counter()
         try:
             device.run(directory=str(self.directory), results_directory=results, with_output=False, run_args=run_args)
+            # The binary ends its run loop early on SIGINT ("Simulation stop requested") and still
+            # exits 0; its last_run_info.txt ("<wall s> <completed fraction>") says how far it got.
+            try:
+                completed = float((self.directory / results / "last_run_info.txt").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                completed = float(getattr(device, "_last_run_completed_fraction", 1.0))
+            if completed < 1.0 - 1e-9:
+                raise KeyboardInterrupt(f"the window's binary was interrupted after {100 * completed:.1f}% of the "
+                                        f"window: a truncated window is never used")
             spikes, state = _collect(self.circuit)
             sites = _sites(self.circuit, with_indices="pyr_to_pyr" not in values)
         finally:
@@ -233,6 +242,9 @@ class RuntimeEngine:
                 setattr(group, name, _with_units(getattr(group, name), value))
         t0 = float(circuit.network.t_)
         circuit.network.run(self.structure.window_s * b2.second)
+        if float(circuit.network.t_) < t0 + self.structure.window_s - 0.5e-3 * self.structure.dt_ms:
+            # Brian2's SIGINT handler stops a runtime run early ("Simulation stop requested")
+            raise KeyboardInterrupt("the window was interrupted before its end: a truncated window is never used")
         spikes, state = _collect(circuit, t0)
         return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start,
                             sites=_sites(circuit, with_indices="pyr_to_pyr" not in values))

@@ -33,6 +33,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,11 @@ def _expected_results(cfg) -> list[tuple[Path, Any]]:
     from . import config as C
 
     if cfg.experiment.name == "dose_response":  # one file per dose, named as experiments.run names them
-        return [(Path(f"dose_{dose:g}_mg_per_kg") / _RESULTS,
-                 OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}})) for dose in C.dose_list(cfg)]
+        from .run import dose_folders
+
+        doses = C.dose_list(cfg)
+        return [(Path(folder) / _RESULTS, OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}}))
+                for dose, folder in zip(doses, dose_folders(doses))]
     return [(Path(_RESULTS), cfg)]
 
 
@@ -195,6 +199,14 @@ def _write_status(output_dir: Path, **status) -> None:
     _write_atomic(output_dir / STATUS_FILE, json.dumps(status, indent=1, default=str) + "\n")
 
 
+def _try_write_status(output_dir: Path, **status) -> None:
+    """:func:`_write_status` where a failure must not hide the job's own outcome."""
+    try:
+        _write_status(output_dir, **status)
+    except OSError as error:
+        log.warning("%s not written: %s", output_dir / STATUS_FILE, error)
+
+
 def read_status(run_dir: str | os.PathLike) -> dict | None:
     """A run folder's ``job_status.json`` (None if absent or unreadable)."""
     try:
@@ -203,40 +215,66 @@ def read_status(run_dir: str | os.PathLike) -> dict | None:
         return None
 
 
+def _jobs_of_folder(output_dir: Path, overrides: list[str], job: int | None) -> list[int]:
+    """The jobs of this sweep whose folder ``output_dir`` is: ``job``, and the jobs with the same
+    overrides recorded there before (jobs share a folder where ``hydra.sweep.subdir`` names
+    folders by their overrides)."""
+    previous = read_status(output_dir) or {}
+    jobs = set()
+    if previous.get("overrides") == overrides:
+        jobs.update(previous.get("jobs") or [previous.get("job")])
+    jobs.add(job)
+    return sorted(j for j in jobs if isinstance(j, int))
+
+
 def run_job(cfg, output_dir: str | os.PathLike, overrides: Sequence[str] = (), job: int | None = None,
             run: Callable | None = None) -> str:
     """One job of a sweep: skip it if ``output_dir`` holds its finished results, else run it
-    (``run(cfg, output_dir)``, default :func:`experiments.run.run_experiment`). Records the
-    outcome in ``job_status.json``; returns ``"done"`` or ``"skipped-finished"``; re-raises
-    the run's error (after recording ``"failed"``)."""
+    (``run(cfg, output_dir)``, default :func:`experiments.run.run_in_folder`). The folder is
+    held meanwhile (:func:`experiments.run.claim_folder`: writable, no other live run in it,
+    else RunFolderError); the results of another config found there are removed before the
+    job runs again. Records the outcome in ``job_status.json``; returns ``"done"`` or
+    ``"skipped-finished"``; re-raises the run's error (after recording ``"failed"``) and an
+    interruption (after recording ``"interrupted"``)."""
+    from .run import claim_folder, remove_results
+
     output_dir = Path(output_dir)
-    base = {"job": job, "overrides": list(overrides)}
-    for path in remove_leftover_temp_files(output_dir):
-        log.info("removed a temp file left by an interrupted run: %s", path)
-    finished, why = check_finished(output_dir, cfg)
-    if finished:
+    with claim_folder(output_dir, "hydra.sweep.dir", resume=True):
+        base = {"job": job, "jobs": _jobs_of_folder(output_dir, list(overrides), job), "overrides": list(overrides)}
+        for path in remove_leftover_temp_files(output_dir):
+            log.info("removed a temp file left by an interrupted run: %s", path)
+        finished, why = check_finished(output_dir, cfg)
+        if finished:
+            try:
+                note = "; redrew its figure" if _redraw_figure_if_needed(output_dir, cfg) else ""
+            except Exception as error:  # the results are complete: a figure is no reason to simulate again
+                note = f"; its figure could not be drawn ({type(error).__name__}: {error})"
+            log.info("skipping finished run %s (%s)%s", output_dir, why, note)
+            _write_status(output_dir, status="skipped-finished", **base, ended=_now())
+            return "skipped-finished"
+        if (output_dir / _RESULTS).exists() or (output_dir / STATUS_FILE).exists():
+            log.info("running %s again: %s", output_dir, why)
+        for path in remove_results(output_dir):  # e.g. the dose folders of another dose list
+            log.info("removed %s (another run's output)", path)
+        if run is None:
+            from .run import run_in_folder
+
+            def run(cfg, output_dir):
+                return run_in_folder(cfg, output_dir, "hydra.sweep.dir")
+        started, clock = _now(), time.perf_counter()
+        _write_status(output_dir, status="running", **base, started=started)
         try:
-            note = "; redrew its figure" if _redraw_figure_if_needed(output_dir, cfg) else ""
-        except Exception as error:  # the results are complete: a figure is no reason to simulate again
-            note = f"; its figure could not be drawn ({type(error).__name__}: {error})"
-        log.info("skipping finished run %s (%s)%s", output_dir, why, note)
-        _write_status(output_dir, status="skipped-finished", **base, ended=_now())
-        return "skipped-finished"
-    if (output_dir / _RESULTS).exists() or (output_dir / STATUS_FILE).exists():
-        log.info("running %s again: %s", output_dir, why)
-    if run is None:
-        from .run import run_experiment as run
-    started, clock = _now(), time.perf_counter()
-    _write_status(output_dir, status="running", **base, started=started)
-    try:
-        run(cfg, output_dir)
-    except Exception as error:
-        _write_status(output_dir, status="failed", **base, started=started, ended=_now(),
-                      error=f"{type(error).__name__}: {error}")
-        raise
-    _write_status(output_dir, status="done", **base, started=started, ended=_now(),
-                  job_wall_s=round(time.perf_counter() - clock, 3))
-    return "done"
+            run(cfg, output_dir)
+        except Exception as error:
+            _try_write_status(output_dir, status="failed", **base, started=started, ended=_now(),
+                              error=f"{type(error).__name__}: {error}")
+            raise
+        except KeyboardInterrupt:
+            _try_write_status(output_dir, status="interrupted", **base, started=started, ended=_now())
+            raise
+        _write_status(output_dir, status="done", **base, started=started, ended=_now(),
+                      job_wall_s=round(time.perf_counter() - clock, 3))
+        return "done"
 
 
 # --------------------------------------------------------------------------- the index
@@ -292,22 +330,58 @@ def sweep_jobs(sweep_dir: str | os.PathLike) -> list[list[str]] | None:
         return None
 
 
-def _run_folders(sweep_dir: Path) -> dict[tuple[str, ...], Path]:
-    """Run folders below ``sweep_dir`` by their overrides (Hydra's ``.hydra/overrides.yaml``,
-    else ``job_status.json``); where two folders share overrides, the newer one."""
+@dataclass(frozen=True)
+class _RunFolder:
+    path: Path
+    overrides: tuple[str, ...]
+    jobs: frozenset[int]  #: the sweep's job numbers this folder records (empty: not recorded)
+
+
+def _hydra_job_number(folder: Path) -> int | None:
+    """``hydra.job.num`` from the folder's ``.hydra/hydra.yaml`` (None if absent)."""
     import yaml
 
-    found: dict[tuple[str, ...], Path] = {}
+    try:
+        num = (yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text()) or {})["hydra"]["job"]["num"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return num if isinstance(num, int) else None
+
+
+def _run_folders(sweep_dir: Path) -> list[_RunFolder]:
+    """Run folders below ``sweep_dir``, oldest first, with their overrides (Hydra's
+    ``.hydra/overrides.yaml``, else ``job_status.json``) and job numbers (``job_status.json``,
+    else ``.hydra/hydra.yaml``)."""
+    import yaml
+
+    found = []
     folders = {p.parent.parent for p in sweep_dir.rglob("overrides.yaml") if p.parent.name == ".hydra"}
     folders |= {p.parent for p in sweep_dir.rglob(STATUS_FILE)}
-    for folder in sorted(folders, key=lambda p: p.stat().st_mtime):
+    for folder in sorted(folders, key=lambda p: (p.stat().st_mtime, str(p))):
+        status = read_status(folder) or {}
         try:
             overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
         except (OSError, yaml.YAMLError):
-            overrides = (read_status(folder) or {}).get("overrides")
-        if isinstance(overrides, list):
-            found[tuple(str(o) for o in overrides)] = folder
+            overrides = status.get("overrides")
+        if not isinstance(overrides, list):
+            continue
+        jobs = {j for j in [*(status.get("jobs") or []), status.get("job")] if isinstance(j, int)}
+        if not jobs and _hydra_job_number(folder) is not None:
+            jobs = {_hydra_job_number(folder)}
+        found.append(_RunFolder(folder, tuple(str(o) for o in overrides), frozenset(jobs)))
     return found
+
+
+def _folder_of_job(folders: list[_RunFolder], job: int, overrides: Sequence[str]) -> Path | None:
+    """The folder of job ``job``: the newest with these overrides that records this job number;
+    else (folders written before job numbers were recorded) the newest with these overrides and
+    no job number. Never the folder of another job with the same overrides (``seed=1,2,1``)."""
+    overrides = tuple(overrides)
+    for wanted in (lambda f: job in f.jobs, lambda f: not f.jobs):
+        matches = [f.path for f in folders if f.overrides == overrides and wanted(f)]
+        if matches:
+            return matches[-1]
+    return None
 
 
 def _split_override(override: str) -> tuple[str, str]:
@@ -355,11 +429,11 @@ def sweep_index(sweep_dir: str | os.PathLike):
         raise FileNotFoundError(f"sweep folder {sweep_dir} does not exist")
     folders = _run_folders(sweep_dir)
     jobs = sweep_jobs(sweep_dir)
-    if jobs is None:  # no job list: index the folders found, in job order
-        rows = [_index_row(sweep_dir, None, list(o), f) for o, f in folders.items()]
+    if jobs is None:  # no job list: index every folder found, in job order
+        rows = [_index_row(sweep_dir, min(f.jobs) if f.jobs else None, list(f.overrides), f.path) for f in folders]
         rows.sort(key=lambda r: (r["job"] is None, r["job"] if r["job"] is not None else 0, r["run"]))
     else:
-        rows = [_index_row(sweep_dir, i, job, folders.get(tuple(job))) for i, job in enumerate(jobs)]
+        rows = [_index_row(sweep_dir, i, job, _folder_of_job(folders, i, job)) for i, job in enumerate(jobs)]
     fixed = ["job", "status", "run", "overrides"]
     keys = list(dict.fromkeys(k for r in rows for k in r if k not in fixed))
     return pd.DataFrame(rows, columns=fixed + keys)
@@ -374,15 +448,42 @@ def write_sweep_index(sweep_dir: str | os.PathLike) -> Path:
     return path
 
 
+def _refuse(error: Exception) -> None:
+    """Leave the command as it leaves on a bad config value: one line, exit 2."""
+    print(f"ketamine-sim: invalid config: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
 class SweepCallback(Callback):
-    """Hydra callback: writes ``sweep_index.csv`` at the sweep root when a multirun ends, and
-    at exit if it ends early (a failed job, Ctrl-C)."""
+    """Hydra callback: checks the output folder before Hydra writes into it (a run folder that
+    cannot be written, is in use by a live run or holds an earlier run's results; a sweep
+    folder that cannot be written: one line, exit 2), and writes ``sweep_index.csv`` at the
+    sweep root when a multirun ends, and at exit if it ends early (a failed job, Ctrl-C)."""
 
     def __init__(self, index: bool = True) -> None:
         self.index = index
         self._sweep_dir: Path | None = None
 
+    def on_run_start(self, config, **kwargs: Any) -> None:
+        from omegaconf import OmegaConf
+
+        from .config import ConfigError
+        from .run import check_folder
+
+        resume = OmegaConf.select(config, "experiment.name", default=None) == "scorecard"  # resumes on purpose
+        try:
+            check_folder(str(config.hydra.run.dir), "hydra.run.dir", resume=resume)
+        except ConfigError as error:
+            _refuse(error)
+
     def on_multirun_start(self, config, **kwargs: Any) -> None:
+        from .config import ConfigError
+        from .run import check_writable
+
+        try:
+            check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
+        except ConfigError as error:
+            _refuse(error)
         if self.index:
             import h5py  # noqa: F401  (imported now: an import at interpreter exit may fail)
             import pandas  # noqa: F401

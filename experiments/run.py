@@ -51,6 +51,9 @@ class RunFolderError(ConfigError):
     earlier run's results, or it failed when the results were written. ``field`` names the
     setting that chose the folder (``hydra.run.dir``, ``hydra.sweep.dir``, ``output_dir``)."""
 
+    def __reduce__(self):  # picklable: sweep jobs and scorecard runs report it from worker processes
+        return type(self), (self.field, str(self)[len(self.field) + 2:])
+
 
 # --------------------------------------------------------------------------- output folders
 
@@ -161,8 +164,9 @@ class _Outputs:
         try:
             writer(path)
         except OSError as error:
-            raise RunFolderError(self.field, f"could not write {path} ({error.strerror or error}); "
-                                             "the run's results were not saved") from error
+            saved = (f"only {', '.join(str(p) for p in self.written)} was saved" if self.written
+                     else "the run's results were not saved")
+            raise RunFolderError(self.field, f"could not write {path} ({error.strerror or error}); {saved}") from error
         self.written.extend([path, *also])
         return path
 
@@ -322,9 +326,9 @@ def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.di
                                     also=[base.with_suffix(".svg")])
                 log.info("figure: %s", png.resolve())
         return path
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         outputs.discard()
-        log.warning("interrupted: nothing written to %s", output_dir)
+        log.warning("%s: nothing written to %s", interrupt or "interrupted", output_dir)
         raise
 
 

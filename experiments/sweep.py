@@ -9,18 +9,23 @@ sweep folder. Run the same command again into the same sweep folder
   cut-off figure is drawn from the results;
 * anything else runs again. Results are written atomically (temp file, then rename), so
   an interrupted job left no ``results.h5``; its leftover temp files are removed first. A
-  run whose stored config differs (other overrides, other defaults) is overwritten.
+  run whose stored config differs (other overrides, other defaults) is overwritten (its
+  files are removed first).
 
-Each job records its outcome in ``<run folder>/job_status.json``. :class:`SweepCallback`
-(``hydra.callbacks`` in configs/config.yaml) writes ``sweep_index.csv`` at the sweep root
-when a multirun ends, also after a failed job or Ctrl-C; :func:`write_sweep_index`
+A job holds its folder while it runs (:func:`experiments.run.claim_folder`): a second sweep
+into the same folder is refused job by job instead of writing over a live one.
+
+Each job records its outcome and job number(s) in ``<run folder>/job_status.json``.
+:class:`SweepCallback` (``hydra.callbacks`` in configs/config.yaml) checks the output folder
+before Hydra writes into it, and writes ``sweep_index.csv`` at the sweep root when a
+multirun ends, also after a failed job or Ctrl-C; :func:`write_sweep_index`
 (``python -m experiments.sweep SWEEP_DIR``) rebuilds it from the folder alone, e.g. after
 the sweep was killed.
 
 The index has one row per job of the sweep (as ``multirun.yaml`` at the root defines it):
-``job``, ``status`` (one of :data:`STATUSES`), ``run`` (folder relative to the root),
-``overrides``, one column per overridden key, key readouts (:func:`key_readouts`), wall
-times and, for a failed job, ``error``.
+``job``, ``status`` (one of :data:`STATUSES`), ``run`` (the folder that recorded that job
+number, relative to the root), ``overrides``, one column per overridden key, key readouts
+(:func:`key_readouts`), wall times and, for a failed job, ``error``.
 """
 
 from __future__ import annotations

@@ -152,6 +152,15 @@ def test_a_folder_with_a_live_run_is_refused(tmp_path):
         pass
 
 
+def test_folder_errors_cross_process_boundaries():
+    """Sweep jobs (joblib workers) and scorecard runs raise it in another process."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(RunFolderError("hydra.sweep.dir", "/x: is in use")))
+    assert isinstance(error, ConfigError) and error.field == "hydra.sweep.dir"
+    assert str(error) == "hydra.sweep.dir: /x: is in use"
+
+
 def test_api_refuses_a_folder_with_results_before_building(tmp_path, monkeypatch):
     from experiments.api import run
 

@@ -375,25 +375,45 @@ class _Running:
             assert time.time() < deadline, f"no {text!r} in time:\n{self.output[-3000:]}"
             time.sleep(0.05)
 
-    def binary_in_its_run_loop(self, timeout: float = 120) -> int:
-        """The pid of the window's binary (a child process) once it has used 0.3 s of CPU."""
+    def binary_in_its_run_loop(self, timeout: float = 600) -> int:
+        """The pid of the window binary that runs after the output's latest window line, once it
+        is inside its run loop (Brian2's ``Network::_globally_running``, read from its memory:
+        the binary spends a varying share of its time before and after the loop, building
+        synapses and writing its results, where SIGINT kills it instead of stopping the loop)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             for child in _children(self.proc.pid):
                 try:
-                    stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-                except OSError:
+                    if Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0].endswith(b"main"):
+                        address = _running_flag_address(child)
+                        with open(f"/proc/{child}/mem", "rb", buffering=0) as memory:
+                            while time.time() < deadline:
+                                memory.seek(address)
+                                if memory.read(1) == b"\x01":
+                                    return child
+                                time.sleep(0.001)
+                except OSError:  # it ended
                     continue
-                if b"main" in cmdline and (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK") > 0.3:
-                    return child
-            time.sleep(0.02)
-        raise AssertionError(f"no binary running:\n{self.output[-3000:]}")
+            time.sleep(0.005)
+        raise AssertionError(f"no binary in its run loop:\n{self.output[-3000:]}")
 
     def finish(self, timeout: float = 300) -> int:
         self.proc.wait(timeout=timeout)
         self._reader.join(timeout=10)
         return self.proc.returncode
+
+
+def _running_flag_address(pid: int) -> int:
+    """Address of ``Network::_globally_running`` (a bool) in the running binary ``pid``."""
+    exe = os.readlink(f"/proc/{pid}/exe")
+    symbols = subprocess.run(["nm", exe], capture_output=True, text=True, check=True).stdout.split("\n")
+    offset = int(next(line.split()[0] for line in symbols if line.endswith("_ZN7Network17_globally_runningE")), 16)
+    with open(exe, "rb") as f:
+        position_independent = f.read(18)[16] == 3  # ELF e_type ET_DYN: symbols are relative to the load base
+    if not position_independent:
+        return offset
+    with open(f"/proc/{pid}/maps") as maps:
+        return offset + min(int(line.split("-")[0], 16) for line in maps if line.rstrip().endswith(exe))
 
 
 def _children(pid: int) -> list[int]:
@@ -406,7 +426,8 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists() or shutil.which("nm") is None,
+                                reason="needs Linux /proc and nm (binutils)")
 
 
 @pytest.mark.slow
@@ -421,7 +442,7 @@ def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
               "print('FINISHED')\n")
     run = _Running([sys.executable, "-c", script, str(tmp_path / "api"), *FOUR_WINDOWS], build_cache)
     run.wait_for("window 1/4")
-    run.binary_in_its_run_loop()
+    run.binary_in_its_run_loop()  # window 2's
     os.kill(run.proc.pid, signal.SIGINT)  # the Python process only, as a kernel interrupt
     assert run.finish() == 130, run.output[-3000:]
     assert "RAISED KeyboardInterrupt" in run.output and "window 2/4" in run.output
@@ -435,10 +456,11 @@ def test_ctrl_c_to_the_process_group_during_a_window_writes_nothing(build_cache,
     """Ctrl-C in a terminal: the binary cuts window 2 short, the run stops, writes nothing."""
     run = _Running([sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache)
     run.wait_for("window 1/4")
-    run.binary_in_its_run_loop()
+    run.binary_in_its_run_loop()  # window 2's
     os.killpg(run.proc.pid, signal.SIGINT)
     assert run.finish() != 0, run.output[-3000:]
     assert "window 2/4" not in run.output, "the cut window was reported as a result"
+    assert "binary was interrupted after" in run.output, run.output[-3000:]
     assert not (tmp_path / "results.h5").exists() and not list(tmp_path.glob(".*.tmp"))
     assert not (tmp_path / R.LOCK_FILE).exists()
 
@@ -450,7 +472,7 @@ def test_a_window_the_binary_cut_short_is_never_written(build_cache, tmp_path):
     window is short (last_run_info.txt) and the run stops instead of writing it."""
     run = _Running([sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache)
     run.wait_for("window 1/4")
-    os.kill(run.binary_in_its_run_loop(), signal.SIGINT)
+    os.kill(run.binary_in_its_run_loop(), signal.SIGINT)  # window 2's
     assert run.finish() != 0, run.output[-3000:]
     assert "binary was interrupted after" in run.output, run.output[-3000:]
     assert "window 2/4" not in run.output and not (tmp_path / "results.h5").exists()

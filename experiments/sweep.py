@@ -259,8 +259,6 @@ def run_job(cfg, output_dir: str | os.PathLike, overrides: Sequence[str] = (), j
             return "skipped-finished"
         if (output_dir / _RESULTS).exists() or (output_dir / STATUS_FILE).exists():
             log.info("running %s again: %s", output_dir, why)
-        for path in remove_results(output_dir):  # e.g. the dose folders of another dose list
-            log.info("removed %s (another run's output)", path)
         if run is None:
             from .run import run_in_folder
 
@@ -269,6 +267,12 @@ def run_job(cfg, output_dir: str | os.PathLike, overrides: Sequence[str] = (), j
         started, clock = _now(), time.perf_counter()
         _write_status(output_dir, status="running", **base, started=started)
         try:
+            from .config import validate
+
+            validate(cfg)  # a bad value (a typo in a rerun) fails here, before any earlier result is removed
+            _expected_results(cfg)  # output names from values: unique or refused
+            for path in remove_results(output_dir):  # e.g. the dose folders of another dose list
+                log.info("removed %s (another run's output)", path)
             run(cfg, output_dir)
         except Exception as error:
             _try_write_status(output_dir, status="failed", **base, started=started, ended=_now(),

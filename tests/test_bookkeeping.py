@@ -128,6 +128,16 @@ def test_run_job_records_the_jobs_that_share_its_folder(tmp_path):
     assert json.loads((tmp_path / STATUS_FILE).read_text())["jobs"] == [0]
 
 
+def test_a_bad_value_in_a_rerun_removes_no_earlier_result(tmp_path):
+    """A job reruns into a folder holding another config's results only once its config is valid."""
+    (tmp_path / "results.h5").write_bytes(b"an earlier run's results")
+    cfg = compose_config([*BATH, "bath.equilibration_s=-1"])
+    with pytest.raises(ConfigError, match="bath.equilibration_s"):
+        run_job(cfg, tmp_path, ["bath.equilibration_s=-1"], 0, run=lambda c, d: pytest.fail("ran"))
+    assert (tmp_path / "results.h5").read_bytes() == b"an earlier run's results"
+    assert json.loads((tmp_path / STATUS_FILE).read_text())["status"] == "failed"
+
+
 # --------------------------------------------------------------------------- one run per folder
 
 def test_a_folder_with_results_is_refused_on_the_command_line(tmp_path):

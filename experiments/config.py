@@ -308,8 +308,8 @@ def dose_starts_min(cfg) -> list[float]:
     "day 7"). Every time key of an experiment block (``iv_infusion.*_min``, ``course.*``;
     ``evoked_release.*_min`` count from the application), every ``manipulation.*_window_min``
     and the output's ``time_from_dose_s`` are on it. ``dosing.start_min`` (checked here: a
-    finite number) places the first dose in protocol time and every one of those times moves
-    with it, so it changes no window, no concentration and no result."""
+    finite number) says where the first dose starts; every one of those times moves with
+    it, so it changes no window, no concentration and no result."""
     _number(cfg, "dosing.start_min")
     return [1440.0 * day for day in dose_days(cfg)]
 

@@ -169,7 +169,7 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
 
 def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
     """``manipulation.<name>_window_min``: null (the whole protocol) or [from, to] in minutes
-    on the dosing clock."""
+    on the dosing clock (0 = start of the first dose, see :func:`dose_starts_min`)."""
     path = f"manipulation.{name}_window_min"
     value = _get(cfg, path)
     if value is None:
@@ -180,6 +180,21 @@ def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
     if stop <= start:
         raise ConfigError(path, f"must end after it starts, got [{start}, {stop}]")
     return start, stop
+
+
+#: The manipulations that may be timed: ``manipulation.<name>_window_min``.
+TIMED_MANIPULATIONS = ("ampa_block", "mtor_block")
+
+
+def _check_manipulation_windows(cfg, start_min: float, end_min: float) -> None:
+    """Every timed manipulation must overlap the protocol [start_min, end_min] (min on the
+    dosing clock); one that lies wholly outside it would silently do nothing."""
+    for name in TIMED_MANIPULATIONS:
+        window = manipulation_window(cfg, name)
+        if window is not None and (window[1] <= start_min or window[0] >= end_min):
+            raise ConfigError(f"manipulation.{name}_window_min",
+                              f"[{window[0]:g}, {window[1]:g}] lies outside the protocol ([{start_min:g}, "
+                              f"{end_min:g}] min on the dosing clock, 0 = start of the first dose)")
 
 
 def vesicles(cfg) -> VesicleParameters:
@@ -234,7 +249,8 @@ def neurochemistry(cfg) -> NeurochemistryParameters:
 
 
 def manipulation_schedule(cfg, clock_s) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """On a dosing clock (s): the AMPA availability (None when NBQX is absent or present
+    """At times on the dosing clock (``clock_s``, s from the start of the first dose, as
+    ``time_from_dose_s``): the AMPA availability (None when NBQX is absent or present
     throughout; then ``circuit_drive`` carries it) and the mTOR gate (1 - rapamycin block)."""
     clock_min = np.asarray(clock_s, dtype=float) / 60.0
 
@@ -265,6 +281,8 @@ def pk_parameters(cfg) -> PKParameters:
 
 
 def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
+    """Every dose of ``dosing.*`` as a pharmacokinetic event, with the body weight (kg). The
+    events lie on the dosing clock (:func:`dose_starts_min`: the first starts at 0)."""
     route = _choice(cfg, "dosing.route", ROUTES)
     duration = _number(cfg, "dosing.duration_min", minimum=0)
     if route == "iv_infusion" and duration <= 0:
@@ -276,11 +294,24 @@ def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
         dose = _number(cfg, "dosing.dose_mg_per_kg", minimum=0)
     else:  # a flat dose (esketamine's 56 or 84 mg) per body weight
         dose = _number(cfg, "dosing.dose_mg", minimum=0) / body_weight
-    days = dose_days(cfg)
-    start = _number(cfg, "dosing.start_min")
-    events = [DosingEvent(route=route, dose_mg_per_kg=dose, start_min=start + 1440.0 * day, duration_min=duration)
-              for day in days]
+    events = [DosingEvent(route=route, dose_mg_per_kg=dose, start_min=start, duration_min=duration)
+              for start in dose_starts_min(cfg)]
     return events, body_weight
+
+
+def dose_starts_min(cfg) -> list[float]:
+    """The start of every dose on the *dosing clock*: 0 for the first, 1440 x ``dosing.days``
+    for the others (min).
+
+    The dosing clock is the one time axis of every experiment with a dose: minutes from the
+    start of the first dose (negative before it), as clinicians count ("-10 min", "+40 min",
+    "day 7"). Every time key of an experiment block (``iv_infusion.*_min``, ``course.*``;
+    ``evoked_release.*_min`` count from the application), every ``manipulation.*_window_min``
+    and the output's ``time_from_dose_s`` are on it. ``dosing.start_min`` (checked here: a
+    finite number) says where the first dose starts; every one of those times moves with
+    it, so it changes no window, no concentration and no result."""
+    _number(cfg, "dosing.start_min")
+    return [1440.0 * day for day in dose_days(cfg)]
 
 
 def dose_days(cfg) -> list[float]:
@@ -339,9 +370,10 @@ def dose_list(cfg) -> list[float]:
 
 
 def course_windows_min(cfg) -> tuple[list[float], float, float]:
-    """The course's window times (min on the dosing clock: ``course.windows_per_dose_min``
-    around every dose, ``course.window_days_after_last_dose`` up to ``dosing.follow_days``),
-    its start and its end (min)."""
+    """The course's window times, its start and its end, all in min on the dosing clock
+    (:func:`dose_starts_min`): ``course.windows_per_dose_min`` around every dose,
+    ``course.window_days_after_last_dose`` up to ``dosing.follow_days``; the start is
+    ``course.start_min``, the end ``dosing.follow_days`` after the last dose."""
     around = [_number(cfg, f"course.windows_per_dose_min.{i}") for i in range(len(_get(cfg, "course.windows_per_dose_min")))]
     after = [_number(cfg, f"course.window_days_after_last_dose.{i}", minimum=0, strict=True)
              for i in range(len(_get(cfg, "course.window_days_after_last_dose")))]
@@ -353,8 +385,7 @@ def course_windows_min(cfg) -> tuple[list[float], float, float]:
         raise ConfigError("course.windows_per_dose_min", f"needs a first window before the dose (the baseline), got {around}")
     if around[0] < start:
         raise ConfigError("course.start_min", f"must be <= the first window ({around[0]} min), got {start}")
-    first = _number(cfg, "dosing.start_min")
-    doses = [first + 1440.0 * d for d in dose_days(cfg)]
+    doses = dose_starts_min(cfg)
     end = doses[-1] + 1440.0 * follow + 30.0  # room for a window on the last day
     times = {round(d + m, 6) for d in doses for m in around} | {round(doses[-1] + 1440.0 * d, 6) for d in after if d <= follow}
     window_min = float(_get(cfg, "circuit.window_s")) / 60.0
@@ -363,10 +394,14 @@ def course_windows_min(cfg) -> tuple[list[float], float, float]:
     for m in ordered[1:]:
         if m >= kept[-1] + window_min and m + window_min <= end:
             kept.append(m)
-    return kept, first + start, end
+    _check_manipulation_windows(cfg, start, end)
+    return kept, start, end
 
 
-def _check_window_times(cfg, block: str, onset_min: float, what: str) -> None:
+def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "the first dose (time 0)") -> None:
+    """``<block>.window_times_min``, ``start_min`` and ``end_min`` (min on the dosing clock):
+    increasing windows that do not overlap, within the protocol, the first before ``onset_min``
+    (the baseline); timed manipulations within the protocol."""
     path = f"{block}.window_times_min"
     times = [_number(cfg, f"{path}.{i}") for i in range(len(_get(cfg, path)))]
     if not times:
@@ -376,10 +411,16 @@ def _check_window_times(cfg, block: str, onset_min: float, what: str) -> None:
     _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True)
     if times != sorted(times) or len(set(times)) != len(times):
         raise ConfigError(path, f"must be strictly increasing, got {times}")
+    window_min = float(_get(cfg, "circuit.window_s")) / 60.0
+    for a, b in zip(times, times[1:]):
+        if b < a + window_min:
+            raise ConfigError(path, f"windows at {a:g} and {b:g} min overlap (each lasts circuit.window_s = "
+                                    f"{60.0 * window_min:g} s)")
     if times[0] >= onset_min:
         raise ConfigError(path, f"the first window ({times[0]} min) is the baseline and must come before {what}")
-    if times[0] < start or times[-1] + _get(cfg, "circuit.window_s") / 60 > end:
+    if times[0] < start or times[-1] + window_min > end:
         raise ConfigError(path, f"windows must lie within {block}.start_min ({start}) and end_min ({end})")
+    _check_manipulation_windows(cfg, start, end)
 
 
 def scorecard_settings(cfg) -> None:
@@ -441,7 +482,7 @@ def validate(cfg) -> None:
         if experiment == "course":
             course_windows_min(cfg)
         else:
-            _check_window_times(cfg, "iv_infusion", _number(cfg, "dosing.start_min"), "dosing.start_min")
+            _check_window_times(cfg, "iv_infusion")  # on the dosing clock: the first dose at 0
     plasticity(cfg)
     if experiment != "bath":
         manipulation_schedule(cfg, [0.0])

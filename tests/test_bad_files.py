@@ -279,3 +279,26 @@ def test_sweep_stored_config(tmp_path, case):
     with pytest.raises(Exception) as info:
         sweep._stored_config(path)
     check_error(info.value, path, case)
+
+
+def test_scorecard_reruns_a_damaged_result(tmp_path):
+    """A planned scorecard run whose results.h5 is damaged counts as not finished."""
+    from experiments.scorecard import _finished
+
+    assert not _finished(tmp_path)
+    (tmp_path / "results.h5").write_bytes(b"")
+    assert not _finished(tmp_path)
+
+
+def test_scorecard_check_names_a_damaged_file(tmp_path, capsys):
+    """``python -m experiments.scorecard check`` skips a damaged file with a warning naming it and
+    ends in one line (exit 2), not a traceback."""
+    from experiments.scorecard import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.h5").write_bytes(b"not hdf5")
+    with pytest.warns(UserWarning, match="results.h5"):
+        code = main(["check", "C1", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("scorecard: record C1"), err

@@ -50,7 +50,8 @@ class BackgroundInput:
 
 @dataclass(frozen=True)
 class CircuitStructure:
-    """Everything the compiled circuit depends on. Its :meth:`digest` keys the build cache."""
+    """Everything the compiled circuit depends on. Its :meth:`digest` names it in the provenance (the
+    build cache is keyed on the generated code itself, see experiments/engine.py)."""
 
     name: str
     counts: dict[str, int]

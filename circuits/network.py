@@ -330,5 +330,5 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
     return values
 
 
-__all__ = ["ACCUMULATORS", "BackgroundInput", "Circuit", "CircuitDrive", "CircuitStructure", "DRIVE_VARIABLES", "SEED_MAX",
-           "build_circuit", "initial_values", "neuron_equations", "stream_rng", "stream_seed"]
+__all__ = ["ACCUMULATORS", "BackgroundInput", "Circuit", "CircuitDrive", "CircuitStructure", "DRIVE_VARIABLES",
+           "SEED_MAX", "build_circuit", "initial_values", "neuron_equations", "stream_rng", "stream_seed"]

@@ -261,8 +261,9 @@ def _compile(device, generated: Path, final: Path) -> None:
     beside it, then marker, then one rename (a killed build leaves no ``final``)."""
     from brian2.codegen.cpp_prefs import get_compiler_and_args
 
-    for stale in final.parent.glob(f".building-{final.name}-*"):  # killed earlier builds (we hold the lock)
-        shutil.rmtree(stale, ignore_errors=True)
+    for prefix in (".building", ".trash"):  # left by killed earlier builds of this key (we hold its lock)
+        for stale in final.parent.glob(f"{prefix}-{final.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
     building = final.with_name(f".building-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         shutil.copytree(generated, building)
@@ -422,7 +423,9 @@ class RuntimeEngine:
         b2.prefs.codegen.target = self.backend
         b2.defaultclock.dt = self.structure.dt_ms * b2.ms
         start = time.perf_counter()
-        circuit = build_circuit(self.structure, after_groups=lambda: b2.seed(stream_seed(connect_seed, "connectivity", 0)),
+        # the generator seeds of thread 0 of the compiled code
+        circuit = build_circuit(self.structure,
+                                after_groups=lambda: b2.seed(stream_seed(connect_seed, "connectivity", 0)),
                                 after_connect=lambda: b2.seed(stream_seed(noise_seed, "noise", 0)))
         for target, target_values in values.items():
             group = _target(circuit, target)

@@ -81,11 +81,12 @@ def test_derived_seeds_are_the_same_in_another_process():
             "print(stream_seed(536870912, 'connectivity', 1), stream_rng(3, 'window_values', 2).integers(1 << 30))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env=dict(os.environ, PYTHONHASHSEED="123")).stdout.split()
-    assert other == [str(stream_seed(536870912, "connectivity", 1)), str(stream_rng(3, "window_values", 2).integers(1 << 30))]
+    here = [stream_seed(536870912, "connectivity", 1), stream_rng(3, "window_values", 2).integers(1 << 30)]
+    assert other == [str(value) for value in here]
 
 
 @pytest.mark.parametrize("backend", ["cpp_standalone", "cython", "numpy"])
-@pytest.mark.parametrize("value", ["4294967296", "99999999999999999999", "-1", "1.5", "true"])
+@pytest.mark.parametrize("value", ["4294967296", "99999999999999999999", str(2**63)])
 def test_seeds_outside_the_range_are_refused_on_every_backend(backend, value):
     cfg = compose_config([*SMALL, f"backend={backend}", f"seed={value}"])
     with pytest.raises(ConfigError) as error:
@@ -138,7 +139,8 @@ def test_a_bad_cache_folder_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.app", *SMALL, "backend.cache_dir=/dev/null",
                            f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert proc.stderr.strip().count("\n") == 0 and "backend.cache_dir" in proc.stderr and "Traceback" not in proc.stderr
+    line = proc.stderr.strip()
+    assert "\n" not in line and "backend.cache_dir" in line and "Traceback" not in line
 
 
 # --- build keys and completion -----------------------------------------------------------

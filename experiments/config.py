@@ -8,13 +8,15 @@ it as one line, without a traceback.
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from circuits.cells import POPULATIONS, CellParameters
 from circuits.compounds import DRUGS, parse_concentration_uM
-from circuits.network import BackgroundInput, CircuitDrive, CircuitStructure
+from circuits.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
 from circuits.neurochemistry import NeurochemistryParameters
 from circuits.vesicles import VesicleParameters
 from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
@@ -22,7 +24,7 @@ from circuits.pharmacology import FITS, block_parameters
 from circuits.plasticity import BrainState, PlasticityParameters
 from circuits.receptors import SynapseParameters
 
-from .engine import BACKENDS
+from .engine import BACKENDS, cache_dir_problem, default_cache_dir
 
 EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard")
 
@@ -91,6 +93,46 @@ def _per_population(cfg, path: str, **limits) -> dict[str, float]:
     return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
 
 
+#: A name that becomes part of a path: letters, digits, '_', '-', '.'; not starting with '.' or '-'.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def _path_name(cfg, path: str) -> str:
+    value = _get(cfg, path)
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ConfigError(path, "must be a plain name of 1-64 letters, digits, '_', '-' or '.', starting with a "
+                                f"letter, digit or '_' (it names the build folder), got {value!r}")
+    return value
+
+
+def seed(cfg, path: str = "seed") -> int:
+    """A run seed: an integer in [0, 2**32 - 1] (:data:`circuits.network.SEED_MAX`)."""
+    value = int(_number(cfg, path, integer=True))
+    if not 0 <= value <= SEED_MAX:
+        raise ConfigError(path, f"must be an integer in [0, {SEED_MAX}] (2**32 - 1), got {value}")
+    return value
+
+
+def cache_dir(cfg) -> Path | None:
+    """``backend.cache_dir``: null (``$KETAMINE_SIM_CACHE`` or ``~/.cache/ketamine-sim``) or
+    a folder path that exists or can be created."""
+    path = "backend.cache_dir"
+    value = _get(cfg, path)
+    if value is None:
+        problem = cache_dir_problem(default_cache_dir()) if _get(cfg, "backend.name") == "cpp_standalone" else None
+        if problem:
+            raise ConfigError(path, f"the default build cache ($KETAMINE_SIM_CACHE or ~/.cache/ketamine-sim): "
+                                    f"{problem}; choose a folder with backend.cache_dir=PATH")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, f"must be null or a folder path (quote a number: backend.cache_dir=\"'123'\"), "
+                                f"got {value!r}")
+    problem = cache_dir_problem(Path(value))
+    if problem:
+        raise ConfigError(path, f"{problem}; choose a folder that exists or can be created")
+    return Path(value).expanduser()
+
+
 def circuit_structure(cfg) -> CircuitStructure:
     c = "circuit"
     cells = {}
@@ -111,7 +153,7 @@ def circuit_structure(cfg) -> CircuitStructure:
     window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True)
     transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
     return CircuitStructure(
-        name=str(_get(cfg, f"{c}.name")),
+        name=_path_name(cfg, f"{c}.name"),
         counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
         reference_counts={pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
         connection_probability=_pathways(cfg, f"{c}.connection_probability", maximum=1),
@@ -440,7 +482,7 @@ def scorecard_settings(cfg) -> None:
     if not _is_list(seeds) or len(seeds) == 0:
         raise ConfigError("scorecard.seeds", f"must be a non-empty list of seeds, got {seeds!r}")
     for i in range(len(seeds)):
-        _number(cfg, f"scorecard.seeds.{i}", minimum=0, integer=True)
+        seed(cfg, f"scorecard.seeds.{i}")
     _number(cfg, "scorecard.n_jobs", minimum=1, integer=True)
     _number(cfg, "scorecard.none_band", minimum=0)
     folder = _get(cfg, "scorecard.seeds_dir") or SEEDS_DIR
@@ -456,9 +498,10 @@ def scorecard_settings(cfg) -> None:
 
 def validate(cfg) -> None:
     """Check every field the chosen experiment uses; raise ConfigError on the first bad one."""
-    _number(cfg, "seed", minimum=0, integer=True)
+    seed(cfg)
     experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
     _choice(cfg, "backend.name", BACKENDS)
+    cache_dir(cfg)
     circuit_structure(cfg)
     circuit_drive(cfg)
     neurochemistry(cfg)

@@ -19,7 +19,7 @@ import numpy as np
 from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
 from circuits.coupling import ChannelActivity, advance_block_through
-from circuits.network import CircuitDrive, CircuitStructure, initial_values
+from circuits.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
 from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
 from circuits.plasticity import HEALTHY, PlasticityParameters
 
@@ -153,12 +153,12 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         concentrations = {k: float(protocol.brain_uM[k][i_start]) for k in SPECIES}
         u_release = release_fraction(drive.vesicles.u_release, chem.adenosine, chemistry, a1_antagonist)
         u_in_window.append(u_release)
-        rng = np.random.default_rng([seed, index])
+        rng = stream_rng(seed, "window_values", index)
         window_drive = replace(drive, ampa_available=float(ampa_available[i_start]))
         sites = track.window_arguments(index)
         values = initial_values(structure, window_drive, concentrations, block, rng, u_release=u_release,
                                 vesicle_pool=vesicle_pool, **sites)
-        noise_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+        noise_seed = stream_seed(seed, "window_noise", index)
         out = engine.run_window(values, connect_seed=seed, noise_seed=noise_seed)
         wall["windows"] += out.wall_s
         activity = {}

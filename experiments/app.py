@@ -130,8 +130,9 @@ def _composition_error(error: Exception, job: Sequence[str]) -> ConfigError:
         if group == "hydra/launcher" and option in _SUBMITIT:
             return ConfigError("hydra/launcher", f"{_launcher_choice(job)} needs the hydra-submitit-launcher plugin, "
                                                  "which is not installed: pip install -e \".[cluster]\"")
-        if error.options:
-            return ConfigError(group, f"unknown option {option!r}; allowed: {', '.join(error.options)}")
+        options = error.options or sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+        if options and option not in options:
+            return ConfigError(group, f"unknown option {option!r}; allowed: {', '.join(options)}")
     if text.startswith("Ambiguous value for argument"):
         key = text.split("'")[1].partition("=")[0]
         return ConfigError(key, "a sweep (a,b) needs -m; a list is written [a,b], a string with a comma is quoted")

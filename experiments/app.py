@@ -167,6 +167,18 @@ def _compose(job: list[str], config_name: str) -> DictConfig:
         raise _composition_error(error, job) from None
 
 
+def _read_by_the_experiment(job: Sequence[str], cfg: DictConfig) -> None:
+    """Refuse an override that the chosen experiment never reads (``dosing.*`` in a bath)."""
+    from . import config as C
+
+    experiment = cfg.get("experiment", {}).get("name")
+    for text in job:
+        key = text.partition("=")[0].lstrip("+~").partition("@")[0]
+        error = C.unread_override(key, experiment) if experiment in C.EXPERIMENTS else None
+        if error is not None:
+            raise error
+
+
 def check_overrides(overrides: Sequence[str] = (), multirun: bool = False, config_name: str = "config",
                     validate: bool = True) -> list[DictConfig]:
     """What ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the overrides parse and
@@ -184,6 +196,7 @@ def check_overrides(overrides: Sequence[str] = (), multirun: bool = False, confi
         for job in jobs:
             cfg = _compose(list(job), config_name)
             C.launcher_settings(cfg)
+            _read_by_the_experiment(job, cfg)
             if validate and not multirun:
                 task = cfg.copy()
                 with open_dict(task):

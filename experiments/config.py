@@ -256,6 +256,45 @@ def check_keys(cfg, experiment: str) -> None:
                 raise unknown_key(path, experiment)
 
     walk(tree, "")
+    present = set(_flat_keys(tree))
+    for path in sorted(leaves):
+        if path not in present:
+            raise ConfigError(path, "missing: every key of the configs is needed (a key cannot be deleted with ~)")
+
+
+def _flat_keys(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flat_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+#: What an experiment reads of the config: ``experiment=scorecard`` passes only the circuit's
+#: name, the backend's threads and cache, and output.figure on to its runs (which compose
+#: their own configs); bath and evoked_release have no pharmacokinetics; dose_response sets
+#: the dose of each run itself. An override of anything else is a key nothing reads.
+READ_ONLY = {"scorecard": ("circuit", "circuit.name", "backend.threads", "backend.cache_dir", "output", "scorecard",
+                           "experiment")}
+UNREAD = {"bath": ("dosing", "pk"), "evoked_release": ("dosing", "pk"), "dose_response": ("dosing.dose_mg_per_kg",)}
+
+
+def unread_override(key: str, experiment: str) -> ConfigError | None:
+    """The error for an override of ``key`` (a group or a dotted key) that ``experiment``
+    never reads, or None."""
+    def under(prefixes) -> bool:
+        return any(key == p or key.startswith(f"{p}.") for p in prefixes)
+
+    if key.startswith(("hydra.", "hydra/")) or key == "hydra":
+        return None
+    if experiment in READ_ONLY and not under(READ_ONLY[experiment]):
+        return ConfigError(key, f"experiment={experiment} passes only {', '.join(READ_ONLY[experiment][1:-1])} and the "
+                                f"circuit option on to its runs; give other settings in scorecard.extra_overrides")
+    if under(UNREAD.get(experiment, ())):
+        what = ("the doses are dose_response.doses_mg_per_kg" if experiment == "dose_response"
+                else "it has no pharmacokinetics (no dosing or pk)")
+        return ConfigError(key, f"nothing reads it in experiment={experiment}: {what}")
+    return None
 
 
 def _resolved(cfg, path: str, value):
@@ -324,6 +363,10 @@ def _cells(cfg, dt_ms: float) -> dict[str, CellParameters]:
             cells[pop] = CellParameters(**fields)
         except ValueError as error:
             raise ConfigError(path, str(error)) from None
+        e_exc = _number(cfg, "circuit.synapses.e_exc_mV")
+        if cells[pop].v_th_mV >= e_exc:  # excitation drives v towards e_exc at most: the cell could never fire
+            raise ConfigError(f"{path}.v_th_mV", f"must be below circuit.synapses.e_exc_mV ({e_exc:g}), "
+                                                 f"got {cells[pop].v_th_mV:g}")
         if cells[pop].tau_m_ms < dt_ms:  # the Euler step must resolve the membrane time constant
             raise ConfigError(f"{path}.c_m_nF", f"the membrane time constant c_m_nF / g_l_nS ({cells[pop].tau_m_ms:g} ms) "
                                                 f"must be >= circuit.dt_ms ({dt_ms})")
@@ -497,10 +540,18 @@ def vesicles(cfg) -> VesicleParameters:
 _WEIGHT_WHY = "unitary cortical conductances are below ~10 nS"
 
 
+def _weights(cfg) -> dict[tuple[str, str], float]:
+    weights = _pathways(cfg, "circuit.weight_nS", maximum=MAX_WEIGHT_NS, why=_WEIGHT_WHY)
+    for (pre, post), p in _pathways(cfg, "circuit.connection_probability").items():
+        if p > 0 and (pre, post) not in weights:
+            raise ConfigError(f"circuit.weight_nS.{pre}_{post}", f"missing: the pathway has connection probability {p:g}")
+    return weights
+
+
 def circuit_drive(cfg) -> CircuitDrive:
     """The per-window drive of the circuit (weights, NMDA ratios, vesicles, drug targets, AMPA scale)."""
     return CircuitDrive(
-        weight_nS=_pathways(cfg, "circuit.weight_nS", maximum=MAX_WEIGHT_NS, why=_WEIGHT_WHY),
+        weight_nS=_weights(cfg),
         nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0, maximum=MAX_SCALE, why="NMDA/AMPA ratios are 0.1-3"),
         background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0, maximum=MAX_WEIGHT_NS,
                                              why=_WEIGHT_WHY),
@@ -818,6 +869,9 @@ def validate(cfg) -> None:
         dosing_events(cfg)
         if experiment == "dose_response":
             dose_list(cfg)
+            if _get(cfg, "dosing.dose_mg") is not None:  # a flat dose would replace every dose of the list
+                raise ConfigError("dosing.dose_mg", "must be null in experiment=dose_response: the doses are "
+                                                    "dose_response.doses_mg_per_kg")
         if experiment == "course":
             course_windows_min(cfg)
         else:
@@ -967,5 +1021,7 @@ def launcher_settings(cfg) -> None:
         if launcher.get(key) is not None:
             _number(cfg, f"hydra.launcher.{key}", minimum=1, integer=True, maximum=MAX_JOBS if key == "n_jobs" else None,
                     why="parallel processes")
+    if launcher.get("batch_size") not in (None, "auto"):
+        _number(cfg, "hydra.launcher.batch_size", minimum=1, integer=True)
     if launcher.get("mem_gb") is not None:
         _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)

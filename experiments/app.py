@@ -186,24 +186,31 @@ def check_overrides(overrides: Sequence[str] = (), multirun: bool = False, confi
     (``validate``, single runs) the config is valid. Returns the composed configs (with their
     ``hydra`` node); raises :class:`ConfigError` on the first mistake."""
     from hydra import initialize_config_dir
-    from omegaconf import open_dict
-
-    from . import config as C
 
     jobs = _jobs(_parse(overrides), multirun)
     composed = []
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app"):
         for job in jobs:
             cfg = _compose(list(job), config_name)
-            C.launcher_settings(cfg)
-            _read_by_the_experiment(job, cfg)
-            if validate and not multirun:
-                task = cfg.copy()
-                with open_dict(task):
-                    del task["hydra"]
-                C.validate(task)
+            check_job(job, cfg, validate=validate and not multirun)
             composed.append(cfg)
     return composed
+
+
+def check_job(job: Sequence[str], cfg: DictConfig, validate: bool = True) -> None:
+    """The checks of one job's composed config (with its ``hydra`` node): the launcher, the
+    overrides the experiment reads and (``validate``) the task config."""
+    from omegaconf import open_dict
+
+    from . import config as C
+
+    C.launcher_settings(cfg)
+    _read_by_the_experiment(job, cfg)
+    if validate:
+        task = cfg.copy()
+        with open_dict(task):
+            del task["hydra"]
+        C.validate(task)
 
 
 def preflight(argv: Sequence[str]) -> None:

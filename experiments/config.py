@@ -274,8 +274,8 @@ def _flat_keys(tree: dict, prefix: str = ""):
 #: name, the backend's threads and cache, and output.figure on to its runs (which compose
 #: their own configs); bath and evoked_release have no pharmacokinetics; dose_response sets
 #: the dose of each run itself. An override of anything else is a key nothing reads.
-READ_ONLY = {"scorecard": ("circuit", "circuit.name", "backend.threads", "backend.cache_dir", "output", "scorecard",
-                           "experiment")}
+READ_ONLY = {"scorecard": ("circuit.name", "backend.threads", "backend.cache_dir", "output", "scorecard",
+                           "experiment.name")}
 UNREAD = {"bath": ("dosing", "pk"), "evoked_release": ("dosing", "pk"), "dose_response": ("dosing.dose_mg_per_kg",)}
 
 
@@ -287,9 +287,10 @@ def unread_override(key: str, experiment: str) -> ConfigError | None:
 
     if key.startswith(("hydra.", "hydra/")) or key == "hydra":
         return None
-    if experiment in READ_ONLY and not under(READ_ONLY[experiment]):
-        return ConfigError(key, f"experiment={experiment} passes only {', '.join(READ_ONLY[experiment][1:-1])} and the "
-                                f"circuit option on to its runs; give other settings in scorecard.extra_overrides")
+    if experiment in READ_ONLY and key not in ("circuit", "experiment") and not under(READ_ONLY[experiment]):
+        return ConfigError(key, f"experiment={experiment} passes only the circuit option, "
+                                f"{', '.join(READ_ONLY[experiment][:-2])} on to its runs; give other settings in "
+                                f"scorecard.extra_overrides")
     if under(UNREAD.get(experiment, ())):
         what = ("the doses are dose_response.doses_mg_per_kg" if experiment == "dose_response"
                 else "it has no pharmacokinetics (no dosing or pk)")
@@ -363,6 +364,9 @@ def _cells(cfg, dt_ms: float) -> dict[str, CellParameters]:
             cells[pop] = CellParameters(**fields)
         except ValueError as error:
             raise ConfigError(path, str(error)) from None
+        if cells[pop].e_l_mV >= cells[pop].v_th_mV:  # a cell at rest above its threshold fires without input
+            raise ConfigError(f"{path}.e_l_mV", f"the resting potential must be below v_th_mV ({cells[pop].v_th_mV:g}), "
+                                                f"got {cells[pop].e_l_mV:g}")
         e_exc = _number(cfg, "circuit.synapses.e_exc_mV")
         if cells[pop].v_th_mV >= e_exc:  # excitation drives v towards e_exc at most: the cell could never fire
             raise ConfigError(f"{path}.v_th_mV", f"must be below circuit.synapses.e_exc_mV ({e_exc:g}), "
@@ -1016,7 +1020,19 @@ def _manipulation_within(cfg, name: str, span: tuple[float, float]) -> None:
 def launcher_settings(cfg) -> None:
     """``hydra.launcher.*`` of a config composed with its ``hydra`` node (the keys the chosen
     launcher has): whole numbers of jobs, CPUs and minutes >= 1, memory > 0."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
     launcher = cfg.get("hydra", {}).get("launcher") or {}
+    schema = OmegaConf.get_type(launcher) if OmegaConf.is_config(launcher) else None
+    if schema is not None and dataclasses.is_dataclass(schema):  # the plugin's config class: its fields are the keys
+        fields = {f.name for f in dataclasses.fields(schema)}
+        for key in launcher:
+            if key not in fields:
+                near = difflib.get_close_matches(str(key), sorted(fields), n=1)
+                raise ConfigError(f"hydra.launcher.{key}", f"unknown key of this launcher"
+                                                           f"{f'; did you mean hydra.launcher.{near[0]}?' if near else ''}")
     for key in ("n_jobs", "cpus_per_task", "timeout_min", "array_parallelism", "tasks_per_node", "nodes"):
         if launcher.get(key) is not None:
             _number(cfg, f"hydra.launcher.{key}", minimum=1, integer=True, maximum=MAX_JOBS if key == "n_jobs" else None,

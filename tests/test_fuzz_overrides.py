@@ -70,26 +70,57 @@ def _misspelt(key: str, cut: int) -> str:
 
 
 @st.composite
+def a_key(draw, experiment: str) -> str:
+    """A declared key (of this or another experiment), a misspelt or invented one, a launcher key."""
+    kind = draw(st.sampled_from(["declared"] * 6 + ["other", "misspelt", "invented", "launcher"]))
+    if kind == "declared":
+        return draw(st.sampled_from(_keys(experiment)))
+    if kind == "other":
+        return draw(st.sampled_from(_keys(draw(st.sampled_from(EXPERIMENTS)))))
+    if kind == "misspelt":
+        return _misspelt(draw(st.sampled_from(_keys(experiment))), draw(st.integers(0, 30)))
+    if kind == "invented":
+        return draw(st.sampled_from(["foo", "circuit.foo", "dosing.dose", "neurochemistry.adenosine_tau_mn",
+                                     "bath.concentration_uM", "circuit.weight_nS.sst_sst", "circuit.weight_nS.vip_pyr",
+                                     "circuit.cells.pyr.c_m_nF.x", "seed.x"]))
+    return draw(st.sampled_from(["hydra.launcher.n_jobs", "hydra.launcher.batch_size", "hydra.launcher.foo"]))
+
+
+#: Factors applied to a numeric default: plausible changes, and steps past every range.
+FACTORS = (0.0, 0.1, 0.5, 0.9, 1.1, 2.0, 10.0, 100.0, 1e4, -1.0)
+
+
+#: Factors of plausible changes (and one past most ranges).
+PLAUSIBLE = (0.5, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 1e3)
+
+
+@st.composite
+def scaled(draw, experiment: str, key: str, factors=FACTORS) -> str:
+    """The key's default (numbers, or each number of a list) times a factor; ODD_VALUES for
+    keys without a numeric default."""
+    default = OmegaConf.select(_composed(("circuit=small", f"experiment={experiment}")), key, default=None)
+    if OmegaConf.is_config(default):
+        default = OmegaConf.to_container(default)
+    factor = draw(st.sampled_from(factors))
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        return repr(round(default * factor)) if isinstance(default, int) else repr(default * factor)
+    if isinstance(default, list) and default and all(isinstance(v, (int, float)) for v in default):
+        return "[" + ",".join(repr(v * factor) for v in default) + "]"
+    return draw(st.sampled_from(ODD_VALUES))
+
+
+@st.composite
 def value_overrides(draw, experiment: str) -> list[str]:
-    """One to three key=value overrides: declared keys (of this or another experiment),
-    misspelt or invented keys, hydra.launcher keys; with +, ++ or ~ now and then."""
+    """One to three overrides of distinct keys, with +, ++ or ~ now and then; sometimes a key
+    given twice."""
+    keys = draw(st.lists(a_key(experiment), min_size=1, max_size=3, unique=True))
     out = []
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["declared"] * 6 + ["other", "misspelt", "invented", "launcher"]))
-        if kind == "declared":
-            key = draw(st.sampled_from(_keys(experiment)))
-        elif kind == "other":
-            key = draw(st.sampled_from(_keys(draw(st.sampled_from(EXPERIMENTS)))))
-        elif kind == "misspelt":
-            key = _misspelt(draw(st.sampled_from(_keys(experiment))), draw(st.integers(0, 30)))
-        elif kind == "invented":
-            key = draw(st.sampled_from(["foo", "circuit.foo", "dosing.dose", "neurochemistry.adenosine_tau_mn",
-                                        "bath.concentration_uM", "circuit.weight_nS.sst_sst", "circuit.weight_nS.vip_pyr",
-                                        "circuit.cells.pyr.c_m_nF.x", "seed.x"]))
-        else:
-            key = draw(st.sampled_from(["hydra.launcher.n_jobs", "hydra.launcher.batch_size", "hydra.launcher.foo"]))
-        prefix = draw(st.sampled_from(["", "", "", "", "+", "++", "~"]))
-        out.append(f"~{key}" if prefix == "~" else f"{prefix}{key}={draw(st.sampled_from(ODD_VALUES))}")
+    for key in keys:
+        prefix = draw(st.sampled_from(["", "", "", "", "", "", "+", "++", "~"]))
+        value = draw(st.one_of(st.sampled_from(ODD_VALUES), scaled(experiment, key)))
+        out.append(f"~{key}" if prefix == "~" else f"{prefix}{key}={value}")
+    if draw(st.integers(0, 9)) == 0:
+        out.append(f"{keys[0]}={draw(st.sampled_from(ODD_VALUES))}")
     return out
 
 
@@ -102,7 +133,7 @@ def _composed(groups: tuple[str, ...]) -> DictConfig:
 
 def fast_check(groups: list[str], values: list[str]) -> DictConfig:
     """What ``check_overrides(groups + values)`` checks, with the group composition cached:
-    parse (duplicates), Hydra's application of the value overrides, launcher, ``validate``.
+    parse (duplicates), Hydra's application of the value overrides, then ``check_job``.
     Returns the validated task config; raises ConfigError."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.errors import HydraException
@@ -114,11 +145,10 @@ def fast_check(groups: list[str], values: list[str]) -> DictConfig:
         ConfigLoaderImpl._apply_overrides_to_config(parsed[len(groups):], cfg)
     except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError) as error:
         raise app._composition_error(error, [*groups, *values]) from None
-    C.launcher_settings(cfg)
+    app.check_job([*groups, *values], cfg)
     task = cfg.copy()
     with open_dict(task):
         del task["hydra"]
-    C.validate(task)
     return task
 
 
@@ -169,6 +199,20 @@ def test_odd_values_are_refused_in_one_line_or_give_a_protocol_that_builds(data)
     experiment = data.draw(st.sampled_from(EXPERIMENTS))
     groups = ["circuit=small", f"experiment={experiment}"]
     values = data.draw(value_overrides(experiment))
+    result = _outcome(lambda: fast_check(groups, values), values)
+    if not isinstance(result, C.ConfigError):
+        _builds(result)
+
+
+@settings(FUZZ, max_examples=80)
+@given(data=st.data())
+def test_plausible_changes_validate_and_build_or_are_refused_in_one_line(data):
+    """Declared numeric keys at 0.5 to 2 times their default (and a few past it): most pass,
+    and every one that passes builds its protocol."""
+    experiment = data.draw(st.sampled_from(EXPERIMENTS))
+    groups = ["circuit=small", f"experiment={experiment}"]
+    keys = data.draw(st.lists(st.sampled_from(_keys(experiment)), min_size=1, max_size=4, unique=True))
+    values = [f"{key}={data.draw(scaled(experiment, key, PLAUSIBLE))}" for key in keys]
     result = _outcome(lambda: fast_check(groups, values), values)
     if not isinstance(result, C.ConfigError):
         _builds(result)
@@ -259,8 +303,10 @@ def test_each_reproduction_is_refused_naming_its_field(overrides, field):
 def test_the_command_line_exits_2_with_one_line(tmp_path, overrides):
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(tmp_path / "cache"), PYTHONWARNINGS="ignore")
     where = "hydra.sweep.dir" if "-m" in overrides else "hydra.run.dir"
-    proc = subprocess.run([sys.executable, "-m", "experiments.app", "circuit=small" if "circuit=bogus" not in overrides
-                           else "backend.threads=1", *overrides, f"{where}={tmp_path / 'run'}"],
+    flags = [o for o in overrides if o.startswith("-")]
+    base = [] if "circuit=bogus" in overrides else ["circuit=small"]
+    proc = subprocess.run([sys.executable, "-m", "experiments.app", *flags, *base,
+                           *[o for o in overrides if o not in flags], f"{where}={tmp_path / 'run'}"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

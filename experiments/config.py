@@ -117,6 +117,7 @@ MAX_NEUROCHEMISTRY_TAU_MIN = 1440.0  #: glutamate and adenosine time constants (
 MAX_PLASTICITY_TAU_H = 8760.0  #: plasticity time constants (a year)
 MAX_ELIMINATION_PER_DAY = 1.0  #: spine elimination per spine per day (observed: 1-5% per day, Holtmaat 2005)
 MAX_DOSE_MG_PER_KG = 100.0  #: above rodent anaesthetic doses (80-100 mg/kg i.p.); human anaesthesia is 1-4.5 mg/kg IV
+_DOSE_WHY = "above rodent anaesthetic doses"
 MAX_BODY_WEIGHT_KG = 500.0
 MAX_INFUSION_MIN = 1440.0  #: an infusion of at most a day
 MAX_CLOCK_MIN = 10_080.0  #: |dosing.start_min|: the first dose within a week of protocol time 0
@@ -526,9 +527,6 @@ def _check_manipulation_windows(cfg, start_min: float, end_min: float) -> None:
             raise ConfigError(f"manipulation.{name}_window_min",
                               f"[{window[0]:g}, {window[1]:g}] lies outside the protocol ([{start_min:g}, "
                               f"{end_min:g}] min on the dosing clock, 0 = start of the first dose)")
-
-
-_DOSE_WHY = "above rodent anaesthetic doses"
 
 
 def vesicles(cfg) -> VesicleParameters:

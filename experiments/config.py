@@ -888,20 +888,20 @@ def validate(cfg) -> None:
 
 # --------------------------------------------------------------------------- the protocol as a whole
 def protocol_checks(cfg, experiment: str) -> None:
-    """Checks of the protocol as a whole, so that every run that passes can be built and run:
-    windows that do not overlap, a slow timeline and a number of windows that fit in memory
-    and time, doses and concentrations in the model's range, and timed manipulations that
-    act within the protocol."""
+    """Checks of the protocol as a whole (beside the windows' order and overlap and the timed
+    manipulations, which ``_check_window_times`` and ``course_windows_min`` check), so that
+    every run that passes can be built and run: a protocol of at most a year whose slow
+    timeline and windows fit in memory and time, ordered window lists, and doses and
+    concentrations in the model's range."""
     if experiment == "bath":
         return _bath_protocol(cfg)
     if experiment == "evoked_release":
         _concentration(cfg, "evoked_release.concentration_uM", [evoked_concentration_uM(cfg)])
-        span = _window_protocol(cfg, "evoked_release")
-    else:
-        _dosing_ranges(cfg)
-        span = _course_protocol(cfg) if experiment == "course" else _window_protocol(cfg, "iv_infusion")
-    for name in ("ampa_block", "mtor_block"):
-        _manipulation_within(cfg, name, span)
+        return _window_protocol(cfg, "evoked_release")
+    _dosing_ranges(cfg)
+    if experiment == "course":
+        return _course_protocol(cfg)
+    return _window_protocol(cfg, "iv_infusion")
 
 
 def _concentration(cfg, path: str, values_uM: list[float]) -> None:
@@ -945,18 +945,11 @@ def _increasing(path: str, values: list[float]) -> None:
         raise ConfigError(path, f"must be strictly increasing, got {values}")
 
 
-def _window_protocol(cfg, block: str) -> tuple[float, float]:
+def _window_protocol(cfg, block: str) -> None:
     """``<block>.window_times_min``, ``start_min``, ``end_min``, ``timeline_step_s``: the
-    windows do not overlap, the protocol lasts at most a year and its timeline fits; returns
-    the protocol's (start, end) in minutes."""
+    protocol lasts at most a year and its windows and timeline fit."""
     path = f"{block}.window_times_min"
-    times = _list_numbers(cfg, path, minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")
-    _window_count(path, len(times))
-    window_min = float(_get(cfg, "circuit.window_s")) / 60.0
-    for a, b in zip(times, times[1:]):
-        if b - a < window_min * (1 - 1e-9):
-            raise ConfigError(path, f"windows at {a:g} and {b:g} min overlap: each lasts circuit.window_s "
-                                    f"({60 * window_min:g} s), so starts must be at least {window_min:.4g} min apart")
+    _window_count(path, len(_list_numbers(cfg, path, minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")))
     start = _number(cfg, f"{block}.start_min", minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")
     end = _number(cfg, f"{block}.end_min", minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")
     if end <= start:
@@ -966,7 +959,6 @@ def _window_protocol(cfg, block: str) -> tuple[float, float]:
                                               f"got {end - start:g} min")
     _timeline_points(f"{block}.timeline_step_s", 60.0 * (end - start),
                      _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True))
-    return start, end
 
 
 def _dosing_ranges(cfg) -> None:
@@ -985,9 +977,9 @@ def _dosing_ranges(cfg) -> None:
     _number(cfg, "dosing.follow_days", minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN / 1440.0, why="a year")
 
 
-def _course_protocol(cfg) -> tuple[float, float]:
+def _course_protocol(cfg) -> None:
     """``course.*``: window lists in order, a course of at most a year whose timeline and
-    windows fit; returns the protocol's (start, end) in minutes."""
+    windows fit."""
     around = _list_numbers(cfg, "course.windows_per_dose_min", minimum=-1440.0, maximum=MAX_PROTOCOL_MIN, why="a year")
     _increasing("course.windows_per_dose_min", around)
     _increasing("course.window_days_after_last_dose", _list_numbers(
@@ -1004,15 +996,6 @@ def _course_protocol(cfg) -> tuple[float, float]:
     _timeline_points("course.timeline_step_far_s", 60.0 * (end - start), far)
     doses = len(_get(cfg, "dosing.days"))
     _timeline_points("course.timeline_step_s", doses * 3600.0 * _number(cfg, "course.fine_hours_after_dose"), fine)
-    return start, end
-
-
-def _manipulation_within(cfg, name: str, span: tuple[float, float]) -> None:
-    window = manipulation_window(cfg, name)
-    if window is not None and (window[1] <= span[0] or window[0] >= span[1]):
-        raise ConfigError(f"manipulation.{name}_window_min",
-                          f"[{window[0]:g}, {window[1]:g}] min lies outside the protocol ({span[0]:g} to {span[1]:g} "
-                          f"min on the dosing clock): the manipulation would never act")
 
 
 def launcher_settings(cfg) -> None:

@@ -998,6 +998,11 @@ def _course_protocol(cfg) -> None:
     _timeline_points("course.timeline_step_s", doses * 3600.0 * _number(cfg, "course.fine_hours_after_dose"), fine)
 
 
+#: The joblib launcher's keys that take one of a few values (joblib.Parallel's arguments).
+_JOBLIB_CHOICES = {"backend": (None, "loky", "multiprocessing", "threading"), "prefer": (None, "processes", "threads"),
+                   "require": (None, "sharedmem"), "mmap_mode": (None, "r+", "r", "w+", "c")}
+
+
 def launcher_settings(cfg) -> None:
     """``hydra.launcher.*`` of a config composed with its ``hydra`` node (the keys the chosen
     launcher has): whole numbers of jobs, CPUs and minutes >= 1, memory > 0."""
@@ -1018,7 +1023,12 @@ def launcher_settings(cfg) -> None:
         if launcher.get(key) is not None:
             _number(cfg, f"hydra.launcher.{key}", minimum=1, integer=True, maximum=MAX_JOBS if key == "n_jobs" else None,
                     why="parallel processes")
-    if launcher.get("batch_size") not in (None, "auto"):
-        _number(cfg, "hydra.launcher.batch_size", minimum=1, integer=True)
+    for key, allowed in _JOBLIB_CHOICES.items():
+        if "joblib" in str(launcher.get("_target_", "")) and launcher.get(key) not in allowed:
+            raise ConfigError(f"hydra.launcher.{key}", f"unknown value {launcher.get(key)!r}; allowed: "
+                                                       f"{', '.join(str(a) for a in allowed)}")
+    batch = launcher.get("batch_size")
+    if batch not in (None, "auto") and not (str(batch).isdigit() and int(batch) >= 1):  # joblib's str-typed field
+        raise ConfigError("hydra.launcher.batch_size", f"must be auto or a whole number >= 1, got {batch!r}")
     if launcher.get("mem_gb") is not None:
         _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)

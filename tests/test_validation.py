@@ -259,3 +259,53 @@ def test_group_options_pass_validation(group, options):
     experiment = "course" if group == "dosing" else "iv_infusion"
     for option in options:
         C.validate(compose_config([f"{group}={option}", f"experiment={experiment}"]))
+
+
+def test_the_launchers_own_keys_and_values():
+    assert cli_refused("+hydra.launcher.n_job=2", "seed=1,2", multirun=True).field == "hydra.launcher.n_job"
+    assert "hydra.launcher.n_jobs" in str(cli_refused("+hydra.launcher.n_job=2", "seed=1,2", multirun=True))
+    for override, field in (("hydra.launcher.batch_size=1e6", "hydra.launcher.batch_size"),
+                            ("hydra.launcher.backend=abc", "hydra.launcher.backend"),
+                            ("hydra.launcher.n_jobs=1e9", "hydra.launcher.n_jobs")):
+        assert cli_refused(override, "seed=1,2", multirun=True).field == field
+    check_overrides(["hydra.launcher.batch_size=4", "hydra.launcher.n_jobs=2", "seed=1,2"], multirun=True)
+
+
+# --------------------------------------------------------------------------- keys an experiment never reads
+@pytest.mark.parametrize("overrides, field, words", [
+    (["experiment=bath", "dosing.dose_mg_per_kg=3"], "dosing.dose_mg_per_kg", ["experiment=bath", "pharmacokinetics"]),
+    (["experiment=evoked_release", "pk=kamp2020"], "pk", ["experiment=evoked_release"]),
+    (["experiment=dose_response", "dosing.dose_mg_per_kg=1"], "dosing.dose_mg_per_kg", ["dose_response.doses_mg_per_kg"]),
+    (["experiment=scorecard", "seed=3"], "seed", ["scorecard.extra_overrides"]),
+    (["experiment=scorecard", "circuit.dt_ms=0.05"], "circuit.dt_ms", ["scorecard.extra_overrides"]),
+    (["experiment=scorecard", "backend=numpy"], "backend", ["scorecard.extra_overrides"]),
+])
+def test_overrides_the_experiment_never_reads_are_refused(overrides, field, words):
+    error = cli_refused(*overrides)
+    assert error.field == field, str(error)
+    for word in words:
+        assert word in str(error), str(error)
+
+
+def test_what_a_scorecard_passes_on_is_accepted():
+    check_overrides(["experiment=scorecard", "circuit=small", "backend.threads=1", "output.figure=false",
+                     "scorecard.seeds=[1,2]", "scorecard.extra_overrides=[block.fit=kinetic]"])
+
+
+def test_a_flat_dose_in_dose_response_is_refused():
+    assert_refused(["experiment=dose_response", "dosing.dose_mg=50"], "dosing.dose_mg", "dose_response.doses_mg_per_kg")
+
+
+def test_deleted_keys_are_missing():
+    for key in ("circuit.weight_nS.pyr_pyr", "dosing.name", "neurochemistry.a1_hill"):
+        error = cli_refused(f"~{key}")
+        assert error.field == key and "missing" in str(error)
+
+
+def test_cells_that_fire_without_input_or_never_are_refused():
+    assert_refused(["circuit.cells.pyr.v_th_mV=1"], "circuit.cells.pyr.v_th_mV", "e_exc_mV")
+    assert_refused(["circuit.cells.sst.e_l_mV=-40"], "circuit.cells.sst.e_l_mV", "below v_th_mV")
+
+
+def test_a_pathway_with_a_probability_needs_a_weight():
+    assert_refused(["circuit.connection_probability.sst_sst=0.1"], "circuit.weight_nS.sst_sst", "missing")

@@ -142,7 +142,7 @@ def _composition_error(error: Exception, job: Sequence[str]) -> ConfigError:
         return unknown_key(found.group(1), experiment if experiment in EXPERIMENTS else "iv_infusion")
     for text_override in job:  # name the override the message is about
         key = text_override.partition("=")[0].lstrip("+~")
-        if key and (f"'{key}'" in text or f"'{text_override}'" in text):
+        if key and (f"'{key}'" in text or text_override in text):
             return ConfigError(key, _one_line(text))
     where = re.match(r"In '([^'/]+)/", text)  # an option's file that does not compose
     return ConfigError(where.group(1) if where else "overrides", _one_line(text))

@@ -289,7 +289,7 @@ def test_overrides_the_experiment_never_reads_are_refused(overrides, field, word
 
 def test_what_a_scorecard_passes_on_is_accepted():
     check_overrides(["experiment=scorecard", "circuit=small", "backend.threads=1", "output.figure=false",
-                     "scorecard.seeds=[1,2]", "scorecard.extra_overrides=[block.fit=kinetic]"])
+                     "scorecard.seeds=[1,2]", 'scorecard.extra_overrides=["block.fit=kinetic"]'])
 
 
 def test_a_flat_dose_in_dose_response_is_refused():

@@ -823,7 +823,7 @@ def scorecard_settings(cfg) -> None:
     _distinct("scorecard.seeds", [_number(cfg, f"scorecard.seeds.{i}", minimum=0, integer=True) for i in range(len(seeds))])
     _number(cfg, "scorecard.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
     _number(cfg, "scorecard.none_band", minimum=0, maximum=MAX_SCALE, why="a relative change")
-    _strings(cfg, "scorecard.extra_overrides")
+    _extra_overrides(cfg)
     if _get(cfg, "scorecard.records") is not None:
         _strings(cfg, "scorecard.records")
     folder = _get(cfg, "scorecard.seeds_dir") or SEEDS_DIR
@@ -835,6 +835,29 @@ def scorecard_settings(cfg) -> None:
     except RecordError as error:
         raise ConfigError("scorecard.records" if "scorecard.records" in str(error) else "scorecard.seeds_dir",
                           str(error)) from None
+
+
+#: Keys that every scorecard run sets itself (later overrides win: an extra one would be lost).
+_SCORECARD_SETS = ("hypothesis", "seed", "experiment")
+
+
+def _extra_overrides(cfg) -> None:
+    """``scorecard.extra_overrides``: Hydra overrides that parse, each key once, none of the
+    keys the scorecard sets per run."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    path = "scorecard.extra_overrides"
+    seen = set()
+    for text in _strings(cfg, path):
+        try:
+            key = OverridesParser.create().parse_overrides([text])[0].key_or_group
+        except OverrideParseException as error:
+            raise ConfigError(path, f"cannot parse {text!r}: {' '.join(error.message.split())}") from None
+        if key in seen or key.split(".")[0] in _SCORECARD_SETS:
+            raise ConfigError(path, f"{text!r}: " + ("its key is given twice" if key in seen else
+                                                     f"every run sets {key.split('.')[0]} itself"))
+        seen.add(key)
 
 
 def _strings(cfg, path: str) -> list[str]:

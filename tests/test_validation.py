@@ -309,3 +309,13 @@ def test_cells_that_fire_without_input_or_never_are_refused():
 
 def test_a_pathway_with_a_probability_needs_a_weight():
     assert_refused(["circuit.connection_probability.sst_sst=0.1"], "circuit.weight_nS.sst_sst", "missing")
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("['seed=3']", ["sets seed itself"]),
+    ("['hypothesis=combined']", ["sets hypothesis itself"]),
+    ("['block.fit=kinetic','block.fit=equilibrium']", ["twice"]),
+    ("['block.fit=[']", ["cannot parse"]),
+])
+def test_scorecard_extra_overrides_parse_and_are_not_lost(extra, words):
+    assert_refused(["experiment=scorecard", f"scorecard.extra_overrides={extra}"], "scorecard.extra_overrides", *words)

@@ -224,7 +224,8 @@ def preflight(argv: Sequence[str]) -> None:
     if args.config_path or args.config_dir:  # another config tree: only the overrides themselves are checked
         _parse(args.overrides)
         return
-    check_overrides(args.overrides, multirun=args.multirun, config_name=args.config_name or "config",
+    multirun = args.multirun or "hydra.mode=MULTIRUN" in args.overrides
+    check_overrides(args.overrides, multirun=multirun, config_name=args.config_name or "config",
                     validate=args.cfg is None)
 
 

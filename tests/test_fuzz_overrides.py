@@ -42,7 +42,7 @@ ODD_VALUES = (
     "'120 ng/mL'", "[]", "[1]", "[0,1]", "[1,0]", "[0.5,0.5]", "[-10,-9.99]", "[-10,10]", "[0,'100 mM']", "[abc]",
     "[[1]]", "[0,1e308]", "[null]", "{}", "{a:1}", "${oops}", "${seed}", "'[0,1]'",
 )
-EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard")
+EXPERIMENTS = C.EXPERIMENTS
 GROUPS = {  # options that exist, and some that do not
     "circuit": ("small", "pfc", "tiny"),
     "drug": ("racemic", "esketamine", "saline", "unobtanium"),
@@ -157,7 +157,7 @@ def _field_is_named(error: C.ConfigError, overrides: list[str]) -> None:
     message = str(error)
     assert "\n" not in message and message.startswith(f"{error.field}: "), message
     keys = {o.lstrip("+~").partition("=")[0] for o in overrides}
-    known = set(GROUPS) | {"manipulation", "overrides", "hydra.launcher.n_jobs"} | keys
+    known = set(GROUPS) | {"hydra.launcher.n_jobs"} | keys
     for name in EXPERIMENTS:
         leaves, nodes = C.declared_keys(name)
         known |= set(leaves) | set(nodes)

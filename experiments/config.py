@@ -123,6 +123,7 @@ MAX_INFUSION_MIN = 1440.0  #: an infusion of at most a day
 MAX_CLOCK_MIN = 10_080.0  #: |dosing.start_min|: the first dose within a week of protocol time 0
 MAX_PROTOCOL_MIN = 527_040.0  #: a protocol of at most a year (366 days)
 MAX_TIMELINE_POINTS = 200_000  #: points of the slow timeline (memory and time of the slow layer)
+MAX_TIMELINE_STEP_S = 86_400.0  #: step of the slow timeline (a day)
 MAX_WINDOWS = 1000  #: spiking windows per protocol (time: each window runs the network)
 MAX_CONCENTRATION_UM = 100_000.0  #: 100 mM, 10^5 x ketamine's IC50; no slice or brain sees more
 MAX_TRAIN_PULSES = 1000
@@ -936,6 +937,9 @@ def _concentration(cfg, path: str, values_uM: list[float]) -> None:
 
 
 def _timeline_points(path: str, span_s: float, step_s: float) -> None:
+    if step_s > MAX_TIMELINE_STEP_S:
+        raise ConfigError(path, f"must be <= {MAX_TIMELINE_STEP_S:g} s (a day: the slow layer's time constants are "
+                                f"minutes to hours), got {step_s:g}")
     points = span_s / step_s
     if points > MAX_TIMELINE_POINTS:
         raise ConfigError(path, f"the slow timeline would hold {points:.3g} points; at most {MAX_TIMELINE_POINTS} "

@@ -130,6 +130,7 @@ def test_every_declared_key_is_read_by_some_experiment():
     (["dosing.start_min=1e9"], "dosing.start_min", "<= 10080"),
     (["iv_infusion.end_min=1e9"], "iv_infusion.end_min", "a year"),
     (["iv_infusion.timeline_step_s=1e-6"], "iv_infusion.timeline_step_s", "200000"),
+    (["iv_infusion.timeline_step_s=1e9"], "iv_infusion.timeline_step_s", "a day"),
     (["experiment=bath", "bath.timeline_step_s=1e-9"], "bath.timeline_step_s", "200000"),
     (["experiment=bath", "bath.concentrations_uM=[0,1e308]"], "bath.concentrations_uM[1]", "100 mM"),
     (["experiment=evoked_release", "evoked_release.concentration_uM=1e9"], "evoked_release.concentration_uM", "100 mM"),

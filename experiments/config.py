@@ -289,6 +289,8 @@ def unread_override(key: str, experiment: str) -> ConfigError | None:
 
     if key.startswith(("hydra.", "hydra/")) or key == "hydra":
         return None
+    if key == "experiment.name":  # the name alone would leave the other experiment's block behind
+        return ConfigError(key, "choose the experiment with the group, experiment=<name>, which brings its keys")
     if experiment in READ_ONLY and key not in ("circuit", "experiment") and not under(READ_ONLY[experiment]):
         return ConfigError(key, f"experiment={experiment} passes only the circuit option, "
                                 f"{', '.join(READ_ONLY[experiment][:-2])} on to its runs; give other settings in "

@@ -280,6 +280,7 @@ def test_the_launchers_own_keys_and_values():
     (["experiment=scorecard", "seed=3"], "seed", ["scorecard.extra_overrides"]),
     (["experiment=scorecard", "circuit.dt_ms=0.05"], "circuit.dt_ms", ["scorecard.extra_overrides"]),
     (["experiment=scorecard", "backend=numpy"], "backend", ["scorecard.extra_overrides"]),
+    (["experiment.name=bath"], "experiment.name", ["experiment=<name>"]),
 ])
 def test_overrides_the_experiment_never_reads_are_refused(overrides, field, words):
     error = cli_refused(*overrides)

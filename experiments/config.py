@@ -8,9 +8,8 @@ it as one line, without a traceback.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,10 +91,6 @@ def _flag(cfg, path: str) -> bool:
     return value
 
 
-def _per_population(cfg, path: str, **limits) -> dict[str, float]:
-    return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
-
-
 # --------------------------------------------------------------------------- bounds
 # Upper bounds of numeric keys: beyond them a value is not a meaningful input of this model,
 # or the run would not fit in memory and time. Each is a free choice, a decade or more past
@@ -125,7 +120,7 @@ MAX_PROTOCOL_MIN = 527_040.0  #: a protocol of at most a year (366 days)
 MAX_TIMELINE_POINTS = 200_000  #: points of the slow timeline (memory and time of the slow layer)
 MAX_TIMELINE_STEP_S = 86_400.0  #: step of the slow timeline (a day)
 MAX_WINDOWS = 1000  #: spiking windows per protocol (time: each window runs the network)
-MAX_CONCENTRATION_UM = 100_000.0  #: 100 mM, 10^5 x ketamine's IC50; no slice or brain sees more
+_MAX_BATH_UM = 100_000.0  #: 100 mM, 10^5 x ketamine's IC50: an outer fence (the model's own range is narrower)
 MAX_TRAIN_PULSES = 1000
 MAX_TRAIN_HZ = 1000.0  #: a 1 ms interval between test pulses
 MAX_DOSES = 100  #: doses of one dose-response experiment (time: each runs the whole protocol)
@@ -134,8 +129,13 @@ MAX_JOBS = 256  #: parallel processes (scorecard.n_jobs, hydra.launcher.n_jobs)
 
 
 # --------------------------------------------------------------------------- known keys
-#: The configs/ tree: every key a run may hold is declared in one of its files.
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+def _config_dir():
+    """The configs/ tree: every key a run may hold is declared in one of its files."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
 #: Keys that may be added beyond the files (``+circuit.weight_nS.sst_sst=0.2``): any pathway.
 _PATHWAY_NODES = ("circuit.weight_nS", "circuit.connection_probability")
 #: Keys whose files hold only null but which take a value of a kind (list of record ids).
@@ -164,19 +164,19 @@ def _leaves(tree: dict, prefix: str, out: dict[str, set[str]], nodes: set[str]) 
             out.setdefault(path, set()).add(_kind(value))
 
 
-def _read_config_file(path: Path) -> tuple[dict, list]:
+def _read_config_file(path) -> tuple[dict, list]:
     import yaml
 
     text = path.read_text()
     data = yaml.safe_load(text) or {}
     defaults = data.pop("defaults", []) or []
-    if path.parent != CONFIG_DIR and "@package _global_" not in text.split("\n\n")[0]:
+    if path.parent != _config_dir() and "@package _global_" not in text.split("\n\n")[0]:
         data = {path.parent.name: data}
     data.pop("hydra", None)
     return data, defaults
 
 
-@lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)
 def declared_keys(experiment: str) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     """The keys a run of ``experiment`` may hold: every leaf (dotted path -> the kinds of value
     the files give it: bool, number, str, list, null) and every mapping node, from
@@ -184,12 +184,13 @@ def declared_keys(experiment: str) -> tuple[dict[str, frozenset[str]], frozenset
     files it builds on)."""
     leaves: dict[str, set[str]] = {}
     nodes: set[str] = set()
-    files = [CONFIG_DIR / "config.yaml"]
-    files += [f for f in sorted(CONFIG_DIR.glob("*/*.yaml")) if f.parent.name not in ("experiment", "hydra")]
+    root = _config_dir()
+    files = [root / "config.yaml"]
+    files += [f for f in sorted(root.glob("*/*.yaml")) if f.parent.name not in ("experiment", "hydra")]
     todo = [experiment]
     while todo:  # the experiment's file and the experiment files in its defaults
         name = todo.pop()
-        path = CONFIG_DIR / "experiment" / f"{name}.yaml"
+        path = root / "experiment" / f"{name}.yaml"
         files.append(path)
         todo += [d for d in _read_config_file(path)[1] if isinstance(d, str) and d != "_self_"]
     for path in files:
@@ -328,6 +329,39 @@ def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
         raise ConfigError(path, f"must be a single value, not a {'list' if kind == 'list' else 'mapping'}, got {value!r}")
 
 
+def _per_population(cfg, path: str, **limits) -> dict[str, float]:
+    return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
+
+
+def circuit_structure(cfg) -> CircuitStructure:
+    """The compiled structure of the circuit (``circuit.*``, ``block.*``, ``backend.threads``)."""
+    c = "circuit"
+    dt_ms = _dt_ms(cfg)
+    cells = _cells(cfg, dt_ms)
+    synapses = _synapses(cfg, dt_ms)
+    _check_size(cfg)
+    window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True, maximum=MAX_STEPS_PER_WINDOW * dt_ms * 1e-3,
+                       why=f"{MAX_STEPS_PER_WINDOW:.0e} steps of circuit.dt_ms per window")
+    transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
+    return CircuitStructure(
+        name=str(_get(cfg, f"{c}.name")),
+        counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
+        reference_counts={pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
+        connection_probability=_pathways(cfg, f"{c}.connection_probability", maximum=1),
+        cells=cells,
+        synapses=synapses,
+        g_nmda_max_nS=_per_population(cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True, maximum=MAX_G_NMDA_NS,
+                                      why="pfc uses 30 nS"),
+        background=_background(cfg, dt_ms),
+        block=block_parameters(_choice(cfg, "block.fit", FITS), escape=_flag(cfg, "block.trapping_escape")),
+        dt_ms=dt_ms,
+        window_s=window_s,
+        transient_s=transient_s,
+        threads=int(_number(cfg, "backend.threads", minimum=1, maximum=MAX_THREADS, integer=True)),
+        spine_occupancy=_spine_occupancy(cfg),
+    )
+
+
 #: Range of each cell constant: (minimum, strict, maximum, why the maximum).
 _CELL_RANGES = {
     "c_m_nF": (0, True, 10.0, "a large pyramidal cell has about 0.5 nF"),
@@ -416,44 +450,17 @@ def _counts(cfg, path: str) -> dict[str, int]:
             for pop in POPULATIONS}
 
 
-def _check_synapse_count(counts: dict[str, int], probability: dict, occupancy: float) -> None:
+def _check_size(cfg) -> None:
+    """Cell counts within :data:`MAX_NEURONS` and a circuit of at most :data:`MAX_SYNAPSES`."""
+    counts = _counts(cfg, "circuit.counts")
+    _counts(cfg, "circuit.reference_counts")
+    probability = _pathways(cfg, "circuit.connection_probability", maximum=1)
+    occupancy = _spine_occupancy(cfg)
     expected = sum(p * counts[pre] * counts[post] / (occupancy if (pre, post) == ("pyr", "pyr") else 1.0)
                    for (pre, post), p in probability.items())
     if expected > MAX_SYNAPSES:
         raise ConfigError("circuit.counts", f"the circuit would hold about {expected:.3g} synapses; at most "
                                             f"{MAX_SYNAPSES:.0e} fit in memory (fewer cells or lower connection_probability)")
-
-
-def circuit_structure(cfg) -> CircuitStructure:
-    """The compiled structure of the circuit (``circuit.*``, ``block.*``, ``backend.threads``)."""
-    c = "circuit"
-    dt_ms = _dt_ms(cfg)
-    cells = _cells(cfg, dt_ms)
-    synapses = _synapses(cfg, dt_ms)
-    window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True, maximum=MAX_STEPS_PER_WINDOW * dt_ms * 1e-3,
-                       why=f"{MAX_STEPS_PER_WINDOW:.0e} steps of circuit.dt_ms per window")
-    transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9, why="0.9 x circuit.window_s")
-    counts = _counts(cfg, f"{c}.counts")
-    probability = _pathways(cfg, f"{c}.connection_probability", maximum=1)
-    occupancy = _spine_occupancy(cfg)
-    _check_synapse_count(counts, probability, occupancy)
-    return CircuitStructure(
-        name=str(_get(cfg, f"{c}.name")),
-        counts=counts,
-        reference_counts=_counts(cfg, f"{c}.reference_counts"),
-        connection_probability=probability,
-        cells=cells,
-        synapses=synapses,
-        g_nmda_max_nS=_per_population(cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True, maximum=MAX_G_NMDA_NS,
-                                      why="pfc uses 30 nS"),
-        background=_background(cfg, dt_ms),
-        block=block_parameters(_choice(cfg, "block.fit", FITS), escape=_flag(cfg, "block.trapping_escape")),
-        dt_ms=dt_ms,
-        window_s=window_s,
-        transient_s=transient_s,
-        threads=int(_number(cfg, "backend.threads", minimum=1, maximum=MAX_THREADS, integer=True)),
-        spine_occupancy=occupancy,
-    )
 
 
 def _spine_occupancy(cfg) -> float:
@@ -563,7 +570,7 @@ def circuit_drive(cfg) -> CircuitDrive:
         vesicles=vesicles(cfg),
         drug_targets=drug_targets(cfg),
         hnk_ampa_gain=_number(cfg, "hnk_ampa.gain", minimum=0, maximum=MAX_SCALE, why="a relative rise"),
-        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True, maximum=MAX_CONCENTRATION_UM,
+        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True, maximum=_MAX_BATH_UM,
                                  why="100 mM"),
         # with a time window, the protocol's schedule applies the block (manipulation_schedule)
         ampa_available=1.0 - (_number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1)
@@ -819,16 +826,14 @@ def scorecard_settings(cfg) -> None:
     for h in hypotheses:
         if h not in known:
             raise ConfigError("scorecard.hypotheses", f"unknown hypothesis {h!r}; allowed: {', '.join(known)}")
-    _distinct("scorecard.hypotheses", list(hypotheses))
+    _scorecard_lists(cfg)
     seeds = _get(cfg, "scorecard.seeds")
     if not _is_list(seeds) or len(seeds) == 0:
         raise ConfigError("scorecard.seeds", f"must be a non-empty list of seeds, got {seeds!r}")
-    _distinct("scorecard.seeds", [_number(cfg, f"scorecard.seeds.{i}", minimum=0, integer=True) for i in range(len(seeds))])
-    _number(cfg, "scorecard.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
-    _number(cfg, "scorecard.none_band", minimum=0, maximum=MAX_SCALE, why="a relative change")
-    _extra_overrides(cfg)
-    if _get(cfg, "scorecard.records") is not None:
-        _strings(cfg, "scorecard.records")
+    for i in range(len(seeds)):
+        _number(cfg, f"scorecard.seeds.{i}", minimum=0, integer=True)
+    _number(cfg, "scorecard.n_jobs", minimum=1, integer=True)
+    _number(cfg, "scorecard.none_band", minimum=0)
     folder = _get(cfg, "scorecard.seeds_dir") or SEEDS_DIR
     if not Path(folder).is_dir():
         raise ConfigError("scorecard.seeds_dir", f"not a folder: {folder}")
@@ -838,6 +843,20 @@ def scorecard_settings(cfg) -> None:
     except RecordError as error:
         raise ConfigError("scorecard.records" if "scorecard.records" in str(error) else "scorecard.seeds_dir",
                           str(error)) from None
+
+
+def _scorecard_lists(cfg) -> None:
+    """Distinct hypotheses and seeds, bounded jobs and band, records and extra overrides as
+    lists of strings (besides the checks of :func:`scorecard_settings`)."""
+    _distinct("scorecard.hypotheses", list(_get(cfg, "scorecard.hypotheses")))
+    seeds = _get(cfg, "scorecard.seeds")
+    if _is_list(seeds):
+        _distinct("scorecard.seeds", list(seeds))
+    _number(cfg, "scorecard.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
+    _number(cfg, "scorecard.none_band", minimum=0, maximum=MAX_SCALE, why="a relative change")
+    _extra_overrides(cfg)
+    if _get(cfg, "scorecard.records") is not None:
+        _strings(cfg, "scorecard.records")
 
 
 #: Keys that every scorecard run sets itself (later overrides win: an extra one would be lost).
@@ -932,9 +951,9 @@ def protocol_checks(cfg, experiment: str) -> None:
 
 def _concentration(cfg, path: str, values_uM: list[float]) -> None:
     for i, value in enumerate(values_uM):
-        if value > MAX_CONCENTRATION_UM:
+        if value > _MAX_BATH_UM:
             where = f"{path}[{i}]" if _is_list(_get(cfg, path)) else path
-            raise ConfigError(where, f"must be <= {MAX_CONCENTRATION_UM:g} uM (100 mM, 10^5 x ketamine's IC50), "
+            raise ConfigError(where, f"must be <= {_MAX_BATH_UM:g} uM (100 mM, 10^5 x ketamine's IC50), "
                                      f"got {value:g} uM")
 
 

@@ -139,7 +139,7 @@ def _config_dir():
 #: Keys that may be added beyond the files (``+circuit.weight_nS.sst_sst=0.2``): any pathway.
 _PATHWAY_NODES = ("circuit.weight_nS", "circuit.connection_probability")
 #: Keys whose files hold only null but which take a value of a kind (list of record ids).
-_EXTRA_KINDS = {"scorecard.records": {"list"}}
+_EXTRA_KINDS = {"scorecard.records": {"list"}, "scorecard.seeds_dir": {"str"}}
 
 
 def _kind(value) -> str:
@@ -327,6 +327,8 @@ def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
         raise ConfigError(path, f"must be a list{' or null' if 'null' in kinds else ''}, got {value!r}")
     if kind in ("list", "dict"):
         raise ConfigError(path, f"must be a single value, not a {'list' if kind == 'list' else 'mapping'}, got {value!r}")
+    if kinds <= {"str", "null"} and "str" in kinds:  # names and folders
+        raise ConfigError(path, f"must be a string{' or null' if 'null' in kinds else ''}, got {value!r}")
 
 
 def _per_population(cfg, path: str, **limits) -> dict[str, float]:

@@ -162,6 +162,7 @@ def test_numbers_beyond_their_meaningful_range_are_refused_naming_the_bound(over
      ["increasing"]),
     (["experiment=scorecard", "scorecard.records=C1"], "scorecard.records", ["must be a list"]),
     (["experiment=scorecard", "scorecard.extra_overrides=[1]"], "scorecard.extra_overrides", ["strings"]),
+    (["experiment=scorecard", "scorecard.seeds_dir=123"], "scorecard.seeds_dir", ["string or null"]),
 ])
 def test_list_keys_take_lists_in_order(overrides, field, words):
     assert_refused(overrides, field, *words)

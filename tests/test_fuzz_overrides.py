@@ -157,7 +157,7 @@ def _field_is_named(error: C.ConfigError, overrides: list[str]) -> None:
     message = str(error)
     assert "\n" not in message and message.startswith(f"{error.field}: "), message
     keys = {o.lstrip("+~").partition("=")[0] for o in overrides}
-    known = set(GROUPS) | {"hydra.launcher.n_jobs"} | keys
+    known = set(GROUPS) | {"hydra.launcher.n_jobs"} | keys | set(overrides)  # "=5": the override itself
     for name in EXPERIMENTS:
         leaves, nodes = C.declared_keys(name)
         known |= set(leaves) | set(nodes)
@@ -280,6 +280,8 @@ REPRODUCTIONS = [
     (["iv_infusion.window_times_min=abc"], "iv_infusion.window_times_min"),
     (["hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs"),
     (["seed=99999999999999999999"], "seed"),
+    (["=5"], "=5"),
+    (["experiment=scorecard", "scorecard.seeds_dir=123"], "scorecard.seeds_dir"),
 ]
 
 

@@ -18,7 +18,7 @@ from circuits.network import BackgroundInput, CircuitDrive, CircuitStructure
 from circuits.neurochemistry import NeurochemistryParameters
 from circuits.vesicles import VesicleParameters
 from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
-from circuits.pharmacology import FITS, block_parameters
+from circuits.pharmacology import FITS, MAX_CONCENTRATION_UM, block_parameters
 from circuits.plasticity import BrainState, PlasticityParameters
 from circuits.receptors import SynapseParameters
 
@@ -307,8 +307,7 @@ def bath_concentrations_uM(cfg) -> list[float]:
             c = parse_concentration_uM(value, molar_mass)
         except ValueError as error:
             raise ConfigError(f"{path}[{i}]", str(error)) from None
-        if not math.isfinite(c) or c < 0:
-            raise ConfigError(f"{path}[{i}]", f"must be >= 0, got {value!r}")
+        _check_concentration(f"{path}[{i}]", c, value)
         out.append(c)
     if out[0] != 0:
         raise ConfigError(f"{path}[0]", f"the first concentration is the baseline and must be 0, got {values[0]!r}")
@@ -321,9 +320,18 @@ def evoked_concentration_uM(cfg) -> float:
         value = parse_concentration_uM(_get(cfg, path), drug(cfg).molar_mass)
     except ValueError as error:
         raise ConfigError(path, str(error)) from None
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(path, f"must be >= 0, got {value}")
+    _check_concentration(path, value, _get(cfg, path))
     return value
+
+
+def _check_concentration(path: str, value_uM: float, given) -> None:
+    """A bath or brain concentration: 0 to MAX_CONCENTRATION_UM (1 mM, over 10x anaesthetic
+    brain levels; circuits/pharmacology.py gives the sources)."""
+    if not math.isfinite(value_uM) or value_uM < 0:
+        raise ConfigError(path, f"must be >= 0, got {given!r}")
+    if value_uM > MAX_CONCENTRATION_UM:
+        raise ConfigError(path, f"must be <= {MAX_CONCENTRATION_UM:g} uM (1 mM, over 10x anaesthetic brain levels; "
+                                f"the model is not valid above), got {given!r} = {value_uM:g} uM")
 
 
 def train(cfg) -> tuple[int, float]:

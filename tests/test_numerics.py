@@ -180,6 +180,25 @@ def test_check_window_names_the_variable_and_window():
     for state, readouts, name in cases:
         with pytest.raises(NumericalError, match=f"window '10 min'.*pyr.*{name}"):
             check_window(state, readouts, "pyr", "10 min")
+    check_window(good, {}, "pyr", "10 min", v_range_V=(-0.08, 0.0))
+    with pytest.raises(NumericalError, match=r"v \(membrane potential\) is outside \[-60, 0\] mV"):
+        check_window(good, {}, "pyr", "10 min", v_range_V=(-0.06, 0.0))
+
+
+def test_conductances_too_large_for_the_time_step_fail_the_run():
+    """Weights x 1e4 drive forward Euler's membrane step unstable (dt g / C_m >> 2): the run
+    stops with a message naming the window, instead of reporting rates of a diverged state."""
+    from circuits.network import CircuitDrive
+    from experiments import config as C
+    from experiments.engine import RuntimeEngine
+    from experiments.protocols import bath_protocol
+    from experiments.readouts import NumericalError
+    from experiments.timeline import run_protocol
+
+    cfg, structure, drive = _tiny_circuit()
+    drive: CircuitDrive = replace(drive, weight_nS={key: 1e4 * w for key, w in drive.weight_nS.items()})
+    with pytest.raises(NumericalError, match=r"window '\d uM', population \w+: state variable v \(membrane potential\)"):
+        run_protocol(bath_protocol(cfg), structure, drive, RuntimeEngine(structure, "numpy"), 1, C.neurochemistry(cfg))
 
 
 class _PoisonedEngine:

@@ -185,6 +185,7 @@ def test_check_window_names_the_variable_and_window():
         check_window(good, {}, "pyr", "10 min", v_range_V=(-0.06, 0.0))
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the diverging membrane, on purpose
 def test_conductances_too_large_for_the_time_step_fail_the_run():
     """Weights x 1e4 drive forward Euler's membrane step unstable (dt g / C_m >> 2): the run
     stops with a message naming the window, instead of reporting rates of a diverged state."""

@@ -180,7 +180,7 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
         reset = "v = v_reset" + (VESICLE_RESET if excitatory else "")
         group = b2.NeuronGroup(structure.counts[pop], neuron_equations(excitatory), threshold="v > v_th", reset=reset,
                                refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
-        # fractions (vesicle pool, block, NMDA open fraction) are stepped exactly, from the step's start values
+        # the fractions (vesicle pool, block, NMDA open fraction) take implicit steps: in [0, 1] at any rate
         group.run_regularly((VESICLE_UPDATE if excitatory else "") + receptor_update_code(SPECIES), when="groups",
                             order=-1, name=f"{pop}_fractions")
         group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")

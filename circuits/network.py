@@ -28,8 +28,9 @@ import numpy as np
 from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
 from .compounds import SPECIES
 from .pharmacology import BlockParameters
-from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VesicleParameters
-from .receptors import ACCUMULATOR_EQUATIONS, ACCUMULATORS, SYNAPTIC_EQUATIONS, SynapseParameters, block_equations, namespace
+from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VESICLE_UPDATE, VesicleParameters
+from .receptors import (ACCUMULATOR_EQUATIONS, ACCUMULATORS, SYNAPTIC_EQUATIONS, SynapseParameters, block_equations,
+                        namespace, receptor_update_code)
 
 Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
 
@@ -184,6 +185,9 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
         reset = "v = v_reset" + (VESICLE_RESET if excitatory else "")
         group = b2.NeuronGroup(structure.counts[pop], neuron_equations(excitatory), threshold="v > v_th", reset=reset,
                                refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
+        # the fractions (vesicle pool, block, NMDA open fraction) take implicit steps: in [0, 1] at any rate
+        group.run_regularly((VESICLE_UPDATE if excitatory else "") + receptor_update_code(SPECIES), when="groups",
+                            order=-1, name=f"{pop}_fractions")
         group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")
         groups[pop] = group
         monitors[pop] = b2.SpikeMonitor(group, name=f"spikes_{pop}")

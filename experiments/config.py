@@ -22,7 +22,7 @@ from circuits.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStr
 from circuits.neurochemistry import NeurochemistryParameters
 from circuits.vesicles import VesicleParameters
 from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
-from circuits.pharmacology import FITS, block_parameters
+from circuits.pharmacology import FITS, MAX_CONCENTRATION_UM, block_parameters
 from circuits.plasticity import BrainState, PlasticityParameters
 from circuits.receptors import SynapseParameters
 
@@ -122,7 +122,6 @@ MAX_PROTOCOL_MIN = 527_040.0  #: a protocol of at most a year (366 days)
 MAX_TIMELINE_POINTS = 200_000  #: points of the slow timeline (memory and time of the slow layer)
 MAX_TIMELINE_STEP_S = 86_400.0  #: step of the slow timeline (a day)
 MAX_WINDOWS = 1000  #: spiking windows per protocol (time: each window runs the network)
-_MAX_BATH_UM = 100_000.0  #: 100 mM, 10^5 x ketamine's IC50: an outer fence (the model's own range is narrower)
 MAX_TRAIN_PULSES = 1000
 MAX_TRAIN_HZ = 1000.0  #: a 1 ms interval between test pulses
 MAX_DOSES = 100  #: doses of one dose-response experiment (time: each runs the whole protocol)
@@ -614,8 +613,8 @@ def circuit_drive(cfg) -> CircuitDrive:
         vesicles=vesicles(cfg),
         drug_targets=drug_targets(cfg),
         hnk_ampa_gain=_number(cfg, "hnk_ampa.gain", minimum=0, maximum=MAX_SCALE, why="a relative rise"),
-        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True, maximum=_MAX_BATH_UM,
-                                 why="100 mM"),
+        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True, maximum=MAX_CONCENTRATION_UM,
+                                 why="1 mM, the model's concentration range"),
         # with a time window, the protocol's schedule applies the block (manipulation_schedule)
         ampa_available=1.0 - (_number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1)
                               if manipulation_window(cfg, "ampa_block") is None else 0.0),
@@ -757,8 +756,7 @@ def bath_concentrations_uM(cfg) -> list[float]:
             c = parse_concentration_uM(value, molar_mass)
         except ValueError as error:
             raise ConfigError(f"{path}[{i}]", str(error)) from None
-        if not math.isfinite(c) or c < 0:
-            raise ConfigError(f"{path}[{i}]", f"must be >= 0, got {value!r}")
+        _check_concentration(f"{path}[{i}]", c, value)
         out.append(c)
     if out[0] != 0:
         raise ConfigError(f"{path}[0]", f"the first concentration is the baseline and must be 0, got {values[0]!r}")
@@ -771,9 +769,18 @@ def evoked_concentration_uM(cfg) -> float:
         value = parse_concentration_uM(_get(cfg, path), drug(cfg).molar_mass)
     except ValueError as error:
         raise ConfigError(path, str(error)) from None
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(path, f"must be >= 0, got {value}")
+    _check_concentration(path, value, _get(cfg, path))
     return value
+
+
+def _check_concentration(path: str, value_uM: float, given) -> None:
+    """A bath or brain concentration: 0 to MAX_CONCENTRATION_UM (1 mM, over 10x anaesthetic
+    brain levels; circuits/pharmacology.py gives the sources)."""
+    if not math.isfinite(value_uM) or value_uM < 0:
+        raise ConfigError(path, f"must be >= 0, got {given!r}")
+    if value_uM > MAX_CONCENTRATION_UM:
+        raise ConfigError(path, f"must be <= {MAX_CONCENTRATION_UM:g} uM (1 mM, over 10x anaesthetic brain levels; "
+                                f"the model is not valid above), got {given!r} = {value_uM:g} uM")
 
 
 def train(cfg) -> tuple[int, float]:
@@ -986,20 +993,12 @@ def protocol_checks(cfg, experiment: str) -> None:
     if experiment == "bath":
         return _bath_protocol(cfg)
     if experiment == "evoked_release":
-        _concentration(cfg, "evoked_release.concentration_uM", [evoked_concentration_uM(cfg)])
+        evoked_concentration_uM(cfg)
         return _window_protocol(cfg, "evoked_release")
     _dosing_ranges(cfg)
     if experiment == "course":
         return _course_protocol(cfg)
     return _window_protocol(cfg, "iv_infusion")
-
-
-def _concentration(cfg, path: str, values_uM: list[float]) -> None:
-    for i, value in enumerate(values_uM):
-        if value > _MAX_BATH_UM:
-            where = f"{path}[{i}]" if _is_list(_get(cfg, path)) else path
-            raise ConfigError(where, f"must be <= {_MAX_BATH_UM:g} uM (100 mM, 10^5 x ketamine's IC50), "
-                                     f"got {value:g} uM")
 
 
 def _timeline_points(path: str, span_s: float, step_s: float) -> None:
@@ -1020,7 +1019,6 @@ def _window_count(path: str, count: int) -> None:
 def _bath_protocol(cfg) -> None:
     values = bath_concentrations_uM(cfg)
     _window_count("bath.concentrations_uM", len(values))
-    _concentration(cfg, "bath.concentrations_uM", values)
     equilibration = _number(cfg, "bath.equilibration_s", minimum=0, strict=True, maximum=86_400.0, why="a day")
     step = _number(cfg, "bath.timeline_step_s", minimum=0, strict=True)
     _timeline_points("bath.timeline_step_s", len(values) * (equilibration + float(_get(cfg, "circuit.window_s"))), step)

@@ -24,7 +24,8 @@ from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, re
 from circuits.plasticity import HEALTHY, PlasticityParameters
 
 from .plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticitySettings, PlasticityTrack, interpolation_weight
-from .readouts import READOUT_UNITS, TRAIN_READOUT_UNITS, release_readouts, window_readouts
+from .readouts import (READOUT_UNITS, TRAIN_READOUT_UNITS, check_window, membrane_range_V, release_readouts,
+                       window_readouts)
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,8 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
             if pop == "pyr":
                 found.update(release_readouts(state, u_release, drive.vesicles, window_s, transient_s, train))
                 vesicle_pool = state["x_ves"]
+            # NaN, inf or out-of-range state or readouts: stop, write nothing
+            check_window(state, found, pop, window.label, membrane_range_V(structure.cells[pop], structure.synapses))
             for name in READOUT_UNITS:
                 readouts[pop][name].append(found.get(name, np.nan))
             for name in TRAIN_READOUT_UNITS:

@@ -20,6 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
+from .readouts import NumericalError
 from .run import run_experiment
 
 
@@ -44,6 +45,9 @@ def _app(cfg: DictConfig) -> str | None:
         run_experiment(cfg, hydra_cfg.runtime.output_dir)
     except ConfigError as error:
         _refuse(error)
+    except NumericalError as error:  # the model left its range in a window: nothing was written
+        print(f"ketamine-sim: run stopped: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _refuse(error: ConfigError) -> None:

@@ -197,7 +197,9 @@ def test_conductances_too_large_for_the_time_step_fail_the_run():
     from experiments.timeline import run_protocol
 
     cfg, structure, drive = _tiny_circuit()
-    drive: CircuitDrive = replace(drive, weight_nS={key: 1e4 * w for key, w in drive.weight_nS.items()})
+    # the background drive too, so that the huge conductances arrive whatever the seed's spikes
+    drive: CircuitDrive = replace(drive, weight_nS={key: 1e4 * w for key, w in drive.weight_nS.items()},
+                                  background_weight_nS={pop: 1e4 * w for pop, w in drive.background_weight_nS.items()})
     with pytest.raises(NumericalError, match=r"window '\d uM', population \w+: state variable v \(membrane potential\)"):
         run_protocol(bath_protocol(cfg), structure, drive, RuntimeEngine(structure, "numpy"), 1, C.neurochemistry(cfg))
 

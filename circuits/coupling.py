@@ -12,7 +12,10 @@ exactly for concentrations held constant over each step h:
     F(t) = 1 - B_tot(t) = F_inf + (F_0 - F_inf) exp(-(A + lam) t),   F_inf = lam / (A + lam)
     B_k(h) = exp(-lam h) [B_k(0) + a_k (F_inf (exp(lam h) - 1) / lam + (F_0 - F_inf) (1 - exp(-A h)) / A)]
 
-(the two fractions tend to h as lam or A tend to 0).
+(the two fractions tend to h as lam or A tend to 0). Every term is >= 0 and the B_k sum to
+``1 - F`` in [0, 1] for any step and concentration; :func:`advance_block` only removes the
+rounding (each B_k clipped to [0, 1], all divided by their sum where it exceeds 1), as the
+circuit's own step does (:func:`circuits.receptors.block_update_code`).
 """
 
 from __future__ import annotations
@@ -60,7 +63,14 @@ def advance_block(block: dict[str, np.ndarray], activity: ChannelActivity, conce
     decay = np.exp(-loss * h_s)
     # exp(-lam h) * F_inf * (exp(lam h) - 1) / lam == F_inf * (1 - exp(-lam h)) / lam
     free_integral = free_inf * _relaxation_integral(loss, h_s) + decay * (free_0 - free_inf) * _relaxation_integral(total_drive, h_s)
-    return {k: decay * block[k] + drive[k] * free_integral for k in SPECIES}
+    return within_unit_sum({k: decay * block[k] + drive[k] * free_integral for k in SPECIES})
+
+
+def within_unit_sum(block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Fractions clipped to [0, 1] and divided by their sum where it exceeds 1 (removes rounding)."""
+    clipped = {k: np.clip(b, 0.0, 1.0) for k, b in block.items()}
+    excess = np.maximum(sum(clipped.values()), 1.0)
+    return {k: b / excess for k, b in clipped.items()}
 
 
 def advance_block_through(block: dict[str, np.ndarray], activity: ChannelActivity, time_s: np.ndarray,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -27,10 +28,14 @@ import numpy as np
 from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
 from .compounds import SPECIES
 from .pharmacology import BlockParameters
-from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VesicleParameters
-from .receptors import ACCUMULATOR_EQUATIONS, ACCUMULATORS, SYNAPTIC_EQUATIONS, SynapseParameters, block_equations, namespace
+from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VESICLE_UPDATE, VesicleParameters
+from .receptors import (ACCUMULATOR_EQUATIONS, ACCUMULATORS, SYNAPTIC_EQUATIONS, SynapseParameters, block_equations,
+                        namespace, receptor_update_code)
 
 Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
+
+#: Largest accepted run seed: seeds are integers in [0, 2**32 - 1].
+SEED_MAX = 2**32 - 1
 
 #: Per-neuron variables that a window sets (run arguments), besides ``c_<species>`` and ``b_<species>``.
 DRIVE_VARIABLES: tuple[str, ...] = ("w_from_pyr", "w_from_pv", "w_from_sst", "nmda_ratio", "w_ext", "ampa_scale")
@@ -46,7 +51,8 @@ class BackgroundInput:
 
 @dataclass(frozen=True)
 class CircuitStructure:
-    """Everything the compiled circuit depends on. Its :meth:`digest` keys the build cache."""
+    """Everything the compiled circuit depends on. Its :meth:`digest` names it in the provenance (the
+    build cache is keyed on the generated code itself, see experiments/engine.py)."""
 
     name: str
     counts: dict[str, int]
@@ -179,6 +185,9 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
         reset = "v = v_reset" + (VESICLE_RESET if excitatory else "")
         group = b2.NeuronGroup(structure.counts[pop], neuron_equations(excitatory), threshold="v > v_th", reset=reset,
                                refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
+        # the fractions (vesicle pool, block, NMDA open fraction) take implicit steps: in [0, 1] at any rate
+        group.run_regularly((VESICLE_UPDATE if excitatory else "") + receptor_update_code(SPECIES), when="groups",
+                            order=-1, name=f"{pop}_fractions")
         group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")
         groups[pop] = group
         monitors[pop] = b2.SpikeMonitor(group, name=f"spikes_{pop}")
@@ -210,6 +219,63 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
     network = b2.Network(objects, name="circuit")  # explicit names keep generated code identical across processes
     return Circuit(structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects,
                    synapses=synapses)
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
+    return int(seed)
+
+
+def _seed_sequence(seed: int, purpose: str, index: tuple[int, ...]) -> np.random.SeedSequence:
+    seed = _check_seed(seed)
+    if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0 for i in index):
+        raise ValueError(f"stream indices must be integers >= 0, got {index!r}")
+    # the purpose enters as a 32-bit checksum of its name; the spawn key keeps (purpose, index)
+    # apart from the seed, so no two (seed, purpose, index) share their hash input
+    return np.random.SeedSequence(seed, spawn_key=(zlib.crc32(purpose.encode()), *map(int, index)))
+
+
+def _mix32(x: int) -> int:
+    """MurmurHash3's 32-bit finaliser (Appleby 2011, public domain): a bijection of [0, 2**32)
+    that spreads neighbouring inputs over the whole range."""
+    x ^= x >> 16
+    x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+    x ^= x >> 13
+    x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def stream_seed(seed: int, purpose: str, *index: int) -> int:
+    """A 32-bit generator seed for one random stream of a run.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed, in [0, ``SEED_MAX``].
+    purpose : str
+        What the stream draws (``"connectivity"``, ``"window_noise"``, ...).
+    *index : int
+        Further position of the stream (window, thread), each >= 0.
+
+    Returns
+    -------
+    int
+        In [0, 2**32): what Brian2's generators take (``std::mt19937`` in the compiled code,
+        ``numpy.random.seed`` in the runtime). (purpose, index) is hashed with
+        :class:`numpy.random.SeedSequence` into a 32-bit key that is XORed into the seed and
+        mixed by a bijection, so for one purpose and index distinct seeds always give
+        distinct generator seeds (seed ``2**29`` and ``0`` no longer coincide), and streams
+        of different purposes or indices are unrelated.
+    """
+    key = int(_seed_sequence(0, purpose, index).generate_state(1, np.uint32)[0])
+    return _mix32(_check_seed(seed) ^ key)
+
+
+def stream_rng(seed: int, purpose: str, *index: int) -> np.random.Generator:
+    """A numpy generator for one random stream of a run: seeded by a :class:`numpy.random.SeedSequence`
+    of (``seed``, ``purpose``, ``index``) (arguments as in :func:`stream_seed`)."""
+    return np.random.default_rng(_seed_sequence(seed, purpose, index))
 
 
 #: Nominal pyramidal rate (Hz) for the first window's vesicle pool: x starts at the mean
@@ -269,4 +335,4 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
 
 
 __all__ = ["ACCUMULATORS", "BackgroundInput", "Circuit", "CircuitDrive", "CircuitStructure", "DRIVE_VARIABLES",
-           "build_circuit", "initial_values", "neuron_equations"]
+           "SEED_MAX", "build_circuit", "initial_values", "neuron_equations", "stream_rng", "stream_seed"]

@@ -54,6 +54,14 @@ KI_UM = {"s_ketamine": 0.30, "r_ketamine": 1.40, "s_norketamine": 1.70, "r_norke
 #: (2R,6R)-HNK IC50 at NMDA receptors (uM). Abbott 2020, R8.
 IC50_HNK_UM = 46.0
 
+#: Highest brain or bath concentration (uM, all species together) the model accepts. An
+#: anaesthetic serum level of S-ketamine, about 2000 ng/mL = 8 uM (Langsjo 2005, Anesthesiology
+#: 103:258), times the whole-brain : plasma ratio 6.5 (Cohen 1973, TARGETS P6) is about 55 uM;
+#: 1 mM is 18 times that and already blocks 99.9% of the channels (racemate, -70 mV). Far above
+#: anaesthetic levels the drug's other targets, absent from the model, dominate: beyond 1 mM
+#: the model describes nothing measured (a bound by choice, not a published value).
+MAX_CONCENTRATION_UM = 1000.0
+
 FITS = ("equilibrium", "kinetic")
 
 

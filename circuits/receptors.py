@@ -12,6 +12,16 @@ no per-synapse state), which keeps the compiled loop fast:
 ``s`` is the fraction of the neuron's NMDA receptors with glutamate bound (it
 saturates per neuron rather than per synapse: the approximation that keeps NMDA
 state per neuron). ``B`` is ketamine's blocked fraction, see :mod:`circuits.pharmacology`.
+
+Fractions are stepped implicitly, not by the group's (forward) Euler method: ``s`` and the
+blocked fractions ``B_k`` obey equations that are linear in themselves once the other
+variables are held over a step, and :func:`receptor_update_code` applies their backward
+Euler step, solved in closed form (with ``x``, ``s``, ``V`` and the concentrations held at
+their values at the start of the step, the values Euler would use). Forward Euler leaves
+[0, 1] as soon as a rate times dt exceeds 1 (``kon c dt`` > 1 at about 20 mM of S-ketamine
+at dt = 0.1 ms, and it oscillates and diverges beyond 2); the implicit step keeps every
+``B_k`` >= 0, their sum <= 1 and ``s`` in [0, 1] at any concentration and input, at the
+cost of a few divisions (no extra exponential).
 """
 
 from __future__ import annotations
@@ -62,7 +72,7 @@ dg_ampa/dt = -g_ampa / tau_ampa : siemens
 dg_pv/dt = -g_pv / tau_gaba_pv : siemens
 dg_sst/dt = -g_sst / tau_gaba_sst : siemens
 dx_nmda/dt = -x_nmda / tau_nmda_rise : 1
-ds_nmda/dt = -s_nmda / tau_nmda_decay + alpha_nmda * x_nmda * (1 - s_nmda) : 1
+s_nmda : 1  # open fraction, stepped by receptor_update_code()
 mg_block = 1 / (1 + mg / mg_half_block * exp(-mg_slope * v / mV)) : 1
 g_nmda = g_nmda_max * s_nmda * (1 - b_total) * mg_block : siemens
 """
@@ -79,23 +89,61 @@ ACCUMULATORS: tuple[str, ...] = ("q_ampa", "q_nmda", "q_inh", "open_time", "open
 
 
 def block_equations(species: tuple[str, ...] = SPECIES) -> str:
-    """Brian2 equations of the trapping block, one blocked fraction ``b_<species>`` per species.
+    """Brian2 variables of the trapping block, one blocked fraction ``b_<species>`` per species.
 
     Concentrations ``c_<species>`` are per-neuron constants in uM (run arguments),
-    ``kon_<species>`` namespace constants in 1/(uM s).
+    ``kon_<species>`` namespace constants in 1/(uM s). The fractions are stepped by
+    :func:`block_update_code` (a group that has them needs it as a ``run_regularly``).
     """
     total = " + ".join(f"b_{k}" for k in species)
     lines = [
-        f"b_total = {total} : 1",
+        f"b_total = clip({total}, 0, 1) : 1",
         "koff_v = koff * exp((v - v_block_ref) / v_block_e) : Hz",
     ]
     for k in species:
-        lines.append(
-            f"db_{k}/dt = s_nmda * (kon_{k} * c_{k} * (1 - b_total) - koff_v * b_{k})"
-            f" - (1 - s_nmda) * kescape * b_{k} : 1"
-        )
+        lines.append(f"b_{k} : 1  # blocked fraction, stepped by block_update_code()")
         lines.append(f"c_{k} : 1 (constant)")
     return "\n".join(lines) + "\n"
+
+
+def block_update_code(species: tuple[str, ...] = SPECIES) -> str:
+    """Brian2 code of one implicit (backward Euler) time step ``dt`` of the block equations.
+
+    With ``s``, ``V`` and the concentrations held at their values at the step's start,
+    ``dB_k/dt = a_k (1 - B_tot) - lam B_k`` is linear (``a_k = s kon_k c_k``,
+    ``lam = s koff(V) + (1 - s) kesc``, ``A = sum_k a_k``) and its backward Euler step solves
+    in closed form: the free fraction ``F = 1 - B_tot`` first, then each species,
+
+        F' = (F + lam dt) / (1 + (A + lam) dt),      B_k' = (B_k + a_k dt F') / (1 + lam dt)
+
+    Every term is >= 0, so each B_k' >= 0 and their sum is ``1 - F'`` in [0, 1] (to rounding,
+    which ``b_total`` clips) for any rate and step; one step of a huge rate lands on the
+    equilibrium ``A / (A + lam)``, and at any step size the fixed point is the exact steady
+    state. Forward Euler, what the group's ``method`` would apply, leaves [0, 1] once
+    ``kon c dt`` > 1. The error per step is that of Euler, (rate dt)^2 / 2.
+    """
+    lines = [f"step_a_{k} = s_nmda * kon_{k} * c_{k} * dt" for k in species]
+    lines += [
+        "step_loss = (s_nmda * koff_v + (1 - s_nmda) * kescape) * dt",
+        "step_free = (1 - b_total + step_loss) / (1 + step_loss + " + " + ".join(f"step_a_{k}" for k in species) + ")",
+    ]
+    lines += [f"b_{k} = (b_{k} + step_a_{k} * step_free) / (1 + step_loss)" for k in species]
+    return "\n".join(lines) + "\n"
+
+
+#: One implicit (backward Euler) step of the open fraction with x held at its start value:
+#: ds/dt = alpha x (1 - s) - s / tau_decay gives s' = (s + alpha x dt) / (1 + (alpha x + 1/tau_decay) dt),
+#: in [0, 1] for any x >= 0 and step (forward Euler overshoots 1 once alpha x dt > 1).
+NMDA_OPEN_UPDATE = """
+s_nmda = (s_nmda + alpha_nmda * x_nmda * dt) / (1 + (alpha_nmda * x_nmda + 1 / tau_nmda_decay) * dt)
+"""
+
+
+def receptor_update_code(species: tuple[str, ...] = SPECIES) -> str:
+    """The implicit steps of the block and of the open fraction, in that order (the block uses
+    ``s`` at the step's start). Run it before the group's state update (``when="groups"``,
+    ``order=-1``), so that every step starts from the values Euler would use."""
+    return block_update_code(species) + NMDA_OPEN_UPDATE
 
 
 def namespace(syn: SynapseParameters, block: BlockParameters) -> dict:

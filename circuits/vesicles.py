@@ -65,7 +65,7 @@ def pool_after_recovery(x_start, tau_rec_ms, t_ms):
 
 
 VESICLE_EQUATIONS = """
-dx_ves/dt = (1 - x_ves) / tau_rec_eff : 1
+x_ves : 1  # available pool fraction, stepped by VESICLE_UPDATE
 tau_rec_eff = tau_rec * (1 + recycling_slowing * b_total) : second
 tau_rec : second (constant)
 recycling_slowing : 1 (constant)
@@ -74,6 +74,13 @@ u_baseline : 1 (constant)
 depression : 1 (constant)
 last_release : 1
 released : 1
+"""
+#: One implicit (backward Euler) step of dx/dt = (1 - x) / tau_rec,eff with the block (so
+#: tau_rec,eff) held at its value at the step's start: x' = (x + dt / tau) / (1 + dt / tau) stays in
+#: [0, 1] for any tau_rec, where forward Euler overshoots 1 once dt > tau_rec,eff. Runs before the
+#: block's own step (``circuits.network.build_circuit``).
+VESICLE_UPDATE = """
+x_ves = (x_ves + dt / tau_rec_eff) / (1 + dt / tau_rec_eff)
 """
 #: Pyramidal reset: release a fraction U of the available pool (counted in ``released`` from
 #: ``t_settle`` on, a namespace constant: the window's transient is left out).

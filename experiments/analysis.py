@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
@@ -26,7 +27,8 @@ import pandas as pd
 import yaml
 from scipy import integrate, signal
 
-from experiments.results import RunData, read_results, spikes_in_window
+from experiments.results import (ResultsFileError, RunData, find_results, read_results, results_path,
+                                 spikes_in_window)
 
 #: The gamma band (Hz) of TARGETS C5.
 GAMMA_BAND_HZ: tuple[float, float] = (30.0, 80.0)
@@ -38,6 +40,8 @@ __all__ = [
     "WELCH_SEGMENT_MS",
     "Run",
     "CHARGE_UNITS",
+    "ResultsFileError",
+    "SkippedRunWarning",
     "band_power",
     "cv_isi",
     "flatten_config",
@@ -204,11 +208,17 @@ class Run:
         return df
 
 
+class SkippedRunWarning(UserWarning):
+    """:func:`load_sweep` skipped a run whose ``results.h5`` cannot be read (the message names it)."""
+
+
 def load_run(path: str | os.PathLike) -> Run:
-    """Read a ``results.h5`` (or a run folder holding one) into a :class:`Run`."""
-    path = pathlib.Path(path)
-    if path.is_dir():
-        path = path / "results.h5"
+    """Read a ``results.h5`` (or a run folder holding one) into a :class:`Run`.
+
+    Raises :class:`~experiments.results.ResultsFileError` (a ValueError) naming the file and
+    what is wrong with it if it cannot be read (see :func:`~experiments.results.read_results`).
+    """
+    path = results_path(path)
     return Run(read_results(path), path)
 
 
@@ -232,7 +242,14 @@ def _group_name(cfg: dict, group: str):
     return g.get("name") if isinstance(g, dict) else g
 
 
-def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5") -> pd.DataFrame:
+def _load_one(path: pathlib.Path) -> Run:
+    """:func:`load_run` of a path found by a glob: a folder matching the pattern is a fault too."""
+    if path.is_dir():
+        raise ResultsFileError(path, "a directory, not a results file")
+    return load_run(path)
+
+
+def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error: str = "skip") -> pd.DataFrame:
     """Every ``results.h5`` below ``folder`` (recursively, sorted by path), as one DataFrame.
 
     Each run's :meth:`Run.readouts_frame` gets the columns ``run`` (path of its folder relative
@@ -242,14 +259,31 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5") -> pd.Dat
     column per flag of the config's ``manipulation`` group. Readouts absent from some runs
     are NaN there. ``df.attrs["units"]`` merges the runs' units (``""`` for the run columns). Raises FileNotFoundError if
     no file is found.
+
+    A file that cannot be read (truncated, empty, foreign, partly deleted, unreadable, newer
+    format; see :func:`~experiments.results.read_results`): with ``on_error="skip"`` (the
+    default) a :class:`SkippedRunWarning` names it and why, the run is left out and
+    ``df.attrs["skipped"]`` maps its path (relative to ``folder``) to the reason; with
+    ``on_error="raise"`` its :class:`~experiments.results.ResultsFileError` is raised. If no
+    file can be read, ResultsFileError is raised either way.
     """
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error: must be 'skip' or 'raise', got {on_error!r}")
     folder = pathlib.Path(folder)
-    paths = sorted(p for p in folder.rglob(pattern) if p.is_file())
+    paths = find_results(folder, pattern)
     if not paths:
         raise FileNotFoundError(f"no {pattern} below {folder}")
-    frames, units = [], {}
+    frames, units, skipped = [], {}, {}
     for p in paths:
-        run = load_run(p)
+        try:
+            run = _load_one(p)
+        except ResultsFileError as error:
+            if on_error == "raise":
+                raise
+            skipped[p.relative_to(folder).as_posix()] = error.reason
+            warnings.warn(f"load_sweep skipped run {p.parent.relative_to(folder).as_posix()!r}: {error}",
+                          SkippedRunWarning, stacklevel=2)
+            continue
         df = run.readouts_frame()
         units.update(df.attrs.get("units", {}))
         cfg = run.config
@@ -262,8 +296,12 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5") -> pd.Dat
         for i, (k, v) in enumerate(meta.items()):
             df.insert(i, k, [v] * len(df))
         frames.append(df)
+    if not frames:
+        raise ResultsFileError(folder, f"none of the {len(paths)} {pattern} files below it can be read: "
+                                       + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     out = pd.concat(frames, ignore_index=True)
     out.attrs["units"] = {**{k: "" for k in out.columns[:out.columns.get_loc("window")]}, **units}
+    out.attrs["skipped"] = skipped
     return out
 
 

@@ -7,22 +7,26 @@ it as one line, without a traceback.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from circuits.cells import POPULATIONS, CellParameters
 from circuits.compounds import DRUGS, parse_concentration_uM
-from circuits.network import BackgroundInput, CircuitDrive, CircuitStructure
+from circuits.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
 from circuits.neurochemistry import NeurochemistryParameters
 from circuits.vesicles import VesicleParameters
 from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
-from circuits.pharmacology import FITS, block_parameters
+from circuits.pharmacology import FITS, MAX_CONCENTRATION_UM, block_parameters
 from circuits.plasticity import BrainState, PlasticityParameters
 from circuits.receptors import SynapseParameters
 
-from .engine import BACKENDS
+from .engine import BACKENDS, cache_dir_problem, default_cache_dir
 
 EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard")
 
@@ -46,7 +50,9 @@ def _get(cfg, path: str) -> Any:
 
 
 def _number(cfg, path: str, minimum: float | None = None, maximum: float | None = None, strict: bool = False,
-            integer: bool = False) -> float:
+            integer: bool = False, why: str = "") -> float:
+    """The number at ``path``, checked against [minimum, maximum] (``strict``: minimum excluded);
+    ``why`` names the source of the upper bound in the error."""
     value = _get(cfg, path)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(path, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
@@ -55,7 +61,7 @@ def _number(cfg, path: str, minimum: float | None = None, maximum: float | None 
     if minimum is not None and (value <= minimum if strict else value < minimum):
         raise ConfigError(path, f"must be {'>' if strict else '>='} {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ConfigError(path, f"must be <= {maximum}, got {value}")
+        raise ConfigError(path, f"must be <= {maximum:g}{f' ({why})' if why else ''}, got {value:g}")
     return value
 
 
@@ -66,13 +72,13 @@ def _choice(cfg, path: str, allowed) -> str:
     return value
 
 
-def _pathways(cfg, path: str, maximum: float | None = None) -> dict[tuple[str, str], float]:
+def _pathways(cfg, path: str, maximum: float | None = None, why: str = "") -> dict[tuple[str, str], float]:
     out = {}
     for key in _get(cfg, path):
         pre, _, post = str(key).partition("_")
         if pre not in POPULATIONS or post not in POPULATIONS:
             raise ConfigError(f"{path}.{key}", f"unknown pathway; use pre_post with populations {', '.join(POPULATIONS)}")
-        out[(pre, post)] = _number(cfg, f"{path}.{key}", minimum=0, maximum=maximum)
+        out[(pre, post)] = _number(cfg, f"{path}.{key}", minimum=0, maximum=maximum, why=why)
     return out
 
 
@@ -87,46 +93,417 @@ def _flag(cfg, path: str) -> bool:
     return value
 
 
+# --------------------------------------------------------------------------- bounds
+# Upper bounds of numeric keys: beyond them a value is not a meaningful input of this model,
+# or the run would not fit in memory and time. Each is a free choice, a decade or more past
+# any published value, and each error names it.
+MAX_NEURONS = 200_000  #: cells per population (memory; pfc has 3200 pyramidal cells)
+MAX_SYNAPSES = 50_000_000  #: expected synapses of a circuit (memory, ~100 B each; pfc has about 2.6e6)
+MAX_WEIGHT_NS = 50.0  #: conductance step per spike (unitary cortical conductances are below ~10 nS)
+MAX_G_NMDA_NS = 1000.0  #: NMDA conductance of a fully bound cell (pfc: 30 nS)
+MAX_POTENTIAL_MV = 150.0  #: |membrane and reversal potentials| (physiological range -100 to +60 mV)
+MAX_MG_MM = 10.0  #: extracellular Mg (CSF about 1 mM, slice solutions 0-4 mM)
+MAX_SYNAPTIC_TAU_MS = 100_000.0  #: synaptic, membrane and vesicle time constants, ms
+MAX_DELAY_MS = 100.0  #: synaptic delay (local circuit: about 0.5-5 ms)
+MAX_DT_MS = 1.0  #: integration step (the fastest synaptic time constant is 2 ms)
+MAX_STEPS_PER_WINDOW = 100_000_000  #: window_s / dt_ms (time: the binary runs every step of every window)
+MAX_RATE_HZ = 1000.0  #: rate of one background input (cortical neurons fire below ~500 Hz)
+MAX_SOURCES = 100_000  #: background inputs per cell (a cortical neuron receives about 10^4 synapses)
+MAX_SCALE = 100.0  #: dimensionless ratios, gains and thresholds
+MAX_NEUROCHEMISTRY_TAU_MIN = 1440.0  #: glutamate and adenosine time constants (a day)
+MAX_PLASTICITY_TAU_H = 8760.0  #: plasticity time constants (a year)
+MAX_ELIMINATION_PER_DAY = 1.0  #: spine elimination per spine per day (observed: 1-5% per day, Holtmaat 2005)
+MAX_DOSE_MG_PER_KG = 100.0  #: above rodent anaesthetic doses (80-100 mg/kg i.p.); human anaesthesia is 1-4.5 mg/kg IV
+_DOSE_WHY = "above rodent anaesthetic doses"
+MAX_BODY_WEIGHT_KG = 500.0
+MAX_INFUSION_MIN = 1440.0  #: an infusion of at most a day
+MAX_CLOCK_MIN = 10_080.0  #: |dosing.start_min|: the first dose within a week of protocol time 0
+MAX_PROTOCOL_MIN = 527_040.0  #: a protocol of at most a year (366 days)
+MAX_TIMELINE_POINTS = 200_000  #: points of the slow timeline (memory and time of the slow layer)
+MAX_TIMELINE_STEP_S = 86_400.0  #: step of the slow timeline (a day)
+MAX_WINDOWS = 1000  #: spiking windows per protocol (time: each window runs the network)
+MAX_TRAIN_PULSES = 1000
+MAX_TRAIN_HZ = 1000.0  #: a 1 ms interval between test pulses
+MAX_DOSES = 100  #: doses of one dose-response experiment (time: each runs the whole protocol)
+MAX_THREADS = 256
+MAX_JOBS = 256  #: parallel processes (scorecard.n_jobs, hydra.launcher.n_jobs)
+
+
+# --------------------------------------------------------------------------- known keys
+def _config_dir():
+    """The configs/ tree: every key a run may hold is declared in one of its files."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+#: Keys that may be added beyond the files (``+circuit.weight_nS.sst_sst=0.2``): any pathway.
+_PATHWAY_NODES = ("circuit.weight_nS", "circuit.connection_probability")
+#: Keys whose files hold only null but which take a value of a kind (list of record ids).
+_EXTRA_KINDS = {"scorecard.records": {"list"}, "scorecard.seeds_dir": {"str"}}
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "str"
+    return "list" if isinstance(value, list) else "dict"
+
+
+def _leaves(tree: dict, prefix: str, out: dict[str, set[str]], nodes: set[str]) -> None:
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            nodes.add(path)
+            _leaves(value, f"{path}.", out, nodes)
+        else:
+            out.setdefault(path, set()).add(_kind(value))
+
+
+def _read_config_file(path) -> tuple[dict, list]:
+    import yaml
+
+    text = path.read_text()
+    data = yaml.safe_load(text) or {}
+    defaults = data.pop("defaults", []) or []
+    if path.parent != _config_dir() and "@package _global_" not in text.split("\n\n")[0]:
+        data = {path.parent.name: data}
+    data.pop("hydra", None)
+    return data, defaults
+
+
+@functools.lru_cache(maxsize=None)
+def declared_keys(experiment: str) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """The keys a run of ``experiment`` may hold: every leaf (dotted path -> the kinds of value
+    the files give it: bool, number, str, list, null) and every mapping node, from
+    configs/config.yaml, every option of every group and the experiment's own file (with the
+    files it builds on)."""
+    leaves: dict[str, set[str]] = {}
+    nodes: set[str] = set()
+    root = _config_dir()
+    files = [root / "config.yaml"]
+    files += [f for f in sorted(root.glob("*/*.yaml")) if f.parent.name not in ("experiment", "hydra")]
+    todo = [experiment]
+    while todo:  # the experiment's file and the experiment files in its defaults
+        name = todo.pop()
+        path = root / "experiment" / f"{name}.yaml"
+        files.append(path)
+        todo += [d for d in _read_config_file(path)[1] if isinstance(d, str) and d != "_self_"]
+    for path in files:
+        _leaves(_read_config_file(path)[0], "", leaves, nodes)
+    for key, kinds in _EXTRA_KINDS.items():
+        if key in leaves:
+            leaves[key] |= kinds
+    return {k: frozenset(v) for k, v in leaves.items()}, frozenset(nodes)
+
+
+def _experiment_of_key(path: str) -> str | None:
+    """The experiment (other than the run's) whose file declares ``path``, if any."""
+    for name in EXPERIMENTS:
+        leaves, nodes = declared_keys(name)
+        if path in leaves or path in nodes:
+            return name
+    return None
+
+
+def unknown_key(path: str, experiment: str) -> ConfigError:
+    """The error for a key that no file of ``experiment``'s configs declares: the experiment it
+    belongs to, or the nearest declared key."""
+    owner = _experiment_of_key(path)
+    if owner is not None:
+        return ConfigError(path, f"belongs to experiment={owner}; nothing reads it in experiment={experiment}")
+    for name in (experiment, *EXPERIMENTS):
+        leaves, nodes = declared_keys(name)
+        near = difflib.get_close_matches(path, sorted(set(leaves) | nodes), n=1, cutoff=0.75)
+        if near:
+            where = "" if name == experiment else f" (a key of experiment={name})"
+            return ConfigError(path, f"unknown key (nothing reads it); did you mean {near[0]}{where}?")
+    return ConfigError(path, "unknown key (nothing reads it); docs/configuration.md lists the keys")
+
+
+def _pathway_key(path: str) -> bool:
+    node, _, key = path.rpartition(".")
+    pre, _, post = key.partition("_")
+    return node in _PATHWAY_NODES and pre in POPULATIONS and post in POPULATIONS
+
+
+def check_keys(cfg, experiment: str) -> None:
+    """Refuse keys that nothing reads (misspelt or added with ``+``), naming the nearest known
+    key, and values of the wrong kind: a boolean key takes only true/false, a list key a list,
+    a mapping a mapping."""
+    from omegaconf import OmegaConf
+
+    tree = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else cfg
+    leaves, nodes = declared_keys(experiment)
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if path in nodes:
+                if not isinstance(value, dict):
+                    keys = sorted(k.rpartition(".")[2] for k in set(leaves) | nodes if k.rpartition(".")[0] == path)
+                    raise ConfigError(path, f"must be a mapping (keys {', '.join(keys)}), got {value!r}")
+                walk(value, f"{path}.")
+            elif path in leaves:
+                _check_kind(path, _resolved(cfg, path, value), leaves[path])
+            elif _pathway_key(path):
+                _check_kind(path, _resolved(cfg, path, value), frozenset({"number"}))
+            else:
+                while isinstance(value, dict) and len(value) == 1:  # name the key that was added: +a.b.c=1
+                    key, value = next(iter(value.items()))
+                    path = f"{path}.{key}"
+                raise unknown_key(path, experiment)
+
+    walk(tree, "")
+    present = set(_flat_keys(tree))
+    for path in sorted(leaves):
+        if path not in present:
+            raise ConfigError(path, "missing: every key of the configs is needed (a key cannot be deleted with ~)")
+
+
+def _flat_keys(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flat_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+#: What an experiment reads of the config: ``experiment=scorecard`` passes only the circuit's
+#: name, the backend's threads and cache, and output.figure on to its runs (which compose
+#: their own configs); bath and evoked_release have no pharmacokinetics; dose_response sets
+#: the dose of each run itself. An override of anything else is a key nothing reads.
+READ_ONLY = {"scorecard": ("circuit.name", "backend.threads", "backend.cache_dir", "output", "scorecard",
+                           "experiment.name")}
+UNREAD = {"bath": ("dosing", "pk"), "evoked_release": ("dosing", "pk"), "dose_response": ("dosing.dose_mg_per_kg",)}
+
+
+def unread_override(key: str, experiment: str) -> ConfigError | None:
+    """The error for an override of ``key`` (a group or a dotted key) that ``experiment``
+    never reads, or None."""
+    def under(prefixes) -> bool:
+        return any(key == p or key.startswith(f"{p}.") for p in prefixes)
+
+    if key.startswith(("hydra.", "hydra/")) or key == "hydra":
+        return None
+    if key == "experiment.name":  # the name alone would leave the other experiment's block behind
+        return ConfigError(key, "choose the experiment with the group, experiment=<name>, which brings its keys")
+    if experiment in READ_ONLY and key not in ("circuit", "experiment") and not under(READ_ONLY[experiment]):
+        return ConfigError(key, f"experiment={experiment} passes only the circuit option, "
+                                f"{', '.join(READ_ONLY[experiment][:-2])} on to its runs; give other settings in "
+                                f"scorecard.extra_overrides")
+    if under(UNREAD.get(experiment, ())):
+        what = ("the doses are dose_response.doses_mg_per_kg" if experiment == "dose_response"
+                else "it has no pharmacokinetics (no dosing or pk)")
+        return ConfigError(key, f"nothing reads it in experiment={experiment}: {what}")
+    return None
+
+
+def _resolved(cfg, path: str, value):
+    """``value`` with its interpolations (``${...}``) resolved; one that cannot be is a ConfigError."""
+    if not (isinstance(value, str) and "${" in value) and not (isinstance(value, list) and "${" in str(value)):
+        return value
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        resolved = OmegaConf.select(cfg, path, throw_on_missing=True)
+        return OmegaConf.to_container(resolved, resolve=True) if OmegaConf.is_config(resolved) else resolved
+    except (OmegaConfBaseException, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(path, f"cannot resolve {value!r}: {str(error).splitlines()[0]}") from None
+
+
+def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
+    kind = _kind(value)
+    if kind in kinds or (kind == "null" and "null" in kinds):
+        return
+    if "bool" in kinds:
+        raise ConfigError(path, f"must be true or false, got {value!r}")
+    if "list" in kinds:
+        raise ConfigError(path, f"must be a list{' or null' if 'null' in kinds else ''}, got {value!r}")
+    if kind in ("list", "dict"):
+        raise ConfigError(path, f"must be a single value, not a {'list' if kind == 'list' else 'mapping'}, got {value!r}")
+    if kinds <= {"str", "null"} and "str" in kinds:  # names and folders
+        raise ConfigError(path, f"must be a string{' or null' if 'null' in kinds else ''}, got {value!r}")
+
+
 def _per_population(cfg, path: str, **limits) -> dict[str, float]:
     return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
 
 
+#: A name that becomes part of a path: letters, digits, '_', '-', '.'; not starting with '.' or '-'.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def _path_name(cfg, path: str) -> str:
+    value = _get(cfg, path)
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ConfigError(path, "must be a plain name of 1-64 letters, digits, '_', '-' or '.', starting with a "
+                                f"letter, digit or '_' (it names the build folder), got {value!r}")
+    return value
+
+
+def seed(cfg, path: str = "seed") -> int:
+    """A run seed: an integer in [0, 2**32 - 1] (:data:`circuits.network.SEED_MAX`)."""
+    value = int(_number(cfg, path, integer=True))
+    if not 0 <= value <= SEED_MAX:
+        raise ConfigError(path, f"must be an integer in [0, {SEED_MAX}] (2**32 - 1), got {value}")
+    return value
+
+
+def cache_dir(cfg) -> Path | None:
+    """``backend.cache_dir``: null (``$KETAMINE_SIM_CACHE`` or ``~/.cache/ketamine-sim``) or
+    a folder path that exists or can be created."""
+    path = "backend.cache_dir"
+    value = _get(cfg, path)
+    if value is None:
+        problem = cache_dir_problem(default_cache_dir()) if _get(cfg, "backend.name") == "cpp_standalone" else None
+        if problem:
+            raise ConfigError(path, f"the default build cache ($KETAMINE_SIM_CACHE or ~/.cache/ketamine-sim): "
+                                    f"{problem}; choose a folder with backend.cache_dir=PATH")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, f"must be null or a folder path (quote a number: backend.cache_dir=\"'123'\"), "
+                                f"got {value!r}")
+    problem = cache_dir_problem(Path(value))
+    if problem:
+        raise ConfigError(path, f"{problem}; choose a folder that exists or can be created")
+    return Path(value).expanduser()
+
+
 def circuit_structure(cfg) -> CircuitStructure:
+    """The compiled structure of the circuit (``circuit.*``, ``block.*``, ``backend.threads``)."""
     c = "circuit"
-    cells = {}
-    for pop in POPULATIONS:
-        fields = {name: _number(cfg, f"{c}.cells.{pop}.{name}") for name in CellParameters.__dataclass_fields__}
-        try:
-            cells[pop] = CellParameters(**fields)
-        except ValueError as error:
-            raise ConfigError(f"{c}.cells.{pop}", str(error)) from None
-    syn_fields = {name: _number(cfg, f"{c}.synapses.{name}") for name in SynapseParameters.__dataclass_fields__}
-    if syn_fields["delay_ms"] < _number(cfg, f"{c}.dt_ms", minimum=0, strict=True):
-        # synapses read the presynaptic release of the spike, which is set at its reset (same step)
-        raise ConfigError(f"{c}.synapses.delay_ms", f"must be >= circuit.dt_ms ({cfg.circuit.dt_ms}), got {syn_fields['delay_ms']}")
-    try:
-        synapses = SynapseParameters(**syn_fields)
-    except ValueError as error:
-        raise ConfigError(f"{c}.synapses", str(error)) from None
-    window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True)
+    dt_ms = _dt_ms(cfg)
+    cells = _cells(cfg, dt_ms)
+    synapses = _synapses(cfg, dt_ms)
+    _check_size(cfg)
+    window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True, maximum=MAX_STEPS_PER_WINDOW * dt_ms * 1e-3,
+                       why=f"{MAX_STEPS_PER_WINDOW:.0e} steps of circuit.dt_ms per window")
     transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
     return CircuitStructure(
-        name=str(_get(cfg, f"{c}.name")),
+        name=_path_name(cfg, f"{c}.name"),
         counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
         reference_counts={pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
         connection_probability=_pathways(cfg, f"{c}.connection_probability", maximum=1),
         cells=cells,
         synapses=synapses,
-        g_nmda_max_nS=_per_population(cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True),
-        background=BackgroundInput(int(_number(cfg, f"{c}.background.n_sources", minimum=0, integer=True)),
-                                   _number(cfg, f"{c}.background.rate_hz", minimum=0)),
-        block=block_parameters(_choice(cfg, "block.fit", FITS), escape=bool(_get(cfg, "block.trapping_escape"))),
-        dt_ms=_number(cfg, f"{c}.dt_ms", minimum=0, strict=True),
+        g_nmda_max_nS=_per_population(cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True, maximum=MAX_G_NMDA_NS,
+                                      why="pfc uses 30 nS"),
+        background=_background(cfg, dt_ms),
+        block=block_parameters(_choice(cfg, "block.fit", FITS), escape=_flag(cfg, "block.trapping_escape")),
+        dt_ms=dt_ms,
         window_s=window_s,
         transient_s=transient_s,
-        threads=int(_number(cfg, "backend.threads", minimum=1, integer=True)),
+        threads=int(_number(cfg, "backend.threads", minimum=1, maximum=MAX_THREADS, integer=True)),
         spine_occupancy=_spine_occupancy(cfg),
     )
+
+
+#: Range of each cell constant: (minimum, strict, maximum, why the maximum).
+_CELL_RANGES = {
+    "c_m_nF": (0, True, 10.0, "a large pyramidal cell has about 0.5 nF"),
+    "g_l_nS": (0, True, 1000.0, "input resistances above 1 MOhm"),
+    "e_l_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
+    "v_th_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
+    "v_reset_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
+    "t_ref_ms": (0, True, 100.0, "refractory periods are 1-5 ms"),
+}
+#: Range of each synaptic constant, as :data:`_CELL_RANGES`; time constants also >= circuit.dt_ms.
+_SYNAPSE_RANGES = {
+    "e_exc_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
+    "e_inh_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
+    "alpha_nmda_per_ms": (0, True, 100.0, "Wang 2002: 0.5 /ms"),
+    "mg_mM": (0, False, MAX_MG_MM, "CSF about 1 mM, slice solutions 0-4 mM"),
+    "delay_ms": (0, True, MAX_DELAY_MS, "local delays are 0.5-5 ms"),
+    **{name: (0, True, MAX_SYNAPTIC_TAU_MS, "100 s") for name in
+       ("tau_ampa_ms", "tau_nmda_rise_ms", "tau_nmda_decay_ms", "tau_gaba_pv_ms", "tau_gaba_sst_ms")},
+}
+
+
+def _ranged(cfg, path: str, ranges: dict, name: str) -> float:
+    minimum, strict, maximum, why = ranges[name]
+    return _number(cfg, path, minimum=minimum, strict=strict, maximum=maximum, why=why)
+
+
+def _dt_ms(cfg) -> float:
+    return _number(cfg, "circuit.dt_ms", minimum=0, strict=True, maximum=MAX_DT_MS,
+                   why="the fastest synaptic time constant is 2 ms")
+
+
+def _cells(cfg, dt_ms: float) -> dict[str, CellParameters]:
+    cells = {}
+    for pop in POPULATIONS:
+        path = f"circuit.cells.{pop}"
+        fields = {name: _ranged(cfg, f"{path}.{name}", _CELL_RANGES, name) for name in CellParameters.__dataclass_fields__}
+        try:
+            cells[pop] = CellParameters(**fields)
+        except ValueError as error:
+            raise ConfigError(path, str(error)) from None
+        if cells[pop].e_l_mV >= cells[pop].v_th_mV:  # a cell at rest above its threshold fires without input
+            raise ConfigError(f"{path}.e_l_mV", f"the resting potential must be below v_th_mV ({cells[pop].v_th_mV:g}), "
+                                                f"got {cells[pop].e_l_mV:g}")
+        e_exc = _number(cfg, "circuit.synapses.e_exc_mV")
+        if cells[pop].v_th_mV >= e_exc:  # excitation drives v towards e_exc at most: the cell could never fire
+            raise ConfigError(f"{path}.v_th_mV", f"must be below circuit.synapses.e_exc_mV ({e_exc:g}), "
+                                                 f"got {cells[pop].v_th_mV:g}")
+        if cells[pop].tau_m_ms < dt_ms:  # the Euler step must resolve the membrane time constant
+            raise ConfigError(f"{path}.c_m_nF", f"the membrane time constant c_m_nF / g_l_nS ({cells[pop].tau_m_ms:g} ms) "
+                                                f"must be >= circuit.dt_ms ({dt_ms})")
+    return cells
+
+
+def _synapses(cfg, dt_ms: float) -> SynapseParameters:
+    path = "circuit.synapses"
+    fields = {name: _ranged(cfg, f"{path}.{name}", _SYNAPSE_RANGES, name) for name in SynapseParameters.__dataclass_fields__}
+    for name, value in fields.items():
+        if name.startswith("tau") and value < dt_ms:  # the Euler step must resolve every time constant
+            raise ConfigError(f"{path}.{name}", f"must be >= circuit.dt_ms ({dt_ms}), got {value}")
+    if fields["alpha_nmda_per_ms"] * dt_ms > 1:  # the bound fraction may grow by at most 1 per step
+        raise ConfigError(f"{path}.alpha_nmda_per_ms", f"alpha_nmda_per_ms x circuit.dt_ms must be <= 1 "
+                                                       f"(a fraction per step), got {fields['alpha_nmda_per_ms'] * dt_ms:g}")
+    if fields["delay_ms"] < dt_ms:
+        # synapses read the presynaptic release of the spike, which is set at its reset (same step)
+        raise ConfigError(f"{path}.delay_ms", f"must be >= circuit.dt_ms ({dt_ms}), got {fields['delay_ms']}")
+    try:
+        return SynapseParameters(**fields)
+    except ValueError as error:
+        raise ConfigError(path, str(error)) from None
+
+
+def _background(cfg, dt_ms: float) -> BackgroundInput:
+    path = "circuit.background"
+    sources = int(_number(cfg, f"{path}.n_sources", minimum=0, maximum=MAX_SOURCES, integer=True,
+                          why="a cortical neuron receives about 10^4 synapses"))
+    rate = _number(cfg, f"{path}.rate_hz", minimum=0)
+    if rate * dt_ms * 1e-3 > 1:  # each source fires at most once per step (a probability per step)
+        raise ConfigError(f"{path}.rate_hz", f"rate_hz x circuit.dt_ms is the probability that a source fires in a step "
+                                             f"and must be <= 1, got {rate * dt_ms * 1e-3:g}")
+    _number(cfg, f"{path}.rate_hz", maximum=MAX_RATE_HZ, why="cortical neurons fire below ~500 Hz")
+    return BackgroundInput(sources, rate)
+
+
+def _counts(cfg, path: str) -> dict[str, int]:
+    return {pop: int(_number(cfg, f"{path}.{pop}", minimum=1, maximum=MAX_NEURONS, integer=True, why="memory"))
+            for pop in POPULATIONS}
+
+
+def _check_size(cfg) -> None:
+    """Cell counts within :data:`MAX_NEURONS` and a circuit of at most :data:`MAX_SYNAPSES`."""
+    counts = _counts(cfg, "circuit.counts")
+    _counts(cfg, "circuit.reference_counts")
+    probability = _pathways(cfg, "circuit.connection_probability", maximum=1)
+    occupancy = _spine_occupancy(cfg)
+    expected = sum(p * counts[pre] * counts[post] / (occupancy if (pre, post) == ("pyr", "pyr") else 1.0)
+                   for (pre, post), p in probability.items())
+    if expected > MAX_SYNAPSES:
+        raise ConfigError("circuit.counts", f"the circuit would hold about {expected:.3g} synapses; at most "
+                                            f"{MAX_SYNAPSES:.0e} fit in memory (fewer cells or lower connection_probability)")
 
 
 def _spine_occupancy(cfg) -> float:
@@ -141,7 +518,7 @@ def _spine_occupancy(cfg) -> float:
 
 def brain_state(cfg) -> BrainState:
     return BrainState(name=str(_get(cfg, "state.name")),
-                      **{k: _number(cfg, f"state.{k}", minimum=0, strict=True)
+                      **{k: _number(cfg, f"state.{k}", minimum=0, strict=True, maximum=MAX_SCALE, why="relative to healthy")
                          for k in ("bdnf_tone", "elimination_scale", "ee_weight_scale")})
 
 
@@ -150,17 +527,25 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
     from experiments.plasticity_track import PlasticitySettings
 
     p = "plasticity"
+
+    def gain(name: str) -> float:
+        return _number(cfg, f"{p}.{name}", minimum=0, maximum=MAX_SCALE, why="a dimensionless gain")
+
+    def tau_h(name: str) -> float:
+        return _number(cfg, f"{p}.{name}", minimum=0, strict=True, maximum=MAX_PLASTICITY_TAU_H, why="a year")
+
     params = PlasticityParameters(
-        activity_threshold=_number(cfg, f"{p}.activity_threshold", minimum=0),
-        bdnf_gain=_number(cfg, f"{p}.bdnf_gain", minimum=0),
-        bdnf_tau_h=_number(cfg, f"{p}.bdnf_tau_h", minimum=0, strict=True),
-        mtor_tau_h=_number(cfg, f"{p}.mtor_tau_h", minimum=0, strict=True),
-        protein_gain=_number(cfg, f"{p}.protein_gain", minimum=0),
-        protein_tau_h=_number(cfg, f"{p}.protein_tau_h", minimum=0, strict=True),
-        formation_gain=_number(cfg, f"{p}.formation_gain", minimum=0),
-        elimination_per_day=_number(cfg, f"{p}.elimination_per_day", minimum=0, strict=True),
-        glun2b_rest_gain=_number(cfg, f"{p}.glun2b_rest_gain", minimum=0),
-        setpoint_tau_h=_number(cfg, f"{p}.setpoint_tau_h", minimum=0, strict=True),
+        activity_threshold=gain("activity_threshold"),
+        bdnf_gain=gain("bdnf_gain"),
+        bdnf_tau_h=tau_h("bdnf_tau_h"),
+        mtor_tau_h=tau_h("mtor_tau_h"),
+        protein_gain=gain("protein_gain"),
+        protein_tau_h=tau_h("protein_tau_h"),
+        formation_gain=gain("formation_gain"),
+        elimination_per_day=_number(cfg, f"{p}.elimination_per_day", minimum=0, strict=True,
+                                    maximum=MAX_ELIMINATION_PER_DAY, why="observed: 1-5% of spines per day"),
+        glun2b_rest_gain=gain("glun2b_rest_gain"),
+        setpoint_tau_h=tau_h("setpoint_tau_h"),
         occupancy=(structure or circuit_structure(cfg)).spine_occupancy,
     )
     return PlasticitySettings(params=params, state=brain_state(cfg), enabled=_flag(cfg, f"{p}.enabled"),
@@ -169,7 +554,7 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
 
 def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
     """``manipulation.<name>_window_min``: null (the whole protocol) or [from, to] in minutes
-    on the dosing clock."""
+    on the dosing clock (0 = start of the first dose, see :func:`dose_starts_min`)."""
     path = f"manipulation.{name}_window_min"
     value = _get(cfg, path)
     if value is None:
@@ -182,25 +567,54 @@ def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
     return start, stop
 
 
+#: The manipulations that may be timed: ``manipulation.<name>_window_min``.
+TIMED_MANIPULATIONS = ("ampa_block", "mtor_block")
+
+
+def _check_manipulation_windows(cfg, start_min: float, end_min: float) -> None:
+    """Every timed manipulation must overlap the protocol [start_min, end_min] (min on the
+    dosing clock); one that lies wholly outside it would silently do nothing."""
+    for name in TIMED_MANIPULATIONS:
+        window = manipulation_window(cfg, name)
+        if window is not None and (window[1] <= start_min or window[0] >= end_min):
+            raise ConfigError(f"manipulation.{name}_window_min",
+                              f"[{window[0]:g}, {window[1]:g}] lies outside the protocol ([{start_min:g}, "
+                              f"{end_min:g}] min on the dosing clock, 0 = start of the first dose)")
+
+
 def vesicles(cfg) -> VesicleParameters:
     v = "circuit.vesicles"
     return VesicleParameters(
         u_release=_number(cfg, f"{v}.u_release", minimum=0, maximum=1, strict=True),
-        tau_rec_ms=_number(cfg, f"{v}.tau_rec_ms", minimum=0, strict=True),
-        recycling_slowing=_number(cfg, f"{v}.recycling_slowing", minimum=0),
+        tau_rec_ms=_number(cfg, f"{v}.tau_rec_ms", minimum=0, strict=True, maximum=MAX_SYNAPTIC_TAU_MS, why="100 s"),
+        recycling_slowing=_number(cfg, f"{v}.recycling_slowing", minimum=0, maximum=MAX_SCALE, why="a relative growth"),
         depression=_flag(cfg, f"{v}.depression"),
     )
 
 
+_WEIGHT_WHY = "unitary cortical conductances are below ~10 nS"
+
+
+def _weights(cfg) -> dict[tuple[str, str], float]:
+    weights = _pathways(cfg, "circuit.weight_nS", maximum=MAX_WEIGHT_NS, why=_WEIGHT_WHY)
+    for (pre, post), p in _pathways(cfg, "circuit.connection_probability").items():
+        if p > 0 and (pre, post) not in weights:
+            raise ConfigError(f"circuit.weight_nS.{pre}_{post}", f"missing: the pathway has connection probability {p:g}")
+    return weights
+
+
 def circuit_drive(cfg) -> CircuitDrive:
+    """The per-window drive of the circuit (weights, NMDA ratios, vesicles, drug targets, AMPA scale)."""
     return CircuitDrive(
-        weight_nS=_pathways(cfg, "circuit.weight_nS"),
-        nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0),
-        background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0),
+        weight_nS=_weights(cfg),
+        nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0, maximum=MAX_SCALE, why="NMDA/AMPA ratios are 0.1-3"),
+        background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0, maximum=MAX_WEIGHT_NS,
+                                             why=_WEIGHT_WHY),
         vesicles=vesicles(cfg),
         drug_targets=drug_targets(cfg),
-        hnk_ampa_gain=_number(cfg, "hnk_ampa.gain", minimum=0),
-        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True),
+        hnk_ampa_gain=_number(cfg, "hnk_ampa.gain", minimum=0, maximum=MAX_SCALE, why="a relative rise"),
+        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True, maximum=MAX_CONCENTRATION_UM,
+                                 why="1 mM, the model's concentration range"),
         # with a time window, the protocol's schedule applies the block (manipulation_schedule)
         ampa_available=1.0 - (_number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1)
                               if manipulation_window(cfg, "ampa_block") is None else 0.0),
@@ -216,25 +630,45 @@ def drug_targets(cfg) -> tuple[str, ...]:
     for value in values:
         if value not in POPULATIONS:
             raise ConfigError(path, f"unknown population {value!r}; allowed: {', '.join(POPULATIONS)}")
+    _distinct(path, list(values))
     return tuple(str(v) for v in values)
+
+
+def _distinct(path: str, values: list, key=lambda v: v) -> None:
+    """Refuse a list whose values repeat (as ``key`` names them: a folder name, a label)."""
+    seen: dict = {}
+    for value in values:
+        name = key(value)
+        if name in seen:
+            raise ConfigError(path, f"values must be distinct, got {seen[name]!r} and {value!r} (both {name!r})"
+                              if seen[name] != value else f"values must be distinct, got {value!r} twice")
+        seen[name] = value
 
 
 def neurochemistry(cfg) -> NeurochemistryParameters:
     n = "neurochemistry"
+
+    def tau_min(name: str) -> float:
+        return _number(cfg, f"{n}.{name}", minimum=0, strict=True, maximum=MAX_NEUROCHEMISTRY_TAU_MIN, why="a day")
+
+    def scale(name: str, strict: bool = False) -> float:
+        return _number(cfg, f"{n}.{name}", minimum=0, strict=strict, maximum=MAX_SCALE, why="a dimensionless constant")
+
     return NeurochemistryParameters(
         glutamate_pool=_flag(cfg, f"{n}.glutamate_pool"),
-        glutamate_tau_min=_number(cfg, f"{n}.glutamate_tau_min", minimum=0, strict=True),
+        glutamate_tau_min=tau_min("glutamate_tau_min"),
         adenosine_feedback=_flag(cfg, f"{n}.adenosine_feedback"),
-        adenosine_tau_min=_number(cfg, f"{n}.adenosine_tau_min", minimum=0, strict=True),
-        adenosine_gain=_number(cfg, f"{n}.adenosine_gain", minimum=0),
+        adenosine_tau_min=tau_min("adenosine_tau_min"),
+        adenosine_gain=scale("adenosine_gain"),
         a1_max_inhibition=_number(cfg, f"{n}.a1_max_inhibition", minimum=0, maximum=0.99),
-        a1_half_effect=_number(cfg, f"{n}.a1_half_effect", minimum=0, strict=True),
-        a1_hill=_number(cfg, f"{n}.a1_hill", minimum=0, strict=True),
+        a1_half_effect=scale("a1_half_effect", strict=True),
+        a1_hill=scale("a1_hill", strict=True),
     )
 
 
 def manipulation_schedule(cfg, clock_s) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """On a dosing clock (s): the AMPA availability (None when NBQX is absent or present
+    """At times on the dosing clock (``clock_s``, s from the start of the first dose, as
+    ``time_from_dose_s``): the AMPA availability (None when NBQX is absent or present
     throughout; then ``circuit_drive`` carries it) and the mTOR gate (1 - rapamycin block)."""
     clock_min = np.asarray(clock_s, dtype=float) / 60.0
 
@@ -265,6 +699,8 @@ def pk_parameters(cfg) -> PKParameters:
 
 
 def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
+    """Every dose of ``dosing.*`` as a pharmacokinetic event, with the body weight (kg). The
+    events lie on the dosing clock (:func:`dose_starts_min`: the first starts at 0)."""
     route = _choice(cfg, "dosing.route", ROUTES)
     duration = _number(cfg, "dosing.duration_min", minimum=0)
     if route == "iv_infusion" and duration <= 0:
@@ -276,11 +712,24 @@ def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
         dose = _number(cfg, "dosing.dose_mg_per_kg", minimum=0)
     else:  # a flat dose (esketamine's 56 or 84 mg) per body weight
         dose = _number(cfg, "dosing.dose_mg", minimum=0) / body_weight
-    days = dose_days(cfg)
-    start = _number(cfg, "dosing.start_min")
-    events = [DosingEvent(route=route, dose_mg_per_kg=dose, start_min=start + 1440.0 * day, duration_min=duration)
-              for day in days]
+    events = [DosingEvent(route=route, dose_mg_per_kg=dose, start_min=start, duration_min=duration)
+              for start in dose_starts_min(cfg)]
     return events, body_weight
+
+
+def dose_starts_min(cfg) -> list[float]:
+    """The start of every dose on the *dosing clock*: 0 for the first, 1440 x ``dosing.days``
+    for the others (min).
+
+    The dosing clock is the one time axis of every experiment with a dose: minutes from the
+    start of the first dose (negative before it), as clinicians count ("-10 min", "+40 min",
+    "day 7"). Every time key of an experiment block (``iv_infusion.*_min``, ``course.*``;
+    ``evoked_release.*_min`` count from the application), every ``manipulation.*_window_min``
+    and the output's ``time_from_dose_s`` are on it. ``dosing.start_min`` (checked here: a
+    finite number) says where the first dose starts; every one of those times moves with
+    it, so it changes no window, no concentration and no result."""
+    _number(cfg, "dosing.start_min")
+    return [1440.0 * day for day in dose_days(cfg)]
 
 
 def dose_days(cfg) -> list[float]:
@@ -307,8 +756,7 @@ def bath_concentrations_uM(cfg) -> list[float]:
             c = parse_concentration_uM(value, molar_mass)
         except ValueError as error:
             raise ConfigError(f"{path}[{i}]", str(error)) from None
-        if not math.isfinite(c) or c < 0:
-            raise ConfigError(f"{path}[{i}]", f"must be >= 0, got {value!r}")
+        _check_concentration(f"{path}[{i}]", c, value)
         out.append(c)
     if out[0] != 0:
         raise ConfigError(f"{path}[0]", f"the first concentration is the baseline and must be 0, got {values[0]!r}")
@@ -321,27 +769,52 @@ def evoked_concentration_uM(cfg) -> float:
         value = parse_concentration_uM(_get(cfg, path), drug(cfg).molar_mass)
     except ValueError as error:
         raise ConfigError(path, str(error)) from None
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(path, f"must be >= 0, got {value}")
+    _check_concentration(path, value, _get(cfg, path))
     return value
 
 
+def _check_concentration(path: str, value_uM: float, given) -> None:
+    """A bath or brain concentration: 0 to MAX_CONCENTRATION_UM (1 mM, over 10x anaesthetic
+    brain levels; circuits/pharmacology.py gives the sources)."""
+    if not math.isfinite(value_uM) or value_uM < 0:
+        raise ConfigError(path, f"must be >= 0, got {given!r}")
+    if value_uM > MAX_CONCENTRATION_UM:
+        raise ConfigError(path, f"must be <= {MAX_CONCENTRATION_UM:g} uM (1 mM, over 10x anaesthetic brain levels; "
+                                f"the model is not valid above), got {given!r} = {value_uM:g} uM")
+
+
 def train(cfg) -> tuple[int, float]:
-    pulses = int(_number(cfg, "evoked_release.train_pulses", minimum=1, integer=True))
-    return pulses, 1000.0 / _number(cfg, "evoked_release.train_frequency_hz", minimum=0, strict=True)
+    """The test train of ``experiment=evoked_release``: (pulses, interval in ms)."""
+    pulses = int(_number(cfg, "evoked_release.train_pulses", minimum=1, integer=True, maximum=MAX_TRAIN_PULSES,
+                         why="memory: one release value per pulse and cell"))
+    frequency = _number(cfg, "evoked_release.train_frequency_hz", minimum=0, strict=True, maximum=MAX_TRAIN_HZ,
+                        why="a 1 ms interval between pulses")
+    return pulses, 1000.0 / frequency
+
+
+def dose_folder(dose_mg_per_kg: float) -> str:
+    """The folder of one dose of ``experiment=dose_response``."""
+    return f"dose_{dose_mg_per_kg:g}_mg_per_kg"
 
 
 def dose_list(cfg) -> list[float]:
-    doses = _get(cfg, "dose_response.doses_mg_per_kg")
+    """``dose_response.doses_mg_per_kg``: distinct doses (at the precision of their folder names)."""
+    path = "dose_response.doses_mg_per_kg"
+    doses = _get(cfg, path)
     if not _is_list(doses) or len(doses) == 0:
-        raise ConfigError("dose_response.doses_mg_per_kg", f"must be a non-empty list of doses, got {doses!r}")
-    return [_number(cfg, f"dose_response.doses_mg_per_kg.{i}", minimum=0) for i in range(len(doses))]
+        raise ConfigError(path, f"must be a non-empty list of doses, got {doses!r}")
+    if len(doses) > MAX_DOSES:
+        raise ConfigError(path, f"at most {MAX_DOSES} doses (each runs the whole protocol), got {len(doses)}")
+    out = [_number(cfg, f"{path}.{i}", minimum=0, maximum=MAX_DOSE_MG_PER_KG, why=_DOSE_WHY) for i in range(len(doses))]
+    _distinct(path, out, key=dose_folder)
+    return out
 
 
 def course_windows_min(cfg) -> tuple[list[float], float, float]:
-    """The course's window times (min on the dosing clock: ``course.windows_per_dose_min``
-    around every dose, ``course.window_days_after_last_dose`` up to ``dosing.follow_days``),
-    its start and its end (min)."""
+    """The course's window times, its start and its end, all in min on the dosing clock
+    (:func:`dose_starts_min`): ``course.windows_per_dose_min`` around every dose,
+    ``course.window_days_after_last_dose`` up to ``dosing.follow_days``; the start is
+    ``course.start_min``, the end ``dosing.follow_days`` after the last dose."""
     around = [_number(cfg, f"course.windows_per_dose_min.{i}") for i in range(len(_get(cfg, "course.windows_per_dose_min")))]
     after = [_number(cfg, f"course.window_days_after_last_dose.{i}", minimum=0, strict=True)
              for i in range(len(_get(cfg, "course.window_days_after_last_dose")))]
@@ -353,8 +826,7 @@ def course_windows_min(cfg) -> tuple[list[float], float, float]:
         raise ConfigError("course.windows_per_dose_min", f"needs a first window before the dose (the baseline), got {around}")
     if around[0] < start:
         raise ConfigError("course.start_min", f"must be <= the first window ({around[0]} min), got {start}")
-    first = _number(cfg, "dosing.start_min")
-    doses = [first + 1440.0 * d for d in dose_days(cfg)]
+    doses = dose_starts_min(cfg)
     end = doses[-1] + 1440.0 * follow + 30.0  # room for a window on the last day
     times = {round(d + m, 6) for d in doses for m in around} | {round(doses[-1] + 1440.0 * d, 6) for d in after if d <= follow}
     window_min = float(_get(cfg, "circuit.window_s")) / 60.0
@@ -363,10 +835,14 @@ def course_windows_min(cfg) -> tuple[list[float], float, float]:
     for m in ordered[1:]:
         if m >= kept[-1] + window_min and m + window_min <= end:
             kept.append(m)
-    return kept, first + start, end
+    _check_manipulation_windows(cfg, start, end)
+    return kept, start, end
 
 
-def _check_window_times(cfg, block: str, onset_min: float, what: str) -> None:
+def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "the first dose (time 0)") -> None:
+    """``<block>.window_times_min``, ``start_min`` and ``end_min`` (min on the dosing clock):
+    increasing windows that do not overlap, within the protocol, the first before ``onset_min``
+    (the baseline); timed manipulations within the protocol."""
     path = f"{block}.window_times_min"
     times = [_number(cfg, f"{path}.{i}") for i in range(len(_get(cfg, path)))]
     if not times:
@@ -376,10 +852,16 @@ def _check_window_times(cfg, block: str, onset_min: float, what: str) -> None:
     _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True)
     if times != sorted(times) or len(set(times)) != len(times):
         raise ConfigError(path, f"must be strictly increasing, got {times}")
+    window_min = float(_get(cfg, "circuit.window_s")) / 60.0
+    for a, b in zip(times, times[1:]):
+        if b < a + window_min:
+            raise ConfigError(path, f"windows at {a:g} and {b:g} min overlap (each lasts circuit.window_s = "
+                                    f"{60.0 * window_min:g} s)")
     if times[0] >= onset_min:
         raise ConfigError(path, f"the first window ({times[0]} min) is the baseline and must come before {what}")
-    if times[0] < start or times[-1] + _get(cfg, "circuit.window_s") / 60 > end:
+    if times[0] < start or times[-1] + window_min > end:
         raise ConfigError(path, f"windows must lie within {block}.start_min ({start}) and end_min ({end})")
+    _check_manipulation_windows(cfg, start, end)
 
 
 def scorecard_settings(cfg) -> None:
@@ -395,11 +877,12 @@ def scorecard_settings(cfg) -> None:
     for h in hypotheses:
         if h not in known:
             raise ConfigError("scorecard.hypotheses", f"unknown hypothesis {h!r}; allowed: {', '.join(known)}")
+    _scorecard_lists(cfg)
     seeds = _get(cfg, "scorecard.seeds")
     if not _is_list(seeds) or len(seeds) == 0:
         raise ConfigError("scorecard.seeds", f"must be a non-empty list of seeds, got {seeds!r}")
     for i in range(len(seeds)):
-        _number(cfg, f"scorecard.seeds.{i}", minimum=0, integer=True)
+        seed(cfg, f"scorecard.seeds.{i}")
     _number(cfg, "scorecard.n_jobs", minimum=1, integer=True)
     _number(cfg, "scorecard.none_band", minimum=0)
     folder = _get(cfg, "scorecard.seeds_dir") or SEEDS_DIR
@@ -413,11 +896,58 @@ def scorecard_settings(cfg) -> None:
                           str(error)) from None
 
 
+def _scorecard_lists(cfg) -> None:
+    """Distinct hypotheses and seeds, bounded jobs and band, records and extra overrides as
+    lists of strings (besides the checks of :func:`scorecard_settings`)."""
+    _distinct("scorecard.hypotheses", list(_get(cfg, "scorecard.hypotheses")))
+    seeds = _get(cfg, "scorecard.seeds")
+    if _is_list(seeds):
+        _distinct("scorecard.seeds", list(seeds))
+    _number(cfg, "scorecard.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
+    _number(cfg, "scorecard.none_band", minimum=0, maximum=MAX_SCALE, why="a relative change")
+    _extra_overrides(cfg)
+    if _get(cfg, "scorecard.records") is not None:
+        _strings(cfg, "scorecard.records")
+
+
+#: Keys that every scorecard run sets itself (later overrides win: an extra one would be lost).
+_SCORECARD_SETS = ("hypothesis", "seed", "experiment")
+
+
+def _extra_overrides(cfg) -> None:
+    """``scorecard.extra_overrides``: Hydra overrides that parse, each key once, none of the
+    keys the scorecard sets per run."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    path = "scorecard.extra_overrides"
+    seen = set()
+    for text in _strings(cfg, path):
+        try:
+            key = OverridesParser.create().parse_overrides([text])[0].key_or_group
+        except OverrideParseException as error:
+            raise ConfigError(path, f"cannot parse {text!r}: {' '.join(error.message.split())}") from None
+        if key in seen or key.split(".")[0] in _SCORECARD_SETS:
+            raise ConfigError(path, f"{text!r}: " + ("its key is given twice" if key in seen else
+                                                     f"every run sets {key.split('.')[0]} itself"))
+        seen.add(key)
+
+
+def _strings(cfg, path: str) -> list[str]:
+    values = _get(cfg, path)
+    if not _is_list(values) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(path, f"must be a list of strings, got {values!r}")
+    return list(values)
+
+
 def validate(cfg) -> None:
     """Check every field the chosen experiment uses; raise ConfigError on the first bad one."""
-    _number(cfg, "seed", minimum=0, integer=True)
+    seed(cfg)
     experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
+    check_keys(cfg, experiment)
+    _flag(cfg, "output.figure")
     _choice(cfg, "backend.name", BACKENDS)
+    cache_dir(cfg)
     circuit_structure(cfg)
     circuit_drive(cfg)
     neurochemistry(cfg)
@@ -438,12 +968,158 @@ def validate(cfg) -> None:
         dosing_events(cfg)
         if experiment == "dose_response":
             dose_list(cfg)
+            if _get(cfg, "dosing.dose_mg") is not None:  # a flat dose would replace every dose of the list
+                raise ConfigError("dosing.dose_mg", "must be null in experiment=dose_response: the doses are "
+                                                    "dose_response.doses_mg_per_kg")
         if experiment == "course":
             course_windows_min(cfg)
         else:
-            _check_window_times(cfg, "iv_infusion", _number(cfg, "dosing.start_min"), "dosing.start_min")
+            _check_window_times(cfg, "iv_infusion")  # on the dosing clock: the first dose at 0
     plasticity(cfg)
     if experiment != "bath":
         manipulation_schedule(cfg, [0.0])
     elif manipulation_window(cfg, "ampa_block") or manipulation_window(cfg, "mtor_block"):
         raise ConfigError("manipulation", "timed manipulations (*_window_min) need a protocol with a dosing clock, not bath")
+    protocol_checks(cfg, experiment)
+
+
+# --------------------------------------------------------------------------- the protocol as a whole
+def protocol_checks(cfg, experiment: str) -> None:
+    """Checks of the protocol as a whole (beside the windows' order and overlap and the timed
+    manipulations, which ``_check_window_times`` and ``course_windows_min`` check), so that
+    every run that passes can be built and run: a protocol of at most a year whose slow
+    timeline and windows fit in memory and time, ordered window lists, and doses and
+    concentrations in the model's range."""
+    if experiment == "bath":
+        return _bath_protocol(cfg)
+    if experiment == "evoked_release":
+        evoked_concentration_uM(cfg)
+        return _window_protocol(cfg, "evoked_release")
+    _dosing_ranges(cfg)
+    if experiment == "course":
+        return _course_protocol(cfg)
+    return _window_protocol(cfg, "iv_infusion")
+
+
+def _timeline_points(path: str, span_s: float, step_s: float) -> None:
+    if step_s > MAX_TIMELINE_STEP_S:
+        raise ConfigError(path, f"must be <= {MAX_TIMELINE_STEP_S:g} s (a day: the slow layer's time constants are "
+                                f"minutes to hours), got {step_s:g}")
+    points = span_s / step_s
+    if points > MAX_TIMELINE_POINTS:
+        raise ConfigError(path, f"the slow timeline would hold {points:.3g} points; at most {MAX_TIMELINE_POINTS} "
+                                f"fit in memory and time (a larger step or a shorter protocol), got step {step_s:g} s")
+
+
+def _window_count(path: str, count: int) -> None:
+    if count > MAX_WINDOWS:
+        raise ConfigError(path, f"at most {MAX_WINDOWS} windows (each runs the network), got {count}")
+
+
+def _bath_protocol(cfg) -> None:
+    values = bath_concentrations_uM(cfg)
+    _window_count("bath.concentrations_uM", len(values))
+    equilibration = _number(cfg, "bath.equilibration_s", minimum=0, strict=True, maximum=86_400.0, why="a day")
+    step = _number(cfg, "bath.timeline_step_s", minimum=0, strict=True)
+    _timeline_points("bath.timeline_step_s", len(values) * (equilibration + float(_get(cfg, "circuit.window_s"))), step)
+
+
+def _list_numbers(cfg, path: str, **limits) -> list[float]:
+    values = _get(cfg, path)
+    if not _is_list(values):
+        raise ConfigError(path, f"must be a list of numbers, got {values!r}")
+    return [_number(cfg, f"{path}.{i}", **limits) for i in range(len(values))]
+
+
+def _increasing(path: str, values: list[float]) -> None:
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ConfigError(path, f"must be strictly increasing, got {values}")
+
+
+def _window_protocol(cfg, block: str) -> None:
+    """``<block>.window_times_min``, ``start_min``, ``end_min``, ``timeline_step_s``: the
+    protocol lasts at most a year and its windows and timeline fit."""
+    path = f"{block}.window_times_min"
+    _window_count(path, len(_list_numbers(cfg, path, minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")))
+    start = _number(cfg, f"{block}.start_min", minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")
+    end = _number(cfg, f"{block}.end_min", minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")
+    if end <= start:
+        raise ConfigError(f"{block}.end_min", f"must be after {block}.start_min ({start:g}), got {end:g}")
+    if end - start > MAX_PROTOCOL_MIN:
+        raise ConfigError(f"{block}.end_min", f"the protocol may last at most {MAX_PROTOCOL_MIN:g} min (a year), "
+                                              f"got {end - start:g} min")
+    _timeline_points(f"{block}.timeline_step_s", 60.0 * (end - start),
+                     _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True))
+
+
+def _dosing_ranges(cfg) -> None:
+    """``dosing.*`` within the model's range: the dose, the body weight, the infusion, the clock."""
+    weight = _number(cfg, "dosing.body_weight_kg", minimum=0, strict=True, maximum=MAX_BODY_WEIGHT_KG, why="kg")
+    if _get(cfg, "dosing.dose_mg") is None:
+        _number(cfg, "dosing.dose_mg_per_kg", minimum=0, maximum=MAX_DOSE_MG_PER_KG, why=_DOSE_WHY)
+    else:
+        _number(cfg, "dosing.dose_mg", minimum=0, maximum=MAX_DOSE_MG_PER_KG * weight,
+                why=f"{MAX_DOSE_MG_PER_KG:g} mg/kg at dosing.body_weight_kg {weight:g}, {_DOSE_WHY}")
+    _number(cfg, "dosing.duration_min", minimum=0, maximum=MAX_INFUSION_MIN, why="an infusion of at most a day")
+    _number(cfg, "dosing.start_min", minimum=-MAX_CLOCK_MIN, maximum=MAX_CLOCK_MIN,
+            why="the first dose within a week of the protocol clock's 0")
+    _list_numbers(cfg, "dosing.days", minimum=0, maximum=MAX_PROTOCOL_MIN / 1440.0, why="a year")
+    _window_count("dosing.days", len(_get(cfg, "dosing.days")))
+    _number(cfg, "dosing.follow_days", minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN / 1440.0, why="a year")
+
+
+def _course_protocol(cfg) -> None:
+    """``course.*``: window lists in order, a course of at most a year whose timeline and
+    windows fit."""
+    around = _list_numbers(cfg, "course.windows_per_dose_min", minimum=-1440.0, maximum=MAX_PROTOCOL_MIN, why="a year")
+    _increasing("course.windows_per_dose_min", around)
+    _increasing("course.window_days_after_last_dose", _list_numbers(
+        cfg, "course.window_days_after_last_dose", minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN / 1440.0, why="a year"))
+    _number(cfg, "course.start_min", minimum=-MAX_CLOCK_MIN, maximum=MAX_CLOCK_MIN, why="a week")
+    _number(cfg, "course.fine_hours_after_dose", minimum=0, strict=True, maximum=24.0 * 7, why="a week")
+    windows, start, end = course_windows_min(cfg)
+    _window_count("course.windows_per_dose_min", len(windows))
+    if end - start > MAX_PROTOCOL_MIN:
+        raise ConfigError("dosing.follow_days", f"the course may last at most {MAX_PROTOCOL_MIN / 1440.0:g} days "
+                                                f"(a year), got {(end - start) / 1440.0:g}")
+    far = _number(cfg, "course.timeline_step_far_s", minimum=0, strict=True)
+    fine = _number(cfg, "course.timeline_step_s", minimum=0, strict=True)
+    _timeline_points("course.timeline_step_far_s", 60.0 * (end - start), far)
+    doses = len(_get(cfg, "dosing.days"))
+    _timeline_points("course.timeline_step_s", doses * 3600.0 * _number(cfg, "course.fine_hours_after_dose"), fine)
+
+
+#: The joblib launcher's keys that take one of a few values (joblib.Parallel's arguments).
+_JOBLIB_CHOICES = {"backend": (None, "loky", "multiprocessing", "threading"), "prefer": (None, "processes", "threads"),
+                   "require": (None, "sharedmem"), "mmap_mode": (None, "r+", "r", "w+", "c")}
+
+
+def launcher_settings(cfg) -> None:
+    """``hydra.launcher.*`` of a config composed with its ``hydra`` node (the keys the chosen
+    launcher has): whole numbers of jobs, CPUs and minutes >= 1, memory > 0."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    launcher = cfg.get("hydra", {}).get("launcher") or {}
+    schema = OmegaConf.get_type(launcher) if OmegaConf.is_config(launcher) else None
+    if schema is not None and dataclasses.is_dataclass(schema):  # the plugin's config class: its fields are the keys
+        fields = {f.name for f in dataclasses.fields(schema)}
+        for key in launcher:
+            if key not in fields:
+                near = difflib.get_close_matches(str(key), sorted(fields), n=1)
+                raise ConfigError(f"hydra.launcher.{key}", f"unknown key of this launcher"
+                                                           f"{f'; did you mean hydra.launcher.{near[0]}?' if near else ''}")
+    for key in ("n_jobs", "cpus_per_task", "timeout_min", "array_parallelism", "tasks_per_node", "nodes"):
+        if launcher.get(key) is not None:
+            _number(cfg, f"hydra.launcher.{key}", minimum=1, integer=True, maximum=MAX_JOBS if key == "n_jobs" else None,
+                    why="parallel processes")
+    for key, allowed in _JOBLIB_CHOICES.items():
+        if "joblib" in str(launcher.get("_target_", "")) and launcher.get(key) not in allowed:
+            raise ConfigError(f"hydra.launcher.{key}", f"unknown value {launcher.get(key)!r}; allowed: "
+                                                       f"{', '.join(str(a) for a in allowed)}")
+    batch = launcher.get("batch_size")
+    if batch not in (None, "auto") and not (str(batch).isdigit() and int(batch) >= 1):  # joblib's str-typed field
+        raise ConfigError("hydra.launcher.batch_size", f"must be auto or a whole number >= 1, got {batch!r}")
+    if launcher.get("mem_gb") is not None:
+        _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)

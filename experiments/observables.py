@@ -173,13 +173,18 @@ def matches(config: dict, overrides: tuple[str, ...]) -> bool:
 
 
 def find_runs(folder: str | Path) -> list[tuple[dict, Path]]:
-    """Every ``results.h5`` under ``folder`` with its resolved config."""
-    import h5py
+    """Every readable ``results.h5`` under ``folder`` with its resolved config; a file that
+    cannot be read is left out with a warning naming it and why."""
+    import warnings
+
+    from .results import ResultsFileError, find_results, read_config
 
     out = []
-    for path in sorted(Path(folder).rglob("results.h5")):
-        with h5py.File(path, "r") as f:
-            out.append((yaml.safe_load(f["config"].asstr()[()]), path))
+    for path in find_results(folder):
+        try:
+            out.append((read_config(path), path))
+        except ResultsFileError as error:
+            warnings.warn(f"skipped run: {error}", stacklevel=2)
     return out
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from circuits.network import stream_rng
+
 from circuits.plasticity import (BrainState, PlasticityParameters, PlasticityState, activity_drive, advance, drive_and_adapt,
                                  outcome, update_sites)
 
@@ -88,7 +90,7 @@ class PlasticityTrack:
         draws the sites' transitions since the last window (plasticity enabled)."""
         formed = eliminated = 0
         if self.sites is not None and self.settings.enabled:
-            rng = np.random.default_rng([self.seed, index, 7])
+            rng = stream_rng(self.seed, "spine_sites", index)
             present, formed, eliminated = update_sites(self.sites["present"], self.sites["post"], self.s, rng)
             self.sites["present"] = present
         self.columns["spines_formed"].append(formed)

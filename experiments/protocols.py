@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from circuits.compounds import SPECIES
@@ -27,60 +29,91 @@ def bath_protocol(cfg) -> Protocol:
                     conditions={"bath_total_uM": np.asarray(concentrations)}, condition_units={"bath_total_uM": "uM"})
 
 
-def _on_dosing_clock(block, window_s: float) -> tuple[np.ndarray, np.ndarray, list[Window], dict]:
-    """A protocol whose window times (``block.window_times_min``) are minutes from the start of
-    dosing, as clinicians count them ("-10 min" is 10 min before it). Protocol time in the
-    output starts at 0 at ``block.start_min`` (SONATA spike times cannot be negative);
-    ``time_from_dose_s`` keeps the dosing clock. Returns the protocol time grid, the same
-    times on the dosing clock, the windows and their ``time_from_dose_s`` column."""
-    origin_s = 60.0 * float(block.start_min)  # protocol time 0, on the dosing clock
-    minutes = np.array([float(m) for m in block.window_times_min])
-    windows = [Window(f"{m:g} min", 60.0 * m - origin_s) for m in minutes]
-    t = timeline_grid(0.0, 60.0 * float(block.end_min) - origin_s, float(block.timeline_step_s), windows, window_s)
-    return t, t + origin_s, windows, {"time_from_dose_s": 60.0 * minutes}
+@dataclass(frozen=True)
+class DosingClock:
+    """The one conversion between the two time axes of a protocol with a dose.
+
+    *Dosing clock*: minutes (or s) from the start of the first dose, negative before it
+    (:func:`experiments.config.dose_starts_min`); every window time, protocol start and end,
+    dose and timed manipulation of the config is on it, and so is ``time_from_dose_s`` in the
+    output. *Protocol time*: s from the protocol start (``start_min`` on the dosing clock), the
+    axis of ``time_s`` and of spike times (SONATA spike times cannot be negative)."""
+
+    start_min: float  #: the protocol start, on the dosing clock
+
+    def protocol_s(self, dosing_min) -> np.ndarray:
+        """Protocol time (s) of times on the dosing clock (min)."""
+        return 60.0 * (np.asarray(dosing_min, dtype=float) - self.start_min)
+
+    def from_dose_s(self, protocol_s) -> np.ndarray:
+        """Time on the dosing clock (s, as ``time_from_dose_s``) of protocol times (s)."""
+        return np.asarray(protocol_s, dtype=float) + 60.0 * self.start_min
+
+
+def _clocked(cfg, clock: DosingClock, window_min: list[float], windows: list[Window], t: np.ndarray, brain: dict,
+             plasma=None) -> Protocol:
+    """The protocol on ``clock`` (windows at ``window_min`` on the dosing clock):
+    ``time_from_dose_s`` per window and on the timeline, and the timed manipulations."""
+    from_dose = clock.from_dose_s(t)
+    ampa, gate = C.manipulation_schedule(cfg, from_dose)
+    return Protocol(windows=windows, time_s=t, brain_uM=brain, plasma_uM=plasma,
+                    conditions={"time_from_dose_s": 60.0 * np.asarray(window_min, dtype=float)},
+                    condition_units={"time_from_dose_s": "s"}, extra_timeline={"time_from_dose_s": from_dose},
+                    ampa_available=ampa, mtor_gate=gate)
+
+
+def _listed_windows(block, window_s: float) -> tuple[DosingClock, list[float], list[Window], np.ndarray]:
+    """The clock, window times (min), windows and time grid of a block with ``window_times_min``, ``start_min``,
+    ``end_min`` and ``timeline_step_s``, all times in min on the dosing clock."""
+    clock = DosingClock(float(block.start_min))
+    minutes = [float(m) for m in block.window_times_min]
+    windows = [Window(f"{m:g} min", float(s)) for m, s in zip(minutes, clock.protocol_s(minutes))]
+    t = timeline_grid(0.0, float(clock.protocol_s(float(block.end_min))), float(block.timeline_step_s), windows,
+                      window_s)
+    return clock, minutes, windows, t
+
+
+def _pharmacokinetics(cfg, clock: DosingClock, t: np.ndarray):
+    """Plasma and brain concentrations at protocol times ``t`` of the doses of ``dosing.*``."""
+    events, body_weight = C.dosing_events(cfg)
+    return simulate(C.drug(cfg), events, body_weight, clock.from_dose_s(t), C.pk_parameters(cfg))
 
 
 def iv_protocol(cfg) -> Protocol:
-    """Dosing through pharmacokinetics; windows at ``iv_infusion.window_times_min``."""
-    events, body_weight = C.dosing_events(cfg)
-    t, clock, windows, conditions = _on_dosing_clock(cfg.iv_infusion, float(cfg.circuit.window_s))
-    pk = simulate(C.drug(cfg), events, body_weight, clock, C.pk_parameters(cfg))
-    ampa, gate = C.manipulation_schedule(cfg, clock)
-    return Protocol(windows=windows, time_s=t, brain_uM=pk.brain_uM, plasma_uM=pk.plasma_uM, conditions=conditions,
-                    condition_units={"time_from_dose_s": "s"}, extra_timeline={"time_from_dose_s": clock},
-                    ampa_available=ampa, mtor_gate=gate)
+    """Dosing through pharmacokinetics; windows at ``iv_infusion.window_times_min`` (min from
+    the start of the first dose)."""
+    clock, minutes, windows, t = _listed_windows(cfg.iv_infusion, float(cfg.circuit.window_s))
+    pk = _pharmacokinetics(cfg, clock, t)
+    return _clocked(cfg, clock, minutes, windows, t, pk.brain_uM, pk.plasma_uM)
 
 
 def course_protocol(cfg) -> Protocol:
     """Days to weeks of dosing (``dosing.days``): windows around every dose and on days after
-    the last (``course.*``); the timeline is fine (``course.timeline_step_s``) from the start
-    of each dose for ``course.fine_hours_after_dose`` and coarse elsewhere."""
-    events, body_weight = C.dosing_events(cfg)
+    the last (``course.*``); the timeline is fine (``course.timeline_step_s``) from 15 min
+    before each dose for ``course.fine_hours_after_dose`` and coarse elsewhere."""
     window_min, start_min, end_min = C.course_windows_min(cfg)
+    doses = C.dose_starts_min(cfg)
+    clock = DosingClock(start_min)
     window_s = float(cfg.circuit.window_s)
-    origin_s = 60.0 * start_min
-    windows = [Window(_course_label(m, [e.start_min for e in events]), 60.0 * m - origin_s) for m in window_min]
+    windows = [Window(_course_label(m, doses), float(clock.protocol_s(m))) for m in window_min]
     fine, far = float(cfg.course.timeline_step_s), float(cfg.course.timeline_step_far_s)
-    pieces = [np.arange(0.0, 60.0 * end_min - origin_s + far, far)]
-    for e in events:
-        begin = 60.0 * (e.start_min - 15.0) - origin_s
+    stop = float(clock.protocol_s(end_min))
+    pieces = [np.arange(0.0, stop + far, far)]
+    for dose in doses:
+        begin = float(clock.protocol_s(dose - 15.0))
         pieces.append(np.arange(max(begin, 0.0), begin + 3600.0 * float(cfg.course.fine_hours_after_dose), fine))
     grid = np.concatenate(pieces)
-    t = timeline_grid(0.0, 60.0 * end_min - origin_s, far, windows, window_s)
+    t = timeline_grid(0.0, stop, far, windows, window_s)
     t = np.unique(np.concatenate([t, grid[(grid > 0) & (grid < t[-1])]]))
     for w in windows:  # no points strictly inside a window
         t = t[(t <= w.start_s) | (t >= w.start_s + window_s)]
-    clock = t + origin_s
-    pk = simulate(C.drug(cfg), events, body_weight, clock, C.pk_parameters(cfg))
-    ampa, gate = C.manipulation_schedule(cfg, clock)
-    return Protocol(windows=windows, time_s=t, brain_uM=pk.brain_uM, plasma_uM=pk.plasma_uM,
-                    conditions={"time_from_dose_s": 60.0 * np.asarray(window_min)},
-                    condition_units={"time_from_dose_s": "s"}, extra_timeline={"time_from_dose_s": clock},
-                    ampa_available=ampa, mtor_gate=gate)
+    pk = _pharmacokinetics(cfg, clock, t)
+    return _clocked(cfg, clock, window_min, windows, t, pk.brain_uM, pk.plasma_uM)
 
 
 def _course_label(minute: float, dose_starts_min: list[float]) -> str:
-    """'dose 2 +40 min' within a day of a dose, 'day 7' otherwise (days from the first dose)."""
+    """'dose 2 +40 min' within a day of a dose, 'day 7' otherwise (days from the first dose);
+    ``minute`` and the dose starts on the dosing clock."""
     k = max([i for i, d in enumerate(dose_starts_min) if d - 60.0 <= minute] or [0])
     offset = minute - dose_starts_min[k]
     if offset < 1440.0 - 1e-6:
@@ -89,17 +122,15 @@ def _course_label(minute: float, dose_starts_min: list[float]) -> str:
 
 
 def evoked_release_protocol(cfg) -> Protocol:
-    """The drug applied to the bath at time 0 and held; windows at ``evoked_release.window_times_min``
-    from the application (the first before it). Each window also probes a stimulus train."""
+    """The drug applied to the bath at time 0 of the dosing clock and held; windows at
+    ``evoked_release.window_times_min`` from the application (the first before it). Each
+    window also probes a stimulus train."""
     concentration = C.evoked_concentration_uM(cfg)
     composition = C.drug(cfg).composition
-    t, clock, windows, conditions = _on_dosing_clock(cfg.evoked_release, float(cfg.circuit.window_s))
-    applied = np.where(clock >= 0.0, concentration, 0.0)
+    clock, minutes, windows, t = _listed_windows(cfg.evoked_release, float(cfg.circuit.window_s))
+    applied = np.where(clock.from_dose_s(t) >= 0.0, concentration, 0.0)
     brain = {k: applied * composition.get(k, 0.0) for k in SPECIES}
-    ampa, gate = C.manipulation_schedule(cfg, clock)
-    return Protocol(windows=windows, time_s=t, brain_uM=brain, conditions=conditions,
-                    condition_units={"time_from_dose_s": "s"}, extra_timeline={"time_from_dose_s": clock},
-                    ampa_available=ampa, mtor_gate=gate)
+    return _clocked(cfg, clock, minutes, windows, t, brain)
 
 
 PROTOCOLS = {"bath": bath_protocol, "iv_infusion": iv_protocol, "evoked_release": evoked_release_protocol,

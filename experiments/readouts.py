@@ -3,6 +3,11 @@
 All are computed after a transient (the first ``transient_s`` of a window, when the
 network settles from its random initial voltages), except the conductance means and
 the open fraction, which integrate over the whole window.
+
+:func:`check_window` stops a run whose window left the model's range: a state variable or
+readout that is NaN or infinite, a fraction outside [0, 1] or a negative integral of a
+conductance, or a membrane potential beyond the reversal potentials raises
+:class:`NumericalError` before anything is written.
 """
 
 from __future__ import annotations
@@ -32,6 +37,73 @@ READOUT_UNITS: dict[str, str] = {
 TRAIN_READOUT_UNITS: dict[str, str] = {"train_release": "1", "pool_after_train_1s": "1"}
 #: Interval of the paired-pulse probe (ms).
 PAIRED_PULSE_INTERVAL_MS = 50.0
+
+
+class NumericalError(RuntimeError):
+    """A window's final state or readouts left the model's range (NaN, inf, a fraction outside
+    [0, 1], a negative conductance integral): the run stops and writes nothing."""
+
+
+#: Readouts that are NaN by definition in some windows (no neuron with ``min_spikes``
+#: spikes; no vesicle depression): NaN allowed, never inf.
+UNDEFINED_READOUTS: tuple[str, ...] = ("cv_isi", "vesicle_recovery_tau")
+#: Final-state variables that are fractions (prefixes; ``b_`` is every species' block).
+FRACTION_STATE: tuple[str, ...] = ("b_", "s_nmda", "x_ves")
+#: Final-state variables that are integrals or counts of non-negative quantities.
+NON_NEGATIVE_STATE: tuple[str, ...] = ("q_ampa", "q_nmda", "q_inh", "open_time", "open_unbind_time", "released",
+                                       "ampa_local")
+#: Rounding allowed at the edges of a fraction's range.
+FRACTION_TOLERANCE = 1e-9
+
+
+def membrane_range_V(cell, synapses) -> tuple[float, float]:
+    """The voltages (V) a conductance-based cell can reach: between the lowest and the highest
+    of its leak, synaptic reversal, reset and threshold potentials (each Euler step of the
+    membrane equation is a weighted mean of them while dt g_total / C_m <= 1)."""
+    low = min(cell.e_l_mV, cell.v_reset_mV, synapses.e_inh_mV, synapses.e_exc_mV)
+    high = max(cell.e_l_mV, cell.v_th_mV, synapses.e_inh_mV, synapses.e_exc_mV)
+    return 1e-3 * low, 1e-3 * high
+
+
+def check_window(state: dict[str, np.ndarray], readouts: dict[str, object], population: str, window: str,
+                 v_range_V: tuple[float, float] | None = None) -> None:
+    """Raise :class:`NumericalError` naming the window, population and variable if the final
+    state or the readouts of a population left the model's range (see module docstring);
+    with ``v_range_V`` (:func:`membrane_range_V`) also a membrane potential outside it."""
+    where = f"window '{window}', population {population}"
+    if v_range_V is not None and "v" in state:
+        v = np.asarray(state["v"], dtype=float)
+        outside = ~np.isfinite(v) | (v < v_range_V[0] - 1e-9) | (v > v_range_V[1] + 1e-9)
+        if np.any(outside):
+            raise NumericalError(f"{where}: state variable v (membrane potential) is outside "
+                                 f"[{1e3 * v_range_V[0]:g}, {1e3 * v_range_V[1]:g}] mV in {np.count_nonzero(outside)} of "
+                                 f"{v.size} cells (e.g. {1e3 * float(v[outside][0]):.6g} mV): the synaptic conductances are too "
+                                 f"large for the time step; nothing was written")
+    for name, values in state.items():
+        values = np.asarray(values, dtype=float)
+        bad = ~np.isfinite(values)
+        if name.startswith(FRACTION_STATE):
+            bad |= (values < -FRACTION_TOLERANCE) | (values > 1.0 + FRACTION_TOLERANCE)
+            what = "a fraction outside [0, 1]"
+        elif name in NON_NEGATIVE_STATE:
+            bad |= values < 0
+            what = "negative"
+        else:
+            what = "not finite"
+        if np.any(bad):
+            raise NumericalError(f"{where}: state variable {name} is {what} or not finite in {np.count_nonzero(bad)} "
+                                 f"of {values.size} cells (e.g. {float(values[bad][0]):.6g}); the model left its valid range, "
+                                 "nothing was written")
+    blocked = sum(np.asarray(v, dtype=float) for k, v in state.items() if k.startswith("b_"))
+    if np.any(np.asarray(blocked) > 1.0 + FRACTION_TOLERANCE):
+        raise NumericalError(f"{where}: the blocked fractions sum to more than 1 (max {float(np.max(blocked)):.17g}); "
+                             "nothing was written")
+    for name, value in readouts.items():
+        values = np.asarray(value, dtype=float)
+        bad = np.isinf(values) if name in UNDEFINED_READOUTS else ~np.isfinite(values)
+        if np.any(bad):
+            raise NumericalError(f"{where}: readout {name} is {float(values[bad].flat[0])}; the model left its valid "
+                                 "range, nothing was written")
 
 
 def mean_rate_hz(times_s: np.ndarray, n_neurons: int, start_s: float, stop_s: float) -> float:

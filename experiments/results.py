@@ -6,12 +6,15 @@ written atomically: a temp file in the same folder, then ``os.replace``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import h5py
 import numpy as np
+import yaml
 
 FORMAT = "ketamine-sim results"
 FORMAT_VERSION = 1
@@ -176,6 +179,218 @@ def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
     return path
 
 
+class ResultsFileError(ValueError):
+    """A ``results.h5`` that cannot be read: ``path`` (the file or folder) and ``reason``
+    (what is wrong with it, one line). ``str(error)`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = pathlib.Path(path)
+        self.reason = " ".join(str(reason).split())
+        super().__init__(f"{self.path}: {self.reason}")
+
+    def __reduce__(self):  # picklable (process pools) with both arguments
+        return type(self), (self.path, self.reason)
+
+
+class _Invalid(ValueError):
+    """What is wrong with an open file; :func:`open_results` adds the path."""
+
+
+#: Exceptions h5py raises when it reads damaged or partly written data.
+_READ_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
+#: Groups every results file has (``/config`` is a dataset, checked on its own).
+_GROUPS = ("spikes", "windows", "timeline", "readouts", "provenance")
+#: dtype kinds of numeric table columns (bool, int, uint, float, complex).
+_NUMERIC = "biufc"
+
+
+def results_path(path: str | os.PathLike) -> pathlib.Path:
+    """``path`` itself, or ``path/results.h5`` if ``path`` is a (run) folder.
+
+    Raises :class:`ResultsFileError` if the folder holds no ``results.h5``.
+    """
+    path = pathlib.Path(path)
+    if path.is_dir():
+        if not (path / "results.h5").exists() and not (path / "results.h5").is_symlink():
+            raise ResultsFileError(path, "a folder without a results.h5 in it, not a results file")
+        path = path / "results.h5"
+    return path
+
+
+def find_results(folder: str | os.PathLike, pattern: str = "results.h5") -> list[pathlib.Path]:
+    """Every path below ``folder`` matching ``pattern`` (as ``Path.rglob``), sorted, including
+    links whose target is gone (which ``rglob`` leaves out), so that a reader reports them."""
+    folder = pathlib.Path(folder)
+    found = set(folder.rglob(pattern))
+    found |= {p for p in folder.rglob("*")
+              if p.is_symlink() and not p.exists() and p.relative_to(folder).match(pattern)}
+    return sorted(found)
+
+
+def _open_hdf5(path: pathlib.Path) -> h5py.File:
+    """Open ``path`` read-only; every failure is a :class:`ResultsFileError` saying why."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        why = "a broken symbolic link" if path.is_symlink() else "no such file"
+        raise ResultsFileError(path, f"{why} (the run did not finish, or the file was moved or deleted)") from None
+    except OSError as error:
+        raise ResultsFileError(path, f"cannot be reached ({error.strerror or error})") from None
+    if path.is_dir():
+        raise ResultsFileError(path, "a directory, not a results file")
+    if not path.is_file():
+        raise ResultsFileError(path, "not a regular file")
+    if not os.access(path, os.R_OK):
+        raise ResultsFileError(path, "no permission to read it (check the file's owner and mode)")
+    if path.stat().st_size == 0:
+        raise ResultsFileError(path, "an empty file (0 bytes): truncated, or not written by ketamine-sim")
+    try:
+        if not h5py.is_hdf5(path):
+            raise ResultsFileError(path, "not an HDF5 file (no HDF5 signature): not a ketamine-sim results file")
+        return h5py.File(path, "r")
+    except ResultsFileError:
+        raise
+    except OSError as error:
+        if isinstance(error, PermissionError):
+            raise ResultsFileError(path, "no permission to read it (check the file's owner and mode)") from None
+        if "unable to lock file" in str(error).lower():
+            raise ResultsFileError(path, f"locked by another process that is writing it (h5py: {error})") from None
+        raise ResultsFileError(path, f"a truncated or damaged HDF5 file (h5py: {error})") from None
+
+
+def _attr_text(value) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def _check_format(f: h5py.File) -> None:
+    """The ``format`` and ``format_version`` attributes of the root."""
+    if "format" not in f.attrs:
+        raise _Invalid(f"not a ketamine-sim results file: no 'format' attribute on / "
+                       f"(top level holds {sorted(f.keys())[:8]})")
+    fmt = _attr_text(f.attrs["format"])
+    if fmt != FORMAT:
+        raise _Invalid(f"not a ketamine-sim results file: its 'format' attribute is {f.attrs['format']!r}, "
+                       f"expected {FORMAT!r}")
+    if "format_version" not in f.attrs:
+        raise _Invalid("no 'format_version' attribute on / (a damaged or hand-made file)")
+    version = f.attrs["format_version"]
+    if not (isinstance(version, (int, np.integer)) and not isinstance(version, (bool, np.bool_))):
+        raise _Invalid(f"'format_version' is {version!r}, expected an integer")
+    if version > FORMAT_VERSION:
+        raise _Invalid(f"written by a newer ketamine-sim (format {int(version)}, this reader knows "
+                       f"<= {FORMAT_VERSION}): upgrade ketamine-sim to read it")
+    if version < 1:
+        raise _Invalid(f"'format_version' is {int(version)}, the first version is 1")
+
+
+def _kind(obj) -> str:
+    return "group" if isinstance(obj, h5py.Group) else "dataset" if isinstance(obj, h5py.Dataset) else "link"
+
+
+def _member(parent: h5py.Group, name: str, kind: type):
+    """``parent[name]``, checked to exist and to be a ``kind`` (h5py.Group or h5py.Dataset)."""
+    where = f"{parent.name.rstrip('/')}/{name}"
+    want = "group" if kind is h5py.Group else "dataset"
+    obj = parent.get(name)
+    if obj is None:
+        raise _Invalid(f"missing {want} {where} (the file is incomplete or was edited)")
+    if not isinstance(obj, kind):
+        raise _Invalid(f"{where} is a {_kind(obj)}, expected a {want}")
+    return obj
+
+
+def _check_dtype(ds: h5py.Dataset, kinds: str, what: str, ndim: int | None = None) -> None:
+    """``ds`` has a dtype of one of ``kinds`` (``"S"``: text) and, if given, ``ndim`` axes."""
+    text = h5py.check_string_dtype(ds.dtype) is not None
+    if not ((text and "S" in kinds) or (not text and ds.dtype.kind in kinds.replace("S", ""))):
+        raise _Invalid(f"{ds.name} has dtype {ds.dtype}, expected {what}")
+    if ndim is not None and ds.ndim != ndim:
+        raise _Invalid(f"{ds.name} has shape {ds.shape}, expected {ndim} dimension(s)")
+    if ndim is None and ds.ndim == 0:
+        raise _Invalid(f"{ds.name} is a scalar, expected one value per row")
+
+
+def _check_table(group: h5py.Group, required: tuple[str, ...]) -> None:
+    for name in required:
+        _check_dtype(_member(group, name, h5py.Dataset), "biuf", "numbers", ndim=1)
+    for name in group:
+        ds = _member(group, name, h5py.Dataset)
+        _check_dtype(ds, _NUMERIC + "S", "numbers or text")
+        if "units" not in ds.attrs:
+            raise _Invalid(f"{ds.name} has no 'units' attribute")
+
+
+def _check_layout(f: h5py.File) -> None:
+    """Every group and dataset the reader needs exists, with a usable dtype (no data read)."""
+    groups = {name: _member(f, name, h5py.Group) for name in _GROUPS}
+    config = _member(f, "config", h5py.Dataset)
+    if h5py.check_string_dtype(config.dtype) is None or config.shape != ():
+        raise _Invalid(f"/config has dtype {config.dtype} and shape {config.shape}, expected one YAML text")
+    for pop in groups["spikes"]:
+        g = _member(groups["spikes"], pop, h5py.Group)
+        _check_dtype(_member(g, "timestamps", h5py.Dataset), "iuf", "numbers (ms)", ndim=1)
+        _check_dtype(_member(g, "node_ids", h5py.Dataset), "iu", "integer node ids", ndim=1)
+    _check_table(groups["windows"], ("start_s", "duration_s"))
+    _check_table(groups["timeline"], ("time_s",))
+    for pop in groups["readouts"]:
+        _check_table(_member(groups["readouts"], pop, h5py.Group), ())
+    if "synapses/pyr_to_pyr" in f:
+        g = _member(f["synapses"], "pyr_to_pyr", h5py.Group)
+        for name, kinds in (("source_ids", "iu"), ("target_ids", "iu"), ("present", "biu"), ("weight_scale", "iuf")):
+            _check_dtype(_member(g, name, h5py.Dataset), kinds, "numbers")
+
+
+@contextlib.contextmanager
+def open_results(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """Open a ``results.h5`` (or a run folder holding one) read-only, checked.
+
+    The file must exist and be readable, be an HDF5 file of this format and version, and hold
+    every group and dataset of docs/output_format.md with a usable dtype (no data is read).
+    Yields the open ``h5py.File``. Every fault, including h5py errors raised while the body
+    reads damaged data, becomes one :class:`ResultsFileError` naming the file and the fault.
+    """
+    path = results_path(path)
+    with _open_hdf5(path) as f:
+        try:
+            _check_format(f)
+            _check_layout(f)
+            yield f
+        except ResultsFileError:
+            raise
+        except _Invalid as error:
+            raise ResultsFileError(path, str(error)) from None
+        except _READ_ERRORS as error:
+            raise ResultsFileError(path, f"damaged or incomplete data ({type(error).__name__}: {error})") from error
+
+
+def _parse_config(text: str) -> dict:
+    """The resolved config stored as ``/config``: YAML text -> dict (``{}`` if empty).
+
+    Raises ValueError if the text is not YAML or not a mapping.
+    """
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        config = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise _Invalid(f"/config is not valid YAML ({where}{getattr(error, 'problem', None) or error})") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise _Invalid(f"/config is YAML but not a mapping of config keys (it holds a {type(config).__name__})")
+    return config
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """The resolved config of a ``results.h5`` (or run folder), checked as :func:`open_results`
+    does, without reading the spikes; raises :class:`ResultsFileError`."""
+    with open_results(path) as f:
+        return _parse_config(f["config"].asstr()[()])
+
+
 def _read_table(group: h5py.Group) -> tuple[dict, dict]:
     values, units = {}, {}
     for name, ds in group.items():
@@ -183,38 +398,51 @@ def _read_table(group: h5py.Group) -> tuple[dict, dict]:
             values[name] = np.array(ds.asstr()[()], dtype=str)
         else:
             values[name] = ds[()]
-        units[name] = ds.attrs["units"]
+        units[name] = _attr_text(ds.attrs["units"])
+        if units[name] is None:
+            raise _Invalid(f"{ds.name}: its 'units' attribute is {ds.attrs['units']!r}, expected text")
     return values, units
 
 
 def _read_provenance(group: h5py.Group) -> dict:
     d = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in group.attrs.items()}
-    d.update({k: _read_provenance(g) for k, g in group.items()})
+    d.update({k: _read_provenance(_member(group, k, h5py.Group)) for k in group})
     return d
 
 
+def _read(f: h5py.File) -> RunData:
+    spikes = {pop: (g["timestamps"][()], g["node_ids"][()]) for pop, g in f["spikes"].items()}
+    windows, window_units = _read_table(f["windows"])
+    timeline, timeline_units = _read_table(f["timeline"])
+    readouts, readout_units = {}, {}
+    for pop, g in f["readouts"].items():
+        readouts[pop], units = _read_table(g)
+        readout_units.update(units)
+    synapses = None
+    if "synapses/pyr_to_pyr" in f:
+        g = f["synapses/pyr_to_pyr"]
+        synapses = {"source_ids": g["source_ids"][()], "target_ids": g["target_ids"][()],
+                    "present": g["present"][()].astype(bool), "weight_scale": g["weight_scale"][()]}
+    return RunData(spikes, windows, window_units, timeline, timeline_units, readouts,
+                   readout_units, f["config"].asstr()[()], _read_provenance(f["provenance"]), synapses)
+
+
 def read_results(path: str | os.PathLike) -> RunData:
-    """Read a ``results.h5`` (or a run folder holding one) into plain numpy/Python objects."""
-    path = pathlib.Path(path)
-    if path.is_dir():
-        path = path / "results.h5"
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("format") != FORMAT or int(f.attrs.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"{path}: not a {FORMAT} file (version <= {FORMAT_VERSION})")
-        spikes = {pop: (g["timestamps"][()], g["node_ids"][()]) for pop, g in f["spikes"].items()}
-        windows, window_units = _read_table(f["windows"])
-        timeline, timeline_units = _read_table(f["timeline"])
-        readouts, readout_units = {}, {}
-        for pop, g in f["readouts"].items():
-            readouts[pop], units = _read_table(g)
-            readout_units.update(units)
-        synapses = None
-        if "synapses/pyr_to_pyr" in f:
-            g = f["synapses/pyr_to_pyr"]
-            synapses = {"source_ids": g["source_ids"][()], "target_ids": g["target_ids"][()],
-                        "present": g["present"][()].astype(bool), "weight_scale": g["weight_scale"][()]}
-        return RunData(spikes, windows, window_units, timeline, timeline_units, readouts,
-                       readout_units, f["config"].asstr()[()], _read_provenance(f["provenance"]), synapses)
+    """Read a ``results.h5`` (or a run folder holding one) into plain numpy/Python objects.
+
+    Raises :class:`ResultsFileError` (a ValueError) naming the file and what is wrong with it
+    when it is missing, unreadable, empty, truncated, not HDF5, not a ketamine-sim results file,
+    written by a newer version, lacks a group or dataset, holds a wrong dtype, tables whose
+    lengths disagree, or a ``/config`` that is not a YAML mapping.
+    """
+    with open_results(path) as f:
+        data = _read(f)
+        _parse_config(data.config_yaml)
+        try:
+            _validate(data)
+        except ValueError as error:
+            raise _Invalid(f"inconsistent content: {error}") from None
+    return data
 
 
 def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from .observables import OBSERVABLES, evaluate, find_runs, merge, pick
+from .results import ResultsFileError, read_config
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +161,22 @@ def _run_one(overrides: tuple[str, ...], directory: str) -> str:
     return directory
 
 
+def _finished(directory: Path) -> bool:
+    """Whether ``directory`` holds a readable ``results.h5`` (a damaged one is run again)."""
+    path = directory / "results.h5"
+    if not path.exists():
+        return False
+    try:
+        read_config(path)
+    except ResultsFileError as error:
+        log.warning("scorecard: running again, the stored results cannot be read: %s", error)
+        return False
+    return True
+
+
 def execute(runs: Sequence[PlannedRun], n_jobs: int = 1) -> None:
     """Run every planned run not already finished, each in a fresh process."""
-    todo = [r for r in dict.fromkeys(runs) if not (r.directory / "results.h5").exists()]
+    todo = [r for r in dict.fromkeys(runs) if not _finished(r.directory)]
     log.info("scorecard: %d runs, %d already finished", len(set(runs)), len(set(runs)) - len(todo))
     if not todo:
         return
@@ -276,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         result = check_record(argv[1], argv[2])
-    except RecordError as error:
+    except (RecordError, ResultsFileError) as error:
         print(f"scorecard: {error}", file=sys.stderr)
         return 2
     print(yaml.safe_dump(result, sort_keys=False))

@@ -82,19 +82,10 @@ def _expected_results(cfg) -> list[tuple[Path, Any]]:
 
 
 def _stored_config(path: Path) -> dict:
-    """The config stored in a complete ``results.h5``; raises OSError/KeyError/ValueError otherwise."""
-    import h5py
-    import yaml
+    """The config stored in a complete ``results.h5``; raises ResultsFileError (a ValueError) otherwise."""
+    from .results import read_config
 
-    from .results import FORMAT
-
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("format") != FORMAT:
-            raise ValueError("not a results file")
-        for group in ("spikes", "windows", "timeline", "readouts", "provenance"):
-            if group not in f:
-                raise KeyError(group)
-        return yaml.safe_load(f["config"].asstr()[()]) or {}
+    return read_config(path)
 
 
 #: Config keys that choose where or what extra files go, not what is simulated: ignored when
@@ -292,11 +283,12 @@ def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
     """Per population ``<pop>_rate_baseline_hz`` (window 0), ``_max_hz`` and ``_min_hz`` (over
     all windows), plus ``n_windows``, ``wall_time_s``, ``build_s`` and ``recompiled`` from the
     provenance; read from ``results.h5`` without its spikes."""
-    import h5py
     import numpy as np
 
+    from .results import open_results
+
     out: dict[str, object] = {}
-    with h5py.File(results_path, "r") as f:
+    with open_results(results_path) as f:  # a damaged file raises ResultsFileError naming it
         out["n_windows"] = int(f["windows/start_s"].shape[0])
         for pop, group in f["readouts"].items():
             if "rate" in group:

@@ -19,12 +19,13 @@ import numpy as np
 from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
 from circuits.coupling import ChannelActivity, advance_block_through
-from circuits.network import CircuitDrive, CircuitStructure, initial_values
+from circuits.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
 from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
 from circuits.plasticity import HEALTHY, PlasticityParameters
 
 from .plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticitySettings, PlasticityTrack, interpolation_weight
-from .readouts import READOUT_UNITS, TRAIN_READOUT_UNITS, release_readouts, window_readouts
+from .readouts import (READOUT_UNITS, TRAIN_READOUT_UNITS, check_window, membrane_range_V, release_readouts,
+                       window_readouts)
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +154,12 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         concentrations = {k: float(protocol.brain_uM[k][i_start]) for k in SPECIES}
         u_release = release_fraction(drive.vesicles.u_release, chem.adenosine, chemistry, a1_antagonist)
         u_in_window.append(u_release)
-        rng = np.random.default_rng([seed, index])
+        rng = stream_rng(seed, "window_values", index)
         window_drive = replace(drive, ampa_available=float(ampa_available[i_start]))
         sites = track.window_arguments(index)
         values = initial_values(structure, window_drive, concentrations, block, rng, u_release=u_release,
                                 vesicle_pool=vesicle_pool, **sites)
-        noise_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+        noise_seed = stream_seed(seed, "window_noise", index)
         out = engine.run_window(values, connect_seed=seed, noise_seed=noise_seed)
         wall["windows"] += out.wall_s
         activity = {}
@@ -174,6 +175,8 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
             if pop == "pyr":
                 found.update(release_readouts(state, u_release, drive.vesicles, window_s, transient_s, train))
                 vesicle_pool = state["x_ves"]
+            # NaN, inf or out-of-range state or readouts: stop, write nothing
+            check_window(state, found, pop, window.label, membrane_range_V(structure.cells[pop], structure.synapses))
             for name in READOUT_UNITS:
                 readouts[pop][name].append(found.get(name, np.nan))
             for name in TRAIN_READOUT_UNITS:

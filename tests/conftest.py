@@ -40,7 +40,8 @@ def brian2_numpy():
 
 
 def _run_block(params, conditions, duration_s, dt_ms=1.0, record_dt_ms=None, syn=WANG2002_SYNAPSES):
-    """Integrate the block equations (Euler, as in the circuit) for ``duration_s``.
+    """Step the block equations for ``duration_s`` as the circuit does (the exact step of
+    :func:`circuits.receptors.block_update_code`, run before the state update).
 
     ``conditions``: one dict per neuron with ``v_mV`` (default -70), ``s`` (open fraction,
     default 1), ``c`` ({species: uM}) and ``b0`` ({species: initial blocked fraction}).
@@ -50,12 +51,13 @@ def _run_block(params, conditions, duration_s, dt_ms=1.0, record_dt_ms=None, syn
     """
     import brian2 as b2
 
-    from circuits.receptors import block_equations, namespace
+    from circuits.receptors import block_equations, block_update_code, namespace
 
     b2.set_device("runtime")
     b2.prefs.codegen.target = "numpy"
     eqs = block_equations(SPECIES) + "v : volt (constant)\ns_nmda : 1 (constant)\n"
-    group = b2.NeuronGroup(len(conditions), eqs, method="euler", dt=dt_ms * b2.ms, namespace=namespace(syn, params))
+    group = b2.NeuronGroup(len(conditions), eqs, dt=dt_ms * b2.ms, namespace=namespace(syn, params))
+    group.run_regularly(block_update_code(SPECIES), when="groups", order=-1)  # as in circuits.network.build_circuit
     group.v = np.array([c.get("v_mV", -70.0) for c in conditions]) * b2.mV
     group.s_nmda = np.array([c.get("s", 1.0) for c in conditions])
     for k in SPECIES:

@@ -1,8 +1,8 @@
 """The slow layer of the block (:mod:`circuits.coupling`) against the real Brian2 equations.
 
 ``advance_block`` is the exact solution of the block ODE with s and V frozen; here it is
-compared with a Brian2 integration (fixture ``block_sim``: Euler, dt = 0.5 ms) of
-:func:`circuits.receptors.block_equations` with the same constant s and v. Euler's error is
+compared with a Brian2 integration (fixture ``block_sim``: the circuit's implicit step, dt = 0.5 ms)
+of :func:`circuits.receptors.block_equations` with the same constant s and v. The step's error is
 at most (lam dt / 2) e^-1 |dB| <= 2e-4 for the fastest rate here (lam ~ 1.7 /s), five times
 below the 1e-3 tolerance (measured: 5e-5).
 """

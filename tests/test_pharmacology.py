@@ -1,14 +1,14 @@
 """Ketamine's NMDA block against TARGETS section 1 (R1-R8), simulated with the real Brian2
 equations of :func:`circuits.receptors.block_equations` (fixture ``block_sim`` in conftest.py:
-numpy runtime, Euler as in the circuit, ``v`` and ``s_nmda`` clamped per neuron).
+numpy runtime, the circuit's implicit step, ``v`` and ``s_nmda`` clamped per neuron).
 
 Integration accuracy. The block ODE is affine in B with rates lam <= ~3.5 /s in these tests.
-Euler's fixed point of an affine ODE is the exact steady state at any stable dt, so steady
-states use dt = 10 ms (lam dt <= 0.04: monotone convergence, (1 - lam dt)^n -> 0) and are
+The fixed point of the backward Euler step of an affine ODE is the exact steady state at any
+dt, so steady states use dt = 10 ms (monotone convergence, (1 + lam dt)^-n -> 0) and are
 run for >= 13 time constants of the slowest mode (residual < 2e-6). Time constants are
-measured at dt = 1 ms, where Euler's effective rate is lam (1 + lam dt / 2): a relative
-bias <= 3e-4, far below the 1-5% tolerances. Washouts lasting 120 s use dt = 100 ms where
-the rate is <= 0.22 /s (bias <= 1.1%, only in a "< 1% remains" check) or 1.3e-3 /s (6e-5).
+measured at dt = 1 ms, where the step's effective rate is ln(1 + lam dt) / dt = lam (1 - lam dt / 2):
+a relative bias <= 3e-4, far below the 1-5% tolerances. Washouts lasting 120 s use dt = 100 ms
+where the rate is <= 0.22 /s (bias <= 1.1%, only in a "< 1% remains" check) or 1.3e-3 /s (6e-5).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_r2_washout_with_agonist_is_single_exponential_tau_4_5_s(block_sim, fit)
     slope, intercept = np.polyfit(run.t_s, np.log(run.total[0]), 1)
     residual = np.max(np.abs(np.log(run.total[0]) - (slope * run.t_s + intercept)))
     tau = -1.0 / slope
-    # R2 (Gilling 2009): koff 0.22 /s, "unblock tau about 4.5 s"; 5% for "about" (Euler bias 1e-4)
+    # R2 (Gilling 2009): koff 0.22 /s, "unblock tau about 4.5 s"; 5% for "about" (step bias 1e-4)
     assert tau == pytest.approx(4.5, rel=0.05)
     assert tau == pytest.approx(1 / KOFF_PER_S, rel=1e-3)
     assert residual < 1e-3  # single exponential (R2): shared koff, so S and R leave at the same rate

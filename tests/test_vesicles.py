@@ -15,7 +15,8 @@ is a free parameter): tau_rec,eff = tau_rec (1 + slowing B).
 
 The expected values below are computed here from these closed forms, not with the module's
 functions. The last tests integrate the real Brian2 strings ``VESICLE_EQUATIONS`` and
-``VESICLE_RESET`` (Euler, dt = 0.1 ms, as the circuit) with deterministic spike trains.
+``VESICLE_RESET`` (the pool's implicit step ``VESICLE_UPDATE``, dt = 0.1 ms, as the circuit)
+with deterministic spike trains.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import math
 import numpy as np
 import pytest
 
-from circuits.vesicles import (VESICLE_EQUATIONS, VESICLE_RESET, VesicleParameters, effective_tau_rec_ms,
-                               pool_after_recovery, train_release)
+from circuits.vesicles import (VESICLE_EQUATIONS, VESICLE_RESET, VESICLE_UPDATE, VesicleParameters,
+                               effective_tau_rec_ms, pool_after_recovery, train_release)
 
 
 def closed_form_pool(u, tau_ms, interval_ms, n, x0=1.0):
@@ -174,6 +175,7 @@ def run_vesicle_cells(b2, duration_ms):
     eqs = VESICLE_EQUATIONS + "b_total : 1 (constant)\nnext_spike : second\nperiod : second (constant)\n"
     group = b2.NeuronGroup(len(CELLS), eqs, threshold="t >= next_spike", reset=VESICLE_RESET + "next_spike += period",
                            method="euler", dt=DT_MS * b2.ms, namespace={"t_settle": 0 * b2.ms}, name="vesicle_cells")
+    group.run_regularly(VESICLE_UPDATE, when="groups", order=-1)  # as in circuits.network.build_circuit
     cols = np.array(CELLS).T
     group.u_release, group.tau_rec = cols[0], cols[1] * b2.ms
     group.recycling_slowing, group.b_total, group.depression = cols[2], cols[3], cols[4]
@@ -196,7 +198,7 @@ def test_brian2_vesicle_equations_match_train_release(brian2_numpy):
 
     Each step runs the state update before the threshold, so the first spike (t = 0.1 ms)
     finds x0 recovered over two steps (0.2 ms) and spikes k periods apart are separated by
-    exactly period / dt Euler steps. Euler's decay factor (1 - dt/tau)^n differs from
+    exactly period / dt steps. The implicit step's decay factor (1 + dt/tau)^-n differs from
     e^{-n dt / tau} by a relative n (dt/tau)^2 / 2 <= 1.3e-4 here.
     """
     duration_ms = 1000.0

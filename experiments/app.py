@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError
 from .readouts import NumericalError
-from .run import run_experiment
+from .run import RunFolderError, run_experiment
 
 
 #: The configs/ folder of the checkout (the package is installed editable: ``pip install -e .``).
@@ -43,8 +43,13 @@ def _app(cfg: DictConfig) -> str | None:
             overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
             return run_job(cfg, hydra_cfg.runtime.output_dir, overrides, hydra_cfg.job.num)
         run_experiment(cfg, hydra_cfg.runtime.output_dir)
+    except RunFolderError as error:  # a folder, not a config value: no "invalid config" prefix
+        print(f"ketamine-sim: {error}", file=sys.stderr)
+        sys.exit(2)
     except ConfigError as error:
         _refuse(error)
+    except KeyboardInterrupt:  # Ctrl-C: the run stopped after its current window and wrote nothing
+        sys.exit(130)
     except NumericalError as error:  # the model left its range in a window: nothing was written
         print(f"ketamine-sim: run stopped: {error}", file=sys.stderr)
         sys.exit(1)

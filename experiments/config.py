@@ -38,6 +38,9 @@ class ConfigError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
 
+    def __reduce__(self):  # picklable: sweep jobs and scorecard runs report it from worker processes
+        return type(self), (self.field, str(self)[len(self.field) + 2:])
+
 
 def _get(cfg, path: str) -> Any:
     node = cfg
@@ -793,12 +796,17 @@ def train(cfg) -> tuple[int, float]:
 
 
 def dose_folder(dose_mg_per_kg: float) -> str:
-    """The folder of one dose of ``experiment=dose_response``."""
-    return f"dose_{dose_mg_per_kg:g}_mg_per_kg"
+    """The folder of one dose of ``experiment=dose_response``: ``dose_<dose>_mg_per_kg``, the dose
+    written as ``%g`` where that reads back as the same number (``0.5``, ``1``), else in full
+    (``0.1000001``), so that distinct doses get distinct folders."""
+    text = f"{dose_mg_per_kg:g}"
+    if float(text) != float(dose_mg_per_kg):
+        text = repr(float(dose_mg_per_kg))
+    return f"dose_{text}_mg_per_kg"
 
 
 def dose_list(cfg) -> list[float]:
-    """``dose_response.doses_mg_per_kg``: distinct doses (at the precision of their folder names)."""
+    """``dose_response.doses_mg_per_kg``: distinct doses (each writes its own folder, :func:`dose_folder`)."""
     path = "dose_response.doses_mg_per_kg"
     doses = _get(cfg, path)
     if not _is_list(doses) or len(doses) == 0:

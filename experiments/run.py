@@ -28,7 +28,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from . import config as C
-from .config import ConfigError
+from .config import ConfigError, dose_folder
 from .engine import make_engine
 from .protocols import PROTOCOLS
 from .readouts import READOUT_UNITS, TRAIN_READOUT_UNITS
@@ -51,20 +51,8 @@ class RunFolderError(ConfigError):
     earlier run's results, or it failed when the results were written. ``field`` names the
     setting that chose the folder (``hydra.run.dir``, ``hydra.sweep.dir``, ``output_dir``)."""
 
-    def __reduce__(self):  # picklable: sweep jobs and scorecard runs report it from worker processes
-        return type(self), (self.field, str(self)[len(self.field) + 2:])
-
 
 # --------------------------------------------------------------------------- output folders
-
-def dose_folder(dose_mg_per_kg: float) -> str:
-    """The folder of one dose of ``dose_response``: ``dose_<dose>_mg_per_kg``, the dose written as
-    ``%g`` where that reads back as the same number (``0.5``, ``1``), else in full (``0.1000001``)."""
-    text = f"{dose_mg_per_kg:g}"
-    if float(text) != float(dose_mg_per_kg):
-        text = repr(float(dose_mg_per_kg))
-    return f"dose_{text}_mg_per_kg"
-
 
 def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
     """:func:`dose_folder` of every dose; raises ConfigError if two doses would share a folder."""

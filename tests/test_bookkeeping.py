@@ -506,3 +506,13 @@ def test_folder_unwritable_mid_run_is_one_line_naming_the_path(build_cache, tmp_
     last = [line for line in run.lines if line.strip()][-1]
     assert last.startswith("ketamine-sim: ") and f"could not write {folder}/results.h5" in last, last
     assert not (folder / "results.h5").exists()
+
+
+def test_config_errors_cross_process_boundaries():
+    """A ConfigError raised in a worker process (joblib, scorecard) arrives whole, not as a TypeError."""
+    import pickle
+
+    from experiments.config import ConfigError
+
+    error = pickle.loads(pickle.dumps(ConfigError("seed", "must be >= 0, got -1")))
+    assert isinstance(error, ConfigError) and error.field == "seed" and str(error) == "seed: must be >= 0, got -1"

@@ -265,7 +265,6 @@ REPRODUCTIONS = [
     (["manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[100000,200000]"],
      "manipulation.ampa_block_window_min"),
     (["experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,0.5]"], "dose_response.doses_mg_per_kg"),
-    (["experiment=dose_response", "dose_response.doses_mg_per_kg=[0.1,0.1000001]"], "dose_response.doses_mg_per_kg"),
     (["+foo=1"], "foo"),
     (["++bath.concentration_uM=[0,5]"], "bath.concentration_uM"),
     (["+neurochemistry.adenosine_tau_mn=3"], "neurochemistry.adenosine_tau_mn"),

@@ -171,8 +171,6 @@ def test_list_keys_take_lists_in_order(overrides, field, words):
 @pytest.mark.parametrize("overrides, field, words", [
     (["experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,0.5]"], "dose_response.doses_mg_per_kg",
      ["distinct", "0.5 twice"]),
-    (["experiment=dose_response", "dose_response.doses_mg_per_kg=[0.1,0.1000001]"], "dose_response.doses_mg_per_kg",
-     ["distinct", "dose_0.1_mg_per_kg"]),
     (["experiment=scorecard", "scorecard.seeds=[1,1]"], "scorecard.seeds", ["distinct"]),
     (["experiment=scorecard", "scorecard.hypotheses=[default,default]"], "scorecard.hypotheses", ["distinct"]),
     (["block.targets=[pyr,pyr]"], "block.targets", ["distinct"]),

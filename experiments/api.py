@@ -17,7 +17,7 @@ from typing import Sequence
 from omegaconf import DictConfig
 
 from .analysis import Run, load_run
-from .app import CONFIG_DIR
+from .app import CONFIG_DIR, check_overrides
 from .config import dose_list
 from .run import dose_folders, run_experiment
 
@@ -38,8 +38,10 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", o
     raises :class:`~experiments.run.RunFolderError` (a ConfigError naming ``output_dir``)
     before anything is simulated; ``overwrite=True`` removes them first. An interrupt
     (Ctrl-C, a notebook's "interrupt kernel") stops the run after the current window,
-    writes nothing and raises KeyboardInterrupt."""
+    writes nothing and raises KeyboardInterrupt. Bad overrides raise
+    :class:`~experiments.config.ConfigError`, as the command line refuses them."""
     output_dir = Path(output_dir)
+    check_overrides(list(overrides))  # the command line's checks: a key given twice, a key nothing reads
     cfg = compose_config(overrides)
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
     if cfg.experiment.name == "dose_response":  # one results.h5 per dose

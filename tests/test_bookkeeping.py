@@ -516,3 +516,16 @@ def test_config_errors_cross_process_boundaries():
 
     error = pickle.loads(pickle.dumps(ConfigError("seed", "must be >= 0, got -1")))
     assert isinstance(error, ConfigError) and error.field == "seed" and str(error) == "seed: must be >= 0, got -1"
+
+
+def test_api_run_refuses_what_the_command_line_refuses(tmp_path):
+    """``experiments.api.run`` applies the command line's checks: a key given twice and a key
+    nothing reads are refused before anything is built."""
+    from experiments.api import run
+    from experiments.config import ConfigError
+
+    with pytest.raises(ConfigError, match="seed"):
+        run(["circuit=small", "seed=1", "seed=2"], tmp_path / "twice")
+    with pytest.raises(ConfigError, match="foo"):
+        run(["circuit=small", "+foo=1"], tmp_path / "unknown")
+    assert not (tmp_path / "twice").exists() or not any((tmp_path / "twice").iterdir())

@@ -31,6 +31,16 @@ class CliResult:
         return read_results(self.results)
 
 
+def merged(*overrides: str) -> tuple[str, ...]:
+    """Overrides with each key once, the last value of a key winning (in the place of its first):
+    the command line refuses a key given twice, so tests that change a shared base list
+    merge instead of appending."""
+    out: dict[str, str] = {}
+    for text in overrides:
+        out[text.partition("=")[0]] = text
+    return tuple(out.values())
+
+
 @pytest.fixture(scope="session")
 def build_cache(tmp_path_factory) -> Path:
     """Compiled circuits shared by every test of the session (``KETAMINE_SIM_CACHE``)."""

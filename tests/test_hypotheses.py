@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_fixtures import merged
 from experiments import config as C
 from experiments.api import compose_config
 
@@ -64,7 +65,7 @@ def bath(ketamine_sim):
 
     def get(*overrides):
         if overrides not in done:
-            done[overrides] = ketamine_sim(*BATH, *overrides).read()
+            done[overrides] = ketamine_sim(*merged(*BATH, *overrides)).read()
         return done[overrides]
 
     return get

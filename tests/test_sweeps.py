@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from cli_fixtures import merged
 from experiments.results import read_results
 from experiments.sweep import STATUS_FILE, check_finished, sweep_index
 from experiments.sweep import main as sweep_main
@@ -31,7 +32,7 @@ def _env(cache: Path) -> dict:
 
 
 def _sweep(cache: Path, sweep_dir: Path, *overrides: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments.app", "-m", *TINY, *overrides,
+    return subprocess.run([sys.executable, "-m", "experiments.app", "-m", *merged(*TINY, *overrides),
                            f"hydra.sweep.dir={sweep_dir}"], check=False, capture_output=True, text=True,
                           env=_env(cache), timeout=timeout)
 
@@ -52,7 +53,7 @@ def parallel_builds(tmp_path_factory):
     cache = tmp_path_factory.mktemp("empty-cache")
     runs = tmp_path_factory.mktemp("parallel")
     env = _env(cache)
-    procs = [subprocess.Popen([sys.executable, "-m", "experiments.app", *TINY, "bath.concentrations_uM=[0]",
+    procs = [subprocess.Popen([sys.executable, "-m", "experiments.app", *merged(*TINY, "bath.concentrations_uM=[0]"),
                                f"hydra.run.dir={runs / f'run{i}'}"], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, env=env) for i in range(2)]
     outputs = [p.communicate(timeout=900)[0] for p in procs]

@@ -9,6 +9,7 @@ launcher settings and, for a single run, validates the config.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections.abc import Sequence
@@ -196,9 +197,14 @@ def check_overrides(overrides: Sequence[str] = (), multirun: bool = False, confi
     ``hydra`` node); raises :class:`ConfigError` on the first mistake."""
     from hydra import initialize_config_dir
 
+    from hydra.core.global_hydra import GlobalHydra
+
     jobs = _jobs(_parse(overrides), multirun)
     composed = []
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app"):
+    # inside a running app (a scorecard checking its runs) Hydra is initialised with CONFIG_DIR already
+    inside_app = GlobalHydra.instance().is_initialized()
+    with (contextlib.nullcontext() if inside_app else
+          initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app")):
         for job in jobs:
             cfg = _compose(list(job), config_name)
             check_job(job, cfg, validate=validate and not multirun)

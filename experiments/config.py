@@ -897,6 +897,9 @@ def scorecard_settings(cfg) -> None:
     if not Path(folder).is_dir():
         raise ConfigError("scorecard.seeds_dir", f"not a folder: {folder}")
     records = _get(cfg, "scorecard.records")
+    if records is not None and (not _is_list(records) or len(records) == 0):
+        raise ConfigError("scorecard.records", f"must be null (every record with a registered readout) or a "
+                                               f"non-empty list of record ids, got {records!r}")
     try:
         scorable(load_records(folder), list(records) if records is not None else None)
     except RecordError as error:
@@ -920,6 +923,9 @@ def _scorecard_lists(cfg) -> None:
 
 #: Keys that every scorecard run sets itself (later overrides win: an extra one would be lost).
 _SCORECARD_SETS = ("hypothesis", "seed", "experiment")
+#: Keys of the scorecard's own command line that its runs inherit (an extra override would
+#: silently contradict them): set them on the scorecard's command line instead.
+_SCORECARD_INHERITS = ("circuit", "backend", "backend.threads", "backend.cache_dir", "output", "output.figure")
 
 
 def _extra_overrides(cfg) -> None:
@@ -938,6 +944,9 @@ def _extra_overrides(cfg) -> None:
         if key in seen or key.split(".")[0] in _SCORECARD_SETS:
             raise ConfigError(path, f"{text!r}: " + ("its key is given twice" if key in seen else
                                                      f"every run sets {key.split('.')[0]} itself"))
+        if key in _SCORECARD_INHERITS or key.split(".")[0] == "hydra" or key.startswith("hydra/"):
+            raise ConfigError(path, f"{text!r}: the runs take {key} from the scorecard's own command line; "
+                                    f"set it there (e.g. ketamine-sim experiment=scorecard {text})")
         seen.add(key)
 
 

@@ -33,6 +33,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -256,6 +257,15 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def _interrupted(error: RuntimeError) -> bool:
+    """Whether Brian2's "Project compilation failed (error code: N)" reports a ``make`` ended by
+    SIGINT (Ctrl-C to the process group). Brian2 runs make through ``os.system``, which ignores
+    SIGINT in this process while it waits, and reports the raw wait status: ``N & 0x7f`` is the
+    signal that ended the shell."""
+    match = re.search(r"compilation failed \(error code: (\d+)\)", str(error))
+    return bool(match) and int(match.group(1)) & 0x7F == signal.SIGINT
+
+
 def _compile(device, generated: Path, final: Path) -> None:
     """Compile the project generated in ``generated`` into ``final``: in a temporary folder
     beside it, then marker, then one rename (a killed build leaves no ``final``)."""
@@ -270,7 +280,12 @@ def _compile(device, generated: Path, final: Path) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(building, 0o777 & ~umask)  # mkdtemp made the generated folder private; a cache may be shared
-        device.compile_source(str(building), get_compiler_and_args()[0], debug=False, clean=False)
+        try:
+            device.compile_source(str(building), get_compiler_and_args()[0], debug=False, clean=False)
+        except RuntimeError as error:
+            if _interrupted(error):
+                raise KeyboardInterrupt("interrupted while compiling: no build was kept") from error
+            raise
         _write_marker(building)
         if final.exists():  # an incomplete or damaged build of the same key
             _remove(final)

@@ -12,11 +12,16 @@ A record can also be checked against existing runs without simulating:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
+import os
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -152,6 +157,23 @@ def plan(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], b
     return out
 
 
+def check_runs(runs) -> None:
+    """Compose and validate one planned run per condition (with the command line's checks)
+    before any runs, so that a bad ``scorecard.extra_overrides`` stops the scorecard at once,
+    in one line."""
+    from .app import check_overrides
+    from .config import ConfigError
+
+    # one run per condition: seeds are checked apart, and the hypotheses are configs of their own
+    distinct = {tuple(o for o in run.overrides if not o.startswith(("seed=", "hypothesis="))): run for run in runs}
+    for run in distinct.values():
+        try:
+            check_overrides(list(run.overrides))
+        except ConfigError as error:
+            raise ConfigError("scorecard.extra_overrides",
+                              f"the run {' '.join(run.overrides)} is invalid: {error}") from None
+
+
 def _run_one(overrides: tuple[str, ...], directory: str) -> str:
     logging.basicConfig(level=logging.WARNING)
     from .api import compose_config
@@ -174,18 +196,77 @@ def _finished(directory: Path) -> bool:
     return True
 
 
-def execute(runs: Sequence[PlannedRun], n_jobs: int = 1) -> None:
-    """Run every planned run not already finished, each in a fresh process."""
+def execute(runs: Sequence[PlannedRun], n_jobs: int = 1, grace_s: float = 120.0, run_one=None) -> None:
+    """Run every planned run not already finished, each in a fresh process (``run_one(overrides,
+    directory)``, a module-level function; default: the experiment of the overrides).
+
+    Ctrl-C (or a notebook's interrupt) stops the scorecard: no new run starts, running ones
+    are asked to stop after their current window (they write nothing), those still running
+    after ``grace_s`` are ended, and KeyboardInterrupt is raised. Finished runs are kept, so
+    a rerun into the same folder resumes."""
     todo = [r for r in dict.fromkeys(runs) if not _finished(r.directory)]
     log.info("scorecard: %d runs, %d already finished", len(set(runs)), len(set(runs)) - len(todo))
     if not todo:
         return
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_run_one, r.overrides, str(r.directory)): r for r in todo}
-        for done, future in enumerate(futures, 1):
-            run = futures[future]
-            future.result()
-            log.info("scorecard run %d/%d: %s seed %d %s", done, len(todo), run.hypothesis, run.seed, run.directory.name)
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"), max_tasks_per_child=1)
+    with _Interrupts() as interrupts:
+        try:
+            futures = {pool.submit(run_one or _run_one, r.overrides, str(r.directory)): r for r in todo}
+            pending, done = set(futures), 0
+            while pending and not interrupts.requested:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()  # a worker's error (an interrupted worker: KeyboardInterrupt) ends the scorecard
+                    done += 1
+                    run = futures[future]
+                    log.info("scorecard run %d/%d: %s seed %d %s", done, len(todo), run.hypothesis, run.seed,
+                             run.directory.name)
+        except BaseException:
+            _stop_workers(pool, grace_s)
+            raise
+        if interrupts.requested:
+            _stop_workers(pool, grace_s)
+            raise KeyboardInterrupt(f"interrupted: {done} of {len(todo)} scorecard runs finished and are kept; "
+                                    "rerun into the same folder to resume")
+    pool.shutdown()
+
+
+class _Interrupts:
+    """Records SIGINT in the main thread instead of raising at an arbitrary point."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "_Interrupts":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        log.warning("interrupt: the scorecard stops after the current windows of its running runs")
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, grace_s: float) -> None:
+    """Ask every worker to stop (SIGINT: a run stops after its window and writes nothing), end
+    those still alive after ``grace_s`` (a worker that is compiling ignores SIGINT until make
+    returns), and drop the runs not started."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.terminate()
+            process.join(5.0)
+    pool.shutdown(wait=False)
 
 
 def score(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int],
@@ -251,6 +332,7 @@ def run_scorecard(cfg, output_dir: Path) -> Path:
     base = [f"circuit={cfg.circuit.name}", f"backend.threads={cfg.backend.threads}", "output.figure=false",
             *([f"backend.cache_dir={cfg.backend.cache_dir}"] if cfg.backend.cache_dir else []), *s.extra_overrides]
     planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)
+    check_runs(planned.values())
     execute(list(planned.values()), int(s.n_jobs))
     rows = score(records, list(s.hypotheses), list(s.seeds), planned, float(s.none_band))
     path = write(rows, output_dir, bool(cfg.output.figure))

@@ -529,3 +529,35 @@ def test_api_run_refuses_what_the_command_line_refuses(tmp_path):
     with pytest.raises(ConfigError, match="foo"):
         run(["circuit=small", "+foo=1"], tmp_path / "unknown")
     assert not (tmp_path / "twice").exists() or not any((tmp_path / "twice").iterdir())
+
+
+def test_a_compile_ended_by_ctrl_c_is_an_interrupt():
+    """Brian2 reports a make killed by SIGINT as "compilation failed (error code: 2)" (os.system's
+    raw wait status); the engine turns it into an interrupt, other failures stay errors."""
+    from experiments.engine import _interrupted
+
+    assert _interrupted(RuntimeError("Project compilation failed (error code: 2)."))
+    assert not _interrupted(RuntimeError("Project compilation failed (error code: 512)."))  # make exited 2
+    assert not _interrupted(RuntimeError("something else"))
+
+
+def test_ctrl_c_stops_a_scorecard(tmp_path):
+    """SIGINT to the scorecard's process: no new run starts, running workers are stopped, and
+    KeyboardInterrupt is raised within seconds (not after every planned run)."""
+    import signal
+    import threading
+
+    from slow_worker import sleep_run
+
+    from experiments.scorecard import PlannedRun, execute
+
+    runs = [PlannedRun("default", seed, ("sleep_s=60", f"seed={seed}"), tmp_path / str(seed)) for seed in range(4)]
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="0 of 4 scorecard runs finished"):
+            execute(runs, n_jobs=2, grace_s=10.0, run_one=sleep_run)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 40

@@ -8,6 +8,8 @@ command line itself (duplicate keys, Hydra's composition errors, the launcher) g
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from experiments import config as C
@@ -320,3 +322,35 @@ def test_a_pathway_with_a_probability_needs_a_weight():
 ])
 def test_scorecard_extra_overrides_parse_and_are_not_lost(extra, words):
     assert_refused(["experiment=scorecard", f"scorecard.extra_overrides={extra}"], "scorecard.extra_overrides", *words)
+
+
+@pytest.mark.parametrize("extra, words", [
+    ('["foo=1"]', ["foo", "unknown key"]),
+    ('["block.trapping_escape=off"]', ["block.trapping_escape", "true or false"]),
+    ('["circuit=pfc"]', ["circuit", "scorecard's own command line"]),
+    ('["hydra.run.dir=/tmp/x"]', ["hydra.run.dir", "scorecard's own command line"]),
+])
+def test_scorecard_runs_are_checked_before_any_runs(tmp_path, extra, words):
+    """A bad ``scorecard.extra_overrides`` stops the scorecard before any of its runs, in one line
+    naming the field (the runs' configs are composed and validated first)."""
+    from experiments.api import compose_config
+    from experiments.config import ConfigError, validate
+    from experiments.scorecard import check_runs, load_records, plan, scorable, SEEDS_DIR
+
+    overrides = ["experiment=scorecard", "circuit=small", "scorecard.hypotheses=[default]", "scorecard.records=[C1]",
+                 f"scorecard.extra_overrides={extra}"]
+    with pytest.raises(ConfigError) as error:
+        cfg = compose_config(overrides)
+        validate(cfg)
+        records = scorable(load_records(SEEDS_DIR), ["C1"])
+        check_runs(plan(records, ["default"], [1], ["circuit=small", *json.loads(extra)], tmp_path).values())
+    assert error.value.field == "scorecard.extra_overrides"
+    assert all(w in str(error.value) for w in words), str(error.value)
+
+
+def test_an_empty_scorecard_record_list_is_refused():
+    from experiments.api import compose_config
+    from experiments.config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match="scorecard.records: must be null .* or a non-empty list"):
+        validate(compose_config(["experiment=scorecard", "circuit=small", "scorecard.records=[]"]))

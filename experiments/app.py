@@ -221,6 +221,9 @@ def check_job(job: Sequence[str], cfg: DictConfig, validate: bool = True) -> Non
 
     C.launcher_settings(cfg)
     _read_by_the_experiment(job, cfg)
+    for key in ("hydra.run.dir", "hydra.sweep.dir"):  # empty: Hydra would write into the current folder
+        if any(o.partition("=")[0].lstrip("+") == key and not o.partition("=")[2].strip() for o in job):
+            raise ConfigError(key, "must name a folder, got an empty value")
     if validate:
         task = cfg.copy()
         with open_dict(task):

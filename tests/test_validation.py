@@ -354,3 +354,9 @@ def test_an_empty_scorecard_record_list_is_refused():
 
     with pytest.raises(ConfigError, match="scorecard.records: must be null .* or a non-empty list"):
         validate(compose_config(["experiment=scorecard", "circuit=small", "scorecard.records=[]"]))
+
+
+def test_an_empty_run_folder_is_refused():
+    """``hydra.run.dir=`` would write the run into the current folder (often the repository)."""
+    with pytest.raises(C.ConfigError, match="hydra.run.dir: must name a folder"):
+        check_overrides(["circuit=small", "hydra.run.dir="])

@@ -1119,6 +1119,9 @@ def launcher_settings(cfg) -> None:
     from omegaconf import OmegaConf
 
     launcher = cfg.get("hydra", {}).get("launcher") or {}
+    if OmegaConf.is_config(launcher):  # an interpolation that cannot resolve (n_jobs=${oops}) is a ConfigError
+        for key, value in OmegaConf.to_container(launcher, resolve=False).items():
+            _resolved(cfg, f"hydra.launcher.{key}", value)
     schema = OmegaConf.get_type(launcher) if OmegaConf.is_config(launcher) else None
     if schema is not None and dataclasses.is_dataclass(schema):  # the plugin's config class: its fields are the keys
         fields = {f.name for f in dataclasses.fields(schema)}

@@ -360,3 +360,9 @@ def test_an_empty_run_folder_is_refused():
     """``hydra.run.dir=`` would write the run into the current folder (often the repository)."""
     with pytest.raises(C.ConfigError, match="hydra.run.dir: must name a folder"):
         check_overrides(["circuit=small", "hydra.run.dir="])
+
+
+def test_an_unresolvable_launcher_interpolation_is_refused():
+    """Found by the fuzz test: ``hydra.launcher.n_jobs=${oops}`` ended in an omegaconf traceback."""
+    with pytest.raises(C.ConfigError, match=r"hydra.launcher.n_jobs: cannot resolve"):
+        check_overrides(["circuit=small", "hydra.launcher.n_jobs=${oops}"], multirun=True)

@@ -198,10 +198,7 @@ def _outcome(check, overrides: list[str]):
 def test_odd_values_are_refused_in_one_line_or_give_a_protocol_that_builds(data):
     experiment = data.draw(st.sampled_from(EXPERIMENTS))
     groups = ["circuit=small", f"experiment={experiment}"]
-    values = data.draw(value_overrides(experiment))
-    result = _outcome(lambda: fast_check(groups, values), values)
-    if not isinstance(result, C.ConfigError):
-        _builds(result)
+    _refused_or_builds(groups, data.draw(value_overrides(experiment)))
 
 
 @settings(FUZZ, max_examples=80)
@@ -212,7 +209,11 @@ def test_plausible_changes_validate_and_build_or_are_refused_in_one_line(data):
     experiment = data.draw(st.sampled_from(EXPERIMENTS))
     groups = ["circuit=small", f"experiment={experiment}"]
     keys = data.draw(st.lists(st.sampled_from(_keys(experiment)), min_size=1, max_size=4, unique=True))
-    values = [f"{key}={data.draw(scaled(experiment, key, PLAUSIBLE))}" for key in keys]
+    _refused_or_builds(groups, [f"{key}={data.draw(scaled(experiment, key, PLAUSIBLE))}" for key in keys])
+
+
+def _refused_or_builds(groups: list[str], values: list[str]) -> None:
+    """The command line's checks refuse ``values`` in one line, or the config builds its protocol."""
     result = _outcome(lambda: fast_check(groups, values), values)
     if not isinstance(result, C.ConfigError):
         _builds(result)

@@ -46,9 +46,9 @@ def _events_per_window(structure, spikes: dict) -> tuple[float, float]:
 
 def measure(backend: str, overrides: list[str], windows: int, cache: Path) -> dict:
     """Run in this process: build, then ``windows`` windows at baseline."""
+    from circuits.network import initial_values
     from experiments import config as C
     from experiments.engine import make_engine
-    from circuits.network import initial_values
 
     cfg = _compose(overrides + [f"backend={backend}"])
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
@@ -81,8 +81,10 @@ def measure(backend: str, overrides: list[str], windows: int, cache: Path) -> di
         "wall_per_network_s": wall / structure.window_s,
         "recurrent_events_per_s": float(np.mean(recurrent)) / wall,
         "all_events_per_s": float(np.mean(recurrent) + np.mean(background)) / wall,
-        "peak_memory_MiB": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+        "peak_memory_MiB": max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        )
+        / 1024,
     }
     if loops:
         result["rerun_overhead_s"] = float(np.mean(np.array(walls) - np.array(loops)))
@@ -91,8 +93,23 @@ def measure(backend: str, overrides: list[str], windows: int, cache: Path) -> di
 
 def _in_subprocess(backend: str, overrides: list[str], windows: int, cache: Path) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        subprocess.run([sys.executable, __file__, *overrides, "--backend", backend, "--windows", str(windows),
-                        "--cache", str(cache), "--json", out.name, "--single"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                *overrides,
+                "--backend",
+                backend,
+                "--windows",
+                str(windows),
+                "--cache",
+                str(cache),
+                "--json",
+                out.name,
+                "--single",
+            ],
+            check=True,
+        )
         return json.loads(Path(out.name).read_text())
 
 
@@ -123,14 +140,18 @@ def main() -> None:
         ("peak memory (MiB)", cold["peak_memory_MiB"], cython["peak_memory_MiB"]),
         ("per-window rerun overhead (s)", cold.get("rerun_overhead_s", float("nan")), float("nan")),
     ]
-    print(f"\n{' '.join(args.overrides)}: {cold['neurons']} neurons, {cold['window_s']} s windows, "
-          f"cpp_standalone with {cold['threads']} thread(s); {os.cpu_count()} CPU cores\n")
+    print(
+        f"\n{' '.join(args.overrides)}: {cold['neurons']} neurons, {cold['window_s']} s windows, "
+        f"cpp_standalone with {cold['threads']} thread(s); {os.cpu_count()} CPU cores\n"
+    )
     print("| measure | cpp_standalone | cython | cython / cpp_standalone |\n|---|---|---|---|")
     for name, a, b in rows:
         ratio = b / a if a and np.isfinite(b) else float("nan")
         print(f"| {name} | {a:.3g} | {b:.3g} | {ratio:.3g} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"cpp_standalone": cold, "cpp_standalone_warm": warm, "cython": cython}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"cpp_standalone": cold, "cpp_standalone_warm": warm, "cython": cython}, indent=2)
+        )
 
 
 if __name__ == "__main__":

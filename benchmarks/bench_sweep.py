@@ -26,15 +26,28 @@ import tempfile
 import time
 from pathlib import Path
 
-PROTOCOL = ("experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]", "bath.equilibration_s=60",
-            "output.figure=false")
+PROTOCOL = (
+    "experiment=bath",
+    "circuit=small",
+    "bath.concentrations_uM=[0,1]",
+    "bath.equilibration_s=60",
+    "output.figure=false",
+)
 
 
 def _sweep(args, sweep_dir: Path, cache: Path) -> float:
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(cache), MPLBACKEND="Agg")
-    command = [sys.executable, "-m", "experiments.app", "-m", *PROTOCOL, f"backend.threads={args.threads}",
-               f"seed=range(1,{args.runs + 1})", f"hydra.launcher.n_jobs={args.n_jobs}",
-               f"hydra.sweep.dir={sweep_dir}"]
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.app",
+        "-m",
+        *PROTOCOL,
+        f"backend.threads={args.threads}",
+        f"seed=range(1,{args.runs + 1})",
+        f"hydra.launcher.n_jobs={args.n_jobs}",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -76,17 +89,21 @@ def main() -> None:
     reused = [float(r["build_s"]) for r in done if r["recompiled"] != "True"]
     skipped = sum(r["status"] == "skipped-finished" for r in resumed)
 
-    print(f"\n{args.runs} runs of `{' '.join(PROTOCOL)}` (seeds 1..{args.runs}), "
-          f"n_jobs={args.n_jobs}, backend.threads={args.threads}, {'empty' if cold else 'warm'} build cache, "
-          f"{os.cpu_count()} CPU cores\n")
+    print(
+        f"\n{args.runs} runs of `{' '.join(PROTOCOL)}` (seeds 1..{args.runs}), "
+        f"n_jobs={args.n_jobs}, backend.threads={args.threads}, {'empty' if cold else 'warm'} build cache, "
+        f"{os.cpu_count()} CPU cores\n"
+    )
     print("| measure | value |")
     print("|---|---|")
     print(f"| sweep wall time (s) | {wall:.1f} |")
     print(f"| runs per minute | {60 * args.runs / wall:.1f} |")
     print(f"| summed run wall time (s) | {job_s:.1f} |")
     print(f"| build share of run time (code generation + make) | {100 * build_s / job_s:.1f}% |")
-    print(f"| runs that compiled or relinked | {len(rebuilt)} of {len(done)}, {rebuilt_s:.1f} s "
-          f"({100 * rebuilt_s / job_s:.1f}% of run time) |")
+    print(
+        f"| runs that compiled or relinked | {len(rebuilt)} of {len(done)}, {rebuilt_s:.1f} s "
+        f"({100 * rebuilt_s / job_s:.1f}% of run time) |"
+    )
     if reused:
         print(f"| build when reused, mean (s) | {sum(reused) / len(reused):.2f} |")
     print(f"| resumed sweep: skipped / wall (s) | {skipped} of {len(resumed)} / {resume_wall:.1f} |")

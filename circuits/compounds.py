@@ -101,4 +101,6 @@ def parse_concentration_uM(value, molar_mass_g_per_mol: float) -> float:
         return number * _MOLAR_TO_UM[unit]
     if unit in _MASS_TO_NG_PER_ML:
         return ng_per_ml_to_uM(number * _MASS_TO_NG_PER_ML[unit], molar_mass_g_per_mol)
-    raise ValueError(f"unit {unit!r} of {value!r} is not a concentration unit; allowed: {', '.join(CONCENTRATION_UNITS)}")
+    raise ValueError(
+        f"unit {unit!r} of {value!r} is not a concentration unit; allowed: {', '.join(CONCENTRATION_UNITS)}"
+    )

@@ -36,7 +36,9 @@ class ChannelActivity:
     unbind_weight: np.ndarray  #: u_bar
 
     @classmethod
-    def from_accumulators(cls, open_time_s: np.ndarray, open_unbind_time_s: np.ndarray, duration_s: float) -> "ChannelActivity":
+    def from_accumulators(
+        cls, open_time_s: np.ndarray, open_unbind_time_s: np.ndarray, duration_s: float
+    ) -> ChannelActivity:
         return cls(np.clip(open_time_s / duration_s, 0.0, 1.0), np.maximum(open_unbind_time_s / duration_s, 0.0))
 
 
@@ -47,8 +49,13 @@ def _relaxation_integral(rate: np.ndarray, h: float) -> np.ndarray:
     return np.where(rate * h > 1e-12, -np.expm1(-safe * h) / safe, h)
 
 
-def advance_block(block: dict[str, np.ndarray], activity: ChannelActivity, concentrations_uM: dict[str, float],
-                  params: BlockParameters, h_s: float) -> dict[str, np.ndarray]:
+def advance_block(
+    block: dict[str, np.ndarray],
+    activity: ChannelActivity,
+    concentrations_uM: dict[str, float],
+    params: BlockParameters,
+    h_s: float,
+) -> dict[str, np.ndarray]:
     """Block fractions per species (arrays over neurons) after ``h_s`` seconds at fixed concentrations."""
     if h_s < 0:
         raise ValueError(f"step must be >= 0 s, got {h_s}")
@@ -62,7 +69,9 @@ def advance_block(block: dict[str, np.ndarray], activity: ChannelActivity, conce
     free_inf = np.where(both > 0, loss / np.where(both > 0, both, 1.0), free_0)
     decay = np.exp(-loss * h_s)
     # exp(-lam h) * F_inf * (exp(lam h) - 1) / lam == F_inf * (1 - exp(-lam h)) / lam
-    free_integral = free_inf * _relaxation_integral(loss, h_s) + decay * (free_0 - free_inf) * _relaxation_integral(total_drive, h_s)
+    free_integral = free_inf * _relaxation_integral(loss, h_s) + decay * (free_0 - free_inf) * _relaxation_integral(
+        total_drive, h_s
+    )
     return within_unit_sum({k: decay * block[k] + drive[k] * free_integral for k in SPECIES})
 
 
@@ -73,8 +82,13 @@ def within_unit_sum(block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: b / excess for k, b in clipped.items()}
 
 
-def advance_block_through(block: dict[str, np.ndarray], activity: ChannelActivity, time_s: np.ndarray,
-                          concentrations_uM: dict[str, np.ndarray], params: BlockParameters) -> list[dict[str, np.ndarray]]:
+def advance_block_through(
+    block: dict[str, np.ndarray],
+    activity: ChannelActivity,
+    time_s: np.ndarray,
+    concentrations_uM: dict[str, np.ndarray],
+    params: BlockParameters,
+) -> list[dict[str, np.ndarray]]:
     """Step the block along ``time_s`` (concentrations given at those times, averaged over each step);
     returns the block at every time point (the first is ``block`` itself)."""
     states = [block]

@@ -20,17 +20,24 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
 from .compounds import SPECIES
 from .pharmacology import BlockParameters
+from .receptors import (
+    ACCUMULATOR_EQUATIONS,
+    ACCUMULATORS,
+    SYNAPTIC_EQUATIONS,
+    SynapseParameters,
+    block_equations,
+    namespace,
+    receptor_update_code,
+)
 from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VESICLE_UPDATE, VesicleParameters
-from .receptors import (ACCUMULATOR_EQUATIONS, ACCUMULATORS, SYNAPTIC_EQUATIONS, SynapseParameters, block_equations,
-                        namespace, receptor_update_code)
 
 Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
 
@@ -84,8 +91,10 @@ class CircuitStructure:
             raise ValueError("dt_ms and window_s must be > 0")
         p_ee = self.connection_probability.get(("pyr", "pyr"), 0.0)
         if not (0 < self.spine_occupancy <= 1 and p_ee <= self.spine_occupancy):
-            raise ValueError(f"spine_occupancy must be in (0, 1] and >= the pyr->pyr connection probability ({p_ee}), "
-                             f"got {self.spine_occupancy}")
+            raise ValueError(
+                f"spine_occupancy must be in (0, 1] and >= the pyr->pyr connection probability ({p_ee}), "
+                f"got {self.spine_occupancy}"
+            )
         if not 0 <= self.transient_s < self.window_s:
             raise ValueError(f"transient_s must be in [0, window_s), got {self.transient_s}")
 
@@ -108,7 +117,9 @@ class CircuitDrive:
     #: populations whose NMDA receptors the drug reaches (the others see no drug): the
     #: disinhibition hypotheses restrict the block to PV or SST cells
     drug_targets: tuple[str, ...] = POPULATIONS
-    hnk_ampa_gain: float = 0.0     #: largest relative rise of local AMPA transmission onto pyramidal cells by (2R,6R)-HNK (Zanos 2016)
+    hnk_ampa_gain: float = (
+        0.0  #: largest relative rise of local AMPA transmission onto pyramidal cells by (2R,6R)-HNK (Zanos 2016)
+    )
     hnk_ampa_ec50_uM: float = 10.0  #: HNK brain concentration of half that rise
 
     def __post_init__(self) -> None:
@@ -157,14 +168,19 @@ def neuron_equations(excitatory: bool = False) -> str:
     the vesicle pool for excitatory cells)."""
     drive = "\n".join(f"{name} : {'siemens' if name.startswith('w_') else '1'} (constant)" for name in DRIVE_VARIABLES)
     eqs = MEMBRANE_EQUATION + SYNAPTIC_EQUATIONS + block_equations(SPECIES) + ACCUMULATOR_EQUATIONS + drive + "\n"
-    eqs += "ampa_local : 1  # local glutamate release events that reached available AMPA receptors, after the transient\n"
+    eqs += (
+        "ampa_local : 1  # local glutamate release events that reached available AMPA receptors, after the transient\n"
+    )
     if excitatory:
         eqs += VESICLE_EQUATIONS + SPINE_SITE_VARIABLES
     return eqs
 
 
-def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] = lambda: None,
-                  after_connect: Callable[[], None] = lambda: None) -> Circuit:
+def build_circuit(
+    structure: CircuitStructure,
+    after_groups: Callable[[], None] = lambda: None,
+    after_connect: Callable[[], None] = lambda: None,
+) -> Circuit:
     """Create the Brian2 objects. ``after_groups`` runs before random connectivity is drawn,
     ``after_connect`` after it (the engine seeds the random generators there)."""
     import brian2 as b2
@@ -175,19 +191,41 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
         cell = structure.cells[pop]
         # background: the number of the n_sources Poisson inputs that fire in a step is binomial
         # (what PoissonInput does, with an explicit name so generated code is identical in every process)
-        background = b2.BinomialFunction(structure.background.n_sources,
-                                         structure.background.rate_hz * structure.dt_ms * 1e-3, name=f"background_{pop}")
-        ns = dict(shared, c_m=cell.c_m_nF * b2.nF, g_l=cell.g_l_nS * b2.nS, e_l=cell.e_l_mV * b2.mV,
-                  v_th=cell.v_th_mV * b2.mV, v_reset=cell.v_reset_mV * b2.mV,
-                  g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS, t_settle=structure.transient_s * b2.second,
-                  **{f"background_{pop}": background})
+        background = b2.BinomialFunction(
+            structure.background.n_sources,
+            structure.background.rate_hz * structure.dt_ms * 1e-3,
+            name=f"background_{pop}",
+        )
+        ns = dict(
+            shared,
+            c_m=cell.c_m_nF * b2.nF,
+            g_l=cell.g_l_nS * b2.nS,
+            e_l=cell.e_l_mV * b2.mV,
+            v_th=cell.v_th_mV * b2.mV,
+            v_reset=cell.v_reset_mV * b2.mV,
+            g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS,
+            t_settle=structure.transient_s * b2.second,
+            **{f"background_{pop}": background},
+        )
         excitatory = pop == "pyr"
         reset = "v = v_reset" + (VESICLE_RESET if excitatory else "")
-        group = b2.NeuronGroup(structure.counts[pop], neuron_equations(excitatory), threshold="v > v_th", reset=reset,
-                               refractory=cell.t_ref_ms * b2.ms, method="euler", namespace=ns, name=pop)
+        group = b2.NeuronGroup(
+            structure.counts[pop],
+            neuron_equations(excitatory),
+            threshold="v > v_th",
+            reset=reset,
+            refractory=cell.t_ref_ms * b2.ms,
+            method="euler",
+            namespace=ns,
+            name=pop,
+        )
         # the fractions (vesicle pool, block, NMDA open fraction) take implicit steps: in [0, 1] at any rate
-        group.run_regularly((VESICLE_UPDATE if excitatory else "") + receptor_update_code(SPECIES), when="groups",
-                            order=-1, name=f"{pop}_fractions")
+        group.run_regularly(
+            (VESICLE_UPDATE if excitatory else "") + receptor_update_code(SPECIES),
+            when="groups",
+            order=-1,
+            name=f"{pop}_fractions",
+        )
         group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")
         groups[pop] = group
         monitors[pop] = b2.SpikeMonitor(group, name=f"spikes_{pop}")
@@ -198,27 +236,43 @@ def build_circuit(structure: CircuitStructure, after_groups: Callable[[], None] 
             continue
         model, sites = "", pre == "pyr" and post == "pyr"
         if pre == "pyr":  # scaled by the released pool fraction relative to baseline release (vesicle pool, A1)
-            on_pre = (f"efficacy = {'spine * ' if sites else ''}last_release_pre / u_baseline_pre\n"
-                      "g_ampa_post += w_from_pyr_post * ampa_scale_post * efficacy\n"
-                      "ampa_local_post += ampa_scale_post * efficacy * int(t >= t_settle)\n"
-                      "x_nmda_post += w_from_pyr_post * nmda_ratio_post * efficacy / nmda_capacity")
+            on_pre = (
+                f"efficacy = {'spine * ' if sites else ''}last_release_pre / u_baseline_pre\n"
+                "g_ampa_post += w_from_pyr_post * ampa_scale_post * efficacy\n"
+                "ampa_local_post += ampa_scale_post * efficacy * int(t >= t_settle)\n"
+                "x_nmda_post += w_from_pyr_post * nmda_ratio_post * efficacy / nmda_capacity"
+            )
         else:
             on_pre = f"g_{pre}_post += w_from_{pre}_post"
         if sites:  # every potential E->E synapse is a spine site, present (1) or not (0)
             model, p = "spine : 1", p / structure.spine_occupancy
-        syn = b2.Synapses(groups[pre], groups[post], model=model, on_pre=on_pre, delay=structure.synapses.delay_ms * b2.ms,
-                          namespace={"nmda_capacity": structure.g_nmda_max_nS[post] * b2.nS,
-                                     "t_settle": structure.transient_s * b2.second}, name=f"{pre}_to_{post}")
+        syn = b2.Synapses(
+            groups[pre],
+            groups[post],
+            model=model,
+            on_pre=on_pre,
+            delay=structure.synapses.delay_ms * b2.ms,
+            namespace={
+                "nmda_capacity": structure.g_nmda_max_nS[post] * b2.nS,
+                "t_settle": structure.transient_s * b2.second,
+            },
+            name=f"{pre}_to_{post}",
+        )
         syn.connect(p=p)
         if sites:
-            syn.run_regularly("spine = spine_sample_post * int(rand() < spine_init_post) + (1 - spine_sample_post) * spine",
-                              dt=structure.window_s * b2.second, when="start", name="spine_sites")
+            syn.run_regularly(
+                "spine = spine_sample_post * int(rand() < spine_init_post) + (1 - spine_sample_post) * spine",
+                dt=structure.window_s * b2.second,
+                when="start",
+                name="spine_sites",
+            )
             synapses[f"{pre}_to_{post}"] = syn
         objects.append(syn)
     after_connect()
     network = b2.Network(objects, name="circuit")  # explicit names keep generated code identical across processes
-    return Circuit(structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects,
-                   synapses=synapses)
+    return Circuit(
+        structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects, synapses=synapses
+    )
 
 
 def _check_seed(seed) -> int:
@@ -283,11 +337,18 @@ def stream_rng(seed: int, purpose: str, *index: int) -> np.random.Generator:
 NOMINAL_RATE_HZ = 2.0
 
 
-def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrations_uM: dict[str, float],
-                   block_state: dict[str, dict[str, np.ndarray]] | None, rng: np.random.Generator,
-                   u_release: float | None = None, vesicle_pool: np.ndarray | None = None,
-                   spines: np.ndarray | None = None, spine_init: np.ndarray | float | None = None,
-                   ee_weight_scale: np.ndarray | float = 1.0) -> dict[str, dict[str, object]]:
+def initial_values(
+    structure: CircuitStructure,
+    drive: CircuitDrive,
+    concentrations_uM: dict[str, float],
+    block_state: dict[str, dict[str, np.ndarray]] | None,
+    rng: np.random.Generator,
+    u_release: float | None = None,
+    vesicle_pool: np.ndarray | None = None,
+    spines: np.ndarray | None = None,
+    spine_init: np.ndarray | float | None = None,
+    ee_weight_scale: np.ndarray | float = 1.0,
+) -> dict[str, dict[str, object]]:
     """Per-population values to set before a window: membrane potential (uniform between rest
     and threshold), drive variables, concentrations, the carried-over block state, and for the
     pyramidal cells the release fraction U (default: baseline), the carried-over vesicle pool,
@@ -317,16 +378,18 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
             pop_values[f"b_{k}"] = block_state[pop][k] if block_state else 0.0
         if pop == "pyr":
             nominal = 1.0 / (1.0 + u * NOMINAL_RATE_HZ * 1e-3 * ves.tau_rec_ms) if ves.depression else 1.0
-            pop_values.update({
-                "tau_rec": 1e-3 * ves.tau_rec_ms,
-                "recycling_slowing": ves.recycling_slowing,
-                "u_release": float(u),
-                "depression": 1.0 if ves.depression else 0.0,
-                "u_baseline": ves.u_release,
-                "x_ves": vesicle_pool if vesicle_pool is not None else nominal,
-                "spine_sample": 1.0 if spines is None else 0.0,
-                "spine_init": structure.spine_occupancy if spine_init is None else spine_init,
-            })
+            pop_values.update(
+                {
+                    "tau_rec": 1e-3 * ves.tau_rec_ms,
+                    "recycling_slowing": ves.recycling_slowing,
+                    "u_release": float(u),
+                    "depression": 1.0 if ves.depression else 0.0,
+                    "u_baseline": ves.u_release,
+                    "x_ves": vesicle_pool if vesicle_pool is not None else nominal,
+                    "spine_sample": 1.0 if spines is None else 0.0,
+                    "spine_init": structure.spine_occupancy if spine_init is None else spine_init,
+                }
+            )
             pop_values["w_from_pyr"] = pop_values["w_from_pyr"] * np.asarray(ee_weight_scale, dtype=float)
         values[pop] = pop_values
     if spines is not None:
@@ -334,5 +397,17 @@ def initial_values(structure: CircuitStructure, drive: CircuitDrive, concentrati
     return values
 
 
-__all__ = ["ACCUMULATORS", "BackgroundInput", "Circuit", "CircuitDrive", "CircuitStructure", "DRIVE_VARIABLES",
-           "SEED_MAX", "build_circuit", "initial_values", "neuron_equations", "stream_rng", "stream_seed"]
+__all__ = [
+    "ACCUMULATORS",
+    "BackgroundInput",
+    "Circuit",
+    "CircuitDrive",
+    "CircuitStructure",
+    "DRIVE_VARIABLES",
+    "SEED_MAX",
+    "build_circuit",
+    "initial_values",
+    "neuron_equations",
+    "stream_rng",
+    "stream_seed",
+]

@@ -46,7 +46,7 @@ class NeurochemistryParameters:
 
     def a1_occupancy(self, adenosine: float) -> float:
         a = max(adenosine, 0.0) ** self.a1_hill
-        return a / (a + self.a1_half_effect ** self.a1_hill)
+        return a / (a + self.a1_half_effect**self.a1_hill)
 
     @property
     def tonic_inhibition(self) -> float:
@@ -54,7 +54,9 @@ class NeurochemistryParameters:
         return self.a1_max_inhibition * self.a1_occupancy(1.0)
 
 
-def release_fraction(u_baseline: float, adenosine: float, params: NeurochemistryParameters, a1_antagonist: bool) -> float:
+def release_fraction(
+    u_baseline: float, adenosine: float, params: NeurochemistryParameters, a1_antagonist: bool
+) -> float:
     """U at a given adenosine level (relative to baseline), equal to ``u_baseline`` at baseline."""
     occupancy = 0.0 if a1_antagonist else params.a1_occupancy(adenosine if params.adenosine_feedback else 1.0)
     return min(1.0, u_baseline * (1.0 - params.a1_max_inhibition * occupancy) / (1.0 - params.tonic_inhibition))
@@ -67,7 +69,9 @@ class Neurochemistry:
     glutamate: float = 1.0
     adenosine: float = 1.0
 
-    def advance(self, release_relative: float, ampa_available: float, params: NeurochemistryParameters, h_s: float) -> None:
+    def advance(
+        self, release_relative: float, ampa_available: float, params: NeurochemistryParameters, h_s: float
+    ) -> None:
         """Step ``h_s`` seconds with the release rate R / R_0 held (exponential Euler: the
         timeline's steps are short against both time constants)."""
         if h_s < 0:

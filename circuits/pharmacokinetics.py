@@ -24,8 +24,8 @@ starts and ends, output times); boluses and depot loads are added at their start
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy.linalg import expm
@@ -41,7 +41,14 @@ _NORKETAMINE_OF = {"s_ketamine": "s_norketamine", "r_ketamine": "r_norketamine"}
 #: F per route. IV 1 by definition; IM 0.93 (Clements 1982); oral 0.20 (Clements 1982,
 #: Yanagihara 2003); sublingual 0.29 (Rolan 2014); intranasal 0.45 (Yanagihara 2003;
 #: reported 0.11-0.45 depending on study and device). TARGETS P5.
-BIOAVAILABILITY = {"iv_infusion": 1.0, "iv_bolus": 1.0, "im": 0.93, "intranasal": 0.45, "oral": 0.20, "sublingual": 0.29}
+BIOAVAILABILITY = {
+    "iv_infusion": 1.0,
+    "iv_bolus": 1.0,
+    "im": 0.93,
+    "intranasal": 0.45,
+    "oral": 0.20,
+    "sublingual": 0.29,
+}
 #: Plasma tmax (min) that ka is fitted to, per model: IM 15 (5-15 min, as commonly summarised
 #: in reviews), intranasal 20 (14-23 min, Pharmacotherapy 2022;42:298), sublingual
 #: 45 (0.75 h, Rolan 2014), oral 60 (0.96 h, Chong 2006).
@@ -64,12 +71,12 @@ class PKParameters:
     """Disposition constants (rates 1/min, volumes L/kg body weight); sources in PK_MODELS."""
 
     name: str
-    v1_l_per_kg: float            # ketamine central volume (per enantiomer)
-    k10_per_min: float            # elimination from central
-    k12_per_min: float            # central -> peripheral 2
-    k13_per_min: float            # central -> peripheral 3
-    k21_per_min: float            # peripheral 2 -> central
-    k31_per_min: float            # peripheral 3 -> central
+    v1_l_per_kg: float  # ketamine central volume (per enantiomer)
+    k10_per_min: float  # elimination from central
+    k12_per_min: float  # central -> peripheral 2
+    k13_per_min: float  # central -> peripheral 3
+    k21_per_min: float  # peripheral 2 -> central
+    k31_per_min: float  # peripheral 3 -> central
     #: First-order ka per extravascular route (1/min). Free parameters: fitted so the plasma
     #: tmax of a single dose is TMAX_TARGET_MIN in this model.
     absorption_rate_per_min: dict[str, float]
@@ -108,15 +115,27 @@ class PKParameters:
 #: below the 2-2.5 h of TARGETS P3. Its small central volume (4.4 L/70 kg) distributes in
 #: minutes, so matching tmax needs slow absorption (ka 16-7x below kamp2020's).
 DOMINO_1984 = PKParameters(
-    "domino1984", v1_l_per_kg=0.063, k10_per_min=0.4381, k12_per_min=0.5921,
-    k13_per_min=0.590, k21_per_min=0.247, k31_per_min=0.0146,
-    absorption_rate_per_min={"im": 0.0164, "intranasal": 0.0115, "sublingual": 0.0065, "oral": 0.0057})
+    "domino1984",
+    v1_l_per_kg=0.063,
+    k10_per_min=0.4381,
+    k12_per_min=0.5921,
+    k13_per_min=0.590,
+    k21_per_min=0.247,
+    k31_per_min=0.0146,
+    absorption_rate_per_min={"im": 0.0164, "intranasal": 0.0115, "sublingual": 0.0065, "oral": 0.0057},
+)
 #: Kamp 2020 pooled one-compartment estimate: Vd 252 L and CL 79 L/h per 70 kg, so
 #: V1 = 3.6 L/kg and k10 = CL/Vd = 0.00522 /min, t1/2 2.2 h (TARGETS P3).
 KAMP_2020 = PKParameters(
-    "kamp2020", v1_l_per_kg=252.0 / 70.0, k10_per_min=79.0 / 252.0 / 60.0,
-    k12_per_min=0.0, k13_per_min=0.0, k21_per_min=0.0, k31_per_min=0.0,
-    absorption_rate_per_min={"im": 0.267, "intranasal": 0.1835, "sublingual": 0.0592, "oral": 0.0385})
+    "kamp2020",
+    v1_l_per_kg=252.0 / 70.0,
+    k10_per_min=79.0 / 252.0 / 60.0,
+    k12_per_min=0.0,
+    k13_per_min=0.0,
+    k21_per_min=0.0,
+    k31_per_min=0.0,
+    absorption_rate_per_min={"im": 0.267, "intranasal": 0.1835, "sublingual": 0.0592, "oral": 0.0385},
+)
 PK_MODELS: dict[str, PKParameters] = {p.name: p for p in (DOMINO_1984, KAMP_2020)}
 
 
@@ -137,9 +156,13 @@ def brain_partition_coefficient(params: PKParameters) -> float:
 
 def _disposition_matrix(params: PKParameters) -> np.ndarray:
     p = params
-    return np.array([[-(p.k10_per_min + p.k12_per_min + p.k13_per_min), p.k21_per_min, p.k31_per_min],
-                     [p.k12_per_min, -p.k21_per_min, 0.0],
-                     [p.k13_per_min, 0.0, -p.k31_per_min]])
+    return np.array(
+        [
+            [-(p.k10_per_min + p.k12_per_min + p.k13_per_min), p.k21_per_min, p.k31_per_min],
+            [p.k12_per_min, -p.k21_per_min, 0.0],
+            [p.k13_per_min, 0.0, -p.k31_per_min],
+        ]
+    )
 
 
 def terminal_half_life_h(params: PKParameters) -> float:
@@ -163,7 +186,9 @@ def validate_events(events: Sequence[DosingEvent]) -> None:
         if e.route == "iv_infusion" and e.duration_min <= 0:
             raise ValueError(f"event {i}: duration_min must be > 0 for route 'iv_infusion', got {e.duration_min}")
         if e.route != "iv_infusion" and e.duration_min != 0:
-            raise ValueError(f"event {i}: duration_min applies to 'iv_infusion' only; must be 0 for {e.route!r}, got {e.duration_min}")
+            raise ValueError(
+                f"event {i}: duration_min applies to 'iv_infusion' only; must be 0 for {e.route!r}, got {e.duration_min}"
+            )
 
 
 def _build(params: PKParameters, bw: float, depots: list[tuple[str, str]]):
@@ -172,8 +197,11 @@ def _build(params: PKParameters, bw: float, depots: list[tuple[str, str]]):
     names += [f"brain.{s}" for s in SPECIES] + [f"depot.{r}.{s}" for r, s in depots]
     ix = {n: i for i, n in enumerate(names)}
     vol = {s: params.v1_l_per_kg * bw for s in _KETAMINES}
-    vol |= {"s_norketamine": params.norketamine_v_l_per_kg * bw, "r_norketamine": params.norketamine_v_l_per_kg * bw,
-            "hnk": params.hnk_v_l_per_kg * bw}
+    vol |= {
+        "s_norketamine": params.norketamine_v_l_per_kg * bw,
+        "r_norketamine": params.norketamine_v_l_per_kg * bw,
+        "hnk": params.hnk_v_l_per_kg * bw,
+    }
     M = MOLAR_MASS_G_PER_MOL
     A = np.zeros((len(names), len(names)))
     for s in _KETAMINES:
@@ -196,8 +224,9 @@ def _build(params: PKParameters, bw: float, depots: list[tuple[str, str]]):
     return ix, vol, A
 
 
-def simulate(drug: Drug, events: Sequence[DosingEvent], body_weight_kg: float,
-             time_s: np.ndarray, params: PKParameters) -> PKResult:
+def simulate(
+    drug: Drug, events: Sequence[DosingEvent], body_weight_kg: float, time_s: np.ndarray, params: PKParameters
+) -> PKResult:
     """Plasma and brain concentrations (uM) of each species at ``time_s`` (protocol s).
 
     The dose of species s is dose_mg_per_kg * body_weight_kg * composition[s] (mg).
@@ -208,8 +237,12 @@ def simulate(drug: Drug, events: Sequence[DosingEvent], body_weight_kg: float,
     time_s = np.asarray(time_s, dtype=float)
     if time_s.ndim != 1 or not np.all(np.isfinite(time_s)):
         raise ValueError("time_s must be a 1-D array of finite times (s)")
-    doses = [(e, s, e.dose_mg_per_kg * body_weight_kg * f) for e in events
-             for s, f in drug.composition.items() if e.dose_mg_per_kg * f > 0]
+    doses = [
+        (e, s, e.dose_mg_per_kg * body_weight_kg * f)
+        for e in events
+        for s, f in drug.composition.items()
+        if e.dose_mg_per_kg * f > 0
+    ]
     depots = sorted({(e.route, s) for e, s, _ in doses if e.route in EXTRAVASCULAR})
     ix, vol, A = _build(params, body_weight_kg, depots)
     n = len(ix)

@@ -107,7 +107,9 @@ def block_parameters(fit: str = "equilibrium", escape: bool = True) -> BlockPara
     return BlockParameters(dissociation_uM=constants, fit=fit, escape_per_s=ESCAPE_PER_S if escape else 0.0)
 
 
-def steady_state_block(params: BlockParameters, concentrations_uM: dict[str, float], v_mV: float = -70.0, open_fraction: float = 1.0) -> dict[str, float]:
+def steady_state_block(
+    params: BlockParameters, concentrations_uM: dict[str, float], v_mV: float = -70.0, open_fraction: float = 1.0
+) -> dict[str, float]:
     """Steady-state B_k of the scheme at fixed voltage, concentrations and open fraction s."""
     koff = params.koff_per_s * math.exp((v_mV + 70.0) / params.v_e_mV)
     drive = {k: open_fraction * params.kon_per_uM_per_s(k) * c for k, c in concentrations_uM.items() if c > 0}

@@ -55,17 +55,17 @@ SECONDS_PER_HOUR = 3600.0
 class PlasticityParameters:
     """Constants of the chain; sources and choices in docs/model/plasticity.md."""
 
-    activity_threshold: float = 0.5   #: theta: AMPA activity above baseline (relative) before BDNF is released
-    bdnf_gain: float = 1.0            #: k_B: BDNF rise per unit of supra-threshold activity
-    bdnf_tau_h: float = 1.0           #: tau_B
-    mtor_tau_h: float = 1.0           #: tau_M
-    protein_gain: float = 5.0         #: k_S
-    protein_tau_h: float = 36.0       #: tau_S
-    formation_gain: float = 10.0      #: sigma: spine formation per unit of synaptic protein, relative to tonic
+    activity_threshold: float = 0.5  #: theta: AMPA activity above baseline (relative) before BDNF is released
+    bdnf_gain: float = 1.0  #: k_B: BDNF rise per unit of supra-threshold activity
+    bdnf_tau_h: float = 1.0  #: tau_B
+    mtor_tau_h: float = 1.0  #: tau_M
+    protein_gain: float = 5.0  #: k_S
+    protein_tau_h: float = 36.0  #: tau_S
+    formation_gain: float = 10.0  #: sigma: spine formation per unit of synaptic protein, relative to tonic
     elimination_per_day: float = 1.0 / 35.0  #: b0 (healthy)
-    occupancy: float = 0.8            #: fraction of potential E->E sites present in the healthy steady state
-    glun2b_rest_gain: float = 0.0     #: k_R: BDNF rise per unit of pyramidal NMDA block (Autry 2011 route; 0 = off)
-    setpoint_tau_h: float = 24.0      #: tau_h: the activity set point's time constant
+    occupancy: float = 0.8  #: fraction of potential E->E sites present in the healthy steady state
+    glun2b_rest_gain: float = 0.0  #: k_R: BDNF rise per unit of pyramidal NMDA block (Autry 2011 route; 0 = off)
+    setpoint_tau_h: float = 24.0  #: tau_h: the activity set point's time constant
 
     def __post_init__(self) -> None:
         for name in ("bdnf_tau_h", "mtor_tau_h", "protein_tau_h", "elimination_per_day", "setpoint_tau_h"):
@@ -88,9 +88,9 @@ class BrainState:
     """A condition of the animal or patient (``state=`` config group)."""
 
     name: str = "healthy"
-    bdnf_tone: float = 1.0            #: beta: resting BDNF (and tonic mTOR) relative to healthy
-    elimination_scale: float = 1.0    #: e_state: spine elimination relative to healthy
-    ee_weight_scale: float = 1.0      #: w_state: strength of E->E synapses relative to healthy
+    bdnf_tone: float = 1.0  #: beta: resting BDNF (and tonic mTOR) relative to healthy
+    elimination_scale: float = 1.0  #: e_state: spine elimination relative to healthy
+    ee_weight_scale: float = 1.0  #: w_state: strength of E->E synapses relative to healthy
 
     def __post_init__(self) -> None:
         for name in ("bdnf_tone", "elimination_scale", "ee_weight_scale"):
@@ -117,18 +117,24 @@ class PlasticityState:
     mtor: np.ndarray
     protein: np.ndarray
     occupancy: np.ndarray
-    formed: np.ndarray     #: P(empty -> present) since the interval started
-    survival: np.ndarray   #: exp(-int (a + b) dt) since the interval started
-    setpoint: np.ndarray   #: h, the activity set point (1 = the baseline window's activity)
+    formed: np.ndarray  #: P(empty -> present) since the interval started
+    survival: np.ndarray  #: exp(-int (a + b) dt) since the interval started
+    setpoint: np.ndarray  #: h, the activity set point (1 = the baseline window's activity)
 
     @classmethod
-    def at_rest(cls, n: int, params: PlasticityParameters, state: BrainState) -> "PlasticityState":
+    def at_rest(cls, n: int, params: PlasticityParameters, state: BrainState) -> PlasticityState:
         beta = state.bdnf_tone
-        return cls(bdnf=np.full(n, beta), mtor=np.full(n, beta), protein=np.zeros(n),
-                   occupancy=np.full(n, steady_occupancy(params, state)), formed=np.zeros(n), survival=np.ones(n),
-                   setpoint=np.ones(n))
+        return cls(
+            bdnf=np.full(n, beta),
+            mtor=np.full(n, beta),
+            protein=np.zeros(n),
+            occupancy=np.full(n, steady_occupancy(params, state)),
+            formed=np.zeros(n),
+            survival=np.ones(n),
+            setpoint=np.ones(n),
+        )
 
-    def copy(self) -> "PlasticityState":
+    def copy(self) -> PlasticityState:
         return PlasticityState(*(np.array(getattr(self, f)) for f in self.__dataclass_fields__))
 
     def start_interval(self) -> None:
@@ -154,8 +160,16 @@ def drive_and_adapt(s: PlasticityState, activity: float, dt_s: float, params: Pl
     return drive
 
 
-def advance(s: PlasticityState, drive: np.ndarray, dt_s: float, params: PlasticityParameters, state: BrainState,
-            mtor_gate: float = 1.0, formation_blocked: bool = False, rest_block: float = 0.0) -> None:
+def advance(
+    s: PlasticityState,
+    drive: np.ndarray,
+    dt_s: float,
+    params: PlasticityParameters,
+    state: BrainState,
+    mtor_gate: float = 1.0,
+    formation_blocked: bool = False,
+    rest_block: float = 0.0,
+) -> None:
     """Advance ``s`` by ``dt_s`` with ``drive`` (u per cell) and the mTOR gate held.
 
     Each variable relaxes exactly towards its target computed with the step-midpoint values
@@ -168,8 +182,9 @@ def advance(s: PlasticityState, drive: np.ndarray, dt_s: float, params: Plastici
     beta = state.bdnf_tone
     h = dt_s / SECONDS_PER_HOUR
     b_old, m_old, p_old = s.bdnf.copy(), s.mtor.copy(), s.protein.copy()
-    s.bdnf[:] = _relax(s.bdnf, beta + params.bdnf_gain * drive + params.glun2b_rest_gain * rest_block,
-                       h / params.bdnf_tau_h)
+    s.bdnf[:] = _relax(
+        s.bdnf, beta + params.bdnf_gain * drive + params.glun2b_rest_gain * rest_block, h / params.bdnf_tau_h
+    )
     s.mtor[:] = _relax(s.mtor, mtor_gate * 0.5 * (b_old + s.bdnf), h / params.mtor_tau_h)
     m_mid = 0.5 * (m_old + s.mtor)
     s.protein[:] = _relax(s.protein, params.protein_gain * np.maximum(m_mid - beta, 0.0), h / params.protein_tau_h)
@@ -188,8 +203,9 @@ def _relax(x: np.ndarray, target, steps: float) -> np.ndarray:
     return target + (x - target) * np.exp(-steps)
 
 
-def update_sites(present: np.ndarray, post: np.ndarray, s: PlasticityState,
-                 rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+def update_sites(
+    present: np.ndarray, post: np.ndarray, s: PlasticityState, rng: np.random.Generator
+) -> tuple[np.ndarray, int, int]:
     """Draw each site's state at the end of the interval from its postsynaptic cell's
     transition probabilities. ``present`` (bool per site), ``post`` (postsynaptic cell per
     site). Returns the new states and the numbers formed and eliminated."""

@@ -13,22 +13,22 @@ Readouts of spike trains (pure numpy/scipy; times in ms, rates in Hz):
 conductances: :func:`synaptic_charge` (AMPA and NMDA charge per unit driving force and their
 ratio). The equations are in each docstring and in docs/analysis.md.
 """
+
 from __future__ import annotations
 
 import os
 import pathlib
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import yaml
 from scipy import integrate, signal
 
-from experiments.results import (ResultsFileError, RunData, find_results, read_results, results_path,
-                                 spikes_in_window)
+from experiments.results import ResultsFileError, RunData, find_results, read_results, results_path, spikes_in_window
 
 #: The gamma band (Hz) of TARGETS C5.
 GAMMA_BAND_HZ: tuple[float, float] = (30.0, 80.0)
@@ -57,6 +57,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def flatten_config(d: dict, prefix: str = "") -> dict[str, object]:
     """Nested dict -> flat dict of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``).
@@ -151,8 +152,12 @@ class Run:
                     block[:, j] = np.asarray(v, dtype=float)
             cols[name] = block.ravel()
         df = pd.DataFrame(cols)
-        df.attrs["units"] = {"window": "", **{c: self.data.window_units.get(c, "") for c in wcols}, "population": "",
-                             **{c: self.data.readout_units.get(c, "") for c in names}}
+        df.attrs["units"] = {
+            "window": "",
+            **{c: self.data.window_units.get(c, "") for c in wcols},
+            "population": "",
+            **{c: self.data.readout_units.get(c, "") for c in names},
+        }
         return df
 
     def timeline_frame(self) -> pd.DataFrame:
@@ -162,8 +167,9 @@ class Run:
         """
         tl = self.data.timeline
         names = [k for k in tl if k != "time_s" and np.ndim(tl[k]) == 1]
-        df = pd.DataFrame({k: tl[k] for k in names},
-                          index=pd.Index(np.asarray(tl["time_s"], dtype=float), name="time_s"))
+        df = pd.DataFrame(
+            {k: tl[k] for k in names}, index=pd.Index(np.asarray(tl["time_s"], dtype=float), name="time_s")
+        )
         df.attrs["units"] = {k: self.data.timeline_units.get(k, "") for k in ["time_s", *names]}
         return df
 
@@ -281,31 +287,43 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error:
             if on_error == "raise":
                 raise
             skipped[p.relative_to(folder).as_posix()] = error.reason
-            warnings.warn(f"load_sweep skipped run {p.parent.relative_to(folder).as_posix()!r}: {error}",
-                          SkippedRunWarning, stacklevel=2)
+            warnings.warn(
+                f"load_sweep skipped run {p.parent.relative_to(folder).as_posix()!r}: {error}",
+                SkippedRunWarning,
+                stacklevel=2,
+            )
             continue
         df = run.readouts_frame()
         units.update(df.attrs.get("units", {}))
         cfg = run.config
         flags = cfg.get("manipulation") or {}
 
-        meta = {"run": p.parent.relative_to(folder).as_posix(), "seed": run.seed, "drug": _group_name(cfg, "drug"),
-                "experiment": _group_name(cfg, "experiment"), "circuit": _group_name(cfg, "circuit"),
-                "manipulation": _manipulation_label(flags),
-                **{f"manipulation.{k}": v for k, v in flags.items()}}
+        meta = {
+            "run": p.parent.relative_to(folder).as_posix(),
+            "seed": run.seed,
+            "drug": _group_name(cfg, "drug"),
+            "experiment": _group_name(cfg, "experiment"),
+            "circuit": _group_name(cfg, "circuit"),
+            "manipulation": _manipulation_label(flags),
+            **{f"manipulation.{k}": v for k, v in flags.items()},
+        }
         for i, (k, v) in enumerate(meta.items()):
             df.insert(i, k, [v] * len(df))
         frames.append(df)
     if not frames:
-        raise ResultsFileError(folder, f"none of the {len(paths)} {pattern} files below it can be read: "
-                                       + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+        raise ResultsFileError(
+            folder,
+            f"none of the {len(paths)} {pattern} files below it can be read: "
+            + "; ".join(f"{k}: {v}" for k, v in skipped.items()),
+        )
     out = pd.concat(frames, ignore_index=True)
-    out.attrs["units"] = {**{k: "" for k in out.columns[:out.columns.get_loc("window")]}, **units}
+    out.attrs["units"] = {**{k: "" for k in out.columns[: out.columns.get_loc("window")]}, **units}
     out.attrs["skipped"] = skipped
     return out
 
 
 # --------------------------------------------------------------------------- spike-train readouts
+
 
 def _bins(start_ms: float, stop_ms: float, bin_ms: float) -> np.ndarray:
     if bin_ms <= 0 or stop_ms <= start_ms:
@@ -324,8 +342,9 @@ def _bin_index(times_ms, start_ms: float, edges: np.ndarray, bin_ms: float):
     return keep, np.clip(idx, 0, len(edges) - 2)
 
 
-def population_rate(times_ms, n_neurons: int, start_ms: float, stop_ms: float,
-                    bin_ms: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def population_rate(
+    times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Population-averaged instantaneous rate, ``(t_ms, rate_hz)``.
 
     r(t_k) = n_k / (N * dt), with n_k the spikes of all N neurons in bin
@@ -362,21 +381,22 @@ def cv_isi(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, min_s
     order = np.lexsort((t, ids))
     t, ids = t[order], ids[order]
     out = np.full(n_neurons, np.nan)
-    same = ids[1:] == ids[:-1]                     # consecutive spikes of one cell
+    same = ids[1:] == ids[:-1]  # consecutive spikes of one cell
     isi, owner = np.diff(t)[same], ids[1:][same]
     n_isi = np.bincount(owner, minlength=n_neurons)
     s1 = np.bincount(owner, isi, minlength=n_neurons)
     s2 = np.bincount(owner, isi * isi, minlength=n_neurons)
     ok = n_isi >= min_spikes - 1
     mean = s1[ok] / n_isi[ok]
-    var = np.maximum(s2[ok] / n_isi[ok] - mean ** 2, 0.0)
+    var = np.maximum(s2[ok] / n_isi[ok] - mean**2, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         out[ok] = np.sqrt(var) / mean
     return out
 
 
-def power_spectrum(times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0,
-                   segment_ms: float = WELCH_SEGMENT_MS) -> tuple[np.ndarray, np.ndarray]:
+def power_spectrum(
+    times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0, segment_ms: float = WELCH_SEGMENT_MS
+) -> tuple[np.ndarray, np.ndarray]:
     """Power spectral density of the population rate, ``(freq_hz, psd)`` with psd in Hz^2/Hz.
 
     The rate r(t) of :func:`population_rate` (sampled at fs = 1000 / ``bin_ms`` Hz), minus its
@@ -435,8 +455,7 @@ def synchrony(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, bi
     return float(min(1.0, np.sqrt(counts.mean(axis=0).var() / denom)))
 
 
-def rate_change(run: Run, population: str, window_a: int, window_b: int,
-                n_neurons: int | None = None) -> np.ndarray:
+def rate_change(run: Run, population: str, window_a: int, window_b: int, n_neurons: int | None = None) -> np.ndarray:
     """Per-neuron firing-rate change from ``window_a`` to ``window_b`` (Hz), one value per cell.
 
     delta r_i = c_i(b) / T_b - c_i(a) / T_a, with c_i(w) the spikes of cell i in window w
@@ -485,8 +504,14 @@ def synaptic_charge(run: Run) -> pd.DataFrame:
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(q_ampa > 0, q_nmda / np.where(q_ampa > 0, q_ampa, 1.0), np.nan)
         for w in range(len(duration)):
-            row = {"window": w, **({"label": str(labels[w])} if labels is not None else {}), "population": pop,
-                   "q_ampa": q_ampa[w], "q_nmda": q_nmda[w], "nmda_ampa_ratio": ratio[w]}
+            row = {
+                "window": w,
+                **({"label": str(labels[w])} if labels is not None else {}),
+                "population": pop,
+                "q_ampa": q_ampa[w],
+                "q_nmda": q_nmda[w],
+                "nmda_ampa_ratio": ratio[w],
+            }
             rows.append(row)
     df = pd.DataFrame(rows).sort_values("window", kind="stable").reset_index(drop=True)
     df.attrs["units"] = {"window": "", "label": "", "population": "", **CHARGE_UNITS}

@@ -11,8 +11,8 @@ process follow each other (each starts from a fresh device); for parallel runs u
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from omegaconf import DictConfig
 

@@ -24,7 +24,6 @@ from .config import ConfigError
 from .readouts import NumericalError
 from .run import RunFolderError, run_experiment
 
-
 #: The configs/ folder of the checkout (the package is installed editable: ``pip install -e .``).
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 #: Sweeps of more jobs than this are checked one swept value at a time (each composition
@@ -85,7 +84,9 @@ def _parse(overrides: Sequence[str]) -> list:
         try:
             override = parser.parse_overrides([text])[0]
         except OverrideParseException as error:
-            raise ConfigError(text.partition("=")[0] or text, f"cannot parse {text!r}: {_one_line(error.message)}") from None
+            raise ConfigError(
+                text.partition("=")[0] or text, f"cannot parse {text!r}: {_one_line(error.message)}"
+            ) from None
         key = override.key_or_group
         if not key:
             raise ConfigError(text, "an override needs a key: key=value")
@@ -110,14 +111,20 @@ def _jobs(parsed: list, multirun: bool) -> list[list[str]]:
     try:
         jobs = BasicSweeper.split_arguments(parsed, None)[0]
     except HydraException as error:  # a range or interval sweep: the basic sweeper does not take it
-        raise ConfigError(next(o.key_or_group for o in parsed if o.is_sweep_override() and not o.is_discrete_sweep()),
-                          _one_line(str(error))) from None
+        raise ConfigError(
+            next(o.key_or_group for o in parsed if o.is_sweep_override() and not o.is_discrete_sweep()),
+            _one_line(str(error)),
+        ) from None
     if len(jobs) <= MAX_JOBS_COMPOSED:
         return jobs
     first = jobs[0]
     choices = [sorted({job[i] for job in jobs}) for i in range(len(first))]
-    return [first] + [first[:i] + [value] + first[i + 1:] for i, values in enumerate(choices) for value in values
-                      if value != first[i]]
+    return [first] + [
+        first[:i] + [value] + first[i + 1 :]
+        for i, values in enumerate(choices)
+        for value in values
+        if value != first[i]
+    ]
 
 
 def _experiment_of(job: Sequence[str]) -> str:
@@ -138,8 +145,11 @@ def _composition_error(error: Exception, job: Sequence[str]) -> ConfigError:
     if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, option = error.missing_cfg_file.rpartition("/")
         if group == "hydra/launcher" and option in _SUBMITIT:
-            return ConfigError("hydra/launcher", f"{_launcher_choice(job)} needs the hydra-submitit-launcher plugin, "
-                                                 "which is not installed: pip install -e \".[cluster]\"")
+            return ConfigError(
+                "hydra/launcher",
+                f"{_launcher_choice(job)} needs the hydra-submitit-launcher plugin, "
+                'which is not installed: pip install -e ".[cluster]"',
+            )
         options = error.options or sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
         if options and option not in options:
             return ConfigError(group, f"unknown option {option!r}; allowed: {', '.join(options)}")
@@ -189,22 +199,25 @@ def _read_by_the_experiment(job: Sequence[str], cfg: DictConfig) -> None:
             raise error
 
 
-def check_overrides(overrides: Sequence[str] = (), multirun: bool = False, config_name: str = "config",
-                    validate: bool = True) -> list[DictConfig]:
+def check_overrides(
+    overrides: Sequence[str] = (), multirun: bool = False, config_name: str = "config", validate: bool = True
+) -> list[DictConfig]:
     """What ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the overrides parse and
     name each key once, every job's config composes, the launcher settings are usable and
     (``validate``, single runs) the config is valid. Returns the composed configs (with their
     ``hydra`` node); raises :class:`ConfigError` on the first mistake."""
     from hydra import initialize_config_dir
-
     from hydra.core.global_hydra import GlobalHydra
 
     jobs = _jobs(_parse(overrides), multirun)
     composed = []
     # inside a running app (a scorecard checking its runs) Hydra is initialised with CONFIG_DIR already
     inside_app = GlobalHydra.instance().is_initialized()
-    with (contextlib.nullcontext() if inside_app else
-          initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app")):
+    with (
+        contextlib.nullcontext()
+        if inside_app
+        else initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app")
+    ):
         for job in jobs:
             cfg = _compose(list(job), config_name)
             check_job(job, cfg, validate=validate and not multirun)
@@ -243,8 +256,9 @@ def preflight(argv: Sequence[str]) -> None:
         _parse(args.overrides)
         return
     multirun = args.multirun or "hydra.mode=MULTIRUN" in args.overrides
-    check_overrides(args.overrides, multirun=multirun, config_name=args.config_name or "config",
-                    validate=args.cfg is None)
+    check_overrides(
+        args.overrides, multirun=multirun, config_name=args.config_name or "config", validate=args.cfg is None
+    )
 
 
 def main() -> None:

@@ -20,11 +20,11 @@ from circuits.cells import POPULATIONS, CellParameters
 from circuits.compounds import DRUGS, parse_concentration_uM
 from circuits.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
 from circuits.neurochemistry import NeurochemistryParameters
-from circuits.vesicles import VesicleParameters
 from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
 from circuits.pharmacology import FITS, MAX_CONCENTRATION_UM, block_parameters
 from circuits.plasticity import BrainState, PlasticityParameters
 from circuits.receptors import SynapseParameters
+from circuits.vesicles import VesicleParameters
 
 from .engine import BACKENDS, cache_dir_problem, default_cache_dir
 
@@ -39,7 +39,7 @@ class ConfigError(ValueError):
         self.field = field
 
     def __reduce__(self):  # picklable: sweep jobs and scorecard runs report it from worker processes
-        return type(self), (self.field, str(self)[len(self.field) + 2:])
+        return type(self), (self.field, str(self)[len(self.field) + 2 :])
 
 
 def _get(cfg, path: str) -> Any:
@@ -52,8 +52,15 @@ def _get(cfg, path: str) -> Any:
     return node
 
 
-def _number(cfg, path: str, minimum: float | None = None, maximum: float | None = None, strict: bool = False,
-            integer: bool = False, why: str = "") -> float:
+def _number(
+    cfg,
+    path: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict: bool = False,
+    integer: bool = False,
+    why: str = "",
+) -> float:
     """The number at ``path``, checked against [minimum, maximum] (``strict``: minimum excluded);
     ``why`` names the source of the upper bound in the error."""
     value = _get(cfg, path)
@@ -80,7 +87,9 @@ def _pathways(cfg, path: str, maximum: float | None = None, why: str = "") -> di
     for key in _get(cfg, path):
         pre, _, post = str(key).partition("_")
         if pre not in POPULATIONS or post not in POPULATIONS:
-            raise ConfigError(f"{path}.{key}", f"unknown pathway; use pre_post with populations {', '.join(POPULATIONS)}")
+            raise ConfigError(
+                f"{path}.{key}", f"unknown pathway; use pre_post with populations {', '.join(POPULATIONS)}"
+            )
         out[(pre, post)] = _number(cfg, f"{path}.{key}", minimum=0, maximum=maximum, why=why)
     return out
 
@@ -180,7 +189,7 @@ def _read_config_file(path) -> tuple[dict, list]:
     return data, defaults
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def declared_keys(experiment: str) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
     """The keys a run of ``experiment`` may hold: every leaf (dotted path -> the kinds of value
     the files give it: bool, number, str, list, null) and every mapping node, from
@@ -281,14 +290,16 @@ def _flat_keys(tree: dict, prefix: str = ""):
 #: name, the backend's threads and cache, and output.figure on to its runs (which compose
 #: their own configs); bath and evoked_release have no pharmacokinetics; dose_response sets
 #: the dose of each run itself. An override of anything else is a key nothing reads.
-READ_ONLY = {"scorecard": ("circuit.name", "backend.threads", "backend.cache_dir", "output", "scorecard",
-                           "experiment.name")}
+READ_ONLY = {
+    "scorecard": ("circuit.name", "backend.threads", "backend.cache_dir", "output", "scorecard", "experiment.name")
+}
 UNREAD = {"bath": ("dosing", "pk"), "evoked_release": ("dosing", "pk"), "dose_response": ("dosing.dose_mg_per_kg",)}
 
 
 def unread_override(key: str, experiment: str) -> ConfigError | None:
     """The error for an override of ``key`` (a group or a dotted key) that ``experiment``
     never reads, or None."""
+
     def under(prefixes) -> bool:
         return any(key == p or key.startswith(f"{p}.") for p in prefixes)
 
@@ -297,12 +308,18 @@ def unread_override(key: str, experiment: str) -> ConfigError | None:
     if key == "experiment.name":  # the name alone would leave the other experiment's block behind
         return ConfigError(key, "choose the experiment with the group, experiment=<name>, which brings its keys")
     if experiment in READ_ONLY and key not in ("circuit", "experiment") and not under(READ_ONLY[experiment]):
-        return ConfigError(key, f"experiment={experiment} passes only the circuit option, "
-                                f"{', '.join(READ_ONLY[experiment][:-2])} on to its runs; give other settings in "
-                                f"scorecard.extra_overrides")
+        return ConfigError(
+            key,
+            f"experiment={experiment} passes only the circuit option, "
+            f"{', '.join(READ_ONLY[experiment][:-2])} on to its runs; give other settings in "
+            f"scorecard.extra_overrides",
+        )
     if under(UNREAD.get(experiment, ())):
-        what = ("the doses are dose_response.doses_mg_per_kg" if experiment == "dose_response"
-                else "it has no pharmacokinetics (no dosing or pk)")
+        what = (
+            "the doses are dose_response.doses_mg_per_kg"
+            if experiment == "dose_response"
+            else "it has no pharmacokinetics (no dosing or pk)"
+        )
         return ConfigError(key, f"nothing reads it in experiment={experiment}: {what}")
     return None
 
@@ -330,7 +347,9 @@ def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
     if "list" in kinds:
         raise ConfigError(path, f"must be a list{' or null' if 'null' in kinds else ''}, got {value!r}")
     if kind in ("list", "dict"):
-        raise ConfigError(path, f"must be a single value, not a {'list' if kind == 'list' else 'mapping'}, got {value!r}")
+        raise ConfigError(
+            path, f"must be a single value, not a {'list' if kind == 'list' else 'mapping'}, got {value!r}"
+        )
     if kinds <= {"str", "null"} and "str" in kinds:  # names and folders
         raise ConfigError(path, f"must be a string{' or null' if 'null' in kinds else ''}, got {value!r}")
 
@@ -346,8 +365,11 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 def _path_name(cfg, path: str) -> str:
     value = _get(cfg, path)
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ConfigError(path, "must be a plain name of 1-64 letters, digits, '_', '-' or '.', starting with a "
-                                f"letter, digit or '_' (it names the build folder), got {value!r}")
+        raise ConfigError(
+            path,
+            "must be a plain name of 1-64 letters, digits, '_', '-' or '.', starting with a "
+            f"letter, digit or '_' (it names the build folder), got {value!r}",
+        )
     return value
 
 
@@ -367,12 +389,16 @@ def cache_dir(cfg) -> Path | None:
     if value is None:
         problem = cache_dir_problem(default_cache_dir()) if _get(cfg, "backend.name") == "cpp_standalone" else None
         if problem:
-            raise ConfigError(path, f"the default build cache ($KETAMINE_SIM_CACHE or ~/.cache/ketamine-sim): "
-                                    f"{problem}; choose a folder with backend.cache_dir=PATH")
+            raise ConfigError(
+                path,
+                f"the default build cache ($KETAMINE_SIM_CACHE or ~/.cache/ketamine-sim): "
+                f"{problem}; choose a folder with backend.cache_dir=PATH",
+            )
         return None
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(path, f"must be null or a folder path (quote a number: backend.cache_dir=\"'123'\"), "
-                                f"got {value!r}")
+        raise ConfigError(
+            path, f"must be null or a folder path (quote a number: backend.cache_dir=\"'123'\"), got {value!r}"
+        )
     problem = cache_dir_problem(Path(value))
     if problem:
         raise ConfigError(path, f"{problem}; choose a folder that exists or can be created")
@@ -386,18 +412,27 @@ def circuit_structure(cfg) -> CircuitStructure:
     cells = _cells(cfg, dt_ms)
     synapses = _synapses(cfg, dt_ms)
     _check_size(cfg)
-    window_s = _number(cfg, f"{c}.window_s", minimum=0, strict=True, maximum=MAX_STEPS_PER_WINDOW * dt_ms * 1e-3,
-                       why=f"{MAX_STEPS_PER_WINDOW:.0e} steps of circuit.dt_ms per window")
+    window_s = _number(
+        cfg,
+        f"{c}.window_s",
+        minimum=0,
+        strict=True,
+        maximum=MAX_STEPS_PER_WINDOW * dt_ms * 1e-3,
+        why=f"{MAX_STEPS_PER_WINDOW:.0e} steps of circuit.dt_ms per window",
+    )
     transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
     return CircuitStructure(
         name=_path_name(cfg, f"{c}.name"),
         counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
-        reference_counts={pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
+        reference_counts={
+            pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS
+        },
         connection_probability=_pathways(cfg, f"{c}.connection_probability", maximum=1),
         cells=cells,
         synapses=synapses,
-        g_nmda_max_nS=_per_population(cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True, maximum=MAX_G_NMDA_NS,
-                                      why="pfc uses 30 nS"),
+        g_nmda_max_nS=_per_population(
+            cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True, maximum=MAX_G_NMDA_NS, why="pfc uses 30 nS"
+        ),
         background=_background(cfg, dt_ms),
         block=block_parameters(_choice(cfg, "block.fit", FITS), escape=_flag(cfg, "block.trapping_escape")),
         dt_ms=dt_ms,
@@ -424,8 +459,10 @@ _SYNAPSE_RANGES = {
     "alpha_nmda_per_ms": (0, True, 100.0, "Wang 2002: 0.5 /ms"),
     "mg_mM": (0, False, MAX_MG_MM, "CSF about 1 mM, slice solutions 0-4 mM"),
     "delay_ms": (0, True, MAX_DELAY_MS, "local delays are 0.5-5 ms"),
-    **{name: (0, True, MAX_SYNAPTIC_TAU_MS, "100 s") for name in
-       ("tau_ampa_ms", "tau_nmda_rise_ms", "tau_nmda_decay_ms", "tau_gaba_pv_ms", "tau_gaba_sst_ms")},
+    **{
+        name: (0, True, MAX_SYNAPTIC_TAU_MS, "100 s")
+        for name in ("tau_ampa_ms", "tau_nmda_rise_ms", "tau_nmda_decay_ms", "tau_gaba_pv_ms", "tau_gaba_sst_ms")
+    },
 }
 
 
@@ -435,41 +472,60 @@ def _ranged(cfg, path: str, ranges: dict, name: str) -> float:
 
 
 def _dt_ms(cfg) -> float:
-    return _number(cfg, "circuit.dt_ms", minimum=0, strict=True, maximum=MAX_DT_MS,
-                   why="the fastest synaptic time constant is 2 ms")
+    return _number(
+        cfg,
+        "circuit.dt_ms",
+        minimum=0,
+        strict=True,
+        maximum=MAX_DT_MS,
+        why="the fastest synaptic time constant is 2 ms",
+    )
 
 
 def _cells(cfg, dt_ms: float) -> dict[str, CellParameters]:
     cells = {}
     for pop in POPULATIONS:
         path = f"circuit.cells.{pop}"
-        fields = {name: _ranged(cfg, f"{path}.{name}", _CELL_RANGES, name) for name in CellParameters.__dataclass_fields__}
+        fields = {
+            name: _ranged(cfg, f"{path}.{name}", _CELL_RANGES, name) for name in CellParameters.__dataclass_fields__
+        }
         try:
             cells[pop] = CellParameters(**fields)
         except ValueError as error:
             raise ConfigError(path, str(error)) from None
         if cells[pop].e_l_mV >= cells[pop].v_th_mV:  # a cell at rest above its threshold fires without input
-            raise ConfigError(f"{path}.e_l_mV", f"the resting potential must be below v_th_mV ({cells[pop].v_th_mV:g}), "
-                                                f"got {cells[pop].e_l_mV:g}")
+            raise ConfigError(
+                f"{path}.e_l_mV",
+                f"the resting potential must be below v_th_mV ({cells[pop].v_th_mV:g}), got {cells[pop].e_l_mV:g}",
+            )
         e_exc = _number(cfg, "circuit.synapses.e_exc_mV")
         if cells[pop].v_th_mV >= e_exc:  # excitation drives v towards e_exc at most: the cell could never fire
-            raise ConfigError(f"{path}.v_th_mV", f"must be below circuit.synapses.e_exc_mV ({e_exc:g}), "
-                                                 f"got {cells[pop].v_th_mV:g}")
+            raise ConfigError(
+                f"{path}.v_th_mV", f"must be below circuit.synapses.e_exc_mV ({e_exc:g}), got {cells[pop].v_th_mV:g}"
+            )
         if cells[pop].tau_m_ms < dt_ms:  # the Euler step must resolve the membrane time constant
-            raise ConfigError(f"{path}.c_m_nF", f"the membrane time constant c_m_nF / g_l_nS ({cells[pop].tau_m_ms:g} ms) "
-                                                f"must be >= circuit.dt_ms ({dt_ms})")
+            raise ConfigError(
+                f"{path}.c_m_nF",
+                f"the membrane time constant c_m_nF / g_l_nS ({cells[pop].tau_m_ms:g} ms) "
+                f"must be >= circuit.dt_ms ({dt_ms})",
+            )
     return cells
 
 
 def _synapses(cfg, dt_ms: float) -> SynapseParameters:
     path = "circuit.synapses"
-    fields = {name: _ranged(cfg, f"{path}.{name}", _SYNAPSE_RANGES, name) for name in SynapseParameters.__dataclass_fields__}
+    fields = {
+        name: _ranged(cfg, f"{path}.{name}", _SYNAPSE_RANGES, name) for name in SynapseParameters.__dataclass_fields__
+    }
     for name, value in fields.items():
         if name.startswith("tau") and value < dt_ms:  # the Euler step must resolve every time constant
             raise ConfigError(f"{path}.{name}", f"must be >= circuit.dt_ms ({dt_ms}), got {value}")
     if fields["alpha_nmda_per_ms"] * dt_ms > 1:  # the bound fraction may grow by at most 1 per step
-        raise ConfigError(f"{path}.alpha_nmda_per_ms", f"alpha_nmda_per_ms x circuit.dt_ms must be <= 1 "
-                                                       f"(a fraction per step), got {fields['alpha_nmda_per_ms'] * dt_ms:g}")
+        raise ConfigError(
+            f"{path}.alpha_nmda_per_ms",
+            f"alpha_nmda_per_ms x circuit.dt_ms must be <= 1 "
+            f"(a fraction per step), got {fields['alpha_nmda_per_ms'] * dt_ms:g}",
+        )
     if fields["delay_ms"] < dt_ms:
         # synapses read the presynaptic release of the spike, which is set at its reset (same step)
         raise ConfigError(f"{path}.delay_ms", f"must be >= circuit.dt_ms ({dt_ms}), got {fields['delay_ms']}")
@@ -481,19 +537,32 @@ def _synapses(cfg, dt_ms: float) -> SynapseParameters:
 
 def _background(cfg, dt_ms: float) -> BackgroundInput:
     path = "circuit.background"
-    sources = int(_number(cfg, f"{path}.n_sources", minimum=0, maximum=MAX_SOURCES, integer=True,
-                          why="a cortical neuron receives about 10^4 synapses"))
+    sources = int(
+        _number(
+            cfg,
+            f"{path}.n_sources",
+            minimum=0,
+            maximum=MAX_SOURCES,
+            integer=True,
+            why="a cortical neuron receives about 10^4 synapses",
+        )
+    )
     rate = _number(cfg, f"{path}.rate_hz", minimum=0)
     if rate * dt_ms * 1e-3 > 1:  # each source fires at most once per step (a probability per step)
-        raise ConfigError(f"{path}.rate_hz", f"rate_hz x circuit.dt_ms is the probability that a source fires in a step "
-                                             f"and must be <= 1, got {rate * dt_ms * 1e-3:g}")
+        raise ConfigError(
+            f"{path}.rate_hz",
+            f"rate_hz x circuit.dt_ms is the probability that a source fires in a step "
+            f"and must be <= 1, got {rate * dt_ms * 1e-3:g}",
+        )
     _number(cfg, f"{path}.rate_hz", maximum=MAX_RATE_HZ, why="cortical neurons fire below ~500 Hz")
     return BackgroundInput(sources, rate)
 
 
 def _counts(cfg, path: str) -> dict[str, int]:
-    return {pop: int(_number(cfg, f"{path}.{pop}", minimum=1, maximum=MAX_NEURONS, integer=True, why="memory"))
-            for pop in POPULATIONS}
+    return {
+        pop: int(_number(cfg, f"{path}.{pop}", minimum=1, maximum=MAX_NEURONS, integer=True, why="memory"))
+        for pop in POPULATIONS
+    }
 
 
 def _check_size(cfg) -> None:
@@ -502,11 +571,16 @@ def _check_size(cfg) -> None:
     _counts(cfg, "circuit.reference_counts")
     probability = _pathways(cfg, "circuit.connection_probability", maximum=1)
     occupancy = _spine_occupancy(cfg)
-    expected = sum(p * counts[pre] * counts[post] / (occupancy if (pre, post) == ("pyr", "pyr") else 1.0)
-                   for (pre, post), p in probability.items())
+    expected = sum(
+        p * counts[pre] * counts[post] / (occupancy if (pre, post) == ("pyr", "pyr") else 1.0)
+        for (pre, post), p in probability.items()
+    )
     if expected > MAX_SYNAPSES:
-        raise ConfigError("circuit.counts", f"the circuit would hold about {expected:.3g} synapses; at most "
-                                            f"{MAX_SYNAPSES:.0e} fit in memory (fewer cells or lower connection_probability)")
+        raise ConfigError(
+            "circuit.counts",
+            f"the circuit would hold about {expected:.3g} synapses; at most "
+            f"{MAX_SYNAPSES:.0e} fit in memory (fewer cells or lower connection_probability)",
+        )
 
 
 def _spine_occupancy(cfg) -> float:
@@ -514,15 +588,22 @@ def _spine_occupancy(cfg) -> float:
     value = _number(cfg, path, minimum=0, maximum=1, strict=True)
     p_ee = float(_get(cfg, "circuit.connection_probability.pyr_pyr"))
     if value < p_ee:
-        raise ConfigError(path, f"must be >= circuit.connection_probability.pyr_pyr ({p_ee}): sites are compiled "
-                                f"with probability p / occupancy, got {value}")
+        raise ConfigError(
+            path,
+            f"must be >= circuit.connection_probability.pyr_pyr ({p_ee}): sites are compiled "
+            f"with probability p / occupancy, got {value}",
+        )
     return value
 
 
 def brain_state(cfg) -> BrainState:
-    return BrainState(name=str(_get(cfg, "state.name")),
-                      **{k: _number(cfg, f"state.{k}", minimum=0, strict=True, maximum=MAX_SCALE, why="relative to healthy")
-                         for k in ("bdnf_tone", "elimination_scale", "ee_weight_scale")})
+    return BrainState(
+        name=str(_get(cfg, "state.name")),
+        **{
+            k: _number(cfg, f"state.{k}", minimum=0, strict=True, maximum=MAX_SCALE, why="relative to healthy")
+            for k in ("bdnf_tone", "elimination_scale", "ee_weight_scale")
+        },
+    )
 
 
 def plasticity(cfg, structure: CircuitStructure | None = None):
@@ -545,14 +626,24 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
         protein_gain=gain("protein_gain"),
         protein_tau_h=tau_h("protein_tau_h"),
         formation_gain=gain("formation_gain"),
-        elimination_per_day=_number(cfg, f"{p}.elimination_per_day", minimum=0, strict=True,
-                                    maximum=MAX_ELIMINATION_PER_DAY, why="observed: 1-5% of spines per day"),
+        elimination_per_day=_number(
+            cfg,
+            f"{p}.elimination_per_day",
+            minimum=0,
+            strict=True,
+            maximum=MAX_ELIMINATION_PER_DAY,
+            why="observed: 1-5% of spines per day",
+        ),
         glun2b_rest_gain=gain("glun2b_rest_gain"),
         setpoint_tau_h=tau_h("setpoint_tau_h"),
         occupancy=(structure or circuit_structure(cfg)).spine_occupancy,
     )
-    return PlasticitySettings(params=params, state=brain_state(cfg), enabled=_flag(cfg, f"{p}.enabled"),
-                              formation_blocked=_flag(cfg, "manipulation.spine_formation_block"))
+    return PlasticitySettings(
+        params=params,
+        state=brain_state(cfg),
+        enabled=_flag(cfg, f"{p}.enabled"),
+        formation_blocked=_flag(cfg, "manipulation.spine_formation_block"),
+    )
 
 
 def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
@@ -580,9 +671,11 @@ def _check_manipulation_windows(cfg, start_min: float, end_min: float) -> None:
     for name in TIMED_MANIPULATIONS:
         window = manipulation_window(cfg, name)
         if window is not None and (window[1] <= start_min or window[0] >= end_min):
-            raise ConfigError(f"manipulation.{name}_window_min",
-                              f"[{window[0]:g}, {window[1]:g}] lies outside the protocol ([{start_min:g}, "
-                              f"{end_min:g}] min on the dosing clock, 0 = start of the first dose)")
+            raise ConfigError(
+                f"manipulation.{name}_window_min",
+                f"[{window[0]:g}, {window[1]:g}] lies outside the protocol ([{start_min:g}, "
+                f"{end_min:g}] min on the dosing clock, 0 = start of the first dose)",
+            )
 
 
 def vesicles(cfg) -> VesicleParameters:
@@ -602,7 +695,9 @@ def _weights(cfg) -> dict[tuple[str, str], float]:
     weights = _pathways(cfg, "circuit.weight_nS", maximum=MAX_WEIGHT_NS, why=_WEIGHT_WHY)
     for (pre, post), p in _pathways(cfg, "circuit.connection_probability").items():
         if p > 0 and (pre, post) not in weights:
-            raise ConfigError(f"circuit.weight_nS.{pre}_{post}", f"missing: the pathway has connection probability {p:g}")
+            raise ConfigError(
+                f"circuit.weight_nS.{pre}_{post}", f"missing: the pathway has connection probability {p:g}"
+            )
     return weights
 
 
@@ -610,17 +705,30 @@ def circuit_drive(cfg) -> CircuitDrive:
     """The per-window drive of the circuit (weights, NMDA ratios, vesicles, drug targets, AMPA scale)."""
     return CircuitDrive(
         weight_nS=_weights(cfg),
-        nmda_ratio=_per_population(cfg, "circuit.nmda_ratio", minimum=0, maximum=MAX_SCALE, why="NMDA/AMPA ratios are 0.1-3"),
-        background_weight_nS=_per_population(cfg, "circuit.background.weight_nS", minimum=0, maximum=MAX_WEIGHT_NS,
-                                             why=_WEIGHT_WHY),
+        nmda_ratio=_per_population(
+            cfg, "circuit.nmda_ratio", minimum=0, maximum=MAX_SCALE, why="NMDA/AMPA ratios are 0.1-3"
+        ),
+        background_weight_nS=_per_population(
+            cfg, "circuit.background.weight_nS", minimum=0, maximum=MAX_WEIGHT_NS, why=_WEIGHT_WHY
+        ),
         vesicles=vesicles(cfg),
         drug_targets=drug_targets(cfg),
         hnk_ampa_gain=_number(cfg, "hnk_ampa.gain", minimum=0, maximum=MAX_SCALE, why="a relative rise"),
-        hnk_ampa_ec50_uM=_number(cfg, "hnk_ampa.ec50_uM", minimum=0, strict=True, maximum=MAX_CONCENTRATION_UM,
-                                 why="1 mM, the model's concentration range"),
+        hnk_ampa_ec50_uM=_number(
+            cfg,
+            "hnk_ampa.ec50_uM",
+            minimum=0,
+            strict=True,
+            maximum=MAX_CONCENTRATION_UM,
+            why="1 mM, the model's concentration range",
+        ),
         # with a time window, the protocol's schedule applies the block (manipulation_schedule)
-        ampa_available=1.0 - (_number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1)
-                              if manipulation_window(cfg, "ampa_block") is None else 0.0),
+        ampa_available=1.0
+        - (
+            _number(cfg, "manipulation.ampa_block_fraction", minimum=0, maximum=1)
+            if manipulation_window(cfg, "ampa_block") is None
+            else 0.0
+        ),
     )
 
 
@@ -643,8 +751,12 @@ def _distinct(path: str, values: list, key=lambda v: v) -> None:
     for value in values:
         name = key(value)
         if name in seen:
-            raise ConfigError(path, f"values must be distinct, got {seen[name]!r} and {value!r} (both {name!r})"
-                              if seen[name] != value else f"values must be distinct, got {value!r} twice")
+            raise ConfigError(
+                path,
+                f"values must be distinct, got {seen[name]!r} and {value!r} (both {name!r})"
+                if seen[name] != value
+                else f"values must be distinct, got {value!r} twice",
+            )
         seen[name] = value
 
 
@@ -709,14 +821,18 @@ def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
     if route == "iv_infusion" and duration <= 0:
         raise ConfigError("dosing.duration_min", f"must be > 0 for route iv_infusion, got {duration}")
     if route != "iv_infusion" and duration != 0:
-        raise ConfigError("dosing.duration_min", f"must be 0 for route {route} (only iv_infusion lasts), got {duration}")
+        raise ConfigError(
+            "dosing.duration_min", f"must be 0 for route {route} (only iv_infusion lasts), got {duration}"
+        )
     body_weight = _number(cfg, "dosing.body_weight_kg", minimum=0, strict=True)
     if _get(cfg, "dosing.dose_mg") is None:
         dose = _number(cfg, "dosing.dose_mg_per_kg", minimum=0)
     else:  # a flat dose (esketamine's 56 or 84 mg) per body weight
         dose = _number(cfg, "dosing.dose_mg", minimum=0) / body_weight
-    events = [DosingEvent(route=route, dose_mg_per_kg=dose, start_min=start, duration_min=duration)
-              for start in dose_starts_min(cfg)]
+    events = [
+        DosingEvent(route=route, dose_mg_per_kg=dose, start_min=start, duration_min=duration)
+        for start in dose_starts_min(cfg)
+    ]
     return events, body_weight
 
 
@@ -782,16 +898,33 @@ def _check_concentration(path: str, value_uM: float, given) -> None:
     if not math.isfinite(value_uM) or value_uM < 0:
         raise ConfigError(path, f"must be >= 0, got {given!r}")
     if value_uM > MAX_CONCENTRATION_UM:
-        raise ConfigError(path, f"must be <= {MAX_CONCENTRATION_UM:g} uM (1 mM, over 10x anaesthetic brain levels; "
-                                f"the model is not valid above), got {given!r} = {value_uM:g} uM")
+        raise ConfigError(
+            path,
+            f"must be <= {MAX_CONCENTRATION_UM:g} uM (1 mM, over 10x anaesthetic brain levels; "
+            f"the model is not valid above), got {given!r} = {value_uM:g} uM",
+        )
 
 
 def train(cfg) -> tuple[int, float]:
     """The test train of ``experiment=evoked_release``: (pulses, interval in ms)."""
-    pulses = int(_number(cfg, "evoked_release.train_pulses", minimum=1, integer=True, maximum=MAX_TRAIN_PULSES,
-                         why="memory: one release value per pulse and cell"))
-    frequency = _number(cfg, "evoked_release.train_frequency_hz", minimum=0, strict=True, maximum=MAX_TRAIN_HZ,
-                        why="a 1 ms interval between pulses")
+    pulses = int(
+        _number(
+            cfg,
+            "evoked_release.train_pulses",
+            minimum=1,
+            integer=True,
+            maximum=MAX_TRAIN_PULSES,
+            why="memory: one release value per pulse and cell",
+        )
+    )
+    frequency = _number(
+        cfg,
+        "evoked_release.train_frequency_hz",
+        minimum=0,
+        strict=True,
+        maximum=MAX_TRAIN_HZ,
+        why="a 1 ms interval between pulses",
+    )
     return pulses, 1000.0 / frequency
 
 
@@ -823,20 +956,28 @@ def course_windows_min(cfg) -> tuple[list[float], float, float]:
     (:func:`dose_starts_min`): ``course.windows_per_dose_min`` around every dose,
     ``course.window_days_after_last_dose`` up to ``dosing.follow_days``; the start is
     ``course.start_min``, the end ``dosing.follow_days`` after the last dose."""
-    around = [_number(cfg, f"course.windows_per_dose_min.{i}") for i in range(len(_get(cfg, "course.windows_per_dose_min")))]
-    after = [_number(cfg, f"course.window_days_after_last_dose.{i}", minimum=0, strict=True)
-             for i in range(len(_get(cfg, "course.window_days_after_last_dose")))]
+    around = [
+        _number(cfg, f"course.windows_per_dose_min.{i}") for i in range(len(_get(cfg, "course.windows_per_dose_min")))
+    ]
+    after = [
+        _number(cfg, f"course.window_days_after_last_dose.{i}", minimum=0, strict=True)
+        for i in range(len(_get(cfg, "course.window_days_after_last_dose")))
+    ]
     follow = _number(cfg, "dosing.follow_days", minimum=0, strict=True)
     start = _number(cfg, "course.start_min")
     for key in ("course.timeline_step_s", "course.timeline_step_far_s", "course.fine_hours_after_dose"):
         _number(cfg, key, minimum=0, strict=True)
     if not around or around[0] >= 0:
-        raise ConfigError("course.windows_per_dose_min", f"needs a first window before the dose (the baseline), got {around}")
+        raise ConfigError(
+            "course.windows_per_dose_min", f"needs a first window before the dose (the baseline), got {around}"
+        )
     if around[0] < start:
         raise ConfigError("course.start_min", f"must be <= the first window ({around[0]} min), got {start}")
     doses = dose_starts_min(cfg)
     end = doses[-1] + 1440.0 * follow + 30.0  # room for a window on the last day
-    times = {round(d + m, 6) for d in doses for m in around} | {round(doses[-1] + 1440.0 * d, 6) for d in after if d <= follow}
+    times = {round(d + m, 6) for d in doses for m in around} | {
+        round(doses[-1] + 1440.0 * d, 6) for d in after if d <= follow
+    }
     window_min = float(_get(cfg, "circuit.window_s")) / 60.0
     ordered = sorted(times)
     kept = [ordered[0]]
@@ -863,8 +1004,9 @@ def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "th
     window_min = float(_get(cfg, "circuit.window_s")) / 60.0
     for a, b in zip(times, times[1:]):
         if b < a + window_min:
-            raise ConfigError(path, f"windows at {a:g} and {b:g} min overlap (each lasts circuit.window_s = "
-                                    f"{60.0 * window_min:g} s)")
+            raise ConfigError(
+                path, f"windows at {a:g} and {b:g} min overlap (each lasts circuit.window_s = {60.0 * window_min:g} s)"
+            )
     if times[0] >= onset_min:
         raise ConfigError(path, f"the first window ({times[0]} min) is the baseline and must come before {what}")
     if times[0] < start or times[-1] + window_min > end:
@@ -898,13 +1040,16 @@ def scorecard_settings(cfg) -> None:
         raise ConfigError("scorecard.seeds_dir", f"not a folder: {folder}")
     records = _get(cfg, "scorecard.records")
     if records is not None and (not _is_list(records) or len(records) == 0):
-        raise ConfigError("scorecard.records", f"must be null (every record with a registered readout) or a "
-                                               f"non-empty list of record ids, got {records!r}")
+        raise ConfigError(
+            "scorecard.records",
+            f"must be null (every record with a registered readout) or a non-empty list of record ids, got {records!r}",
+        )
     try:
         scorable(load_records(folder), list(records) if records is not None else None)
     except RecordError as error:
-        raise ConfigError("scorecard.records" if "scorecard.records" in str(error) else "scorecard.seeds_dir",
-                          str(error)) from None
+        raise ConfigError(
+            "scorecard.records" if "scorecard.records" in str(error) else "scorecard.seeds_dir", str(error)
+        ) from None
 
 
 def _scorecard_lists(cfg) -> None:
@@ -942,11 +1087,17 @@ def _extra_overrides(cfg) -> None:
         except OverrideParseException as error:
             raise ConfigError(path, f"cannot parse {text!r}: {' '.join(error.message.split())}") from None
         if key in seen or key.split(".")[0] in _SCORECARD_SETS:
-            raise ConfigError(path, f"{text!r}: " + ("its key is given twice" if key in seen else
-                                                     f"every run sets {key.split('.')[0]} itself"))
+            raise ConfigError(
+                path,
+                f"{text!r}: "
+                + ("its key is given twice" if key in seen else f"every run sets {key.split('.')[0]} itself"),
+            )
         if key in _SCORECARD_INHERITS or key.split(".")[0] == "hydra" or key.startswith("hydra/"):
-            raise ConfigError(path, f"{text!r}: the runs take {key} from the scorecard's own command line; "
-                                    f"set it there (e.g. ketamine-sim experiment=scorecard {text})")
+            raise ConfigError(
+                path,
+                f"{text!r}: the runs take {key} from the scorecard's own command line; "
+                f"set it there (e.g. ketamine-sim experiment=scorecard {text})",
+            )
         seen.add(key)
 
 
@@ -986,8 +1137,10 @@ def validate(cfg) -> None:
         if experiment == "dose_response":
             dose_list(cfg)
             if _get(cfg, "dosing.dose_mg") is not None:  # a flat dose would replace every dose of the list
-                raise ConfigError("dosing.dose_mg", "must be null in experiment=dose_response: the doses are "
-                                                    "dose_response.doses_mg_per_kg")
+                raise ConfigError(
+                    "dosing.dose_mg",
+                    "must be null in experiment=dose_response: the doses are dose_response.doses_mg_per_kg",
+                )
         if experiment == "course":
             course_windows_min(cfg)
         else:
@@ -996,7 +1149,9 @@ def validate(cfg) -> None:
     if experiment != "bath":
         manipulation_schedule(cfg, [0.0])
     elif manipulation_window(cfg, "ampa_block") or manipulation_window(cfg, "mtor_block"):
-        raise ConfigError("manipulation", "timed manipulations (*_window_min) need a protocol with a dosing clock, not bath")
+        raise ConfigError(
+            "manipulation", "timed manipulations (*_window_min) need a protocol with a dosing clock, not bath"
+        )
     protocol_checks(cfg, experiment)
 
 
@@ -1020,12 +1175,18 @@ def protocol_checks(cfg, experiment: str) -> None:
 
 def _timeline_points(path: str, span_s: float, step_s: float) -> None:
     if step_s > MAX_TIMELINE_STEP_S:
-        raise ConfigError(path, f"must be <= {MAX_TIMELINE_STEP_S:g} s (a day: the slow layer's time constants are "
-                                f"minutes to hours), got {step_s:g}")
+        raise ConfigError(
+            path,
+            f"must be <= {MAX_TIMELINE_STEP_S:g} s (a day: the slow layer's time constants are "
+            f"minutes to hours), got {step_s:g}",
+        )
     points = span_s / step_s
     if points > MAX_TIMELINE_POINTS:
-        raise ConfigError(path, f"the slow timeline would hold {points:.3g} points; at most {MAX_TIMELINE_POINTS} "
-                                f"fit in memory and time (a larger step or a shorter protocol), got step {step_s:g} s")
+        raise ConfigError(
+            path,
+            f"the slow timeline would hold {points:.3g} points; at most {MAX_TIMELINE_POINTS} "
+            f"fit in memory and time (a larger step or a shorter protocol), got step {step_s:g} s",
+        )
 
 
 def _window_count(path: str, count: int) -> None:
@@ -1057,16 +1218,23 @@ def _window_protocol(cfg, block: str) -> None:
     """``<block>.window_times_min``, ``start_min``, ``end_min``, ``timeline_step_s``: the
     protocol lasts at most a year and its windows and timeline fit."""
     path = f"{block}.window_times_min"
-    _window_count(path, len(_list_numbers(cfg, path, minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")))
+    _window_count(
+        path, len(_list_numbers(cfg, path, minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year"))
+    )
     start = _number(cfg, f"{block}.start_min", minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")
     end = _number(cfg, f"{block}.end_min", minimum=-MAX_PROTOCOL_MIN, maximum=MAX_PROTOCOL_MIN, why="a year")
     if end <= start:
         raise ConfigError(f"{block}.end_min", f"must be after {block}.start_min ({start:g}), got {end:g}")
     if end - start > MAX_PROTOCOL_MIN:
-        raise ConfigError(f"{block}.end_min", f"the protocol may last at most {MAX_PROTOCOL_MIN:g} min (a year), "
-                                              f"got {end - start:g} min")
-    _timeline_points(f"{block}.timeline_step_s", 60.0 * (end - start),
-                     _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True))
+        raise ConfigError(
+            f"{block}.end_min",
+            f"the protocol may last at most {MAX_PROTOCOL_MIN:g} min (a year), got {end - start:g} min",
+        )
+    _timeline_points(
+        f"{block}.timeline_step_s",
+        60.0 * (end - start),
+        _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True),
+    )
 
 
 def _dosing_ranges(cfg) -> None:
@@ -1075,11 +1243,21 @@ def _dosing_ranges(cfg) -> None:
     if _get(cfg, "dosing.dose_mg") is None:
         _number(cfg, "dosing.dose_mg_per_kg", minimum=0, maximum=MAX_DOSE_MG_PER_KG, why=_DOSE_WHY)
     else:
-        _number(cfg, "dosing.dose_mg", minimum=0, maximum=MAX_DOSE_MG_PER_KG * weight,
-                why=f"{MAX_DOSE_MG_PER_KG:g} mg/kg at dosing.body_weight_kg {weight:g}, {_DOSE_WHY}")
+        _number(
+            cfg,
+            "dosing.dose_mg",
+            minimum=0,
+            maximum=MAX_DOSE_MG_PER_KG * weight,
+            why=f"{MAX_DOSE_MG_PER_KG:g} mg/kg at dosing.body_weight_kg {weight:g}, {_DOSE_WHY}",
+        )
     _number(cfg, "dosing.duration_min", minimum=0, maximum=MAX_INFUSION_MIN, why="an infusion of at most a day")
-    _number(cfg, "dosing.start_min", minimum=-MAX_CLOCK_MIN, maximum=MAX_CLOCK_MIN,
-            why="the first dose within a week of the protocol clock's 0")
+    _number(
+        cfg,
+        "dosing.start_min",
+        minimum=-MAX_CLOCK_MIN,
+        maximum=MAX_CLOCK_MIN,
+        why="the first dose within a week of the protocol clock's 0",
+    )
     _list_numbers(cfg, "dosing.days", minimum=0, maximum=MAX_PROTOCOL_MIN / 1440.0, why="a year")
     _window_count("dosing.days", len(_get(cfg, "dosing.days")))
     _number(cfg, "dosing.follow_days", minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN / 1440.0, why="a year")
@@ -1090,15 +1268,26 @@ def _course_protocol(cfg) -> None:
     windows fit."""
     around = _list_numbers(cfg, "course.windows_per_dose_min", minimum=-1440.0, maximum=MAX_PROTOCOL_MIN, why="a year")
     _increasing("course.windows_per_dose_min", around)
-    _increasing("course.window_days_after_last_dose", _list_numbers(
-        cfg, "course.window_days_after_last_dose", minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN / 1440.0, why="a year"))
+    _increasing(
+        "course.window_days_after_last_dose",
+        _list_numbers(
+            cfg,
+            "course.window_days_after_last_dose",
+            minimum=0,
+            strict=True,
+            maximum=MAX_PROTOCOL_MIN / 1440.0,
+            why="a year",
+        ),
+    )
     _number(cfg, "course.start_min", minimum=-MAX_CLOCK_MIN, maximum=MAX_CLOCK_MIN, why="a week")
     _number(cfg, "course.fine_hours_after_dose", minimum=0, strict=True, maximum=24.0 * 7, why="a week")
     windows, start, end = course_windows_min(cfg)
     _window_count("course.windows_per_dose_min", len(windows))
     if end - start > MAX_PROTOCOL_MIN:
-        raise ConfigError("dosing.follow_days", f"the course may last at most {MAX_PROTOCOL_MIN / 1440.0:g} days "
-                                                f"(a year), got {(end - start) / 1440.0:g}")
+        raise ConfigError(
+            "dosing.follow_days",
+            f"the course may last at most {MAX_PROTOCOL_MIN / 1440.0:g} days (a year), got {(end - start) / 1440.0:g}",
+        )
     far = _number(cfg, "course.timeline_step_far_s", minimum=0, strict=True)
     fine = _number(cfg, "course.timeline_step_s", minimum=0, strict=True)
     _timeline_points("course.timeline_step_far_s", 60.0 * (end - start), far)
@@ -1107,8 +1296,12 @@ def _course_protocol(cfg) -> None:
 
 
 #: The joblib launcher's keys that take one of a few values (joblib.Parallel's arguments).
-_JOBLIB_CHOICES = {"backend": (None, "loky", "multiprocessing", "threading"), "prefer": (None, "processes", "threads"),
-                   "require": (None, "sharedmem"), "mmap_mode": (None, "r+", "r", "w+", "c")}
+_JOBLIB_CHOICES = {
+    "backend": (None, "loky", "multiprocessing", "threading"),
+    "prefer": (None, "processes", "threads"),
+    "require": (None, "sharedmem"),
+    "mmap_mode": (None, "r+", "r", "w+", "c"),
+}
 
 
 def launcher_settings(cfg) -> None:
@@ -1128,16 +1321,26 @@ def launcher_settings(cfg) -> None:
         for key in launcher:
             if key not in fields:
                 near = difflib.get_close_matches(str(key), sorted(fields), n=1)
-                raise ConfigError(f"hydra.launcher.{key}", f"unknown key of this launcher"
-                                                           f"{f'; did you mean hydra.launcher.{near[0]}?' if near else ''}")
+                raise ConfigError(
+                    f"hydra.launcher.{key}",
+                    f"unknown key of this launcher{f'; did you mean hydra.launcher.{near[0]}?' if near else ''}",
+                )
     for key in ("n_jobs", "cpus_per_task", "timeout_min", "array_parallelism", "tasks_per_node", "nodes"):
         if launcher.get(key) is not None:
-            _number(cfg, f"hydra.launcher.{key}", minimum=1, integer=True, maximum=MAX_JOBS if key == "n_jobs" else None,
-                    why="parallel processes")
+            _number(
+                cfg,
+                f"hydra.launcher.{key}",
+                minimum=1,
+                integer=True,
+                maximum=MAX_JOBS if key == "n_jobs" else None,
+                why="parallel processes",
+            )
     for key, allowed in _JOBLIB_CHOICES.items():
         if "joblib" in str(launcher.get("_target_", "")) and launcher.get(key) not in allowed:
-            raise ConfigError(f"hydra.launcher.{key}", f"unknown value {launcher.get(key)!r}; allowed: "
-                                                       f"{', '.join(str(a) for a in allowed)}")
+            raise ConfigError(
+                f"hydra.launcher.{key}",
+                f"unknown value {launcher.get(key)!r}; allowed: {', '.join(str(a) for a in allowed)}",
+            )
     batch = launcher.get("batch_size")
     if batch not in (None, "auto") and not (str(batch).isdigit() and int(batch) >= 1):  # joblib's str-typed field
         raise ConfigError("hydra.launcher.batch_size", f"must be auto or a whole number >= 1, got {batch!r}")

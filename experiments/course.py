@@ -15,7 +15,9 @@ import numpy as np
 SECONDS_PER_DAY = 86400.0
 
 
-def response_summary(timeline: dict[str, np.ndarray], dose_days: list[float], fraction: float = 0.5) -> dict[str, float]:
+def response_summary(
+    timeline: dict[str, np.ndarray], dose_days: list[float], fraction: float = 0.5
+) -> dict[str, float]:
     """Response of one course run: baseline and peak of the proxy, the response line, onset
     (h after the first dose), relapse (days after the last dose; NaN if no response or
     still responding at the end), and the spine density's baseline and peak."""
@@ -31,11 +33,16 @@ def response_summary(timeline: dict[str, np.ndarray], dose_days: list[float], fr
         last = np.flatnonzero(above)[-1]
         relapse = float(days[last + 1] - dose_days[-1]) if last + 1 < len(days) else np.nan
     spines = timeline["spine_density"]
-    return {"outcome_baseline": baseline, "outcome_peak": float(proxy[after].max()), "response_line": line,
-            "onset_h": onset_h, "relapse_days_after_last_dose": relapse,
-            "spine_density_baseline": float(spines[np.searchsorted(days, 0.0)]),
-            "spine_density_peak": float(spines[after].max()),
-            "spine_density_peak_day": float(days[after][np.argmax(spines[after])])}
+    return {
+        "outcome_baseline": baseline,
+        "outcome_peak": float(proxy[after].max()),
+        "response_line": line,
+        "onset_h": onset_h,
+        "relapse_days_after_last_dose": relapse,
+        "spine_density_baseline": float(spines[np.searchsorted(days, 0.0)]),
+        "spine_density_peak": float(spines[after].max()),
+        "spine_density_peak_day": float(days[after][np.argmax(spines[after])]),
+    }
 
 
 def value_at_day(timeline: dict[str, np.ndarray], name: str, day: float) -> float:

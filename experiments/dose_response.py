@@ -9,8 +9,15 @@ import numpy as np
 
 from .results import RunData
 
-COLUMNS = ("dose_mg_per_kg", "peak_glutamate_change_pct", "evoked_release_change_pct", "pyr_rate_change_pct",
-           "pv_rate_change_pct", "sst_rate_change_pct", "peak_nmda_blocked_pyr")
+COLUMNS = (
+    "dose_mg_per_kg",
+    "peak_glutamate_change_pct",
+    "evoked_release_change_pct",
+    "pyr_rate_change_pct",
+    "pv_rate_change_pct",
+    "sst_rate_change_pct",
+    "peak_nmda_blocked_pyr",
+)
 
 
 def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:
@@ -18,6 +25,7 @@ def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:
 
     Glutamate: the peak of the bulk pool over the protocol; evoked release: its lowest
     value; rates: the largest change (up or down) of each population."""
+
     def change(values: np.ndarray) -> float:
         rel = 100.0 * (values[1:] / values[0] - 1.0)
         return float(rel[np.argmax(np.abs(rel))]) if rel.size else float("nan")
@@ -26,8 +34,12 @@ def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:
     pyr = data.readouts["pyr"]
     return {
         "dose_mg_per_kg": dose_mg_per_kg,
-        "peak_glutamate_change_pct": float(100.0 * (np.max(glutamate) - 1.0)) if glutamate is not None else float("nan"),
-        "evoked_release_change_pct": float(100.0 * (np.min(pyr["evoked_release"][1:]) / pyr["evoked_release"][0] - 1.0)),
+        "peak_glutamate_change_pct": float(100.0 * (np.max(glutamate) - 1.0))
+        if glutamate is not None
+        else float("nan"),
+        "evoked_release_change_pct": float(
+            100.0 * (np.min(pyr["evoked_release"][1:]) / pyr["evoked_release"][0] - 1.0)
+        ),
         "pyr_rate_change_pct": change(pyr["rate"]),
         "pv_rate_change_pct": change(data.readouts["pv"]["rate"]),
         "sst_rate_change_pct": change(data.readouts["sst"]["rate"]),

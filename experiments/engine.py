@@ -155,8 +155,11 @@ def _order_clock_code(device) -> None:
     Brian2 2.9 and 2.10)."""
     device.clocks = _ClocksByName(device.clocks)
     queue = device.main_queue
-    resets = [i for i, (kind, args) in enumerate(queue) if kind == "set_by_single_value"
-              and re.fullmatch(r"_array_\w*clock_(timestep|t)", str(args[0]))]
+    resets = [
+        i
+        for i, (kind, args) in enumerate(queue)
+        if kind == "set_by_single_value" and re.fullmatch(r"_array_\w*clock_(timestep|t)", str(args[0]))
+    ]
     for i, entry in zip(resets, sorted((queue[i] for i in resets), key=lambda e: str(e[1][0]))):
         queue[i] = entry
 
@@ -177,11 +180,17 @@ def _compiler_identity(compiler: str, flags: tuple[str, ...]) -> str:
     """What the compiler makes of ``flags`` (``-###``: version, target and the expanded
     ``-march=native``), so that a build is shared only by machines that compile it alike."""
     try:
-        probe = subprocess.run([compiler, "-###", *flags, "-x", "c++", "-c", os.devnull, "-o", os.devnull],
-                               capture_output=True, text=True, timeout=60)
+        probe = subprocess.run(
+            [compiler, "-###", *flags, "-x", "c++", "-c", os.devnull, "-o", os.devnull],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except (OSError, subprocess.SubprocessError) as error:
-        raise RuntimeError(f"cannot run the C++ compiler {compiler!r} ({error}); install one (or set $CXX), "
-                           "or use backend=numpy, which needs none") from None
+        raise RuntimeError(
+            f"cannot run the C++ compiler {compiler!r} ({error}); install one (or set $CXX), "
+            "or use backend=numpy, which needs none"
+        ) from None
     text = probe.stdout + probe.stderr
     for folder in {tempfile.gettempdir(), os.environ.get("TMPDIR", "/tmp"), "/tmp"}:  # the compiler's own temp files
         text = re.sub(re.escape(folder.rstrip("/")) + r"/[^\s'\"]+", "<temp>", text)
@@ -219,8 +228,12 @@ def build_is_complete(directory: Path) -> bool:
     binary = Path(directory) / "main"
     try:
         marker = json.loads((Path(directory) / BUILD_MARKER).read_text())
-        return (binary.is_file() and binary.stat().st_size == marker["main_bytes"] and os.access(binary, os.X_OK)
-                and _file_sha256(binary) == marker["main_sha256"])
+        return (
+            binary.is_file()
+            and binary.stat().st_size == marker["main_bytes"]
+            and os.access(binary, os.X_OK)
+            and _file_sha256(binary) == marker["main_sha256"]
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -308,9 +321,12 @@ def _cached_build(device, structure: CircuitStructure, cache: Path) -> tuple[Pat
             from .config import ConfigError
 
             state = "an incomplete build" if final.exists() else "no build"
-            raise ConfigError("backend.cache_dir", f"the build cache {cache} is not writable and holds {state} of "
-                                                   f"circuit {structure.name!r} ({final.name}); choose a writable "
-                                                   "folder with backend.cache_dir=PATH (or $KETAMINE_SIM_CACHE)")
+            raise ConfigError(
+                "backend.cache_dir",
+                f"the build cache {cache} is not writable and holds {state} of "
+                f"circuit {structure.name!r} ({final.name}); choose a writable "
+                "folder with backend.cache_dir=PATH (or $KETAMINE_SIM_CACHE)",
+            )
         with FileLock(str(final) + ".lock"):
             if build_is_complete(final):  # another process finished it while we waited
                 return final, False
@@ -384,8 +400,13 @@ class StandaloneEngine:
         self.directory, self.recompiled = _cached_build(device, structure, Path(cache_dir).expanduser())
         device.project_dir = str(self.directory)
         self.timings["build_s"] = time.perf_counter() - start
-        log.info("circuit %s (%s): %s in %.1f s", structure.name, self.directory.name,
-                 "compiled" if self.recompiled else "reused the compiled build", self.timings["build_s"])
+        log.info(
+            "circuit %s (%s): %s in %.1f s",
+            structure.name,
+            self.directory.name,
+            "compiled" if self.recompiled else "reused the compiled build",
+            self.timings["build_s"],
+        )
 
     def _run_arguments(self, device, values: dict[str, dict[str, object]], folder: Path) -> list[str]:
         """``name=value`` arguments of the binary; arrays are written into ``folder`` (per run),
@@ -422,8 +443,10 @@ class StandaloneEngine:
             except (OSError, IndexError, ValueError):
                 completed = float(getattr(device, "_last_run_completed_fraction", 1.0))
             if completed < 1.0 - 1e-9:
-                raise KeyboardInterrupt(f"the window's binary was interrupted after {100 * completed:.1f}% of the "
-                                        f"window: a truncated window is never used")
+                raise KeyboardInterrupt(
+                    f"the window's binary was interrupted after {100 * completed:.1f}% of the "
+                    f"window: a truncated window is never used"
+                )
             spikes, state = _collect(self.circuit)
             sites = _sites(self.circuit, with_indices="pyr_to_pyr" not in values)
         finally:
@@ -448,9 +471,11 @@ class RuntimeEngine:
         b2.defaultclock.dt = self.structure.dt_ms * b2.ms
         start = time.perf_counter()
         # the generator seeds of thread 0 of the compiled code
-        circuit = build_circuit(self.structure,
-                                after_groups=lambda: b2.seed(stream_seed(connect_seed, "connectivity", 0)),
-                                after_connect=lambda: b2.seed(stream_seed(noise_seed, "noise", 0)))
+        circuit = build_circuit(
+            self.structure,
+            after_groups=lambda: b2.seed(stream_seed(connect_seed, "connectivity", 0)),
+            after_connect=lambda: b2.seed(stream_seed(noise_seed, "noise", 0)),
+        )
         for target, target_values in values.items():
             group = _target(circuit, target)
             for name, value in target_values.items():
@@ -461,5 +486,9 @@ class RuntimeEngine:
             # Brian2's SIGINT handler stops a runtime run early ("Simulation stop requested")
             raise KeyboardInterrupt("the window was interrupted before its end: a truncated window is never used")
         spikes, state = _collect(circuit, t0)
-        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start,
-                            sites=_sites(circuit, with_indices="pyr_to_pyr" not in values))
+        return WindowOutput(
+            spikes=spikes,
+            state=state,
+            wall_s=time.perf_counter() - start,
+            sites=_sites(circuit, with_indices="pyr_to_pyr" not in values),
+        )

@@ -11,13 +11,14 @@
 Both need the optional extra ``export`` (``pip install -e ".[export]"``: pynwb, neo);
 docs/export.md describes the mapping.
 """
+
 from __future__ import annotations
 
 import os
 import pathlib
 import uuid
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -62,12 +63,17 @@ def _session_start(run: Run) -> datetime:
     except ValueError:
         t = None
     if t is None:
-        return datetime.now(timezone.utc)
-    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+        return datetime.now(UTC)
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def to_nwb(run: Run | str | os.PathLike, path: str | os.PathLike, populations: Sequence[str] | None = None,
-           session_description: str | None = None, identifier: str | None = None) -> pathlib.Path:
+def to_nwb(
+    run: Run | str | os.PathLike,
+    path: str | os.PathLike,
+    populations: Sequence[str] | None = None,
+    session_description: str | None = None,
+    identifier: str | None = None,
+) -> pathlib.Path:
     """Write the spikes of ``run`` (a :class:`Run`, a run folder or a ``results.h5``) to an NWB file.
 
     Units table (``nwbfile.units``): one row per neuron of each population, in population
@@ -107,8 +113,7 @@ def to_nwb(run: Run | str | os.PathLike, path: str | os.PathLike, populations: S
         t_s, ids = t_ms[order] * 1e-3, ids[order]
         cuts = np.searchsorted(ids, np.arange(n + 1))
         for node in range(n):
-            nwb.add_unit(spike_times=t_s[cuts[node]:cuts[node + 1]], obs_intervals=obs, population=pop,
-                         node_id=node)
+            nwb.add_unit(spike_times=t_s[cuts[node] : cuts[node + 1]], obs_intervals=obs, population=pop, node_id=node)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with NWBHDF5IO(str(path), "w") as io:
@@ -140,10 +145,20 @@ def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_ne
     t_abs, ids = start_ms + t_rel[order], ids[order]
     cuts = np.searchsorted(ids, np.arange(n + 1))
     label = _labels(run)[int(window)]
-    return [neo.SpikeTrain(t_abs[cuts[i]:cuts[i + 1]], units=pq.ms, t_start=start_ms * pq.ms, t_stop=stop_ms * pq.ms,
-                           name=f"{population} {i}", population=population, node_id=i, window=int(window),
-                           label=label)
-            for i in range(n)]
+    return [
+        neo.SpikeTrain(
+            t_abs[cuts[i] : cuts[i + 1]],
+            units=pq.ms,
+            t_start=start_ms * pq.ms,
+            t_stop=stop_ms * pq.ms,
+            name=f"{population} {i}",
+            population=population,
+            node_id=i,
+            window=int(window),
+            label=label,
+        )
+        for i in range(n)
+    ]
 
 
 def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = None):
@@ -157,8 +172,12 @@ def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = Non
     pops = _populations(run, populations)
     block = neo.Block(name=str(run.path) if run.path is not None else "ketamine-sim run", seed=run.seed)
     for w, label in enumerate(_labels(run)):
-        seg = neo.Segment(name=label, window=w, start_s=float(run.data.windows["start_s"][w]),
-                          duration_s=float(run.data.windows["duration_s"][w]))
+        seg = neo.Segment(
+            name=label,
+            window=w,
+            start_s=float(run.data.windows["start_s"][w]),
+            duration_s=float(run.data.windows["duration_s"][w]),
+        )
         for pop in pops:
             seg.spiketrains.extend(spiketrains(run, pop, w))
         block.segments.append(seg)

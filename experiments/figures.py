@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -35,8 +35,13 @@ from .results import RunData, read_results, spikes_in_window
 #: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
 #: Colour of each drug species.
-SPECIES_COLORS = {"s_ketamine": "tab:purple", "r_ketamine": "tab:orange", "s_norketamine": "tab:brown",
-                  "r_norketamine": "tab:pink", "hnk": "tab:olive"}
+SPECIES_COLORS = {
+    "s_ketamine": "tab:purple",
+    "r_ketamine": "tab:orange",
+    "s_norketamine": "tab:brown",
+    "r_norketamine": "tab:pink",
+    "hnk": "tab:olive",
+}
 #: Colour of the marks of the spiking windows.
 WINDOW_COLOR = "0.55"
 #: matplotlib rc settings of the figure set (applied while a figure is built and saved).
@@ -60,13 +65,20 @@ SCORECARD_COLORS = ("#d7301f", "#1a9850", "#d9d9d9")
 #: Columns the scorecard table must have.
 SCORECARD_COLUMNS = ("finding", "hypothesis", "passed", "value", "target")
 #: Columns of the dose-response table (experiments/dose_response.py writes them).
-DOSE_RESPONSE_COLUMNS = ("dose_mg_per_kg", "peak_glutamate_change_pct", "evoked_release_change_pct",
-                         "pyr_rate_change_pct", "pv_rate_change_pct", "sst_rate_change_pct")
+DOSE_RESPONSE_COLUMNS = (
+    "dose_mg_per_kg",
+    "peak_glutamate_change_pct",
+    "evoked_release_change_pct",
+    "pyr_rate_change_pct",
+    "pv_rate_change_pct",
+    "sst_rate_change_pct",
+)
 
 SECONDS_PER_DAY = 86400.0
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _data(run) -> RunData:
     """The RunData of a Run, a RunData, a run folder or a results.h5."""
@@ -126,10 +138,16 @@ def _time_axis(data: RunData, scale_s: float = 60.0, unit: str = "min"):
     """(timeline x, window start x, x label): time from the start of dosing where the run has it,
     else protocol time, in ``unit`` (``scale_s`` seconds each)."""
     if "time_from_dose_s" in data.timeline and "time_from_dose_s" in data.windows:
-        return (np.asarray(data.timeline["time_from_dose_s"]) / scale_s,
-                np.asarray(data.windows["time_from_dose_s"]) / scale_s, f"time from start of dosing ({unit})")
-    return (np.asarray(data.timeline["time_s"]) / scale_s, np.asarray(data.windows["start_s"]) / scale_s,
-            f"protocol time ({unit})")
+        return (
+            np.asarray(data.timeline["time_from_dose_s"]) / scale_s,
+            np.asarray(data.windows["time_from_dose_s"]) / scale_s,
+            f"time from start of dosing ({unit})",
+        )
+    return (
+        np.asarray(data.timeline["time_s"]) / scale_s,
+        np.asarray(data.windows["start_s"]) / scale_s,
+        f"protocol time ({unit})",
+    )
 
 
 def _mark_windows(ax, starts: Iterable[float], label: str = "spiking windows") -> None:
@@ -139,7 +157,9 @@ def _mark_windows(ax, starts: Iterable[float], label: str = "spiking windows") -
 
 def _labels(data: RunData) -> list[str]:
     labels = data.windows.get("label")
-    return [str(x) for x in labels] if labels is not None else [f"window {i}" for i in range(len(data.windows["start_s"]))]
+    return (
+        [str(x) for x in labels] if labels is not None else [f"window {i}" for i in range(len(data.windows["start_s"]))]
+    )
 
 
 def _populations(data: RunData, populations: Sequence[str] | None) -> list[str]:
@@ -154,8 +174,14 @@ def _populations(data: RunData, populations: Sequence[str] | None) -> list[str]:
 
 # --------------------------------------------------------------------------- the figure set
 
-def raster(run, windows: Sequence[int] | None = None, populations: Sequence[str] | None = None,
-           max_neurons: int = 80, path: str | os.PathLike | None = None):
+
+def raster(
+    run,
+    windows: Sequence[int] | None = None,
+    populations: Sequence[str] | None = None,
+    max_neurons: int = 80,
+    path: str | os.PathLike | None = None,
+):
     """Raster per population (rows) per window (columns): spikes of cells ``0 .. max_neurons - 1``
     against time from the window start (s). The window's transient (``circuit.transient_s``,
     left out of the readouts) is shaded. ``windows`` defaults to all (at most 6: the first five
@@ -172,8 +198,13 @@ def raster(run, windows: Sequence[int] | None = None, populations: Sequence[str]
     transient = float((_config(data).get("circuit") or {}).get("transient_s", 0.0) or 0.0)
     labels = _labels(data)
     with _style():
-        fig, axes = _figure(len(pops), len(windows), figsize=(2.2 * len(windows) + 0.8, 1.6 * len(pops) + 0.6),
-                            sharex="col", sharey="row")
+        fig, axes = _figure(
+            len(pops),
+            len(windows),
+            figsize=(2.2 * len(windows) + 0.8, 1.6 * len(pops) + 0.6),
+            sharex="col",
+            sharey="row",
+        )
         for i, pop in enumerate(pops):
             for j, w in enumerate(windows):
                 ax = axes[i, j]
@@ -236,8 +267,11 @@ def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike 
                 ax.plot(t, tl[f"plasma_{k}_uM"], ls="--", lw=lw, color=color, alpha=0.7, gid=f"plasma_{k}")
             ax.plot(t, tl[f"brain_{k}_uM"], lw=lw, color=color, label=k.replace("_", "-"), gid=f"brain_{k}")
         _mark_windows(ax, starts)
-        ax.set(xlabel=xlabel, ylabel="concentration (uM)",
-               title="drug: brain (solid) and plasma (dashed)" if species else "no drug in this run")
+        ax.set(
+            xlabel=xlabel,
+            ylabel="concentration (uM)",
+            title="drug: brain (solid) and plasma (dashed)" if species else "no drug in this run",
+        )
         ax.set_ylim(bottom=0)
         ax.legend()
         return _finish(fig, path)
@@ -249,8 +283,9 @@ def neurochemistry(run, path: str | os.PathLike | None = None):
     data = _data(run)
     names = [n for n in ("glutamate", "adenosine") if n in data.timeline]
     if not names:
-        raise ValueError("the run has no /timeline/glutamate or /timeline/adenosine "
-                         "(neurochemistry.glutamate_pool=false?)")
+        raise ValueError(
+            "the run has no /timeline/glutamate or /timeline/adenosine (neurochemistry.glutamate_pool=false?)"
+        )
     t, starts, xlabel = _time_axis(data)
     with _style():
         fig, axes = _figure(figsize=(6.5, 3.5))
@@ -294,8 +329,14 @@ def dose_response(table, path: str | os.PathLike | None = None):
         fig, axes = _figure(1, 2, figsize=(9.0, 3.5))
         left, right = axes[0]
         left.plot(doses, df["peak_glutamate_change_pct"], "ko-", label="peak bulk glutamate", gid="glutamate")
-        left.plot(doses, df["evoked_release_change_pct"], "s-", color="tab:purple", label="evoked release (lowest)",
-                  gid="evoked_release")
+        left.plot(
+            doses,
+            df["evoked_release_change_pct"],
+            "s-",
+            color="tab:purple",
+            label="evoked release (lowest)",
+            gid="evoked_release",
+        )
         left.axhline(0, color="0.7", lw=0.8)
         left.set(xlabel="IV dose over the infusion (mg/kg)", ylabel="change from baseline (%)", title="glutamate")
         left.legend()
@@ -346,8 +387,15 @@ def scorecard(table, path: str | os.PathLike | None = None):
         ax.imshow(np.ma.masked_invalid(code), cmap=cmap, vmin=0, vmax=1, aspect="auto", gid="scorecard")
         for _, row in df.iterrows():
             i, j = findings.index(row["finding"]), hypotheses.index(row["hypothesis"])
-            ax.text(j, i, f"{_cell_text(row['value'])}\n({_cell_text(row['target'])})", ha="center", va="center",
-                    fontsize=7, color="white" if not np.isnan(code[i, j]) else "k")
+            ax.text(
+                j,
+                i,
+                f"{_cell_text(row['value'])}\n({_cell_text(row['target'])})",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if not np.isnan(code[i, j]) else "k",
+            )
         ax.set_xticks(range(len(hypotheses)), [str(h) for h in hypotheses], rotation=30, ha="right")
         ax.set_yticks(range(len(findings)), [str(f) for f in findings])
         ax.set_xticks(np.arange(-0.5, len(hypotheses)), minor=True)
@@ -357,8 +405,10 @@ def scorecard(table, path: str | os.PathLike | None = None):
         for side in ("top", "right", "bottom", "left"):
             ax.spines[side].set_visible(False)
         n_pass, n_eval = int(np.nansum(code)), int(np.count_nonzero(~np.isnan(code)))
-        ax.set_title(f"scorecard: {n_pass}/{n_eval} passed\n"
-                     "green passed, red failed, grey not evaluated; each cell: value (target)")
+        ax.set_title(
+            f"scorecard: {n_pass}/{n_eval} passed\n"
+            "green passed, red failed, grey not evaluated; each cell: value (target)"
+        )
         return _finish(fig, path)
 
 
@@ -369,8 +419,10 @@ def spine_density(run, path: str | os.PathLike | None = None):
     has no ``spine_density``."""
     data = _data(run)
     if "spine_density" not in data.timeline:
-        raise ValueError("the run has no /timeline/spine_density (it comes from a days-to-weeks "
-                         f"plasticity protocol); timeline has {sorted(data.timeline)}")
+        raise ValueError(
+            "the run has no /timeline/spine_density (it comes from a days-to-weeks "
+            f"plasticity protocol); timeline has {sorted(data.timeline)}"
+        )
     t, starts, xlabel = _time_axis(data, SECONDS_PER_DAY, "days")
     y = np.asarray(data.timeline["spine_density"], dtype=float)
     unit = data.timeline_units.get("spine_density", "")
@@ -383,8 +435,11 @@ def spine_density(run, path: str | os.PathLike | None = None):
             for c in range(y.shape[1]):
                 ax.plot(t, y[:, c], label=f"{c}", gid=f"spine_density_{c}")
             ax.legend(title="column")
-        ax.set(xlabel=xlabel, ylabel=f"spine density ({unit})" if unit else "spine density",
-               title="dendritic spine density")
+        ax.set(
+            xlabel=xlabel,
+            ylabel=f"spine density ({unit})" if unit else "spine density",
+            title="dendritic spine density",
+        )
         return _finish(fig, path)
 
 
@@ -406,6 +461,7 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- summary (command line)
+
 
 def summary_figure(data: RunData, path: str | Path) -> Path:
     """Four panels: brain (and plasma) concentration with the windows marked; NMDA blocked

@@ -9,9 +9,9 @@ their stored config). Changes are fractional (0.2 = +20%) unless the name says o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import yaml
@@ -21,12 +21,24 @@ from .results import RunData, read_results
 
 #: Conditions (later overrides of a key replace earlier ones, see :func:`merge`). Windows are
 #: few, so that a scorecard stays affordable; defaults that a run folder may differ in are explicit.
-IV = ("experiment=iv_infusion", "manipulation=none", "dosing=single_iv", "dosing.dose_mg_per_kg=0.5",
-      "iv_infusion.window_times_min=[-10,40]", "iv_infusion.end_min=60")
+IV = (
+    "experiment=iv_infusion",
+    "manipulation=none",
+    "dosing=single_iv",
+    "dosing.dose_mg_per_kg=0.5",
+    "iv_infusion.window_times_min=[-10,40]",
+    "iv_infusion.end_min=60",
+)
 EVOKED = ("experiment=evoked_release", "manipulation=none")
-COURSE = ("experiment=course", "manipulation=none", "dosing=single_iv", "dosing.dose_mg_per_kg=0.5",
-          "dosing.follow_days=14", "course.windows_per_dose_min=[-10,20,40,1440]",
-          "course.window_days_after_last_dose=[3,7,14,28]")
+COURSE = (
+    "experiment=course",
+    "manipulation=none",
+    "dosing=single_iv",
+    "dosing.dose_mg_per_kg=0.5",
+    "dosing.follow_days=14",
+    "course.windows_per_dose_min=[-10,20,40,1440]",
+    "course.window_days_after_last_dose=[3,7,14,28]",
+)
 SHORT_COURSE = COURSE + ("course.window_days_after_last_dose=[3]", "dosing.follow_days=3")
 
 
@@ -90,47 +102,68 @@ def _relapse_ordering(runs, condition) -> dict:
     if gain <= 1e-6:  # no effect at all: nothing is sustained (and the ordering cannot hold)
         return {"one infusion": 0.0, "six infusions over two weeks": 0.0}
     line = value_at_day(single.timeline, "outcome", 0.0) + 0.5 * gain
-    return {"one infusion": _last_day_above_half_peak(single, line),
-            "six infusions over two weeks": _last_day_above_half_peak(six, line)}
+    return {
+        "one infusion": _last_day_above_half_peak(single, line),
+        "six infusions over two weeks": _last_day_above_half_peak(six, line),
+    }
 
 
 OBSERVABLES: dict[str, Observable] = {
     "rate_change_pyr": Observable({"iv": IV}, lambda r, c: _window_change(r["iv"], "pyr", "rate")),
     "rate_change_pv_sst": Observable(
-        {"iv": IV}, lambda r, c: min(_window_change(r["iv"], "pv", "rate"), _window_change(r["iv"], "sst", "rate"))),
+        {"iv": IV}, lambda r, c: min(_window_change(r["iv"], "pv", "rate"), _window_change(r["iv"], "sst", "rate"))
+    ),
     "inhibitory_input_change_pyr": Observable({"iv": IV}, lambda r, c: _window_change(r["iv"], "pyr", "g_inh_mean")),
     "glx_change_percent": Observable(
-        {"iv": IV}, lambda r, c: 100.0 * (float(np.max(r["iv"].timeline["glutamate"])) - 1.0), unit="%"),
+        {"iv": IV}, lambda r, c: 100.0 * (float(np.max(r["iv"].timeline["glutamate"])) - 1.0), unit="%"
+    ),
     "evoked_glutamate_release_change": Observable(
         {"none": EVOKED, "dpcpx": EVOKED + ("manipulation=dpcpx",), "nbqx": EVOKED + ("manipulation=nbqx",)},
-        lambda r, c: (_window_change(r["none"], "pyr", "evoked_release") if "manipulation" not in c else
-                      max((_window_change(r[m], "pyr", "evoked_release") for m in ("dpcpx", "nbqx")), key=abs)),
-        select=lambda c: ["dpcpx", "nbqx"] if "manipulation" in c else ["none"]),
+        lambda r, c: (
+            _window_change(r["none"], "pyr", "evoked_release")
+            if "manipulation" not in c
+            else max((_window_change(r[m], "pyr", "evoked_release") for m in ("dpcpx", "nbqx")), key=abs)
+        ),
+        select=lambda c: ["dpcpx", "nbqx"] if "manipulation" in c else ["none"],
+    ),
     "vesicle_pool_recovery_rate_change": Observable(
-        {"none": EVOKED}, lambda r, c: -_window_change(r["none"], "pyr", "vesicle_recovery_tau")),
+        {"none": EVOKED}, lambda r, c: -_window_change(r["none"], "pyr", "vesicle_recovery_tau")
+    ),
     "spine_density_change": Observable(
         {"course": COURSE},
-        lambda r, c: (value_at_day(r["course"].timeline, "spine_density", 0.0) - 1.0 if "chronic stress" in
-                      str(c.get("manipulation", "")) else _excess(r["course"], "spine_density", _day(c, 1.0)))),
+        lambda r, c: (
+            value_at_day(r["course"].timeline, "spine_density", 0.0) - 1.0
+            if "chronic stress" in str(c.get("manipulation", ""))
+            else _excess(r["course"], "spine_density", _day(c, 1.0))
+        ),
+    ),
     "early_effect_change": Observable(
         {"course": COURSE, "spine_block": COURSE + ("manipulation=spine_block",)},
         # "early": 6 h after the dose, before new spines (Moda-Sava 2019: behaviour recovers within
         # hours, spines form from 12-24 h on)
-        lambda r, c: _relative(_excess(r["course"], "outcome", 0.25), _excess(r["spine_block"], "outcome", 0.25))),
+        lambda r, c: _relative(_excess(r["course"], "outcome", 0.25), _excess(r["spine_block"], "outcome", 0.25)),
+    ),
     "antidepressant_effect_change": Observable(
         {"course": COURSE, "nbqx": COURSE + ("manipulation=nbqx_timed",)},
-        lambda r, c: _relative(_peak_excess(r["course"], "outcome"), _peak_excess(r["nbqx"], "outcome"))),
+        lambda r, c: _relative(_peak_excess(r["course"], "outcome"), _peak_excess(r["nbqx"], "outcome")),
+    ),
     "time_to_relapse": Observable(
-        {"one infusion": COURSE + ("dosing.follow_days=28",),
-         "six infusions over two weeks": COURSE + ("dosing=six_iv_2wk", "dosing.follow_days=28")},
-        _relapse_ordering, unit="day"),
+        {
+            "one infusion": COURSE + ("dosing.follow_days=28",),
+            "six infusions over two weeks": COURSE + ("dosing=six_iv_2wk", "dosing.follow_days=28"),
+        },
+        _relapse_ordering,
+        unit="day",
+    ),
     "antidepressant_effect": Observable(
         {f"{d:g}": SHORT_COURSE + (f"dosing.dose_mg_per_kg={d:g}",) for d in (0.1, 0.2, 0.5, 1.0)},
-        lambda r, c: {float(k): _peak_excess(run, "outcome") for k, run in r.items()}),
+        lambda r, c: {float(k): _peak_excess(run, "outcome") for k, run in r.items()},
+    ),
 }
 
 
 # -- finding runs of a condition in any folder --------------------------------------------
+
 
 def _config_value(config: dict, key: str):
     node = config
@@ -155,19 +188,29 @@ def matches(config: dict, overrides: tuple[str, ...]) -> bool:
         key, _, value = override.partition("=")
         wanted = yaml.safe_load(value)
         if key in ("manipulation",):
-            active = [m for m, on in (("dpcpx", config["manipulation"].get("a1_antagonist")),
-                                      ("nbqx", config["manipulation"].get("ampa_block_fraction", 0) > 0
-                                       and config["manipulation"].get("ampa_block_window_min") is None),
-                                      ("nbqx_timed", config["manipulation"].get("ampa_block_window_min") is not None),
-                                      ("rapamycin", config["manipulation"].get("mtor_block_fraction", 0) > 0),
-                                      ("spine_block", config["manipulation"].get("spine_formation_block"))) if on]
+            active = [
+                m
+                for m, on in (
+                    ("dpcpx", config["manipulation"].get("a1_antagonist")),
+                    (
+                        "nbqx",
+                        config["manipulation"].get("ampa_block_fraction", 0) > 0
+                        and config["manipulation"].get("ampa_block_window_min") is None,
+                    ),
+                    ("nbqx_timed", config["manipulation"].get("ampa_block_window_min") is not None),
+                    ("rapamycin", config["manipulation"].get("mtor_block_fraction", 0) > 0),
+                    ("spine_block", config["manipulation"].get("spine_formation_block")),
+                )
+                if on
+            ]
             if active != ([] if wanted == "none" else [wanted]):
                 return False
         elif "." not in key:
             if _group_option(config, key) != wanted:
                 return False
-        elif _config_value(config, key) != wanted and not (isinstance(wanted, (int, float)) and
-                                                          _config_value(config, key) == float(wanted)):
+        elif _config_value(config, key) != wanted and not (
+            isinstance(wanted, (int, float)) and _config_value(config, key) == float(wanted)
+        ):
             return False
     return True
 

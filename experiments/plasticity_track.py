@@ -23,9 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuits.network import stream_rng
-
-from circuits.plasticity import (BrainState, PlasticityParameters, PlasticityState, activity_drive, advance, drive_and_adapt,
-                                 outcome, update_sites)
+from circuits.plasticity import (
+    BrainState,
+    PlasticityParameters,
+    PlasticityState,
+    activity_drive,
+    advance,
+    drive_and_adapt,
+    outcome,
+    update_sites,
+)
 
 #: Timeline traces (name -> unit) written when plasticity is enabled.
 TRACE_UNITS: dict[str, str] = {
@@ -59,15 +66,25 @@ def interpolation_weight(t: np.ndarray, occupancy: np.ndarray, i0: int, i1: int)
     midpoint: along the drug's NMDA occupancy where it changes, linearly in time otherwise."""
     change = occupancy[i1] - occupancy[i0]
     if abs(change) > 1e-6:
-        mid = 0.5 * (occupancy[i0:i1] + occupancy[i0 + 1:i1 + 1])
+        mid = 0.5 * (occupancy[i0:i1] + occupancy[i0 + 1 : i1 + 1])
         return np.clip((mid - occupancy[i0]) / change, 0.0, 1.0)
-    mid_t = 0.5 * (t[i0:i1] + t[i0 + 1:i1 + 1])
+    mid_t = 0.5 * (t[i0:i1] + t[i0 + 1 : i1 + 1])
     return (mid_t - t[i0]) / (t[i1] - t[i0])
 
 
 class PlasticityTrack:
-    def __init__(self, settings: PlasticitySettings, n_pyr: int, time_s: np.ndarray, occupancy: np.ndarray,
-                 blocked_pyr: np.ndarray, mtor_gate: np.ndarray, window_s: float, transient_s: float, seed: int):
+    def __init__(
+        self,
+        settings: PlasticitySettings,
+        n_pyr: int,
+        time_s: np.ndarray,
+        occupancy: np.ndarray,
+        blocked_pyr: np.ndarray,
+        mtor_gate: np.ndarray,
+        window_s: float,
+        transient_s: float,
+        seed: int,
+    ):
         """``blocked_pyr`` is the pyramidal cells' mean NMDA blocked fraction on ``time_s``, filled
         in by the caller before each stretch is advanced (the GluN2B-at-rest route reads it)."""
         self.settings, self.t, self.occupancy, self.gate = settings, time_s, occupancy, mtor_gate
@@ -95,12 +112,15 @@ class PlasticityTrack:
             self.sites["present"] = present
         self.columns["spines_formed"].append(formed)
         self.columns["spines_eliminated"].append(eliminated)
-        return {"spines": None if self.sites is None else self.sites["present"],
-                "spine_init": self.s.occupancy.copy(),
-                "ee_weight_scale": self.s.weight_scale(self.settings.state)}
+        return {
+            "spines": None if self.sites is None else self.sites["present"],
+            "spine_init": self.s.occupancy.copy(),
+            "ee_weight_scale": self.s.weight_scale(self.settings.state),
+        }
 
-    def after_window(self, sites: dict[str, np.ndarray], ampa_local: np.ndarray, ampa_available: float,
-                     weight_scale: np.ndarray) -> None:
+    def after_window(
+        self, sites: dict[str, np.ndarray], ampa_local: np.ndarray, ampa_available: float, weight_scale: np.ndarray
+    ) -> None:
         """Take the window's sites and local AMPA activation (release events x AMPA availability,
         per pyramidal cell; independent of the synapses' strength, so potentiation does not
         feed back on itself)."""
@@ -153,9 +173,16 @@ class PlasticityTrack:
         st = self.settings
         dt = float(self.t[i] - self.t[i - 1])
         drive = drive_and_adapt(self.s, activity, dt, st.params)
-        advance(self.s, drive, dt, st.params, st.state,
-                mtor_gate=float(self.gate[i]), formation_blocked=st.formation_blocked,
-                rest_block=0.5 * float(self.blocked_pyr[i - 1] + self.blocked_pyr[i]))
+        advance(
+            self.s,
+            drive,
+            dt,
+            st.params,
+            st.state,
+            mtor_gate=float(self.gate[i]),
+            formation_blocked=st.formation_blocked,
+            rest_block=0.5 * float(self.blocked_pyr[i - 1] + self.blocked_pyr[i]),
+        )
         self._record(i, drive)
 
     def _hold(self, i0: int, i1: int) -> None:

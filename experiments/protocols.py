@@ -25,8 +25,14 @@ def bath_protocol(cfg) -> Protocol:
     step = np.minimum((t // period).astype(int), len(concentrations) - 1)
     total = np.asarray(concentrations)[step]
     brain = {k: total * composition.get(k, 0.0) for k in SPECIES}
-    return Protocol(windows=windows, time_s=t, brain_uM=brain, plasma_uM=None,
-                    conditions={"bath_total_uM": np.asarray(concentrations)}, condition_units={"bath_total_uM": "uM"})
+    return Protocol(
+        windows=windows,
+        time_s=t,
+        brain_uM=brain,
+        plasma_uM=None,
+        conditions={"bath_total_uM": np.asarray(concentrations)},
+        condition_units={"bath_total_uM": "uM"},
+    )
 
 
 @dataclass(frozen=True)
@@ -50,16 +56,24 @@ class DosingClock:
         return np.asarray(protocol_s, dtype=float) + 60.0 * self.start_min
 
 
-def _clocked(cfg, clock: DosingClock, window_min: list[float], windows: list[Window], t: np.ndarray, brain: dict,
-             plasma=None) -> Protocol:
+def _clocked(
+    cfg, clock: DosingClock, window_min: list[float], windows: list[Window], t: np.ndarray, brain: dict, plasma=None
+) -> Protocol:
     """The protocol on ``clock`` (windows at ``window_min`` on the dosing clock):
     ``time_from_dose_s`` per window and on the timeline, and the timed manipulations."""
     from_dose = clock.from_dose_s(t)
     ampa, gate = C.manipulation_schedule(cfg, from_dose)
-    return Protocol(windows=windows, time_s=t, brain_uM=brain, plasma_uM=plasma,
-                    conditions={"time_from_dose_s": 60.0 * np.asarray(window_min, dtype=float)},
-                    condition_units={"time_from_dose_s": "s"}, extra_timeline={"time_from_dose_s": from_dose},
-                    ampa_available=ampa, mtor_gate=gate)
+    return Protocol(
+        windows=windows,
+        time_s=t,
+        brain_uM=brain,
+        plasma_uM=plasma,
+        conditions={"time_from_dose_s": 60.0 * np.asarray(window_min, dtype=float)},
+        condition_units={"time_from_dose_s": "s"},
+        extra_timeline={"time_from_dose_s": from_dose},
+        ampa_available=ampa,
+        mtor_gate=gate,
+    )
 
 
 def _listed_windows(block, window_s: float) -> tuple[DosingClock, list[float], list[Window], np.ndarray]:
@@ -68,8 +82,9 @@ def _listed_windows(block, window_s: float) -> tuple[DosingClock, list[float], l
     clock = DosingClock(float(block.start_min))
     minutes = [float(m) for m in block.window_times_min]
     windows = [Window(f"{m:g} min", float(s)) for m, s in zip(minutes, clock.protocol_s(minutes))]
-    t = timeline_grid(0.0, float(clock.protocol_s(float(block.end_min))), float(block.timeline_step_s), windows,
-                      window_s)
+    t = timeline_grid(
+        0.0, float(clock.protocol_s(float(block.end_min))), float(block.timeline_step_s), windows, window_s
+    )
     return clock, minutes, windows, t
 
 
@@ -133,5 +148,9 @@ def evoked_release_protocol(cfg) -> Protocol:
     return _clocked(cfg, clock, minutes, windows, t, brain)
 
 
-PROTOCOLS = {"bath": bath_protocol, "iv_infusion": iv_protocol, "evoked_release": evoked_release_protocol,
-             "course": course_protocol}
+PROTOCOLS = {
+    "bath": bath_protocol,
+    "iv_infusion": iv_protocol,
+    "evoked_release": evoked_release_protocol,
+    "course": course_protocol,
+}

@@ -50,8 +50,15 @@ UNDEFINED_READOUTS: tuple[str, ...] = ("cv_isi", "vesicle_recovery_tau")
 #: Final-state variables that are fractions (prefixes; ``b_`` is every species' block).
 FRACTION_STATE: tuple[str, ...] = ("b_", "s_nmda", "x_ves")
 #: Final-state variables that are integrals or counts of non-negative quantities.
-NON_NEGATIVE_STATE: tuple[str, ...] = ("q_ampa", "q_nmda", "q_inh", "open_time", "open_unbind_time", "released",
-                                       "ampa_local")
+NON_NEGATIVE_STATE: tuple[str, ...] = (
+    "q_ampa",
+    "q_nmda",
+    "q_inh",
+    "open_time",
+    "open_unbind_time",
+    "released",
+    "ampa_local",
+)
 #: Rounding allowed at the edges of a fraction's range.
 FRACTION_TOLERANCE = 1e-9
 
@@ -65,8 +72,13 @@ def membrane_range_V(cell, synapses) -> tuple[float, float]:
     return 1e-3 * low, 1e-3 * high
 
 
-def check_window(state: dict[str, np.ndarray], readouts: dict[str, object], population: str, window: str,
-                 v_range_V: tuple[float, float] | None = None) -> None:
+def check_window(
+    state: dict[str, np.ndarray],
+    readouts: dict[str, object],
+    population: str,
+    window: str,
+    v_range_V: tuple[float, float] | None = None,
+) -> None:
     """Raise :class:`NumericalError` naming the window, population and variable if the final
     state or the readouts of a population left the model's range (see module docstring);
     with ``v_range_V`` (:func:`membrane_range_V`) also a membrane potential outside it."""
@@ -75,10 +87,12 @@ def check_window(state: dict[str, np.ndarray], readouts: dict[str, object], popu
         v = np.asarray(state["v"], dtype=float)
         outside = ~np.isfinite(v) | (v < v_range_V[0] - 1e-9) | (v > v_range_V[1] + 1e-9)
         if np.any(outside):
-            raise NumericalError(f"{where}: state variable v (membrane potential) is outside "
-                                 f"[{1e3 * v_range_V[0]:g}, {1e3 * v_range_V[1]:g}] mV in {np.count_nonzero(outside)} of "
-                                 f"{v.size} cells (e.g. {1e3 * float(v[outside][0]):.6g} mV): the synaptic conductances are too "
-                                 f"large for the time step; nothing was written")
+            raise NumericalError(
+                f"{where}: state variable v (membrane potential) is outside "
+                f"[{1e3 * v_range_V[0]:g}, {1e3 * v_range_V[1]:g}] mV in {np.count_nonzero(outside)} of "
+                f"{v.size} cells (e.g. {1e3 * float(v[outside][0]):.6g} mV): the synaptic conductances are too "
+                f"large for the time step; nothing was written"
+            )
     for name, values in state.items():
         values = np.asarray(values, dtype=float)
         bad = ~np.isfinite(values)
@@ -91,19 +105,25 @@ def check_window(state: dict[str, np.ndarray], readouts: dict[str, object], popu
         else:
             what = "not finite"
         if np.any(bad):
-            raise NumericalError(f"{where}: state variable {name} is {what} or not finite in {np.count_nonzero(bad)} "
-                                 f"of {values.size} cells (e.g. {float(values[bad][0]):.6g}); the model left its valid range, "
-                                 "nothing was written")
+            raise NumericalError(
+                f"{where}: state variable {name} is {what} or not finite in {np.count_nonzero(bad)} "
+                f"of {values.size} cells (e.g. {float(values[bad][0]):.6g}); the model left its valid range, "
+                "nothing was written"
+            )
     blocked = sum(np.asarray(v, dtype=float) for k, v in state.items() if k.startswith("b_"))
     if np.any(np.asarray(blocked) > 1.0 + FRACTION_TOLERANCE):
-        raise NumericalError(f"{where}: the blocked fractions sum to more than 1 (max {float(np.max(blocked)):.17g}); "
-                             "nothing was written")
+        raise NumericalError(
+            f"{where}: the blocked fractions sum to more than 1 (max {float(np.max(blocked)):.17g}); "
+            "nothing was written"
+        )
     for name, value in readouts.items():
         values = np.asarray(value, dtype=float)
         bad = np.isinf(values) if name in UNDEFINED_READOUTS else ~np.isfinite(values)
         if np.any(bad):
-            raise NumericalError(f"{where}: readout {name} is {float(values[bad].flat[0])}; the model left its valid "
-                                 "range, nothing was written")
+            raise NumericalError(
+                f"{where}: readout {name} is {float(values[bad].flat[0])}; the model left its valid "
+                "range, nothing was written"
+            )
 
 
 def mean_rate_hz(times_s: np.ndarray, n_neurons: int, start_s: float, stop_s: float) -> float:
@@ -127,8 +147,14 @@ def mean_cv_isi(times_s: np.ndarray, ids: np.ndarray, start_s: float, stop_s: fl
     return float(np.mean(cvs)) if cvs else float("nan")
 
 
-def release_readouts(state: dict[str, np.ndarray], u_release: float, vesicles: VesicleParameters,
-                     duration_s: float, transient_s: float, train: tuple[int, float] | None = None) -> dict[str, object]:
+def release_readouts(
+    state: dict[str, np.ndarray],
+    u_release: float,
+    vesicles: VesicleParameters,
+    duration_s: float,
+    transient_s: float,
+    train: tuple[int, float] | None = None,
+) -> dict[str, object]:
     """The pyramidal terminals in one window.
 
     ``release_rate``: pool fractions released per cell per second by the ongoing activity
@@ -142,7 +168,11 @@ def release_readouts(state: dict[str, np.ndarray], u_release: float, vesicles: V
     """
     blocked = sum(state[f"b_{k}"] for k in SPECIES)
     tau = effective_tau_rec_ms(vesicles, blocked) if vesicles.depression else np.full_like(blocked, np.nan)
-    pair = train_release(u_release, tau, 2, PAIRED_PULSE_INTERVAL_MS) if vesicles.depression else np.full((2,) + blocked.shape, u_release)
+    pair = (
+        train_release(u_release, tau, 2, PAIRED_PULSE_INTERVAL_MS)
+        if vesicles.depression
+        else np.full((2,) + blocked.shape, u_release)
+    )
     found: dict[str, object] = {}
     if train is not None:
         if vesicles.depression:
@@ -160,8 +190,13 @@ def release_readouts(state: dict[str, np.ndarray], u_release: float, vesicles: V
     }
 
 
-def window_readouts(spikes: tuple[np.ndarray, np.ndarray], state: dict[str, np.ndarray], n_neurons: int,
-                    duration_s: float, transient_s: float) -> dict[str, float]:
+def window_readouts(
+    spikes: tuple[np.ndarray, np.ndarray],
+    state: dict[str, np.ndarray],
+    n_neurons: int,
+    duration_s: float,
+    transient_s: float,
+) -> dict[str, float]:
     """All readouts of one population in one window but the release ones (units in READOUT_UNITS)."""
     times, ids = spikes
     blocked = sum(state[f"b_{k}"] for k in SPECIES)

@@ -4,13 +4,14 @@ The spikes are a SONATA spike report at the file root (``/spikes/<population>``)
 so ``libsonata.SpikeReader(path)`` and BMTK read the file as is. The file is
 written atomically: a temp file in the same folder, then ``os.replace``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import pathlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import h5py
 import numpy as np
@@ -93,8 +94,10 @@ def _validate(data: RunData) -> dict:
         present = np.asarray(data.synapses["present"])
         sites = len(data.synapses["source_ids"])
         if len(data.synapses["target_ids"]) != sites or present.shape != (n, sites):
-            raise ValueError(f"synapses: present must be (windows, sites) = ({n}, {sites}), got {present.shape}, "
-                             "and source_ids and target_ids must have one entry per site")
+            raise ValueError(
+                f"synapses: present must be (windows, sites) = ({n}, {sites}), got {present.shape}, "
+                "and source_ids and target_ids must have one entry per site"
+            )
         if np.asarray(data.synapses["weight_scale"]).shape[0] != n:
             raise ValueError("synapses/weight_scale: needs one row per window")
     if not isinstance(data.config_yaml, str):
@@ -136,8 +139,9 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         f["readouts"].create_group(pop, track_order=True)
     for path, (a, units) in tables.items():
         parent = f.require_group(path.rsplit("/", 1)[0])
-        ds = parent.create_dataset(path.rsplit("/", 1)[1], data=a.astype(object) if _is_str(a) else a,
-                                   dtype=_STR if _is_str(a) else None)
+        ds = parent.create_dataset(
+            path.rsplit("/", 1)[1], data=a.astype(object) if _is_str(a) else a, dtype=_STR if _is_str(a) else None
+        )
         ds.attrs["units"] = units
     if data.synapses is not None:
         _write_synapses(f.create_group("synapses").create_group("pyr_to_pyr"), data.synapses)
@@ -151,10 +155,13 @@ def _write_synapses(group: h5py.Group, synapses: dict) -> None:
     group.create_dataset("source_ids", data=np.asarray(synapses["source_ids"], np.uint64))
     group.create_dataset("target_ids", data=np.asarray(synapses["target_ids"], np.uint64))
     present = np.asarray(synapses["present"], dtype=np.uint8)
-    group.create_dataset("present", data=present, compression="gzip", chunks=(1, present.shape[1]) if present.size else None)
+    group.create_dataset(
+        "present", data=present, compression="gzip", chunks=(1, present.shape[1]) if present.size else None
+    )
     group["present"].attrs["units"] = "1 (window x site)"
-    group.create_dataset("weight_scale", data=np.asarray(synapses["weight_scale"], np.float64)).attrs["units"] = \
+    group.create_dataset("weight_scale", data=np.asarray(synapses["weight_scale"], np.float64)).attrs["units"] = (
         "1 (window x pyramidal cell, relative to healthy)"
+    )
 
 
 def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
@@ -222,8 +229,9 @@ def find_results(folder: str | os.PathLike, pattern: str = "results.h5") -> list
     links whose target is gone (which ``rglob`` leaves out), so that a reader reports them."""
     folder = pathlib.Path(folder)
     found = set(folder.rglob(pattern))
-    found |= {p for p in folder.rglob("*")
-              if p.is_symlink() and not p.exists() and p.relative_to(folder).match(pattern)}
+    found |= {
+        p for p in folder.rglob("*") if p.is_symlink() and not p.exists() and p.relative_to(folder).match(pattern)
+    }
     return sorted(found)
 
 
@@ -267,20 +275,24 @@ def _attr_text(value) -> str | None:
 def _check_format(f: h5py.File) -> None:
     """The ``format`` and ``format_version`` attributes of the root."""
     if "format" not in f.attrs:
-        raise _Invalid(f"not a ketamine-sim results file: no 'format' attribute on / "
-                       f"(top level holds {sorted(f.keys())[:8]})")
+        raise _Invalid(
+            f"not a ketamine-sim results file: no 'format' attribute on / (top level holds {sorted(f.keys())[:8]})"
+        )
     fmt = _attr_text(f.attrs["format"])
     if fmt != FORMAT:
-        raise _Invalid(f"not a ketamine-sim results file: its 'format' attribute is {f.attrs['format']!r}, "
-                       f"expected {FORMAT!r}")
+        raise _Invalid(
+            f"not a ketamine-sim results file: its 'format' attribute is {f.attrs['format']!r}, expected {FORMAT!r}"
+        )
     if "format_version" not in f.attrs:
         raise _Invalid("no 'format_version' attribute on / (a damaged or hand-made file)")
     version = f.attrs["format_version"]
     if not (isinstance(version, (int, np.integer)) and not isinstance(version, (bool, np.bool_))):
         raise _Invalid(f"'format_version' is {version!r}, expected an integer")
     if version > FORMAT_VERSION:
-        raise _Invalid(f"written by a newer ketamine-sim (format {int(version)}, this reader knows "
-                       f"<= {FORMAT_VERSION}): upgrade ketamine-sim to read it")
+        raise _Invalid(
+            f"written by a newer ketamine-sim (format {int(version)}, this reader knows "
+            f"<= {FORMAT_VERSION}): upgrade ketamine-sim to read it"
+        )
     if version < 1:
         raise _Invalid(f"'format_version' is {int(version)}, the first version is 1")
 
@@ -421,10 +433,24 @@ def _read(f: h5py.File) -> RunData:
     synapses = None
     if "synapses/pyr_to_pyr" in f:
         g = f["synapses/pyr_to_pyr"]
-        synapses = {"source_ids": g["source_ids"][()], "target_ids": g["target_ids"][()],
-                    "present": g["present"][()].astype(bool), "weight_scale": g["weight_scale"][()]}
-    return RunData(spikes, windows, window_units, timeline, timeline_units, readouts,
-                   readout_units, f["config"].asstr()[()], _read_provenance(f["provenance"]), synapses)
+        synapses = {
+            "source_ids": g["source_ids"][()],
+            "target_ids": g["target_ids"][()],
+            "present": g["present"][()].astype(bool),
+            "weight_scale": g["weight_scale"][()],
+        }
+    return RunData(
+        spikes,
+        windows,
+        window_units,
+        timeline,
+        timeline_units,
+        readouts,
+        readout_units,
+        f["config"].asstr()[()],
+        _read_provenance(f["provenance"]),
+        synapses,
+    )
 
 
 def read_results(path: str | os.PathLike) -> RunData:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -42,8 +42,15 @@ LOCK_FILE = ".ketamine-sim.lock"
 #: Files whose presence means that a folder holds the results of a run (besides ``dose_*/results.h5``).
 RESULT_FILES = ("results.h5", "dose_response.csv", "scorecard.csv")
 #: Everything else a run writes into its folder (figures, tables), removed with its results.
-OUTPUT_FILES = ("summary.png", "spine_density.png", "spine_density.svg", "dose_response.png",
-                "scorecard.md", "scorecard.png", "scorecard.svg")
+OUTPUT_FILES = (
+    "summary.png",
+    "spine_density.png",
+    "spine_density.svg",
+    "dose_response.png",
+    "scorecard.md",
+    "scorecard.png",
+    "scorecard.svg",
+)
 
 
 class RunFolderError(ConfigError):
@@ -54,14 +61,17 @@ class RunFolderError(ConfigError):
 
 # --------------------------------------------------------------------------- output folders
 
+
 def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
     """:func:`dose_folder` of every dose; raises ConfigError if two doses would share a folder."""
     names: dict[str, float] = {}
     for dose in doses_mg_per_kg:
         name = dose_folder(dose)
         if name in names:
-            raise ConfigError("dose_response.doses_mg_per_kg",
-                              f"doses {names[name]!r} and {dose!r} would write into one folder ({name}); give each dose once")
+            raise ConfigError(
+                "dose_response.doses_mg_per_kg",
+                f"doses {names[name]!r} and {dose!r} would write into one folder ({name}); give each dose once",
+            )
         names[name] = dose
     return list(names)
 
@@ -69,7 +79,9 @@ def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
 def existing_results(folder: str | os.PathLike) -> list[Path]:
     """The results an earlier run left in ``folder`` (:data:`RESULT_FILES`, ``dose_*/results.h5``)."""
     folder = Path(folder)
-    return [folder / name for name in RESULT_FILES if (folder / name).exists()] + sorted(folder.glob("dose_*/results.h5"))
+    return [folder / name for name in RESULT_FILES if (folder / name).exists()] + sorted(
+        folder.glob("dose_*/results.h5")
+    )
 
 
 def remove_results(folder: str | os.PathLike) -> list[Path]:
@@ -98,8 +110,9 @@ def check_writable(folder: str | os.PathLike, field: str = "hydra.run.dir") -> P
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
-        raise RunFolderError(field, f"cannot write into {folder} ({error.strerror or error}); "
-                                    "choose a folder this user can write") from None
+        raise RunFolderError(
+            field, f"cannot write into {folder} ({error.strerror or error}); choose a folder this user can write"
+        ) from None
     return folder
 
 
@@ -118,13 +131,19 @@ def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume
     try:
         lock.acquire()
     except Timeout:
-        raise RunFolderError(field, f"{folder} is in use by a run that has not ended (it holds {LOCK_FILE}); "
-                                    "wait for it to end or choose another folder") from None
+        raise RunFolderError(
+            field,
+            f"{folder} is in use by a run that has not ended (it holds {LOCK_FILE}); "
+            "wait for it to end or choose another folder",
+        ) from None
     try:
         found = [] if resume else existing_results(folder)
         if found:
-            raise RunFolderError(field, f"{folder} already holds the results of an earlier run "
-                                        f"({found[0].relative_to(folder)}); choose another folder or remove them")
+            raise RunFolderError(
+                field,
+                f"{folder} already holds the results of an earlier run "
+                f"({found[0].relative_to(folder)}); choose another folder or remove them",
+            )
         yield folder
     finally:
         lock.release()
@@ -152,8 +171,11 @@ class _Outputs:
         try:
             writer(path)
         except OSError as error:
-            saved = (f"only {', '.join(str(p) for p in self.written)} was saved" if self.written
-                     else "the run's results were not saved")
+            saved = (
+                f"only {', '.join(str(p) for p in self.written)} was saved"
+                if self.written
+                else "the run's results were not saved"
+            )
             raise RunFolderError(self.field, f"could not write {path} ({error.strerror or error}); {saved}") from error
         self.written.extend([path, *also])
         return path
@@ -179,8 +201,12 @@ def _versions() -> dict[str, str]:
 def _git_commit() -> str:
     try:
         root = Path(__file__).resolve().parent.parent
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=5).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -196,7 +222,7 @@ class _StopAfterWindow:
         self._installed = False
         self._previous = None
 
-    def __enter__(self) -> "_StopAfterWindow":
+    def __enter__(self) -> _StopAfterWindow:
         if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
             self._previous = signal.getsignal(signal.SIGINT)
             signal.signal(signal.SIGINT, self._handle)
@@ -211,8 +237,9 @@ class _StopAfterWindow:
         if self.requested:
             raise KeyboardInterrupt("interrupted twice: stopped at once")
         self.requested = True
-        log.warning("interrupt: the run stops after the current window and writes nothing "
-                    "(interrupt again to stop at once)")
+        log.warning(
+            "interrupt: the run stops after the current window and writes nothing (interrupt again to stop at once)"
+        )
 
     def progress(self, message: str) -> None:
         """run_protocol's progress hook, called after every window: stops the run if asked."""
@@ -224,9 +251,18 @@ class _StopAfterWindow:
 def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: datetime, train=None) -> RunData:
     with _StopAfterWindow() as stop:
         try:
-            result = run_protocol(protocol, structure, drive, engine, int(cfg.seed), C.neurochemistry(cfg),
-                                  C.a1_antagonist(cfg), train=train, progress=stop.progress,
-                                  plasticity=C.plasticity(cfg, structure))
+            result = run_protocol(
+                protocol,
+                structure,
+                drive,
+                engine,
+                int(cfg.seed),
+                C.neurochemistry(cfg),
+                C.a1_antagonist(cfg),
+                train=train,
+                progress=stop.progress,
+                plasticity=C.plasticity(cfg, structure),
+            )
         except Exception as error:  # e.g. the binary killed by the same Ctrl-C outside its run loop
             if stop.requested:
                 raise KeyboardInterrupt(f"interrupted ({type(error).__name__}: {error})") from error
@@ -238,21 +274,30 @@ def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: da
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "start_time": started.isoformat(),
-        "end_time": datetime.now(timezone.utc).isoformat(),
+        "end_time": datetime.now(UTC).isoformat(),
         "circuit_digest": structure.digest(),
         "recompiled": bool(engine.recompiled),
         "backend": cfg.backend.name,
         "versions": _versions(),
         "wall_time_s": wall,
     }
-    return RunData(spikes=result.spikes, windows=result.windows, window_units=result.window_units,
-                   timeline=result.timeline, timeline_units=result.timeline_units, readouts=result.readouts,
-                   readout_units={**READOUT_UNITS, **TRAIN_READOUT_UNITS},
-                   config_yaml=OmegaConf.to_yaml(cfg, resolve=True), provenance=provenance, synapses=result.synapses)
+    return RunData(
+        spikes=result.spikes,
+        windows=result.windows,
+        window_units=result.window_units,
+        timeline=result.timeline,
+        timeline_units=result.timeline_units,
+        readouts=result.readouts,
+        readout_units={**READOUT_UNITS, **TRAIN_READOUT_UNITS},
+        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        provenance=provenance,
+        synapses=result.synapses,
+    )
 
 
-def run_experiment(cfg, output_dir: str | Path, *, overwrite: bool = False,
-                   folder_field: str = "hydra.run.dir") -> Path:
+def run_experiment(
+    cfg, output_dir: str | Path, *, overwrite: bool = False, folder_field: str = "hydra.run.dir"
+) -> Path:
     """Validate ``cfg``, run its experiment, write ``results.h5`` (dose_response: one per dose
     and ``dose_response.csv``) into ``output_dir``; returns the path of the main file.
 
@@ -278,15 +323,22 @@ def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.di
     """:func:`run_experiment` in a folder the caller holds (:func:`claim_folder`); files it
     writes replace files of the same name."""
     C.validate(cfg)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     clock = time.perf_counter()
     output_dir = Path(output_dir)
     structure = C.circuit_structure(cfg)
     drive = C.circuit_drive(cfg)
     cache_dir = Path(cfg.backend.cache_dir).expanduser() if cfg.backend.cache_dir else None
     name = cfg.experiment.name
-    log.info("experiment %s: circuit %s (%d neurons), drug %s, backend %s, seed %d", name, structure.name,
-             sum(structure.counts.values()), cfg.drug.name, cfg.backend.name, cfg.seed)
+    log.info(
+        "experiment %s: circuit %s (%d neurons), drug %s, backend %s, seed %d",
+        name,
+        structure.name,
+        sum(structure.counts.values()),
+        cfg.drug.name,
+        cfg.backend.name,
+        cfg.seed,
+    )
     if name == "scorecard":  # every run in its own process; no engine here
         from .scorecard import run_scorecard
 
@@ -310,8 +362,9 @@ def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.di
                 from .figures import spine_density
 
                 base = output_dir / "spine_density"  # written as .png and .svg
-                png = outputs.write(base.with_suffix(".png"), lambda p: spine_density(data, base),
-                                    also=[base.with_suffix(".svg")])
+                png = outputs.write(
+                    base.with_suffix(".png"), lambda p: spine_density(data, base), also=[base.with_suffix(".svg")]
+                )
                 log.info("figure: %s", png.resolve())
         return path
     except KeyboardInterrupt as interrupt:
@@ -320,8 +373,17 @@ def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.di
         raise
 
 
-def _dose_response(cfg, output_dir: Path, folders: list[str], structure, drive, engine, clock: float,
-                   started: datetime, outputs: _Outputs) -> Path:
+def _dose_response(
+    cfg,
+    output_dir: Path,
+    folders: list[str],
+    structure,
+    drive,
+    engine,
+    clock: float,
+    started: datetime,
+    outputs: _Outputs,
+) -> Path:
     """The iv_infusion protocol once per dose, all on the one compiled circuit."""
     from . import dose_response
 
@@ -330,9 +392,11 @@ def _dose_response(cfg, output_dir: Path, folders: list[str], structure, drive, 
     for i, (dose, folder) in enumerate(zip(doses, folders)):
         log.info("dose %d/%d: %g mg/kg", i + 1, len(doses), dose)
         dose_cfg = OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}})
-        dose_clock = clock if i == 0 else time.perf_counter()  # each file's total covers its own dose (the first: the build too)
+        dose_clock = (
+            clock if i == 0 else time.perf_counter()
+        )  # each file's total covers its own dose (the first: the build too)
         data = _run_data(dose_cfg, PROTOCOLS["iv_infusion"](dose_cfg), structure, drive, engine, dose_clock, started)
-        outputs.write(output_dir / folder / "results.h5", lambda p: write_results(p, data))
+        outputs.write(output_dir / folder / "results.h5", lambda p, data=data: write_results(p, data))
         rows.append(dose_response.summarize(dose, data))
     path = outputs.write(output_dir / "dose_response.csv", lambda p: dose_response.write_table(rows, p))
     log.info("results: %s (and dose_*/results.h5)", path.resolve())

@@ -21,11 +21,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import yaml
@@ -62,9 +62,13 @@ def load_records(folder: str | Path = SEEDS_DIR) -> list[dict]:
             target = record["target"]
             kinds = [k for k in TARGET_KINDS if isinstance(target, dict) and k in target]
             if len(kinds) != 1:
-                raise RecordError(f"{where}: field 'target' needs exactly one of {', '.join(TARGET_KINDS)}, got {target!r}")
+                raise RecordError(
+                    f"{where}: field 'target' needs exactly one of {', '.join(TARGET_KINDS)}, got {target!r}"
+                )
             if kinds[0] == "sign" and target["sign"] not in ("positive", "negative", "none"):
-                raise RecordError(f"{where}: field 'target.sign' must be positive, negative or none, got {target['sign']!r}")
+                raise RecordError(
+                    f"{where}: field 'target.sign' must be positive, negative or none, got {target['sign']!r}"
+                )
             records.append(dict(record, _file=path.name))
     return records
 
@@ -75,12 +79,15 @@ def scorable(records: list[dict], ids: Sequence[str] | None = None) -> list[dict
     if ids is not None:
         missing = sorted(set(ids) - {r["id"] for r in out})
         if missing:
-            raise RecordError(f"scorecard.records: {missing} are not records with a registered observable; "
-                              f"scorable: {', '.join(r['id'] for r in scorable(records))}")
+            raise RecordError(
+                f"scorecard.records: {missing} are not records with a registered observable; "
+                f"scorable: {', '.join(r['id'] for r in scorable(records))}"
+            )
     return out
 
 
 # -- comparing a value with a target ----------------------------------------------------
+
 
 def target_text(record: dict) -> str:
     target, tol = record["target"], record["tolerance"]
@@ -101,7 +108,10 @@ def compare(record: dict, value, none_band: float = 0.25) -> tuple[bool, float]:
     if "ordering" in target:
         groups = [item if isinstance(item, list) else [item] for item in target["ordering"]]
         values = {(float(k) if not isinstance(k, str) else k): v for k, v in value.items()}
-        key = (lambda x: float(x) if not isinstance(x, str) else x)
+
+        def key(x):
+            return float(x) if not isinstance(x, str) else x
+
         gaps = [min(values[key(a)] for a in hi) - max(values[key(b)] for b in lo) for hi, lo in zip(groups, groups[1:])]
         gap = min(gaps)
         return gap > 0, gap
@@ -117,7 +127,7 @@ def compare(record: dict, value, none_band: float = 0.25) -> tuple[bool, float]:
     if "range" in target:
         lo, hi = target["range"]
         widen = tol if isinstance(tol, (int, float)) else 0.0
-        lo, hi = (tol if isinstance(tol, list) else (lo - widen, hi + widen))
+        lo, hi = tol if isinstance(tol, list) else (lo - widen, hi + widen)
         distance = max(lo - value, value - hi, 0.0)
         return distance == 0.0, distance
     v0 = target["value"]
@@ -127,6 +137,7 @@ def compare(record: dict, value, none_band: float = 0.25) -> tuple[bool, float]:
 
 
 # -- planning and running ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PlannedRun:
@@ -141,8 +152,9 @@ def _slug(overrides: tuple[str, ...]) -> str:
     return f"{experiment}-{hashlib.sha256(' '.join(overrides).encode()).hexdigest()[:10]}"
 
 
-def plan(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], base: Sequence[str],
-         folder: Path) -> dict[tuple[str, int, str, str], PlannedRun]:
+def plan(
+    records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], base: Sequence[str], folder: Path
+) -> dict[tuple[str, int, str, str], PlannedRun]:
     """(hypothesis, seed, observable, condition) -> the run that provides it (shared runs once)."""
     out, runs = {}, {}
     for record in records:
@@ -151,8 +163,9 @@ def plan(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], b
                 for seed in seeds:
                     overrides = merge(*base, f"hypothesis={hypothesis}", f"seed={seed}", *condition)
                     if overrides not in runs:
-                        runs[overrides] = PlannedRun(hypothesis, seed, overrides,
-                                                     folder / "runs" / hypothesis / f"seed{seed}" / _slug(overrides))
+                        runs[overrides] = PlannedRun(
+                            hypothesis, seed, overrides, folder / "runs" / hypothesis / f"seed{seed}" / _slug(overrides)
+                        )
                     out[(hypothesis, seed, record["observable"], name)] = runs[overrides]
     return out
 
@@ -170,8 +183,9 @@ def check_runs(runs) -> None:
         try:
             check_overrides(list(run.overrides))
         except ConfigError as error:
-            raise ConfigError("scorecard.extra_overrides",
-                              f"the run {' '.join(run.overrides)} is invalid: {error}") from None
+            raise ConfigError(
+                "scorecard.extra_overrides", f"the run {' '.join(run.overrides)} is invalid: {error}"
+            ) from None
 
 
 def _run_one(overrides: tuple[str, ...], directory: str) -> str:
@@ -219,15 +233,23 @@ def execute(runs: Sequence[PlannedRun], n_jobs: int = 1, grace_s: float = 120.0,
                     future.result()  # a worker's error (an interrupted worker: KeyboardInterrupt) ends the scorecard
                     done += 1
                     run = futures[future]
-                    log.info("scorecard run %d/%d: %s seed %d %s", done, len(todo), run.hypothesis, run.seed,
-                             run.directory.name)
+                    log.info(
+                        "scorecard run %d/%d: %s seed %d %s",
+                        done,
+                        len(todo),
+                        run.hypothesis,
+                        run.seed,
+                        run.directory.name,
+                    )
         except BaseException:
             _stop_workers(pool, grace_s)
             raise
         if interrupts.requested:
             _stop_workers(pool, grace_s)
-            raise KeyboardInterrupt(f"interrupted: {done} of {len(todo)} scorecard runs finished and are kept; "
-                                    "rerun into the same folder to resume")
+            raise KeyboardInterrupt(
+                f"interrupted: {done} of {len(todo)} scorecard runs finished and are kept; "
+                "rerun into the same folder to resume"
+            )
     pool.shutdown()
 
 
@@ -238,7 +260,7 @@ class _Interrupts:
         self.requested = False
         self._previous = None
 
-    def __enter__(self) -> "_Interrupts":
+    def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -269,8 +291,9 @@ def _stop_workers(pool: ProcessPoolExecutor, grace_s: float) -> None:
     pool.shutdown(wait=False)
 
 
-def score(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int],
-          planned: dict, none_band: float = 0.25) -> list[dict]:
+def score(
+    records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], planned: dict, none_band: float = 0.25
+) -> list[dict]:
     """One row per (finding, hypothesis): the value (mean over seeds), its spread, pass/fail."""
     rows = []
     for record in records:
@@ -278,8 +301,10 @@ def score(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int],
         for hypothesis in hypotheses:
             values = []
             for seed in seeds:
-                paths = {name: planned[(hypothesis, seed, record["observable"], name)].directory / "results.h5"
-                         for name in observable.needed(record["condition"])}
+                paths = {
+                    name: planned[(hypothesis, seed, record["observable"], name)].directory / "results.h5"
+                    for name in observable.needed(record["condition"])
+                }
                 values.append(evaluate(record["observable"], record["condition"], paths))
             if isinstance(values[0], dict):
                 value = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
@@ -289,9 +314,20 @@ def score(records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int],
                 value, spread = float(np.mean(values)), float(np.std(values))
                 shown = f"{value:.3g}"
             passed, distance = compare(record, value, none_band)
-            rows.append({"finding": record["id"], "hypothesis": hypothesis, "passed": bool(passed), "value": shown,
-                         "target": target_text(record), "distance": float(distance), "seed_spread": spread,
-                         "n_seeds": len(seeds), "observable": record["observable"], "unit": observable.unit})
+            rows.append(
+                {
+                    "finding": record["id"],
+                    "hypothesis": hypothesis,
+                    "passed": bool(passed),
+                    "value": shown,
+                    "target": target_text(record),
+                    "distance": float(distance),
+                    "seed_spread": spread,
+                    "n_seeds": len(seeds),
+                    "observable": record["observable"],
+                    "unit": observable.unit,
+                }
+            )
     return rows
 
 
@@ -305,8 +341,13 @@ def write(rows: list[dict], folder: Path, figure: bool = True) -> Path:
     tmp = folder / ".scorecard.csv.tmp"
     table.to_csv(tmp, index=False)
     tmp.replace(csv)
-    lines = ["# Scorecard", "", "Rows: findings (seeds/); columns: hypotheses (configs/hypothesis/). "
-             "Each cell: PASS/FAIL, the value (mean over seeds) and its seed spread.", ""]
+    lines = [
+        "# Scorecard",
+        "",
+        "Rows: findings (seeds/); columns: hypotheses (configs/hypothesis/). "
+        "Each cell: PASS/FAIL, the value (mean over seeds) and its seed spread.",
+        "",
+    ]
     hypotheses = list(dict.fromkeys(table["hypothesis"]))
     lines.append("| finding | target | " + " | ".join(hypotheses) + " |")
     lines.append("|---|---|" + "---|" * len(hypotheses))
@@ -329,8 +370,13 @@ def run_scorecard(cfg, output_dir: Path) -> Path:
     """The scorecard experiment (``experiment=scorecard``)."""
     s = cfg.scorecard
     records = scorable(load_records(s.seeds_dir or SEEDS_DIR), list(s.records) if s.records is not None else None)
-    base = [f"circuit={cfg.circuit.name}", f"backend.threads={cfg.backend.threads}", "output.figure=false",
-            *([f"backend.cache_dir={cfg.backend.cache_dir}"] if cfg.backend.cache_dir else []), *s.extra_overrides]
+    base = [
+        f"circuit={cfg.circuit.name}",
+        f"backend.threads={cfg.backend.threads}",
+        "output.figure=false",
+        *([f"backend.cache_dir={cfg.backend.cache_dir}"] if cfg.backend.cache_dir else []),
+        *s.extra_overrides,
+    ]
     planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)
     check_runs(planned.values())
     execute(list(planned.values()), int(s.n_jobs))
@@ -341,8 +387,9 @@ def run_scorecard(cfg, output_dir: Path) -> Path:
     return path
 
 
-def check_record(record_id: str, folder: str | Path, seeds_dir: str | Path = SEEDS_DIR,
-                 none_band: float = 0.25) -> dict:
+def check_record(
+    record_id: str, folder: str | Path, seeds_dir: str | Path = SEEDS_DIR, none_band: float = 0.25
+) -> dict:
     """Check one record against the runs already in ``folder`` (a run, a sweep or a
     scorecard folder): for each condition of its observable the first matching run."""
     records = {r["id"]: r for r in load_records(seeds_dir)}
@@ -356,13 +403,21 @@ def check_record(record_id: str, folder: str | Path, seeds_dir: str | Path = SEE
     for name, condition in OBSERVABLES[record["observable"]].needed(record["condition"]).items():
         path = pick(found, condition)
         if path is None:
-            raise RecordError(f"record {record_id}: no run in {folder} matches condition {name!r} ({' '.join(condition)})")
+            raise RecordError(
+                f"record {record_id}: no run in {folder} matches condition {name!r} ({' '.join(condition)})"
+            )
         paths[name] = path
     value = evaluate(record["observable"], record["condition"], paths)
     value = {k: float(v) for k, v in value.items()} if isinstance(value, dict) else float(value)
     passed, distance = compare(record, value, none_band)
-    return {"finding": record_id, "passed": bool(passed), "distance": float(distance), "value": value,
-            "target": target_text(record), "runs": {k: str(v) for k, v in paths.items()}}
+    return {
+        "finding": record_id,
+        "passed": bool(passed),
+        "distance": float(distance),
+        "value": value,
+        "target": target_text(record),
+        "runs": {k: str(v) for k, v in paths.items()},
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

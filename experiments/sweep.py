@@ -39,7 +39,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ _PNG_END = b"IEND\xaeB`\x82"  # the last chunk of every complete PNG file
 
 
 # --------------------------------------------------------------------------- one job
+
 
 def _config_dict(cfg) -> dict:
     """The resolved config as ``results.h5`` stores it (YAML), parsed back."""
@@ -76,8 +77,10 @@ def _expected_results(cfg) -> list[tuple[Path, Any]]:
         from .run import dose_folders
 
         doses = C.dose_list(cfg)
-        return [(Path(folder) / _RESULTS, OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}}))
-                for dose, folder in zip(doses, dose_folders(doses))]
+        return [
+            (Path(folder) / _RESULTS, OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}}))
+            for dose, folder in zip(doses, dose_folders(doses))
+        ]
     return [(Path(_RESULTS), cfg)]
 
 
@@ -98,8 +101,12 @@ def _differing_keys(stored: dict, wanted: dict) -> list[str]:
     from .analysis import flatten_config
 
     a, b = flatten_config(stored), flatten_config(wanted)
-    return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>")
-                  and not any(k == i or k.startswith(i + ".") for i in RESUME_IGNORES))
+    return sorted(
+        k
+        for k in set(a) | set(b)
+        if a.get(k, "<absent>") != b.get(k, "<absent>")
+        and not any(k == i or k.startswith(i + ".") for i in RESUME_IGNORES)
+    )
 
 
 def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
@@ -162,8 +169,10 @@ def _redraw_figure_if_needed(output_dir: Path, cfg) -> bool:
         png = output_dir / "dose_response.png"
         if _png_complete(png):
             return False
-        rows = [dose_response.summarize(float(c.dosing.dose_mg_per_kg), read_results(output_dir / rel))
-                for rel, c in _expected_results(cfg)]
+        rows = [
+            dose_response.summarize(float(c.dosing.dose_mg_per_kg), read_results(output_dir / rel))
+            for rel, c in _expected_results(cfg)
+        ]
         dose_response.figure(rows, png)
         return True
     png = output_dir / "summary.png"
@@ -176,7 +185,7 @@ def _redraw_figure_if_needed(output_dir: Path, cfg) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -223,8 +232,13 @@ def _jobs_of_folder(output_dir: Path, overrides: list[str], job: int | None) -> 
     return sorted(j for j in jobs if isinstance(j, int))
 
 
-def run_job(cfg, output_dir: str | os.PathLike, overrides: Sequence[str] = (), job: int | None = None,
-            run: Callable | None = None) -> str:
+def run_job(
+    cfg,
+    output_dir: str | os.PathLike,
+    overrides: Sequence[str] = (),
+    job: int | None = None,
+    run: Callable | None = None,
+) -> str:
     """One job of a sweep: skip it if ``output_dir`` holds its finished results, else run it
     (``run(cfg, output_dir)``, default :func:`experiments.run.run_in_folder`). The folder is
     held meanwhile (:func:`experiments.run.claim_folder`: writable, no other live run in it,
@@ -255,6 +269,7 @@ def run_job(cfg, output_dir: str | os.PathLike, overrides: Sequence[str] = (), j
 
             def run(cfg, output_dir):
                 return run_in_folder(cfg, output_dir, "hydra.sweep.dir")
+
         started, clock = _now(), time.perf_counter()
         _write_status(output_dir, status="running", **base, started=started)
         try:
@@ -266,18 +281,31 @@ def run_job(cfg, output_dir: str | os.PathLike, overrides: Sequence[str] = (), j
                 log.info("removed %s (another run's output)", path)
             run(cfg, output_dir)
         except Exception as error:
-            _try_write_status(output_dir, status="failed", **base, started=started, ended=_now(),
-                              error=f"{type(error).__name__}: {error}")
+            _try_write_status(
+                output_dir,
+                status="failed",
+                **base,
+                started=started,
+                ended=_now(),
+                error=f"{type(error).__name__}: {error}",
+            )
             raise
         except KeyboardInterrupt:
             _try_write_status(output_dir, status="interrupted", **base, started=started, ended=_now())
             raise
-        _write_status(output_dir, status="done", **base, started=started, ended=_now(),
-                      job_wall_s=round(time.perf_counter() - clock, 3))
+        _write_status(
+            output_dir,
+            status="done",
+            **base,
+            started=started,
+            ended=_now(),
+            job_wall_s=round(time.perf_counter() - clock, 3),
+        )
         return "done"
 
 
 # --------------------------------------------------------------------------- the index
+
 
 def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
     """Per population ``<pop>_rate_baseline_hz`` (window 0), ``_max_hz`` and ``_min_hz`` (over

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
@@ -24,8 +24,14 @@ from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, re
 from circuits.plasticity import HEALTHY, PlasticityParameters
 
 from .plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticitySettings, PlasticityTrack, interpolation_weight
-from .readouts import (READOUT_UNITS, TRAIN_READOUT_UNITS, check_window, membrane_range_V, release_readouts,
-                       window_readouts)
+from .readouts import (
+    READOUT_UNITS,
+    TRAIN_READOUT_UNITS,
+    check_window,
+    membrane_range_V,
+    release_readouts,
+    window_readouts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ class Protocol:
     condition_units: dict[str, str] = field(default_factory=dict)
     extra_timeline: dict[str, np.ndarray] = field(default_factory=dict)  #: extra traces on time_s (units: s)
     ampa_available: np.ndarray | None = None  #: on time_s: fraction of local AMPA receptors not blocked (NBQX timing)
-    mtor_gate: np.ndarray | None = None       #: on time_s: mTOR activity allowed (1 - rapamycin block)
+    mtor_gate: np.ndarray | None = None  #: on time_s: mTOR activity allowed (1 - rapamycin block)
 
 
 @dataclass
@@ -85,10 +91,18 @@ def check_windows(windows: list[Window], window_s: float, start_s: float, stop_s
         raise ValueError(f"windows must lie within the protocol [{start_s}, {stop_s}] s")
 
 
-def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: CircuitDrive, engine, seed: int,
-                 chemistry: NeurochemistryParameters, a1_antagonist: bool = False,
-                 train: tuple[int, float] | None = None, progress: Callable[[str], None] = log.info,
-                 plasticity: PlasticitySettings | None = None) -> ProtocolResult:
+def run_protocol(
+    protocol: Protocol,
+    structure: CircuitStructure,
+    drive: CircuitDrive,
+    engine,
+    seed: int,
+    chemistry: NeurochemistryParameters,
+    a1_antagonist: bool = False,
+    train: tuple[int, float] | None = None,
+    progress: Callable[[str], None] = log.info,
+    plasticity: PlasticitySettings | None = None,
+) -> ProtocolResult:
     """Run every window of ``protocol`` and the slow layer (block, glutamate, adenosine, and the
     spine sites with the BDNF/mTOR chain) between them."""
     transient_s = structure.transient_s
@@ -115,12 +129,23 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     load = sum(protocol.brain_uM[k] / structure.block.dissociation_uM[k] for k in SPECIES)
     occupancy = load / (1.0 + load)
     vesicle_pool = None
-    ampa_available = (np.full(len(t), drive.ampa_available) if protocol.ampa_available is None
-                      else np.asarray(protocol.ampa_available, dtype=float))
+    ampa_available = (
+        np.full(len(t), drive.ampa_available)
+        if protocol.ampa_available is None
+        else np.asarray(protocol.ampa_available, dtype=float)
+    )
     plasticity = plasticity or PlasticitySettings(PlasticityParameters(occupancy=structure.spine_occupancy), HEALTHY)
-    track = PlasticityTrack(plasticity, structure.counts["pyr"], t, occupancy, blocked["pyr"],
-                            np.ones(len(t)) if protocol.mtor_gate is None else np.asarray(protocol.mtor_gate, dtype=float),
-                            window_s, transient_s, seed)
+    track = PlasticityTrack(
+        plasticity,
+        structure.counts["pyr"],
+        t,
+        occupancy,
+        blocked["pyr"],
+        np.ones(len(t)) if protocol.mtor_gate is None else np.asarray(protocol.mtor_gate, dtype=float),
+        window_s,
+        transient_s,
+        seed,
+    )
     spikes = {pop: ([], []) for pop in POPULATIONS}
     u_in_window: list[float] = []
     readouts = {pop: {name: [] for name in READOUT_UNITS} for pop in POPULATIONS}
@@ -131,17 +156,17 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         nonlocal here
         start = time.perf_counter()
         if activity is not None and until > here:
-            conc = {k: protocol.brain_uM[k][here: until + 1] for k in SPECIES}
+            conc = {k: protocol.brain_uM[k][here : until + 1] for k in SPECIES}
             for pop in POPULATIONS:
                 reached = conc if pop in drive.drug_targets else {k: np.zeros_like(c) for k, c in conc.items()}
-                states = advance_block_through(block[pop], activity[pop], t[here: until + 1], reached, structure.block)
-                blocked[pop][here: until + 1] = [np.mean(sum(s.values())) for s in states]
+                states = advance_block_through(block[pop], activity[pop], t[here : until + 1], reached, structure.block)
+                blocked[pop][here : until + 1] = [np.mean(sum(s.values())) for s in states]
                 block[pop] = states[-1]
             for i in range(here + 1, until + 1):
                 chem.advance(release_relative, ampa_available[i], chemistry, float(t[i] - t[i - 1]))
                 glutamate[i], adenosine[i] = chem.glutamate, chem.adenosine
         elif until > here:
-            glutamate[here: until + 1], adenosine[here: until + 1] = chem.glutamate, chem.adenosine
+            glutamate[here : until + 1], adenosine[here : until + 1] = chem.glutamate, chem.adenosine
         if until > here:
             track.predict(here, until)
         here = until
@@ -157,8 +182,9 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
         rng = stream_rng(seed, "window_values", index)
         window_drive = replace(drive, ampa_available=float(ampa_available[i_start]))
         sites = track.window_arguments(index)
-        values = initial_values(structure, window_drive, concentrations, block, rng, u_release=u_release,
-                                vesicle_pool=vesicle_pool, **sites)
+        values = initial_values(
+            structure, window_drive, concentrations, block, rng, u_release=u_release, vesicle_pool=vesicle_pool, **sites
+        )
         noise_seed = stream_seed(seed, "window_noise", index)
         out = engine.run_window(values, connect_seed=seed, noise_seed=noise_seed)
         wall["windows"] += out.wall_s
@@ -184,8 +210,9 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
                     readouts[pop].setdefault(name, []).append(found[name])
         start = time.perf_counter()
         previous_activity = track.activity
-        track.after_window(out.sites, out.state["pyr"]["ampa_local"], float(ampa_available[i_start]),
-                           sites["ee_weight_scale"])
+        track.after_window(
+            out.sites, out.state["pyr"]["ampa_local"], float(ampa_available[i_start]), sites["ee_weight_scale"]
+        )
         track.correct(i_start, i_end, previous_activity)
         wall["slow_layer"] += time.perf_counter() - start
         release = readouts["pyr"]["release_rate"][-1]
@@ -202,13 +229,15 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
                 chem.advance(rate, ampa_available[i], chemistry, float(t[i] - t[i - 1]))
                 glutamate[i], adenosine[i] = chem.glutamate, chem.adenosine
             wall["slow_layer"] += time.perf_counter() - start
-        glutamate[i_start: i_end + 1], adenosine[i_start: i_end + 1] = chem.glutamate, chem.adenosine
+        glutamate[i_start : i_end + 1], adenosine[i_start : i_end + 1] = chem.glutamate, chem.adenosine
         anchor = (i_end, Neurochemistry(chem.glutamate, chem.adenosine), release_relative)
         here = i_end
         rates = ", ".join(f"{pop} {readouts[pop]['rate'][-1]:.1f} Hz" for pop in POPULATIONS)
         drug = sum(concentrations.values())
-        progress(f"window {index + 1}/{len(protocol.windows)} '{window.label}' (protocol time {window.start_s / 60:.1f} min, "
-                 f"brain drug {drug:.3g} uM): {rates} [{out.wall_s:.1f} s]")
+        progress(
+            f"window {index + 1}/{len(protocol.windows)} '{window.label}' (protocol time {window.start_s / 60:.1f} min, "
+            f"brain drug {drug:.3g} uM): {rates} [{out.wall_s:.1f} s]"
+        )
     carry(len(t) - 1)
 
     timeline = {"time_s": t, **protocol.extra_timeline}
@@ -230,13 +259,17 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     if protocol.ampa_available is not None:
         timeline["ampa_available"], units["ampa_available"] = ampa_available, "1"
 
-    windows = {"label": np.array([w.label for w in protocol.windows]),
-               "start_s": np.array([w.start_s for w in protocol.windows]),
-               "duration_s": np.full(len(protocol.windows), window_s)}
+    windows = {
+        "label": np.array([w.label for w in protocol.windows]),
+        "start_s": np.array([w.start_s for w in protocol.windows]),
+        "duration_s": np.full(len(protocol.windows), window_s),
+    }
     windows["release_fraction"] = np.array(u_in_window)
     window_units = {"label": "", "start_s": "s", "duration_s": "s", "release_fraction": "1"}
     for k in SPECIES:
-        windows[f"brain_{k}_uM"] = np.array([protocol.brain_uM[k][np.searchsorted(t, w.start_s)] for w in protocol.windows])
+        windows[f"brain_{k}_uM"] = np.array(
+            [protocol.brain_uM[k][np.searchsorted(t, w.start_s)] for w in protocol.windows]
+        )
         window_units[f"brain_{k}_uM"] = "uM"
     for name, values in protocol.conditions.items():
         windows[name], window_units[name] = np.asarray(values), protocol.condition_units.get(name, "")
@@ -246,11 +279,20 @@ def run_protocol(protocol: Protocol, structure: CircuitStructure, drive: Circuit
     if plasticity.enabled:
         for name, unit in WINDOW_UNITS.items():
             windows[name], window_units[name] = np.asarray(track.columns[name], dtype=float), unit
-        synapses = {"source_ids": track.sites["pre"], "target_ids": track.sites["post"],
-                    "present": [p for p, _ in track.snapshots], "weight_scale": [w for _, w in track.snapshots]}
+        synapses = {
+            "source_ids": track.sites["pre"],
+            "target_ids": track.sites["post"],
+            "present": [p for p, _ in track.snapshots],
+            "weight_scale": [w for _, w in track.snapshots],
+        }
 
     return ProtocolResult(
         spikes={pop: (np.concatenate(s[0]), np.concatenate(s[1])) for pop, s in spikes.items()},
-        windows=windows, window_units=window_units, timeline=timeline, timeline_units=units,
+        windows=windows,
+        window_units=window_units,
+        timeline=timeline,
+        timeline_units=units,
         readouts={pop: {n: np.asarray(v, dtype=float) for n, v in r.items()} for pop, r in readouts.items()},
-        wall_s=wall, synapses=synapses)
+        wall_s=wall,
+        synapses=synapses,
+    )

@@ -56,8 +56,13 @@ def ketamine_sim(build_cache, tmp_path_factory):
     def run(*overrides: str, timeout: float = 900) -> CliResult:
         run_dir = runs / f"run{next(counter)}"
         env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg")
-        proc = subprocess.run([sys.executable, "-m", "experiments.app", *overrides, f"hydra.run.dir={run_dir}"],
-                              capture_output=True, text=True, env=env, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "experiments.app", *overrides, f"hydra.run.dir={run_dir}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
         return CliResult(proc.returncode, proc.stdout, proc.stderr, run_dir)
 
     return run

@@ -16,9 +16,18 @@ from circuits.compounds import SPECIES
 from circuits.receptors import SynapseParameters
 
 #: Wang 2002-like synaptic constants for unit tests of the receptor equations.
-WANG2002_SYNAPSES = SynapseParameters(e_exc_mV=0.0, e_inh_mV=-70.0, tau_ampa_ms=2.0, tau_nmda_rise_ms=2.0,
-                                      tau_nmda_decay_ms=100.0, alpha_nmda_per_ms=0.5, tau_gaba_pv_ms=5.0,
-                                      tau_gaba_sst_ms=15.0, mg_mM=1.0, delay_ms=0.5)
+WANG2002_SYNAPSES = SynapseParameters(
+    e_exc_mV=0.0,
+    e_inh_mV=-70.0,
+    tau_ampa_ms=2.0,
+    tau_nmda_rise_ms=2.0,
+    tau_nmda_decay_ms=100.0,
+    alpha_nmda_per_ms=0.5,
+    tau_gaba_pv_ms=5.0,
+    tau_gaba_sst_ms=15.0,
+    mg_mM=1.0,
+    delay_ms=0.5,
+)
 
 
 @pytest.fixture
@@ -84,3 +93,4 @@ def block_sim(brian2_numpy):
 
 
 from cli_fixtures import build_cache, ketamine_sim  # noqa: E402,F401  (command-line runs, shared build cache)
+from small_run import small_run  # noqa: E402,F401  (one simulated run shared by the export and figure tests)

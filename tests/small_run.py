@@ -9,8 +9,14 @@ from __future__ import annotations
 import pytest
 
 #: Overrides of the shared run.
-OVERRIDES = ("experiment=iv_infusion", "circuit=small", "backend.threads=1", "output.figure=false",
-             "iv_infusion.window_times_min=[-10,30]", "iv_infusion.end_min=60")
+OVERRIDES = (
+    "experiment=iv_infusion",
+    "circuit=small",
+    "backend.threads=1",
+    "output.figure=false",
+    "iv_infusion.window_times_min=[-10,30]",
+    "iv_infusion.end_min=60",
+)
 
 _cache: dict[str, object] = {}
 

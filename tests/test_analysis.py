@@ -1,4 +1,5 @@
 """experiments/analysis.py: tidy tables from results.h5 and the spike-train readouts (synthetic data)."""
+
 import numpy as np
 import pytest
 
@@ -10,11 +11,13 @@ N = {"pyr": 3, "pv": 2}
 
 
 def config_yaml(seed=1, drug="esketamine", a1=False):
-    return (f"seed: {seed}\n"
-            f"circuit:\n  name: small\n  counts: {{pyr: {N['pyr']}, pv: {N['pv']}}}\n"
-            f"drug:\n  name: {drug}\n"
-            "experiment:\n  name: iv_infusion\n"
-            f"manipulation:\n  a1_antagonist: {str(a1).lower()}\n  ampa_block_fraction: 0.0\n")
+    return (
+        f"seed: {seed}\n"
+        f"circuit:\n  name: small\n  counts: {{pyr: {N['pyr']}, pv: {N['pv']}}}\n"
+        f"drug:\n  name: {drug}\n"
+        "experiment:\n  name: iv_infusion\n"
+        f"manipulation:\n  a1_antagonist: {str(a1).lower()}\n  ampa_block_fraction: 0.0\n"
+    )
 
 
 def make_data(seed=1, drug="esketamine", a1=False) -> RunData:
@@ -25,23 +28,31 @@ def make_data(seed=1, drug="esketamine", a1=False) -> RunData:
     t1 = [1000.0, 1100.0, 1300.0, 1700.0, 2500.0, 2999.0] + [3100.0]
     pyr_t = np.array(t0 + t1)
     pyr_ids = np.array([0] * len(t0) + [1] * len(t1), np.uint64)
-    spikes = {"pyr": (pyr_t, pyr_ids),
-              "pv": (np.array([50.0, 1050.0, 3050.0]), np.array([0, 1, 1], np.uint64))}
-    windows = {"start_s": np.array([0.0, 1.0, 3.0]), "duration_s": np.array([1.0, 2.0, 0.5]),
-               "label": np.array(["baseline", "10 min", "24 h"]),
-               "brain_s_ketamine_uM": np.array([0.0, 1.3, 0.01])}
+    spikes = {"pyr": (pyr_t, pyr_ids), "pv": (np.array([50.0, 1050.0, 3050.0]), np.array([0, 1, 1], np.uint64))}
+    windows = {
+        "start_s": np.array([0.0, 1.0, 3.0]),
+        "duration_s": np.array([1.0, 2.0, 0.5]),
+        "label": np.array(["baseline", "10 min", "24 h"]),
+        "brain_s_ketamine_uM": np.array([0.0, 1.3, 0.01]),
+    }
     readouts = {pop: {"rate": rng.uniform(0, 20, 3), "cv_isi": rng.uniform(0, 2, 3)} for pop in POPS}
-    readouts["pyr"]["release_rate"] = rng.uniform(0, 1, 3)          # pyr only -> NaN for pv
-    readouts["pyr"]["train_release"] = rng.uniform(0, 1, (3, 4))    # 2-D -> left out of the frame
+    readouts["pyr"]["release_rate"] = rng.uniform(0, 1, 3)  # pyr only -> NaN for pv
+    readouts["pyr"]["train_release"] = rng.uniform(0, 1, (3, 4))  # 2-D -> left out of the frame
     return RunData(
-        spikes=spikes, windows=windows,
+        spikes=spikes,
+        windows=windows,
         window_units={"start_s": "s", "duration_s": "s", "label": "", "brain_s_ketamine_uM": "uM"},
-        timeline={"time_s": np.array([0.0, 1.0, 2.0, 3.5]), "plasma_s_ketamine_uM": rng.uniform(0, 2, 4),
-                  "nmda_blocked_pyr": rng.uniform(0, 1, 4)},
+        timeline={
+            "time_s": np.array([0.0, 1.0, 2.0, 3.5]),
+            "plasma_s_ketamine_uM": rng.uniform(0, 2, 4),
+            "nmda_blocked_pyr": rng.uniform(0, 1, 4),
+        },
         timeline_units={"time_s": "s", "plasma_s_ketamine_uM": "uM", "nmda_blocked_pyr": ""},
         readouts=readouts,
         readout_units={"rate": "Hz", "cv_isi": "1", "release_rate": "1/s", "train_release": "1"},
-        config_yaml=config_yaml(seed, drug, a1), provenance={"seed": seed, "git_commit": "abc"})
+        config_yaml=config_yaml(seed, drug, a1),
+        provenance={"seed": seed, "git_commit": "abc"},
+    )
 
 
 @pytest.fixture
@@ -54,8 +65,17 @@ def test_readouts_frame_matches_rundata(run_and_data):
     run, data = run_and_data
     df = run.readouts_frame()
     assert df.shape == (3 * len(POPS), 9)
-    assert list(df.columns) == ["window", "label", "start_s", "duration_s", "brain_s_ketamine_uM",
-                                "population", "rate", "cv_isi", "release_rate"]
+    assert list(df.columns) == [
+        "window",
+        "label",
+        "start_s",
+        "duration_s",
+        "brain_s_ketamine_uM",
+        "population",
+        "rate",
+        "cv_isi",
+        "release_rate",
+    ]
     assert "train_release" not in df.columns
     for _, row in df.iterrows():
         w, pop = int(row["window"]), row["population"]
@@ -226,7 +246,7 @@ def test_cv_isi_regular_poisson_and_readout():
     ids = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
     cv = A.cv_isi(t, ids, 4, 0.0, 200.0)
     np.testing.assert_allclose(cv[:2], [0.0, 0.5])
-    assert np.isnan(cv[2]) and np.isnan(cv[3])          # too few spikes; silent
+    assert np.isnan(cv[2]) and np.isnan(cv[3])  # too few spikes; silent
     assert A.cv_isi(t, ids, 4, 0.0, 200.0, min_spikes=2)[2] == 0.0
     # the window cuts cell 0 to 3 spikes in [0, 25)
     np.testing.assert_allclose(A.cv_isi(t, ids, 4, 0.0, 25.0)[0], 0.0)
@@ -256,7 +276,7 @@ def test_synaptic_charge_from_conductance_readouts(tmp_path):
     np.testing.assert_allclose(pyr["q_ampa"], [2.0, 2.0, 0.0])
     np.testing.assert_allclose(pyr["q_nmda"], [1.0, 6.0, 0.25])
     np.testing.assert_allclose(pyr["nmda_ampa_ratio"][:2], [0.5, 3.0])
-    assert np.isnan(pyr["nmda_ampa_ratio"].iloc[2])            # no AMPA charge
+    assert np.isnan(pyr["nmda_ampa_ratio"].iloc[2])  # no AMPA charge
     np.testing.assert_allclose(df[df.population == "pv"]["nmda_ampa_ratio"], 0.5)
     assert df.attrs["units"]["q_nmda"] == "pC/mV"
     with pytest.raises(KeyError, match="g_ampa_mean"):

@@ -33,8 +33,9 @@ def test_run_from_python_equals_the_command_line(ketamine_sim, build_cache, tmp_
     """Same overrides, same seed: identical spikes (the run happens in a fresh interpreter,
     as in a notebook kernel)."""
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "api")], capture_output=True, text=True,
-                          env=env, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "api")], capture_output=True, text=True, env=env, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "ROWS 3 SEED 1" in proc.stdout  # one window x three populations
     cli = ketamine_sim("experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false").read()

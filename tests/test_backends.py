@@ -18,8 +18,14 @@ SEEDS = (1, 2, 3)
 def _rates(ketamine_sim, backend: str) -> dict[str, np.ndarray]:
     rates = {pop: [] for pop in POPULATIONS}
     for seed in SEEDS:
-        run = ketamine_sim("experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false",
-                           f"backend={backend}", f"seed={seed}")
+        run = ketamine_sim(
+            "experiment=bath",
+            "circuit=small",
+            "bath.concentrations_uM=[0]",
+            "output.figure=false",
+            f"backend={backend}",
+            f"seed={seed}",
+        )
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         data = read_results(run.results)
         assert data.provenance["backend"] == backend
@@ -42,8 +48,14 @@ def test_cython_and_cpp_standalone_rates_match(ketamine_sim):
 
 def test_numpy_backend_runs_the_same_circuit(ketamine_sim):
     """The pure-numpy runtime (no compiler) runs a short window with rates in the range of the others."""
-    run = ketamine_sim("experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false",
-                       "backend=numpy", "circuit.window_s=0.5")
+    run = ketamine_sim(
+        "experiment=bath",
+        "circuit=small",
+        "bath.concentrations_uM=[0]",
+        "output.figure=false",
+        "backend=numpy",
+        "circuit.window_s=0.5",
+    )
     data = run.read()
     assert data.provenance["backend"] == "numpy"
     rates = {pop: data.readouts[pop]["rate"][0] for pop in POPULATIONS}

@@ -9,6 +9,7 @@ dangling link in its place, no permission to read it. The readers are ``read_res
 plus the other readers of ``results.h5``: ``observables.find_runs`` and the sweep index and
 resume checks of ``experiments.sweep``.
 """
+
 import os
 import re
 import warnings
@@ -16,33 +17,40 @@ import warnings
 import h5py
 import numpy as np
 import pytest
+from test_results_io import make_data
 
 from experiments import analysis, observables, results, sweep
 from experiments.results import read_results, write_results
-from test_results_io import make_data
 
 
 def valid_data():
     """make_data() plus pyr->pyr spine sites (2 sites, 3 windows, 20 pyramidal cells)."""
     data = make_data()
-    data.synapses = {"source_ids": np.array([0, 1]), "target_ids": np.array([1, 0]),
-                     "present": np.array([[1, 0], [1, 1], [0, 1]], bool), "weight_scale": np.ones((3, 20))}
+    data.synapses = {
+        "source_ids": np.array([0, 1]),
+        "target_ids": np.array([1, 0]),
+        "present": np.array([[1, 0], [1, 1], [0, 1]], bool),
+        "weight_scale": np.ones((3, 20)),
+    }
     return data
 
 
 # --------------------------------------------------------------------------- damage
+
 
 def truncate_to(size):
     def damage(path):
         n = size(os.path.getsize(path)) if callable(size) else size
         with open(path, "r+b") as fh:
             fh.truncate(n)
+
     return damage
 
 
 def overwrite_bytes(content):
     def damage(path):
         path.write_bytes(content)
+
     return damage
 
 
@@ -59,6 +67,7 @@ def edit(change):
     def damage(path):
         with h5py.File(path, "r+") as f:
             change(f)
+
     return damage
 
 
@@ -80,6 +89,7 @@ def replace(name, data, dtype=None, units="s"):
         ds = f.create_dataset(name, data=data, dtype=dtype)
         if units is not None:
             ds.attrs["units"] = units
+
     return edit(change)
 
 
@@ -111,37 +121,98 @@ CASES = {
     "random_bytes": (overwrite_bytes(np.random.default_rng(1).bytes(4096)), r"not an HDF5 file", True),
     "text_file": (overwrite_bytes(b"seed: 1\ndrug: esketamine\n"), r"not an HDF5 file", True),
     "hdf5_of_another_tool": (foreign_hdf5, r"not a ketamine-sim results file: no 'format' attribute", True),
-    "other_format_attr": (set_root_attr("format", "NWB"), r"not a ketamine-sim results file: its 'format' attribute is 'NWB'", True),
+    "other_format_attr": (
+        set_root_attr("format", "NWB"),
+        r"not a ketamine-sim results file: its 'format' attribute is 'NWB'",
+        True,
+    ),
     "no_format_attr": (delete_attr("/", "format"), r"no 'format' attribute", True),
     "no_format_version": (delete_attr("/", "format_version"), r"no 'format_version' attribute", True),
-    "format_version_text": (set_root_attr("format_version", "one"), r"'format_version' is 'one', expected an integer", True),
-    "newer_format_version": (set_root_attr("format_version", np.int64(2)),
-                             r"written by a newer ketamine-sim \(format 2, this reader knows <= 1\): upgrade", True),
-    **{f"no_group_{g}": (delete(g), rf"missing group /{g}\b", True)
-       for g in ("spikes", "windows", "timeline", "readouts", "provenance")},
+    "format_version_text": (
+        set_root_attr("format_version", "one"),
+        r"'format_version' is 'one', expected an integer",
+        True,
+    ),
+    "newer_format_version": (
+        set_root_attr("format_version", np.int64(2)),
+        r"written by a newer ketamine-sim \(format 2, this reader knows <= 1\): upgrade",
+        True,
+    ),
+    **{
+        f"no_group_{g}": (delete(g), rf"missing group /{g}\b", True)
+        for g in ("spikes", "windows", "timeline", "readouts", "provenance")
+    },
     "no_config": (delete("config"), r"missing dataset /config", True),
     "no_spike_timestamps": (delete("spikes/pyr/timestamps"), r"missing dataset /spikes/pyr/timestamps", True),
     "no_spike_node_ids": (delete("spikes/pv/node_ids"), r"missing dataset /spikes/pv/node_ids", True),
     "no_window_start": (delete("windows/start_s"), r"missing dataset /windows/start_s", True),
     "no_window_duration": (delete("windows/duration_s"), r"missing dataset /windows/duration_s", True),
     "no_timeline_time": (delete("timeline/time_s"), r"missing dataset /timeline/time_s", True),
-    "no_synapse_present": (delete("synapses/pyr_to_pyr/present"), r"missing dataset /synapses/pyr_to_pyr/present", True),
-    "no_readout_units": (delete_attr("readouts/pyr/rate", "units"), r"/readouts/pyr/rate has no 'units' attribute", True),
-    "no_window_units": (delete_attr("windows/brain_s_ketamine_uM", "units"), r"/windows/brain_s_ketamine_uM has no 'units'", True),
-    "readout_rows_missing": (replace("readouts/sst/rate", np.ones(2), units="Hz"),
-                             r"inconsistent content: readouts/sst/rate: expected 3 rows", True),
-    "window_rows_missing": (text_column("windows/label", ["baseline"]), r"inconsistent content: windows/label: expected 3 rows", True),
-    "timeline_rows_missing": (replace("timeline/plasma_s_ketamine_uM", np.ones(4), units="uM"),
-                              r"inconsistent content: timeline/plasma_s_ketamine_uM: expected 11 rows", True),
-    "spike_ids_shorter": (replace("spikes/pyr/node_ids", np.arange(3, dtype=np.uint64), units=None),
-                          r"inconsistent content: spikes/pyr: timestamps", True),
-    "spike_times_as_text": (text_column("spikes/pyr/timestamps", ["a", "b"]), r"/spikes/pyr/timestamps has dtype .*expected numbers", True),
-    "node_ids_as_float": (replace("spikes/pyr/node_ids", np.ones(50) * 0.5, units=None), r"/spikes/pyr/node_ids has dtype float64", True),
-    "window_start_as_text": (text_column("windows/start_s", ["0", "1", "2"]), r"/windows/start_s has dtype .*expected numbers", True),
-    "readout_compound_dtype": (replace("readouts/pyr/rate", np.zeros(3, dtype=[("a", "f8"), ("b", "i4")]), units="Hz"),
-                               r"/readouts/pyr/rate has dtype .*expected numbers or text", True),
-    "spikes_a_dataset": (replace("spikes", np.arange(3.0), units=None), r"/spikes is a dataset, expected a group", True),
-    "config_a_number": (replace("config", np.arange(3), units=None), r"/config has dtype int64 and shape \(3,\), expected one YAML text", True),
+    "no_synapse_present": (
+        delete("synapses/pyr_to_pyr/present"),
+        r"missing dataset /synapses/pyr_to_pyr/present",
+        True,
+    ),
+    "no_readout_units": (
+        delete_attr("readouts/pyr/rate", "units"),
+        r"/readouts/pyr/rate has no 'units' attribute",
+        True,
+    ),
+    "no_window_units": (
+        delete_attr("windows/brain_s_ketamine_uM", "units"),
+        r"/windows/brain_s_ketamine_uM has no 'units'",
+        True,
+    ),
+    "readout_rows_missing": (
+        replace("readouts/sst/rate", np.ones(2), units="Hz"),
+        r"inconsistent content: readouts/sst/rate: expected 3 rows",
+        True,
+    ),
+    "window_rows_missing": (
+        text_column("windows/label", ["baseline"]),
+        r"inconsistent content: windows/label: expected 3 rows",
+        True,
+    ),
+    "timeline_rows_missing": (
+        replace("timeline/plasma_s_ketamine_uM", np.ones(4), units="uM"),
+        r"inconsistent content: timeline/plasma_s_ketamine_uM: expected 11 rows",
+        True,
+    ),
+    "spike_ids_shorter": (
+        replace("spikes/pyr/node_ids", np.arange(3, dtype=np.uint64), units=None),
+        r"inconsistent content: spikes/pyr: timestamps",
+        True,
+    ),
+    "spike_times_as_text": (
+        text_column("spikes/pyr/timestamps", ["a", "b"]),
+        r"/spikes/pyr/timestamps has dtype .*expected numbers",
+        True,
+    ),
+    "node_ids_as_float": (
+        replace("spikes/pyr/node_ids", np.ones(50) * 0.5, units=None),
+        r"/spikes/pyr/node_ids has dtype float64",
+        True,
+    ),
+    "window_start_as_text": (
+        text_column("windows/start_s", ["0", "1", "2"]),
+        r"/windows/start_s has dtype .*expected numbers",
+        True,
+    ),
+    "readout_compound_dtype": (
+        replace("readouts/pyr/rate", np.zeros(3, dtype=[("a", "f8"), ("b", "i4")]), units="Hz"),
+        r"/readouts/pyr/rate has dtype .*expected numbers or text",
+        True,
+    ),
+    "spikes_a_dataset": (
+        replace("spikes", np.arange(3.0), units=None),
+        r"/spikes is a dataset, expected a group",
+        True,
+    ),
+    "config_a_number": (
+        replace("config", np.arange(3), units=None),
+        r"/config has dtype int64 and shape \(3,\), expected one YAML text",
+        True,
+    ),
     "config_not_yaml": (config_text("circuit: [small\ndrug: {name: esketamine"), r"/config is not valid YAML", True),
     "config_not_a_mapping": (config_text("- circuit\n- drug\n"), r"/config is YAML but not a mapping .*list", True),
     "a_directory": (to_directory, r"(a directory|a folder without a results.h5)", True),
@@ -186,6 +257,7 @@ def skip_if_root(case):
 
 
 # --------------------------------------------------------------------------- the readers
+
 
 def test_valid_file_reads(tmp_path):
     path = write_results(tmp_path / "run" / "results.h5", valid_data())
@@ -233,8 +305,11 @@ def test_load_sweep_all_bad_and_bad_option(tmp_path):
     damaged(tmp_path / "sweep", "newer_format_version", run="1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", analysis.SkippedRunWarning)
-        with pytest.raises(results.ResultsFileError, match=r"none of the 2 results.h5 files .* can be read: "
-                                                            r"0/results.h5: an empty file.*1/results.h5: written by a newer"):
+        with pytest.raises(
+            results.ResultsFileError,
+            match=r"none of the 2 results.h5 files .* can be read: "
+            r"0/results.h5: an empty file.*1/results.h5: written by a newer",
+        ):
             analysis.load_sweep(tmp_path / "sweep")
     with pytest.raises(ValueError, match="on_error: must be 'skip' or 'raise', got 'ignore'"):
         analysis.load_sweep(tmp_path / "sweep", on_error="ignore")
@@ -249,8 +324,18 @@ def test_error_pickles():
 
 # --------------------------------------------------------------------------- other readers of results.h5
 
-LAYOUT_CASES = ["empty", "truncated_to_half", "random_bytes", "hdf5_of_another_tool", "newer_format_version",
-                "no_group_readouts", "no_window_start", "spikes_a_dataset", "no_readout_units", "dangling_link"]
+LAYOUT_CASES = [
+    "empty",
+    "truncated_to_half",
+    "random_bytes",
+    "hdf5_of_another_tool",
+    "newer_format_version",
+    "no_group_readouts",
+    "no_window_start",
+    "spikes_a_dataset",
+    "no_readout_units",
+    "dangling_link",
+]
 
 
 @pytest.mark.parametrize("case", [*LAYOUT_CASES, "config_not_yaml", "config_not_a_mapping"])

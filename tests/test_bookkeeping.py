@@ -44,8 +44,13 @@ def _env(cache: Path | None = None) -> dict:
 
 
 def _cli(*args: str, cache: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments.app", *args], capture_output=True, text=True,
-                          env=_env(cache), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.app", *args],
+        capture_output=True,
+        text=True,
+        env=_env(cache),
+        timeout=timeout,
+    )
 
 
 def _one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -60,13 +65,21 @@ def _one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
 
 # --------------------------------------------------------------------------- sweep index
 
+
 def _fake_sweep(root: Path, jobs: list[list[str]], subdirs: list[str]) -> None:
     """A sweep folder as Hydra's basic sweeper and run_job leave it (no results files)."""
     sweep_param = ",".join(o.split("=", 1)[1] for o in (j[0] for j in jobs))
     key = jobs[0][0].split("=", 1)[0]
-    (root / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
-        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper", "params": None},
-        "overrides": {"task": [f"{key}={sweep_param}"]}}}))
+    (root / "multirun.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "hydra": {
+                    "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper", "params": None},
+                    "overrides": {"task": [f"{key}={sweep_param}"]},
+                }
+            }
+        )
+    )
     for num, (overrides, subdir) in enumerate(zip(jobs, subdirs)):
         folder = root / subdir
         (folder / ".hydra").mkdir(parents=True, exist_ok=True)
@@ -74,8 +87,11 @@ def _fake_sweep(root: Path, jobs: list[list[str]], subdirs: list[str]) -> None:
         (folder / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"job": {"num": num}}}))
         previous = json.loads((folder / STATUS_FILE).read_text()) if (folder / STATUS_FILE).exists() else {}
         jobs_here = sorted({*previous.get("jobs", []), num})
-        (folder / STATUS_FILE).write_text(json.dumps({"status": "done", "job": num, "jobs": jobs_here,
-                                                      "overrides": overrides, "job_wall_s": 10.0 + num}))
+        (folder / STATUS_FILE).write_text(
+            json.dumps(
+                {"status": "done", "job": num, "jobs": jobs_here, "overrides": overrides, "job_wall_s": 10.0 + num}
+            )
+        )
         stamp = time.time() - 100 + num  # later jobs are newer
         os.utime(folder / STATUS_FILE, (stamp, stamp))
         os.utime(folder, (stamp, stamp))
@@ -140,6 +156,7 @@ def test_a_bad_value_in_a_rerun_removes_no_earlier_result(tmp_path):
 
 # --------------------------------------------------------------------------- one run per folder
 
+
 def test_a_folder_with_results_is_refused_on_the_command_line(tmp_path):
     """The second run into one hydra.run.dir used to run and replace the first run's results."""
     (tmp_path / "results.h5").write_bytes(b"the first run's results")
@@ -188,10 +205,13 @@ def _fake_data(cfg, *args, **kwargs) -> RunData:
         spikes={"pyr": (np.zeros(0), np.zeros(0, dtype=np.uint64))},
         windows={"start_s": np.array([0.0, 10.0]), "duration_s": np.array([2.0, 2.0])},
         window_units={"start_s": "s", "duration_s": "s"},
-        timeline={"time_s": np.array([0.0, 20.0])}, timeline_units={"time_s": "s"},
+        timeline={"time_s": np.array([0.0, 20.0])},
+        timeline_units={"time_s": "s"},
         readouts={pop: {"rate": rows, "evoked_release": rows, "nmda_blocked": rows} for pop in ("pyr", "pv", "sst")},
         readout_units={"rate": "Hz", "evoked_release": "1", "nmda_blocked": "1"},
-        config_yaml=OmegaConf.to_yaml(cfg, resolve=True), provenance={"seed": int(cfg.seed)})
+        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        provenance={"seed": int(cfg.seed)},
+    )
 
 
 @pytest.fixture
@@ -224,6 +244,7 @@ def test_overwrite_replaces_the_earlier_outputs(tmp_path, no_simulation):
 
 # --------------------------------------------------------------------------- names from values
 
+
 def test_dose_folders_are_unique_or_refused():
     assert dose_folder(0.5) == "dose_0.5_mg_per_kg" and dose_folder(1.0) == "dose_1_mg_per_kg"  # names as before
     names = dose_folders([0.1, 0.1000001, 1e-7, 2.5e-7])
@@ -234,8 +255,14 @@ def test_dose_folders_are_unique_or_refused():
 
 def test_close_doses_are_written_to_their_own_folders(tmp_path, no_simulation):
     """Doses 0.1 and 0.1000001 used to share one folder (the first was overwritten)."""
-    cfg = compose_config(["experiment=dose_response", "circuit=small", "output.figure=false",
-                          "dose_response.doses_mg_per_kg=[0.1,0.1000001]"])
+    cfg = compose_config(
+        [
+            "experiment=dose_response",
+            "circuit=small",
+            "output.figure=false",
+            "dose_response.doses_mg_per_kg=[0.1,0.1000001]",
+        ]
+    )
     run_experiment(cfg, tmp_path)
     from experiments.results import read_results
 
@@ -257,14 +284,16 @@ def test_equal_doses_are_refused_before_anything_runs(tmp_path, no_simulation):
 
 # --------------------------------------------------------------------------- interruptions (fast)
 
+
 def test_an_interrupted_dose_response_leaves_nothing(tmp_path, no_simulation):
     def interrupt_second_dose(cfg):
         if len(no_simulation.calls) == 2:
             raise KeyboardInterrupt("Ctrl-C")
 
     no_simulation.hook = interrupt_second_dose
-    cfg = compose_config(["experiment=dose_response", "circuit=small", "output.figure=false",
-                          "dose_response.doses_mg_per_kg=[0.1,0.5]"])
+    cfg = compose_config(
+        ["experiment=dose_response", "circuit=small", "output.figure=false", "dose_response.doses_mg_per_kg=[0.1,0.5]"]
+    )
     with pytest.raises(KeyboardInterrupt):
         run_experiment(cfg, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [], list(tmp_path.rglob("*"))
@@ -312,6 +341,7 @@ def test_a_runtime_window_cut_short_is_refused(monkeypatch):
 
 # --------------------------------------------------------------------------- unwritable folders (fast)
 
+
 def _unprivileged() -> list[str]:
     """A command prefix under which permission bits apply (root drops its override), or skip."""
     if os.geteuid() != 0:
@@ -324,8 +354,11 @@ def _unprivileged() -> list[str]:
 def test_unwritable_folders_are_refused_before_simulating(tmp_path, no_simulation):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(RunFolderError, match=r"output_dir: cannot write into .*a_file/run"):
-        run_experiment(compose_config([*BATH, "bath.concentrations_uM=[0]"]), tmp_path / "a_file" / "run",
-                       folder_field="output_dir")
+        run_experiment(
+            compose_config([*BATH, "bath.concentrations_uM=[0]"]),
+            tmp_path / "a_file" / "run",
+            folder_field="output_dir",
+        )
     assert not no_simulation.calls
 
 
@@ -335,8 +368,21 @@ def test_read_only_run_folder_is_one_line_on_the_command_line(tmp_path):
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        proc = subprocess.run([*prefix, sys.executable, "-m", "experiments.app", *BATH, "bath.concentrations_uM=[0]",
-                               f"hydra.run.dir={folder}"], capture_output=True, text=True, env=_env(), timeout=300)
+        proc = subprocess.run(
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "experiments.app",
+                *BATH,
+                "bath.concentrations_uM=[0]",
+                f"hydra.run.dir={folder}",
+            ],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=300,
+        )
     finally:
         folder.chmod(0o755)
     _one_line_error(proc, "hydra.run.dir", "cannot write into", str(folder))
@@ -363,15 +409,18 @@ def test_a_folder_lost_at_the_end_is_one_error_naming_the_path(tmp_path, no_simu
 
 # --------------------------------------------------------------------------- real runs, real signals
 
+
 class _Running:
     """A command started in its own process group, its output collected by a thread."""
 
     def __init__(self, args: list[str], cache: Path):
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=_env(cache), start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache), start_new_session=True
+        )
         self.lines: list[str] = []
-        self._reader = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),
-                                        daemon=True)
+        self._reader = threading.Thread(
+            target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True
+        )
         self._reader.start()
 
     @property
@@ -436,8 +485,9 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists() or shutil.which("nm") is None,
-                                reason="needs Linux /proc and nm (binutils)")
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/task").exists() or shutil.which("nm") is None, reason="needs Linux /proc and nm (binutils)"
+)
 
 
 @pytest.mark.slow
@@ -445,11 +495,13 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists() or shutil.w
 def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
     """A notebook's "interrupt kernel" (one SIGINT to the process) during window 2: window 2
     ends, nothing more runs, nothing is written, api.run raises KeyboardInterrupt."""
-    script = ("import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
-              "from experiments.api import run\n"
-              "try:\n    run(sys.argv[2:], sys.argv[1])\n"
-              "except KeyboardInterrupt as error:\n    print('RAISED KeyboardInterrupt', error)\n    sys.exit(130)\n"
-              "print('FINISHED')\n")
+    script = (
+        "import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+        "from experiments.api import run\n"
+        "try:\n    run(sys.argv[2:], sys.argv[1])\n"
+        "except KeyboardInterrupt as error:\n    print('RAISED KeyboardInterrupt', error)\n    sys.exit(130)\n"
+        "print('FINISHED')\n"
+    )
     run = _Running([sys.executable, "-c", script, str(tmp_path / "api"), *FOUR_WINDOWS], build_cache)
     run.wait_for("window 1/4")
     run.binary_in_its_run_loop()  # window 2's
@@ -493,8 +545,9 @@ def test_a_window_the_binary_cut_short_is_never_written(build_cache, tmp_path):
 def test_folder_unwritable_mid_run_is_one_line_naming_the_path(build_cache, tmp_path):
     prefix = _unprivileged()
     folder = tmp_path / "run"
-    run = _Running([*prefix, sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"],
-                   build_cache)
+    run = _Running(
+        [*prefix, sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"], build_cache
+    )
     try:
         run.wait_for("window 1/4")
         folder.chmod(0o555)

@@ -18,8 +18,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from experiments import config as C
-from experiments.app import CONFIG_DIR
 from experiments.api import compose_config
+from experiments.app import CONFIG_DIR
 from experiments.protocols import PROTOCOLS
 
 CONFIGS = Path(CONFIG_DIR)
@@ -40,8 +40,7 @@ def _project_groups() -> list[str]:
 
 def _cases() -> list[tuple[str, ...]]:
     cases = [(f"{group}={option}",) for group in _project_groups() for option in _options(group)]
-    cases += [(f"experiment={experiment}", f"dosing={option}") for experiment in DOSED
-              for option in _options("dosing")]
+    cases += [(f"experiment={experiment}", f"dosing={option}") for experiment in DOSED for option in _options("dosing")]
     return cases
 
 
@@ -58,8 +57,9 @@ def _check(overrides: tuple[str, ...]) -> None:
 
 def test_the_groups_are_the_documented_ones():
     """A sanity check of the discovery: the groups of the root defaults list are all found."""
-    assert {"backend", "circuit", "dosing", "drug", "experiment", "hypothesis", "manipulation", "pk",
-            "state"} <= set(_project_groups())
+    assert {"backend", "circuit", "dosing", "drug", "experiment", "hypothesis", "manipulation", "pk", "state"} <= set(
+        _project_groups()
+    )
     assert all(_options(group) for group in _project_groups())
 
 

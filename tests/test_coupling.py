@@ -66,8 +66,13 @@ def test_advance_block_is_vectorised_over_neurons():
     b0 = {k: np.linspace(0.0, 0.15, 4) for k in SPECIES}
     together = advance_block(b0, act, RACEMIC_1UM, params, 3.0)
     for n in range(4):
-        alone = advance_block({k: b0[k][n:n + 1] for k in SPECIES}, ChannelActivity(s[n:n + 1], act.unbind_weight[n:n + 1]),
-                              RACEMIC_1UM, params, 3.0)
+        alone = advance_block(
+            {k: b0[k][n : n + 1] for k in SPECIES},
+            ChannelActivity(s[n : n + 1], act.unbind_weight[n : n + 1]),
+            RACEMIC_1UM,
+            params,
+            3.0,
+        )
         for k in SPECIES:
             assert together[k][n] == pytest.approx(alone[k][0], abs=1e-15)
 
@@ -114,7 +119,11 @@ def test_activity_from_brian2_accumulators_matches_block_rates(brian2_numpy, wan
     koff * u_bar = s * koff_v, the unbinding rate of the Brian2 block equations."""
     b2 = brian2_numpy
     params = block_parameters()
-    lines = [line for line in ACCUMULATOR_EQUATIONS.splitlines() if line.strip().startswith(("dopen_time", "dopen_unbind_time"))]
+    lines = [
+        line
+        for line in ACCUMULATOR_EQUATIONS.splitlines()
+        if line.strip().startswith(("dopen_time", "dopen_unbind_time"))
+    ]
     assert len(lines) == 2
     eqs = block_equations(SPECIES) + "v : volt (constant)\ns_nmda : 1 (constant)\n" + "\n".join(lines) + "\n"
     s = np.array([1.0, 0.3, 0.05, 0.0])

@@ -116,7 +116,9 @@ def test_six_infusions_sustain_the_outcome_longer_than_one(course):
 def test_usual_doses_beat_low_doses(course):
     """K4 (Fava 2020): 0.5 and 1.0 mg/kg work, 0.1 and 0.2 mg/kg not clearly."""
     short = ("dosing.follow_days=3", "course.window_days_after_last_dose=[3]")
-    gain = {dose: peak_excess(course(*short, f"dosing.dose_mg_per_kg={dose}"), "outcome") for dose in (0.1, 0.2, 0.5, 1.0)}
+    gain = {
+        dose: peak_excess(course(*short, f"dosing.dose_mg_per_kg={dose}"), "outcome") for dose in (0.1, 0.2, 0.5, 1.0)
+    }
     assert min(gain[0.5], gain[1.0]) > max(gain[0.1], gain[0.2])
 
 

@@ -81,6 +81,7 @@ def test_course_times_and_labels_count_from_the_first_dose(start):
 
 def test_course_readouts_by_day_do_not_depend_on_the_dosing_start():
     """The scorecard's course observables read the timeline by days from the first dose."""
+
     def excess_40_min(*extra):
         p = _protocol("experiment=course", "circuit=small", *extra)
         timeline = {"time_from_dose_s": p.extra_timeline["time_from_dose_s"], "brain": _brain(p)}
@@ -117,15 +118,19 @@ def test_rapamycin_window_follows_the_dose_in_a_course(start):
     assert gated.max() < 86400.0 <= from_dose[moved.mtor_gate == 1.0].min()  # ... to one day after the dose
 
 
-@pytest.mark.parametrize("overrides", [
-    (),
-    ("experiment=evoked_release",),
-    ("experiment=course",),
-    ("experiment=dose_response",),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        (),
+        ("experiment=evoked_release",),
+        ("experiment=course",),
+        ("experiment=dose_response",),
+    ],
+)
 def test_a_manipulation_window_outside_the_protocol_is_refused(overrides):
-    cfg = compose_config(["circuit=small", *overrides, "manipulation=nbqx_timed",
-                          "manipulation.ampa_block_window_min=[100000,200000]"])
+    cfg = compose_config(
+        ["circuit=small", *overrides, "manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[100000,200000]"]
+    )
     with pytest.raises(C.ConfigError, match="outside the protocol") as error:
         C.validate(cfg)
     assert error.value.field == "manipulation.ampa_block_window_min"
@@ -147,7 +152,8 @@ def test_reported_case_runs_the_5_min_window_with_the_drug(ketamine_sim):
     np.testing.assert_allclose(data.windows["time_from_dose_s"], [-600.0, 300.0, 600.0])
     reference = _protocol(*REPORTED)
     for k in SPECIES:
-        np.testing.assert_allclose(data.windows[f"brain_{k}_uM"], _at_windows(reference, reference.brain_uM[k]),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(
+            data.windows[f"brain_{k}_uM"], _at_windows(reference, reference.brain_uM[k]), rtol=1e-9
+        )
     blocked = data.readouts["pyr"]["nmda_blocked"]
     assert blocked[0] == 0 and blocked[1] > 0.01

@@ -60,7 +60,9 @@ def test_iv_infusion_writes_the_documented_file_and_figure(iv):
 def test_iv_plasma_peak_matches_zarate_band(iv):
     """TARGETS P1: 0.5 mg/kg over 40 min gives 100-250 ng/mL at the end of the infusion."""
     data = read_results(iv.results)
-    total_ng_ml = sum(data.timeline[f"plasma_{k}_uM"] for k in ("s_ketamine", "r_ketamine")) * MOLAR_MASS_G_PER_MOL["s_ketamine"]
+    total_ng_ml = (
+        sum(data.timeline[f"plasma_{k}_uM"] for k in ("s_ketamine", "r_ketamine")) * MOLAR_MASS_G_PER_MOL["s_ketamine"]
+    )
     peak = int(np.argmax(total_ng_ml))
     assert 100 <= total_ng_ml[peak] <= 250
     assert abs(data.timeline["time_from_dose_s"][peak] - 2400) <= 20
@@ -152,8 +154,14 @@ def test_another_seed_gives_other_spikes(ketamine_sim, bath):
         (("manipulation.ampa_block_fraction=1.5",), ["manipulation.ampa_block_fraction", "<= 1"]),
         (("circuit.vesicles.u_release=0",), ["circuit.vesicles.u_release", "> 0"]),
         (("circuit.vesicles.depression=maybe",), ["circuit.vesicles.depression", "true or false"]),
-        (("experiment=evoked_release", "evoked_release.concentration_uM='3 furlongs'"), ["evoked_release.concentration_uM", "allowed"]),
-        (("experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,-1]"), ["dose_response.doses_mg_per_kg.1", ">= 0"]),
+        (
+            ("experiment=evoked_release", "evoked_release.concentration_uM='3 furlongs'"),
+            ["evoked_release.concentration_uM", "allowed"],
+        ),
+        (
+            ("experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,-1]"),
+            ["dose_response.doses_mg_per_kg.1", ">= 0"],
+        ),
     ],
 )
 def test_bad_overrides_fail_before_simulating_with_one_clear_message(ketamine_sim, overrides, expected):
@@ -170,17 +178,29 @@ def test_bad_overrides_fail_before_simulating_with_one_clear_message(ketamine_si
 def test_help_lists_the_config_groups(ketamine_sim):
     run = ketamine_sim("--help")
     assert run.returncode == 0
-    for group in ("experiment: bath, course, dose_response, evoked_release, iv_infusion",
-                  "manipulation: dpcpx, nbqx, nbqx_timed, none, rapamycin, spine_block", "state: chronic_stress, healthy",
-                  "hypothesis: adenosine_feedback, combined, default, disinhibition_pv, disinhibition_sst, glun2b_rest, hnk_ampa",
-                  "circuit: pfc, small", "drug: arketamine, esketamine",
-                  "backend: cpp_standalone, cython, numpy", "pk: domino1984, kamp2020"):
+    for group in (
+        "experiment: bath, course, dose_response, evoked_release, iv_infusion",
+        "manipulation: dpcpx, nbqx, nbqx_timed, none, rapamycin, spine_block",
+        "state: chronic_stress, healthy",
+        "hypothesis: adenosine_feedback, combined, default, disinhibition_pv, disinhibition_sst, glun2b_rest, hnk_ampa",
+        "circuit: pfc, small",
+        "drug: arketamine, esketamine",
+        "backend: cpp_standalone, cython, numpy",
+        "pk: domino1984, kamp2020",
+    ):
         assert group in run.stdout
 
 
 def test_multirun_sweeps_in_separate_run_folders(ketamine_sim, tmp_path, bath):
-    run = ketamine_sim("-m", "experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false",
-                       "seed=1,2", f"hydra.sweep.dir={tmp_path}")
+    run = ketamine_sim(
+        "-m",
+        "experiment=bath",
+        "circuit=small",
+        "bath.concentrations_uM=[0]",
+        "output.figure=false",
+        "seed=1,2",
+        f"hydra.sweep.dir={tmp_path}",
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     seeds = sorted(read_results(tmp_path / str(job) / "results.h5").provenance["seed"] for job in (0, 1))
     assert seeds == [1, 2]
@@ -195,9 +215,21 @@ def test_ctrl_c_leaves_no_partial_results(build_cache, tmp_path, bath):
     import time
 
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.app", "experiment=bath", "circuit=small",
-                             "bath.concentrations_uM=[0,1,2,5,10]", f"hydra.run.dir={tmp_path}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "experiments.app",
+            "experiment=bath",
+            "circuit=small",
+            "bath.concentrations_uM=[0,1,2,5,10]",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     output = []
     deadline = time.time() + 300
     for line in proc.stdout:  # wait until the first window has finished

@@ -1,4 +1,5 @@
 """experiments/export.py: NWB and Neo round trips equal the spikes of results.h5."""
+
 import numpy as np
 import pytest
 
@@ -7,12 +8,11 @@ pytest.importorskip("neo")
 
 import quantities as pq  # noqa: E402
 from pynwb import NWBHDF5IO  # noqa: E402
+from test_analysis import N, make_data  # noqa: E402
 
 from experiments import export  # noqa: E402
 from experiments.analysis import load_run  # noqa: E402
 from experiments.results import write_results  # noqa: E402
-from small_run import small_run  # noqa: E402,F401
-from test_analysis import N, make_data  # noqa: E402
 
 
 @pytest.fixture
@@ -33,7 +33,9 @@ def read_nwb_units(path):
 def check_nwb_matches(path, run):
     """Every unit's spike times (s) are its cell's spikes of results.h5 (ms); obs_intervals the windows."""
     units, epochs, start = read_nwb_units(path)
-    windows = np.column_stack([run.data.windows["start_s"], run.data.windows["start_s"] + run.data.windows["duration_s"]])
+    windows = np.column_stack(
+        [run.data.windows["start_s"], run.data.windows["start_s"] + run.data.windows["duration_s"]]
+    )
     assert len(units) == sum(run.n_neurons(p) for p in run.populations)
     for pop in run.populations:
         sub = units[units.population == pop]
@@ -98,10 +100,16 @@ def test_exports_of_a_simulated_run(small_run, tmp_path):
     block = export.to_neo(run)
     for pop in run.populations:
         t_ms, ids = run.spikes(pop)
-        got = np.concatenate([st.magnitude for seg in block.segments
-                              for st in seg.filter(population=pop, objects="SpikeTrain")])
-        got_ids = np.concatenate([np.full(len(st), st.annotations["node_id"]) for seg in block.segments
-                                  for st in seg.filter(population=pop, objects="SpikeTrain")])
+        got = np.concatenate(
+            [st.magnitude for seg in block.segments for st in seg.filter(population=pop, objects="SpikeTrain")]
+        )
+        got_ids = np.concatenate(
+            [
+                np.full(len(st), st.annotations["node_id"])
+                for seg in block.segments
+                for st in seg.filter(population=pop, objects="SpikeTrain")
+            ]
+        )
         order, expected = np.lexsort((got, got_ids)), np.lexsort((t_ms, ids))
         np.testing.assert_array_equal(got[order], t_ms[expected])
         np.testing.assert_array_equal(got_ids[order], ids[expected])

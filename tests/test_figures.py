@@ -1,15 +1,15 @@
 """experiments/figures.py: each figure of the set writes PNG and SVG and plots the run's own numbers."""
+
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_analysis import make_data
 
 from experiments import dose_response as DR
 from experiments import figures as F
 from experiments.results import write_results
-from small_run import small_run  # noqa: F401
-from test_analysis import make_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -30,8 +30,8 @@ def test_raster_plots_the_window_spikes(small_run, tmp_path):
     check_files(tmp_path / "raster")
     pops, n_win = small_run.populations, small_run.n_windows
     spikes = lines(fig, "spikes")
-    assert len(spikes) == len(pops) * n_win                     # one panel per population x window
-    for k, line in enumerate(spikes):                          # rows = populations, columns = windows
+    assert len(spikes) == len(pops) * n_win  # one panel per population x window
+    for k, line in enumerate(spikes):  # rows = populations, columns = windows
         pop, w = pops[k // n_win], k % n_win
         t_ms, ids = small_run.spikes(pop, w)
         keep = ids < 30
@@ -78,20 +78,22 @@ def test_neurochemistry_traces(small_run, tmp_path):
 
 def test_figure_set_of_a_run(small_run, tmp_path):
     written = F.figure_set(small_run, tmp_path / "set")
-    assert sorted(p.name for p in written) == sorted(f"{n}.{ext}" for n in
-                                                     ("raster", "population_rates", "pk_curve", "neurochemistry")
-                                                     for ext in ("png", "svg"))
+    assert sorted(p.name for p in written) == sorted(
+        f"{n}.{ext}" for n in ("raster", "population_rates", "pk_curve", "neurochemistry") for ext in ("png", "svg")
+    )
     assert all(p.stat().st_size > 2000 for p in written)
 
 
 def test_dose_response_table(small_run, tmp_path):
-    rows = [DR.summarize(0.5, small_run.data), {**DR.summarize(0.5, small_run.data), "dose_mg_per_kg": 0.1,
-                                                 "pyr_rate_change_pct": 3.0}]
+    rows = [
+        DR.summarize(0.5, small_run.data),
+        {**DR.summarize(0.5, small_run.data), "dose_mg_per_kg": 0.1, "pyr_rate_change_pct": 3.0},
+    ]
     csv = DR.write_table(rows, tmp_path / "dose_response.csv")
     fig = F.dose_response(csv, path=tmp_path / "dose")
     check_files(tmp_path / "dose")
     (pyr,) = lines(fig, "rate_pyr")
-    np.testing.assert_allclose(pyr.get_xdata(), [0.1, 0.5])            # sorted by dose
+    np.testing.assert_allclose(pyr.get_xdata(), [0.1, 0.5])  # sorted by dose
     np.testing.assert_allclose(pyr.get_ydata(), [3.0, rows[0]["pyr_rate_change_pct"]])
     # the command line's dose_response.png goes through the same function
     assert DR.figure(rows, tmp_path / "dose_response.png").read_bytes()[:8] == PNG_MAGIC
@@ -100,13 +102,15 @@ def test_dose_response_table(small_run, tmp_path):
 
 
 def synthetic_scorecard():
-    return pd.DataFrame({
-        "finding": ["C1", "C1", "C2", "C3", "C3"],
-        "hypothesis": ["disinhibition", "direct_pyr", "disinhibition", "direct_pyr", "disinhibition"],
-        "passed": [True, False, np.nan, True, False],
-        "value": [2.4, -0.3, np.nan, "up", 0.1],
-        "target": ["> 0", "> 0", "< 0", "up", "> 1"],
-    })
+    return pd.DataFrame(
+        {
+            "finding": ["C1", "C1", "C2", "C3", "C3"],
+            "hypothesis": ["disinhibition", "direct_pyr", "disinhibition", "direct_pyr", "disinhibition"],
+            "passed": [True, False, np.nan, True, False],
+            "value": [2.4, -0.3, np.nan, "up", 0.1],
+            "target": ["> 0", "> 0", "< 0", "up", "> 1"],
+        }
+    )
 
 
 def test_scorecard_heat_map(tmp_path):

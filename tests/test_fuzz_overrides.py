@@ -30,17 +30,68 @@ from experiments import config as C
 from experiments.protocols import PROTOCOLS
 from experiments.timeline import check_windows
 
-FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 
 #: Odd values of every kind: numbers at and past every range, strings where numbers are
 #: expected, booleans spelt as words, lists of the wrong shape, interpolations.
 ODD_VALUES = (
-    "0", "-1", "1", "2", "0.5", "3", "-0.0", "1e-9", "1e-300", "1e6", "1e9", "1e308", "-1e308", "1e400",
-    "nan", "inf", "-inf", "99999999999999999999", "-99999999999999999999", "0x10",
-    "true", "false", "off", "on", "no", "yes", "'false'", "'true'", "null", "abc", "''", "'5 mM'", "'1 M'",
-    "'120 ng/mL'", "[]", "[1]", "[0,1]", "[1,0]", "[0.5,0.5]", "[-10,-9.99]", "[-10,10]", "[0,'100 mM']", "[abc]",
-    "[[1]]", "[0,1e308]", "[null]", "{}", "{a:1}", "${oops}", "${seed}", "'[0,1]'",
+    "0",
+    "-1",
+    "1",
+    "2",
+    "0.5",
+    "3",
+    "-0.0",
+    "1e-9",
+    "1e-300",
+    "1e6",
+    "1e9",
+    "1e308",
+    "-1e308",
+    "1e400",
+    "nan",
+    "inf",
+    "-inf",
+    "99999999999999999999",
+    "-99999999999999999999",
+    "0x10",
+    "true",
+    "false",
+    "off",
+    "on",
+    "no",
+    "yes",
+    "'false'",
+    "'true'",
+    "null",
+    "abc",
+    "''",
+    "'5 mM'",
+    "'1 M'",
+    "'120 ng/mL'",
+    "[]",
+    "[1]",
+    "[0,1]",
+    "[1,0]",
+    "[0.5,0.5]",
+    "[-10,-9.99]",
+    "[-10,10]",
+    "[0,'100 mM']",
+    "[abc]",
+    "[[1]]",
+    "[0,1e308]",
+    "[null]",
+    "{}",
+    "{a:1}",
+    "${oops}",
+    "${seed}",
+    "'[0,1]'",
 )
 EXPERIMENTS = C.EXPERIMENTS
 GROUPS = {  # options that exist, and some that do not
@@ -56,7 +107,7 @@ GROUPS = {  # options that exist, and some that do not
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _keys(experiment: str) -> tuple[str, ...]:
     leaves, _ = C.declared_keys(experiment)
     return tuple(sorted(leaves))
@@ -66,7 +117,7 @@ def _misspelt(key: str, cut: int) -> str:
     """A misspelling of ``key``: one character dropped."""
     head, dot, last = key.rpartition(".")
     cut %= max(len(last), 1)
-    return f"{head}{dot}{last[:cut]}{last[cut + 1:]}"
+    return f"{head}{dot}{last[:cut]}{last[cut + 1 :]}"
 
 
 @st.composite
@@ -80,9 +131,21 @@ def a_key(draw, experiment: str) -> str:
     if kind == "misspelt":
         return _misspelt(draw(st.sampled_from(_keys(experiment))), draw(st.integers(0, 30)))
     if kind == "invented":
-        return draw(st.sampled_from(["foo", "circuit.foo", "dosing.dose", "neurochemistry.adenosine_tau_mn",
-                                     "bath.concentration_uM", "circuit.weight_nS.sst_sst", "circuit.weight_nS.vip_pyr",
-                                     "circuit.cells.pyr.c_m_nF.x", "seed.x"]))
+        return draw(
+            st.sampled_from(
+                [
+                    "foo",
+                    "circuit.foo",
+                    "dosing.dose",
+                    "neurochemistry.adenosine_tau_mn",
+                    "bath.concentration_uM",
+                    "circuit.weight_nS.sst_sst",
+                    "circuit.weight_nS.vip_pyr",
+                    "circuit.cells.pyr.c_m_nF.x",
+                    "seed.x",
+                ]
+            )
+        )
     return draw(st.sampled_from(["hydra.launcher.n_jobs", "hydra.launcher.batch_size", "hydra.launcher.foo"]))
 
 
@@ -125,7 +188,7 @@ def value_overrides(draw, experiment: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the in-process path
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _composed(groups: tuple[str, ...]) -> DictConfig:
     """The config of the group options (Hydra's compose API, as ``check_overrides`` does)."""
     return app.check_overrides(list(groups), validate=False)[0]
@@ -142,7 +205,7 @@ def fast_check(groups: list[str], values: list[str]) -> DictConfig:
     parsed = app._parse([*groups, *values])
     cfg = copy.deepcopy(_composed(tuple(groups)))
     try:
-        ConfigLoaderImpl._apply_overrides_to_config(parsed[len(groups):], cfg)
+        ConfigLoaderImpl._apply_overrides_to_config(parsed[len(groups) :], cfg)
     except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError) as error:
         raise app._composition_error(error, [*groups, *values]) from None
     app.check_job([*groups, *values], cfg)
@@ -225,10 +288,24 @@ def test_group_options_and_values_through_the_command_line_checks(data):
     """The full path (Hydra's compose API per example): drawn options, some that do not exist."""
     groups = [f"{g}={data.draw(st.sampled_from(options))}" for g, options in GROUPS.items() if data.draw(st.booleans())]
     groups.append(f"experiment={data.draw(st.sampled_from(EXPERIMENTS))}")
-    values = data.draw(st.lists(st.sampled_from(["seed=2", "seed=1,2", "seed=x", "circuit.dt_ms=0.2",
-                                                 "iv_infusion.window_times_min=[-10,-9.99]", "+foo=1",
-                                                 "hydra.launcher.n_jobs=0", "dosing.dose_mg_per_kg=1e6"]),
-                                max_size=2, unique=True))
+    values = data.draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "seed=2",
+                    "seed=1,2",
+                    "seed=x",
+                    "circuit.dt_ms=0.2",
+                    "iv_infusion.window_times_min=[-10,-9.99]",
+                    "+foo=1",
+                    "hydra.launcher.n_jobs=0",
+                    "dosing.dose_mg_per_kg=1e6",
+                ]
+            ),
+            max_size=2,
+            unique=True,
+        )
+    )
     multirun = data.draw(st.booleans())
     overrides = groups + values
     result = _outcome(lambda: app.check_overrides(overrides, multirun=multirun), overrides)
@@ -263,8 +340,10 @@ REPRODUCTIONS = [
     (["circuit.weight_nS.pyr_pyr=1e6"], "circuit.weight_nS.pyr_pyr"),
     (["dosing.dose_mg_per_kg=1e6"], "dosing.dose_mg_per_kg"),
     (["dosing.start_min=1e9"], "dosing.start_min"),
-    (["manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[100000,200000]"],
-     "manipulation.ampa_block_window_min"),
+    (
+        ["manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[100000,200000]"],
+        "manipulation.ampa_block_window_min",
+    ),
     (["experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,0.5]"], "dose_response.doses_mg_per_kg"),
     (["+foo=1"], "foo"),
     (["++bath.concentration_uM=[0,5]"], "bath.concentration_uM"),
@@ -294,22 +373,38 @@ def test_each_reproduction_is_refused_naming_its_field(overrides, field):
 
 
 # --------------------------------------------------------------------------- the real command line
-@pytest.mark.parametrize("overrides", [
-    ["seed=1", "seed=2"],
-    ["circuit=bogus"],
-    ["iv_infusion.window_times_min=[-10,-9.99]"],
-    ["block.trapping_escape=off"],
-    ["-m", "hydra.launcher.n_jobs=0", "seed=1,2"],
-    ["+neurochemistry.adenosine_tau_mn=3"],
-], ids=lambda o: " ".join(o))
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["seed=1", "seed=2"],
+        ["circuit=bogus"],
+        ["iv_infusion.window_times_min=[-10,-9.99]"],
+        ["block.trapping_escape=off"],
+        ["-m", "hydra.launcher.n_jobs=0", "seed=1,2"],
+        ["+neurochemistry.adenosine_tau_mn=3"],
+    ],
+    ids=lambda o: " ".join(o),
+)
 def test_the_command_line_exits_2_with_one_line(tmp_path, overrides):
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(tmp_path / "cache"), PYTHONWARNINGS="ignore")
     where = "hydra.sweep.dir" if "-m" in overrides else "hydra.run.dir"
     flags = [o for o in overrides if o.startswith("-")]
     base = [] if "circuit=bogus" in overrides else ["circuit=small"]
-    proc = subprocess.run([sys.executable, "-m", "experiments.app", *flags, *base,
-                           *[o for o in overrides if o not in flags], f"{where}={tmp_path / 'run'}"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.app",
+            *flags,
+            *base,
+            *[o for o in overrides if o not in flags],
+            f"{where}={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("ketamine-sim: invalid config: "), proc.stderr

@@ -5,19 +5,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cli_fixtures import merged
+
 from experiments import config as C
 from experiments.api import compose_config
 
 HYPOTHESES = sorted(p.stem for p in (Path(__file__).parent.parent / "configs" / "hypothesis").glob("*.yaml"))
-BATH = ("experiment=bath", "circuit=small", "backend.threads=1", "bath.concentrations_uM=[0,2]",
-        "bath.equilibration_s=30", "output.figure=false")
+BATH = (
+    "experiment=bath",
+    "circuit=small",
+    "backend.threads=1",
+    "bath.concentrations_uM=[0,2]",
+    "bath.equilibration_s=30",
+    "output.figure=false",
+)
 
 
 def test_the_six_hypotheses_and_the_default_exist():
-    assert set(HYPOTHESES) == {"default", "disinhibition_pv", "disinhibition_sst", "glun2b_rest",
-                               "adenosine_feedback", "hnk_ampa", "combined"}
+    assert set(HYPOTHESES) == {
+        "default",
+        "disinhibition_pv",
+        "disinhibition_sst",
+        "glun2b_rest",
+        "adenosine_feedback",
+        "hnk_ampa",
+        "combined",
+    }
 
 
 @pytest.mark.parametrize("name", HYPOTHESES)
@@ -99,8 +112,15 @@ def test_glun2b_rest_blocks_pyramidal_cells_only_without_disinhibition(bath):
 
 @pytest.mark.slow
 def test_glun2b_rest_raises_bdnf_without_any_ampa_drive(ketamine_sim):
-    data = ketamine_sim("experiment=course", "circuit=small", "backend.threads=1", "hypothesis=glun2b_rest",
-                        "dosing.follow_days=3", "course.window_days_after_last_dose=[3]", "output.figure=false").read()
+    data = ketamine_sim(
+        "experiment=course",
+        "circuit=small",
+        "backend.threads=1",
+        "hypothesis=glun2b_rest",
+        "dosing.follow_days=3",
+        "course.window_days_after_last_dose=[3]",
+        "output.figure=false",
+    ).read()
     assert np.all(data.windows["ampa_drive"] == 0)
     assert data.timeline["bdnf"].max() > data.timeline["bdnf"][0] + 0.1
     assert data.timeline["spine_density"].max() > data.timeline["spine_density"][0]

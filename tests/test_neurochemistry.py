@@ -28,9 +28,16 @@ from circuits.vesicles import VesicleParameters, train_release
 from experiments.readouts import PAIRED_PULSE_INTERVAL_MS, release_readouts
 
 #: configs/config.yaml, neurochemistry group
-DEFAULTS = NeurochemistryParameters(glutamate_pool=True, glutamate_tau_min=5.0, adenosine_feedback=True,
-                                    adenosine_tau_min=15.0, adenosine_gain=1.0, a1_max_inhibition=0.8,
-                                    a1_half_effect=2.2, a1_hill=1.0)
+DEFAULTS = NeurochemistryParameters(
+    glutamate_pool=True,
+    glutamate_tau_min=5.0,
+    adenosine_feedback=True,
+    adenosine_tau_min=15.0,
+    adenosine_gain=1.0,
+    a1_max_inhibition=0.8,
+    a1_half_effect=2.2,
+    a1_hill=1.0,
+)
 
 
 def params(**changes) -> NeurochemistryParameters:
@@ -52,6 +59,7 @@ def hold(release_relative, p, minutes, step_s=10.0, ampa_available=1.0, state=No
 # ---------------------------------------------------------------------------------------------
 # A1 receptors and the release fraction U
 # ---------------------------------------------------------------------------------------------
+
 
 def test_default_tonic_inhibition_is_a_quarter():
     """Chosen: at baseline adenosine A1 receptors suppress 25% of release, 0.8 x 1 / (1 + 2.2),
@@ -111,6 +119,7 @@ def test_no_adenosine_feedback_keeps_baseline_release_fraction(adenosine):
 # ---------------------------------------------------------------------------------------------
 # Neurochemistry.advance: the bulk glutamate pool and adenosine
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("r, gain, ampa", [(1.5, 1.0, 1.0), (2.0, 0.7, 0.4), (0.6, 1.3, 1.0)])
 def test_steady_state_with_release_held(r, gain, ampa):
@@ -224,13 +233,22 @@ def test_zero_step_changes_nothing_and_negative_step_is_refused():
 # Parameter validation
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("field, value", [
-    ("glutamate_tau_min", 0.0), ("glutamate_tau_min", -5.0),
-    ("adenosine_tau_min", 0.0), ("adenosine_tau_min", -1.0),
-    ("a1_half_effect", 0.0), ("a1_hill", 0.0),
-    ("adenosine_gain", -0.1),
-    ("a1_max_inhibition", -0.1), ("a1_max_inhibition", 1.0), ("a1_max_inhibition", 1.5),
-])
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("glutamate_tau_min", 0.0),
+        ("glutamate_tau_min", -5.0),
+        ("adenosine_tau_min", 0.0),
+        ("adenosine_tau_min", -1.0),
+        ("a1_half_effect", 0.0),
+        ("a1_hill", 0.0),
+        ("adenosine_gain", -0.1),
+        ("a1_max_inhibition", -0.1),
+        ("a1_max_inhibition", 1.0),
+        ("a1_max_inhibition", 1.5),
+    ],
+)
 def test_parameter_validation_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         params(**{field: value})
@@ -273,7 +291,9 @@ def test_paired_pulse_ratio_formula_and_rises_when_u_falls():
 
 def test_vesicle_recovery_tau_grows_with_block():
     """A3: tau_rec (1 + slowing B), B summed over species, mean over cells."""
-    taus = [release_readouts(pyr_state([b, b]), 0.5, VESICLES, 2.0, 0.25)["vesicle_recovery_tau"] for b in (0.0, 0.2, 0.5)]
+    taus = [
+        release_readouts(pyr_state([b, b]), 0.5, VESICLES, 2.0, 0.25)["vesicle_recovery_tau"] for b in (0.0, 0.2, 0.5)
+    ]
     np.testing.assert_allclose(taus, [800.0, 960.0, 1200.0], rtol=1e-12)
     state = pyr_state([0.1, 0.3])
     state[f"b_{SPECIES[1]}"] = np.array([0.1, 0.1])  # a second species adds to the block
@@ -304,8 +324,9 @@ def test_train_readouts_shape_and_slower_recycling():
     assert rest["pool_after_train_1s"] == pytest.approx(1 - (1 - 0.5 * x) * math.exp(-1000.0 / 800.0), rel=1e-12)
     # switch off the slowing: the block no longer matters
     off = dataclasses.replace(VESICLES, recycling_slowing=0.0)
-    assert release_readouts(pyr_state([0.6] * 3), 0.5, off, 2.0, 0.25, train=train)["pool_after_train_1s"] == \
-        pytest.approx(rest["pool_after_train_1s"], rel=1e-12)
+    assert release_readouts(pyr_state([0.6] * 3), 0.5, off, 2.0, 0.25, train=train)[
+        "pool_after_train_1s"
+    ] == pytest.approx(rest["pool_after_train_1s"], rel=1e-12)
 
 
 def test_no_depression_readouts():

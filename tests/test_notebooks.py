@@ -4,6 +4,7 @@ Each notebook runs in a fresh kernel (nbclient) with ``KETAMINE_SIM_SMALL=1`` an
 build cache, in a temporary folder (its ``outputs/`` land there); a cell appended by the test
 then checks what the notebook computed.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,9 @@ def test_stored_without_outputs(path):
     """Outputs, execution counts and widget state stay out of the repository."""
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    dirty = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
     assert "widgets" not in nb.metadata, f"{path.name}: stored widget state in the metadata"
 
@@ -80,18 +83,28 @@ def test_notebook_runs_in_small_mode(name, build_cache, tmp_path, monkeypatch):
     monkeypatch.setenv("KETAMINE_SIM_CACHE", str(build_cache))
     monkeypatch.delenv("MPLBACKEND", raising=False)
     # the kernel imports this checkout, as the tests do
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")]))
+    )
     # a kernel of this interpreter, whatever other "python3" kernels the machine has registered
     spec = tmp_path / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "ketamine-sim tests", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "ketamine-sim tests",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     start = time.perf_counter()
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name=KERNEL, resources={"metadata": {"path": str(run_dir)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=600, kernel_name=KERNEL, resources={"metadata": {"path": str(run_dir)}}
+    )
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors

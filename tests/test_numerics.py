@@ -45,8 +45,9 @@ HUGE_RATES = [(1e6, 0.1, 1.0, -70.0), (1e6, 0.1, 0.1, 0.0), (1e3, 100.0, 0.3, -4
 def test_block_step_at_huge_kon_c_dt_stays_in_range_and_lands_on_the_equilibrium(block_sim, c_uM, dt_ms, s, v_mV):
     params = block_parameters()
     assert s * params.kon_per_uM_per_s("s_ketamine") * c_uM * dt_ms * 1e-3 > 2  # forward Euler diverges here
-    run = block_sim(params, [dict(s=s, v_mV=v_mV, c=_all(c_uM))], duration_s=60 * dt_ms * 1e-3, dt_ms=dt_ms,
-                    record_dt_ms=dt_ms)
+    run = block_sim(
+        params, [dict(s=s, v_mV=v_mV, c=_all(c_uM))], duration_s=60 * dt_ms * 1e-3, dt_ms=dt_ms, record_dt_ms=dt_ms
+    )
     for k in SPECIES:
         assert np.all(run.traces[k] >= 0.0) and np.all(run.traces[k] <= 1.0)
     assert np.all(run.total <= 1.0 + 1e-12)
@@ -63,9 +64,15 @@ def test_block_step_keeps_every_fraction_and_their_sum_in_range_from_any_start(b
     rng = np.random.default_rng(7)
     n = 250
     start = rng.dirichlet(np.ones(len(SPECIES) + 1), n)  # the last column is the free fraction
-    conditions = [dict(s=float(rng.choice([0.0, 1.0, rng.uniform()])), v_mV=float(rng.uniform(-100, 40)),
-                       c={k: float(10.0 ** rng.uniform(-3, 6)) for k in SPECIES},
-                       b0={k: float(start[i, j]) for j, k in enumerate(SPECIES)}) for i in range(n)]
+    conditions = [
+        dict(
+            s=float(rng.choice([0.0, 1.0, rng.uniform()])),
+            v_mV=float(rng.uniform(-100, 40)),
+            c={k: float(10.0 ** rng.uniform(-3, 6)) for k in SPECIES},
+            b0={k: float(start[i, j]) for j, k in enumerate(SPECIES)},
+        )
+        for i in range(n)
+    ]
     params = block_parameters()
     for dt_ms in (0.1, 1000.0):
         run = block_sim(params, conditions, duration_s=5 * dt_ms * 1e-3, dt_ms=dt_ms, record_dt_ms=dt_ms)
@@ -87,9 +94,20 @@ def test_block_step_of_frozen_activity_matches_the_exact_solution(block_sim):
 
 # --- the whole circuit's equations at extreme inputs (numpy runtime, a tiny circuit) ---------
 
-TINY = ["circuit=small", "circuit.counts.pyr=8", "circuit.counts.pv=2", "circuit.counts.sst=2", "circuit.window_s=0.03",
-        "circuit.transient_s=0.005", "backend=numpy", "experiment=bath", "bath.concentrations_uM=[0,1]",
-        "bath.equilibration_s=1", "bath.timeline_step_s=1", "output.figure=false"]
+TINY = [
+    "circuit=small",
+    "circuit.counts.pyr=8",
+    "circuit.counts.pv=2",
+    "circuit.counts.sst=2",
+    "circuit.window_s=0.03",
+    "circuit.transient_s=0.005",
+    "backend=numpy",
+    "experiment=bath",
+    "bath.concentrations_uM=[0,1]",
+    "bath.equilibration_s=1",
+    "bath.timeline_step_s=1",
+    "output.figure=false",
+]
 
 
 def _tiny_circuit(*overrides):
@@ -107,8 +125,11 @@ def test_circuit_fractions_stay_in_range_at_extreme_rates():
     from experiments.engine import RuntimeEngine
 
     _, structure, drive = _tiny_circuit()
-    drive = replace(drive, nmda_ratio={pop: 1e5 * r for pop, r in drive.nmda_ratio.items()},
-                    vesicles=replace(drive.vesicles, tau_rec_ms=0.01, recycling_slowing=5.0))
+    drive = replace(
+        drive,
+        nmda_ratio={pop: 1e5 * r for pop, r in drive.nmda_ratio.items()},
+        vesicles=replace(drive.vesicles, tau_rec_ms=0.01, recycling_slowing=5.0),
+    )
     values = initial_values(structure, drive, _all(1e6), None, np.random.default_rng(1))
     out = RuntimeEngine(structure, "numpy").run_window(values, connect_seed=1, noise_seed=2)
     assert len(out.spikes["pyr"][0]) > 0  # pyramidal spikes did drive x_nmda
@@ -116,7 +137,10 @@ def test_circuit_fractions_stay_in_range_at_extreme_rates():
         state = out.state[pop]
         blocked = sum(state[f"b_{k}"] for k in SPECIES)
         for name in [f"b_{k}" for k in SPECIES] + ["s_nmda"] + (["x_ves"] if pop == "pyr" else []):
-            assert np.all(np.isfinite(state[name])) and np.all(state[name] >= 0) and np.all(state[name] <= 1), (pop, name)
+            assert np.all(np.isfinite(state[name])) and np.all(state[name] >= 0) and np.all(state[name] <= 1), (
+                pop,
+                name,
+            )
         assert np.all(blocked <= 1 + 1e-12)
         # cells whose channels opened are blocked (1 M: equilibrium block 1 - 1e-6)
         opened = state["open_time"] > 0
@@ -125,6 +149,7 @@ def test_circuit_fractions_stay_in_range_at_extreme_rates():
 
 
 # --- the slow layer: steps of any length -----------------------------------------------------
+
 
 def test_slow_layer_steps_of_any_length_stay_in_range():
     """The slow layer integrates exactly: steps from 1 us to 30 years at concentrations up to
@@ -164,19 +189,27 @@ def test_slow_layer_steps_of_any_length_stay_in_range():
 
 # --- a window that leaves the range stops the run, nothing is written ------------------------
 
+
 def test_check_window_names_the_variable_and_window():
     from experiments.readouts import NumericalError, check_window
 
-    good = {"b_s_ketamine": np.array([0.2, 0.3]), "b_r_ketamine": np.array([0.1, 0.0]), "s_nmda": np.array([0.0, 1.0]),
-            "q_nmda": np.array([0.0, 1e-9]), "v": np.array([-0.07, -0.05])}
+    good = {
+        "b_s_ketamine": np.array([0.2, 0.3]),
+        "b_r_ketamine": np.array([0.1, 0.0]),
+        "s_nmda": np.array([0.0, 1.0]),
+        "q_nmda": np.array([0.0, 1e-9]),
+        "v": np.array([-0.07, -0.05]),
+    }
     check_window(good, {"rate": 2.0, "cv_isi": float("nan")}, "pyr", "10 min")  # cv_isi NaN: too few spikes, allowed
-    cases = [({**good, "b_s_ketamine": np.array([0.2, np.nan])}, {}, "b_s_ketamine"),
-             ({**good, "b_r_ketamine": np.array([0.1, -0.4])}, {}, "b_r_ketamine"),
-             ({**good, "b_s_ketamine": np.array([0.2, 0.7]), "b_r_ketamine": np.array([0.1, 0.5])}, {}, "sum"),
-             ({**good, "q_nmda": np.array([0.0, -1e-9])}, {}, "q_nmda"),
-             ({**good, "v": np.array([-0.07, np.inf])}, {}, "v"),
-             (good, {"rate": 2.0, "g_nmda_mean": float("nan")}, "g_nmda_mean"),
-             (good, {"cv_isi": float("inf")}, "cv_isi")]
+    cases = [
+        ({**good, "b_s_ketamine": np.array([0.2, np.nan])}, {}, "b_s_ketamine"),
+        ({**good, "b_r_ketamine": np.array([0.1, -0.4])}, {}, "b_r_ketamine"),
+        ({**good, "b_s_ketamine": np.array([0.2, 0.7]), "b_r_ketamine": np.array([0.1, 0.5])}, {}, "sum"),
+        ({**good, "q_nmda": np.array([0.0, -1e-9])}, {}, "q_nmda"),
+        ({**good, "v": np.array([-0.07, np.inf])}, {}, "v"),
+        (good, {"rate": 2.0, "g_nmda_mean": float("nan")}, "g_nmda_mean"),
+        (good, {"cv_isi": float("inf")}, "cv_isi"),
+    ]
     for state, readouts, name in cases:
         with pytest.raises(NumericalError, match=f"window '10 min'.*pyr.*{name}"):
             check_window(state, readouts, "pyr", "10 min")
@@ -198,9 +231,14 @@ def test_conductances_too_large_for_the_time_step_fail_the_run():
 
     cfg, structure, drive = _tiny_circuit()
     # the background drive too, so that the huge conductances arrive whatever the seed's spikes
-    drive: CircuitDrive = replace(drive, weight_nS={key: 1e4 * w for key, w in drive.weight_nS.items()},
-                                  background_weight_nS={pop: 1e4 * w for pop, w in drive.background_weight_nS.items()})
-    with pytest.raises(NumericalError, match=r"window '\d uM', population \w+: state variable v \(membrane potential\)"):
+    drive: CircuitDrive = replace(
+        drive,
+        weight_nS={key: 1e4 * w for key, w in drive.weight_nS.items()},
+        background_weight_nS={pop: 1e4 * w for pop, w in drive.background_weight_nS.items()},
+    )
+    with pytest.raises(
+        NumericalError, match=r"window '\d uM', population \w+: state variable v \(membrane potential\)"
+    ):
         run_protocol(bath_protocol(cfg), structure, drive, RuntimeEngine(structure, "numpy"), 1, C.neurochemistry(cfg))
 
 
@@ -226,8 +264,11 @@ def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkey
     from experiments.readouts import NumericalError
 
     cfg = compose_config(TINY)
-    monkeypatch.setattr(run_module, "make_engine",
-                        lambda structure, backend, cache_dir=None: _PoisonedEngine(RuntimeEngine(structure, "numpy"), 1, "q_nmda"))
+    monkeypatch.setattr(
+        run_module,
+        "make_engine",
+        lambda structure, backend, cache_dir=None: _PoisonedEngine(RuntimeEngine(structure, "numpy"), 1, "q_nmda"),
+    )
     with pytest.raises(NumericalError, match="window '1 uM', population sst: state variable q_nmda"):
         run_module.run_experiment(cfg, tmp_path / "run")
     assert not any((tmp_path / "run").glob("**/*.h5")) and not any((tmp_path / "run").glob("**/*.png"))
@@ -235,12 +276,16 @@ def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkey
 
 # --- the config refuses concentrations the model is not valid at ----------------------------
 
-@pytest.mark.parametrize("overrides, field", [
-    (("experiment=bath", "bath.concentrations_uM=[0,1,'100 mM']"), "bath.concentrations_uM[2]"),
-    (("experiment=bath", "bath.concentrations_uM=[0,1001]"), "bath.concentrations_uM[1]"),
-    (("experiment=bath", "bath.concentrations_uM=[0,'1 M']"), "bath.concentrations_uM[1]"),
-    (("experiment=evoked_release", "evoked_release.concentration_uM='2 mM'"), "evoked_release.concentration_uM"),
-])
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (("experiment=bath", "bath.concentrations_uM=[0,1,'100 mM']"), "bath.concentrations_uM[2]"),
+        (("experiment=bath", "bath.concentrations_uM=[0,1001]"), "bath.concentrations_uM[1]"),
+        (("experiment=bath", "bath.concentrations_uM=[0,'1 M']"), "bath.concentrations_uM[1]"),
+        (("experiment=evoked_release", "evoked_release.concentration_uM='2 mM'"), "evoked_release.concentration_uM"),
+    ],
+)
 def test_concentration_above_the_bound_is_refused(overrides, field):
     from experiments import config as C
     from experiments.api import compose_config
@@ -262,8 +307,9 @@ def test_concentration_at_the_bound_is_accepted():
 
 
 def test_cli_refuses_100_mM_with_exit_2_and_one_line(ketamine_sim):
-    run = ketamine_sim("experiment=bath", "bath.concentrations_uM=[0,'100 mM','1 M']", "circuit=small",
-                       "backend.threads=1")
+    run = ketamine_sim(
+        "experiment=bath", "bath.concentrations_uM=[0,'100 mM','1 M']", "circuit=small", "backend.threads=1"
+    )
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "bath.concentrations_uM[1]" in lines[0] and "<= 1000 uM" in lines[0], run.stderr
@@ -302,7 +348,9 @@ def test_compiled_circuit_keeps_the_block_in_range_at_100_mM(build_cache):
     import os
 
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache))
-    proc = subprocess.run([sys.executable, "-c", _COMPILED, "1e5"], capture_output=True, text=True, env=env, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", _COMPILED, "1e5"], capture_output=True, text=True, env=env, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     for pop, f in found.items():

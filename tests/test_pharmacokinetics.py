@@ -51,20 +51,32 @@ def test_p1_infusion_peak_in_band_at_end_of_infusion(model):
 def test_p1_reference_values():
     # Numbers of this implementation (brief): domino1984 ~241 ng/mL, kamp2020 ~125 ng/mL at 40 min.
     t = np.array([2400.0])
-    peaks = {m: total_ketamine_ng_per_ml(simulate(DRUGS["racemic"], [INFUSION], BODY_WEIGHT_KG, t, PK_MODELS[m]))[0]
-             for m in MODELS}
+    peaks = {
+        m: total_ketamine_ng_per_ml(simulate(DRUGS["racemic"], [INFUSION], BODY_WEIGHT_KG, t, PK_MODELS[m]))[0]
+        for m in MODELS
+    }
     assert peaks["domino1984"] == pytest.approx(241.0, rel=0.01)
     # One compartment, analytic: R/(k V) (1 - exp(-k T)), Vd 252 L, CL 79 L/h (Kamp 2020, P3).
     k = 79.0 / 252.0 / 60.0
     assert peaks["kamp2020"] == pytest.approx(1000 * 35.0 / 40.0 / (k * 252.0) * (1 - math.exp(-k * 40.0)), rel=1e-6)
 
 
-@pytest.mark.parametrize("model", [
-    pytest.param("domino1984", marks=pytest.mark.xfail(strict=True, reason=(
-        "Domino 1984's published constants (P4) give a terminal half-life of 1.9 h, below the "
-        "2-2.5 h of P3 (Kamp 2020)"))),
-    "kamp2020",
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(
+            "domino1984",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "Domino 1984's published constants (P4) give a terminal half-life of 1.9 h, below the "
+                    "2-2.5 h of P3 (Kamp 2020)"
+                ),
+            ),
+        ),
+        "kamp2020",
+    ],
+)
 def test_p3_terminal_half_life(model):
     # P3: terminal half-life about 2-2.5 h (Kamp 2020); the issue accepts 2-3 h.
     assert 2.0 <= terminal_half_life_h(PK_MODELS[model]) <= 3.0
@@ -80,8 +92,9 @@ def test_p3_p4_half_life_values():
 def test_p3_simulated_terminal_slope_matches_eigenvalue(model):
     # Log-linear slope 6-10 h after a bolus vs the slowest eigenvalue (P3/P4).
     t = np.arange(6 * 3600.0, 10 * 3600.0 + 1, 600.0)
-    c = total_ketamine_ng_per_ml(simulate(DRUGS["racemic"], [DosingEvent("iv_bolus", 0.5, 0.0)],
-                                          BODY_WEIGHT_KG, t, PK_MODELS[model]))
+    c = total_ketamine_ng_per_ml(
+        simulate(DRUGS["racemic"], [DosingEvent("iv_bolus", 0.5, 0.0)], BODY_WEIGHT_KG, t, PK_MODELS[model])
+    )
     slope_per_h = np.polyfit(t / 3600.0, np.log(c), 1)[0]
     assert math.log(2) / -slope_per_h == pytest.approx(terminal_half_life_h(PK_MODELS[model]), rel=0.02)
 
@@ -93,7 +106,12 @@ def test_p5_auc_ratio_is_bioavailability(model, route):
     expected = {"iv_infusion": 1.0, "iv_bolus": 1.0, "im": 0.93, "oral": 0.20, "sublingual": 0.29, "intranasal": 0.45}
     params = PK_MODELS[model]
     event = DosingEvent(route, 0.5, 0.0, 40.0 if route == "iv_infusion" else 0.0)
-    run = lambda e: auc(AUC_GRID_S, total_ketamine_ng_per_ml(simulate(DRUGS["racemic"], [e], BODY_WEIGHT_KG, AUC_GRID_S, params)))
+
+    def run(e):
+        return auc(
+            AUC_GRID_S, total_ketamine_ng_per_ml(simulate(DRUGS["racemic"], [e], BODY_WEIGHT_KG, AUC_GRID_S, params))
+        )
+
     assert run(event) / run(DosingEvent("iv_bolus", 0.5, 0.0)) == pytest.approx(expected[route], rel=0.02)
 
 
@@ -101,7 +119,9 @@ def test_p5_auc_ratio_is_bioavailability(model, route):
 def test_p5_iv_auc_is_dose_over_clearance(model):
     # Mass balance: AUC = dose / CL, CL = k10 V1 (Domino 1984 P4; Kamp 2020 P3: 79 L/h).
     p = PK_MODELS[model]
-    c = total_ketamine_ng_per_ml(simulate(DRUGS["racemic"], [DosingEvent("iv_bolus", 0.5, 0.0)], BODY_WEIGHT_KG, AUC_GRID_S, p))
+    c = total_ketamine_ng_per_ml(
+        simulate(DRUGS["racemic"], [DosingEvent("iv_bolus", 0.5, 0.0)], BODY_WEIGHT_KG, AUC_GRID_S, p)
+    )
     cl_l_per_min = p.k10_per_min * p.v1_l_per_kg * BODY_WEIGHT_KG
     assert auc(AUC_GRID_S / 60.0, c) / 1000.0 == pytest.approx(35.0 / cl_l_per_min, rel=0.002)
 
@@ -111,7 +131,9 @@ def test_p5_iv_auc_is_dose_over_clearance(model):
 def test_extravascular_tmax_matches_fitted_target(model, route):
     # ka fitted to tmax: IM 15 min, intranasal 20 (Pharmacotherapy 2022), sublingual 45 (Rolan 2014), oral 60 (Chong 2006).
     t = np.arange(0.0, 4 * 3600.0, 10.0)
-    c = total_ketamine_ng_per_ml(simulate(DRUGS["racemic"], [DosingEvent(route, 0.5, 0.0)], BODY_WEIGHT_KG, t, PK_MODELS[model]))
+    c = total_ketamine_ng_per_ml(
+        simulate(DRUGS["racemic"], [DosingEvent(route, 0.5, 0.0)], BODY_WEIGHT_KG, t, PK_MODELS[model])
+    )
     assert t[c.argmax()] / 60.0 == pytest.approx(TMAX_TARGET_MIN[route], abs=1.5)
 
 
@@ -190,7 +212,10 @@ def test_direct_metabolite_dosing(by_drug):
 def test_linearity_and_superposition():
     t = np.arange(-300.0, 6 * 3600.0, 20.0)
     p = PK_MODELS["domino1984"]
-    run = lambda events: simulate(DRUGS["racemic"], events, BODY_WEIGHT_KG, t, p)
+
+    def run(events):
+        return simulate(DRUGS["racemic"], events, BODY_WEIGHT_KG, t, p)
+
     one = run([INFUSION])
     double = run([dataclasses.replace(INFUSION, dose_mg_per_kg=1.0)])
     oral = DosingEvent("oral", 1.0, start_min=90.0)
@@ -212,13 +237,16 @@ def test_output_does_not_depend_on_time_grid():
         np.testing.assert_allclose(b.plasma_uM[s], a.plasma_uM[s][::997], rtol=1e-9, atol=1e-15)
 
 
-@pytest.mark.parametrize("event, field", [
-    (DosingEvent("iv_bolus", -1.0, 0.0), "dose_mg_per_kg must be >= 0, got -1"),
-    (DosingEvent("inhaled", 0.5, 0.0), "route must be one of"),
-    (DosingEvent("iv_infusion", 0.5, 0.0, 0.0), "duration_min must be > 0"),
-    (DosingEvent("im", 0.5, 0.0, 5.0), "duration_min"),
-    (DosingEvent("oral", 0.5, float("nan")), "start_min"),
-])
+@pytest.mark.parametrize(
+    "event, field",
+    [
+        (DosingEvent("iv_bolus", -1.0, 0.0), "dose_mg_per_kg must be >= 0, got -1"),
+        (DosingEvent("inhaled", 0.5, 0.0), "route must be one of"),
+        (DosingEvent("iv_infusion", 0.5, 0.0, 0.0), "duration_min must be > 0"),
+        (DosingEvent("im", 0.5, 0.0, 5.0), "duration_min"),
+        (DosingEvent("oral", 0.5, float("nan")), "start_min"),
+    ],
+)
 def test_validate_events(event, field):
     with pytest.raises(ValueError, match=field) as info:
         validate_events([event])

@@ -102,12 +102,16 @@ def relaxation_rate(t_s, blocked, b_inf, t_max_s):
 
 # --- R1: IC50 and Hill ------------------------------------------------------------------
 
-@pytest.mark.parametrize("fit, target_uM, rtol", [
-    # R1, Gilling 2009: 0.71 +/- 0.03 uM (+/- 4%); 3% is tighter than the reported spread
-    ("equilibrium", IC50_RACEMIC_UM, 0.03),
-    # R2, Gilling 2009: koff/kon = 0.22 / 1.5e5 /M = 1.47 uM; 1% covers only rounding of the inputs
-    ("kinetic", 0.22 / 1.5e5 * 1e6, 0.01),
-])
+
+@pytest.mark.parametrize(
+    "fit, target_uM, rtol",
+    [
+        # R1, Gilling 2009: 0.71 +/- 0.03 uM (+/- 4%); 3% is tighter than the reported spread
+        ("equilibrium", IC50_RACEMIC_UM, 0.03),
+        # R2, Gilling 2009: koff/kon = 0.22 / 1.5e5 /M = 1.47 uM; 1% covers only rounding of the inputs
+        ("kinetic", 0.22 / 1.5e5 * 1e6, 0.01),
+    ],
+)
 def test_r1_racemic_ic50(block_sim, fit, target_uM, rtol):
     params = block_parameters(fit)
     ic50, hill, _, _ = measure_ic50(block_sim, params, {"racemic": RACEMIC})["racemic"]
@@ -137,6 +141,7 @@ def test_r1_r2_fit_report_states_the_mismatch():
 
 # --- R2: kinetics ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fit", ["equilibrium", "kinetic"])
 def test_r2_washout_with_agonist_is_single_exponential_tau_4_5_s(block_sim, fit):
     params = block_parameters(fit)
@@ -152,10 +157,13 @@ def test_r2_washout_with_agonist_is_single_exponential_tau_4_5_s(block_sim, fit)
     assert intercept == pytest.approx(math.log(total(blocked)), abs=1e-6)
 
 
-@pytest.mark.parametrize("fit, kon_target", [
-    ("kinetic", KON_PER_M_PER_S),  # R2, Gilling 2009: 1.5e5 /M/s (5%: no spread given for "1.5e5")
-    ("equilibrium", 0.22 / 0.71e-6),  # keeps R1 instead: 3.1e5 /M/s, 2.07x R2 (see fit_report)
-])
+@pytest.mark.parametrize(
+    "fit, kon_target",
+    [
+        ("kinetic", KON_PER_M_PER_S),  # R2, Gilling 2009: 1.5e5 /M/s (5%: no spread given for "1.5e5")
+        ("equilibrium", 0.22 / 0.71e-6),  # keeps R1 instead: 3.1e5 /M/s, 2.07x R2 (see fit_report)
+    ],
+)
 def test_r2_onset_rate_at_1uM_racemic(block_sim, fit, kon_target):
     params = block_parameters(fit)
     conc = mix(RACEMIC, 1.0)
@@ -170,6 +178,7 @@ def test_r2_onset_rate_at_1uM_racemic(block_sim, fit, kon_target):
 
 # --- R3: voltage dependence ----------------------------------------------------------------
 
+
 def test_r3_ic50_e_fold_per_33_mV(block_sim):
     params = block_parameters()
     # R3 (Gilling 2009): delta 0.79, "e-fold per about 33 mV"; kT/(delta e) at 22 degC = 32.2 mV.
@@ -177,8 +186,10 @@ def test_r3_ic50_e_fold_per_33_mV(block_sim):
     assert params.v_e_mV == pytest.approx(voltage_e_fold_mV(DELTA), rel=1e-12)
     assert 31.0 <= params.v_e_mV <= 34.0
     grid = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
-    ic50 = {v: measure_ic50(block_sim, params, {"racemic": RACEMIC}, v_mV=v, grid_scale=grid)["racemic"][0]
-            for v in (-100.0, -70.0, -40.0)}
+    ic50 = {
+        v: measure_ic50(block_sim, params, {"racemic": RACEMIC}, v_mV=v, grid_scale=grid)["racemic"][0]
+        for v in (-100.0, -70.0, -40.0)
+    }
     shift = ic50[-40.0] / ic50[-70.0]
     assert shift == pytest.approx(math.exp(30.0 / params.v_e_mV), rel=0.01)  # 2.54x less potent at -40 mV
     assert 31.0 <= 30.0 / math.log(shift) <= 34.0
@@ -186,6 +197,7 @@ def test_r3_ic50_e_fold_per_33_mV(block_sim):
 
 
 # --- R4: trapping --------------------------------------------------------------------------
+
 
 def load_10uM_then_wash(block_sim, params, washouts):
     """Block at 10 uM racemic with agonist (s = 1) to steady state, then 120 s washout (c = 0)
@@ -245,24 +257,35 @@ def test_r5_model_is_less_potent_than_orser_single_channel_data(block_sim, fit):
 
 # --- R6-R8: enantiomers and metabolites ---------------------------------------------------------
 
+
 def test_r6_s_ketamine_more_potent_than_r(block_sim):
     params = block_parameters()
-    res = measure_ic50(block_sim, params, {"esketamine": DRUGS["esketamine"].composition,
-                                           "arketamine": DRUGS["arketamine"].composition, "racemic": RACEMIC})
+    res = measure_ic50(
+        block_sim,
+        params,
+        {
+            "esketamine": DRUGS["esketamine"].composition,
+            "arketamine": DRUGS["arketamine"].composition,
+            "racemic": RACEMIC,
+        },
+    )
     ic50_s, ic50_r, ic50_rac = (res[name][0] for name in ("esketamine", "arketamine", "racemic"))
     # R6 (Ebert 1997): Ki 0.3 vs 1.4 uM, ratio 4.67 ("about 4-5"); 1% = regression only
     assert 4.0 <= ic50_r / ic50_s <= 5.0
     assert ic50_r / ic50_s == pytest.approx(KI_UM["r_ketamine"] / KI_UM["s_ketamine"], rel=0.01)
     assert ic50_s < ic50_rac < ic50_r
     assert ic50_rac == pytest.approx(0.71, rel=0.03)  # R1 still holds for the mixture
-    at_half_uM = block_sim(params, [dict(c={"s_ketamine": 0.5}), dict(c={"r_ketamine": 0.5})],
-                           duration_s=60.0, dt_ms=STEADY_DT_MS).final_total
+    at_half_uM = block_sim(
+        params, [dict(c={"s_ketamine": 0.5}), dict(c={"r_ketamine": 0.5})], duration_s=60.0, dt_ms=STEADY_DT_MS
+    ).final_total
     assert at_half_uM[0] > at_half_uM[1] + 0.2  # 54% vs 20% blocked
 
 
 def test_r7_r8_metabolites_less_potent(block_sim):
     params = block_parameters()
-    res = measure_ic50(block_sim, params, {k: {k: 1.0} for k in ("s_ketamine", "s_norketamine", "r_norketamine", "hnk")})
+    res = measure_ic50(
+        block_sim, params, {k: {k: 1.0} for k in ("s_ketamine", "s_norketamine", "r_norketamine", "hnk")}
+    )
     ic50 = {k: v[0] for k, v in res.items()}
     # R7 (Ebert 1997): Ki S-norketamine 1.7, R-norketamine 13 uM vs S-ketamine 0.3 uM (2%: regression only)
     assert ic50["s_norketamine"] / ic50["s_ketamine"] == pytest.approx(1.7 / 0.3, rel=0.02)
@@ -278,6 +301,7 @@ def test_r7_r8_metabolites_less_potent(block_sim):
 
 # --- Use dependence ------------------------------------------------------------------------------
 
+
 def test_use_dependence_open_channel_block(block_sim):
     """Block forms only through open channels: at s = 0.1 the onset at 1 uM is ~10x slower than at
     s = 1, and with escape from closed channels the steady state is lower for lower s (a less
@@ -285,8 +309,7 @@ def test_use_dependence_open_channel_block(block_sim):
     params = block_parameters()
     conc = mix(RACEMIC, 1.0)
     opens = (1.0, 0.1)
-    run = block_sim(params, [dict(s=s, c=conc) for s in opens], duration_s=10.0, dt_ms=KINETIC_DT_MS,
-                    record_dt_ms=50.0)
+    run = block_sim(params, [dict(s=s, c=conc) for s in opens], duration_s=10.0, dt_ms=KINETIC_DT_MS, record_dt_ms=50.0)
     rates = []
     for i, s in enumerate(opens):
         b_inf = total(steady_state_block(params, conc, open_fraction=s))

@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 
-from circuits.plasticity import (HEALTHY, BrainState, PlasticityParameters, PlasticityState, advance,
-                                 activity_drive, outcome, steady_occupancy, update_sites)
+from circuits.plasticity import (
+    HEALTHY,
+    BrainState,
+    PlasticityParameters,
+    PlasticityState,
+    activity_drive,
+    advance,
+    outcome,
+    steady_occupancy,
+    update_sites,
+)
 
 P = PlasticityParameters()
 STRESS = BrainState("chronic_stress", bdnf_tone=0.7, elimination_scale=1.2, ee_weight_scale=0.75)

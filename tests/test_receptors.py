@@ -66,15 +66,18 @@ def test_brian2_mg_block_expression_is_jahr_stevens(brian2_numpy, wang2002_synap
     import dataclasses
 
     syn = dataclasses.replace(wang2002_synapses, mg_mM=mg_mM)
-    np.testing.assert_allclose(mg_block_in_brian2(brian2_numpy, syn, VOLTAGES_MV), jahr_stevens(VOLTAGES_MV, mg_mM),
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        mg_block_in_brian2(brian2_numpy, syn, VOLTAGES_MV), jahr_stevens(VOLTAGES_MV, mg_mM), rtol=1e-9
+    )
 
 
 def test_half_block_voltage_in_1mM_mg(brian2_numpy, wang2002_synapses):
     # R9: unblocked fraction 0.5 at V = ln(1/3.57)/0.062 = -20.5 mV in 1 mM Mg
     assert V_HALF_1MM_MV == pytest.approx(-20.53, abs=0.01)
     assert mg_unblocked_fraction(V_HALF_1MM_MV, 1.0) == pytest.approx(0.5, abs=1e-12)
-    below, half, above = mg_block_in_brian2(brian2_numpy, wang2002_synapses, [V_HALF_1MM_MV - 1, V_HALF_1MM_MV, V_HALF_1MM_MV + 1])
+    below, half, above = mg_block_in_brian2(
+        brian2_numpy, wang2002_synapses, [V_HALF_1MM_MV - 1, V_HALF_1MM_MV, V_HALF_1MM_MV + 1]
+    )
     assert half == pytest.approx(0.5, abs=1e-9)
     assert below < 0.5 < above
 

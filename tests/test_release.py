@@ -110,7 +110,9 @@ def test_mechanism_switches(evoked):
     np.testing.assert_allclose(no_depression.readouts["pyr"]["vesicle_available"], 1.0)
     # without depression every pulse of the train releases U (which adenosine still lowers)
     train = no_depression.readouts["pyr"]["train_release"]
-    np.testing.assert_allclose(train, np.repeat(no_depression.windows["release_fraction"][:, None], train.shape[1], axis=1))
+    np.testing.assert_allclose(
+        train, np.repeat(no_depression.windows["release_fraction"][:, None], train.shape[1], axis=1)
+    )
 
 
 def test_train_probe_shapes(evoked):

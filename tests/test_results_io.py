@@ -1,4 +1,5 @@
 """Round trip, SONATA compatibility, atomicity and validation of results.h5."""
+
 import os
 
 import h5py
@@ -43,8 +44,15 @@ def make_data(seed: int = 0) -> RunData:
         readouts=readouts,
         readout_units={"rate": "Hz", "cv": ""},
         config_yaml="circuit:\n  n_pyr: 80\ndrug:\n  name: s_ketamine  # é\n",
-        provenance={"seed": 42, "git_commit": "abc123", "dirty": False, "dt_ms": 0.1, "empty": "",
-                    "wall_time_s": {"build": 3.1, "run": 12.5}, "versions": {"brian2": "2.9.0"}},
+        provenance={
+            "seed": 42,
+            "git_commit": "abc123",
+            "dirty": False,
+            "dt_ms": 0.1,
+            "empty": "",
+            "wall_time_s": {"build": 3.1, "run": 12.5},
+            "versions": {"brian2": "2.9.0"},
+        },
     )
 
 
@@ -65,8 +73,7 @@ def assert_same(a: RunData, b: RunData) -> None:
         assert a.readouts[pop].keys() == b.readouts[pop].keys()
         for k in a.readouts[pop]:
             np.testing.assert_array_equal(a.readouts[pop][k], b.readouts[pop][k])
-    assert (a.window_units, a.timeline_units, a.readout_units) == (
-        b.window_units, b.timeline_units, b.readout_units)
+    assert (a.window_units, a.timeline_units, a.readout_units) == (b.window_units, b.timeline_units, b.readout_units)
     assert a.config_yaml == b.config_yaml
     assert a.provenance == b.provenance
     assert {k: type(v) for k, v in a.provenance.items()} == {k: type(v) for k, v in b.provenance.items()}
@@ -160,17 +167,20 @@ def test_atomic_write(tmp_path, monkeypatch, exc):
     assert_same(old, read_results(path))
 
 
-@pytest.mark.parametrize("field, edit", [
-    ("start_s", lambda d: d.windows.pop("start_s")),
-    ("duration_s", lambda d: d.windows.pop("duration_s")),
-    ("time_s", lambda d: d.timeline.pop("time_s")),
-    ("readouts/pv/rate", lambda d: d.readouts["pv"].__setitem__("rate", np.zeros(4))),
-    ("spikes/sst", lambda d: d.spikes.__setitem__("sst", (np.zeros(3), np.zeros(2, np.uint64)))),
-    ("windows/label", lambda d: d.windows.__setitem__("label", np.array(["a", "b"]))),
-    ("timeline/nmda_blocked_pyr", lambda d: d.timeline.__setitem__("nmda_blocked_pyr", np.zeros(3))),
-    ("brain_s_ketamine_uM", lambda d: d.window_units.pop("brain_s_ketamine_uM")),
-    ("provenance/wall_time_s/run", lambda d: d.provenance["wall_time_s"].__setitem__("run", [1, 2])),
-])
+@pytest.mark.parametrize(
+    "field, edit",
+    [
+        ("start_s", lambda d: d.windows.pop("start_s")),
+        ("duration_s", lambda d: d.windows.pop("duration_s")),
+        ("time_s", lambda d: d.timeline.pop("time_s")),
+        ("readouts/pv/rate", lambda d: d.readouts["pv"].__setitem__("rate", np.zeros(4))),
+        ("spikes/sst", lambda d: d.spikes.__setitem__("sst", (np.zeros(3), np.zeros(2, np.uint64)))),
+        ("windows/label", lambda d: d.windows.__setitem__("label", np.array(["a", "b"]))),
+        ("timeline/nmda_blocked_pyr", lambda d: d.timeline.__setitem__("nmda_blocked_pyr", np.zeros(3))),
+        ("brain_s_ketamine_uM", lambda d: d.window_units.pop("brain_s_ketamine_uM")),
+        ("provenance/wall_time_s/run", lambda d: d.provenance["wall_time_s"].__setitem__("run", [1, 2])),
+    ],
+)
 def test_validation_names_field(tmp_path, field, edit):
     data = make_data()
     edit(data)
@@ -181,8 +191,7 @@ def test_validation_names_field(tmp_path, field, edit):
 
 def test_spikes_in_window_relative_times():
     data = make_data()
-    data.spikes["pyr"] = (np.array([999.0, 1000.0, 1200.5, 1499.9, 1500.0, 2100.0]),
-                          np.arange(6, dtype=np.uint64))
+    data.spikes["pyr"] = (np.array([999.0, 1000.0, 1200.5, 1499.9, 1500.0, 2100.0]), np.arange(6, dtype=np.uint64))
     t, ids = spikes_in_window(data, "pyr", 1)  # window 1: [1000, 1500) ms
     np.testing.assert_allclose(t, [0.0, 200.5, 499.9])
     np.testing.assert_array_equal(ids, [1, 2, 3])

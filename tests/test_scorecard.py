@@ -12,9 +12,18 @@ import yaml
 
 from experiments.scorecard import RecordError, check_record, compare, load_records, scorable
 
-GOOD = {"id": "C1", "finding": "pyramidal cells fire more", "source": "Homayoun 2007 J Neurosci",
-        "condition": {"drug": "racemic"}, "observable": "rate_change_pyr", "target": {"sign": "positive"},
-        "tolerance": None, "tolerance_note": "sign only", "status": "tested", "checked_by": []}
+GOOD = {
+    "id": "C1",
+    "finding": "pyramidal cells fire more",
+    "source": "Homayoun 2007 J Neurosci",
+    "condition": {"drug": "racemic"},
+    "observable": "rate_change_pyr",
+    "target": {"sign": "positive"},
+    "tolerance": None,
+    "tolerance_note": "sign only",
+    "status": "tested",
+    "checked_by": [],
+}
 WRONG = dict(GOOD, id="C1_WRONG", target={"sign": "negative"})
 
 
@@ -22,14 +31,22 @@ def record(**target):
     return {"id": "X", "_file": "x.yaml", "target": target, "tolerance": target.pop("tolerance", None)}
 
 
-@pytest.mark.parametrize("target,value,passed", [
-    ({"sign": "positive"}, 0.3, True), ({"sign": "positive"}, -0.1, False),
-    ({"sign": "negative"}, -0.3, True), ({"sign": "negative"}, 0.0, False),
-    ({"sign": "none"}, 0.1, True), ({"sign": "none"}, -0.4, False),
-    ({"range": [10, 30], "tolerance": 0}, 12.0, True), ({"range": [10, 30], "tolerance": 0}, 31.0, False),
-    ({"range": [10, 30], "tolerance": 2}, 31.0, True),
-    ({"value": 37.8, "tolerance": 7.5}, 30.5, True), ({"value": 37.8, "tolerance": 7.5}, 29.0, False),
-])
+@pytest.mark.parametrize(
+    "target,value,passed",
+    [
+        ({"sign": "positive"}, 0.3, True),
+        ({"sign": "positive"}, -0.1, False),
+        ({"sign": "negative"}, -0.3, True),
+        ({"sign": "negative"}, 0.0, False),
+        ({"sign": "none"}, 0.1, True),
+        ({"sign": "none"}, -0.4, False),
+        ({"range": [10, 30], "tolerance": 0}, 12.0, True),
+        ({"range": [10, 30], "tolerance": 0}, 31.0, False),
+        ({"range": [10, 30], "tolerance": 2}, 31.0, True),
+        ({"value": 37.8, "tolerance": 7.5}, 30.5, True),
+        ({"value": 37.8, "tolerance": 7.5}, 29.0, False),
+    ],
+)
 def test_compare_scalar_targets(target, value, passed):
     assert compare(record(**target), value)[0] is passed
 
@@ -56,11 +73,14 @@ def test_the_project_records_load_and_the_scorable_ones_are_known():
     assert {"C1", "C2", "A1", "A2", "S1", "S3", "S4", "K3", "K4"} <= ids
 
 
-@pytest.mark.parametrize("broken,field", [
-    ({k: v for k, v in GOOD.items() if k != "target"}, "target"),
-    (dict(GOOD, target={"sign": "up"}), "target.sign"),
-    (dict(GOOD, target={"sign": "positive", "value": 1}), "target"),
-])
+@pytest.mark.parametrize(
+    "broken,field",
+    [
+        ({k: v for k, v in GOOD.items() if k != "target"}, "target"),
+        (dict(GOOD, target={"sign": "up"}), "target.sign"),
+        (dict(GOOD, target={"sign": "positive", "value": 1}), "target"),
+    ],
+)
 def test_a_malformed_record_names_its_file_and_field(tmp_path, broken, field):
     folder = write_seeds(tmp_path / "seeds", [GOOD, broken])
     with pytest.raises(RecordError, match=rf"records.yaml: record C1: .*'{field}'"):
@@ -81,9 +101,23 @@ def tiny_scorecard(build_cache, tmp_path_factory):
 
     def run():
         env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg")
-        return subprocess.run([sys.executable, "-m", "experiments.app", "experiment=scorecard", "circuit=small",
-                               "backend.threads=1", "scorecard.hypotheses=[default]", f"scorecard.seeds_dir={seeds}",
-                               f"hydra.run.dir={out}"], capture_output=True, text=True, env=env, timeout=900)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "experiments.app",
+                "experiment=scorecard",
+                "circuit=small",
+                "backend.threads=1",
+                "scorecard.hypotheses=[default]",
+                f"scorecard.seeds_dir={seeds}",
+                f"hydra.run.dir={out}",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
 
     first = run()
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]

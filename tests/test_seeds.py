@@ -25,8 +25,18 @@ FILES = {
     "S": "slow_plasticity.yaml",
     "K": "clinical_course.yaml",
 }
-REQUIRED = {"id", "finding", "source", "condition", "observable", "target", "tolerance", "tolerance_note",
-            "status", "checked_by"}
+REQUIRED = {
+    "id",
+    "finding",
+    "source",
+    "condition",
+    "observable",
+    "target",
+    "tolerance",
+    "tolerance_note",
+    "status",
+    "checked_by",
+}
 OPTIONAL = {"note"}
 STATUSES = {"tested", "documented_discrepancy", "not_yet_modelled"}
 TARGET_KINDS = ("value", "range", "sign", "ordering")
@@ -91,8 +101,14 @@ def check_target(target, problems: list[str]) -> str | None:
             problems.append(f"target sign must be one of {sorted(SIGNS)}, got {v!r}")
     else:
         flat = [y for x in v for y in (x if isinstance(x, list) else [x])] if isinstance(v, list) else []
-        if not (isinstance(v, list) and len(v) >= 2 and all(is_scalar(x) or (isinstance(x, list) and x) for x in v)
-                and flat and all(map(is_scalar, flat)) and len(set(map(str, flat))) == len(flat)):
+        if not (
+            isinstance(v, list)
+            and len(v) >= 2
+            and all(is_scalar(x) or (isinstance(x, list) and x) for x in v)
+            and flat
+            and all(map(is_scalar, flat))
+            and len(set(map(str, flat))) == len(flat)
+        ):
             problems.append(f"target ordering must list >= 2 distinct items (or tie groups), got {v!r}")
     if kind in ("value", "range"):
         unit = target.get("unit")
@@ -100,7 +116,9 @@ def check_target(target, problems: list[str]) -> str | None:
         if isinstance(unit, dict) and isinstance(v, dict):
             unit_ok = set(unit) == set(v) and all(isinstance(u, str) and u.strip() for u in unit.values())
         if not unit_ok:
-            problems.append(f"target ({kind}) needs a unit (a string, or a mapping with the value's keys), got {unit!r}")
+            problems.append(
+                f"target ({kind}) needs a unit (a string, or a mapping with the value's keys), got {unit!r}"
+            )
     return kind
 
 
@@ -118,15 +136,23 @@ def check_tolerance(kind: str | None, target: dict, tol, problems: list[str]) ->
         return
     if kind == "range" or is_number(v):
         lo, hi = (v, v) if is_number(v) else v if isinstance(v, list) and len(v) == 2 else (None, None)
-        if not (isinstance(tol, list) and len(tol) == 2 and all(map(is_number, tol)) and lo is not None
-                and tol[0] <= lo and hi <= tol[1]):
+        if not (
+            isinstance(tol, list)
+            and len(tol) == 2
+            and all(map(is_number, tol))
+            and lo is not None
+            and tol[0] <= lo
+            and hi <= tol[1]
+        ):
             problems.append(f"tolerance must be a number >= 0 or an interval [lo, hi] containing {v!r}, got {tol!r}")
     elif isinstance(v, list):
         if not (isinstance(tol, list) and len(tol) == len(v) and all(is_number(t) and t >= 0 for t in tol)):
             problems.append(f"tolerance for a list value must be a number or {len(v)} numbers >= 0, got {tol!r}")
     elif isinstance(v, dict):
         if not (isinstance(tol, dict) and set(tol) == set(v) and all(is_number(t) and t >= 0 for t in tol.values())):
-            problems.append(f"tolerance for a mapping value must be a number or a mapping with keys {sorted(v)}, got {tol!r}")
+            problems.append(
+                f"tolerance for a mapping value must be a number or a mapping with keys {sorted(v)}, got {tol!r}"
+            )
 
 
 def record_problems(record) -> list[str]:
@@ -141,8 +167,12 @@ def record_problems(record) -> list[str]:
     if not (isinstance(record.get("id"), str) and re.fullmatch(r"[A-Z]\d+", record["id"])):
         problems.append(f"id must look like 'R1', got {record.get('id')!r}")
     finding = record.get("finding")
-    if not (isinstance(finding, str) and finding.strip().endswith(".") and "\n" not in finding.strip()
-            and not re.search(r"[.;!?]\s+[A-Z]", finding.strip()[:-1])):
+    if not (
+        isinstance(finding, str)
+        and finding.strip().endswith(".")
+        and "\n" not in finding.strip()
+        and not re.search(r"[.;!?]\s+[A-Z]", finding.strip()[:-1])
+    ):
         problems.append(f"finding must be one sentence ending with '.', got {finding!r}")
     for field in ("source", "tolerance_note"):
         if not (isinstance(record.get(field), str) and record[field].strip()):
@@ -151,7 +181,9 @@ def record_problems(record) -> list[str]:
     if not (isinstance(condition, dict) and condition and all(isinstance(k, str) for k in condition)):
         problems.append(f"condition must be a non-empty mapping, got {condition!r}")
     if not (isinstance(record.get("observable"), str) and re.fullmatch(r"[a-z][A-Za-z0-9_]*", record["observable"])):
-        problems.append(f"observable must be snake_case (unit suffixes such as _uM allowed), got {record.get('observable')!r}")
+        problems.append(
+            f"observable must be snake_case (unit suffixes such as _uM allowed), got {record.get('observable')!r}"
+        )
     kind = check_target(record.get("target"), problems)
     check_tolerance(kind, record.get("target"), record.get("tolerance"), problems)
     if kind == "sign" and "sign only" not in str(record.get("tolerance_note")):
@@ -178,10 +210,14 @@ def test_every_section_file_is_a_nonempty_list():
     assert sorted(p.name for p in SEEDS.glob("*.y*ml")) == sorted(FILES.values()), "unexpected YAML file in seeds/"
 
 
-@pytest.mark.parametrize("name, record", RECORDS, ids=[str(r.get("id")) if isinstance(r, dict) else "?" for _, r in RECORDS])
+@pytest.mark.parametrize(
+    "name, record", RECORDS, ids=[str(r.get("id")) if isinstance(r, dict) else "?" for _, r in RECORDS]
+)
 def test_record_schema(name, record):
     problems = record_problems(record)
-    assert not problems, f"seeds/{name}: {record.get('id') if isinstance(record, dict) else record}: " + "; ".join(problems)
+    assert not problems, f"seeds/{name}: {record.get('id') if isinstance(record, dict) else record}: " + "; ".join(
+        problems
+    )
 
 
 def test_ids_are_unique_and_in_their_section_file():

@@ -33,13 +33,19 @@ ALIASED = (0, 536_870_912, 2 * 536_870_912, 3 * 536_870_912)
 
 # --- seeds -------------------------------------------------------------------------------
 
+
 def test_distinct_seeds_give_distinct_generator_seeds_for_every_stream():
     from circuits.network import stream_seed
 
     seeds = list(range(20_000)) + list(ALIASED) + [2**k for k in range(32)] + [SEED_MAX, SEED_MAX - 1]
     seeds = sorted(set(seeds))
-    for purpose, index in (("connectivity", (0,)), ("connectivity", (1,)), ("window_noise", (0,)),
-                           ("window_noise", (7,)), ("noise", (3,))):
+    for purpose, index in (
+        ("connectivity", (0,)),
+        ("connectivity", (1,)),
+        ("window_noise", (0,)),
+        ("window_noise", (7,)),
+        ("noise", (3,)),
+    ):
         derived = [stream_seed(seed, purpose, *index) for seed in seeds]
         assert len(set(derived)) == len(seeds), (purpose, index)
         assert all(0 <= d <= SEED_MAX for d in derived)
@@ -50,8 +56,9 @@ def test_streams_of_one_seed_are_unrelated():
     from circuits.network import stream_seed
 
     for seed in (0, 1, 536_870_912, SEED_MAX):
-        streams = [stream_seed(seed, purpose, i) for purpose in ("connectivity", "noise", "window_noise")
-                   for i in range(64)]
+        streams = [
+            stream_seed(seed, purpose, i) for purpose in ("connectivity", "noise", "window_noise") for i in range(64)
+        ]
         assert len(set(streams)) == len(streams), seed
 
 
@@ -68,8 +75,11 @@ def test_the_binary_gets_a_distinct_seed_per_thread_and_seed():
 def test_window_generators_differ_by_seed_and_window_and_repeat():
     from circuits.network import stream_rng
 
-    draws = {(seed, w): stream_rng(seed, "window_values", w).uniform(size=4).tolist()
-             for seed in ALIASED + (1,) for w in range(3)}
+    draws = {
+        (seed, w): stream_rng(seed, "window_values", w).uniform(size=4).tolist()
+        for seed in ALIASED + (1,)
+        for w in range(3)
+    }
     assert len({tuple(v) for v in draws.values()}) == len(draws)
     assert stream_rng(1, "window_values", 2).uniform(size=4).tolist() == draws[(1, 2)]
 
@@ -77,10 +87,17 @@ def test_window_generators_differ_by_seed_and_window_and_repeat():
 def test_derived_seeds_are_the_same_in_another_process():
     from circuits.network import stream_rng, stream_seed
 
-    code = ("from circuits.network import stream_rng, stream_seed; "
-            "print(stream_seed(536870912, 'connectivity', 1), stream_rng(3, 'window_values', 2).integers(1 << 30))")
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env=dict(os.environ, PYTHONHASHSEED="123")).stdout.split()
+    code = (
+        "from circuits.network import stream_rng, stream_seed; "
+        "print(stream_seed(536870912, 'connectivity', 1), stream_rng(3, 'window_values', 2).integers(1 << 30))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONHASHSEED="123"),
+    ).stdout.split()
     here = [stream_seed(536870912, "connectivity", 1), stream_rng(3, "window_values", 2).integers(1 << 30)]
     assert other == [str(value) for value in here]
 
@@ -107,6 +124,7 @@ def test_the_largest_seed_is_accepted_and_scorecard_seeds_are_checked():
 
 
 # --- names, cache folders ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["../../somewhere", "/tmp/x", "a/b", ".hidden", "..", "", "-rf", "x" * 65, "a b"])
 def test_circuit_names_that_would_leave_the_cache_are_refused(name):
@@ -136,8 +154,19 @@ def test_bad_cache_folders_are_refused(tmp_path):
 
 
 def test_a_bad_cache_folder_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.app", *SMALL, "backend.cache_dir=/dev/null",
-                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.app",
+            *SMALL,
+            "backend.cache_dir=/dev/null",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     line = proc.stderr.strip()
     assert "\n" not in line and "backend.cache_dir" in line and "Traceback" not in line
@@ -227,9 +256,21 @@ def test_a_read_only_cache_without_the_build_is_one_line(tmp_path):
     empty = tmp_path / "cache"
     empty.mkdir()
     with _read_only(empty) as cache:
-        proc = subprocess.run([sys.executable, "-m", "experiments.app", *SMALL, "experiment=bath",
-                               "bath.concentrations_uM=[0]", f"backend.cache_dir={cache}",
-                               f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "experiments.app",
+                *SMALL,
+                "experiment=bath",
+                "bath.concentrations_uM=[0]",
+                f"backend.cache_dir={cache}",
+                f"hydra.run.dir={tmp_path / 'run'}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     line = proc.stderr.strip()
     assert "\n" not in line and str(cache) in line and "backend.cache_dir=" in line and "Traceback" not in line
@@ -275,8 +316,9 @@ np.savez(args["out"], recompiled=engine.recompiled, directory=str(engine.directo
 def _windows(tmp_path: Path, name: str, cache: Path, seeds, prefs=None) -> dict:
     out = tmp_path / f"{name}.npz"
     args = {"cache": str(cache), "seeds": list(seeds), "prefs": prefs or {}, "out": str(out)}
-    proc = subprocess.run([sys.executable, "-c", WINDOWS, json.dumps(args)], capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", WINDOWS, json.dumps(args)], capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with np.load(out) as data:
         return {key: data[key] for key in data.files}
@@ -286,14 +328,19 @@ def _windows(tmp_path: Path, name: str, cache: Path, seeds, prefs=None) -> dict:
 def test_one_build_for_every_environment_reused_read_only_and_rebuilt_when_damaged(build_cache, tmp_path):
     first = _windows(tmp_path, "first", build_cache, ALIASED[:2] + (0,))
     # seeds the old derivation aliased build different networks
-    assert not (np.array_equal(first["pre_0"], first[f"pre_{ALIASED[1]}"])
-                and np.array_equal(first["post_0"], first[f"post_{ALIASED[1]}"]))
+    assert not (
+        np.array_equal(first["pre_0"], first[f"pre_{ALIASED[1]}"])
+        and np.array_equal(first["post_0"], first[f"post_{ALIASED[1]}"])
+    )
     assert first["build_untouched"], "a window wrote into the build cache"
 
     # another environment (other include and library paths), another process: the same build, the same spikes
     other = tmp_path / "other-venv"
-    prefs = {"codegen.cpp.include_dirs": [str(other / "include")], "codegen.cpp.library_dirs": [str(other / "lib")],
-             "codegen.cpp.runtime_library_dirs": [str(other / "lib")]}
+    prefs = {
+        "codegen.cpp.include_dirs": [str(other / "include")],
+        "codegen.cpp.library_dirs": [str(other / "lib")],
+        "codegen.cpp.runtime_library_dirs": [str(other / "lib")],
+    }
     second = _windows(tmp_path, "second", build_cache, (0,), prefs)
     assert not second["recompiled"] and str(second["directory"]) == str(first["directory"])
     assert second["build_untouched"]

@@ -14,8 +14,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from cli_fixtures import merged
+
 from experiments.results import read_results
 from experiments.sweep import STATUS_FILE, check_finished, sweep_index
 from experiments.sweep import main as sweep_main
@@ -23,8 +23,14 @@ from experiments.sweep import main as sweep_main
 pytestmark = pytest.mark.slow
 
 #: A tiny sweep: two 2 s windows per run, one thread (jobs one after another, in one process).
-TINY = ("experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]", "bath.equilibration_s=60",
-        "backend.threads=1", "output.figure=false")
+TINY = (
+    "experiment=bath",
+    "circuit=small",
+    "bath.concentrations_uM=[0,1]",
+    "bath.equilibration_s=60",
+    "backend.threads=1",
+    "output.figure=false",
+)
 
 
 def _env(cache: Path) -> dict:
@@ -32,9 +38,14 @@ def _env(cache: Path) -> dict:
 
 
 def _sweep(cache: Path, sweep_dir: Path, *overrides: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "experiments.app", "-m", *merged(*TINY, *overrides),
-                           f"hydra.sweep.dir={sweep_dir}"], check=False, capture_output=True, text=True,
-                          env=_env(cache), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.app", "-m", *merged(*TINY, *overrides), f"hydra.sweep.dir={sweep_dir}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=_env(cache),
+        timeout=timeout,
+    )
 
 
 def _index(sweep_dir: Path) -> list[dict]:
@@ -53,9 +64,22 @@ def parallel_builds(tmp_path_factory):
     cache = tmp_path_factory.mktemp("empty-cache")
     runs = tmp_path_factory.mktemp("parallel")
     env = _env(cache)
-    procs = [subprocess.Popen([sys.executable, "-m", "experiments.app", *merged(*TINY, "bath.concentrations_uM=[0]"),
-                               f"hydra.run.dir={runs / f'run{i}'}"], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=env) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "experiments.app",
+                *merged(*TINY, "bath.concentrations_uM=[0]"),
+                f"hydra.run.dir={runs / f'run{i}'}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
     outputs = [p.communicate(timeout=900)[0] for p in procs]
     return SimpleNamespace(cache=cache, runs=[runs / f"run{i}" for i in range(2)], procs=procs, outputs=outputs)
 
@@ -83,9 +107,13 @@ def resumed(parallel_builds, tmp_path_factory):
     sweep_dir = tmp_path_factory.mktemp("sweep")
     log = sweep_dir.parent / "killed.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "experiments.app", "-m", *TINY, "seed=1,2,3",
-                                 f"hydra.sweep.dir={sweep_dir}"], stdout=out, stderr=subprocess.STDOUT,
-                                env=_env(cache), start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "experiments.app", "-m", *TINY, "seed=1,2,3", f"hydra.sweep.dir={sweep_dir}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_env(cache),
+            start_new_session=True,
+        )
         deadline = time.time() + 600
         while not ((sweep_dir / "0" / "results.h5").exists() and (sweep_dir / "1" / ".hydra").exists()):
             assert proc.poll() is None, log.read_text()[-3000:]
@@ -99,8 +127,14 @@ def resumed(parallel_builds, tmp_path_factory):
     after_kill = _index(sweep_dir)
     before = _stamp(sweep_dir / "0" / "results.h5")
     rerun = _sweep(cache, sweep_dir, "seed=1,2,3")
-    return SimpleNamespace(sweep_dir=sweep_dir, cache=cache, after_kill=after_kill, before=before, rerun=rerun,
-                           killed_returncode=proc.returncode)
+    return SimpleNamespace(
+        sweep_dir=sweep_dir,
+        cache=cache,
+        after_kill=after_kill,
+        before=before,
+        rerun=rerun,
+        killed_returncode=proc.returncode,
+    )
 
 
 def test_killed_sweep_is_indexed_from_its_folder(resumed):
@@ -131,7 +165,10 @@ def test_resume_skips_finished_runs_and_redoes_the_rest(resumed):
 def test_sweep_index_lists_every_run_after_resume(resumed):
     rows = _index(resumed.sweep_dir)
     assert [(r["job"], r["status"], r["run"], r["seed"]) for r in rows] == [
-        ("0", "skipped-finished", "0", "1"), ("1", "done", "1", "2"), ("2", "done", "2", "3")]
+        ("0", "skipped-finished", "0", "1"),
+        ("1", "done", "1", "2"),
+        ("2", "done", "2", "3"),
+    ]
     for r in rows:
         assert "seed=" in r["overrides"] and r["experiment"] == "bath"
         assert 0 < float(r["pyr_rate_baseline_hz"]) <= float(r["pyr_rate_max_hz"])
@@ -176,11 +213,14 @@ def test_failed_job_is_indexed_as_failed(tmp_path, build_cache):
     assert '"failed"' in (tmp_path / "0" / STATUS_FILE).read_text()
 
 
-@pytest.mark.parametrize("launcher, target", [
-    ("local", "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"),
-    ("slurm", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
-    ("local_submitit", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"),
-])
+@pytest.mark.parametrize(
+    "launcher, target",
+    [
+        ("local", "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"),
+        ("slurm", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
+        ("local_submitit", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"),
+    ],
+)
 def test_launcher_configs_compose(launcher, target):
     if "submitit" in target:
         pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the cluster extra is not installed")
@@ -192,8 +232,11 @@ def test_launcher_configs_compose(launcher, target):
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"hydra/launcher={launcher}", "backend.threads=3"],
-                      return_hydra_config=True)
+        cfg = compose(
+            config_name="config",
+            overrides=[f"hydra/launcher={launcher}", "backend.threads=3"],
+            return_hydra_config=True,
+        )
     launcher_cfg = cfg.hydra.launcher
     assert launcher_cfg._target_ == target
     if launcher == "local":

@@ -35,8 +35,16 @@ def assert_refused(overrides, field: str, *words: str) -> None:
 
 
 # --------------------------------------------------------------------------- booleans
-@pytest.mark.parametrize("key", ["block.trapping_escape", "output.figure", "neurochemistry.glutamate_pool",
-                                 "plasticity.enabled", "manipulation.a1_antagonist"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "block.trapping_escape",
+        "output.figure",
+        "neurochemistry.glutamate_pool",
+        "plasticity.enabled",
+        "manipulation.a1_antagonist",
+    ],
+)
 @pytest.mark.parametrize("value", ["off", "no", "'false'", "yes", "1", "0"])
 def test_boolean_keys_take_only_true_or_false(key, value):
     assert_refused([f"{key}={value}"], key, "true or false")
@@ -48,12 +56,18 @@ def test_trapping_escape_false_is_read_as_false():
 
 
 # --------------------------------------------------------------------------- probabilities per step
-@pytest.mark.parametrize("overrides, field, value", [
-    (["circuit.background.rate_hz=20000"], "circuit.background.rate_hz", "got 2"),
-    (["circuit.dt_ms=1", "circuit.background.rate_hz=1001", "circuit.synapses.delay_ms=1"],
-     "circuit.background.rate_hz", "got 1.001"),
-    (["circuit.synapses.alpha_nmda_per_ms=20"], "circuit.synapses.alpha_nmda_per_ms", "got 2"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, value",
+    [
+        (["circuit.background.rate_hz=20000"], "circuit.background.rate_hz", "got 2"),
+        (
+            ["circuit.dt_ms=1", "circuit.background.rate_hz=1001", "circuit.synapses.delay_ms=1"],
+            "circuit.background.rate_hz",
+            "got 1.001",
+        ),
+        (["circuit.synapses.alpha_nmda_per_ms=20"], "circuit.synapses.alpha_nmda_per_ms", "got 2"),
+    ],
+)
 def test_a_probability_per_step_above_one_is_refused(overrides, field, value):
     assert_refused(overrides, field, "<= 1", value)
 
@@ -64,45 +78,70 @@ def test_time_constants_shorter_than_the_step_are_refused():
 
 
 # --------------------------------------------------------------------------- protocol checks
-@pytest.mark.parametrize("overrides, field", [
-    (["iv_infusion.window_times_min=[-10,-9.99]"], "iv_infusion.window_times_min"),
-    (["iv_infusion.window_times_min=[-10,10,10.01]"], "iv_infusion.window_times_min"),
-    (["experiment=evoked_release", "evoked_release.window_times_min=[-5,-4.99,2]"], "evoked_release.window_times_min"),
-    (["experiment=dose_response", "iv_infusion.window_times_min=[-10,-9.99]"], "iv_infusion.window_times_min"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (["iv_infusion.window_times_min=[-10,-9.99]"], "iv_infusion.window_times_min"),
+        (["iv_infusion.window_times_min=[-10,10,10.01]"], "iv_infusion.window_times_min"),
+        (
+            ["experiment=evoked_release", "evoked_release.window_times_min=[-5,-4.99,2]"],
+            "evoked_release.window_times_min",
+        ),
+        (["experiment=dose_response", "iv_infusion.window_times_min=[-10,-9.99]"], "iv_infusion.window_times_min"),
+    ],
+)
 def test_overlapping_windows_are_refused_before_the_build(overrides, field):
     assert_refused(overrides, field, "overlap", "circuit.window_s")
 
 
-@pytest.mark.parametrize("overrides, field", [
-    (["manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[100000,200000]"],
-     "manipulation.ampa_block_window_min"),
-    (["manipulation=rapamycin", "manipulation.mtor_block_window_min=[-1000,-900]"], "manipulation.mtor_block_window_min"),
-    (["experiment=evoked_release", "manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[70,80]"],
-     "manipulation.ampa_block_window_min"),
-    (["experiment=course", "manipulation=rapamycin", "manipulation.mtor_block_window_min=[900000,900001]"],
-     "manipulation.mtor_block_window_min"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (
+            ["manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[100000,200000]"],
+            "manipulation.ampa_block_window_min",
+        ),
+        (
+            ["manipulation=rapamycin", "manipulation.mtor_block_window_min=[-1000,-900]"],
+            "manipulation.mtor_block_window_min",
+        ),
+        (
+            ["experiment=evoked_release", "manipulation=nbqx_timed", "manipulation.ampa_block_window_min=[70,80]"],
+            "manipulation.ampa_block_window_min",
+        ),
+        (
+            ["experiment=course", "manipulation=rapamycin", "manipulation.mtor_block_window_min=[900000,900001]"],
+            "manipulation.mtor_block_window_min",
+        ),
+    ],
+)
 def test_timed_manipulations_outside_the_protocol_are_refused(overrides, field):
     assert_refused(overrides, field, "outside the protocol")
 
 
 def test_timed_manipulations_within_the_protocol_pass():
-    for overrides in (["manipulation=nbqx_timed"], ["manipulation=rapamycin"],
-                      ["experiment=course", "manipulation=rapamycin"], ["experiment=course", "manipulation=nbqx_timed"]):
+    for overrides in (
+        ["manipulation=nbqx_timed"],
+        ["manipulation=rapamycin"],
+        ["experiment=course", "manipulation=rapamycin"],
+        ["experiment=course", "manipulation=nbqx_timed"],
+    ):
         C.validate(compose_config(["circuit=small", *overrides]))
 
 
 # --------------------------------------------------------------------------- unknown keys
-@pytest.mark.parametrize("overrides, field, hint", [
-    (["+neurochemistry.adenosine_tau_mn=3"], "neurochemistry.adenosine_tau_mn", "neurochemistry.adenosine_tau_min"),
-    (["+foo=1"], "foo", "unknown key"),
-    (["++bath.concentration_uM=[0,5]"], "bath.concentration_uM", "bath.concentrations_uM"),
-    (["+bath.concentrations_uM=[0,5]"], "bath.concentrations_uM", "experiment=bath"),
-    (["experiment=bath", "+iv_infusion.end_min=30"], "iv_infusion.end_min", "experiment=iv_infusion"),
-    (["+circuit.synapses.tau_ampa=2"], "circuit.synapses.tau_ampa", "circuit.synapses.tau_ampa_ms"),
-    (["+plasticity.enable=true"], "plasticity.enable", "plasticity.enabled"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, hint",
+    [
+        (["+neurochemistry.adenosine_tau_mn=3"], "neurochemistry.adenosine_tau_mn", "neurochemistry.adenosine_tau_min"),
+        (["+foo=1"], "foo", "unknown key"),
+        (["++bath.concentration_uM=[0,5]"], "bath.concentration_uM", "bath.concentrations_uM"),
+        (["+bath.concentrations_uM=[0,5]"], "bath.concentrations_uM", "experiment=bath"),
+        (["experiment=bath", "+iv_infusion.end_min=30"], "iv_infusion.end_min", "experiment=iv_infusion"),
+        (["+circuit.synapses.tau_ampa=2"], "circuit.synapses.tau_ampa", "circuit.synapses.tau_ampa_ms"),
+        (["+plasticity.enable=true"], "plasticity.enable", "plasticity.enabled"),
+    ],
+)
 def test_keys_that_nothing_reads_are_refused_naming_the_nearest(overrides, field, hint):
     assert_refused(overrides, field, hint)
 
@@ -112,7 +151,11 @@ def test_a_mapping_replaced_by_a_value_is_refused():
 
 
 def test_any_pathway_may_be_given_a_weight():
-    C.validate(compose_config(["circuit=small", "+circuit.weight_nS.sst_sst=0.3", "circuit.connection_probability.sst_sst=0.1"]))
+    C.validate(
+        compose_config(
+            ["circuit=small", "+circuit.weight_nS.sst_sst=0.3", "circuit.connection_probability.sst_sst=0.1"]
+        )
+    )
 
 
 def test_every_declared_key_is_read_by_some_experiment():
@@ -124,59 +167,90 @@ def test_every_declared_key_is_read_by_some_experiment():
 
 
 # --------------------------------------------------------------------------- ranges
-@pytest.mark.parametrize("overrides, field, bound", [
-    (["dosing.dose_mg_per_kg=1e6"], "dosing.dose_mg_per_kg", "<= 100"),
-    (["dosing.dose_mg=1e6"], "dosing.dose_mg", "<= 7000"),
-    (["circuit.weight_nS.pyr_pyr=1e6"], "circuit.weight_nS.pyr_pyr", "<= 50"),
-    (["circuit.background.weight_nS.pyr=1e3"], "circuit.background.weight_nS.pyr", "<= 50"),
-    (["dosing.start_min=1e9"], "dosing.start_min", "<= 10080"),
-    (["iv_infusion.end_min=1e9"], "iv_infusion.end_min", "a year"),
-    (["iv_infusion.timeline_step_s=1e-6"], "iv_infusion.timeline_step_s", "200000"),
-    (["iv_infusion.timeline_step_s=1e9"], "iv_infusion.timeline_step_s", "a day"),
-    (["experiment=bath", "bath.timeline_step_s=1e-9"], "bath.timeline_step_s", "200000"),
-    (["experiment=bath", "bath.concentrations_uM=[0,1e308]"], "bath.concentrations_uM[1]", "must be <="),
-    (["experiment=evoked_release", "evoked_release.concentration_uM=1e9"], "evoked_release.concentration_uM", "must be <="),
-    (["experiment=evoked_release", "evoked_release.train_pulses=1000000000"], "evoked_release.train_pulses", "<= 1000"),
-    (["experiment=evoked_release", "evoked_release.train_frequency_hz=1e6"], "evoked_release.train_frequency_hz", "<= 1000"),
-    (["experiment=course", "course.timeline_step_s=1e-3"], "course.timeline_step_s", "200000"),
-    (["experiment=course", "dosing.follow_days=1e6"], "dosing.follow_days", "a year"),
-    (["circuit.counts.pyr=10000000"], "circuit.counts.pyr", "memory"),
-    (["circuit.counts.pyr=100000", "circuit.counts.pv=100000"], "circuit.counts", "synapses"),
-    (["circuit.window_s=1e9"], "circuit.window_s", "steps"),
-    (["circuit.synapses.mg_mM=1e3"], "circuit.synapses.mg_mM", "<= 10"),
-    (["neurochemistry.adenosine_tau_min=1e9"], "neurochemistry.adenosine_tau_min", "a day"),
-    (["plasticity.bdnf_tau_h=1e9"], "plasticity.bdnf_tau_h", "a year"),
-    (["state.bdnf_tone=1e9"], "state.bdnf_tone", "<= 100"),
-    (["backend.threads=100000"], "backend.threads", "<= 256"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, bound",
+    [
+        (["dosing.dose_mg_per_kg=1e6"], "dosing.dose_mg_per_kg", "<= 100"),
+        (["dosing.dose_mg=1e6"], "dosing.dose_mg", "<= 7000"),
+        (["circuit.weight_nS.pyr_pyr=1e6"], "circuit.weight_nS.pyr_pyr", "<= 50"),
+        (["circuit.background.weight_nS.pyr=1e3"], "circuit.background.weight_nS.pyr", "<= 50"),
+        (["dosing.start_min=1e9"], "dosing.start_min", "<= 10080"),
+        (["iv_infusion.end_min=1e9"], "iv_infusion.end_min", "a year"),
+        (["iv_infusion.timeline_step_s=1e-6"], "iv_infusion.timeline_step_s", "200000"),
+        (["iv_infusion.timeline_step_s=1e9"], "iv_infusion.timeline_step_s", "a day"),
+        (["experiment=bath", "bath.timeline_step_s=1e-9"], "bath.timeline_step_s", "200000"),
+        (["experiment=bath", "bath.concentrations_uM=[0,1e308]"], "bath.concentrations_uM[1]", "must be <="),
+        (
+            ["experiment=evoked_release", "evoked_release.concentration_uM=1e9"],
+            "evoked_release.concentration_uM",
+            "must be <=",
+        ),
+        (
+            ["experiment=evoked_release", "evoked_release.train_pulses=1000000000"],
+            "evoked_release.train_pulses",
+            "<= 1000",
+        ),
+        (
+            ["experiment=evoked_release", "evoked_release.train_frequency_hz=1e6"],
+            "evoked_release.train_frequency_hz",
+            "<= 1000",
+        ),
+        (["experiment=course", "course.timeline_step_s=1e-3"], "course.timeline_step_s", "200000"),
+        (["experiment=course", "dosing.follow_days=1e6"], "dosing.follow_days", "a year"),
+        (["circuit.counts.pyr=10000000"], "circuit.counts.pyr", "memory"),
+        (["circuit.counts.pyr=100000", "circuit.counts.pv=100000"], "circuit.counts", "synapses"),
+        (["circuit.window_s=1e9"], "circuit.window_s", "steps"),
+        (["circuit.synapses.mg_mM=1e3"], "circuit.synapses.mg_mM", "<= 10"),
+        (["neurochemistry.adenosine_tau_min=1e9"], "neurochemistry.adenosine_tau_min", "a day"),
+        (["plasticity.bdnf_tau_h=1e9"], "plasticity.bdnf_tau_h", "a year"),
+        (["state.bdnf_tone=1e9"], "state.bdnf_tone", "<= 100"),
+        (["backend.threads=100000"], "backend.threads", "<= 256"),
+    ],
+)
 def test_numbers_beyond_their_meaningful_range_are_refused_naming_the_bound(overrides, field, bound):
     assert_refused(overrides, field, bound)
 
 
 # --------------------------------------------------------------------------- lists
-@pytest.mark.parametrize("overrides, field, words", [
-    (["experiment=course", "course.windows_per_dose_min=5"], "course.windows_per_dose_min", ["must be a list"]),
-    (["iv_infusion.window_times_min=abc"], "iv_infusion.window_times_min", ["must be a list", "'abc'"]),
-    (["dosing.days=3"], "dosing.days", ["must be a list"]),
-    (["block.targets=pyr"], "block.targets", ["must be a list"]),
-    (["experiment=course", "course.windows_per_dose_min=[-10,40,20]"], "course.windows_per_dose_min", ["increasing"]),
-    (["experiment=course", "course.window_days_after_last_dose=[7,3]"], "course.window_days_after_last_dose",
-     ["increasing"]),
-    (["experiment=scorecard", "scorecard.records=C1"], "scorecard.records", ["must be a list"]),
-    (["experiment=scorecard", "scorecard.extra_overrides=[1]"], "scorecard.extra_overrides", ["strings"]),
-    (["experiment=scorecard", "scorecard.seeds_dir=123"], "scorecard.seeds_dir", ["string or null"]),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        (["experiment=course", "course.windows_per_dose_min=5"], "course.windows_per_dose_min", ["must be a list"]),
+        (["iv_infusion.window_times_min=abc"], "iv_infusion.window_times_min", ["must be a list", "'abc'"]),
+        (["dosing.days=3"], "dosing.days", ["must be a list"]),
+        (["block.targets=pyr"], "block.targets", ["must be a list"]),
+        (
+            ["experiment=course", "course.windows_per_dose_min=[-10,40,20]"],
+            "course.windows_per_dose_min",
+            ["increasing"],
+        ),
+        (
+            ["experiment=course", "course.window_days_after_last_dose=[7,3]"],
+            "course.window_days_after_last_dose",
+            ["increasing"],
+        ),
+        (["experiment=scorecard", "scorecard.records=C1"], "scorecard.records", ["must be a list"]),
+        (["experiment=scorecard", "scorecard.extra_overrides=[1]"], "scorecard.extra_overrides", ["strings"]),
+        (["experiment=scorecard", "scorecard.seeds_dir=123"], "scorecard.seeds_dir", ["string or null"]),
+    ],
+)
 def test_list_keys_take_lists_in_order(overrides, field, words):
     assert_refused(overrides, field, *words)
 
 
-@pytest.mark.parametrize("overrides, field, words", [
-    (["experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,0.5]"], "dose_response.doses_mg_per_kg",
-     ["distinct", "0.5 twice"]),
-    (["experiment=scorecard", "scorecard.seeds=[1,1]"], "scorecard.seeds", ["distinct"]),
-    (["experiment=scorecard", "scorecard.hypotheses=[default,default]"], "scorecard.hypotheses", ["distinct"]),
-    (["block.targets=[pyr,pyr]"], "block.targets", ["distinct"]),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        (
+            ["experiment=dose_response", "dose_response.doses_mg_per_kg=[0.5,0.5]"],
+            "dose_response.doses_mg_per_kg",
+            ["distinct", "0.5 twice"],
+        ),
+        (["experiment=scorecard", "scorecard.seeds=[1,1]"], "scorecard.seeds", ["distinct"]),
+        (["experiment=scorecard", "scorecard.hypotheses=[default,default]"], "scorecard.hypotheses", ["distinct"]),
+        (["block.targets=[pyr,pyr]"], "block.targets", ["distinct"]),
+    ],
+)
 def test_duplicate_values_are_refused(overrides, field, words):
     assert_refused(overrides, field, *words)
 
@@ -184,8 +258,9 @@ def test_duplicate_values_are_refused(overrides, field, words):
 # --------------------------------------------------------------------------- the command line
 def cli_refused(*overrides: str, multirun: bool = False) -> C.ConfigError:
     with pytest.raises(C.ConfigError) as info:
-        check_overrides([*(["circuit=small"] if not overrides[0].startswith("circuit=") else []), *overrides],
-                        multirun=multirun)
+        check_overrides(
+            [*(["circuit=small"] if not overrides[0].startswith("circuit=") else []), *overrides], multirun=multirun
+        )
     assert "\n" not in str(info.value)
     return info.value
 
@@ -197,16 +272,23 @@ def test_a_key_given_twice_is_refused():
     assert cli_refused("drug=racemic", "drug=esketamine").field == "drug"
 
 
-@pytest.mark.parametrize("overrides, field, words", [
-    (["circuit=bogus"], "circuit", ["pfc", "small"]),
-    (["manipulation=[dpcpx,caffeine]"], "manipulation", ["caffeine"]),
-    (["hydra/launcher=bogus"], "hydra/launcher", ["local", "slurm"]),
-    (["foo=1"], "foo", ["unknown key"]),
-    (["neurochemistry.adenosine_tau_mn=3"], "neurochemistry.adenosine_tau_mn", ["neurochemistry.adenosine_tau_min"]),
-    (["seed=[1,"], "seed", ["cannot parse"]),
-    (["seed=1,2"], "seed", ["-m"]),
-    (["=3"], "=3", ["key"]),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        (["circuit=bogus"], "circuit", ["pfc", "small"]),
+        (["manipulation=[dpcpx,caffeine]"], "manipulation", ["caffeine"]),
+        (["hydra/launcher=bogus"], "hydra/launcher", ["local", "slurm"]),
+        (["foo=1"], "foo", ["unknown key"]),
+        (
+            ["neurochemistry.adenosine_tau_mn=3"],
+            "neurochemistry.adenosine_tau_mn",
+            ["neurochemistry.adenosine_tau_min"],
+        ),
+        (["seed=[1,"], "seed", ["cannot parse"]),
+        (["seed=1,2"], "seed", ["-m"]),
+        (["=3"], "=3", ["key"]),
+    ],
+)
 def test_hydra_composition_errors_are_config_errors(overrides, field, words):
     error = cli_refused(*overrides)
     assert error.field == field, str(error)
@@ -247,14 +329,17 @@ def test_every_experiment_validates_with_its_defaults(experiment):
     C.validate(compose_config([f"experiment={experiment}"]))
 
 
-@pytest.mark.parametrize("group, options", [
-    ("dosing", ["single_iv", "six_iv_2wk", "maintenance", "oral", "sublingual"]),
-    ("manipulation", ["none", "dpcpx", "nbqx", "nbqx_timed", "rapamycin", "spine_block"]),
-    ("drug", ["racemic", "esketamine", "arketamine", "norketamine", "hnk", "saline"]),
-    ("pk", ["domino1984", "kamp2020"]),
-    ("state", ["healthy", "chronic_stress"]),
-    ("backend", ["cpp_standalone", "cython", "numpy"]),
-])
+@pytest.mark.parametrize(
+    "group, options",
+    [
+        ("dosing", ["single_iv", "six_iv_2wk", "maintenance", "oral", "sublingual"]),
+        ("manipulation", ["none", "dpcpx", "nbqx", "nbqx_timed", "rapamycin", "spine_block"]),
+        ("drug", ["racemic", "esketamine", "arketamine", "norketamine", "hnk", "saline"]),
+        ("pk", ["domino1984", "kamp2020"]),
+        ("state", ["healthy", "chronic_stress"]),
+        ("backend", ["cpp_standalone", "cython", "numpy"]),
+    ],
+)
 def test_group_options_pass_validation(group, options):
     """Every option validates (the dosing schedules in a course, the others in the default
     experiment; configs/hypothesis/ is covered by test_hypotheses.py)."""
@@ -266,23 +351,36 @@ def test_group_options_pass_validation(group, options):
 def test_the_launchers_own_keys_and_values():
     assert cli_refused("+hydra.launcher.n_job=2", "seed=1,2", multirun=True).field == "hydra.launcher.n_job"
     assert "hydra.launcher.n_jobs" in str(cli_refused("+hydra.launcher.n_job=2", "seed=1,2", multirun=True))
-    for override, field in (("hydra.launcher.batch_size=1e6", "hydra.launcher.batch_size"),
-                            ("hydra.launcher.backend=abc", "hydra.launcher.backend"),
-                            ("hydra.launcher.n_jobs=1e9", "hydra.launcher.n_jobs")):
+    for override, field in (
+        ("hydra.launcher.batch_size=1e6", "hydra.launcher.batch_size"),
+        ("hydra.launcher.backend=abc", "hydra.launcher.backend"),
+        ("hydra.launcher.n_jobs=1e9", "hydra.launcher.n_jobs"),
+    ):
         assert cli_refused(override, "seed=1,2", multirun=True).field == field
     check_overrides(["hydra.launcher.batch_size=4", "hydra.launcher.n_jobs=2", "seed=1,2"], multirun=True)
 
 
 # --------------------------------------------------------------------------- keys an experiment never reads
-@pytest.mark.parametrize("overrides, field, words", [
-    (["experiment=bath", "dosing.dose_mg_per_kg=3"], "dosing.dose_mg_per_kg", ["experiment=bath", "pharmacokinetics"]),
-    (["experiment=evoked_release", "pk=kamp2020"], "pk", ["experiment=evoked_release"]),
-    (["experiment=dose_response", "dosing.dose_mg_per_kg=1"], "dosing.dose_mg_per_kg", ["dose_response.doses_mg_per_kg"]),
-    (["experiment=scorecard", "seed=3"], "seed", ["scorecard.extra_overrides"]),
-    (["experiment=scorecard", "circuit.dt_ms=0.05"], "circuit.dt_ms", ["scorecard.extra_overrides"]),
-    (["experiment=scorecard", "backend=numpy"], "backend", ["scorecard.extra_overrides"]),
-    (["experiment.name=bath"], "experiment.name", ["experiment=<name>"]),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        (
+            ["experiment=bath", "dosing.dose_mg_per_kg=3"],
+            "dosing.dose_mg_per_kg",
+            ["experiment=bath", "pharmacokinetics"],
+        ),
+        (["experiment=evoked_release", "pk=kamp2020"], "pk", ["experiment=evoked_release"]),
+        (
+            ["experiment=dose_response", "dosing.dose_mg_per_kg=1"],
+            "dosing.dose_mg_per_kg",
+            ["dose_response.doses_mg_per_kg"],
+        ),
+        (["experiment=scorecard", "seed=3"], "seed", ["scorecard.extra_overrides"]),
+        (["experiment=scorecard", "circuit.dt_ms=0.05"], "circuit.dt_ms", ["scorecard.extra_overrides"]),
+        (["experiment=scorecard", "backend=numpy"], "backend", ["scorecard.extra_overrides"]),
+        (["experiment.name=bath"], "experiment.name", ["experiment=<name>"]),
+    ],
+)
 def test_overrides_the_experiment_never_reads_are_refused(overrides, field, words):
     error = cli_refused(*overrides)
     assert error.field == field, str(error)
@@ -291,8 +389,16 @@ def test_overrides_the_experiment_never_reads_are_refused(overrides, field, word
 
 
 def test_what_a_scorecard_passes_on_is_accepted():
-    check_overrides(["experiment=scorecard", "circuit=small", "backend.threads=1", "output.figure=false",
-                     "scorecard.seeds=[1,2]", 'scorecard.extra_overrides=["block.fit=kinetic"]'])
+    check_overrides(
+        [
+            "experiment=scorecard",
+            "circuit=small",
+            "backend.threads=1",
+            "output.figure=false",
+            "scorecard.seeds=[1,2]",
+            'scorecard.extra_overrides=["block.fit=kinetic"]',
+        ]
+    )
 
 
 def test_a_flat_dose_in_dose_response_is_refused():
@@ -314,31 +420,42 @@ def test_a_pathway_with_a_probability_needs_a_weight():
     assert_refused(["circuit.connection_probability.sst_sst=0.1"], "circuit.weight_nS.sst_sst", "missing")
 
 
-@pytest.mark.parametrize("extra, words", [
-    ("['seed=3']", ["sets seed itself"]),
-    ("['hypothesis=combined']", ["sets hypothesis itself"]),
-    ("['block.fit=kinetic','block.fit=equilibrium']", ["twice"]),
-    ("['block.fit=[']", ["cannot parse"]),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ("['seed=3']", ["sets seed itself"]),
+        ("['hypothesis=combined']", ["sets hypothesis itself"]),
+        ("['block.fit=kinetic','block.fit=equilibrium']", ["twice"]),
+        ("['block.fit=[']", ["cannot parse"]),
+    ],
+)
 def test_scorecard_extra_overrides_parse_and_are_not_lost(extra, words):
     assert_refused(["experiment=scorecard", f"scorecard.extra_overrides={extra}"], "scorecard.extra_overrides", *words)
 
 
-@pytest.mark.parametrize("extra, words", [
-    ('["foo=1"]', ["foo", "unknown key"]),
-    ('["block.trapping_escape=off"]', ["block.trapping_escape", "true or false"]),
-    ('["circuit=pfc"]', ["circuit", "scorecard's own command line"]),
-    ('["hydra.run.dir=/tmp/x"]', ["hydra.run.dir", "scorecard's own command line"]),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ('["foo=1"]', ["foo", "unknown key"]),
+        ('["block.trapping_escape=off"]', ["block.trapping_escape", "true or false"]),
+        ('["circuit=pfc"]', ["circuit", "scorecard's own command line"]),
+        ('["hydra.run.dir=/tmp/x"]', ["hydra.run.dir", "scorecard's own command line"]),
+    ],
+)
 def test_scorecard_runs_are_checked_before_any_runs(tmp_path, extra, words):
     """A bad ``scorecard.extra_overrides`` stops the scorecard before any of its runs, in one line
     naming the field (the runs' configs are composed and validated first)."""
     from experiments.api import compose_config
     from experiments.config import ConfigError, validate
-    from experiments.scorecard import check_runs, load_records, plan, scorable, SEEDS_DIR
+    from experiments.scorecard import SEEDS_DIR, check_runs, load_records, plan, scorable
 
-    overrides = ["experiment=scorecard", "circuit=small", "scorecard.hypotheses=[default]", "scorecard.records=[C1]",
-                 f"scorecard.extra_overrides={extra}"]
+    overrides = [
+        "experiment=scorecard",
+        "circuit=small",
+        "scorecard.hypotheses=[default]",
+        "scorecard.records=[C1]",
+        f"scorecard.extra_overrides={extra}",
+    ]
     with pytest.raises(ConfigError) as error:
         cfg = compose_config(overrides)
         validate(cfg)

@@ -26,8 +26,15 @@ import math
 import numpy as np
 import pytest
 
-from circuits.vesicles import (VESICLE_EQUATIONS, VESICLE_RESET, VESICLE_UPDATE, VesicleParameters,
-                               effective_tau_rec_ms, pool_after_recovery, train_release)
+from circuits.vesicles import (
+    VESICLE_EQUATIONS,
+    VESICLE_RESET,
+    VESICLE_UPDATE,
+    VesicleParameters,
+    effective_tau_rec_ms,
+    pool_after_recovery,
+    train_release,
+)
 
 
 def closed_form_pool(u, tau_ms, interval_ms, n, x0=1.0):
@@ -35,12 +42,13 @@ def closed_form_pool(u, tau_ms, interval_ms, n, x0=1.0):
     e = math.exp(-interval_ms / tau_ms)
     x_ss = (1.0 - e) / (1.0 - (1.0 - u) * e)
     q = (1.0 - u) * e
-    return x_ss + (x0 - x_ss) * q ** n
+    return x_ss + (x0 - x_ss) * q**n
 
 
 # ---------------------------------------------------------------------------------------------
 # train_release against the closed-form recursion
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("u", [0.1, 0.5, 0.9])
 @pytest.mark.parametrize("rate_hz", [1.0, 5.0, 20.0, 50.0])
@@ -55,8 +63,10 @@ def test_long_train_reaches_tsodyks_markram_steady_state(u, rate_hz):
     assert np.all(np.diff(release) <= 1e-15)  # pure depression from a full pool: never rises
 
 
-@pytest.mark.parametrize("u, tau, interval, x0", [(0.5, 800.0, 50.0, 1.0), (0.2, 1200.0, 25.0, 1.0),
-                                                  (0.8, 200.0, 100.0, 0.6), (0.35, 500.0, 10.0, 0.3)])
+@pytest.mark.parametrize(
+    "u, tau, interval, x0",
+    [(0.5, 800.0, 50.0, 1.0), (0.2, 1200.0, 25.0, 1.0), (0.8, 200.0, 100.0, 0.6), (0.35, 500.0, 10.0, 0.3)],
+)
 def test_every_pulse_matches_closed_form(u, tau, interval, x0):
     """Each pulse n releases U (x_ss + (x0 - x_ss) q^n); the first releases U x0."""
     n = 12
@@ -100,7 +110,9 @@ def test_train_release_broadcasts_over_cells():
     release, pool = train_release(u, tau, 5, 50.0, return_pool=True)
     assert release.shape == (5, 3) and pool.shape == (3,)
     for c in range(3):
-        np.testing.assert_allclose(release[:, c], [u[c] * closed_form_pool(u[c], tau[c], 50.0, k) for k in range(5)], rtol=1e-12)
+        np.testing.assert_allclose(
+            release[:, c], [u[c] * closed_form_pool(u[c], tau[c], 50.0, k) for k in range(5)], rtol=1e-12
+        )
     # scalar u, per-cell tau (what release_readouts passes)
     assert train_release(0.5, tau, 3, 50.0).shape == (3, 3)
 
@@ -112,8 +124,11 @@ def test_pool_after_recovery_relaxes_to_one_with_tau():
     np.testing.assert_allclose(pool_after_recovery(x, tau, tau), 1.0 - (1.0 - x) / math.e, rtol=1e-12)
     np.testing.assert_allclose(pool_after_recovery(x, tau, 50 * tau), 1.0, atol=1e-12)
     # semigroup: recovering 300 ms then 500 ms = 800 ms at once
-    np.testing.assert_allclose(pool_after_recovery(pool_after_recovery(x, tau, 300.0), tau, 500.0),
-                               pool_after_recovery(x, tau, 800.0), rtol=1e-12)
+    np.testing.assert_allclose(
+        pool_after_recovery(pool_after_recovery(x, tau, 300.0), tau, 500.0),
+        pool_after_recovery(x, tau, 800.0),
+        rtol=1e-12,
+    )
     # slower recycling leaves less after the same time (A3)
     assert np.all(pool_after_recovery(x[:3], 2 * tau, 1000.0) < pool_after_recovery(x[:3], tau, 1000.0))
 
@@ -121,6 +136,7 @@ def test_pool_after_recovery_relaxes_to_one_with_tau():
 # ---------------------------------------------------------------------------------------------
 # effective tau_rec and parameter validation
 # ---------------------------------------------------------------------------------------------
+
 
 def test_effective_tau_grows_linearly_with_block():
     """tau_rec (1 + slowing B): tau_rec at B = 0, and at slowing = 0 for any B (A3 switch off)."""
@@ -135,14 +151,17 @@ def test_effective_tau_grows_linearly_with_block():
     np.testing.assert_allclose(effective_tau_rec_ms(off, b), 800.0)
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(u_release=0.0), "u_release"),
-    (dict(u_release=-0.2), "u_release"),
-    (dict(u_release=1.01), "u_release"),
-    (dict(tau_rec_ms=0.0), "tau_rec_ms"),
-    (dict(tau_rec_ms=-5.0), "tau_rec_ms"),
-    (dict(recycling_slowing=-0.1), "recycling_slowing"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(u_release=0.0), "u_release"),
+        (dict(u_release=-0.2), "u_release"),
+        (dict(u_release=1.01), "u_release"),
+        (dict(tau_rec_ms=0.0), "tau_rec_ms"),
+        (dict(tau_rec_ms=-5.0), "tau_rec_ms"),
+        (dict(recycling_slowing=-0.1), "recycling_slowing"),
+    ],
+)
 def test_vesicle_parameters_validation_names_the_field(kwargs, field):
     values = dict(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.0) | kwargs
     with pytest.raises(ValueError, match=field):
@@ -173,8 +192,16 @@ def run_vesicle_cells(b2, duration_ms):
     regular train from a clock (threshold t >= next_spike). Returns per-cell spike times (ms),
     last_release and x_ves recorded after the reset, the final x_ves and released."""
     eqs = VESICLE_EQUATIONS + "b_total : 1 (constant)\nnext_spike : second\nperiod : second (constant)\n"
-    group = b2.NeuronGroup(len(CELLS), eqs, threshold="t >= next_spike", reset=VESICLE_RESET + "next_spike += period",
-                           method="euler", dt=DT_MS * b2.ms, namespace={"t_settle": 0 * b2.ms}, name="vesicle_cells")
+    group = b2.NeuronGroup(
+        len(CELLS),
+        eqs,
+        threshold="t >= next_spike",
+        reset=VESICLE_RESET + "next_spike += period",
+        method="euler",
+        dt=DT_MS * b2.ms,
+        namespace={"t_settle": 0 * b2.ms},
+        name="vesicle_cells",
+    )
     group.run_regularly(VESICLE_UPDATE, when="groups", order=-1)  # as in circuits.network.build_circuit
     cols = np.array(CELLS).T
     group.u_release, group.tau_rec = cols[0], cols[1] * b2.ms
@@ -187,8 +214,13 @@ def run_vesicle_cells(b2, duration_ms):
     trains = monitor.spike_trains()
     values = monitor.all_values()
     return [
-        dict(t_ms=np.asarray(trains[i] / b2.ms), release=np.asarray(values["last_release"][i]),
-             x_after=np.asarray(values["x_ves"][i]), x_final=float(group.x_ves[i]), released=float(group.released[i]))
+        dict(
+            t_ms=np.asarray(trains[i] / b2.ms),
+            release=np.asarray(values["last_release"][i]),
+            x_after=np.asarray(values["x_ves"][i]),
+            x_final=float(group.x_ves[i]),
+            released=float(group.released[i]),
+        )
         for i in range(len(CELLS))
     ]
 
@@ -205,7 +237,9 @@ def test_brian2_vesicle_equations_match_train_release(brian2_numpy):
     cells = run_vesicle_cells(brian2_numpy, duration_ms)
     worst = 0.0
     for (u, tau_rec, slowing, b, depression, period, x0), cell in zip(CELLS, cells):
-        n = int(math.floor((duration_ms - 2 * DT_MS) / period)) + 1  # spikes at 0.1 ms + k period, last step duration - dt
+        n = (
+            int(math.floor((duration_ms - 2 * DT_MS) / period)) + 1
+        )  # spikes at 0.1 ms + k period, last step duration - dt
         assert len(cell["t_ms"]) == n
         np.testing.assert_allclose(np.diff(cell["t_ms"]), period, atol=1e-6)
         tau = tau_rec * (1.0 + slowing * b)  # written out: tau_rec_eff of the equations
@@ -228,7 +262,10 @@ def test_brian2_vesicle_equations_match_train_release(brian2_numpy):
     # the comparison discriminates: the blocked cell's train differs from the unslowed one by > 5x the tolerance (7.7e-3)
     u, tau_rec, slowing, b, _, period, _ = CELLS[1]
     n = len(cells[1]["release"])
-    assert np.max(np.abs(train_release(u, tau_rec, n, period) - train_release(u, tau_rec * (1 + slowing * b), n, period))) > 5e-3
+    assert (
+        np.max(np.abs(train_release(u, tau_rec, n, period) - train_release(u, tau_rec * (1 + slowing * b), n, period)))
+        > 5e-3
+    )
 
 
 def test_brian2_depression_off_keeps_release_at_u(brian2_numpy):

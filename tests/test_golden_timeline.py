@@ -1,0 +1,197 @@
+"""The protocol loop frozen: a fake engine (no compiler) drives ``run_protocol`` and every
+array it returns must equal the golden arrays in ``tests/data/golden_timeline.npz`` bit for bit.
+
+The fake engine is a deterministic function of what the loop hands a window (every value of
+every population, the seeds): its spikes, final block, accumulators, vesicle pool and spine
+sites respond to the concentrations, the carried block, the release fraction, the weight
+scale and the spine sites passed in, so a refactored loop that hands a window anything
+different, or carries anything differently between windows, changes the arrays.
+
+Regenerate (only when a change of behaviour is intended and said in its commit)::
+
+    KETAMINE_SIM_REGENERATE_GOLDEN=1 pytest tests/test_golden_timeline.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from circuits.cells import POPULATIONS
+from circuits.compounds import SPECIES
+from circuits.receptors import ACCUMULATORS
+from experiments import config as C
+from experiments.api import compose_config
+from experiments.protocols import PROTOCOLS
+from experiments.readouts import membrane_range_V
+from experiments.timeline import run_protocol
+
+GOLDEN = Path(__file__).parent / "data" / "golden_timeline.npz"
+REGENERATE = os.environ.get("KETAMINE_SIM_REGENERATE_GOLDEN") == "1"
+
+#: name -> overrides; each exercises a part of the loop (block, chemistry, NBQX timing,
+#: rapamycin gate, A1 antagonist, evoked train, plasticity with spine sites, bath).
+CASES = {
+    "iv_infusion": ["experiment=iv_infusion"],
+    "iv_adenosine_dpcpx": ["experiment=iv_infusion", "hypothesis=adenosine_feedback", "manipulation=dpcpx"],
+    "iv_nbqx_timed": ["experiment=iv_infusion", "manipulation=nbqx_timed"],
+    "evoked_release": ["experiment=evoked_release"],
+    "bath": ["experiment=bath"],
+    "course_single": ["experiment=course", "dosing.follow_days=7"],
+    "course_rapamycin": ["experiment=course", "manipulation=rapamycin", "dosing.follow_days=3"],
+    "course_six_iv": ["experiment=course", "dosing=six_iv_2wk", "dosing.follow_days=3"],
+}
+
+
+class FakeEngine:
+    """Stands in for :class:`experiments.engine.StandaloneEngine`: same ``run_window`` contract."""
+
+    def __init__(self, structure):
+        self.structure = structure
+        self.calls: list[str] = []  # digest of every window's values and seeds
+
+    @staticmethod
+    def _digest(values, connect_seed, noise_seed) -> str:
+        h = hashlib.sha256(f"{connect_seed}/{noise_seed}".encode())
+        for target in sorted(values):
+            for name in sorted(values[target]):
+                h.update(f"{target}.{name}".encode())
+                h.update(np.ascontiguousarray(np.asarray(values[target][name], dtype=float)).tobytes())
+        return h.hexdigest()
+
+    def run_window(self, values, connect_seed, noise_seed):
+        from experiments.engine import WindowOutput
+
+        self.calls.append(self._digest(values, connect_seed, noise_seed))
+        s = self.structure
+        window_s = s.window_s
+        rng = np.random.default_rng([noise_seed, connect_seed])
+        spikes, state = {}, {}
+        for pop in POPULATIONS:
+            n = s.counts[pop]
+            v = values[pop]
+            drug = sum(float(v[f"c_{k}"]) for k in SPECIES)
+            carried = {k: np.broadcast_to(np.asarray(v[f"b_{k}"], dtype=float), (n,)) for k in SPECIES}
+            ee = float(np.mean(v["w_from_pyr"])) * 1e9
+            rate = 2.0 + 3.0 * drug / (drug + 0.5) + 0.5 * ee + float(np.mean(carried[SPECIES[0]]))
+            count = rng.poisson(rate * n * window_s)
+            times = np.sort(rng.uniform(0.0, window_s, count))
+            ids = rng.integers(0, n, count)
+            spikes[pop] = (times, ids.astype(np.int64))
+            low, high = membrane_range_V(s.cells[pop], s.synapses)
+            pop_state = {"v": rng.uniform(low, high, n), "s_nmda": rng.uniform(0.0, 1.0, n)}
+            for k in SPECIES:
+                c = float(v[f"c_{k}"])
+                target = 0.5 * c / (c + 1.0) / len(SPECIES)
+                pop_state[f"b_{k}"] = 0.5 * (carried[k] + target) * rng.uniform(0.9, 1.0, n)
+            for name in ACCUMULATORS:
+                pop_state[name] = rng.uniform(0.0, 0.3 * window_s, n)
+            pop_state["open_unbind_time"] = 0.2 * pop_state["open_time"] * (1.0 + drug)
+            if pop == "pyr":
+                u = float(v["u_release"])
+                pool = np.broadcast_to(np.asarray(v["x_ves"], dtype=float), (n,))
+                pop_state["x_ves"] = np.clip(0.8 * pool + 0.2 * rng.uniform(0.5, 1.0, n), 0.0, 1.0)
+                pop_state["released"] = u * rate * window_s * rng.uniform(0.8, 1.2, n)
+                pop_state["ampa_local"] = float(v["ampa_scale"]) * rate * window_s * rng.uniform(0.8, 1.2, n)
+            state[pop] = pop_state
+        sites = None
+        n_pyr = s.counts["pyr"]
+        site_rng = np.random.default_rng([connect_seed, 7])
+        pre = site_rng.integers(0, n_pyr, 5 * n_pyr)
+        post = site_rng.integers(0, n_pyr, 5 * n_pyr)
+        if "pyr_to_pyr" in values:
+            sites = {"spine": np.asarray(values["pyr_to_pyr"]["spine"], dtype=float) > 0.5}
+        else:
+            init = np.broadcast_to(np.asarray(values["pyr"]["spine_init"], dtype=float), (n_pyr,))
+            sites = {"spine": site_rng.uniform(size=pre.size) < init[post], "pre": pre, "post": post}
+        return WindowOutput(spikes=spikes, state=state, wall_s=0.0, sites=sites)
+
+
+def _flatten(result, engine) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {"engine_calls": np.array(engine.calls)}
+    for pop, (times, ids) in result.spikes.items():
+        out[f"spikes/{pop}/times_ms"], out[f"spikes/{pop}/ids"] = times, ids
+    for group in ("windows", "timeline"):
+        for name, values in getattr(result, group).items():
+            out[f"{group}/{name}"] = np.asarray(values)
+    for group in ("window_units", "timeline_units"):
+        for name, unit in getattr(result, group).items():
+            out[f"{group}/{name}"] = np.array(unit)
+    for pop, found in result.readouts.items():
+        for name, values in found.items():
+            out[f"readouts/{pop}/{name}"] = np.asarray(values)
+    if result.synapses is not None:
+        for name in ("source_ids", "target_ids"):
+            out[f"synapses/{name}"] = np.asarray(result.synapses[name])
+        for name in ("present", "weight_scale"):
+            for i, values in enumerate(result.synapses[name]):
+                out[f"synapses/{name}/{i}"] = np.asarray(values)
+    return {key: _compact(value) for key, value in out.items()}
+
+
+def _compact(value: np.ndarray) -> np.ndarray:
+    """Arrays above 2000 elements (spike trains, site flags) kept as the SHA-256 of their dtype,
+    shape and bytes: still bit for bit, without megabytes of golden data."""
+    if value.size <= 2000:
+        return value
+    h = hashlib.sha256(f"{value.dtype.str}{value.shape}".encode())
+    h.update(np.ascontiguousarray(value).tobytes())
+    return np.array("sha256:" + h.hexdigest())
+
+
+def _simulate(overrides: list[str]) -> dict[str, np.ndarray]:
+    cfg = compose_config(["circuit=small", *overrides])
+    C.validate(cfg)
+    structure = C.circuit_structure(cfg)
+    name = cfg.experiment.name
+    engine = FakeEngine(structure)
+    result = run_protocol(
+        PROTOCOLS[name](cfg),
+        structure,
+        C.circuit_drive(cfg),
+        engine,
+        int(cfg.seed),
+        C.neurochemistry(cfg),
+        C.a1_antagonist(cfg),
+        train=C.train(cfg) if name == "evoked_release" else None,
+        progress=lambda message: None,
+        plasticity=C.plasticity(cfg, structure),
+    )
+    return _flatten(result, engine)
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict[str, np.ndarray]:
+    if REGENERATE:
+        arrays = {f"{case}:{key}": value for case, o in CASES.items() for key, value in _simulate(o).items()}
+        GOLDEN.parent.mkdir(exist_ok=True)
+        np.savez_compressed(GOLDEN, **arrays)
+    with np.load(GOLDEN) as data:
+        return {key: data[key] for key in data.files}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_protocol_loop_reproduces_the_golden_arrays(case, golden):
+    expected = {key.split(":", 1)[1]: value for key, value in golden.items() if key.startswith(f"{case}:")}
+    assert expected, f"no golden arrays for case {case}: regenerate (see module docstring)"
+    found = _simulate(CASES[case])
+    assert sorted(found) == sorted(expected)
+    for key, value in expected.items():
+        assert found[key].dtype == value.dtype, key
+        assert found[key].shape == value.shape, key
+        # bit for bit: NaN where NaN, every other element identical
+        same = (found[key] == value) | (
+            (found[key] != found[key]) & (value != value) if value.dtype.kind == "f" else False
+        )
+        assert np.all(same), f"{case}: {key} differs from the golden arrays"
+
+
+def test_golden_arrays_respond_to_the_drug(golden):
+    """The golden run is not trivial: the block rises with the drug and the fake spikes follow it."""
+    blocked = golden["iv_infusion:timeline/nmda_blocked_pyr"].astype(float)
+    assert blocked[0] == 0.0 and blocked.max() > 0.01
+    assert golden["course_single:timeline/spine_density"].max() > golden["course_single:timeline/spine_density"][0]

@@ -46,9 +46,9 @@ def _events_per_window(structure, spikes: dict) -> tuple[float, float]:
 
 def measure(backend: str, overrides: list[str], windows: int, cache: Path) -> dict:
     """Run in this process: build, then ``windows`` windows at baseline."""
-    from circuits.network import initial_values
+    from circuits.spiking.network import initial_values
     from experiments import config as C
-    from experiments.engine import make_engine
+    from experiments.simulation.engine import make_engine
 
     cfg = _compose(overrides + [f"backend={backend}"])
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)

@@ -14,20 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig
+from experiments import kinds
+from experiments.analysis import Run, load_run
+from experiments.config import check_overrides, compose_config, dose_list
+from experiments.kinds import dose_folders, run_experiment
 
-from .analysis import Run, load_run
-from .app import CONFIG_DIR, check_overrides
-from .config import dose_list
-from .run import dose_folders, run_experiment
-
-
-def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """The config ``ketamine-sim OVERRIDES`` would use (without Hydra's own ``hydra`` node)."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+__all__ = ["compose_config", "run"]
 
 
 def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", overwrite: bool = False) -> Run:
@@ -35,13 +27,15 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", o
     results of the last dose, with ``dose_response.csv`` beside them).
 
     ``output_dir`` must be writable and must not hold the results of an earlier run: that
-    raises :class:`~experiments.run.RunFolderError` (a ConfigError naming ``output_dir``)
+    raises :class:`~experiments.errors.RunFolderError` (a ConfigError naming ``output_dir``)
     before anything is simulated; ``overwrite=True`` removes them first. An interrupt
     (Ctrl-C, a notebook's "interrupt kernel") stops the run after the current window,
     writes nothing and raises KeyboardInterrupt. Bad overrides raise
-    :class:`~experiments.config.ConfigError`, as the command line refuses them."""
+    :class:`~experiments.errors.ConfigError`, as the command line refuses them."""
     output_dir = Path(output_dir)
-    check_overrides(list(overrides))  # the command line's checks: a key given twice, a key nothing reads
+    check_overrides(
+        list(overrides), validate=kinds.validate
+    )  # the command line's checks: a key given twice, a key nothing reads
     cfg = compose_config(overrides)
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
     if cfg.experiment.name == "dose_response":  # one results.h5 per dose

@@ -9,28 +9,18 @@ launcher settings and, for a single run, validates the config.
 
 from __future__ import annotations
 
-import contextlib
-import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError
-from .readouts import NumericalError
-from .run import RunFolderError, run_experiment
-
-#: The configs/ folder of the checkout (the package is installed editable: ``pip install -e .``).
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
-#: Sweeps of more jobs than this are checked one swept value at a time (each composition
-#: takes about 0.1 s), not job by job.
-MAX_JOBS_COMPOSED = 64
-#: The launchers that hydra-submitit-launcher provides (``pip install -e ".[cluster]"``).
-_SUBMITIT = ("submitit_local", "submitit_slurm")
+from experiments import kinds
+from experiments.config import compose
+from experiments.errors import ConfigError, NumericalError, RunFolderError
+from experiments.paths import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -38,11 +28,11 @@ def _app(cfg: DictConfig) -> str | None:
     hydra_cfg = HydraConfig.get()
     try:
         if hydra_cfg.mode == RunMode.MULTIRUN:  # a sweep job: skipped if its folder holds its finished results
-            from .sweep import run_job
+            from experiments.sweep import run_job
 
             overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
             return run_job(cfg, hydra_cfg.runtime.output_dir, overrides, hydra_cfg.job.num)
-        run_experiment(cfg, hydra_cfg.runtime.output_dir)
+        kinds.run_experiment(cfg, hydra_cfg.runtime.output_dir)
     except RunFolderError as error:  # a folder, not a config value: no "invalid config" prefix
         print(f"ketamine-sim: {error}", file=sys.stderr)
         sys.exit(2)
@@ -60,190 +50,6 @@ def _refuse(error: ConfigError) -> None:
     sys.exit(2)
 
 
-# --------------------------------------------------------------------------- before Hydra runs
-def _one_line(text: str) -> str:
-    """Hydra's multi-line message as one line (without the search path and the grammar link)."""
-    lines = []
-    for line in str(text).splitlines():
-        if line.startswith(("Config search path", "See https://")):
-            break
-        if line.strip():
-            lines.append(line.strip())
-    return " ".join(lines).rstrip(".")
-
-
-def _parse(overrides: Sequence[str]) -> list:
-    """Hydra's parse of the overrides; a syntax error, an empty key or a key given twice
-    (``seed=1 seed=2``: the last would silently win) is a ConfigError."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
-
-    parser = OverridesParser.create()
-    parsed, seen = [], {}
-    for text in overrides:
-        try:
-            override = parser.parse_overrides([text])[0]
-        except OverrideParseException as error:
-            raise ConfigError(
-                text.partition("=")[0] or text, f"cannot parse {text!r}: {_one_line(error.message)}"
-            ) from None
-        key = override.key_or_group
-        if not key:
-            raise ConfigError(text, "an override needs a key: key=value")
-        name = f"{key}@{override.package}" if override.package else key
-        if name in seen:
-            raise ConfigError(key, f"given twice ({seen[name]!r} and {text!r}); give each key once")
-        seen[name] = text
-        parsed.append(override)
-    return parsed
-
-
-def _jobs(parsed: list, multirun: bool) -> list[list[str]]:
-    """The override lists of the jobs to compose: one run, or the jobs of a basic sweep (all
-    of them up to :data:`MAX_JOBS_COMPOSED`, else each swept value once)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.errors import HydraException
-
-    plain = [o.input_line for o in parsed]
-    custom_sweeper = any(o.key_or_group.startswith(("hydra/sweeper", "hydra.sweeper")) for o in parsed)
-    if not multirun or custom_sweeper or not any(o.is_sweep_override() for o in parsed):
-        return [plain] if not (multirun and custom_sweeper) else []
-    try:
-        jobs = BasicSweeper.split_arguments(parsed, None)[0]
-    except HydraException as error:  # a range or interval sweep: the basic sweeper does not take it
-        raise ConfigError(
-            next(o.key_or_group for o in parsed if o.is_sweep_override() and not o.is_discrete_sweep()),
-            _one_line(str(error)),
-        ) from None
-    if len(jobs) <= MAX_JOBS_COMPOSED:
-        return jobs
-    first = jobs[0]
-    choices = [sorted({job[i] for job in jobs}) for i in range(len(first))]
-    return [first] + [
-        first[:i] + [value] + first[i + 1 :]
-        for i, values in enumerate(choices)
-        for value in values
-        if value != first[i]
-    ]
-
-
-def _experiment_of(job: Sequence[str]) -> str:
-    for text in job:
-        key, _, value = text.partition("=")
-        if key.lstrip("+") == "experiment":
-            return value
-    return "iv_infusion"
-
-
-def _composition_error(error: Exception, job: Sequence[str]) -> ConfigError:
-    """Hydra's composition error as a ConfigError naming the group or key."""
-    from hydra.errors import MissingConfigException
-
-    from .config import EXPERIMENTS, unknown_key
-
-    text = str(error)
-    if isinstance(error, MissingConfigException) and error.missing_cfg_file:
-        group, _, option = error.missing_cfg_file.rpartition("/")
-        if group == "hydra/launcher" and option in _SUBMITIT:
-            return ConfigError(
-                "hydra/launcher",
-                f"{_launcher_choice(job)} needs the hydra-submitit-launcher plugin, "
-                'which is not installed: pip install -e ".[cluster]"',
-            )
-        options = error.options or sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
-        if options and option not in options:
-            return ConfigError(group, f"unknown option {option!r}; allowed: {', '.join(options)}")
-    if text.startswith("Ambiguous value for argument"):
-        key = text.split("'")[1].partition("=")[0]
-        return ConfigError(key, "a sweep (a,b) needs -m; a list is written [a,b], a string with a comma is quoted")
-    found = re.search(r"Could not override '([^']+)'", text)
-    if found and not found.group(1).startswith("hydra.") and "@" not in found.group(1):
-        experiment = _experiment_of(job)
-        return unknown_key(found.group(1), experiment if experiment in EXPERIMENTS else "iv_infusion")
-    for text_override in job:  # name the override the message is about
-        key = text_override.partition("=")[0].lstrip("+~")
-        if key and (f"'{key}'" in text or text_override in text):
-            return ConfigError(key, _one_line(text))
-    where = re.match(r"In '([^'/]+)/", text)  # an option's file that does not compose
-    return ConfigError(where.group(1) if where else "overrides", _one_line(text))
-
-
-def _launcher_choice(job: Sequence[str]) -> str:
-    for text in job:
-        key, _, value = text.partition("=")
-        if key == "hydra/launcher":
-            return f"hydra/launcher={value}"
-    return "this launcher"
-
-
-def _compose(job: list[str], config_name: str) -> DictConfig:
-    from hydra import compose
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        return compose(config_name=config_name, overrides=job, return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError) as error:
-        raise _composition_error(error, job) from None
-
-
-def _read_by_the_experiment(job: Sequence[str], cfg: DictConfig) -> None:
-    """Refuse an override that the chosen experiment never reads (``dosing.*`` in a bath)."""
-    from . import config as C
-
-    experiment = cfg.get("experiment", {}).get("name")
-    for text in job:
-        key = text.partition("=")[0].lstrip("+~").partition("@")[0]
-        error = C.unread_override(key, experiment) if experiment in C.EXPERIMENTS else None
-        if error is not None:
-            raise error
-
-
-def check_overrides(
-    overrides: Sequence[str] = (), multirun: bool = False, config_name: str = "config", validate: bool = True
-) -> list[DictConfig]:
-    """What ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the overrides parse and
-    name each key once, every job's config composes, the launcher settings are usable and
-    (``validate``, single runs) the config is valid. Returns the composed configs (with their
-    ``hydra`` node); raises :class:`ConfigError` on the first mistake."""
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    jobs = _jobs(_parse(overrides), multirun)
-    composed = []
-    # inside a running app (a scorecard checking its runs) Hydra is initialised with CONFIG_DIR already
-    inside_app = GlobalHydra.instance().is_initialized()
-    with (
-        contextlib.nullcontext()
-        if inside_app
-        else initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app")
-    ):
-        for job in jobs:
-            cfg = _compose(list(job), config_name)
-            check_job(job, cfg, validate=validate and not multirun)
-            composed.append(cfg)
-    return composed
-
-
-def check_job(job: Sequence[str], cfg: DictConfig, validate: bool = True) -> None:
-    """The checks of one job's composed config (with its ``hydra`` node): the launcher, the
-    overrides the experiment reads and (``validate``) the task config."""
-    from omegaconf import open_dict
-
-    from . import config as C
-
-    C.launcher_settings(cfg)
-    _read_by_the_experiment(job, cfg)
-    for key in ("hydra.run.dir", "hydra.sweep.dir"):  # empty: Hydra would write into the current folder
-        if any(o.partition("=")[0].lstrip("+") == key and not o.partition("=")[2].strip() for o in job):
-            raise ConfigError(key, "must name a folder, got an empty value")
-    if validate:
-        task = cfg.copy()
-        with open_dict(task):
-            del task["hydra"]
-        C.validate(task)
-
-
 def preflight(argv: Sequence[str]) -> None:
     """:func:`check_overrides` for a command line (Hydra's own flags as Hydra reads them);
     the help, info and shell-completion modes and other config folders are left to Hydra."""
@@ -253,12 +59,29 @@ def preflight(argv: Sequence[str]) -> None:
     if args.help or args.hydra_help or args.info or args.shell_completion or args.experimental_rerun:
         return
     if args.config_path or args.config_dir:  # another config tree: only the overrides themselves are checked
-        _parse(args.overrides)
+        compose._parse(args.overrides)
         return
     multirun = args.multirun or "hydra.mode=MULTIRUN" in args.overrides
     check_overrides(
         args.overrides, multirun=multirun, config_name=args.config_name or "config", validate=args.cfg is None
     )
+
+
+def check_overrides(
+    overrides: Sequence[str] = (), multirun: bool = False, config_name: str = "config", validate: bool = True
+) -> list[DictConfig]:
+    """What ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs
+    (:func:`experiments.config.compose.check_overrides`), with (``validate``, single runs) the
+    whole validation of the experiment kind (:func:`experiments.kinds.validate`). Returns the
+    composed configs (with their ``hydra`` node); raises :class:`ConfigError` on the first mistake."""
+    return compose.check_overrides(
+        overrides, multirun=multirun, config_name=config_name, validate=kinds.validate if validate else None
+    )
+
+
+def check_job(job: Sequence[str], cfg: DictConfig, validate: bool = True) -> None:
+    """:func:`experiments.config.compose.check_job` with the kind's validation (``validate``)."""
+    compose.check_job(job, cfg, validate=kinds.validate if validate else None)
 
 
 def main() -> None:

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from .analysis import Run, _group_name, load_run
+from experiments.analysis import Run, load_run
+from experiments.analysis.runs import _group_name
 
 __all__ = ["spiketrains", "to_neo", "to_nwb"]
 

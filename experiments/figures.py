@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
-
-from .results import RunData, read_results, spikes_in_window
+from circuits.spiking.cells import POPULATIONS
+from experiments.results import RunData, read_results, spikes_in_window
 
 #: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
@@ -64,7 +63,7 @@ STYLE: dict[str, object] = {
 SCORECARD_COLORS = ("#d7301f", "#1a9850", "#d9d9d9")
 #: Columns the scorecard table must have.
 SCORECARD_COLUMNS = ("finding", "hypothesis", "passed", "value", "target")
-#: Columns of the dose-response table (experiments/dose_response.py writes them).
+#: Columns of the dose-response table (experiments/analysis/dose_response.py writes them).
 DOSE_RESPONSE_COLUMNS = (
     "dose_mg_per_kg",
     "peak_glutamate_change_pct",
@@ -527,4 +526,11 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     fig.suptitle("ketamine-sim summary")
     path = Path(path)
     fig.savefig(path, dpi=120)
+    return path
+
+
+def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
+    """The dose-response figure (:func:`dose_response`) as one PNG at ``path``."""
+    path = Path(path)
+    dose_response(rows).savefig(path, dpi=120)
     return path

@@ -12,7 +12,7 @@ sweep folder. Run the same command again into the same sweep folder
   run whose stored config differs (other overrides, other defaults) is overwritten (its
   files are removed first).
 
-A job holds its folder while it runs (:func:`experiments.run.claim_folder`): a second sweep
+A job holds its folder while it runs (:func:`experiments.kinds.run.claim_folder`): a second sweep
 into the same folder is refused job by job instead of writing over a live one.
 
 Each job records its outcome and job number(s) in ``<run folder>/job_status.json``.
@@ -71,10 +71,10 @@ def _expected_results(cfg) -> list[tuple[Path, Any]]:
     """(results path relative to the run folder, the config stored in it) of every file a run writes."""
     from omegaconf import OmegaConf
 
-    from . import config as C
+    from experiments import config as C
 
-    if cfg.experiment.name == "dose_response":  # one file per dose, named as experiments.run names them
-        from .run import dose_folders
+    if cfg.experiment.name == "dose_response":  # one file per dose, named as experiments.kinds.run names them
+        from experiments.kinds import dose_folders
 
         doses = C.dose_list(cfg)
         return [
@@ -86,7 +86,7 @@ def _expected_results(cfg) -> list[tuple[Path, Any]]:
 
 def _stored_config(path: Path) -> dict:
     """The config stored in a complete ``results.h5``; raises ResultsFileError (a ValueError) otherwise."""
-    from .results import read_config
+    from experiments.results import read_config
 
     return read_config(path)
 
@@ -98,7 +98,7 @@ RESUME_IGNORES = ("output", "backend.cache_dir")
 
 def _differing_keys(stored: dict, wanted: dict) -> list[str]:
     """Dotted keys whose values differ between two configs, less :data:`RESUME_IGNORES`."""
-    from .analysis import flatten_config
+    from experiments.analysis import flatten_config
 
     a, b = flatten_config(stored), flatten_config(wanted)
     return sorted(
@@ -159,12 +159,13 @@ def _png_complete(path: Path) -> bool:
 
 def _redraw_figure_if_needed(output_dir: Path, cfg) -> bool:
     """Redraw the figure of finished results if it is missing or cut off; returns whether it did."""
-    from .results import read_results
+    from experiments.results import read_results
 
     if not cfg.output.figure:
         return False
     if cfg.experiment.name == "dose_response":
-        from . import dose_response
+        from experiments.analysis import dose_response
+        from experiments.figures import dose_response_png
 
         png = output_dir / "dose_response.png"
         if _png_complete(png):
@@ -173,12 +174,12 @@ def _redraw_figure_if_needed(output_dir: Path, cfg) -> bool:
             dose_response.summarize(float(c.dosing.dose_mg_per_kg), read_results(output_dir / rel))
             for rel, c in _expected_results(cfg)
         ]
-        dose_response.figure(rows, png)
+        dose_response_png(rows, png)
         return True
     png = output_dir / "summary.png"
     if _png_complete(png):
         return False
-    from .figures import summary_figure
+    from experiments.figures import summary_figure
 
     summary_figure(read_results(output_dir / _RESULTS), png)
     return True
@@ -240,13 +241,13 @@ def run_job(
     run: Callable | None = None,
 ) -> str:
     """One job of a sweep: skip it if ``output_dir`` holds its finished results, else run it
-    (``run(cfg, output_dir)``, default :func:`experiments.run.run_in_folder`). The folder is
-    held meanwhile (:func:`experiments.run.claim_folder`: writable, no other live run in it,
+    (``run(cfg, output_dir)``, default :func:`experiments.kinds.run.run_in_folder`). The folder is
+    held meanwhile (:func:`experiments.kinds.run.claim_folder`: writable, no other live run in it,
     else RunFolderError); the results of another config found there are removed before the
     job runs again. Records the outcome in ``job_status.json``; returns ``"done"`` or
     ``"skipped-finished"``; re-raises the run's error (after recording ``"failed"``) and an
     interruption (after recording ``"interrupted"``)."""
-    from .run import claim_folder, remove_results
+    from experiments.kinds import claim_folder, remove_results
 
     output_dir = Path(output_dir)
     with claim_folder(output_dir, "hydra.sweep.dir", resume=True):
@@ -265,7 +266,7 @@ def run_job(
         if (output_dir / _RESULTS).exists() or (output_dir / STATUS_FILE).exists():
             log.info("running %s again: %s", output_dir, why)
         if run is None:
-            from .run import run_in_folder
+            from experiments.kinds import run_in_folder
 
             def run(cfg, output_dir):
                 return run_in_folder(cfg, output_dir, "hydra.sweep.dir")
@@ -273,7 +274,7 @@ def run_job(
         started, clock = _now(), time.perf_counter()
         _write_status(output_dir, status="running", **base, started=started)
         try:
-            from .config import validate
+            from experiments.kinds import validate
 
             validate(cfg)  # a bad value (a typo in a rerun) fails here, before any earlier result is removed
             _expected_results(cfg)  # output names from values: unique or refused
@@ -313,7 +314,7 @@ def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
     provenance; read from ``results.h5`` without its spikes."""
     import numpy as np
 
-    from .results import open_results
+    from experiments.results import open_results
 
     out: dict[str, object] = {}
     with open_results(results_path) as f:  # a damaged file raises ResultsFileError naming it
@@ -496,8 +497,8 @@ class SweepCallback(Callback):
     def on_run_start(self, config, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
-        from .config import ConfigError
-        from .run import check_folder
+        from experiments.errors import ConfigError
+        from experiments.kinds import check_folder
 
         resume = OmegaConf.select(config, "experiment.name", default=None) == "scorecard"  # resumes on purpose
         try:
@@ -506,8 +507,8 @@ class SweepCallback(Callback):
             _refuse(error)
 
     def on_multirun_start(self, config, **kwargs: Any) -> None:
-        from .config import ConfigError
-        from .run import check_writable
+        from experiments.errors import ConfigError
+        from experiments.kinds import check_writable
 
         try:
             check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")

@@ -1,4 +1,4 @@
-"""experiments/analysis.py: tidy tables from results.h5 and the spike-train readouts (synthetic data)."""
+"""experiments/analysis/runs.py: tidy tables from results.h5 and the spike-train readouts (synthetic data)."""
 
 import numpy as np
 import pytest
@@ -252,7 +252,7 @@ def test_cv_isi_regular_poisson_and_readout():
     np.testing.assert_allclose(A.cv_isi(t, ids, 4, 0.0, 25.0)[0], 0.0)
     assert np.isnan(A.cv_isi(t, ids, 4, 0.0, 15.0)[0])
     # Poisson cells: CV ~ 1 (exponential ISIs); nanmean agrees with the results.h5 readout
-    from experiments.readouts import mean_cv_isi
+    from experiments.simulation.readouts import mean_cv_isi
 
     rng = np.random.default_rng(5)
     tp, idp = poisson_population(rng, 50, 20.0, 20_000.0)

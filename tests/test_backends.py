@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circuits.cells import POPULATIONS
+from circuits.spiking.cells import POPULATIONS
 from experiments.results import read_results
 
 pytestmark = pytest.mark.slow

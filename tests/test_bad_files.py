@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from test_results_io import make_data
 
-from experiments import analysis, observables, results, sweep
+from experiments import analysis, results, sweep
 from experiments.results import read_results, write_results
+from experiments.scoring import observables
 
 
 def valid_data():
@@ -368,7 +369,7 @@ def test_sweep_stored_config(tmp_path, case):
 
 def test_scorecard_reruns_a_damaged_result(tmp_path):
     """A planned scorecard run whose results.h5 is damaged counts as not finished."""
-    from experiments.scorecard import _finished
+    from experiments.scoring.scorecard import _finished
 
     assert not _finished(tmp_path)
     (tmp_path / "results.h5").write_bytes(b"")
@@ -376,9 +377,9 @@ def test_scorecard_reruns_a_damaged_result(tmp_path):
 
 
 def test_scorecard_check_names_a_damaged_file(tmp_path, capsys):
-    """``python -m experiments.scorecard check`` skips a damaged file with a warning naming it and
+    """``python -m experiments.scoring.scorecard check`` skips a damaged file with a warning naming it and
     ends in one line (exit 2), not a traceback."""
-    from experiments.scorecard import main
+    from experiments.scoring.scorecard import main
 
     run = tmp_path / "run"
     run.mkdir()

@@ -2,7 +2,7 @@
 is held by one run at a time and never silently overwritten, an interrupted run writes nothing,
 output names derived from values are unique, and unwritable folders end in one line.
 
-The fast tests stand in for the simulation (``experiments.run._run_data``) where only the
+The fast tests stand in for the simulation (``experiments.kinds.run._run_data``) where only the
 writing is checked; the tests marked slow run the real command on ``circuit=small`` with one
 thread and real signals.
 """
@@ -24,11 +24,12 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from experiments import run as R
 from experiments.api import compose_config
-from experiments.config import ConfigError
+from experiments.config import ConfigError, dose_folder
+from experiments.errors import RunFolderError
+from experiments.kinds import claim_folder, dose_folders, run_experiment
+from experiments.kinds import run as R
 from experiments.results import RunData
-from experiments.run import RunFolderError, claim_folder, dose_folder, dose_folders, run_experiment
 from experiments.sweep import STATUS_FILE, run_job, sweep_index
 
 BATH = ("experiment=bath", "circuit=small", "backend.threads=1", "output.figure=false")
@@ -320,7 +321,7 @@ def test_a_runtime_window_cut_short_is_refused(monkeypatch):
     """Brian2's SIGINT handler ends a runtime network early; the engine refuses the window."""
     from types import SimpleNamespace
 
-    from experiments import engine as E
+    from experiments.simulation import engine as E
 
     structure = compose_config(["circuit=small"])
     from experiments.config import circuit_structure
@@ -587,7 +588,7 @@ def test_api_run_refuses_what_the_command_line_refuses(tmp_path):
 def test_a_compile_ended_by_ctrl_c_is_an_interrupt():
     """Brian2 reports a make killed by SIGINT as "compilation failed (error code: 2)" (os.system's
     raw wait status); the engine turns it into an interrupt, other failures stay errors."""
-    from experiments.engine import _interrupted
+    from experiments.simulation.engine import _interrupted
 
     assert _interrupted(RuntimeError("Project compilation failed (error code: 2)."))
     assert not _interrupted(RuntimeError("Project compilation failed (error code: 512)."))  # make exited 2
@@ -602,7 +603,7 @@ def test_ctrl_c_stops_a_scorecard(tmp_path):
 
     from slow_worker import sleep_run
 
-    from experiments.scorecard import PlannedRun, execute
+    from experiments.scoring.scorecard import PlannedRun, execute
 
     runs = [PlannedRun("default", seed, ("sleep_s=60", f"seed={seed}"), tmp_path / str(seed)) for seed in range(4)]
     timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
@@ -610,7 +611,7 @@ def test_ctrl_c_stops_a_scorecard(tmp_path):
     start = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt, match="0 of 4 scorecard runs finished"):
-            execute(runs, n_jobs=2, grace_s=10.0, run_one=sleep_run)
+            execute(runs, sleep_run, n_jobs=2, grace_s=10.0)
     finally:
         timer.cancel()
     assert time.monotonic() - start < 40

@@ -1,8 +1,8 @@
-"""The slow layer of the block (:mod:`circuits.coupling`) against the real Brian2 equations.
+"""The slow layer of the block (:mod:`circuits.slow.nmda_block`) against the real Brian2 equations.
 
 ``advance_block`` is the exact solution of the block ODE with s and V frozen; here it is
 compared with a Brian2 integration (fixture ``block_sim``: the circuit's implicit step, dt = 0.5 ms)
-of :func:`circuits.receptors.block_equations` with the same constant s and v. The step's error is
+of :func:`circuits.spiking.receptors.block_equations` with the same constant s and v. The step's error is
 at most (lam dt / 2) e^-1 |dB| <= 2e-4 for the fastest rate here (lam ~ 1.7 /s), five times
 below the 1e-3 tolerance (measured: 5e-5).
 """
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from circuits.compounds import SPECIES
-from circuits.coupling import ChannelActivity, advance_block, advance_block_through
 from circuits.pharmacology import block_parameters, steady_state_block
-from circuits.receptors import ACCUMULATOR_EQUATIONS, block_equations, namespace
+from circuits.slow.nmda_block import ChannelActivity, advance_block, advance_block_through
+from circuits.spiking.receptors import ACCUMULATOR_EQUATIONS, block_equations, namespace
 
 RACEMIC_1UM = {"s_ketamine": 0.5, "r_ketamine": 0.5}
 

@@ -8,8 +8,8 @@ check signs, orderings and the time course's shape, never a magnitude tuned to t
 import numpy as np
 import pytest
 
-from experiments.course import excess_at_day, response_summary, value_at_day
-from experiments.course import peak_excess as course_peak_excess
+from experiments.analysis.course import excess_at_day, response_summary, value_at_day
+from experiments.analysis.course import peak_excess as course_peak_excess
 
 pytestmark = pytest.mark.slow
 

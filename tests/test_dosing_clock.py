@@ -13,8 +13,8 @@ import pytest
 
 from circuits.compounds import SPECIES
 from experiments import config as C
+from experiments.analysis.course import excess_at_day
 from experiments.api import compose_config
-from experiments.course import excess_at_day
 from experiments.protocols import PROTOCOLS
 
 #: The reported case: a window 5 min into the infusion.

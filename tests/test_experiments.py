@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circuits.cells import POPULATIONS
 from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES
+from circuits.spiking.cells import POPULATIONS
 from experiments.results import read_results, spikes_in_window
 
 pytestmark = pytest.mark.slow

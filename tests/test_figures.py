@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from test_analysis import make_data
 
-from experiments import dose_response as DR
 from experiments import figures as F
+from experiments.analysis import dose_response as DR
 from experiments.results import write_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -96,7 +96,7 @@ def test_dose_response_table(small_run, tmp_path):
     np.testing.assert_allclose(pyr.get_xdata(), [0.1, 0.5])  # sorted by dose
     np.testing.assert_allclose(pyr.get_ydata(), [3.0, rows[0]["pyr_rate_change_pct"]])
     # the command line's dose_response.png goes through the same function
-    assert DR.figure(rows, tmp_path / "dose_response.png").read_bytes()[:8] == PNG_MAGIC
+    assert F.dose_response_png(rows, tmp_path / "dose_response.png").read_bytes()[:8] == PNG_MAGIC
     with pytest.raises(ValueError, match="sst_rate_change_pct"):
         F.dose_response(pd.DataFrame(rows).drop(columns="sst_rate_change_pct"))
 

@@ -27,8 +27,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from experiments import app
 from experiments import config as C
+from experiments.config import compose
 from experiments.protocols import PROTOCOLS
-from experiments.timeline import check_windows
+from experiments.simulation.timeline import check_windows
 
 FUZZ = settings(
     derandomize=True,
@@ -202,12 +203,12 @@ def fast_check(groups: list[str], values: list[str]) -> DictConfig:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    parsed = app._parse([*groups, *values])
+    parsed = compose._parse([*groups, *values])
     cfg = copy.deepcopy(_composed(tuple(groups)))
     try:
         ConfigLoaderImpl._apply_overrides_to_config(parsed[len(groups) :], cfg)
     except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError) as error:
-        raise app._composition_error(error, [*groups, *values]) from None
+        raise compose._composition_error(error, [*groups, *values]) from None
     app.check_job([*groups, *values], cfg)
     task = cfg.copy()
     with open_dict(task):

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
-from circuits.receptors import ACCUMULATORS
+from circuits.spiking.cells import POPULATIONS
+from circuits.spiking.receptors import ACCUMULATORS
 from experiments import config as C
 from experiments.api import compose_config
 from experiments.protocols import PROTOCOLS
-from experiments.readouts import membrane_range_V
-from experiments.timeline import run_protocol
+from experiments.simulation.readouts import membrane_range_V
+from experiments.simulation.timeline import run_protocol
 
 GOLDEN = Path(__file__).parent / "data" / "golden_timeline.npz"
 REGENERATE = os.environ.get("KETAMINE_SIM_REGENERATE_GOLDEN") == "1"
@@ -48,7 +48,7 @@ CASES = {
 
 
 class FakeEngine:
-    """Stands in for :class:`experiments.engine.StandaloneEngine`: same ``run_window`` contract."""
+    """Stands in for :class:`experiments.simulation.engine.StandaloneEngine`: same ``run_window`` contract."""
 
     def __init__(self, structure):
         self.structure = structure
@@ -64,7 +64,7 @@ class FakeEngine:
         return h.hexdigest()
 
     def run_window(self, values, connect_seed, noise_seed):
-        from experiments.engine import WindowOutput
+        from experiments.simulation.engine import WindowOutput
 
         self.calls.append(self._digest(values, connect_seed, noise_seed))
         s = self.structure

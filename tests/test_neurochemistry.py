@@ -1,5 +1,5 @@
-"""Bulk glutamate, adenosine and the A1 effect on release (:mod:`circuits.neurochemistry`), and the
-release readouts of a window (:func:`experiments.readouts.release_readouts`).
+"""Bulk glutamate, adenosine and the A1 effect on release (:mod:`circuits.slow.neurochemistry`), and the
+release readouts of a window (:func:`experiments.simulation.readouts.release_readouts`).
 
 Model (relative to the drug-free baseline):
 
@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from circuits.compounds import SPECIES
-from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
-from circuits.vesicles import VesicleParameters, train_release
-from experiments.readouts import PAIRED_PULSE_INTERVAL_MS, release_readouts
+from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
+from circuits.spiking.vesicles import VesicleParameters, train_release
+from experiments.simulation.readouts import PAIRED_PULSE_INTERVAL_MS, release_readouts
 
 #: configs/config.yaml, neurochemistry group
 DEFAULTS = NeurochemistryParameters(
@@ -260,7 +260,7 @@ def test_parameter_edges_are_accepted():
 
 
 # ---------------------------------------------------------------------------------------------
-# release_readouts (experiments.readouts)
+# release_readouts (experiments.simulation.readouts)
 # ---------------------------------------------------------------------------------------------
 
 VESICLES = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.0)

@@ -2,8 +2,8 @@
 leaves it stops the run.
 
 - The circuit's fractions (blocked fractions ``b_k``, NMDA open fraction ``s``, vesicle pool
-  ``x``) are stepped implicitly (``circuits.receptors.block_update_code``, ``NMDA_OPEN_UPDATE``,
-  ``circuits.vesicles.VESICLE_UPDATE``): forward Euler left [0, 1] once a rate times dt
+  ``x``) are stepped implicitly (``circuits.spiking.receptors.block_update_code``, ``NMDA_OPEN_UPDATE``,
+  ``circuits.spiking.vesicles.VESICLE_UPDATE``): forward Euler left [0, 1] once a rate times dt
   exceeded 1 (a negative NMDA conductance at 100 mM ketamine, NaN at 1 M).
 - The slow layer's steps (block, glutamate/adenosine, BDNF/mTOR/spines, vesicle trains) are
   exact for any step length.
@@ -23,10 +23,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
-from circuits.coupling import ChannelActivity, advance_block
 from circuits.pharmacology import block_parameters, steady_state_block
+from circuits.slow.nmda_block import ChannelActivity, advance_block
+from circuits.spiking.cells import POPULATIONS
 
 ALL_SPECIES = {k: 1.0 for k in SPECIES}
 
@@ -121,8 +121,8 @@ def _tiny_circuit(*overrides):
 def test_circuit_fractions_stay_in_range_at_extreme_rates():
     """1 M of every species, NMDA content x 1e5 (alpha x dt >> 1 after a spike) and tau_rec
     0.01 ms (< dt): every fraction stays in [0, 1] and the NMDA conductance >= 0."""
-    from circuits.network import initial_values
-    from experiments.engine import RuntimeEngine
+    from circuits.spiking.network import initial_values
+    from experiments.simulation.engine import RuntimeEngine
 
     _, structure, drive = _tiny_circuit()
     drive = replace(
@@ -154,9 +154,9 @@ def test_circuit_fractions_stay_in_range_at_extreme_rates():
 def test_slow_layer_steps_of_any_length_stay_in_range():
     """The slow layer integrates exactly: steps from 1 us to 30 years at concentrations up to
     1 M keep block, pools and site probabilities in range (a guard: it was already exact)."""
-    from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters
-    from circuits.plasticity import HEALTHY, PlasticityParameters, PlasticityState, advance
-    from circuits.vesicles import pool_after_recovery, train_release
+    from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters
+    from circuits.slow.plasticity import HEALTHY, PlasticityParameters, PlasticityState, advance
+    from circuits.spiking.vesicles import pool_after_recovery, train_release
 
     params = block_parameters()
     rng = np.random.default_rng(3)
@@ -191,7 +191,7 @@ def test_slow_layer_steps_of_any_length_stay_in_range():
 
 
 def test_check_window_names_the_variable_and_window():
-    from experiments.readouts import NumericalError, check_window
+    from experiments.errors import NumericalError, check_window
 
     good = {
         "b_s_ketamine": np.array([0.2, 0.3]),
@@ -222,12 +222,12 @@ def test_check_window_names_the_variable_and_window():
 def test_conductances_too_large_for_the_time_step_fail_the_run():
     """Weights x 1e4 drive forward Euler's membrane step unstable (dt g / C_m >> 2): the run
     stops with a message naming the window, instead of reporting rates of a diverged state."""
-    from circuits.network import CircuitDrive
+    from circuits.spiking.network import CircuitDrive
     from experiments import config as C
-    from experiments.engine import RuntimeEngine
+    from experiments.errors import NumericalError
     from experiments.protocols import bath_protocol
-    from experiments.readouts import NumericalError
-    from experiments.timeline import run_protocol
+    from experiments.simulation.engine import RuntimeEngine
+    from experiments.simulation.timeline import run_protocol
 
     cfg, structure, drive = _tiny_circuit()
     # the background drive too, so that the huge conductances arrive whatever the seed's spikes
@@ -258,10 +258,10 @@ class _PoisonedEngine:
 
 
 def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkeypatch):
-    from experiments import run as run_module
     from experiments.api import compose_config
-    from experiments.engine import RuntimeEngine
-    from experiments.readouts import NumericalError
+    from experiments.errors import NumericalError
+    from experiments.kinds import run as run_module
+    from experiments.simulation.engine import RuntimeEngine
 
     cfg = compose_config(TINY)
     monkeypatch.setattr(
@@ -322,10 +322,10 @@ _COMPILED = """
 import json, sys
 import numpy as np
 from circuits.compounds import SPECIES
-from circuits.network import initial_values
+from circuits.spiking.network import initial_values
 from experiments import config as C
 from experiments.api import compose_config
-from experiments.engine import StandaloneEngine, default_cache_dir
+from experiments.simulation.engine import StandaloneEngine, default_cache_dir
 cfg = compose_config(["circuit=small", "backend.threads=1"])
 structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
 engine = StandaloneEngine(structure, default_cache_dir())

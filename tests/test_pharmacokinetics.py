@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from circuits.compounds import DRUGS, MOLAR_MASS_G_PER_MOL, SPECIES, parse_concentration_uM, uM_to_ng_per_ml
-from circuits.pharmacokinetics import (
+from circuits.slow.pharmacokinetics import (
     EXTRAVASCULAR,
     PK_MODELS,
     ROUTES,

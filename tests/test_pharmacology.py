@@ -1,5 +1,5 @@
 """Ketamine's NMDA block against TARGETS section 1 (R1-R8), simulated with the real Brian2
-equations of :func:`circuits.receptors.block_equations` (fixture ``block_sim`` in conftest.py:
+equations of :func:`circuits.spiking.receptors.block_equations` (fixture ``block_sim`` in conftest.py:
 numpy runtime, the circuit's implicit step, ``v`` and ``s_nmda`` clamped per neuron).
 
 Integration accuracy. The block ODE is affine in B with rates lam <= ~3.5 /s in these tests.

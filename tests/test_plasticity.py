@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from circuits.plasticity import (
+from circuits.slow.plasticity import (
     HEALTHY,
     BrainState,
     PlasticityParameters,
@@ -138,7 +138,7 @@ def test_bad_parameters_name_the_field(field, value):
 def test_set_point_absorbs_lasting_activity_but_not_a_burst():
     """A change of activity drives BDNF at first; held for days, the set point catches up
     (tau_h) and the drive ends, so the chain cannot feed on its own stronger synapses."""
-    from circuits.plasticity import drive_and_adapt
+    from circuits.slow.plasticity import drive_and_adapt
 
     s = PlasticityState.at_rest(1, P, STRESS)
     first = drive_and_adapt(s, 1.5, 600.0, P)

@@ -1,5 +1,5 @@
 """Mg block (TARGETS R9, Jahr & Stevens 1990) and the NMDA conductance, in Python and in the
-real Brian2 expressions of :data:`circuits.receptors.SYNAPTIC_EQUATIONS`."""
+real Brian2 expressions of :data:`circuits.spiking.receptors.SYNAPTIC_EQUATIONS`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from circuits.compounds import SPECIES
 from circuits.pharmacology import block_parameters
-from circuits.receptors import (
+from circuits.spiking.receptors import (
     MG_HALF_BLOCK_MM,
     MG_VOLTAGE_SLOPE_PER_MV,
     SYNAPTIC_EQUATIONS,

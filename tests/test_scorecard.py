@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from experiments.scorecard import RecordError, check_record, compare, load_records, scorable
+from experiments.scoring.scorecard import RecordError, check_record, compare, load_records, scorable
 
 GOOD = {
     "id": "C1",

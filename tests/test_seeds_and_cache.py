@@ -35,7 +35,7 @@ ALIASED = (0, 536_870_912, 2 * 536_870_912, 3 * 536_870_912)
 
 
 def test_distinct_seeds_give_distinct_generator_seeds_for_every_stream():
-    from circuits.network import stream_seed
+    from circuits.spiking.network import stream_seed
 
     seeds = list(range(20_000)) + list(ALIASED) + [2**k for k in range(32)] + [SEED_MAX, SEED_MAX - 1]
     seeds = sorted(set(seeds))
@@ -53,7 +53,7 @@ def test_distinct_seeds_give_distinct_generator_seeds_for_every_stream():
 
 def test_streams_of_one_seed_are_unrelated():
     """Different purposes, windows and threads of one seed get different generator seeds."""
-    from circuits.network import stream_seed
+    from circuits.spiking.network import stream_seed
 
     for seed in (0, 1, 536_870_912, SEED_MAX):
         streams = [
@@ -64,7 +64,7 @@ def test_streams_of_one_seed_are_unrelated():
 
 def test_the_binary_gets_a_distinct_seed_per_thread_and_seed():
     """What the compiled code reads: one derived seed per OpenMP thread."""
-    from experiments.engine import _thread_seeds
+    from experiments.simulation.engine import _thread_seeds
 
     texts = {seed: _thread_seeds(seed, "connectivity", 4).split() for seed in ALIASED + (1, SEED_MAX)}
     everything = [s for seeds in texts.values() for s in seeds]
@@ -73,7 +73,7 @@ def test_the_binary_gets_a_distinct_seed_per_thread_and_seed():
 
 
 def test_window_generators_differ_by_seed_and_window_and_repeat():
-    from circuits.network import stream_rng
+    from circuits.spiking.network import stream_rng
 
     draws = {
         (seed, w): stream_rng(seed, "window_values", w).uniform(size=4).tolist()
@@ -85,10 +85,10 @@ def test_window_generators_differ_by_seed_and_window_and_repeat():
 
 
 def test_derived_seeds_are_the_same_in_another_process():
-    from circuits.network import stream_rng, stream_seed
+    from circuits.spiking.network import stream_rng, stream_seed
 
     code = (
-        "from circuits.network import stream_rng, stream_seed; "
+        "from circuits.spiking.network import stream_rng, stream_seed; "
         "print(stream_seed(536870912, 'connectivity', 1), stream_rng(3, 'window_values', 2).integers(1 << 30))"
     )
     other = subprocess.run(
@@ -118,7 +118,7 @@ def test_the_largest_seed_is_accepted_and_scorecard_seeds_are_checked():
         validate(compose_config([*SMALL, "experiment=scorecard", "scorecard.seeds=[1,4294967296]"]))
     assert error.value.field == "scorecard.seeds.1"
     with pytest.raises(ValueError):
-        from circuits.network import stream_seed
+        from circuits.spiking.network import stream_seed
 
         stream_seed(2**32, "connectivity", 0)
 
@@ -134,7 +134,7 @@ def test_circuit_names_that_would_leave_the_cache_are_refused(name):
 
 
 def test_the_engine_turns_any_name_into_one_path_component():
-    from experiments.engine import safe_name
+    from experiments.simulation.engine import safe_name
 
     for name in ("../../somewhere", "/etc/passwd", "..", "", "a/../../b", "name with spaces"):
         safe = safe_name(name)
@@ -190,14 +190,14 @@ def _project(folder: Path, prefix: str, source: str = "int main() { return 0; }\
 
 
 def _key_in_new_process(folder: Path) -> str:
-    code = f"from experiments.engine import build_key; print(build_key({str(folder)!r}))"
+    code = f"from experiments.simulation.engine import build_key; print(build_key({str(folder)!r}))"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_the_build_key_ignores_the_environment_and_follows_the_code(tmp_path):
     """Two virtual environments (their include and library paths in the makefile) share a
     build; other code, other flags do not; the key is the same in every process."""
-    from experiments.engine import build_key
+    from experiments.simulation.engine import build_key
 
     one = _project(tmp_path / "one", "/home/a/venv-one")
     other_env = _project(tmp_path / "two", "/opt/conda/envs/two")
@@ -209,7 +209,7 @@ def test_the_build_key_ignores_the_environment_and_follows_the_code(tmp_path):
 
 
 def test_a_build_without_a_matching_marker_is_not_complete(tmp_path):
-    from experiments.engine import BUILD_MARKER, _write_marker, build_is_complete
+    from experiments.simulation.engine import BUILD_MARKER, _write_marker, build_is_complete
 
     binary = tmp_path / "main"
     binary.write_bytes(b"")  # what kill -9 during linking leaves: 0 bytes, not executable
@@ -286,10 +286,10 @@ WINDOWS = """
 import json, sys
 from pathlib import Path
 import brian2 as b2, numpy as np
-from circuits.network import initial_values
+from circuits.spiking.network import initial_values
 from experiments import config as C
 from experiments.api import compose_config
-from experiments.engine import make_engine
+from experiments.simulation.engine import make_engine
 
 args = json.loads(sys.argv[1])
 for key, value in args["prefs"].items():

@@ -1,5 +1,5 @@
 """Every accepted value is a meaningful value: each user mistake is refused before any build
-with one line naming the field (experiments/config.py, experiments/app.py).
+with one line naming the field (experiments/config/settings.py, experiments/app.py).
 
 The config checks run in-process (Hydra's compose API, then ``validate``); the checks of the
 command line itself (duplicate keys, Hydra's composition errors, the launcher) go through
@@ -12,16 +12,19 @@ import json
 
 import pytest
 
+from circuits.pharmacology import block_parameters
 from experiments import config as C
+from experiments import kinds
 from experiments.api import compose_config
 from experiments.app import check_overrides
 
 
 def refused(*overrides: str) -> C.ConfigError:
-    """The ConfigError that ``validate`` raises for the config of ``overrides``."""
+    """The ConfigError that the whole validation (:func:`experiments.kinds.validate`) raises
+    for the config of ``overrides``."""
     cfg = compose_config(["circuit=small", *overrides])
     with pytest.raises(C.ConfigError) as info:
-        C.validate(cfg)
+        kinds.validate(cfg)
     return info.value
 
 
@@ -52,7 +55,7 @@ def test_boolean_keys_take_only_true_or_false(key, value):
 
 def test_trapping_escape_false_is_read_as_false():
     block = C.circuit_structure(compose_config(["block.trapping_escape=false"])).block
-    assert block == C.block_parameters("equilibrium", escape=False) != C.block_parameters("equilibrium", escape=True)
+    assert block == block_parameters("equilibrium", escape=False) != block_parameters("equilibrium", escape=True)
 
 
 # --------------------------------------------------------------------------- probabilities per step
@@ -446,8 +449,10 @@ def test_scorecard_runs_are_checked_before_any_runs(tmp_path, extra, words):
     """A bad ``scorecard.extra_overrides`` stops the scorecard before any of its runs, in one line
     naming the field (the runs' configs are composed and validated first)."""
     from experiments.api import compose_config
-    from experiments.config import ConfigError, validate
-    from experiments.scorecard import SEEDS_DIR, check_runs, load_records, plan, scorable
+    from experiments.app import check_overrides
+    from experiments.config import ConfigError
+    from experiments.kinds import validate
+    from experiments.scoring.scorecard import SEEDS_DIR, check_runs, load_records, plan, scorable
 
     overrides = [
         "experiment=scorecard",
@@ -460,7 +465,8 @@ def test_scorecard_runs_are_checked_before_any_runs(tmp_path, extra, words):
         cfg = compose_config(overrides)
         validate(cfg)
         records = scorable(load_records(SEEDS_DIR), ["C1"])
-        check_runs(plan(records, ["default"], [1], ["circuit=small", *json.loads(extra)], tmp_path).values())
+        planned = plan(records, ["default"], [1], ["circuit=small", *json.loads(extra)], tmp_path)
+        check_runs(planned.values(), check_overrides)
     assert error.value.field == "scorecard.extra_overrides"
     assert all(w in str(error.value) for w in words), str(error.value)
 

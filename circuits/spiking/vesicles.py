@@ -8,7 +8,7 @@ depression model one pool per cell is exact for synapses with equal U and tau_re
 
 x is the fraction of the releasable pool available, U the fraction of it released by a
 spike (the release probability, lowered by presynaptic A1 receptors, see
-:mod:`circuits.neurochemistry`). Ketamine slows recycling (Lazarevic 2021, TARGETS A3):
+:mod:`circuits.slow.neurochemistry`). Ketamine slows recycling (Lazarevic 2021, TARGETS A3):
 
     tau_rec,eff = tau_rec (1 + slowing * B)      B: the cell's NMDA blocked fraction
 
@@ -78,7 +78,7 @@ released : 1
 #: One implicit (backward Euler) step of dx/dt = (1 - x) / tau_rec,eff with the block (so
 #: tau_rec,eff) held at its value at the step's start: x' = (x + dt / tau) / (1 + dt / tau) stays in
 #: [0, 1] for any tau_rec, where forward Euler overshoots 1 once dt > tau_rec,eff. Runs before the
-#: block's own step (``circuits.network.build_circuit``).
+#: block's own step (``circuits.spiking.network.build_circuit``).
 VESICLE_UPDATE = """
 x_ves = (x_ves + dt / tau_rec_eff) / (1 + dt / tau_rec_eff)
 """

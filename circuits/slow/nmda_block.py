@@ -15,7 +15,7 @@ exactly for concentrations held constant over each step h:
 (the two fractions tend to h as lam or A tend to 0). Every term is >= 0 and the B_k sum to
 ``1 - F`` in [0, 1] for any step and concentration; :func:`advance_block` only removes the
 rounding (each B_k clipped to [0, 1], all divided by their sum where it exceeds 1), as the
-circuit's own step does (:func:`circuits.receptors.block_update_code`).
+circuit's own step does (:func:`circuits.spiking.receptors.block_update_code`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compounds import SPECIES
-from .pharmacology import BlockParameters
+from ..compounds import SPECIES
+from ..pharmacology import BlockParameters
 
 
 @dataclass

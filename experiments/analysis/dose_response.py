@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import RunData
+from experiments.results import RunData
 
 COLUMNS = (
     "dose_mg_per_kg",
@@ -55,13 +55,4 @@ def write_table(rows: list[dict[str, float]], path: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)
-    return path
-
-
-def figure(rows: list[dict[str, float]], path: Path) -> Path:
-    """The dose-response figure (:func:`experiments.figures.dose_response`) as one PNG at ``path``."""
-    from .figures import dose_response
-
-    path = Path(path)
-    dose_response(rows).savefig(path, dpi=120)
     return path

@@ -16,30 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from circuits.cells import POPULATIONS, CellParameters
 from circuits.compounds import DRUGS, parse_concentration_uM
-from circuits.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
-from circuits.neurochemistry import NeurochemistryParameters
-from circuits.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
 from circuits.pharmacology import FITS, MAX_CONCENTRATION_UM, block_parameters
-from circuits.plasticity import BrainState, PlasticityParameters
-from circuits.receptors import SynapseParameters
-from circuits.vesicles import VesicleParameters
-
-from .engine import BACKENDS, cache_dir_problem, default_cache_dir
+from circuits.slow.neurochemistry import NeurochemistryParameters
+from circuits.slow.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
+from circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
+from circuits.spiking.cells import POPULATIONS, CellParameters
+from circuits.spiking.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
+from circuits.spiking.receptors import SynapseParameters
+from circuits.spiking.vesicles import VesicleParameters
+from experiments.errors import ConfigError
+from experiments.paths import BACKENDS, cache_dir_problem, default_cache_dir
 
 EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard")
-
-
-class ConfigError(ValueError):
-    """A bad config value: ``field`` is the override path, the message says what is allowed."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-    def __reduce__(self):  # picklable: sweep jobs and scorecard runs report it from worker processes
-        return type(self), (self.field, str(self)[len(self.field) + 2 :])
 
 
 def _get(cfg, path: str) -> Any:
@@ -146,7 +135,9 @@ def _config_dir():
     """The configs/ tree: every key a run may hold is declared in one of its files."""
     from pathlib import Path
 
-    return Path(__file__).resolve().parent.parent / "configs"
+    from experiments.paths import CONFIG_DIR
+
+    return Path(CONFIG_DIR)
 
 
 #: Keys that may be added beyond the files (``+circuit.weight_nS.sst_sst=0.2``): any pathway.
@@ -374,7 +365,7 @@ def _path_name(cfg, path: str) -> str:
 
 
 def seed(cfg, path: str = "seed") -> int:
-    """A run seed: an integer in [0, 2**32 - 1] (:data:`circuits.network.SEED_MAX`)."""
+    """A run seed: an integer in [0, 2**32 - 1] (:data:`circuits.spiking.network.SEED_MAX`)."""
     value = int(_number(cfg, path, integer=True))
     if not 0 <= value <= SEED_MAX:
         raise ConfigError(path, f"must be an integer in [0, {SEED_MAX}] (2**32 - 1), got {value}")
@@ -608,7 +599,6 @@ def brain_state(cfg) -> BrainState:
 
 def plasticity(cfg, structure: CircuitStructure | None = None):
     """The plasticity settings (parameters, brain state, switches) of the run."""
-    from experiments.plasticity_track import PlasticitySettings
 
     p = "plasticity"
 
@@ -1015,10 +1005,10 @@ def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "th
 
 
 def scorecard_settings(cfg) -> None:
-    """``scorecard.*``: known hypotheses, seeds, records, jobs."""
-    from pathlib import Path
-
-    from .scorecard import HYPOTHESIS_DIR, SEEDS_DIR, RecordError, load_records, scorable
+    """``scorecard.*``: known hypotheses, seeds, the shape of ``records``, jobs. (That the
+    records exist and have a registered observable is checked by the scorecard experiment
+    kind, :mod:`experiments.kinds`, which knows the observables.)"""
+    from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR
 
     known = sorted(p.stem for p in HYPOTHESIS_DIR.glob("*.yaml"))
     hypotheses = _get(cfg, "scorecard.hypotheses")
@@ -1044,12 +1034,6 @@ def scorecard_settings(cfg) -> None:
             "scorecard.records",
             f"must be null (every record with a registered readout) or a non-empty list of record ids, got {records!r}",
         )
-    try:
-        scorable(load_records(folder), list(records) if records is not None else None)
-    except RecordError as error:
-        raise ConfigError(
-            "scorecard.records" if "scorecard.records" in str(error) else "scorecard.seeds_dir", str(error)
-        ) from None
 
 
 def _scorecard_lists(cfg) -> None:

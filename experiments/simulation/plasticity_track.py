@@ -2,7 +2,7 @@
 
 Each window hands this track the local AMPA input its pyramidal cells received; the
 track turns it into the activity ``a`` (relative to the baseline window) and, against the
-adapting set point, the drive ``u`` of :mod:`circuits.plasticity`, and integrates the
+adapting set point, the drive ``u`` of :mod:`circuits.slow.plasticity`, and integrates the
 chain on the protocol's time grid. Between two windows the activity is first *predicted*
 (the last window's excess over baseline, scaled down with the drug's NMDA occupancy when
 that falls),
@@ -18,14 +18,10 @@ occupancy and the E->E strength) and the sites drawn for the first window are ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from circuits.network import stream_rng
-from circuits.plasticity import (
-    BrainState,
-    PlasticityParameters,
+from circuits.slow.plasticity import (
+    PlasticitySettings,
     PlasticityState,
     activity_drive,
     advance,
@@ -33,6 +29,7 @@ from circuits.plasticity import (
     outcome,
     update_sites,
 )
+from circuits.spiking.network import stream_rng
 
 #: Timeline traces (name -> unit) written when plasticity is enabled.
 TRACE_UNITS: dict[str, str] = {
@@ -51,14 +48,6 @@ WINDOW_UNITS: dict[str, str] = {
     "ampa_activation": "1 (local AMPA activation of pyramidal cells relative to baseline)",
     "ampa_drive": "1",
 }
-
-
-@dataclass(frozen=True)
-class PlasticitySettings:
-    params: PlasticityParameters
-    state: BrainState
-    enabled: bool = False
-    formation_blocked: bool = False  #: spine formation held at its tonic rate (S3's spine blockade)
 
 
 def interpolation_weight(t: np.ndarray, occupancy: np.ndarray, i0: int, i1: int) -> np.ndarray:
@@ -103,7 +92,7 @@ class PlasticityTrack:
 
     # -- handing a window its parameters -------------------------------------------------
     def window_arguments(self, index: int) -> dict:
-        """Keyword arguments of :func:`circuits.network.initial_values` for window ``index``;
+        """Keyword arguments of :func:`circuits.spiking.network.initial_values` for window ``index``;
         draws the sites' transitions since the last window (plasticity enabled)."""
         formed = eliminated = 0
         if self.sites is not None and self.settings.enabled:

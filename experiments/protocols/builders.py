@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuits.compounds import SPECIES
-from circuits.pharmacokinetics import simulate
-
-from . import config as C
-from .timeline import Protocol, Window, timeline_grid
+from circuits.slow.pharmacokinetics import simulate
+from experiments import config as C
+from experiments.protocols.base import Protocol, Window, timeline_grid
 
 
 def bath_protocol(cfg) -> Protocol:

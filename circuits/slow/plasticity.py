@@ -220,3 +220,14 @@ def outcome(s: PlasticityState, params: PlasticityParameters, state: BrainState)
     """Mood proxy: the pyramidal network's E->E synaptic strength (sites present x
     strength), population mean, relative to the healthy steady state (1)."""
     return float(np.mean(s.occupancy * s.weight_scale(state)) / params.occupancy)
+
+
+@dataclass(frozen=True)
+class PlasticitySettings:
+    """What a protocol's plasticity runs with: the parameters, the brain state, whether the
+    chain is on at all, and whether spine formation is held at its tonic rate (S3's blockade)."""
+
+    params: PlasticityParameters
+    state: BrainState
+    enabled: bool = False
+    formation_blocked: bool = False

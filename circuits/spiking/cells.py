@@ -4,7 +4,7 @@
 
 One point compartment per cell (as in Wang 2002 and Brunel & Wang 2001). SST
 cells target dendrites in the cortex; in a point neuron that is expressed only by
-their slower GABA_A kinetics (see :mod:`circuits.receptors`). Values live in
+their slower GABA_A kinetics (see :mod:`circuits.spiking.receptors`). Values live in
 ``configs/circuit/*.yaml`` with their sources; this module holds the equations.
 """
 

@@ -13,7 +13,7 @@ rebuilt. Every window reruns the binary with new per-neuron values
 temporary folder, so a finished build on a read-only cache is usable.
 
 Random numbers: every generator seed is derived from the run's seed, a purpose and an
-index (:func:`circuits.network.stream_seed`). The compiled code seeds its generators (one
+index (:func:`circuits.spiking.network.stream_seed`). The compiled code seeds its generators (one
 per OpenMP thread) from two environment variables holding one seed per thread:
 ``KETAMINE_SIM_CONNECT_SEEDS`` before the connectivity is drawn (the same for every window
 of a run, so all windows see one network) and ``KETAMINE_SIM_NOISE_SEEDS`` after it
@@ -43,13 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
-from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
-from circuits.network import ACCUMULATORS, CircuitStructure, build_circuit, stream_seed
+from circuits.spiking.cells import POPULATIONS
+from circuits.spiking.network import ACCUMULATORS, CircuitStructure, build_circuit, stream_seed
+from experiments.paths import BACKENDS, default_cache_dir
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("cpp_standalone", "cython", "numpy")
 STATE_VARIABLES: tuple[str, ...] = ("v", "s_nmda") + tuple(f"b_{k}" for k in SPECIES) + ACCUMULATORS
 #: Read out of the pyramidal cells only: the vesicle pool and the release counted in the window.
 EXCITATORY_STATE_VARIABLES: tuple[str, ...] = ("x_ves", "released", "ampa_local")
@@ -87,28 +87,6 @@ class WindowOutput:
     state: dict[str, dict[str, np.ndarray]]
     wall_s: float
     sites: dict[str, np.ndarray] | None = None  #: pyr->pyr spine sites: ``pre``, ``post``, ``spine`` (0/1)
-
-
-def default_cache_dir() -> Path:
-    """``$KETAMINE_SIM_CACHE`` or ``~/.cache/ketamine-sim`` (shared by all runs of a user)."""
-    return Path(os.environ.get("KETAMINE_SIM_CACHE", Path.home() / ".cache" / "ketamine-sim")).expanduser()
-
-
-def cache_dir_problem(folder: Path) -> str | None:
-    """Why ``folder`` cannot be a build cache (None if it can): it must be a folder, or be
-    creatable in a writable folder. An existing read-only folder is accepted (its finished
-    builds are usable; a missing build is reported when it is needed)."""
-    folder = Path(folder).expanduser()
-    if folder.exists():
-        return None if folder.is_dir() else f"{folder} exists and is not a folder"
-    parent = folder.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{folder} cannot be created: {parent} is not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{folder} cannot be created: {parent} is not writable"
-    return None
 
 
 def safe_name(name: str) -> str:
@@ -318,7 +296,7 @@ def _cached_build(device, structure: CircuitStructure, cache: Path) -> tuple[Pat
         if build_is_complete(final):
             return final, False
         if not _writable(cache):
-            from .config import ConfigError
+            from experiments.errors import ConfigError
 
             state = "an incomplete build" if final.exists() else "no build"
             raise ConfigError(

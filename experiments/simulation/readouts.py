@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from circuits.compounds import SPECIES
-from circuits.vesicles import VesicleParameters, effective_tau_rec_ms, pool_after_recovery, train_release
+from circuits.spiking.vesicles import VesicleParameters, effective_tau_rec_ms, pool_after_recovery, train_release
+from experiments.errors import NumericalError  # noqa: F401  (raised here; importable from here as before)
 
 #: Readout name -> unit (the ``units`` attribute in ``/readouts``).
 READOUT_UNITS: dict[str, str] = {
@@ -37,11 +38,6 @@ READOUT_UNITS: dict[str, str] = {
 TRAIN_READOUT_UNITS: dict[str, str] = {"train_release": "1", "pool_after_train_1s": "1"}
 #: Interval of the paired-pulse probe (ms).
 PAIRED_PULSE_INTERVAL_MS = 50.0
-
-
-class NumericalError(RuntimeError):
-    """A window's final state or readouts left the model's range (NaN, inf, a fraction outside
-    [0, 1], a negative conductance integral): the run stops and writes nothing."""
 
 
 #: Readouts that are NaN by definition in some windows (no neuron with ``min_spikes``

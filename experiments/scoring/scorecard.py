@@ -1,13 +1,13 @@
 """The scorecard: which hypothesis reproduces which published finding.
 
 ``ketamine-sim experiment=scorecard`` reads the records of ``seeds/``, keeps those whose
-observable is registered (:mod:`experiments.observables`), runs every condition they need
+observable is registered (:mod:`experiments.scoring.observables`), runs every condition they need
 for every hypothesis and seed (one process per run, finished runs are skipped on a rerun),
 and writes ``scorecard.csv``, ``scorecard.md`` and ``scorecard.png``/``.svg``.
 
 A record can also be checked against existing runs without simulating:
 
-    python -m experiments.scorecard check S1 outputs/course/2026-11-22_10-00-00
+    python -m experiments.scoring.scorecard check S1 outputs/course/2026-11-22_10-00-00
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .observables import OBSERVABLES, evaluate, find_runs, merge, pick
-from .results import ResultsFileError, read_config
+from experiments.errors import ConfigError
+from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR  # noqa: F401  (re-exported)
+from experiments.results import ResultsFileError, read_config
+from experiments.scoring.observables import OBSERVABLES, evaluate, find_runs, merge, pick
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS_DIR = ROOT / "seeds"
-HYPOTHESIS_DIR = ROOT / "configs" / "hypothesis"
 TARGET_KINDS = ("value", "range", "sign", "ordering")
 
 
@@ -170,13 +169,10 @@ def plan(
     return out
 
 
-def check_runs(runs) -> None:
-    """Compose and validate one planned run per condition (with the command line's checks)
-    before any runs, so that a bad ``scorecard.extra_overrides`` stops the scorecard at once,
-    in one line."""
-    from .app import check_overrides
-    from .config import ConfigError
-
+def check_runs(runs, check_overrides) -> None:
+    """Compose and validate one planned run per condition with ``check_overrides(overrides)``
+    (the command line's checks, raising ConfigError) before any runs, so that a bad
+    ``scorecard.extra_overrides`` stops the scorecard at once, in one line."""
     # one run per condition: seeds are checked apart, and the hypotheses are configs of their own
     distinct = {tuple(o for o in run.overrides if not o.startswith(("seed=", "hypothesis="))): run for run in runs}
     for run in distinct.values():
@@ -186,15 +182,6 @@ def check_runs(runs) -> None:
             raise ConfigError(
                 "scorecard.extra_overrides", f"the run {' '.join(run.overrides)} is invalid: {error}"
             ) from None
-
-
-def _run_one(overrides: tuple[str, ...], directory: str) -> str:
-    logging.basicConfig(level=logging.WARNING)
-    from .api import compose_config
-    from .run import run_experiment
-
-    run_experiment(compose_config(list(overrides)), Path(directory))
-    return directory
 
 
 def _finished(directory: Path) -> bool:
@@ -210,9 +197,9 @@ def _finished(directory: Path) -> bool:
     return True
 
 
-def execute(runs: Sequence[PlannedRun], n_jobs: int = 1, grace_s: float = 120.0, run_one=None) -> None:
+def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float = 120.0) -> None:
     """Run every planned run not already finished, each in a fresh process (``run_one(overrides,
-    directory)``, a module-level function; default: the experiment of the overrides).
+    directory)``, a module-level function that runs the experiment of the overrides).
 
     Ctrl-C (or a notebook's interrupt) stops the scorecard: no new run starts, running ones
     are asked to stop after their current window (they write nothing), those still running
@@ -225,7 +212,7 @@ def execute(runs: Sequence[PlannedRun], n_jobs: int = 1, grace_s: float = 120.0,
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"), max_tasks_per_child=1)
     with _Interrupts() as interrupts:
         try:
-            futures = {pool.submit(run_one or _run_one, r.overrides, str(r.directory)): r for r in todo}
+            futures = {pool.submit(run_one, r.overrides, str(r.directory)): r for r in todo}
             pending, done = set(futures), 0
             while pending and not interrupts.requested:
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -331,8 +318,9 @@ def score(
     return rows
 
 
-def write(rows: list[dict], folder: Path, figure: bool = True) -> Path:
-    """``scorecard.csv``, ``scorecard.md`` (and the heat map) in ``folder``, written atomically."""
+def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
+    """``scorecard.csv``, ``scorecard.md`` (and, given ``heat_map(table, path)``, the heat map)
+    in ``folder``, written atomically."""
     import pandas as pd
 
     table = pd.DataFrame(rows)
@@ -359,15 +347,15 @@ def write(rows: list[dict], folder: Path, figure: bool = True) -> Path:
             cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{spread}")
         lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
     (folder / "scorecard.md").write_text("\n".join(lines) + "\n")
-    if figure:
-        from .figures import scorecard as heat_map
-
+    if heat_map is not None:
         heat_map(table, folder / "scorecard")
     return csv
 
 
-def run_scorecard(cfg, output_dir: Path) -> Path:
-    """The scorecard experiment (``experiment=scorecard``)."""
+def run_scorecard(cfg, output_dir: Path, run_one, check_overrides, heat_map=None) -> Path:
+    """The scorecard experiment (``experiment=scorecard``): ``run_one(overrides, directory)``
+    runs one planned run in a worker process, ``check_overrides(overrides)`` checks one before
+    any runs (raising ConfigError), ``heat_map(table, path)`` draws the figure (None: none)."""
     s = cfg.scorecard
     records = scorable(load_records(s.seeds_dir or SEEDS_DIR), list(s.records) if s.records is not None else None)
     base = [
@@ -378,10 +366,10 @@ def run_scorecard(cfg, output_dir: Path) -> Path:
         *s.extra_overrides,
     ]
     planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)
-    check_runs(planned.values())
-    execute(list(planned.values()), int(s.n_jobs))
+    check_runs(planned.values(), check_overrides)
+    execute(list(planned.values()), run_one, int(s.n_jobs))
     rows = score(records, list(s.hypotheses), list(s.seeds), planned, float(s.none_band))
-    path = write(rows, output_dir, bool(cfg.output.figure))
+    path = write(rows, output_dir, heat_map)
     passed = sum(r["passed"] for r in rows)
     log.info("scorecard: %d of %d (finding, hypothesis) cells pass; %s", passed, len(rows), path.resolve())
     return path
@@ -423,7 +411,7 @@ def check_record(
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 3 or argv[0] != "check":
-        print("usage: python -m experiments.scorecard check RECORD_ID FOLDER", file=sys.stderr)
+        print("usage: python -m experiments.scoring.scorecard check RECORD_ID FOLDER", file=sys.stderr)
         return 2
     try:
         result = check_record(argv[1], argv[2])

@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..compounds import SPECIES
+from ..pharmacology import BlockParameters
 from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
-from .compounds import SPECIES
-from .pharmacology import BlockParameters
 from .receptors import (
     ACCUMULATOR_EQUATIONS,
     ACCUMULATORS,
@@ -59,7 +59,7 @@ class BackgroundInput:
 @dataclass(frozen=True)
 class CircuitStructure:
     """Everything the compiled circuit depends on. Its :meth:`digest` names it in the provenance (the
-    build cache is keyed on the generated code itself, see experiments/engine.py)."""
+    build cache is keyed on the generated code itself, see experiments/simulation/engine.py)."""
 
     name: str
     counts: dict[str, int]
@@ -75,7 +75,7 @@ class CircuitStructure:
     transient_s: float = 0.25  #: release is counted from here on (spikes are recorded throughout)
     threads: int = 1
     #: Fraction of potential pyramidal-to-pyramidal sites present in the healthy steady state
-    #: (circuits/plasticity.py): pyr->pyr is compiled with probability p / spine_occupancy.
+    #: (circuits/slow/plasticity.py): pyr->pyr is compiled with probability p / spine_occupancy.
     spine_occupancy: float = 0.8
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import expm
 
-from .compounds import MOLAR_MASS_G_PER_MOL, SPECIES, Drug, ng_per_ml_to_uM
+from ..compounds import MOLAR_MASS_G_PER_MOL, SPECIES, Drug, ng_per_ml_to_uM
 
 ROUTES: tuple[str, ...] = ("iv_infusion", "iv_bolus", "im", "intranasal", "oral", "sublingual")
 EXTRAVASCULAR: tuple[str, ...] = ("im", "intranasal", "oral", "sublingual")

@@ -27,13 +27,16 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from . import config as C
-from .config import ConfigError, dose_folder
-from .engine import make_engine
-from .protocols import PROTOCOLS
-from .readouts import READOUT_UNITS, TRAIN_READOUT_UNITS
-from .results import RunData, write_results
-from .timeline import run_protocol
+from experiments import config as C
+from experiments.analysis import dose_response
+from experiments.config import dose_folder
+from experiments.errors import ConfigError, RunFolderError
+from experiments.protocols import PROTOCOLS
+from experiments.results import RunData, write_results
+from experiments.scoring import scorecard
+from experiments.simulation.engine import make_engine
+from experiments.simulation.readouts import READOUT_UNITS, TRAIN_READOUT_UNITS
+from experiments.simulation.timeline import run_protocol
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,6 @@ OUTPUT_FILES = (
     "scorecard.png",
     "scorecard.svg",
 )
-
-
-class RunFolderError(ConfigError):
-    """The output folder cannot take the run: not writable, in use by a live run, holding an
-    earlier run's results, or it failed when the results were written. ``field`` names the
-    setting that chose the folder (``hydra.run.dir``, ``hydra.sweep.dir``, ``output_dir``)."""
 
 
 # --------------------------------------------------------------------------- output folders
@@ -200,7 +197,8 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str:
     try:
-        root = Path(__file__).resolve().parent.parent
+        from experiments.paths import ROOT as root
+
         return (
             subprocess.run(
                 ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
@@ -308,7 +306,7 @@ def run_experiment(
     simulated. The scorecard resumes into its folder (finished runs are kept). On Ctrl-C
     the run stops after the current window, removes what it wrote and re-raises
     KeyboardInterrupt."""
-    C.validate(cfg)
+    validate(cfg)
     if cfg.experiment.name == "dose_response":
         dose_folders(C.dose_list(cfg))
     resume = cfg.experiment.name == "scorecard"
@@ -322,7 +320,7 @@ def run_experiment(
 def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.dir") -> Path:
     """:func:`run_experiment` in a folder the caller holds (:func:`claim_folder`); files it
     writes replace files of the same name."""
-    C.validate(cfg)
+    validate(cfg)
     started = datetime.now(UTC)
     clock = time.perf_counter()
     output_dir = Path(output_dir)
@@ -340,9 +338,9 @@ def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.di
         cfg.seed,
     )
     if name == "scorecard":  # every run in its own process; no engine here
-        from .scorecard import run_scorecard
+        from experiments.figures import scorecard as heat_map
 
-        return run_scorecard(cfg, output_dir)
+        return scorecard.run_scorecard(cfg, output_dir, _run_one, _check_run, heat_map if cfg.output.figure else None)
     outputs = _Outputs(folder_field)
     try:
         folders = dose_folders(C.dose_list(cfg)) if name == "dose_response" else []
@@ -354,12 +352,12 @@ def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.di
         path = outputs.write(output_dir / "results.h5", lambda p: write_results(p, data))
         log.info("results: %s", path.resolve())
         if cfg.output.figure:
-            from .figures import summary_figure
+            from experiments.figures import summary_figure
 
             png = outputs.write(output_dir / "summary.png", lambda p: summary_figure(data, p))
             log.info("figure: %s", png.resolve())
             if "spine_density" in data.timeline:
-                from .figures import spine_density
+                from experiments.figures import spine_density
 
                 base = output_dir / "spine_density"  # written as .png and .svg
                 png = outputs.write(
@@ -385,8 +383,6 @@ def _dose_response(
     outputs: _Outputs,
 ) -> Path:
     """The iv_infusion protocol once per dose, all on the one compiled circuit."""
-    from . import dose_response
-
     rows = []
     doses = C.dose_list(cfg)
     for i, (dose, folder) in enumerate(zip(doses, folders)):
@@ -401,6 +397,38 @@ def _dose_response(
     path = outputs.write(output_dir / "dose_response.csv", lambda p: dose_response.write_table(rows, p))
     log.info("results: %s (and dose_*/results.h5)", path.resolve())
     if cfg.output.figure:
-        png = outputs.write(output_dir / "dose_response.png", lambda p: dose_response.figure(rows, p))
+        from experiments.figures import dose_response_png
+
+        png = outputs.write(output_dir / "dose_response.png", lambda p: dose_response_png(rows, p))
         log.info("figure: %s", png.resolve())
     return path
+
+
+def validate(cfg) -> None:
+    """The whole validation of a config: every value (:func:`experiments.config.validate`) and,
+    for the scorecard, that its records exist and have a registered observable. Raises
+    :class:`ConfigError` naming the field."""
+    C.validate(cfg)
+    if cfg.experiment.name == "scorecard":
+        s = cfg.scorecard
+        try:
+            scorecard.scorable(
+                scorecard.load_records(s.seeds_dir or scorecard.SEEDS_DIR),
+                list(s.records) if s.records is not None else None,
+            )
+        except scorecard.RecordError as error:
+            raise ConfigError(
+                "scorecard.records" if "scorecard.records" in str(error) else "scorecard.seeds_dir", str(error)
+            ) from None
+
+
+def _run_one(overrides: tuple[str, ...], directory: str) -> str:
+    """One scorecard run in its worker process (module level: pickled by name)."""
+    logging.basicConfig(level=logging.WARNING)
+    run_experiment(C.compose_config(list(overrides)), Path(directory))
+    return directory
+
+
+def _check_run(overrides) -> None:
+    """The command line's checks of one scorecard run, with the whole validation."""
+    C.check_overrides(list(overrides), validate=validate)

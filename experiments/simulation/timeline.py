@@ -1,7 +1,7 @@
 """The timeline runner: spiking windows inside a slow protocol timeline (DESIGN.md).
 
 A protocol is a time grid with the brain concentration of every species on it and a
-list of windows. Between windows the slow layer (:mod:`circuits.coupling`) carries each
+list of windows. Between windows the slow layer (:mod:`circuits.slow.nmda_block`) carries each
 neuron's NMDA block forward using the channel activity the last window measured; a
 window runs the compiled circuit with the concentration of its start time held fixed and
 the carried block as initial state, and its final block state is carried on.
@@ -12,19 +12,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from circuits.cells import POPULATIONS
 from circuits.compounds import SPECIES
-from circuits.coupling import ChannelActivity, advance_block_through
-from circuits.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
-from circuits.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
-from circuits.plasticity import HEALTHY, PlasticityParameters
-
-from .plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticitySettings, PlasticityTrack, interpolation_weight
-from .readouts import (
+from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
+from circuits.slow.nmda_block import ChannelActivity, advance_block_through
+from circuits.slow.plasticity import HEALTHY, PlasticityParameters, PlasticitySettings
+from circuits.spiking.cells import POPULATIONS
+from circuits.spiking.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
+from experiments.protocols.base import Protocol, check_windows
+from experiments.simulation.plasticity_track import TRACE_UNITS, WINDOW_UNITS, PlasticityTrack, interpolation_weight
+from experiments.simulation.readouts import (
     READOUT_UNITS,
     TRAIN_READOUT_UNITS,
     check_window,
@@ -34,27 +34,6 @@ from .readouts import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Window:
-    label: str
-    start_s: float
-
-
-@dataclass
-class Protocol:
-    """Windows plus the timeline: ``time_s`` and per-species brain (and plasma) concentration on it."""
-
-    windows: list[Window]
-    time_s: np.ndarray
-    brain_uM: dict[str, np.ndarray]
-    plasma_uM: dict[str, np.ndarray] | None = None
-    conditions: dict[str, np.ndarray] = field(default_factory=dict)  #: extra per-window columns
-    condition_units: dict[str, str] = field(default_factory=dict)
-    extra_timeline: dict[str, np.ndarray] = field(default_factory=dict)  #: extra traces on time_s (units: s)
-    ampa_available: np.ndarray | None = None  #: on time_s: fraction of local AMPA receptors not blocked (NBQX timing)
-    mtor_gate: np.ndarray | None = None  #: on time_s: mTOR activity allowed (1 - rapamycin block)
 
 
 @dataclass
@@ -67,28 +46,6 @@ class ProtocolResult:
     readouts: dict[str, dict[str, np.ndarray]]
     wall_s: dict[str, float]
     synapses: dict | None = None  #: pyr->pyr sites: source_ids, target_ids, and per window present / weight_scale
-
-
-def timeline_grid(start_s: float, stop_s: float, step_s: float, windows: list[Window], window_s: float) -> np.ndarray:
-    """Regular grid plus every window's start and end, without points strictly inside a window."""
-    grid = np.arange(start_s, stop_s + 0.5 * step_s, step_s)
-    for w in windows:
-        grid = grid[(grid <= w.start_s) | (grid >= w.start_s + window_s)]
-    edges = [t for w in windows for t in (w.start_s, w.start_s + window_s)]
-    return np.unique(np.concatenate([grid, edges, [start_s, stop_s]]))
-
-
-def check_windows(windows: list[Window], window_s: float, start_s: float, stop_s: float) -> None:
-    starts = [w.start_s for w in windows]
-    if not windows:
-        raise ValueError("a protocol needs at least one window")
-    if starts != sorted(starts):
-        raise ValueError(f"windows must be in time order, got starts {starts} s")
-    for a, b in zip(windows, windows[1:]):
-        if b.start_s < a.start_s + window_s:
-            raise ValueError(f"windows '{a.label}' and '{b.label}' overlap (each lasts {window_s} s)")
-    if starts[0] < start_s or starts[-1] + window_s > stop_s:
-        raise ValueError(f"windows must lie within the protocol [{start_s}, {stop_s}] s")
 
 
 def run_protocol(

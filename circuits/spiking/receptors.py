@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compounds import SPECIES
-from .pharmacology import BlockParameters
+from ..compounds import SPECIES
+from ..pharmacology import BlockParameters
 
 #: Jahr & Stevens 1990 (TARGETS R9): half-block [Mg] at 0 mV and voltage slope.
 MG_HALF_BLOCK_MM = 3.57

@@ -37,7 +37,9 @@ REQUIRED = {
     "status",
     "checked_by",
 }
-OPTIONAL = {"note"}
+#: ``ref`` (one key) or ``refs`` (a list of keys) of seeds/references.bib; tests/test_references.py
+#: requires one of them on every record and resolves the keys.
+OPTIONAL = {"note", "ref", "refs"}
 STATUSES = {"tested", "documented_discrepancy", "not_yet_modelled"}
 TARGET_KINDS = ("value", "range", "sign", "ordering")
 SIGNS = {"positive", "negative", "none"}
@@ -197,6 +199,12 @@ def record_problems(record) -> list[str]:
         problems.append("a tested record needs at least one checked_by test")
     elif status == "not_yet_modelled" and checked_by:
         problems.append("a not_yet_modelled record cannot list checked_by tests")
+    if "ref" in record and "refs" in record:
+        problems.append("give either ref (one key) or refs (a list of keys), not both")
+    if "ref" in record and not (isinstance(record["ref"], str) and record["ref"].strip()):
+        problems.append(f"ref must be one key of seeds/references.bib, got {record['ref']!r}")
+    if "refs" in record and not (isinstance(record["refs"], list) and all(isinstance(k, str) for k in record["refs"])):
+        problems.append(f"refs must be a list of keys of seeds/references.bib, got {record['refs']!r}")
     if "note" in record and not (isinstance(record["note"], str) and record["note"].strip()):
         problems.append("note, when present, must be a non-empty string")
     return problems

@@ -1,12 +1,13 @@
 # ketamine-sim: the two commands of the README's quickstart, and a few more.
 #   make run    set up .venv and run the default experiment (ARGS="key=value ..." for overrides)
 #   make test   set up .venv and run the test suite
+#   make docs   set up .venv and build the documentation site into site/ (strict: broken links fail)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test bench setup clean
+.PHONY: run test docs bench setup clean
 
 $(BIN)/ketamine-sim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +23,11 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(ARGS)
 
+docs: setup
+	$(BIN)/mkdocs build --strict
+
 bench: setup
 	$(BIN)/python benchmarks/bench_circuit.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache
+	rm -rf $(VENV) outputs multirun .pytest_cache site

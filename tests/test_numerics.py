@@ -239,7 +239,15 @@ def test_conductances_too_large_for_the_time_step_fail_the_run():
     with pytest.raises(
         NumericalError, match=r"window '\d uM', population \w+: state variable v \(membrane potential\)"
     ):
-        run_protocol(bath_protocol(cfg), structure, drive, RuntimeEngine(structure, "numpy"), 1, C.neurochemistry(cfg))
+        run_protocol(
+            bath_protocol(cfg),
+            structure,
+            drive,
+            RuntimeEngine(structure, "numpy"),
+            1,
+            C.neurochemistry(cfg),
+            plasticity=C.plasticity(cfg, structure),
+        )
 
 
 class _PoisonedEngine:

@@ -30,6 +30,7 @@ from circuits.slow.plasticity import (
     update_sites,
 )
 from circuits.spiking.network import stream_rng
+from experiments.simulation.tracks import WindowSpan, interpolation_weight
 
 #: Timeline traces (name -> unit) written when plasticity is enabled.
 TRACE_UNITS: dict[str, str] = {
@@ -50,18 +51,10 @@ WINDOW_UNITS: dict[str, str] = {
 }
 
 
-def interpolation_weight(t: np.ndarray, occupancy: np.ndarray, i0: int, i1: int) -> np.ndarray:
-    """Weight (0 at ``i0`` .. 1 at ``i1``) of each step (i0, i0 + 1], ..., (i1 - 1, i1] at its
-    midpoint: along the drug's NMDA occupancy where it changes, linearly in time otherwise."""
-    change = occupancy[i1] - occupancy[i0]
-    if abs(change) > 1e-6:
-        mid = 0.5 * (occupancy[i0:i1] + occupancy[i0 + 1 : i1 + 1])
-        return np.clip((mid - occupancy[i0]) / change, 0.0, 1.0)
-    mid_t = 0.5 * (t[i0:i1] + t[i0 + 1 : i1 + 1])
-    return (mid_t - t[i0]) / (t[i1] - t[i0])
-
-
 class PlasticityTrack:
+    """The spine sites and the BDNF/mTOR chain of the pyramidal cells (a track: see
+    :mod:`experiments.simulation.tracks`)."""
+
     def __init__(
         self,
         settings: PlasticitySettings,
@@ -70,13 +63,17 @@ class PlasticityTrack:
         occupancy: np.ndarray,
         blocked_pyr: np.ndarray,
         mtor_gate: np.ndarray,
+        ampa_available: np.ndarray,
         window_s: float,
         transient_s: float,
         seed: int,
     ):
         """``blocked_pyr`` is the pyramidal cells' mean NMDA blocked fraction on ``time_s``, filled
-        in by the caller before each stretch is advanced (the GluN2B-at-rest route reads it)."""
+        in by the block track before each stretch is advanced (the GluN2B-at-rest route reads
+        it); ``ampa_available`` the fraction of AMPA receptors not blocked, on ``time_s``."""
         self.settings, self.t, self.occupancy, self.gate = settings, time_s, occupancy, mtor_gate
+        self.ampa_available = ampa_available
+        self._weight_scale: np.ndarray | float = 1.0
         self.blocked_pyr = blocked_pyr
         self.counting_s = window_s - transient_s
         self.seed = seed
@@ -85,13 +82,13 @@ class PlasticityTrack:
         self.activity = 1.0  # last window's activity relative to the baseline window
         self.reference: float | None = None
         self.sites: dict[str, np.ndarray] | None = None  # pre, post, present
-        self.traces = {name: np.full(len(time_s), np.nan) for name in TRACE_UNITS}
-        self.columns = {name: [] for name in WINDOW_UNITS}
+        self._traces = {name: np.full(len(time_s), np.nan) for name in TRACE_UNITS}
+        self._columns = {name: [] for name in WINDOW_UNITS}
         self.snapshots: list[tuple[np.ndarray, np.ndarray]] = []  # (present, weight scale) per window
         self._record(0)
 
     # -- handing a window its parameters -------------------------------------------------
-    def window_arguments(self, index: int) -> dict:
+    def window_inputs(self, index: int, i_start: int) -> dict:
         """Keyword arguments of :func:`circuits.spiking.network.initial_values` for window ``index``;
         draws the sites' transitions since the last window (plasticity enabled)."""
         formed = eliminated = 0
@@ -99,20 +96,50 @@ class PlasticityTrack:
             rng = stream_rng(self.seed, "spine_sites", index)
             present, formed, eliminated = update_sites(self.sites["present"], self.sites["post"], self.s, rng)
             self.sites["present"] = present
-        self.columns["spines_formed"].append(formed)
-        self.columns["spines_eliminated"].append(eliminated)
+        self._columns["spines_formed"].append(formed)
+        self._columns["spines_eliminated"].append(eliminated)
+        self._weight_scale = self.s.weight_scale(self.settings.state)
         return {
             "spines": None if self.sites is None else self.sites["present"],
             "spine_init": self.s.occupancy.copy(),
-            "ee_weight_scale": self.s.weight_scale(self.settings.state),
+            "ee_weight_scale": self._weight_scale,
         }
 
-    def after_window(
-        self, sites: dict[str, np.ndarray], ampa_local: np.ndarray, ampa_available: float, weight_scale: np.ndarray
-    ) -> None:
+    def after_window(self, window: WindowSpan, out, found: dict[str, dict]) -> None:
+        """Take the window's sites and activity, then correct the interval since the last window."""
+        previous_activity = self.activity
+        self._take(out.sites, out.state["pyr"]["ampa_local"], float(self.ampa_available[window.i_start]))
+        self.correct(window.i_start, window.i_end, previous_activity)
+
+    def traces(self) -> dict[str, tuple[np.ndarray, str]]:
+        """The chain's traces on the timeline (none with plasticity off)."""
+        if not self.settings.enabled:
+            return {}
+        return {name: (self._traces[name], unit) for name, unit in TRACE_UNITS.items()}
+
+    def columns(self) -> dict[str, tuple[np.ndarray, str]]:
+        """Sites and activity per window (none with plasticity off)."""
+        if not self.settings.enabled:
+            return {}
+        return {name: (np.asarray(self._columns[name], dtype=float), unit) for name, unit in WINDOW_UNITS.items()}
+
+    def synapses(self) -> dict | None:
+        """The pyr->pyr sites (``source_ids``, ``target_ids``) and, per window, which are present
+        and the E->E weight scale (None with plasticity off)."""
+        if not self.settings.enabled:
+            return None
+        return {
+            "source_ids": self.sites["pre"],
+            "target_ids": self.sites["post"],
+            "present": [p for p, _ in self.snapshots],
+            "weight_scale": [w for _, w in self.snapshots],
+        }
+
+    def _take(self, sites: dict[str, np.ndarray], ampa_local: np.ndarray, ampa_available: float) -> None:
         """Take the window's sites and local AMPA activation (release events x AMPA availability,
         per pyramidal cell; independent of the synapses' strength, so potentiation does not
         feed back on itself)."""
+        weight_scale = self._weight_scale
         if self.sites is None:
             self.sites = {"pre": sites["pre"], "post": sites["post"], "present": sites["spine"].copy()}
         rate = np.asarray(ampa_local, dtype=float) / self.counting_s
@@ -122,9 +149,9 @@ class PlasticityTrack:
         # the synapses around the releasing cells rather than on the cell alone
         ratio = float(np.mean(rate)) / self.reference if self.reference > 0 else 1.0
         self.activity = ratio
-        self.columns["ampa_activation"].append(ratio)
-        self.columns["ampa_drive"].append(float(np.mean(activity_drive(ratio, self.s.setpoint, self.settings.params))))
-        self.columns["spine_sites_present"].append(float(np.mean(self.sites["present"])))
+        self._columns["ampa_activation"].append(ratio)
+        self._columns["ampa_drive"].append(float(np.mean(activity_drive(ratio, self.s.setpoint, self.settings.params))))
+        self._columns["spine_sites_present"].append(float(np.mean(self.sites["present"])))
         self.snapshots.append((self.sites["present"].copy(), np.asarray(weight_scale, dtype=float)))
 
     # -- between windows ----------------------------------------------------------------
@@ -180,9 +207,9 @@ class PlasticityTrack:
 
     def _record(self, i: int, drive: np.ndarray | None = None) -> None:
         st = self.settings
-        self.traces["bdnf"][i] = float(np.mean(self.s.bdnf))
-        self.traces["mtor"][i] = float(np.mean(self.s.mtor))
-        self.traces["potentiation"][i] = float(np.mean(self.s.protein))
-        self.traces["spine_density"][i] = float(np.mean(self.s.occupancy)) / st.params.occupancy
-        self.traces["outcome"][i] = outcome(self.s, st.params, st.state)
-        self.traces["ampa_drive"][i] = 0.0 if drive is None else float(np.mean(drive))
+        self._traces["bdnf"][i] = float(np.mean(self.s.bdnf))
+        self._traces["mtor"][i] = float(np.mean(self.s.mtor))
+        self._traces["potentiation"][i] = float(np.mean(self.s.protein))
+        self._traces["spine_density"][i] = float(np.mean(self.s.occupancy)) / st.params.occupancy
+        self._traces["outcome"][i] = outcome(self.s, st.params, st.state)
+        self._traces["ampa_drive"][i] = 0.0 if drive is None else float(np.mean(drive))

@@ -1,0 +1,67 @@
+"""The NMDA block track: each neuron's blocked fractions carried from window to window.
+
+A window starts from the block the previous one left, advanced through the interval with
+the channel activity that window measured (:func:`circuits.slow.nmda_block.advance_block_through`);
+the window's final block is carried on. Cells outside the drug's targets see no drug.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from circuits.compounds import SPECIES
+from circuits.slow.nmda_block import ChannelActivity, advance_block_through
+from circuits.spiking.cells import POPULATIONS
+from circuits.spiking.network import CircuitStructure
+from experiments.simulation.tracks import WindowSpan
+
+
+class BlockTrack:
+    """Per population and species, the blocked fraction of every neuron (a track)."""
+
+    def __init__(
+        self,
+        time_s: np.ndarray,
+        brain_uM: dict[str, np.ndarray],
+        structure: CircuitStructure,
+        drug_targets: tuple[str, ...],
+    ):
+        self.t, self.brain_uM, self.drug_targets = time_s, brain_uM, drug_targets
+        self.params, self.window_s = structure.block, structure.window_s
+        self.block = {pop: {k: np.zeros(structure.counts[pop]) for k in SPECIES} for pop in POPULATIONS}
+        #: mean blocked fraction (all species) per population on the timeline
+        self.blocked = {pop: np.zeros(len(time_s)) for pop in POPULATIONS}
+        self.activity: dict[str, ChannelActivity] | None = None  # None before the first window
+
+    def predict(self, i0: int, i1: int) -> None:
+        """Advance every neuron's block from ``i0`` to ``i1`` with the last window's activity."""
+        if self.activity is None:  # before the first window: no drug yet, nothing to carry
+            return
+        conc = {k: self.brain_uM[k][i0 : i1 + 1] for k in SPECIES}
+        for pop in POPULATIONS:
+            reached = conc if pop in self.drug_targets else {k: np.zeros_like(c) for k, c in conc.items()}
+            states = advance_block_through(
+                self.block[pop], self.activity[pop], self.t[i0 : i1 + 1], reached, self.params
+            )
+            self.blocked[pop][i0 : i1 + 1] = [np.mean(sum(s.values())) for s in states]
+            self.block[pop] = states[-1]
+
+    def window_inputs(self, index: int, i_start: int) -> dict:
+        return {"block_state": self.block}
+
+    def after_window(self, window: WindowSpan, out, found: dict[str, dict]) -> None:
+        """Carry the window's final block on and keep its channel activity for the next interval."""
+        self.activity = {}
+        for pop in POPULATIONS:
+            state = out.state[pop]
+            self.block[pop] = {k: state[f"b_{k}"] for k in SPECIES}
+            self.blocked[pop][window.i_end] = float(np.mean(sum(self.block[pop].values())))
+            self.activity[pop] = ChannelActivity.from_accumulators(
+                state["open_time"], state["open_unbind_time"], self.window_s
+            )
+
+    def traces(self) -> dict[str, tuple[np.ndarray, str]]:
+        return {f"nmda_blocked_{pop}": (self.blocked[pop], "1") for pop in POPULATIONS}
+
+    def columns(self) -> dict[str, tuple[np.ndarray, str]]:
+        return {}

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from circuits.compounds import SPECIES
-from circuits.pharmacology import BlockParameters
 from circuits.slow.neurochemistry import NeurochemistryParameters
 from circuits.slow.plasticity import PlasticitySettings
 from circuits.spiking.cells import POPULATIONS
@@ -34,10 +33,13 @@ from experiments.simulation.readouts import (
     release_readouts,
     window_readouts,
 )
-from experiments.simulation.tracks import Track, WindowSpan
-from experiments.simulation.tracks.block import BlockTrack
-from experiments.simulation.tracks.chemistry import ChemistryTrack
-from experiments.simulation.tracks.plasticity import PlasticityTrack
+from experiments.simulation.tracks import (
+    SlowContext,
+    Track,
+    WindowSpan,
+    equilibrium_occupancy,
+    registered_tracks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ def run_protocol(
     t = protocol.time_s
     _check_baseline(protocol, structure.window_s)
     ampa_available = _ampa_available(protocol, drive, len(t))
-    tracks, plasticity_track = _tracks(protocol, structure, drive, seed, chemistry, a1_antagonist, plasticity)
+    tracks = _tracks(protocol, structure, drive, seed, chemistry, a1_antagonist, plasticity)
     recorder = _Recorder(structure, drive, train)
     wall = {"windows": 0.0, "slow_layer": 0.0}
     here = 0
@@ -106,7 +108,7 @@ def run_protocol(
         **_timeline(protocol, tracks, ampa_available, plasticity),
         readouts=recorder.readouts(),
         wall_s=wall,
-        synapses=plasticity_track.synapses(),
+        synapses=next((s for track in tracks if (s := getattr(track, "synapses", lambda: None)()) is not None), None),
     )
 
 
@@ -124,36 +126,23 @@ def _ampa_available(protocol: Protocol, drive: CircuitDrive, n: int) -> np.ndarr
     return np.asarray(protocol.ampa_available, dtype=float)
 
 
-def equilibrium_occupancy(brain_uM: dict[str, np.ndarray], block: BlockParameters) -> np.ndarray:
-    """The drug's NMDA occupancy at equilibrium on the timeline: L / (1 + L), with
-    L = sum over species of c_k / K_d,k (the tracks interpolate along it)."""
-    load = sum(brain_uM[k] / block.dissociation_uM[k] for k in SPECIES)
-    return load / (1.0 + load)
-
-
-def _tracks(
-    protocol, structure, drive, seed, chemistry, a1_antagonist, plasticity
-) -> tuple[list[Track], PlasticityTrack]:
-    """The slow tracks in the order they run: the block first (plasticity reads its trace)."""
-    t = protocol.time_s
-    occupancy = equilibrium_occupancy(protocol.brain_uM, structure.block)
-    ampa_available = _ampa_available(protocol, drive, len(t))
-    block = BlockTrack(t, protocol.brain_uM, structure, drive.drug_targets)
-    chem = ChemistryTrack(t, occupancy, ampa_available, chemistry, drive.vesicles, a1_antagonist)
-    gate = np.ones(len(t)) if protocol.mtor_gate is None else np.asarray(protocol.mtor_gate, dtype=float)
-    spines = PlasticityTrack(
-        plasticity,
-        structure.counts["pyr"],
-        t,
-        occupancy,
-        block.blocked["pyr"],
-        gate,
-        ampa_available,
-        structure.window_s,
-        structure.transient_s,
-        seed,
+def _tracks(protocol, structure, drive, seed, chemistry, a1_antagonist, plasticity) -> list[Track]:
+    """Every registered track, built in order from one context."""
+    context = SlowContext(
+        protocol=protocol,
+        structure=structure,
+        drive=drive,
+        seed=seed,
+        chemistry=chemistry,
+        a1_antagonist=a1_antagonist,
+        plasticity=plasticity,
+        occupancy=equilibrium_occupancy(protocol.brain_uM, structure.block),
+        ampa_available=_ampa_available(protocol, drive, len(protocol.time_s)),
+        tracks={},
     )
-    return [block, chem, spines], spines
+    for cls in registered_tracks():
+        context.tracks[cls.name] = cls.from_context(context)
+    return list(context.tracks.values())
 
 
 def _spans(protocol: Protocol, window_s: float):
@@ -223,22 +212,20 @@ def _at_windows(protocol: Protocol, values: np.ndarray) -> np.ndarray:
 
 
 def _windows(protocol: Protocol, window_s: float, tracks: list[Track], ampa_available: np.ndarray) -> dict:
-    """The per-window columns: label, start, duration, the tracks' columns, concentrations,
-    the protocol's conditions, AMPA availability."""
-    block, chem, spines = tracks
+    """The per-window columns: label, start, duration, concentrations, the protocol's
+    conditions, AMPA availability, then every track's columns."""
     columns = {
         "label": (np.array([w.label for w in protocol.windows]), ""),
         "start_s": (np.array([w.start_s for w in protocol.windows]), "s"),
         "duration_s": (np.full(len(protocol.windows), window_s), "s"),
-        **block.columns(),
-        **chem.columns(),
     }
     for k in SPECIES:
         columns[f"brain_{k}_uM"] = (_at_windows(protocol, protocol.brain_uM[k]), "uM")
     for name, values in protocol.conditions.items():
         columns[name] = (np.asarray(values), protocol.condition_units.get(name, ""))
     columns["ampa_available"] = (_at_windows(protocol, ampa_available), "1")
-    columns.update(spines.columns())
+    for track in tracks:
+        columns.update(track.columns())
     return {"windows": {n: v for n, (v, _) in columns.items()}, "window_units": {n: u for n, (_, u) in columns.items()}}
 
 

@@ -15,7 +15,8 @@ with the same four steps, called by the loop in this order:
 4. ``traces()`` and ``columns()``: the timeline traces and the per-window columns it
    contributes to the results (name -> (values, unit)).
 
-Tracks: :class:`~.block.BlockTrack` (the NMDA block per neuron),
+Each track is built by ``from_context`` from a :class:`SlowContext` and registered in
+:func:`registered_tracks`. Tracks: :class:`~.block.BlockTrack` (the NMDA block per neuron),
 :class:`~.chemistry.ChemistryTrack` (bulk glutamate, adenosine, the release fraction and the
 vesicle pool), :class:`~.plasticity.PlasticityTrack` (spine sites and the BDNF/mTOR chain).
 A new slow mechanism is one more track (see CONTRIBUTING.md).
@@ -23,49 +24,33 @@ A new slow mechanism is one more track (see CONTRIBUTING.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol as _Protocol
-
-import numpy as np
-
-
-@dataclass(frozen=True)
-class WindowSpan:
-    """Where window ``index`` lies on the timeline: indices of its start and end."""
-
-    index: int
-    label: str
-    i_start: int
-    i_end: int
+from experiments.simulation.tracks.base import (
+    SlowContext,
+    Track,
+    WindowSpan,
+    equilibrium_occupancy,
+    interpolation_weight,
+)
+from experiments.simulation.tracks.block import BlockTrack
+from experiments.simulation.tracks.chemistry import ChemistryTrack
+from experiments.simulation.tracks.plasticity import PlasticityTrack
 
 
-class Track(_Protocol):
-    """The interface of a slow mechanism (see the module docstring)."""
-
-    def predict(self, i0: int, i1: int) -> None: ...
-
-    def window_inputs(self, index: int, i_start: int) -> dict: ...
-
-    def after_window(self, window: WindowSpan, out, found: dict[str, dict]) -> None: ...
-
-    def traces(self) -> dict[str, tuple[np.ndarray, str]]: ...
-
-    def columns(self) -> dict[str, tuple[np.ndarray, str]]: ...
+def registered_tracks() -> tuple[type[Track], ...]:
+    """The tracks in the order the loop runs them: the block first (plasticity reads its
+    pyramidal trace), then the neurochemistry, then plasticity. A new slow mechanism adds its
+    class here (CONTRIBUTING.md)."""
+    return (BlockTrack, ChemistryTrack, PlasticityTrack)
 
 
-def interpolation_weight(t: np.ndarray, occupancy: np.ndarray, i0: int, i1: int) -> np.ndarray:
-    """Weight (0 at ``i0`` .. 1 at ``i1``) of each step (i0, i0 + 1], ..., (i1 - 1, i1] at its
-    midpoint: along the drug's NMDA occupancy where it changes, linearly in time otherwise.
-
-    The tracks use it to correct an interval between two windows: a rate measured in the
-    earlier window moves towards the later window's rate as the drug's occupancy does, so a
-    rise starts with the dose, not before it."""
-    change = occupancy[i1] - occupancy[i0]
-    if abs(change) > 1e-6:
-        mid = 0.5 * (occupancy[i0:i1] + occupancy[i0 + 1 : i1 + 1])
-        return np.clip((mid - occupancy[i0]) / change, 0.0, 1.0)
-    mid_t = 0.5 * (t[i0:i1] + t[i0 + 1 : i1 + 1])
-    return (mid_t - t[i0]) / (t[i1] - t[i0])
-
-
-__all__ = ["Track", "WindowSpan", "interpolation_weight"]
+__all__ = [
+    "BlockTrack",
+    "ChemistryTrack",
+    "PlasticityTrack",
+    "SlowContext",
+    "Track",
+    "WindowSpan",
+    "equilibrium_occupancy",
+    "interpolation_weight",
+    "registered_tracks",
+]

@@ -13,11 +13,18 @@ from circuits.compounds import SPECIES
 from circuits.slow.nmda_block import ChannelActivity, advance_block_through
 from circuits.spiking.cells import POPULATIONS
 from circuits.spiking.network import CircuitStructure
-from experiments.simulation.tracks import WindowSpan
+from experiments.simulation.tracks.base import SlowContext, WindowSpan
 
 
 class BlockTrack:
     """Per population and species, the blocked fraction of every neuron (a track)."""
+
+    name = "block"
+
+    @classmethod
+    def from_context(cls, context: SlowContext) -> BlockTrack:
+        p = context.protocol
+        return cls(p.time_s, p.brain_uM, context.structure, context.drive.drug_targets)
 
     def __init__(
         self,

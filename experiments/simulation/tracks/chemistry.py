@@ -15,11 +15,24 @@ import numpy as np
 
 from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
 from circuits.spiking.vesicles import VesicleParameters
-from experiments.simulation.tracks import WindowSpan, interpolation_weight
+from experiments.simulation.tracks.base import SlowContext, WindowSpan, interpolation_weight
 
 
 class ChemistryTrack:
     """Glutamate G and adenosine A relative to baseline on the timeline (a track)."""
+
+    name = "chemistry"
+
+    @classmethod
+    def from_context(cls, context: SlowContext) -> ChemistryTrack:
+        return cls(
+            context.protocol.time_s,
+            context.occupancy,
+            context.ampa_available,
+            context.chemistry,
+            context.drive.vesicles,
+            context.a1_antagonist,
+        )
 
     def __init__(
         self,

@@ -30,7 +30,7 @@ from circuits.slow.plasticity import (
     update_sites,
 )
 from circuits.spiking.network import stream_rng
-from experiments.simulation.tracks import WindowSpan, interpolation_weight
+from experiments.simulation.tracks.base import SlowContext, WindowSpan, interpolation_weight
 
 #: Timeline traces (name -> unit) written when plasticity is enabled.
 TRACE_UNITS: dict[str, str] = {
@@ -54,6 +54,25 @@ WINDOW_UNITS: dict[str, str] = {
 class PlasticityTrack:
     """The spine sites and the BDNF/mTOR chain of the pyramidal cells (a track: see
     :mod:`experiments.simulation.tracks`)."""
+
+    name = "plasticity"
+
+    @classmethod
+    def from_context(cls, context: SlowContext) -> PlasticityTrack:
+        p, structure = context.protocol, context.structure
+        gate = np.ones(len(p.time_s)) if p.mtor_gate is None else np.asarray(p.mtor_gate, dtype=float)
+        return cls(
+            context.plasticity,
+            structure.counts["pyr"],
+            p.time_s,
+            context.occupancy,
+            context.tracks["block"].blocked["pyr"],
+            gate,
+            context.ampa_available,
+            structure.window_s,
+            structure.transient_s,
+            context.seed,
+        )
 
     def __init__(
         self,

@@ -155,11 +155,9 @@ def _simulate(overrides: list[str]) -> dict[str, np.ndarray]:
         C.circuit_drive(cfg),
         engine,
         int(cfg.seed),
-        C.neurochemistry(cfg),
-        C.a1_antagonist(cfg),
+        C.mechanisms(cfg, structure),
         train=C.train(cfg) if name == "evoked_release" else None,
         progress=lambda message: None,
-        plasticity=C.plasticity(cfg, structure),
     )
     return _flatten(result, engine)
 

@@ -245,8 +245,7 @@ def test_conductances_too_large_for_the_time_step_fail_the_run():
             drive,
             RuntimeEngine(structure, "numpy"),
             1,
-            C.neurochemistry(cfg),
-            plasticity=C.plasticity(cfg, structure),
+            C.mechanisms(cfg, structure),
         )
 
 

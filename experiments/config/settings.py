@@ -1330,3 +1330,13 @@ def launcher_settings(cfg) -> None:
         raise ConfigError("hydra.launcher.batch_size", f"must be auto or a whole number >= 1, got {batch!r}")
     if launcher.get("mem_gb") is not None:
         _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)
+
+
+def mechanisms(cfg, structure: CircuitStructure) -> dict[str, object]:
+    """The parameters of every slow mechanism, by the name of the track that reads them
+    (:class:`experiments.simulation.tracks.base.SlowContext`)."""
+    return {
+        "chemistry": neurochemistry(cfg),
+        "a1_antagonist": a1_antagonist(cfg),
+        "plasticity": plasticity(cfg, structure),
+    }

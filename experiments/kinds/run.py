@@ -255,11 +255,9 @@ def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: da
                 drive,
                 engine,
                 int(cfg.seed),
-                C.neurochemistry(cfg),
-                C.a1_antagonist(cfg),
+                C.mechanisms(cfg, structure),
                 train=train,
                 progress=stop.progress,
-                plasticity=C.plasticity(cfg, structure),
             )
         except Exception as error:  # e.g. the binary killed by the same Ctrl-C outside its run loop
             if stop.requested:

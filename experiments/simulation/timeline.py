@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from circuits.compounds import SPECIES
-from circuits.slow.neurochemistry import NeurochemistryParameters
-from circuits.slow.plasticity import PlasticitySettings
 from circuits.spiking.cells import POPULATIONS
 from circuits.spiking.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
 from experiments.protocols.base import Protocol, Window, check_windows
@@ -62,17 +60,15 @@ def run_protocol(
     drive: CircuitDrive,
     engine,
     seed: int,
-    chemistry: NeurochemistryParameters,
-    a1_antagonist: bool = False,
+    mechanisms: Mapping[str, object],
     train: tuple[int, float] | None = None,
     progress: Callable[[str], None] = log.info,
-    *,
-    plasticity: PlasticitySettings,
 ) -> ProtocolResult:
     """Run every window of ``protocol`` on ``engine`` and the slow tracks between them.
 
     ``engine.run_window(values, connect_seed, noise_seed)`` runs one window (see
-    :class:`~experiments.simulation.engine.StandaloneEngine`); ``train`` = (pulses, interval
+    :class:`~experiments.simulation.engine.StandaloneEngine`); ``mechanisms``: each slow
+    mechanism's parameters by name (:func:`experiments.config.mechanisms`); ``train`` = (pulses, interval
     in ms) adds the train readouts of ``experiment=evoked_release``; ``progress`` is called
     with one line after every window. Raises ValueError for a protocol whose windows overlap
     or whose first window sees the drug, :class:`~experiments.errors.NumericalError` when a
@@ -81,7 +77,7 @@ def run_protocol(
     t = protocol.time_s
     _check_baseline(protocol, structure.window_s)
     ampa_available = _ampa_available(protocol, drive, len(t))
-    tracks = _tracks(protocol, structure, drive, seed, chemistry, a1_antagonist, plasticity)
+    tracks = _tracks(protocol, structure, drive, seed, mechanisms)
     recorder = _Recorder(structure, drive, train)
     wall = {"windows": 0.0, "slow_layer": 0.0}
     here = 0
@@ -105,7 +101,7 @@ def run_protocol(
     return ProtocolResult(
         spikes=recorder.spikes(),
         **_windows(protocol, structure.window_s, tracks, ampa_available),
-        **_timeline(protocol, tracks, ampa_available, plasticity),
+        **_timeline(protocol, tracks, ampa_available),
         readouts=recorder.readouts(),
         wall_s=wall,
         synapses=next((s for track in tracks if (s := getattr(track, "synapses", lambda: None)()) is not None), None),
@@ -126,16 +122,14 @@ def _ampa_available(protocol: Protocol, drive: CircuitDrive, n: int) -> np.ndarr
     return np.asarray(protocol.ampa_available, dtype=float)
 
 
-def _tracks(protocol, structure, drive, seed, chemistry, a1_antagonist, plasticity) -> list[Track]:
+def _tracks(protocol, structure, drive, seed, mechanisms) -> list[Track]:
     """Every registered track, built in order from one context."""
     context = SlowContext(
         protocol=protocol,
         structure=structure,
         drive=drive,
         seed=seed,
-        chemistry=chemistry,
-        a1_antagonist=a1_antagonist,
-        plasticity=plasticity,
+        mechanisms=mechanisms,
         occupancy=equilibrium_occupancy(protocol.brain_uM, structure.block),
         ampa_available=_ampa_available(protocol, drive, len(protocol.time_s)),
         tracks={},
@@ -229,9 +223,9 @@ def _windows(protocol: Protocol, window_s: float, tracks: list[Track], ampa_avai
     return {"windows": {n: v for n, (v, _) in columns.items()}, "window_units": {n: u for n, (_, u) in columns.items()}}
 
 
-def _timeline(protocol: Protocol, tracks: list[Track], ampa_available: np.ndarray, plasticity) -> dict:
+def _timeline(protocol: Protocol, tracks: list[Track], ampa_available: np.ndarray) -> dict:
     """The timeline traces: time, the protocol's extra traces and concentrations, the tracks'
-    traces, the mTOR gate and AMPA availability where the protocol set them."""
+    traces, AMPA availability where the protocol set it."""
     traces = {"time_s": (protocol.time_s, "s"), **{n: (v, "s") for n, v in protocol.extra_timeline.items()}}
     for k in SPECIES:
         if protocol.plasma_uM is not None:
@@ -239,9 +233,6 @@ def _timeline(protocol: Protocol, tracks: list[Track], ampa_available: np.ndarra
         traces[f"brain_{k}_uM"] = (protocol.brain_uM[k], "uM")
     for track in tracks:
         traces.update(track.traces())
-    gate = protocol.mtor_gate
-    if gate is not None and (plasticity.enabled or np.any(gate < 1)):
-        traces["mtor_gate"] = (np.asarray(gate, dtype=float), "1")
     if protocol.ampa_available is not None:
         traces["ampa_available"] = (ampa_available, "1")
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol as _Protocol
 
@@ -9,8 +10,6 @@ import numpy as np
 
 from circuits.compounds import SPECIES
 from circuits.pharmacology import BlockParameters
-from circuits.slow.neurochemistry import NeurochemistryParameters
-from circuits.slow.plasticity import PlasticitySettings
 from circuits.spiking.network import CircuitDrive, CircuitStructure
 from experiments.protocols.base import Protocol
 
@@ -35,9 +34,10 @@ class SlowContext:
     structure: CircuitStructure
     drive: CircuitDrive
     seed: int
-    chemistry: NeurochemistryParameters
-    a1_antagonist: bool
-    plasticity: PlasticitySettings
+    #: each slow mechanism's parameters by name (:func:`experiments.config.mechanisms`):
+    #: ``chemistry`` (NeurochemistryParameters), ``a1_antagonist`` (bool), ``plasticity``
+    #: (PlasticitySettings), and those of any track added since
+    mechanisms: Mapping[str, object]
     occupancy: np.ndarray  #: the drug's equilibrium NMDA occupancy on the timeline
     ampa_available: np.ndarray  #: fraction of AMPA receptors not blocked, on the timeline
     tracks: dict[str, Track]

@@ -29,9 +29,9 @@ class ChemistryTrack:
             context.protocol.time_s,
             context.occupancy,
             context.ampa_available,
-            context.chemistry,
+            context.mechanisms["chemistry"],
             context.drive.vesicles,
-            context.a1_antagonist,
+            bool(context.mechanisms.get("a1_antagonist", False)),
         )
 
     def __init__(

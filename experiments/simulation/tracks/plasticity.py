@@ -61,8 +61,8 @@ class PlasticityTrack:
     def from_context(cls, context: SlowContext) -> PlasticityTrack:
         p, structure = context.protocol, context.structure
         gate = np.ones(len(p.time_s)) if p.mtor_gate is None else np.asarray(p.mtor_gate, dtype=float)
-        return cls(
-            context.plasticity,
+        track = cls(
+            context.mechanisms["plasticity"],
             structure.counts["pyr"],
             p.time_s,
             context.occupancy,
@@ -73,6 +73,8 @@ class PlasticityTrack:
             structure.transient_s,
             context.seed,
         )
+        track.gate_given = p.mtor_gate is not None
+        return track
 
     def __init__(
         self,
@@ -92,6 +94,7 @@ class PlasticityTrack:
         it); ``ampa_available`` the fraction of AMPA receptors not blocked, on ``time_s``."""
         self.settings, self.t, self.occupancy, self.gate = settings, time_s, occupancy, mtor_gate
         self.ampa_available = ampa_available
+        self.gate_given = True  # whether the protocol set the mTOR gate (written as a trace)
         self._weight_scale: np.ndarray | float = 1.0
         self.blocked_pyr = blocked_pyr
         self.counting_s = window_s - transient_s
@@ -131,10 +134,14 @@ class PlasticityTrack:
         self.correct(window.i_start, window.i_end, previous_activity)
 
     def traces(self) -> dict[str, tuple[np.ndarray, str]]:
-        """The chain's traces on the timeline (none with plasticity off)."""
-        if not self.settings.enabled:
-            return {}
-        return {name: (self._traces[name], unit) for name, unit in TRACE_UNITS.items()}
+        """The chain's traces on the timeline (none with plasticity off), and the mTOR gate the
+        protocol set (with plasticity on, or where it blocks mTOR)."""
+        out = {}
+        if self.settings.enabled:
+            out = {name: (self._traces[name], unit) for name, unit in TRACE_UNITS.items()}
+        if self.gate_given and (self.settings.enabled or np.any(self.gate < 1)):
+            out["mtor_gate"] = (np.asarray(self.gate, dtype=float), "1")
+        return out
 
     def columns(self) -> dict[str, tuple[np.ndarray, str]]:
         """Sites and activity per window (none with plasticity off)."""

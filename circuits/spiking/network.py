@@ -35,17 +35,16 @@ from .receptors import (
     SynapseParameters,
     block_equations,
     namespace,
+    on_pre_code,
     receptor_update_code,
 )
 from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VESICLE_UPDATE, VesicleParameters
+from .window import DRIVE_VARIABLES, SPINE_SITE_VARIABLES
 
 Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
 
 #: Largest accepted run seed: seeds are integers in [0, 2**32 - 1].
 SEED_MAX = 2**32 - 1
-
-#: Per-neuron variables that a window sets (run arguments), besides ``c_<species>`` and ``b_<species>``.
-DRIVE_VARIABLES: tuple[str, ...] = ("w_from_pyr", "w_from_pv", "w_from_sst", "nmda_ratio", "w_ext", "ampa_scale")
 
 
 @dataclass(frozen=True)
@@ -157,10 +156,9 @@ class Circuit:
 
 #: Per pyramidal cell: draw the cell's spine sites at the window start (first window) with
 #: probability ``spine_init``; otherwise the sites come in as a run argument.
-SPINE_SITE_VARIABLES = """
-spine_sample : 1 (constant)
-spine_init : 1 (constant)
-"""
+SPINE_SITE_EQUATIONS = "".join(f"{name} : 1 (constant)\n" for name in SPINE_SITE_VARIABLES)
+#: Per pyr->pyr synapse at each window's start: draw the site (``spine_sample``) or keep the one set.
+SPINE_SITE_DRAW = "spine = spine_sample_post * int(rand() < spine_init_post) + (1 - spine_sample_post) * spine"
 
 
 def neuron_equations(excitatory: bool = False) -> str:
@@ -172,7 +170,7 @@ def neuron_equations(excitatory: bool = False) -> str:
         "ampa_local : 1  # local glutamate release events that reached available AMPA receptors, after the transient\n"
     )
     if excitatory:
-        eqs += VESICLE_EQUATIONS + SPINE_SITE_VARIABLES
+        eqs += VESICLE_EQUATIONS + SPINE_SITE_EQUATIONS
     return eqs
 
 
@@ -235,15 +233,7 @@ def build_circuit(
         if p == 0:
             continue
         model, sites = "", pre == "pyr" and post == "pyr"
-        if pre == "pyr":  # scaled by the released pool fraction relative to baseline release (vesicle pool, A1)
-            on_pre = (
-                f"efficacy = {'spine * ' if sites else ''}last_release_pre / u_baseline_pre\n"
-                "g_ampa_post += w_from_pyr_post * ampa_scale_post * efficacy\n"
-                "ampa_local_post += ampa_scale_post * efficacy * int(t >= t_settle)\n"
-                "x_nmda_post += w_from_pyr_post * nmda_ratio_post * efficacy / nmda_capacity"
-            )
-        else:
-            on_pre = f"g_{pre}_post += w_from_{pre}_post"
+        on_pre = on_pre_code(pre, spine_sites=sites)
         if sites:  # every potential E->E synapse is a spine site, present (1) or not (0)
             model, p = "spine : 1", p / structure.spine_occupancy
         syn = b2.Synapses(
@@ -261,7 +251,7 @@ def build_circuit(
         syn.connect(p=p)
         if sites:
             syn.run_regularly(
-                "spine = spine_sample_post * int(rand() < spine_init_post) + (1 - spine_sample_post) * spine",
+                SPINE_SITE_DRAW,
                 dt=structure.window_s * b2.second,
                 when="start",
                 name="spine_sites",
@@ -404,6 +394,7 @@ __all__ = [
     "CircuitDrive",
     "CircuitStructure",
     "DRIVE_VARIABLES",
+    "SPINE_SITE_DRAW",
     "SEED_MAX",
     "build_circuit",
     "initial_values",

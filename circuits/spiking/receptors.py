@@ -146,6 +146,28 @@ def receptor_update_code(species: tuple[str, ...] = SPECIES) -> str:
     return block_update_code(species) + NMDA_OPEN_UPDATE
 
 
+def on_pre_code(pre: str, spine_sites: bool = False) -> str:
+    """What a presynaptic spike of population ``pre`` does to the postsynaptic receptors
+    (Brian2 ``on_pre`` code of a ``Synapses`` object).
+
+    A pyramidal spike opens AMPA and (through the rise variable ``x_nmda``) NMDA receptors in
+    proportion to the fraction of the vesicle pool it released relative to baseline release
+    (``last_release_pre / u_baseline_pre``: short-term depression and the A1 feedback act
+    here, :mod:`circuits.spiking.vesicles`), times ``spine`` on E->E synapses that are spine
+    sites; the AMPA part also counts the local activation the plasticity track reads
+    (``ampa_local``, after the transient ``t_settle``). An interneuron spike adds its weight
+    to the postsynaptic GABA_A conductance of its type (``g_pv`` or ``g_sst``).
+    """
+    if pre != "pyr":
+        return f"g_{pre}_post += w_from_{pre}_post"
+    return (
+        f"efficacy = {'spine * ' if spine_sites else ''}last_release_pre / u_baseline_pre\n"
+        "g_ampa_post += w_from_pyr_post * ampa_scale_post * efficacy\n"
+        "ampa_local_post += ampa_scale_post * efficacy * int(t >= t_settle)\n"
+        "x_nmda_post += w_from_pyr_post * nmda_ratio_post * efficacy / nmda_capacity"
+    )
+
+
 def namespace(syn: SynapseParameters, block: BlockParameters) -> dict:
     """Brian2 constants of the synaptic and block equations."""
     from brian2 import Hz, mM, ms, mV

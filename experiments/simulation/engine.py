@@ -43,16 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
-from circuits.compounds import SPECIES
 from circuits.spiking.cells import POPULATIONS
-from circuits.spiking.network import ACCUMULATORS, CircuitStructure, build_circuit, stream_seed
+from circuits.spiking.network import CircuitStructure, build_circuit, stream_seed
+from circuits.spiking.window import OUTPUT_VARIABLES, variables
 from experiments.paths import BACKENDS, default_cache_dir
 
 log = logging.getLogger(__name__)
 
-STATE_VARIABLES: tuple[str, ...] = ("v", "s_nmda") + tuple(f"b_{k}" for k in SPECIES) + ACCUMULATORS
-#: Read out of the pyramidal cells only: the vesicle pool and the release counted in the window.
-EXCITATORY_STATE_VARIABLES: tuple[str, ...] = ("x_ves", "released", "ampa_local")
 
 #: Environment variables with one generator seed per thread (decimal, space separated).
 CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV = "KETAMINE_SIM_CONNECT_SEEDS", "KETAMINE_SIM_NOISE_SEEDS"
@@ -327,7 +324,7 @@ def _collect(circuit, start_time_s: float = 0.0) -> tuple[dict, dict]:
         mon = circuit.spike_monitors[pop]
         spikes[pop] = (np.asarray(mon.t_[:], dtype=float) - start_time_s, np.asarray(mon.i[:], dtype=np.int64))
         group = circuit.groups[pop]
-        names = STATE_VARIABLES + (EXCITATORY_STATE_VARIABLES if pop == "pyr" else ())
+        names = variables(OUTPUT_VARIABLES, pop)
         state[pop] = {name: np.array(getattr(group, name + "_")[:], dtype=float) for name in names}
     return spikes, state
 

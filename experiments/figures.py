@@ -29,7 +29,7 @@ import numpy as np
 
 from circuits.compounds import SPECIES
 from circuits.spiking.cells import POPULATIONS
-from experiments.results import RunData, read_results, spikes_in_window
+from experiments.results import RunData, atomic_write, read_results, spikes_in_window
 
 #: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
@@ -115,7 +115,8 @@ def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 3.5), **kwargs):
 
 def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
     """Save ``fig`` as ``<path>.png`` and ``<path>.svg`` (a .png/.svg suffix of ``path`` is
-    replaced); creates the folder; returns both paths."""
+    replaced), each written atomically (:func:`~experiments.results.atomic_write`); creates the
+    folder; returns both paths."""
     path = Path(path)
     if path.suffix.lower() in (".png", ".svg"):
         path = path.with_suffix("")
@@ -123,8 +124,17 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
     out = (path.parent / (path.name + ".png"), path.parent / (path.name + ".svg"))
     with _style():
         for p in out:
-            fig.savefig(p)
+            _save_atomic(fig, p)
     return out
+
+
+def _save_atomic(fig, path: Path, **kwargs) -> Path:
+    """``fig.savefig`` to ``path`` through :func:`~experiments.results.atomic_write`, in the
+    format its suffix names (matplotlib's default format if it has none)."""
+    import matplotlib
+
+    fmt = path.suffix[1:] or matplotlib.rcParams["savefig.format"]
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs))
 
 
 def _finish(fig, path):
@@ -524,13 +534,10 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     ax.set_xticks([0.5, 1.55], [f"window '{data.windows['label'][0]}'", f"window '{data.windows['label'][last]}'"])
     ax.set(ylabel="neuron (first 60 per population)", title="raster")
     fig.suptitle("ketamine-sim summary")
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    return _save_atomic(fig, Path(path), dpi=120)
 
 
 def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
-    """The dose-response figure (:func:`dose_response`) as one PNG at ``path``."""
-    path = Path(path)
-    dose_response(rows).savefig(path, dpi=120)
-    return path
+    """The dose-response figure (:func:`dose_response`) as one PNG at ``path`` (written atomically)."""
+    fig = dose_response(rows)
+    return _save_atomic(fig, Path(path), dpi=120)

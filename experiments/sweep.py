@@ -135,8 +135,9 @@ def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
 
 
 def remove_leftover_temp_files(output_dir: str | os.PathLike) -> list[Path]:
-    """Delete the temp files an interrupted run left in its folder (``.results.h5.<pid>.tmp``,
-    ``.dose_response.csv.tmp``, ...); returns them. Only this job writes its folder."""
+    """Delete the temp files an interrupted run left in its folder (``.results.h5.<pid>.<random>.tmp``,
+    ``.dose_response.csv.<pid>.<random>.tmp``, ...: :func:`experiments.results.atomic_write`);
+    returns them. Only this job writes its folder."""
     output_dir = Path(output_dir)
     removed = []
     for path in [*output_dir.glob(".*.tmp"), *output_dir.glob("dose_*/.*.tmp")]:
@@ -190,14 +191,10 @@ def _now() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it (never half-written)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`experiments.results.atomic_write`)."""
+    from experiments.results import atomic_write
+
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _write_status(output_dir: Path, **status) -> None:

@@ -29,6 +29,8 @@ import numpy as np
 
 from circuits.compounds import SPECIES
 from circuits.spiking.cells import POPULATIONS
+from circuits.units import SECONDS_PER_DAY
+from experiments.analysis.dose_response import CHANGE_COLUMNS
 from experiments.results import RunData, atomic_write, read_results, spikes_in_window
 
 #: Colour of each population, in every figure.
@@ -63,17 +65,8 @@ STYLE: dict[str, object] = {
 SCORECARD_COLORS = ("#d7301f", "#1a9850", "#d9d9d9")
 #: Columns the scorecard table must have.
 SCORECARD_COLUMNS = ("finding", "hypothesis", "passed", "value", "target")
-#: Columns of the dose-response table (experiments/analysis/dose_response.py writes them).
-DOSE_RESPONSE_COLUMNS = (
-    "dose_mg_per_kg",
-    "peak_glutamate_change_pct",
-    "evoked_release_change_pct",
-    "pyr_rate_change_pct",
-    "pv_rate_change_pct",
-    "sst_rate_change_pct",
-)
-
-SECONDS_PER_DAY = 86400.0
+#: Columns of the dose-response table the figure needs (the dose and the changes it plots).
+DOSE_RESPONSE_COLUMNS = CHANGE_COLUMNS
 
 
 # --------------------------------------------------------------------------- helpers

@@ -22,6 +22,8 @@ import h5py
 import numpy as np
 import yaml
 
+from experiments.simulation.readouts import in_window
+
 FORMAT = "ketamine-sim results"
 FORMAT_VERSION = 1
 SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype=np.uint8)
@@ -583,11 +585,46 @@ def read_results(path: str | os.PathLike) -> RunData:
     return data
 
 
-def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(times_ms relative to the window start, node_ids) of spikes in [start, start + duration)."""
+def window_bounds_ms(data: RunData, window: int) -> tuple[float, float]:
+    """Start and stop of a spiking window in protocol time.
+
+    Parameters
+    ----------
+    data : RunData
+        A run (its ``windows`` table).
+    window : int
+        Row of ``/windows``.
+
+    Returns
+    -------
+    tuple of float
+        ``(start_ms, stop_ms)``: ``start_s * 1e3`` and that plus ``duration_s * 1e3`` (ms).
+    """
     start = float(data.windows["start_s"][window]) * 1e3
-    stop = start + float(data.windows["duration_s"][window]) * 1e3
+    return start, start + float(data.windows["duration_s"][window]) * 1e3
+
+
+def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The spikes of one population in one window, times relative to the window start.
+
+    Parameters
+    ----------
+    data : RunData
+        A run.
+    population : str
+        A key of ``data.spikes`` (``"pyr"``, ``"pv"``, ``"sst"``).
+    window : int
+        Row of ``/windows``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(times_ms, node_ids)`` of the spikes in ``[start, start + duration)`` (see
+        :func:`window_bounds_ms` and :func:`~experiments.simulation.readouts.in_window`),
+        times in ms from the window start.
+    """
+    start, stop = window_bounds_ms(data, window)
     t, ids = data.spikes[population]
     t, ids = np.asarray(t), np.asarray(ids)
-    keep = (t >= start) & (t < stop)
+    keep = in_window(t, start, stop)
     return t[keep] - start, ids[keep]

@@ -9,15 +9,17 @@ import numpy as np
 
 from experiments.results import RunData, atomic_write
 
-COLUMNS = (
+#: The dose and the changes from baseline (%) of :func:`summarize` (what the dose-response figure plots).
+CHANGE_COLUMNS = (
     "dose_mg_per_kg",
     "peak_glutamate_change_pct",
     "evoked_release_change_pct",
     "pyr_rate_change_pct",
     "pv_rate_change_pct",
     "sst_rate_change_pct",
-    "peak_nmda_blocked_pyr",
 )
+#: Every column of ``dose_response.csv``, in order: the changes, then the peak blocked fraction.
+COLUMNS = (*CHANGE_COLUMNS, "peak_nmda_blocked_pyr")
 
 
 def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:

@@ -35,6 +35,9 @@ BOLTZMANN_J_PER_K = 1.380649e-23
 ELEMENTARY_CHARGE_C = 1.602176634e-19
 
 # --- Published numbers (TARGETS section 1) ---------------------------------------
+#: Holding potential of the block measurements (mV): the constants below hold there, and koff
+#: is referenced to it, koff(V) = koff * exp((V - V_REF_MV) / V_e). Gilling 2009, R1/R2.
+V_REF_MV = -70.0
 #: Racemic ketamine IC50 at GluN1/GluN2A, -70 mV, no Mg (uM); Hill 0.84. Gilling 2009, R1.
 IC50_RACEMIC_UM = 0.71
 HILL_RACEMIC = 0.84
@@ -108,10 +111,10 @@ def block_parameters(fit: str = "equilibrium", escape: bool = True) -> BlockPara
 
 
 def steady_state_block(
-    params: BlockParameters, concentrations_uM: dict[str, float], v_mV: float = -70.0, open_fraction: float = 1.0
+    params: BlockParameters, concentrations_uM: dict[str, float], v_mV: float = V_REF_MV, open_fraction: float = 1.0
 ) -> dict[str, float]:
     """Steady-state B_k of the scheme at fixed voltage, concentrations and open fraction s."""
-    koff = params.koff_per_s * math.exp((v_mV + 70.0) / params.v_e_mV)
+    koff = params.koff_per_s * math.exp((v_mV - V_REF_MV) / params.v_e_mV)
     drive = {k: open_fraction * params.kon_per_uM_per_s(k) * c for k, c in concentrations_uM.items() if c > 0}
     loss = open_fraction * koff + (1.0 - open_fraction) * params.escape_per_s
     # B_k = drive_k (1 - B_tot) / loss  =>  B_tot = D / (loss + D), D = sum drive_k

@@ -29,7 +29,9 @@ import numpy as np
 
 from circuits.compounds import SPECIES
 from circuits.spiking.cells import POPULATIONS
-from experiments.results import RunData, read_results, spikes_in_window
+from circuits.units import SECONDS_PER_DAY
+from experiments.analysis.dose_response import CHANGE_COLUMNS
+from experiments.results import RunData, atomic_write, read_results, spikes_in_window
 
 #: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
@@ -63,17 +65,8 @@ STYLE: dict[str, object] = {
 SCORECARD_COLORS = ("#d7301f", "#1a9850", "#d9d9d9")
 #: Columns the scorecard table must have.
 SCORECARD_COLUMNS = ("finding", "hypothesis", "passed", "value", "target")
-#: Columns of the dose-response table (experiments/analysis/dose_response.py writes them).
-DOSE_RESPONSE_COLUMNS = (
-    "dose_mg_per_kg",
-    "peak_glutamate_change_pct",
-    "evoked_release_change_pct",
-    "pyr_rate_change_pct",
-    "pv_rate_change_pct",
-    "sst_rate_change_pct",
-)
-
-SECONDS_PER_DAY = 86400.0
+#: Columns of the dose-response table the figure needs (the dose and the changes it plots).
+DOSE_RESPONSE_COLUMNS = CHANGE_COLUMNS
 
 
 # --------------------------------------------------------------------------- helpers
@@ -115,7 +108,8 @@ def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 3.5), **kwargs):
 
 def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
     """Save ``fig`` as ``<path>.png`` and ``<path>.svg`` (a .png/.svg suffix of ``path`` is
-    replaced); creates the folder; returns both paths."""
+    replaced), each written atomically (:func:`~experiments.results.atomic_write`); creates the
+    folder; returns both paths."""
     path = Path(path)
     if path.suffix.lower() in (".png", ".svg"):
         path = path.with_suffix("")
@@ -123,8 +117,17 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
     out = (path.parent / (path.name + ".png"), path.parent / (path.name + ".svg"))
     with _style():
         for p in out:
-            fig.savefig(p)
+            _save_atomic(fig, p)
     return out
+
+
+def _save_atomic(fig, path: Path, **kwargs) -> Path:
+    """``fig.savefig`` to ``path`` through :func:`~experiments.results.atomic_write`, in the
+    format its suffix names (matplotlib's default format if it has none)."""
+    import matplotlib
+
+    fmt = path.suffix[1:] or matplotlib.rcParams["savefig.format"]
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs))
 
 
 def _finish(fig, path):
@@ -524,13 +527,10 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     ax.set_xticks([0.5, 1.55], [f"window '{data.windows['label'][0]}'", f"window '{data.windows['label'][last]}'"])
     ax.set(ylabel="neuron (first 60 per population)", title="raster")
     fig.suptitle("ketamine-sim summary")
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    return _save_atomic(fig, Path(path), dpi=120)
 
 
 def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
-    """The dose-response figure (:func:`dose_response`) as one PNG at ``path``."""
-    path = Path(path)
-    dose_response(rows).savefig(path, dpi=120)
-    return path
+    """The dose-response figure (:func:`dose_response`) as one PNG at ``path`` (written atomically)."""
+    fig = dose_response(rows)
+    return _save_atomic(fig, Path(path), dpi=120)

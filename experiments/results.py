@@ -2,7 +2,11 @@
 
 The spikes are a SONATA spike report at the file root (``/spikes/<population>``),
 so ``libsonata.SpikeReader(path)`` and BMTK read the file as is. The file is
-written atomically: a temp file in the same folder, then ``os.replace``.
+written atomically (:func:`atomic_write`: a temp file in the same folder, flushed to disk,
+then ``os.replace``), the helper every writer of a run's files uses.
+
+This is the only module that opens ``results.h5`` with h5py: the rest of the package reads
+through :func:`read_results`, :func:`read_config` and :func:`read_summary`.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
 import yaml
+
+from experiments.simulation.readouts import in_window
 
 FORMAT = "ketamine-sim results"
 FORMAT_VERSION = 1
@@ -164,26 +171,87 @@ def _write_synapses(group: h5py.Group, synapses: dict) -> None:
     )
 
 
-def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
-    """Validate ``data`` and write it atomically to ``path``; return the path.
+def _fsync_folder(folder: pathlib.Path) -> None:
+    """Flush a folder's entries (a rename in it) to disk where the system allows it (POSIX)."""
+    if not hasattr(os, "O_DIRECTORY"):  # Windows: folders cannot be opened; NTFS journals renames
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
 
-    Raises ValueError (naming the field) before anything is written. On any
-    exception or KeyboardInterrupt the temp file is removed and ``path`` is untouched.
+
+def atomic_write(path: str | os.PathLike, write_fn: Callable[[pathlib.Path], object]) -> pathlib.Path:
+    """Write a file so that ``path`` holds either its old content or the complete new one.
+
+    ``write_fn(tmp)`` writes the whole file to ``tmp``, a temp file in the same folder as
+    ``path`` (named ``.<name>.<pid>.<random>.tmp``; it ends in ``.tmp``, so a writer that
+    needs a format must name it, e.g. ``savefig(tmp, format="png")``). The temp file is then
+    flushed to disk (``fsync``), renamed over ``path`` (``os.replace``, atomic on POSIX and
+    Windows) and the folder is flushed too where the system supports it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write. Its folder must exist.
+    write_fn : callable
+        ``write_fn(tmp: pathlib.Path)``; its return value is ignored. It must close what it opens.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    BaseException
+        Whatever ``write_fn``, the flush or the rename raise (``OSError`` for a full disk or a
+        read-only folder), KeyboardInterrupt included: the temp file is removed first and
+        ``path`` is left as it was.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+    >>> atomic_write(target, lambda tmp: tmp.write_text("done\\n")).read_text()
+    'done\\n'
     """
     path = pathlib.Path(path)
-    tables = _validate(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            _write(f, data, tables)
+        write_fn(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
     return path
+
+
+def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
+    """Validate ``data`` and write it atomically to ``path``; return the path.
+
+    Raises ValueError (naming the field) before anything is written. On any
+    exception or KeyboardInterrupt the temp file is removed and ``path`` is untouched
+    (:func:`atomic_write`).
+    """
+    path = pathlib.Path(path)
+    tables = _validate(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(tmp: pathlib.Path) -> None:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            _write(f, data, tables)
+
+    return atomic_write(path, write)
 
 
 class ResultsFileError(ValueError):
@@ -403,6 +471,52 @@ def read_config(path: str | os.PathLike) -> dict:
         return _parse_config(f["config"].asstr()[()])
 
 
+@dataclass
+class RunSummary:
+    """What a run's ``results.h5`` says without its spikes, timeline or synapses
+    (:func:`read_summary`): enough to index a sweep."""
+
+    #: Number of spiking windows (rows of ``/windows``).
+    n_windows: int
+    #: ``/readouts/<population>/<name>``: one value per window.
+    readouts: dict[str, dict[str, np.ndarray]]
+    #: Unit of each readout name.
+    readout_units: dict[str, str]
+    #: ``/provenance`` as nested dicts of plain Python values.
+    provenance: dict
+
+
+def read_summary(path: str | os.PathLike) -> RunSummary:
+    """The window count, readouts and provenance of a ``results.h5`` (or run folder).
+
+    Reads neither the spikes, the timeline nor the synapses, so it stays fast on large runs;
+    the file is checked as :func:`open_results` checks it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``results.h5``, or a run folder holding one.
+
+    Returns
+    -------
+    RunSummary
+        ``n_windows``, ``readouts`` (population -> name -> array of shape (n_windows,)),
+        ``readout_units`` and ``provenance``.
+
+    Raises
+    ------
+    ResultsFileError
+        Naming the file and the fault, as :func:`read_results` does.
+    """
+    with open_results(path) as f:
+        n_windows = int(f["windows/start_s"].shape[0])
+        readouts, readout_units = {}, {}
+        for pop, group in f["readouts"].items():
+            readouts[pop], units = _read_table(group)
+            readout_units.update(units)
+        return RunSummary(n_windows, readouts, readout_units, _read_provenance(f["provenance"]))
+
+
 def _read_table(group: h5py.Group) -> tuple[dict, dict]:
     values, units = {}, {}
     for name, ds in group.items():
@@ -471,11 +585,46 @@ def read_results(path: str | os.PathLike) -> RunData:
     return data
 
 
-def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(times_ms relative to the window start, node_ids) of spikes in [start, start + duration)."""
+def window_bounds_ms(data: RunData, window: int) -> tuple[float, float]:
+    """Start and stop of a spiking window in protocol time.
+
+    Parameters
+    ----------
+    data : RunData
+        A run (its ``windows`` table).
+    window : int
+        Row of ``/windows``.
+
+    Returns
+    -------
+    tuple of float
+        ``(start_ms, stop_ms)``: ``start_s * 1e3`` and that plus ``duration_s * 1e3`` (ms).
+    """
     start = float(data.windows["start_s"][window]) * 1e3
-    stop = start + float(data.windows["duration_s"][window]) * 1e3
+    return start, start + float(data.windows["duration_s"][window]) * 1e3
+
+
+def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The spikes of one population in one window, times relative to the window start.
+
+    Parameters
+    ----------
+    data : RunData
+        A run.
+    population : str
+        A key of ``data.spikes`` (``"pyr"``, ``"pv"``, ``"sst"``).
+    window : int
+        Row of ``/windows``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(times_ms, node_ids)`` of the spikes in ``[start, start + duration)`` (see
+        :func:`window_bounds_ms` and :func:`~experiments.simulation.readouts.in_window`),
+        times in ms from the window start.
+    """
+    start, stop = window_bounds_ms(data, window)
     t, ids = data.spikes[population]
     t, ids = np.asarray(t), np.asarray(ids)
-    keep = (t >= start) & (t < stop)
+    keep = in_window(t, start, stop)
     return t[keep] - start, ids[keep]

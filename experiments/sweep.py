@@ -135,8 +135,9 @@ def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
 
 
 def remove_leftover_temp_files(output_dir: str | os.PathLike) -> list[Path]:
-    """Delete the temp files an interrupted run left in its folder (``.results.h5.<pid>.tmp``,
-    ``.dose_response.csv.tmp``, ...); returns them. Only this job writes its folder."""
+    """Delete the temp files an interrupted run left in its folder (``.results.h5.<pid>.<random>.tmp``,
+    ``.dose_response.csv.<pid>.<random>.tmp``, ...: :func:`experiments.results.atomic_write`);
+    returns them. Only this job writes its folder."""
     output_dir = Path(output_dir)
     removed = []
     for path in [*output_dir.glob(".*.tmp"), *output_dir.glob("dose_*/.*.tmp")]:
@@ -190,14 +191,10 @@ def _now() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it (never half-written)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`experiments.results.atomic_write`)."""
+    from experiments.results import atomic_write
+
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _write_status(output_dir: Path, **status) -> None:
@@ -314,24 +311,23 @@ def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
     provenance; read from ``results.h5`` without its spikes."""
     import numpy as np
 
-    from experiments.results import open_results
+    from experiments.results import read_summary
 
-    out: dict[str, object] = {}
-    with open_results(results_path) as f:  # a damaged file raises ResultsFileError naming it
-        out["n_windows"] = int(f["windows/start_s"].shape[0])
-        for pop, group in f["readouts"].items():
-            if "rate" in group:
-                rate = np.asarray(group["rate"][()], dtype=float)
-                out[f"{pop}_rate_baseline_hz"] = round(float(rate[0]), 4) if rate.size else float("nan")
-                out[f"{pop}_rate_max_hz"] = round(float(rate.max()), 4) if rate.size else float("nan")
-                out[f"{pop}_rate_min_hz"] = round(float(rate.min()), 4) if rate.size else float("nan")
-        provenance = f["provenance"]
-        if "wall_time_s" in provenance:
-            wall = provenance["wall_time_s"].attrs
-            out["wall_time_s"] = round(float(wall.get("total", float("nan"))), 3)
-            out["build_s"] = round(float(wall.get("build", float("nan"))), 3)
-        if "recompiled" in provenance.attrs:
-            out["recompiled"] = bool(provenance.attrs["recompiled"])
+    summary = read_summary(results_path)  # a damaged file raises ResultsFileError naming it
+    out: dict[str, object] = {"n_windows": summary.n_windows}
+    for pop, table in summary.readouts.items():
+        if "rate" in table:
+            rate = np.asarray(table["rate"], dtype=float)
+            out[f"{pop}_rate_baseline_hz"] = round(float(rate[0]), 4) if rate.size else float("nan")
+            out[f"{pop}_rate_max_hz"] = round(float(rate.max()), 4) if rate.size else float("nan")
+            out[f"{pop}_rate_min_hz"] = round(float(rate.min()), 4) if rate.size else float("nan")
+    provenance = summary.provenance
+    if isinstance(provenance.get("wall_time_s"), dict):
+        wall = provenance["wall_time_s"]
+        out["wall_time_s"] = round(float(wall.get("total", float("nan"))), 3)
+        out["build_s"] = round(float(wall.get("build", float("nan"))), 3)
+    if "recompiled" in provenance and not isinstance(provenance["recompiled"], dict):
+        out["recompiled"] = bool(provenance["recompiled"])
     return out
 
 
@@ -515,8 +511,9 @@ class SweepCallback(Callback):
         except ConfigError as error:
             _refuse(error)
         if self.index:
-            import h5py  # noqa: F401  (imported now: an import at interpreter exit may fail)
-            import pandas  # noqa: F401
+            import pandas  # noqa: F401  (imported now: an import at interpreter exit may fail)
+
+            import experiments.results  # noqa: F401  (and h5py with it)
 
             self._sweep_dir = Path(str(config.hydra.sweep.dir))
             atexit.register(self._write_index)

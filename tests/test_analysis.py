@@ -261,6 +261,38 @@ def test_cv_isi_regular_poisson_and_readout():
     assert np.nanmean(cvp) == pytest.approx(mean_cv_isi(tp * 1e-3, idp, 0.0, 20.0))
     with pytest.raises(ValueError, match="node ids"):
         A.cv_isi(t, ids, 2, 0.0, 200.0)
+    # one computation: the readout is the mean of the per-cell values, bit for bit (same time unit)
+    defined = cvp[~np.isnan(cvp)]
+    assert float(np.mean(defined)) == mean_cv_isi(tp, idp, 0.0, 20_000.0)
+
+
+def test_window_slicing_has_one_convention(run_and_data):
+    from experiments.results import spikes_in_window, window_bounds_ms
+    from experiments.simulation.readouts import in_window
+
+    run, data = run_and_data
+    for w in range(run.n_windows):
+        start, stop = window_bounds_ms(data, w)
+        assert run.window_bounds_ms(w) == (start, stop)
+        t, ids = data.spikes["pyr"]
+        keep = in_window(np.asarray(t), start, stop)
+        rel, got = spikes_in_window(data, "pyr", w)
+        np.testing.assert_array_equal(rel, np.asarray(t)[keep] - start)
+        np.testing.assert_array_equal(got, np.asarray(ids)[keep])
+    assert in_window(np.array([0.0, 1.0, 2.0]), 1.0, 2.0).tolist() == [False, True, False]  # [start, stop)
+
+
+def test_shared_constants_have_one_home():
+    from circuits import units
+    from circuits.slow import plasticity
+    from experiments import figures
+    from experiments.analysis import course, dose_response
+    from experiments.scoring import observables
+
+    for module in (course, figures, observables, plasticity):
+        assert module.SECONDS_PER_DAY is units.SECONDS_PER_DAY
+    assert figures.DOSE_RESPONSE_COLUMNS is dose_response.CHANGE_COLUMNS
+    assert dose_response.COLUMNS[: len(dose_response.CHANGE_COLUMNS)] == dose_response.CHANGE_COLUMNS
 
 
 def test_synaptic_charge_from_conductance_readouts(tmp_path):

@@ -8,6 +8,7 @@ check signs, orderings and the time course's shape, never a magnitude tuned to t
 import numpy as np
 import pytest
 
+from circuits.units import SECONDS_PER_DAY
 from experiments.analysis.course import excess_at_day, response_summary, value_at_day
 from experiments.analysis.course import peak_excess as course_peak_excess
 
@@ -104,7 +105,7 @@ def test_six_infusions_sustain_the_outcome_longer_than_one(course):
     line = value_at_day(single.timeline, "outcome", 0.0) + 0.5 * peak_excess(single, "outcome")
 
     def last_day_above(data):
-        days = data.timeline["time_from_dose_s"] / 86400.0
+        days = data.timeline["time_from_dose_s"] / SECONDS_PER_DAY
         above = np.flatnonzero(data.timeline["outcome"] >= line)
         return float(days[above[-1]]) if above.size else 0.0
 

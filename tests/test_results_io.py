@@ -137,6 +137,34 @@ def test_layout_enum_and_units(tmp_path):
         assert f["provenance/wall_time_s"].attrs["build"] == 3.1
 
 
+def test_read_summary_without_spikes(tmp_path):
+    data = make_data()
+    data.provenance["recompiled"] = True
+    path = write_results(tmp_path / "results.h5", data)
+    summary = results.read_summary(tmp_path)  # a run folder works too
+    assert summary.n_windows == 3
+    assert summary.readouts.keys() == data.readouts.keys()
+    for pop in data.readouts:
+        for name, values in data.readouts[pop].items():
+            np.testing.assert_array_equal(summary.readouts[pop][name], values)
+    assert summary.readout_units == data.readout_units
+    assert summary.provenance == read_results(path).provenance
+
+
+def test_sweep_key_readouts_from_the_summary(tmp_path):
+    from experiments import sweep
+
+    data = make_data()
+    data.provenance["recompiled"] = False
+    data.provenance["wall_time_s"] = {"build": 3.14159, "total": 12.3456}
+    row = sweep.key_readouts(write_results(tmp_path / "results.h5", data))
+    rate = data.readouts["pv"]["rate"]
+    assert row["n_windows"] == 3
+    assert row["pv_rate_baseline_hz"] == round(float(rate[0]), 4)
+    assert (row["pv_rate_max_hz"], row["pv_rate_min_hz"]) == (round(rate.max(), 4), round(rate.min(), 4))
+    assert (row["wall_time_s"], row["build_s"], row["recompiled"]) == (12.346, 3.142, False)
+
+
 @pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])
 def test_atomic_write(tmp_path, monkeypatch, exc):
     path = tmp_path / "results.h5"

@@ -47,7 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SECONDS_PER_DAY = 86400.0
+from circuits.units import SECONDS_PER_DAY
+
 SECONDS_PER_HOUR = 3600.0
 
 

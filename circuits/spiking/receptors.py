@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..compounds import SPECIES
-from ..pharmacology import BlockParameters
+from ..pharmacology import V_REF_MV, BlockParameters
 
 #: Jahr & Stevens 1990 (TARGETS R9): half-block [Mg] at 0 mV and voltage slope.
 MG_HALF_BLOCK_MM = 3.57
@@ -186,7 +186,7 @@ def namespace(syn: SynapseParameters, block: BlockParameters) -> dict:
         "mg_slope": MG_VOLTAGE_SLOPE_PER_MV,
         "koff": block.koff_per_s * Hz,
         "kescape": block.escape_per_s * Hz,
-        "v_block_ref": -70 * mV,
+        "v_block_ref": V_REF_MV * mV,
         "v_block_e": block.v_e_mV * mV,
     }
     for k in block.dissociation_uM:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SECONDS_PER_DAY = 86400.0
+from circuits.units import SECONDS_PER_DAY
 
 
 def response_summary(

@@ -7,17 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.results import RunData
+from experiments.results import RunData, atomic_write
 
-COLUMNS = (
+#: The dose and the changes from baseline (%) of :func:`summarize` (what the dose-response figure plots).
+CHANGE_COLUMNS = (
     "dose_mg_per_kg",
     "peak_glutamate_change_pct",
     "evoked_release_change_pct",
     "pyr_rate_change_pct",
     "pv_rate_change_pct",
     "sst_rate_change_pct",
-    "peak_nmda_blocked_pyr",
 )
+#: Every column of ``dose_response.csv``, in order: the changes, then the peak blocked fraction.
+COLUMNS = (*CHANGE_COLUMNS, "peak_nmda_blocked_pyr")
 
 
 def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:
@@ -48,11 +50,13 @@ def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:
 
 
 def write_table(rows: list[dict[str, float]], path: Path) -> Path:
-    """CSV, written to a temp file and renamed (never half-written)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
-    return path
+    """The rows as CSV at ``path`` (columns :data:`COLUMNS`), written atomically
+    (:func:`experiments.results.atomic_write`: never half-written)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return atomic_write(path, write)

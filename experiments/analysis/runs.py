@@ -27,7 +27,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from experiments.results import ResultsFileError, RunData, find_results, read_results, results_path, spikes_in_window
+from experiments.results import (
+    ResultsFileError,
+    RunData,
+    find_results,
+    read_results,
+    results_path,
+    spikes_in_window,
+    window_bounds_ms,
+)
 
 __all__ = [
     "CHARGE_UNITS",
@@ -168,9 +176,8 @@ class Run:
         return np.asarray(t), np.asarray(ids)
 
     def window_bounds_ms(self, window: int) -> tuple[float, float]:
-        """(start_ms, stop_ms) of ``window`` in protocol time."""
-        start = float(self.data.windows["start_s"][window]) * 1e3
-        return start, start + float(self.data.windows["duration_s"][window]) * 1e3
+        """(start_ms, stop_ms) of ``window`` in protocol time (:func:`~experiments.results.window_bounds_ms`)."""
+        return window_bounds_ms(self.data, window)
 
     def spikes_frame(self, populations: Sequence[str] | None = None) -> pd.DataFrame:
         """Every spike as one row: ``population``, ``window``, ``label`` (if the run has labels),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import integrate, signal
 
+from experiments.simulation.readouts import cv_isi_per_cell, in_window
+
 #: The gamma band (Hz) of TARGETS C5.
 GAMMA_BAND_HZ: tuple[float, float] = (30.0, 80.0)
 #: Default Welch segment length (ms): 256 ms gives a frequency resolution of 1000/256 = 3.9 Hz.
@@ -39,7 +41,7 @@ def _bins(start_ms: float, stop_ms: float, bin_ms: float) -> np.ndarray:
 def _bin_index(times_ms, start_ms: float, edges: np.ndarray, bin_ms: float):
     """Bin index of each spike in [edges[0], edges[-1]) (a mask of the kept spikes and their bins)."""
     t = np.asarray(times_ms, dtype=float)
-    keep = (t >= edges[0]) & (t < edges[-1])
+    keep = in_window(t, edges[0], edges[-1])
     idx = np.floor((t[keep] - start_ms) / bin_ms).astype(np.int64)
     return keep, np.clip(idx, 0, len(edges) - 2)
 
@@ -68,32 +70,11 @@ def cv_isi(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, min_s
     CV_i = std(ISI_i) / mean(ISI_i) (population std, ddof = 0) over the intervals between
     consecutive spikes of cell i in [start_ms, stop_ms); NaN for cells with fewer than
     ``min_spikes`` spikes. CV = 0 for a regular train, about 1 for a Poisson train.
-    ``np.nanmean`` of the result is the ``cv_isi`` readout of ``results.h5`` (which uses the
-    window after its transient and ``min_spikes = 3``).
+    The mean over the cells with a value is the ``cv_isi`` readout of ``results.h5`` (which uses
+    the window after its transient and ``min_spikes = 3``): both are
+    :func:`experiments.simulation.readouts.cv_isi_per_cell`.
     """
-    if min_spikes < 2:
-        raise ValueError(f"min_spikes must be >= 2 (an ISI needs two spikes), got {min_spikes}")
-    t, ids = np.asarray(times_ms, dtype=float), np.asarray(ids).astype(np.int64)
-    if t.shape != ids.shape:
-        raise ValueError(f"times_ms {t.shape} and ids {ids.shape} differ")
-    keep = (t >= start_ms) & (t < stop_ms)
-    t, ids = t[keep], ids[keep]
-    if ids.size and (ids.min() < 0 or ids.max() >= n_neurons):
-        raise ValueError(f"node ids must lie in [0, {n_neurons})")
-    order = np.lexsort((t, ids))
-    t, ids = t[order], ids[order]
-    out = np.full(n_neurons, np.nan)
-    same = ids[1:] == ids[:-1]  # consecutive spikes of one cell
-    isi, owner = np.diff(t)[same], ids[1:][same]
-    n_isi = np.bincount(owner, minlength=n_neurons)
-    s1 = np.bincount(owner, isi, minlength=n_neurons)
-    s2 = np.bincount(owner, isi * isi, minlength=n_neurons)
-    ok = n_isi >= min_spikes - 1
-    mean = s1[ok] / n_isi[ok]
-    var = np.maximum(s2[ok] / n_isi[ok] - mean**2, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[ok] = np.sqrt(var) / mean
-    return out
+    return cv_isi_per_cell(times_ms, ids, n_neurons, start_ms, stop_ms, min_spikes)
 
 
 def power_spectrum(

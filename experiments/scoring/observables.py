@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from circuits.units import SECONDS_PER_DAY
 from experiments.analysis.course import excess_at_day, peak_excess, value_at_day
 from experiments.results import RunData, read_results
 
@@ -91,7 +92,7 @@ def _day(condition: dict, default: float) -> float:
 
 
 def _last_day_above_half_peak(run: RunData, line: float) -> float:
-    days = run.timeline["time_from_dose_s"] / 86400.0
+    days = run.timeline["time_from_dose_s"] / SECONDS_PER_DAY
     above = np.flatnonzero(run.timeline["outcome"] >= line)
     return float(days[above[-1]]) if above.size else 0.0
 

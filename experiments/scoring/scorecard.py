@@ -32,7 +32,7 @@ import yaml
 
 from experiments.errors import ConfigError
 from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR  # noqa: F401  (re-exported)
-from experiments.results import ResultsFileError, read_config
+from experiments.results import ResultsFileError, atomic_write, read_config
 from experiments.scoring.observables import OBSERVABLES, evaluate, find_runs, merge, pick
 
 log = logging.getLogger(__name__)
@@ -325,10 +325,7 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
 
     table = pd.DataFrame(rows)
     folder.mkdir(parents=True, exist_ok=True)
-    csv = folder / "scorecard.csv"
-    tmp = folder / ".scorecard.csv.tmp"
-    table.to_csv(tmp, index=False)
-    tmp.replace(csv)
+    csv = atomic_write(folder / "scorecard.csv", lambda tmp: table.to_csv(tmp, index=False))
     lines = [
         "# Scorecard",
         "",
@@ -346,7 +343,7 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
             spread = f" ± {row['seed_spread']:.2g}" if row["n_seeds"] > 1 else ""
             cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{spread}")
         lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
-    (folder / "scorecard.md").write_text("\n".join(lines) + "\n")
+    atomic_write(folder / "scorecard.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     if heat_map is not None:
         heat_map(table, folder / "scorecard")
     return csv

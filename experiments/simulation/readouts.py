@@ -122,25 +122,69 @@ def check_window(
             )
 
 
+def in_window(times: np.ndarray, start: float, stop: float) -> np.ndarray:
+    """Which spikes a window holds: the mask of ``start <= times < stop``.
+
+    The one convention for slicing spikes by window (readouts, :func:`experiments.results.spikes_in_window`,
+    the spike-train statistics of :mod:`experiments.analysis`). Any time unit, the same for all three.
+    """
+    return (times >= start) & (times < stop)
+
+
 def mean_rate_hz(times_s: np.ndarray, n_neurons: int, start_s: float, stop_s: float) -> float:
     """Spikes in [start, stop) per neuron per second."""
-    count = np.count_nonzero((times_s >= start_s) & (times_s < stop_s))
+    count = np.count_nonzero(in_window(times_s, start_s, stop_s))
     return count / (n_neurons * (stop_s - start_s))
 
 
+def _cell_cvs(
+    times: np.ndarray, ids: np.ndarray, start: float, stop: float, min_spikes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cells, CV of each) for the cells with at least ``min_spikes`` spikes in [start, stop),
+    cells in ascending order; CV = std(ISI) / mean(ISI) (ddof = 0), computed per cell."""
+    keep = in_window(times, start, stop)
+    times, ids = times[keep], ids[keep]
+    order = np.lexsort((times, ids))
+    times, ids = times[order], ids[order]
+    cells, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    enough = counts >= min_spikes
+    cvs = np.empty(np.count_nonzero(enough))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k, (i, n) in enumerate(zip(first[enough], counts[enough])):
+            isi = np.diff(times[i : i + n])
+            cvs[k] = isi.std() / isi.mean()
+    return cells[enough], cvs
+
+
+def cv_isi_per_cell(
+    times: np.ndarray, ids: np.ndarray, n_neurons: int, start: float, stop: float, min_spikes: int = 3
+) -> np.ndarray:
+    """Coefficient of variation of each cell's inter-spike intervals in [start, stop).
+
+    CV_i = std(ISI_i) / mean(ISI_i) (population std, ddof = 0); NaN for cells with fewer than
+    ``min_spikes`` spikes. Times in any unit (the CV has none), the same for ``start`` and ``stop``.
+    Raises ValueError if ``min_spikes < 2``, the arrays differ in shape or an id in the window
+    lies outside ``[0, n_neurons)``.
+    """
+    if min_spikes < 2:
+        raise ValueError(f"min_spikes must be >= 2 (an ISI needs two spikes), got {min_spikes}")
+    t, ids = np.asarray(times, dtype=float), np.asarray(ids).astype(np.int64)
+    if t.shape != ids.shape:
+        raise ValueError(f"times {t.shape} and ids {ids.shape} differ")
+    inside = ids[in_window(t, start, stop)]
+    if inside.size and (inside.min() < 0 or inside.max() >= n_neurons):
+        raise ValueError(f"node ids must lie in [0, {n_neurons})")
+    out = np.full(n_neurons, np.nan)
+    cells, cvs = _cell_cvs(t, ids, start, stop, min_spikes)
+    out[cells] = cvs
+    return out
+
+
 def mean_cv_isi(times_s: np.ndarray, ids: np.ndarray, start_s: float, stop_s: float, min_spikes: int = 3) -> float:
-    """Mean over neurons (with at least ``min_spikes`` spikes) of std(ISI) / mean(ISI); NaN if none."""
-    keep = (times_s >= start_s) & (times_s < stop_s)
-    times_s, ids = times_s[keep], ids[keep]
-    order = np.lexsort((times_s, ids))
-    times_s, ids = times_s[order], ids[order]
-    cvs = []
-    for neuron in np.unique(ids):
-        t = times_s[ids == neuron]
-        if len(t) >= min_spikes:
-            isi = np.diff(t)
-            cvs.append(isi.std() / isi.mean())
-    return float(np.mean(cvs)) if cvs else float("nan")
+    """Mean over neurons (with at least ``min_spikes`` spikes) of std(ISI) / mean(ISI); NaN if none
+    (the ``cv_isi`` readout; the per-cell values are :func:`cv_isi_per_cell`)."""
+    _, cvs = _cell_cvs(times_s, ids, start_s, stop_s, min_spikes)
+    return float(np.mean(cvs)) if cvs.size else float("nan")
 
 
 def release_readouts(

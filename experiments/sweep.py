@@ -12,7 +12,7 @@ sweep folder. Run the same command again into the same sweep folder
   run whose stored config differs (other overrides, other defaults) is overwritten (its
   files are removed first).
 
-A job holds its folder while it runs (:func:`experiments.kinds.run.claim_folder`): a second sweep
+A job holds its folder while it runs (:func:`experiments.kinds.folders.claim_folder`): a second sweep
 into the same folder is refused job by job instead of writing over a live one.
 
 Each job records its outcome and job number(s) in ``<run folder>/job_status.json``.
@@ -239,7 +239,7 @@ def run_job(
 ) -> str:
     """One job of a sweep: skip it if ``output_dir`` holds its finished results, else run it
     (``run(cfg, output_dir)``, default :func:`experiments.kinds.run.run_in_folder`). The folder is
-    held meanwhile (:func:`experiments.kinds.run.claim_folder`: writable, no other live run in it,
+    held meanwhile (:func:`experiments.kinds.folders.claim_folder`: writable, no other live run in it,
     else RunFolderError); the results of another config found there are removed before the
     job runs again. Records the outcome in ``job_status.json``; returns ``"done"`` or
     ``"skipped-finished"``; re-raises the run's error (after recording ``"failed"``) and an

@@ -2,7 +2,7 @@
 is held by one run at a time and never silently overwritten, an interrupted run writes nothing,
 output names derived from values are unique, and unwritable folders end in one line.
 
-The fast tests stand in for the simulation (``experiments.kinds.run._run_data``) where only the
+The fast tests stand in for the simulation (``experiments.kinds.protocol_run._run_data``) where only the
 writing is checked; the tests marked slow run the real command on ``circuit=small`` with one
 thread and real signals.
 """
@@ -28,7 +28,8 @@ from experiments.api import compose_config
 from experiments.config import ConfigError, dose_folder
 from experiments.errors import RunFolderError
 from experiments.kinds import claim_folder, dose_folders, run_experiment
-from experiments.kinds import run as R
+from experiments.kinds import folders as R
+from experiments.kinds import protocol_run as P
 from experiments.results import RunData
 from experiments.sweep import STATUS_FILE, run_job, sweep_index
 
@@ -192,7 +193,7 @@ def test_folder_errors_cross_process_boundaries():
 def test_api_refuses_a_folder_with_results_before_building(tmp_path, monkeypatch):
     from experiments.api import run
 
-    monkeypatch.setattr(R, "make_engine", lambda *a, **k: pytest.fail("built a circuit"))
+    monkeypatch.setattr(P, "make_engine", lambda *a, **k: pytest.fail("built a circuit"))
     (tmp_path / "dose_0.5_mg_per_kg").mkdir()
     (tmp_path / "dose_0.5_mg_per_kg" / "results.h5").write_bytes(b"x")
     with pytest.raises(RunFolderError, match="output_dir: .*dose_0.5_mg_per_kg/results.h5"):
@@ -229,8 +230,8 @@ def no_simulation(monkeypatch):
             state.hook(cfg)
         return _fake_data(cfg)
 
-    monkeypatch.setattr(R, "make_engine", lambda *a, **k: None)
-    monkeypatch.setattr(R, "_run_data", fake)
+    monkeypatch.setattr(P, "make_engine", lambda *a, **k: None)
+    monkeypatch.setattr(P, "_run_data", fake)
     return state
 
 
@@ -304,7 +305,7 @@ def test_interrupt_flag_stops_after_the_window():
     """The handler run_protocol's windows run under: the first SIGINT is remembered (the window
     goes on), the progress hook after the window stops the run; a second SIGINT stops at once."""
     previous = signal.getsignal(signal.SIGINT)
-    with R._StopAfterWindow() as stop:
+    with P._StopAfterWindow() as stop:
         stop.progress("window 1/3")  # nothing asked: goes on
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)

@@ -267,17 +267,17 @@ class _PoisonedEngine:
 def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkeypatch):
     from experiments.api import compose_config
     from experiments.errors import NumericalError
-    from experiments.kinds import run as run_module
+    from experiments.kinds import protocol_run, run_experiment
     from experiments.simulation.engine import RuntimeEngine
 
     cfg = compose_config(TINY)
     monkeypatch.setattr(
-        run_module,
+        protocol_run,
         "make_engine",
         lambda structure, backend, cache_dir=None: _PoisonedEngine(RuntimeEngine(structure, "numpy"), 1, "q_nmda"),
     )
     with pytest.raises(NumericalError, match="window '1 uM', population sst: state variable q_nmda"):
-        run_module.run_experiment(cfg, tmp_path / "run")
+        run_experiment(cfg, tmp_path / "run")
     assert not any((tmp_path / "run").glob("**/*.h5")) and not any((tmp_path / "run").glob("**/*.png"))
 
 

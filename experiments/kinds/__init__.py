@@ -1,25 +1,30 @@
-"""Running an experiment into a folder: validation, the folder's bookkeeping, the run itself.
+"""Experiment kinds and running one into a folder.
 
-:func:`run_experiment` validates a config (:func:`validate`), claims its output folder and runs
-the experiment it names; :func:`run_in_folder` does so in a folder the caller holds.
+- :mod:`.run`: the registry of experiment kinds (:data:`~.run.KINDS`), the whole validation
+  (:func:`validate`) and :func:`run_experiment` / :func:`run_in_folder`;
+- :mod:`.folders`: the output folder's bookkeeping (claimed, checked, cleaned);
+- :mod:`.protocol_run`: a protocol experiment (and the dose-response series) on one compiled circuit.
 """
 
-from experiments.kinds.run import (
+from experiments.kinds.folders import (
     check_folder,
     check_writable,
     claim_folder,
     dose_folders,
+    existing_results,
     remove_results,
-    run_experiment,
-    run_in_folder,
-    validate,
 )
+from experiments.kinds.run import KINDS, Kind, kind_of, run_experiment, run_in_folder, validate
 
 __all__ = [
+    "KINDS",
+    "Kind",
     "check_folder",
     "check_writable",
     "claim_folder",
     "dose_folders",
+    "existing_results",
+    "kind_of",
     "remove_results",
     "run_experiment",
     "run_in_folder",

@@ -1,0 +1,218 @@
+"""Running a protocol experiment on one compiled circuit: the windows, the provenance, the file.
+
+:func:`run_protocol_experiment` runs the protocol of ``experiment.name`` (bath, iv_infusion,
+evoked_release, course) and writes ``results.h5`` and its figures; :func:`run_dose_response`
+runs the iv_infusion protocol once per dose on the same compiled circuit.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import signal
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from experiments import config as C
+from experiments.analysis import dose_response
+from experiments.kinds.folders import Outputs, dose_folders
+from experiments.protocols import PROTOCOLS
+from experiments.results import RunData, write_results
+from experiments.simulation.engine import make_engine
+from experiments.simulation.readouts import READOUT_UNITS, TRAIN_READOUT_UNITS
+from experiments.simulation.timeline import run_protocol
+
+log = logging.getLogger(__name__)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("ketamine-sim", "brian2", "numpy", "scipy", "h5py", "hydra-core", "omegaconf", "matplotlib"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        from experiments.paths import ROOT as root
+
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or "unknown"
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class _StopAfterWindow:
+    """While the windows of a protocol run, a first SIGINT (Ctrl-C, a notebook's "interrupt
+    kernel") asks the run to stop after the current window, a second stops it at once. Brian2's
+    own handler would only stop a runtime network early (and swallow the signal during a
+    standalone window); the window the binary itself cut short is refused by the engine."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._installed = False
+        self._previous = None
+
+    def __enter__(self) -> _StopAfterWindow:
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:  # None: a handler not set from Python; Python's own is the nearest
+            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt("interrupted twice: stopped at once")
+        self.requested = True
+        log.warning(
+            "interrupt: the run stops after the current window and writes nothing (interrupt again to stop at once)"
+        )
+
+    def progress(self, message: str) -> None:
+        """run_protocol's progress hook, called after every window: stops the run if asked."""
+        logging.getLogger(run_protocol.__module__).info(message)
+        if self.requested:
+            raise KeyboardInterrupt("interrupted: the run stopped after a window")
+
+
+def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: datetime, train=None) -> RunData:
+    with _StopAfterWindow() as stop:
+        try:
+            result = run_protocol(
+                protocol,
+                structure,
+                drive,
+                engine,
+                int(cfg.seed),
+                C.mechanisms(cfg, structure),
+                train=train,
+                progress=stop.progress,
+            )
+        except Exception as error:  # e.g. the binary killed by the same Ctrl-C outside its run loop
+            if stop.requested:
+                raise KeyboardInterrupt(f"interrupted ({type(error).__name__}: {error})") from error
+            raise
+    wall = {"build": engine.timings["build_s"], **result.wall_s, "total": time.perf_counter() - clock}
+    provenance = {
+        "seed": int(cfg.seed),
+        "git_commit": _git_commit(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "start_time": started.isoformat(),
+        "end_time": datetime.now(UTC).isoformat(),
+        "circuit_digest": structure.digest(),
+        "recompiled": bool(engine.recompiled),
+        "backend": cfg.backend.name,
+        "versions": _versions(),
+        "wall_time_s": wall,
+    }
+    return RunData(
+        spikes=result.spikes,
+        windows=result.windows,
+        window_units=result.window_units,
+        timeline=result.timeline,
+        timeline_units=result.timeline_units,
+        readouts=result.readouts,
+        readout_units={**READOUT_UNITS, **TRAIN_READOUT_UNITS},
+        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        provenance=provenance,
+        synapses=result.synapses,
+    )
+
+
+def run_protocol_experiment(cfg, output_dir: Path, outputs: Outputs, clock: float, started: datetime) -> Path:
+    """The protocol of ``experiment.name`` on the compiled circuit: writes ``results.h5`` and,
+    with ``output.figure``, ``summary.png`` (and ``spine_density.png``/``.svg`` when the run has
+    plasticity traces). Returns the results' path. Ctrl-C: nothing is left."""
+    with _discard_on_interrupt(outputs, output_dir):
+        structure, drive, engine = _circuit(cfg)
+        train = C.train(cfg) if cfg.experiment.name == "evoked_release" else None
+        protocol = PROTOCOLS[cfg.experiment.name](cfg)
+        data = _run_data(cfg, protocol, structure, drive, engine, clock, started, train)
+        path = outputs.write(output_dir / "results.h5", lambda p: write_results(p, data))
+        log.info("results: %s", path.resolve())
+        if cfg.output.figure:
+            _figures(data, output_dir, outputs)
+        return path
+
+
+def _figures(data: RunData, output_dir: Path, outputs: Outputs) -> None:
+    from experiments.figures import spine_density, summary_figure
+
+    png = outputs.write(output_dir / "summary.png", lambda p: summary_figure(data, p))
+    log.info("figure: %s", png.resolve())
+    if "spine_density" in data.timeline:
+        base = output_dir / "spine_density"  # written as .png and .svg
+        png = outputs.write(
+            base.with_suffix(".png"), lambda p: spine_density(data, base), also=[base.with_suffix(".svg")]
+        )
+        log.info("figure: %s", png.resolve())
+
+
+def _circuit(cfg):
+    """The circuit's structure and drive, and the engine that runs its windows (compiled once)."""
+    structure = C.circuit_structure(cfg)
+    cache_dir = Path(cfg.backend.cache_dir).expanduser() if cfg.backend.cache_dir else None
+    log.info("circuit %s: %d neurons", structure.name, sum(structure.counts.values()))
+    return structure, C.circuit_drive(cfg), make_engine(structure, cfg.backend.name, cache_dir)
+
+
+@contextmanager
+def _discard_on_interrupt(outputs: Outputs, output_dir: Path):
+    """On Ctrl-C, remove what the run wrote and re-raise."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        outputs.discard()
+        log.warning("%s: nothing written to %s", interrupt or "interrupted", output_dir)
+        raise
+
+
+def run_dose_response(cfg, output_dir: Path, outputs: Outputs, clock: float, started: datetime) -> Path:
+    """The iv_infusion protocol once per dose, all on the one compiled circuit; writes
+    ``dose_*/results.h5`` and ``dose_response.csv`` (and its figure). Ctrl-C: nothing is left."""
+    with _discard_on_interrupt(outputs, output_dir):
+        return _dose_response(cfg, output_dir, outputs, clock, started)
+
+
+def _dose_response(cfg, output_dir: Path, outputs: Outputs, clock: float, started: datetime) -> Path:
+    folders = dose_folders(C.dose_list(cfg))
+    structure, drive, engine = _circuit(cfg)
+    rows = []
+    doses = C.dose_list(cfg)
+    for i, (dose, folder) in enumerate(zip(doses, folders)):
+        log.info("dose %d/%d: %g mg/kg", i + 1, len(doses), dose)
+        dose_cfg = OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}})
+        dose_clock = (
+            clock if i == 0 else time.perf_counter()
+        )  # each file's total covers its own dose (the first: the build too)
+        data = _run_data(dose_cfg, PROTOCOLS["iv_infusion"](dose_cfg), structure, drive, engine, dose_clock, started)
+        outputs.write(output_dir / folder / "results.h5", lambda p, data=data: write_results(p, data))
+        rows.append(dose_response.summarize(dose, data))
+    path = outputs.write(output_dir / "dose_response.csv", lambda p: dose_response.write_table(rows, p))
+    log.info("results: %s (and dose_*/results.h5)", path.resolve())
+    if cfg.output.figure:
+        from experiments.figures import dose_response_png
+
+        png = outputs.write(output_dir / "dose_response.png", lambda p: dose_response_png(rows, p))
+        log.info("figure: %s", png.resolve())
+    return path

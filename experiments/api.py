@@ -16,8 +16,8 @@ from pathlib import Path
 
 from experiments import kinds
 from experiments.analysis import Run, load_run
-from experiments.config import check_overrides, compose_config, dose_list
-from experiments.kinds import dose_folders, run_experiment
+from experiments.config import check_overrides, compose_config
+from experiments.kinds import run_experiment
 
 __all__ = ["compose_config", "run"]
 
@@ -38,6 +38,5 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", o
     )  # the command line's checks: a key given twice, a key nothing reads
     cfg = compose_config(overrides)
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
-    if cfg.experiment.name == "dose_response":  # one results.h5 per dose
-        path = output_dir / dose_folders(dose_list(cfg))[-1] / "results.h5"
-    return load_run(path)
+    results = kinds.kind_of(cfg).results(cfg)  # dose_response: one results.h5 per dose, the last loaded
+    return load_run(output_dir / results[-1][0] if results else path)

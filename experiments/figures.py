@@ -534,3 +534,18 @@ def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
     """The dose-response figure (:func:`dose_response`) as one PNG at ``path`` (written atomically)."""
     fig = dose_response(rows)
     return _save_atomic(fig, Path(path), dpi=120)
+
+
+#: The last chunk of every complete PNG file.
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def png_complete(path: Path) -> bool:
+    """Whether ``path`` is a PNG file that was written to its end (a cut-off or missing file
+    is redrawn by a resumed sweep)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(Path(path).stat().st_size - len(_PNG_END), 0))
+            return f.read() == _PNG_END
+    except OSError:
+        return False

@@ -53,7 +53,6 @@ INDEX_FILE = "sweep_index.csv"
 #: error; no complete results (never started, interrupted, or still running).
 STATUSES = ("done", "skipped-finished", "failed", "missing")
 _RESULTS = "results.h5"
-_PNG_END = b"IEND\xaeB`\x82"  # the last chunk of every complete PNG file
 
 
 # --------------------------------------------------------------------------- one job
@@ -68,20 +67,11 @@ def _config_dict(cfg) -> dict:
 
 
 def _expected_results(cfg) -> list[tuple[Path, Any]]:
-    """(results path relative to the run folder, the config stored in it) of every file a run writes."""
-    from omegaconf import OmegaConf
+    """(results path relative to the run folder, the config stored in it) of every file a run
+    writes (:attr:`experiments.kinds.Kind.results`)."""
+    from experiments.kinds import kind_of
 
-    from experiments import config as C
-
-    if cfg.experiment.name == "dose_response":  # one file per dose, named as experiments.kinds.run names them
-        from experiments.kinds import dose_folders
-
-        doses = C.dose_list(cfg)
-        return [
-            (Path(folder) / _RESULTS, OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}}))
-            for dose, folder in zip(doses, dose_folders(doses))
-        ]
-    return [(Path(_RESULTS), cfg)]
+    return [(Path(rel), stored) for rel, stored in kind_of(cfg).results(cfg)]
 
 
 def _stored_config(path: Path) -> dict:
@@ -129,8 +119,11 @@ def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
         if keys:
             more = f", ... ({len(keys)} keys)" if len(keys) > 5 else ""
             return False, f"{rel} was written with another config ({', '.join(keys[:5])}{more})"
-    if cfg.experiment.name == "dose_response" and not (output_dir / "dose_response.csv").exists():
-        return False, "no dose_response.csv"
+    from experiments.kinds import kind_of
+
+    missing = [name for name in kind_of(cfg).tables(cfg) if not (output_dir / name).exists()]
+    if missing:
+        return False, f"no {missing[0]}"
     return True, "complete results with the same config"
 
 
@@ -149,41 +142,12 @@ def remove_leftover_temp_files(output_dir: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def _png_complete(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(path.stat().st_size - len(_PNG_END), 0))
-            return f.read() == _PNG_END
-    except OSError:
-        return False
-
-
 def _redraw_figure_if_needed(output_dir: Path, cfg) -> bool:
-    """Redraw the figure of finished results if it is missing or cut off; returns whether it did."""
-    from experiments.results import read_results
+    """Redraw the figure of finished results if it is missing or cut off; returns whether it
+    did (:attr:`experiments.kinds.Kind.redraw`)."""
+    from experiments.kinds import kind_of
 
-    if not cfg.output.figure:
-        return False
-    if cfg.experiment.name == "dose_response":
-        from experiments.analysis import dose_response
-        from experiments.figures import dose_response_png
-
-        png = output_dir / "dose_response.png"
-        if _png_complete(png):
-            return False
-        rows = [
-            dose_response.summarize(float(c.dosing.dose_mg_per_kg), read_results(output_dir / rel))
-            for rel, c in _expected_results(cfg)
-        ]
-        dose_response_png(rows, png)
-        return True
-    png = output_dir / "summary.png"
-    if _png_complete(png):
-        return False
-    from experiments.figures import summary_figure
-
-    summary_figure(read_results(output_dir / _RESULTS), png)
-    return True
+    return bool(cfg.output.figure) and kind_of(cfg).redraw(output_dir, cfg)
 
 
 def _now() -> str:
@@ -494,9 +458,10 @@ class SweepCallback(Callback):
         from omegaconf import OmegaConf
 
         from experiments.errors import ConfigError
-        from experiments.kinds import check_folder
+        from experiments.kinds import KINDS, check_folder
 
-        resume = OmegaConf.select(config, "experiment.name", default=None) == "scorecard"  # resumes on purpose
+        kind = KINDS.get(OmegaConf.select(config, "experiment.name", default=None))
+        resume = kind is not None and kind.resumes  # the scorecard resumes on purpose
         try:
             check_folder(str(config.hydra.run.dir), "hydra.run.dir", resume=resume)
         except ConfigError as error:

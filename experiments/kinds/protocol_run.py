@@ -216,3 +216,30 @@ def _dose_response(cfg, output_dir: Path, outputs: Outputs, clock: float, starte
         png = outputs.write(output_dir / "dose_response.png", lambda p: dose_response_png(rows, p))
         log.info("figure: %s", png.resolve())
     return path
+
+
+def redraw_summary(folder: Path, cfg) -> bool:
+    """Redraw ``summary.png`` of finished results if it is missing or cut off."""
+    from experiments.figures import png_complete, summary_figure
+    from experiments.results import read_results
+
+    png = Path(folder) / "summary.png"
+    if png_complete(png):
+        return False
+    summary_figure(read_results(Path(folder) / "results.h5"), png)
+    return True
+
+
+def redraw_dose_response(folder: Path, results: list[tuple[str, object]]) -> bool:
+    """Redraw ``dose_response.png`` from the per-dose results if it is missing or cut off."""
+    from experiments.figures import dose_response_png, png_complete
+    from experiments.results import read_results
+
+    png = Path(folder) / "dose_response.png"
+    if png_complete(png):
+        return False
+    rows = [
+        dose_response.summarize(float(c.dosing.dose_mg_per_kg), read_results(Path(folder) / rel)) for rel, c in results
+    ]
+    dose_response_png(rows, png)
+    return True

@@ -15,10 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from experiments import config as C
 from experiments.errors import ConfigError
 from experiments.kinds.folders import Outputs, claim_folder, dose_folders, remove_results
-from experiments.kinds.protocol_run import run_dose_response, run_protocol_experiment
+from experiments.kinds.protocol_run import (
+    redraw_dose_response,
+    redraw_summary,
+    run_dose_response,
+    run_protocol_experiment,
+)
 from experiments.scoring import scorecard
 
 log = logging.getLogger(__name__)
@@ -30,16 +37,19 @@ class Kind:
 
     ``run(cfg, folder, folder_field)`` runs it in a folder the caller holds and returns the
     path of its main file; ``results(cfg)`` lists the ``results.h5`` files it writes,
-    relative to the folder (the last one is what :func:`experiments.api.run` loads);
-    ``tables(cfg)`` its other result tables; ``validate(cfg)`` checks what
-    :func:`experiments.config.validate` cannot (raises ConfigError); ``resumes``: whether it
-    keeps its finished results in the folder and resumes (the scorecard)."""
+    relative to the folder, each with the config it stores (the last one is what
+    :func:`experiments.api.run` loads); ``tables(cfg)`` its other result tables;
+    ``validate(cfg)`` checks what :func:`experiments.config.validate` cannot (raises
+    ConfigError); ``redraw(folder, cfg)`` redraws a missing or cut-off figure of finished
+    results (returns whether it did); ``resumes``: whether it keeps its finished results in
+    the folder and resumes (the scorecard)."""
 
     name: str
     run: Callable[[object, Path, str], Path]
-    results: Callable[[object], list[str]]
+    results: Callable[[object], list[tuple[str, object]]]
     tables: Callable[[object], list[str]] = lambda cfg: []
     validate: Callable[[object], None] = lambda cfg: None
+    redraw: Callable[[Path, object], bool] = lambda folder, cfg: False
     resumes: bool = False
 
 
@@ -64,8 +74,13 @@ def _start(cfg) -> tuple[float, datetime]:
     return time.perf_counter(), datetime.now(UTC)
 
 
-def _dose_results(cfg) -> list[str]:
-    return [f"{folder}/results.h5" for folder in dose_folders(C.dose_list(cfg))]
+def _dose_results(cfg) -> list[tuple[str, object]]:
+    """One file per dose, each storing the config with its dose."""
+    doses = C.dose_list(cfg)
+    return [
+        (f"{folder}/results.h5", OmegaConf.merge(cfg, {"dosing": {"dose_mg_per_kg": dose}}))
+        for dose, folder in zip(doses, dose_folders(doses))
+    ]
 
 
 def _scorecard(cfg, folder: Path, folder_field: str) -> Path:
@@ -89,21 +104,22 @@ def _scorecard_records(cfg) -> None:
         ) from None
 
 
-def _one_file(cfg) -> list[str]:
-    return ["results.h5"]
+def _one_file(cfg) -> list[tuple[str, object]]:
+    return [("results.h5", cfg)]
 
 
 KINDS: dict[str, Kind] = {
-    "bath": Kind("bath", _protocol, _one_file),
-    "iv_infusion": Kind("iv_infusion", _protocol, _one_file),
-    "evoked_release": Kind("evoked_release", _protocol, _one_file),
-    "course": Kind("course", _protocol, _one_file),
+    "bath": Kind("bath", _protocol, _one_file, redraw=redraw_summary),
+    "iv_infusion": Kind("iv_infusion", _protocol, _one_file, redraw=redraw_summary),
+    "evoked_release": Kind("evoked_release", _protocol, _one_file, redraw=redraw_summary),
+    "course": Kind("course", _protocol, _one_file, redraw=redraw_summary),
     "dose_response": Kind(
         "dose_response",
         _dose_response,
         _dose_results,
         tables=lambda cfg: ["dose_response.csv"],
         validate=lambda cfg: dose_folders(C.dose_list(cfg)),
+        redraw=lambda folder, cfg: redraw_dose_response(folder, _dose_results(cfg)),
     ),
     "scorecard": Kind(
         "scorecard",

@@ -13,8 +13,8 @@ norketamine C12H14ClNO 223.7 g/mol, hydroxynorketamine C12H14ClNO2 239.7 g/mol.
 
 Examples
 --------
->>> from circuits.compounds import DRUGS, ng_per_ml_to_uM
->>> round(ng_per_ml_to_uM(237.73, DRUGS["racemic"].molar_mass), 6)
+>>> from circuits.compounds import MOLAR_MASS_G_PER_MOL, ng_per_ml_to_uM
+>>> round(ng_per_ml_to_uM(237.73, MOLAR_MASS_G_PER_MOL["s_ketamine"]), 6)
 1.0
 """
 

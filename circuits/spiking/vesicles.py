@@ -76,7 +76,7 @@ def effective_tau_rec_ms(params: VesicleParameters, blocked_fraction):
     Examples
     --------
     >>> from circuits.spiking.vesicles import VesicleParameters, effective_tau_rec_ms
-    >>> float(effective_tau_rec_ms(VesicleParameters(0.5, 800.0, recycling_slowing=1.0), 0.5))
+    >>> float(effective_tau_rec_ms(VesicleParameters(0.5, 800.0, recycling_slowing=1.0, depression=True), 0.5))
     1200.0
     """
     return params.tau_rec_ms * (1.0 + params.recycling_slowing * np.asarray(blocked_fraction))

@@ -7,6 +7,15 @@ sees each species' brain concentration and each has its own block constant.
 Unit conversion (molar mass M in g/mol):
 
     c [uM] = c [ng/mL] / M [g/mol]        (1 ng/mL = 1 ug/L; 1 ug/L / M = 1/M umol/L)
+
+Molar masses are those of the free bases (PubChem): ketamine C13H16ClNO 237.7 g/mol,
+norketamine C12H14ClNO 223.7 g/mol, hydroxynorketamine C12H14ClNO2 239.7 g/mol.
+
+Examples
+--------
+>>> from circuits.compounds import MOLAR_MASS_G_PER_MOL, ng_per_ml_to_uM
+>>> round(ng_per_ml_to_uM(237.73, MOLAR_MASS_G_PER_MOL["s_ketamine"]), 6)
+1.0
 """
 
 from __future__ import annotations
@@ -31,7 +40,31 @@ MOLAR_MASS_G_PER_MOL: dict[str, float] = {
 
 @dataclass(frozen=True)
 class Drug:
-    """A dosed preparation: a name and the mass fraction of each species in it."""
+    """A dosed preparation: a name and the mass fraction of each species in it.
+
+    Parameters
+    ----------
+    name : str
+        The preparation's name (the keys of `DRUGS`: `racemic`, `esketamine`, ...).
+    composition : dict of str to float
+        Mass fraction (dimensionless, summing to 1) of each species of `SPECIES` in the
+        preparation; empty for a vehicle (saline).
+
+    Raises
+    ------
+    ValueError
+        If a species is not one of `SPECIES`, or the fractions do not sum to 1.
+
+    Examples
+    --------
+    >>> from circuits.compounds import Drug
+    >>> Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5}).molar_mass
+    237.73
+    >>> Drug("bad", {"s_ketamine": 0.6})
+    Traceback (most recent call last):
+    ...
+    ValueError: drug 'bad': species fractions sum to 0.6, not 1
+    """
 
     name: str
     composition: dict[str, float]
@@ -65,12 +98,62 @@ DRUGS: dict[str, Drug] = {
 
 
 def ng_per_ml_to_uM(value_ng_per_ml, molar_mass_g_per_mol: float):
-    """Convert a mass concentration (ng/mL) to a molar one (uM)."""
+    """Convert a mass concentration (ng/mL) to a molar one (uM).
+
+    Parameters
+    ----------
+    value_ng_per_ml : float or numpy.ndarray
+        Mass concentration in ng/mL (= ug/L); an array is converted element-wise.
+    molar_mass_g_per_mol : float
+        Molar mass of the species in g/mol (`MOLAR_MASS_G_PER_MOL`, or a drug's
+        [`Drug.molar_mass`][circuits.compounds.Drug.molar_mass]).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Molar concentration in uM, of the shape of `value_ng_per_ml`:
+        c [uM] = c [ng/mL] / M [g/mol].
+
+    See Also
+    --------
+    uM_to_ng_per_ml : The inverse conversion.
+
+    Examples
+    --------
+    An anaesthetic serum level of S-ketamine, 2000 ng/mL, is about 8.4 uM:
+
+    >>> from circuits.compounds import MOLAR_MASS_G_PER_MOL, ng_per_ml_to_uM
+    >>> round(ng_per_ml_to_uM(2000.0, MOLAR_MASS_G_PER_MOL["s_ketamine"]), 2)
+    8.41
+    """
     return value_ng_per_ml / molar_mass_g_per_mol
 
 
 def uM_to_ng_per_ml(value_uM, molar_mass_g_per_mol: float):
-    """Convert a molar concentration (uM) to a mass concentration (ng/mL)."""
+    """Convert a molar concentration (uM) to a mass concentration (ng/mL).
+
+    Parameters
+    ----------
+    value_uM : float or numpy.ndarray
+        Molar concentration in uM; an array is converted element-wise.
+    molar_mass_g_per_mol : float
+        Molar mass of the species in g/mol.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Mass concentration in ng/mL, of the shape of `value_uM`: c [ng/mL] = c [uM] M [g/mol].
+
+    See Also
+    --------
+    ng_per_ml_to_uM : The inverse conversion.
+
+    Examples
+    --------
+    >>> from circuits.compounds import MOLAR_MASS_G_PER_MOL, uM_to_ng_per_ml
+    >>> round(uM_to_ng_per_ml(1.0, MOLAR_MASS_G_PER_MOL["hnk"]), 2)
+    239.7
+    """
     return value_uM * molar_mass_g_per_mol
 
 
@@ -86,8 +169,38 @@ _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s
 def parse_concentration_uM(value, molar_mass_g_per_mol: float) -> float:
     """A concentration in uM from a number (taken as uM) or a string with a unit.
 
-    ``"500 nM"`` -> 0.5, ``"0.5uM"`` -> 0.5, ``"120 ng/mL"`` -> 120 / M.
-    Raises ``ValueError`` naming the allowed units for anything else.
+    Parameters
+    ----------
+    value : int, float or str
+        A number (in uM) or a number followed by one of `CONCENTRATION_UNITS`
+        (`"500 nM"`, `"0.5uM"`, `"120 ng/mL"`); a string without a unit is in uM.
+    molar_mass_g_per_mol : float
+        Molar mass in g/mol, used for mass units (ng/mL, ug/mL, mg/L, ...) only.
+
+    Returns
+    -------
+    float
+        The concentration in uM.
+
+    Raises
+    ------
+    ValueError
+        For a boolean, a string that is not a number with a unit, or an unknown unit (the
+        message names the allowed units).
+
+    Examples
+    --------
+    >>> from circuits.compounds import parse_concentration_uM
+    >>> parse_concentration_uM("500 nM", 237.73)
+    0.5
+    >>> parse_concentration_uM(2, 237.73)
+    2.0
+    >>> round(parse_concentration_uM("120 ng/mL", 237.73), 4)
+    0.5048
+    >>> parse_concentration_uM("3 furlongs", 237.73)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unit 'furlongs' of '3 furlongs' is not a concentration unit; allowed: M, mM, uM, ...
     """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a concentration")

@@ -9,19 +9,32 @@ glutamate bound, i.e. open channels):
 
 - *Open-channel*: the blocker binds and leaves only while the channel is open (factor s).
 - *Trapping*: when glutamate unbinds the channel closes around the blocker, which
-  stays (``kesc`` is a slow escape from the closed, blocked channel; Mealing 1999).
+  stays (`kesc` is a slow escape from the closed, blocked channel; Mealing 1999
+  [@mealing1999trapping]).
 - *Voltage dependence* (Woodhull): depolarisation drives the cation out; all of
-  it is put on koff, which shifts the IC50 e-fold per V_e (Gilling 2009, R3).
+  it is put on koff, which shifts the IC50 e-fold per V_e (Gilling 2009, R3
+  [@gilling2009potency]).
 
-At fixed s = 1 the steady state is ``B_k = (c_k/K_k) / (1 + sum_j c_j/K_j)``, with
-``K_k = koff/kon_k``: a racemate is a 50:50 mixture of S and R competing for the site,
-so its apparent IC50 is ``2 K_S K_R / (K_S + K_R)``.
+At fixed s = 1 the steady state is `B_k = (c_k/K_k) / (1 + sum_j c_j/K_j)`, with
+`K_k = koff/kon_k`: a racemate is a 50:50 mixture of S and R competing for the site,
+so its apparent IC50 is `2 K_S K_R / (K_S + K_R)`.
 
 One first-order scheme cannot match both R1 and R2 of TARGETS: Gilling 2009's
 kinetic rates give koff/kon = 0.22 / 1.5e5 = 1.47 uM, its equilibrium IC50 is 0.71 uM
-(Hill 0.84). ``fit="equilibrium"`` (default) keeps the IC50 and koff and derives kon
-(2.1x Gilling's); ``fit="kinetic"`` keeps kon and koff and so the IC50 is 2.1x R1.
-:func:`fit_report` states the mismatch for either choice.
+(Hill 0.84). `fit="equilibrium"` (default) keeps the IC50 and koff and derives kon
+(2.1x Gilling's); `fit="kinetic"` keeps kon and koff and so the IC50 is 2.1x R1.
+[`fit_report`][circuits.pharmacology.fit_report] states the mismatch for either choice.
+The species' constants come from Ki ratios (Ebert 1997 [@ebert1997norketamine]) and
+HNK's IC50 (Abbott 2020 [@abbott2020hydroxynorketamine]).
+
+Examples
+--------
+Half of the channels are blocked at the racemate's IC50 (0.71 uM, 50:50 S:R, -70 mV):
+
+>>> from circuits.pharmacology import block_parameters, steady_state_block
+>>> block = steady_state_block(block_parameters(), {"s_ketamine": 0.355, "r_ketamine": 0.355})
+>>> round(sum(block.values()), 6)
+0.5
 """
 
 from __future__ import annotations
@@ -69,13 +82,54 @@ FITS = ("equilibrium", "kinetic")
 
 
 def voltage_e_fold_mV(delta: float = DELTA, temperature_K: float = RECORDING_TEMPERATURE_K, valence: int = 1) -> float:
-    """V_e = k_B T / (z delta e) in mV: the voltage step that changes the IC50 e-fold."""
+    """V_e = k_B T / (z delta e) in mV: the voltage step that changes the IC50 e-fold.
+
+    Parameters
+    ----------
+    delta : float
+        Electrical distance of the blocking site (dimensionless, 0-1); default Gilling 2009's
+        0.79 [@gilling2009potency].
+    temperature_K : float
+        Temperature in K (default 295.15 K, 22 degC: Gilling 2009 recorded at room temperature).
+    valence : int
+        Charge number z of the blocker (ketamine: +1).
+
+    Returns
+    -------
+    float
+        V_e in mV.
+
+    Examples
+    --------
+    >>> from circuits.pharmacology import voltage_e_fold_mV
+    >>> round(voltage_e_fold_mV(), 1)
+    32.2
+    """
     return 1e3 * BOLTZMANN_J_PER_K * temperature_K / (valence * delta * ELEMENTARY_CHARGE_C)
 
 
 @dataclass(frozen=True)
 class BlockParameters:
-    """Per-species constants of the block scheme at -70 mV."""
+    """Per-species constants of the block scheme at -70 mV.
+
+    Build it with [`block_parameters`][circuits.pharmacology.block_parameters], which derives
+    the constants from the published numbers.
+
+    Parameters
+    ----------
+    dissociation_uM : dict of str to float
+        K_k = koff/kon_k at -70 mV in uM, per species of `SPECIES`.
+    koff_per_s : float
+        Unbinding rate at -70 mV in 1/s, shared by all species (the assumption: affinity
+        differences are in kon).
+    v_e_mV : float
+        Voltage step in mV that changes koff e-fold
+        ([`voltage_e_fold_mV`][circuits.pharmacology.voltage_e_fold_mV]).
+    escape_per_s : float
+        Escape rate in 1/s from closed, blocked channels (0: perfect trapping).
+    fit : str
+        Which published numbers the constants keep, `"equilibrium"` or `"kinetic"`.
+    """
 
     dissociation_uM: dict[str, float]  #: K_k = koff/kon_k at -70 mV (uM)
     koff_per_s: float = KOFF_PER_S  #: shared by all species (assumption: affinity differences are in kon)
@@ -84,9 +138,11 @@ class BlockParameters:
     fit: str = "equilibrium"
 
     def kon_per_uM_per_s(self, species: str) -> float:
+        """Association rate of `species` in 1/(uM s): koff / K_k."""
         return self.koff_per_s / self.dissociation_uM[species]
 
     def ic50_racemic_uM(self) -> float:
+        """Apparent IC50 of the racemate in uM at -70 mV: 2 K_S K_R / (K_S + K_R)."""
         k_s, k_r = self.dissociation_uM["s_ketamine"], self.dissociation_uM["r_ketamine"]
         return 2 * k_s * k_r / (k_s + k_r)
 
@@ -94,10 +150,40 @@ class BlockParameters:
 def block_parameters(fit: str = "equilibrium", escape: bool = True) -> BlockParameters:
     """Derive every species' dissociation constant from R1/R2 (racemate) and R6-R8 (ratios).
 
-    The racemate's apparent constant K_rac (0.71 uM for ``equilibrium``, koff/kon = 1.47 uM
-    for ``kinetic``) fixes K_S through ``K_rac = 2 K_S K_R / (K_S + K_R)`` with
-    ``K_R / K_S = Ki_R / Ki_S`` (Ebert 1997); norketamines keep Ebert's ratio to S-ketamine;
-    HNK takes Abbott 2020's IC50 directly.
+    The racemate's apparent constant K_rac (0.71 uM for `equilibrium`, koff/kon = 1.47 uM
+    for `kinetic`; Gilling 2009 [@gilling2009potency]) fixes K_S through
+    `K_rac = 2 K_S K_R / (K_S + K_R)` with `K_R / K_S = Ki_R / Ki_S` (Ebert 1997
+    [@ebert1997norketamine]); norketamines keep Ebert's ratio to S-ketamine; HNK takes
+    Abbott 2020's IC50 directly [@abbott2020hydroxynorketamine].
+
+    Parameters
+    ----------
+    fit : str
+        `"equilibrium"` (keep the IC50 and koff, derive kon) or `"kinetic"` (keep kon and
+        koff; the IC50 is then 2.1x the measured one).
+    escape : bool
+        Whether blocked, closed channels let the blocker escape (rate for 86% trapped after
+        120 s, Mealing 1999 [@mealing1999trapping]); False: perfect trapping.
+
+    Returns
+    -------
+    BlockParameters
+        Dissociation constants in uM for every species of `SPECIES`, koff in 1/s, V_e in mV.
+
+    Raises
+    ------
+    ValueError
+        If `fit` is not one of `FITS`.
+
+    Examples
+    --------
+    >>> from circuits.pharmacology import block_parameters
+    >>> round(block_parameters().ic50_racemic_uM(), 3)
+    0.71
+    >>> round(block_parameters("kinetic").ic50_racemic_uM(), 3)
+    1.467
+    >>> round(block_parameters().dissociation_uM["s_ketamine"], 3)
+    0.431
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
@@ -113,7 +199,38 @@ def block_parameters(fit: str = "equilibrium", escape: bool = True) -> BlockPara
 def steady_state_block(
     params: BlockParameters, concentrations_uM: dict[str, float], v_mV: float = V_REF_MV, open_fraction: float = 1.0
 ) -> dict[str, float]:
-    """Steady-state B_k of the scheme at fixed voltage, concentrations and open fraction s."""
+    """Steady-state B_k of the scheme at fixed voltage, concentrations and open fraction s.
+
+    Parameters
+    ----------
+    params : BlockParameters
+        Constants of the scheme ([`block_parameters`][circuits.pharmacology.block_parameters]).
+    concentrations_uM : dict of str to float
+        Concentration in uM of each species present (species of `SPECIES`; absent ones are 0).
+    v_mV : float
+        Membrane potential in mV, held.
+    open_fraction : float
+        Fraction s of the channels with glutamate bound (open), in [0, 1], held.
+
+    Returns
+    -------
+    dict of str to float
+        Blocked fraction B_k (dimensionless, in [0, 1], their sum <= 1) for each key of
+        `concentrations_uM`.
+
+    Examples
+    --------
+    At the racemate's IC50 and -70 mV half of the channels are blocked, S-ketamine holding
+    most of them; depolarisation to -30 mV unblocks:
+
+    >>> from circuits.pharmacology import block_parameters, steady_state_block
+    >>> params = block_parameters()
+    >>> racemate = {"s_ketamine": 0.355, "r_ketamine": 0.355}
+    >>> {k: round(b, 3) for k, b in steady_state_block(params, racemate).items()}
+    {'s_ketamine': 0.412, 'r_ketamine': 0.088}
+    >>> round(sum(steady_state_block(params, racemate, v_mV=-30.0).values()), 3)
+    0.224
+    """
     koff = params.koff_per_s * math.exp((v_mV - V_REF_MV) / params.v_e_mV)
     drive = {k: open_fraction * params.kon_per_uM_per_s(k) * c for k, c in concentrations_uM.items() if c > 0}
     loss = open_fraction * koff + (1.0 - open_fraction) * params.escape_per_s
@@ -126,7 +243,30 @@ def steady_state_block(
 
 
 def fit_report(params: BlockParameters) -> dict[str, float]:
-    """How one first-order scheme matches R1 (IC50, Hill) and R2 (kon, koff) at once."""
+    """How one first-order scheme matches R1 (IC50, Hill) and R2 (kon, koff) at once.
+
+    Parameters
+    ----------
+    params : BlockParameters
+        Constants of the scheme.
+
+    Returns
+    -------
+    dict of str to float
+        The model's value, the published target (Gilling 2009 [@gilling2009potency]) and
+        their ratio: `ic50_uM`, `ic50_target_uM`, `ic50_ratio_to_target` (uM, racemate,
+        -70 mV); `hill`, `hill_target`; `kon_per_M_per_s`, `kon_target_per_M_per_s`,
+        `kon_ratio_to_target` (1/(M s), the racemate's apparent kon); `unblock_tau_s`,
+        `unblock_tau_target_s` (s, 1/koff).
+
+    Examples
+    --------
+    >>> from circuits.pharmacology import block_parameters, fit_report
+    >>> round(fit_report(block_parameters("equilibrium"))["kon_ratio_to_target"], 2)
+    2.07
+    >>> round(fit_report(block_parameters("kinetic"))["ic50_ratio_to_target"], 2)
+    2.07
+    """
     ic50 = params.ic50_racemic_uM()
     # apparent kon of the racemate: relaxation rate (kon_app c + koff) at low c
     kon_app = params.koff_per_s / ic50 * 1e6

@@ -1,15 +1,24 @@
-"""A run's spikes for other tools: NWB files (pynwb) and Neo ``SpikeTrain``s (Elephant).
+"""A run's spikes for other tools: NWB files (pynwb) and Neo `SpikeTrain`s (Elephant).
 
-* :func:`to_nwb` writes an NWB 2 file: one unit per neuron of every population, spike
-  times in seconds of protocol time, each unit's observation intervals = the spiking
-  windows, the windows as epochs. Any NWB reader (pynwb, MatNWB, NWB Widgets) opens it.
-* :func:`to_neo` builds a ``neo.Block`` with one ``Segment`` per window and one
-  ``SpikeTrain`` per neuron in each (ms, ``t_start``/``t_stop`` = the window's bounds);
-  :func:`spiketrains` gives the trains of one population in one window, ready for
-  ``elephant.statistics`` and friends.
+* [`to_nwb`][experiments.export.to_nwb] writes an NWB 2 file: one unit per neuron of every
+  population, spike times in seconds of protocol time, each unit's observation intervals =
+  the spiking windows, the windows as epochs. Any NWB reader (pynwb, MatNWB, NWB Widgets)
+  opens it.
+* [`to_neo`][experiments.export.to_neo] builds a `neo.Block` with one `Segment` per window
+  and one `SpikeTrain` per neuron in each (ms, `t_start`/`t_stop` = the window's bounds);
+  [`spiketrains`][experiments.export.spiketrains] gives the trains of one population in one
+  window, ready for `elephant.statistics` and friends.
 
-Both need the optional extra ``export`` (``pip install -e ".[export]"``: pynwb, neo);
-docs/export.md describes the mapping.
+Both need the optional extra `export` (`pip install -e ".[export]"`: pynwb, neo);
+[Export](../export.md) describes the mapping.
+
+Examples
+--------
+>>> from experiments import export
+>>> export.to_nwb("outputs/my_run", "my_run.nwb")  # doctest: +SKIP
+PosixPath('my_run.nwb')
+>>> block = export.to_neo("outputs/my_run")  # doctest: +SKIP
+>>> trains = export.spiketrains("outputs/my_run", "pyr", window=1)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ UNITS_DESCRIPTION = "ketamine-sim spiking neurons: one unit per simulated cell o
 
 
 def _as_run(run: Run | str | os.PathLike) -> Run:
-    """A :class:`Run` as is, or a run folder / ``results.h5`` loaded with :func:`load_run`."""
+    """A `Run` as is, or a run folder / `results.h5` loaded with `load_run`."""
     return run if isinstance(run, Run) else load_run(run)
 
 
@@ -75,16 +84,53 @@ def to_nwb(
     session_description: str | None = None,
     identifier: str | None = None,
 ) -> pathlib.Path:
-    """Write the spikes of ``run`` (a :class:`Run`, a run folder or a ``results.h5``) to an NWB file.
+    """Write the spikes of `run` (a [`Run`][experiments.analysis.Run], a run folder or a `results.h5`) to an NWB file.
 
-    Units table (``nwbfile.units``): one row per neuron of each population, in population
+    Units table (`nwbfile.units`): one row per neuron of each population, in population
     order and node id order (silent cells included, so unit counts match the circuit), with
-    ``spike_times`` in **seconds of protocol time**, ``obs_intervals`` = every window's
-    [start, start + duration] in s (spikes exist only there), and the columns ``population``
-    and ``node_id`` (index within the population, as in ``/spikes/<population>/node_ids``).
+    `spike_times` in **seconds of protocol time**, `obs_intervals` = every window's
+    [start, start + duration] in s (spikes exist only there), and the columns `population`
+    and `node_id` (index within the population, as in `/spikes/<population>/node_ids`).
     Epochs: one per window, tagged with its label. The session starts at the run's
-    ``/provenance`` ``start_time``; protocol time 0 is the timestamps' reference.
-    ``notes`` holds the resolved config (YAML). Returns the path written.
+    `/provenance` `start_time`; protocol time 0 is the timestamps' reference.
+    `notes` holds the resolved config (YAML).
+
+    Parameters
+    ----------
+    run : Run, str or os.PathLike
+        The run: a loaded [`Run`][experiments.analysis.Run], a run folder or its `results.h5`.
+    path : str or os.PathLike
+        The NWB file to write (its folder is created; an existing file is replaced).
+    populations : sequence of str, optional
+        The populations to export, in this order; None: every population of the run.
+    session_description : str, optional
+        NWB `session_description`; None: the experiment and drug of the run.
+    identifier : str, optional
+        NWB `identifier`; None: a new random UUID.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    KeyError
+        If a population is not in the run.
+    ResultsFileError
+        If `run` is a path that does not hold a readable `results.h5`
+        ([`ResultsFileError`][experiments.results.ResultsFileError], a ValueError).
+    ModuleNotFoundError
+        If pynwb is not installed (the `export` extra).
+
+    Examples
+    --------
+    >>> from pynwb import NWBHDF5IO  # doctest: +SKIP
+    >>> from experiments.export import to_nwb
+    >>> path = to_nwb("outputs/my_run", "my_run.nwb", populations=["pyr"])  # doctest: +SKIP
+    >>> with NWBHDF5IO(str(path), "r") as io:  # doctest: +SKIP
+    ...     units = io.read().units.to_dataframe()
+    ...     print(units[["population", "node_id"]].head(2))
     """
     from pynwb import NWBHDF5IO, NWBFile
 
@@ -123,11 +169,49 @@ def to_nwb(
 
 
 def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_neurons: int | None = None) -> list:
-    """One ``neo.SpikeTrain`` per neuron of ``population`` in ``window`` (silent cells: empty trains).
+    """One `neo.SpikeTrain` per neuron of `population` in `window` (silent cells: empty trains).
 
-    Times in ms of protocol time; ``t_start``/``t_stop`` = the window's start and end (spikes
-    lie in [t_start, t_stop)). Each train is annotated with ``population``, ``node_id``,
-    ``window`` and ``label``. ``n_neurons`` defaults to :meth:`Run.n_neurons`.
+    Times in ms of protocol time; `t_start`/`t_stop` = the window's start and end (spikes
+    lie in [t_start, t_stop)). Each train is annotated with `population`, `node_id`,
+    `window` and `label`.
+
+    Parameters
+    ----------
+    run : Run, str or os.PathLike
+        The run: a loaded [`Run`][experiments.analysis.Run], a run folder or its `results.h5`.
+    population : str
+        The population (`"pyr"`, `"pv"`, `"sst"`).
+    window : int
+        Index of the spiking window, in [0, number of windows).
+    n_neurons : int, optional
+        Number of trains; None: [`Run.n_neurons`][experiments.analysis.Run.n_neurons] (the
+        config's cell count).
+
+    Returns
+    -------
+    list of neo.SpikeTrain
+        `n_neurons` trains, in node id order, times in ms.
+
+    Raises
+    ------
+    KeyError
+        If `population` is not in the run.
+    IndexError
+        If `window` is out of range.
+    ValueError
+        If a spiking node id is >= `n_neurons`.
+    ModuleNotFoundError
+        If neo is not installed (the `export` extra).
+
+    Examples
+    --------
+    Spike counts and rates (Hz) of the pyramidal cells in window 1 with Elephant:
+
+    >>> import elephant.statistics as es  # doctest: +SKIP
+    >>> from experiments.export import spiketrains
+    >>> trains = spiketrains("outputs/my_run", "pyr", window=1)  # doctest: +SKIP
+    >>> counts = [len(st) for st in trains]  # doctest: +SKIP
+    >>> rates = [es.mean_firing_rate(st).rescale("Hz") for st in trains]  # doctest: +SKIP
     """
     import neo
     import quantities as pq
@@ -163,9 +247,37 @@ def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_ne
 
 
 def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = None):
-    """The spikes of ``run`` as a ``neo.Block``: one ``Segment`` per window (``name`` = its label,
-    annotations ``window``, ``start_s``, ``duration_s``), holding :func:`spiketrains` of every
-    population. Select one population with ``segment.filter(population="pyr", objects="SpikeTrain")``.
+    """The spikes of `run` as a `neo.Block`: one `Segment` per window (`name` = its label,
+    annotations `window`, `start_s`, `duration_s`), holding
+    [`spiketrains`][experiments.export.spiketrains] of every population.
+
+    Parameters
+    ----------
+    run : Run, str or os.PathLike
+        The run: a loaded [`Run`][experiments.analysis.Run], a run folder or its `results.h5`.
+    populations : sequence of str, optional
+        The populations to include; None: every population of the run.
+
+    Returns
+    -------
+    neo.Block
+        One `Segment` per window, each with one `SpikeTrain` per neuron of each population
+        (times in ms of protocol time); annotated with the run's `seed`.
+
+    Raises
+    ------
+    KeyError
+        If a population is not in the run.
+    ModuleNotFoundError
+        If neo is not installed (the `export` extra).
+
+    Examples
+    --------
+    Select one population of one window:
+
+    >>> from experiments.export import to_neo
+    >>> block = to_neo("outputs/my_run")  # doctest: +SKIP
+    >>> pyr = block.segments[1].filter(population="pyr", objects="SpikeTrain")  # doctest: +SKIP
     """
     import neo
 

@@ -1,11 +1,12 @@
 """The slow layer of the NMDA block: carrying each neuron's block from one window to the next.
 
 Between two spiking windows the block of every neuron follows the scheme of
-:mod:`circuits.pharmacology` with its channel activity frozen at what the last window
-measured (first-order closure): the mean open fraction ``s_bar = <s>`` and the mean
-voltage-weighted open fraction ``u_bar = <s exp((V + 70 mV)/V_e)>``. With the
-unbinding rate shared by all species (see ``BlockParameters``) the system is solved
-exactly for concentrations held constant over each step h:
+[`circuits.pharmacology`][circuits.pharmacology] with its channel activity frozen at what
+the last window measured (first-order closure): the mean open fraction `s_bar = <s>` and
+the mean voltage-weighted open fraction `u_bar = <s exp((V + 70 mV)/V_e)>`. With the
+unbinding rate shared by all species (see
+[`BlockParameters`][circuits.pharmacology.BlockParameters]) the system is solved exactly for
+concentrations held constant over each step h:
 
     a_k = s_bar kon_k c_k,   A = sum_k a_k,   lam = koff u_bar + (1 - s_bar) kesc
     dB_tot/dt = A (1 - B_tot) - lam B_tot
@@ -13,9 +14,10 @@ exactly for concentrations held constant over each step h:
     B_k(h) = exp(-lam h) [B_k(0) + a_k (F_inf (exp(lam h) - 1) / lam + (F_0 - F_inf) (1 - exp(-A h)) / A)]
 
 (the two fractions tend to h as lam or A tend to 0). Every term is >= 0 and the B_k sum to
-``1 - F`` in [0, 1] for any step and concentration; :func:`advance_block` only removes the
-rounding (each B_k clipped to [0, 1], all divided by their sum where it exceeds 1), as the
-circuit's own step does (:func:`circuits.spiking.receptors.block_update_code`).
+`1 - F` in [0, 1] for any step and concentration;
+[`advance_block`][circuits.slow.nmda_block.advance_block] only removes the rounding (each
+B_k clipped to [0, 1], all divided by their sum where it exceeds 1), as the circuit's own
+step does ([`block_update_code`][circuits.spiking.receptors.block_update_code]).
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from ..pharmacology import BlockParameters
 
 @dataclass
 class ChannelActivity:
-    """Per-neuron channel activity measured in a window (see module docstring)."""
+    """Per-neuron channel activity measured in a window (see the module's description).
+
+    Parameters
+    ----------
+    open_fraction : numpy.ndarray
+        s_bar, the mean open fraction of each neuron's NMDA receptors over the window
+        (dimensionless, in [0, 1]), shape `(n_neurons,)`.
+    unbind_weight : numpy.ndarray
+        u_bar, the mean voltage-weighted open fraction `<s exp((V + 70 mV)/V_e)>`
+        (dimensionless, >= 0), shape `(n_neurons,)`.
+    """
 
     open_fraction: np.ndarray  #: s_bar
     unbind_weight: np.ndarray  #: u_bar
@@ -39,6 +51,8 @@ class ChannelActivity:
     def from_accumulators(
         cls, open_time_s: np.ndarray, open_unbind_time_s: np.ndarray, duration_s: float
     ) -> ChannelActivity:
+        """From the window's accumulators: open time and voltage-weighted open time (s per
+        neuron) divided by the window's duration `duration_s` (s)."""
         return cls(np.clip(open_time_s / duration_s, 0.0, 1.0), np.maximum(open_unbind_time_s / duration_s, 0.0))
 
 
@@ -56,7 +70,47 @@ def advance_block(
     params: BlockParameters,
     h_s: float,
 ) -> dict[str, np.ndarray]:
-    """Block fractions per species (arrays over neurons) after ``h_s`` seconds at fixed concentrations."""
+    """Block fractions per species (arrays over neurons) after `h_s` seconds at fixed concentrations.
+
+    Parameters
+    ----------
+    block : dict of str to numpy.ndarray
+        Blocked fraction B_k of every species of `SPECIES` at the step's start
+        (dimensionless), each of shape `(n_neurons,)`.
+    activity : ChannelActivity
+        The neurons' channel activity, held over the step.
+    concentrations_uM : dict of str to float
+        Concentration in uM of each species present, held over the step (absent: 0).
+    params : BlockParameters
+        Constants of the block scheme.
+    h_s : float
+        Step in s, >= 0.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        B_k after the step for every species of `SPECIES`, each of shape `(n_neurons,)`,
+        every one in [0, 1] and their sum <= 1.
+
+    Raises
+    ------
+    ValueError
+        If `h_s` < 0.
+
+    Examples
+    --------
+    Ten minutes at 1 uM S-ketamine with the channels open a fifth of the time:
+
+    >>> import numpy as np
+    >>> from circuits.compounds import SPECIES
+    >>> from circuits.pharmacology import block_parameters
+    >>> from circuits.slow.nmda_block import ChannelActivity, advance_block
+    >>> free = {k: np.zeros(1) for k in SPECIES}
+    >>> activity = ChannelActivity(np.array([0.2]), np.array([0.2]))
+    >>> b = advance_block(free, activity, {"s_ketamine": 1.0}, block_parameters(), 600.0)
+    >>> round(float(b["s_ketamine"][0]), 3), float(b["r_ketamine"][0])
+    (0.694, 0.0)
+    """
     if h_s < 0:
         raise ValueError(f"step must be >= 0 s, got {h_s}")
     s_bar = activity.open_fraction
@@ -76,7 +130,26 @@ def advance_block(
 
 
 def within_unit_sum(block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Fractions clipped to [0, 1] and divided by their sum where it exceeds 1 (removes rounding)."""
+    """Fractions clipped to [0, 1] and divided by their sum where it exceeds 1 (removes rounding).
+
+    Parameters
+    ----------
+    block : dict of str to numpy.ndarray
+        Blocked fraction per species, arrays of one shape.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The same keys and shapes, each in [0, 1], their sum <= 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from circuits.slow.nmda_block import within_unit_sum
+    >>> out = within_unit_sum({"a": np.array([0.8]), "b": np.array([0.6])})
+    >>> [round(float(v[0]), 4) for v in out.values()]
+    [0.5714, 0.4286]
+    """
     clipped = {k: np.clip(b, 0.0, 1.0) for k, b in block.items()}
     excess = np.maximum(sum(clipped.values()), 1.0)
     return {k: b / excess for k, b in clipped.items()}
@@ -89,8 +162,31 @@ def advance_block_through(
     concentrations_uM: dict[str, np.ndarray],
     params: BlockParameters,
 ) -> list[dict[str, np.ndarray]]:
-    """Step the block along ``time_s`` (concentrations given at those times, averaged over each step);
-    returns the block at every time point (the first is ``block`` itself)."""
+    """Step the block along `time_s`, the concentrations averaged over each step.
+
+    Parameters
+    ----------
+    block : dict of str to numpy.ndarray
+        B_k per species at `time_s[0]`, each of shape `(n_neurons,)`.
+    activity : ChannelActivity
+        The neurons' channel activity, held throughout.
+    time_s : numpy.ndarray
+        Increasing times in s, shape `(n_times,)`.
+    concentrations_uM : dict of str to numpy.ndarray
+        Concentration in uM of each species at those times, each of shape `(n_times,)`.
+    params : BlockParameters
+        Constants of the block scheme.
+
+    Returns
+    -------
+    list of dict of str to numpy.ndarray
+        The block at every time point (`n_times` entries; the first is `block` itself).
+
+    Raises
+    ------
+    ValueError
+        If `time_s` decreases anywhere.
+    """
     states = [block]
     for i in range(1, len(time_s)):
         c_mid = {k: 0.5 * (float(c[i - 1]) + float(c[i])) for k, c in concentrations_uM.items()}

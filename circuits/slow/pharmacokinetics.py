@@ -19,6 +19,15 @@ Plasma Cp = A1 / (V1 BW) (mg/L = ug/mL); brain (effect compartment, every specie
 The system is linear with piecewise-constant inputs, so it is solved exactly:
 x(t+dt) = expm(A dt) x + (int_0^dt expm(A s) ds) r between breakpoints (dosing
 starts and ends, output times); boluses and depot loads are added at their start.
+
+Sources: the disposition models of Domino 1984 [@domino1984ketamine] and Kamp 2020
+[@kamp2020ketamine]; bioavailability by route from Clements 1982
+[@clements1982bioavailability], Yanagihara 2003 [@yanagihara2003plasma] and Rolan 2014
+[@rolan2014absolute]; absorption fitted to the tmax of Rolan 2014 and Chong 2006
+[@chong2006bioavailability]; the brain : plasma ratio of Cohen 1973
+[@cohen1973distribution]; protein binding of Dayton 1983 [@dayton1983binding]; metabolism
+as reviewed by Zanos 2018 [@zanos2018ketamine], with metabolites present for hours after an
+infusion (Zarate 2012 [@zarate2012relationship]).
 """
 
 from __future__ import annotations
@@ -57,8 +66,25 @@ TMAX_TARGET_MIN = {"im": 15.0, "intranasal": 20.0, "sublingual": 45.0, "oral": 6
 
 @dataclass(frozen=True)
 class DosingEvent:
-    """One dose: ``route`` in ROUTES, ``dose_mg_per_kg`` (mg/kg), ``start_min`` (protocol
-    time, min) and ``duration_min`` (min; iv_infusion only, > 0 there)."""
+    """One dose of a drug.
+
+    Parameters
+    ----------
+    route : str
+        One of `ROUTES`.
+    dose_mg_per_kg : float
+        Dose in mg per kg body weight (>= 0).
+    start_min : float
+        Start in min of protocol time.
+    duration_min : float
+        Infusion duration in min: > 0 for `iv_infusion`, 0 for every other route.
+
+    Examples
+    --------
+    >>> from circuits.slow.pharmacokinetics import DosingEvent
+    >>> DosingEvent("iv_infusion", dose_mg_per_kg=0.5, start_min=0.0, duration_min=40.0)
+    DosingEvent(route='iv_infusion', dose_mg_per_kg=0.5, start_min=0.0, duration_min=40.0)
+    """
 
     route: str
     dose_mg_per_kg: float
@@ -141,7 +167,17 @@ PK_MODELS: dict[str, PKParameters] = {p.name: p for p in (DOMINO_1984, KAMP_2020
 
 @dataclass
 class PKResult:
-    """Concentrations (uM) of every species in SPECIES at ``time_s`` (protocol s)."""
+    """Concentrations (uM) of every species in `SPECIES` at `time_s` (protocol s).
+
+    Parameters
+    ----------
+    time_s : numpy.ndarray
+        Output times in s of protocol time, shape `(n_times,)`.
+    plasma_uM : dict of str to numpy.ndarray
+        Plasma concentration in uM per species, each of shape `(n_times,)`.
+    brain_uM : dict of str to numpy.ndarray
+        Brain (effect-compartment) concentration in uM per species, each of shape `(n_times,)`.
+    """
 
     time_s: np.ndarray
     plasma_uM: dict[str, np.ndarray]
@@ -150,7 +186,24 @@ class PKResult:
 
 def brain_partition_coefficient(params: PKParameters) -> float:
     """Kp = Cb/Cp at equilibrium: unbound brain = unbound plasma ("free", Kp = fu) or
-    whole-tissue concentration ("total_tissue", Kp = 6.5, Cohen 1973)."""
+    whole-tissue concentration ("total_tissue", Kp = 6.5, Cohen 1973 [@cohen1973distribution]).
+
+    Parameters
+    ----------
+    params : PKParameters
+        The disposition model; its `brain_partition` chooses.
+
+    Returns
+    -------
+    float
+        Kp (dimensionless).
+
+    Examples
+    --------
+    >>> from circuits.slow.pharmacokinetics import KAMP_2020, brain_partition_coefficient
+    >>> brain_partition_coefficient(KAMP_2020)
+    0.53
+    """
     return params.plasma_free_fraction if params.brain_partition == "free" else params.brain_plasma_ratio_total
 
 
@@ -167,14 +220,52 @@ def _disposition_matrix(params: PKParameters) -> np.ndarray:
 
 def terminal_half_life_h(params: PKParameters) -> float:
     """ln 2 / |lambda_z| (h), lambda_z the slowest eigenvalue of the ketamine disposition
-    matrix over the compartments that exchange with the central one."""
+    matrix over the compartments that exchange with the central one.
+
+    Parameters
+    ----------
+    params : PKParameters
+        The disposition model.
+
+    Returns
+    -------
+    float
+        Terminal half-life of ketamine in h.
+
+    Examples
+    --------
+    >>> from circuits.slow.pharmacokinetics import DOMINO_1984, KAMP_2020, terminal_half_life_h
+    >>> round(float(terminal_half_life_h(DOMINO_1984)), 2), round(float(terminal_half_life_h(KAMP_2020)), 2)
+    (1.91, 2.21)
+    """
     keep = [0] + [i for i, k in ((1, params.k12_per_min), (2, params.k13_per_min)) if k > 0]
     lam = np.linalg.eigvals(_disposition_matrix(params)[np.ix_(keep, keep)]).real
     return math.log(2) / -lam.max() / 60.0
 
 
 def validate_events(events: Sequence[DosingEvent]) -> None:
-    """Raise ValueError naming the bad field of the first invalid event."""
+    """Raise ValueError naming the bad field of the first invalid event.
+
+    Parameters
+    ----------
+    events : sequence of DosingEvent
+        The dosing schedule.
+
+    Raises
+    ------
+    ValueError
+        For the first event with an unknown route, a field that is not finite, a negative
+        dose, or a duration that does not fit its route.
+
+    Examples
+    --------
+    >>> from circuits.slow.pharmacokinetics import DosingEvent, validate_events
+    >>> validate_events([DosingEvent("iv_bolus", 0.5, 0.0)])
+    >>> validate_events([DosingEvent("iv_infusion", 0.5, 0.0)])
+    Traceback (most recent call last):
+    ...
+    ValueError: event 0: duration_min must be > 0 for route 'iv_infusion', got 0.0
+    """
     for i, e in enumerate(events):
         if e.route not in ROUTES:
             raise ValueError(f"event {i}: route must be one of {list(ROUTES)}, got {e.route!r}")
@@ -227,9 +318,48 @@ def _build(params: PKParameters, bw: float, depots: list[tuple[str, str]]):
 def simulate(
     drug: Drug, events: Sequence[DosingEvent], body_weight_kg: float, time_s: np.ndarray, params: PKParameters
 ) -> PKResult:
-    """Plasma and brain concentrations (uM) of each species at ``time_s`` (protocol s).
+    """Plasma and brain concentrations (uM) of each species at `time_s` (protocol s).
 
     The dose of species s is dose_mg_per_kg * body_weight_kg * composition[s] (mg).
+
+    Parameters
+    ----------
+    drug : Drug
+        The preparation dosed (its species' mass fractions).
+    events : sequence of DosingEvent
+        The dosing schedule (checked by
+        [`validate_events`][circuits.slow.pharmacokinetics.validate_events]).
+    body_weight_kg : float
+        Body weight in kg (> 0).
+    time_s : numpy.ndarray
+        Output times in s of protocol time, 1-D, finite, in any order.
+    params : PKParameters
+        The disposition model (`PK_MODELS`).
+
+    Returns
+    -------
+    PKResult
+        Plasma and brain concentrations in uM of every species of `SPECIES`, each an array
+        of the shape of `time_s`.
+
+    Raises
+    ------
+    ValueError
+        For an invalid event, a body weight that is not > 0, or `time_s` that is not a 1-D
+        array of finite times.
+
+    Examples
+    --------
+    0.5 mg/kg racemic ketamine infused over 40 min, at its end:
+
+    >>> import numpy as np
+    >>> from circuits.compounds import Drug
+    >>> from circuits.slow.pharmacokinetics import KAMP_2020, DosingEvent, simulate
+    >>> racemic = Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5})
+    >>> infusion = [DosingEvent("iv_infusion", 0.5, start_min=0.0, duration_min=40.0)]
+    >>> pk = simulate(racemic, infusion, 70.0, np.array([0.0, 2400.0]), KAMP_2020)
+    >>> [round(float(c), 3) for c in pk.plasma_uM["s_ketamine"]]
+    [0.0, 0.264]
     """
     validate_events(events)
     if not body_weight_kg > 0:

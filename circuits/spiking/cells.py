@@ -2,10 +2,11 @@
 
     C_m dV/dt = -g_L (V - E_L) - I_syn,    V > V_th  ->  V = V_reset, refractory t_ref
 
-One point compartment per cell (as in Wang 2002 and Brunel & Wang 2001). SST
-cells target dendrites in the cortex; in a point neuron that is expressed only by
-their slower GABA_A kinetics (see :mod:`circuits.spiking.receptors`). Values live in
-``configs/circuit/*.yaml`` with their sources; this module holds the equations.
+One point compartment per cell (as in Wang 2002 [@wang2002probabilistic] and Brunel &
+Wang 2001 [@brunel2001effects]). SST cells target dendrites in the cortex; in a point
+neuron that is expressed only by their slower GABA_A kinetics (see
+[`circuits.spiking.receptors`][circuits.spiking.receptors]). Values live in
+`configs/circuit/*.yaml` with their sources; this module holds the equations.
 """
 
 from __future__ import annotations
@@ -18,7 +19,35 @@ EXCITATORY: tuple[str, ...] = ("pyr",)
 
 @dataclass(frozen=True)
 class CellParameters:
-    """Passive and spiking constants of one cell type."""
+    """Passive and spiking constants of one cell type.
+
+    Parameters
+    ----------
+    c_m_nF : float
+        Membrane capacitance C_m in nF (> 0).
+    g_l_nS : float
+        Leak conductance g_L in nS (> 0).
+    e_l_mV : float
+        Leak reversal (resting) potential E_L in mV.
+    v_th_mV : float
+        Spike threshold V_th in mV.
+    v_reset_mV : float
+        Reset potential V_reset in mV, below `v_th_mV`.
+    t_ref_ms : float
+        Absolute refractory period in ms (> 0).
+
+    Raises
+    ------
+    ValueError
+        If a capacitance, conductance or refractory period is not > 0, or the reset is not
+        below the threshold.
+
+    Examples
+    --------
+    >>> from circuits.spiking.cells import CellParameters
+    >>> CellParameters(0.5, 25.0, -70.0, -50.0, -55.0, 2.0).tau_m_ms
+    20.0
+    """
 
     c_m_nF: float  #: membrane capacitance
     g_l_nS: float  #: leak conductance
@@ -36,7 +65,7 @@ class CellParameters:
 
     @property
     def tau_m_ms(self) -> float:
-        """Membrane time constant C_m / g_L."""
+        """Membrane time constant C_m / g_L in ms."""
         return 1e3 * self.c_m_nF / self.g_l_nS
 
 

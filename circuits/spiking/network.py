@@ -2,17 +2,22 @@
 
 The circuit is split in two parts on purpose:
 
-* :class:`CircuitStructure` is what the compiled code depends on (cell counts,
-  connection probabilities, cell and receptor constants, time step, window length).
-  One structure is compiled once.
-* :class:`CircuitDrive` holds what a window may change without recompiling: synaptic
-  weights, NMDA content per cell type, background strength, drug concentrations and the
-  carried-over block state. They enter as per-neuron variables (Brian2 ``run_args``
-  in standalone mode).
+* [`CircuitStructure`][circuits.spiking.network.CircuitStructure] is what the compiled
+  code depends on (cell counts, connection probabilities, cell and receptor constants,
+  time step, window length). One structure is compiled once.
+* [`CircuitDrive`][circuits.spiking.network.CircuitDrive] holds what a window may change
+  without recompiling: synaptic weights, NMDA content per cell type, background strength,
+  drug concentrations and the carried-over block state. They enter as per-neuron variables
+  (Brian2 `run_args` in standalone mode).
 
 Connectivity is random (Bernoulli, probability per pathway); weights are given for
-``reference_counts`` presynaptic cells and scaled by reference/actual count, so that a
-smaller circuit keeps the mean synaptic input (the 1600/N_E scaling of Wang 2002).
+`reference_counts` presynaptic cells and scaled by reference/actual count, so that a
+smaller circuit keeps the mean synaptic input (the 1600/N_E scaling of Wang 2002
+[@wang2002probabilistic]).
+
+Every random stream of a run (connectivity, initial potentials, noise per window) is
+seeded from the run's seed by [`stream_seed`][circuits.spiking.network.stream_seed] or
+[`stream_rng`][circuits.spiking.network.stream_rng].
 """
 
 from __future__ import annotations
@@ -57,8 +62,9 @@ class BackgroundInput:
 
 @dataclass(frozen=True)
 class CircuitStructure:
-    """Everything the compiled circuit depends on. Its :meth:`digest` names it in the provenance (the
-    build cache is keyed on the generated code itself, see experiments/simulation/engine.py)."""
+    """Everything the compiled circuit depends on. Its
+    [`digest`][circuits.spiking.network.CircuitStructure.digest] names it in the provenance (the
+    build cache is keyed on the generated code itself, see `experiments/simulation/engine.py`)."""
 
     name: str
     counts: dict[str, int]
@@ -296,29 +302,86 @@ def stream_seed(seed: int, purpose: str, *index: int) -> int:
     Parameters
     ----------
     seed : int
-        The run's seed, in [0, ``SEED_MAX``].
+        The run's seed, in [0, `SEED_MAX`].
     purpose : str
-        What the stream draws (``"connectivity"``, ``"window_noise"``, ...).
+        What the stream draws (`"connectivity"`, `"noise"`, `"window_noise"`,
+        `"window_values"`, `"spine_sites"`).
     *index : int
         Further position of the stream (window, thread), each >= 0.
 
     Returns
     -------
     int
-        In [0, 2**32): what Brian2's generators take (``std::mt19937`` in the compiled code,
-        ``numpy.random.seed`` in the runtime). (purpose, index) is hashed with
-        :class:`numpy.random.SeedSequence` into a 32-bit key that is XORed into the seed and
-        mixed by a bijection, so for one purpose and index distinct seeds always give
-        distinct generator seeds (seed ``2**29`` and ``0`` no longer coincide), and streams
-        of different purposes or indices are unrelated.
+        The generator seed, in [0, 2**32): what Brian2's generators take (`std::mt19937`
+        in the compiled code, `numpy.random.seed` in the runtime).
+
+    Raises
+    ------
+    ValueError
+        If `seed` is not an integer in [0, `SEED_MAX`] or an index is not an integer >= 0.
+
+    Notes
+    -----
+    (purpose, index) is hashed with `numpy.random.SeedSequence` into a 32-bit key that is
+    XORed into the seed and mixed by a bijection (MurmurHash3's 32-bit finaliser), so for
+    one purpose and index distinct seeds always give distinct generator seeds (seed `2**29`
+    and `0` do not coincide), and streams of different purposes or indices are unrelated.
+
+    Examples
+    --------
+    The same arguments give the same seed, in every process and on every platform:
+
+    >>> from circuits.spiking.network import stream_seed
+    >>> stream_seed(1, "connectivity") == stream_seed(1, "connectivity")
+    True
+    >>> stream_seed(1, "connectivity")
+    1697532668
+    >>> stream_seed(1, "connectivity") != stream_seed(1, "window_noise", 0)
+    True
+    >>> stream_seed(0, "window_noise", 3) != stream_seed(2**29, "window_noise", 3)
+    True
+    >>> 0 <= stream_seed(2**32 - 1, "window_noise", 3) < 2**32
+    True
+    >>> stream_seed(-1, "connectivity")
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be an integer in [0, 4294967295], got -1
     """
     key = int(_seed_sequence(0, purpose, index).generate_state(1, np.uint32)[0])
     return _mix32(_check_seed(seed) ^ key)
 
 
 def stream_rng(seed: int, purpose: str, *index: int) -> np.random.Generator:
-    """A numpy generator for one random stream of a run: seeded by a :class:`numpy.random.SeedSequence`
-    of (``seed``, ``purpose``, ``index``) (arguments as in :func:`stream_seed`)."""
+    """A numpy generator for one random stream of a run.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed, in [0, `SEED_MAX`].
+    purpose : str
+        What the stream draws.
+    *index : int
+        Further position of the stream (window, thread), each >= 0.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A generator seeded by a `numpy.random.SeedSequence` of (`seed`, `purpose`, `index`)
+        (arguments as in [`stream_seed`][circuits.spiking.network.stream_seed]).
+
+    Raises
+    ------
+    ValueError
+        If `seed` or an index is out of range (as for `stream_seed`).
+
+    Examples
+    --------
+    >>> from circuits.spiking.network import stream_rng
+    >>> a = stream_rng(7, "spine_sites", 2).random(3)
+    >>> b = stream_rng(7, "spine_sites", 2).random(3)
+    >>> bool((a == b).all())
+    True
+    """
     return np.random.default_rng(_seed_sequence(seed, purpose, index))
 
 

@@ -9,18 +9,21 @@ no per-synapse state), which keeps the compiled loop fast:
     g_NMDA = gmax_NMDA * s * (1 - B) * Mg(V)
     Mg(V) = 1 / (1 + [Mg] / 3.57 mM * exp(-0.062 V / mV))                  (Jahr & Stevens 1990)
 
-``s`` is the fraction of the neuron's NMDA receptors with glutamate bound (it
-saturates per neuron rather than per synapse: the approximation that keeps NMDA
-state per neuron). ``B`` is ketamine's blocked fraction, see :mod:`circuits.pharmacology`.
+(NMDA kinetics of Wang 2002 [@wang2002probabilistic]; Mg block of Jahr & Stevens 1990
+[@jahr1990voltage].) `s` is the fraction of the neuron's NMDA receptors with glutamate
+bound (it saturates per neuron rather than per synapse: the approximation that keeps NMDA
+state per neuron). `B` is ketamine's blocked fraction, see
+[`circuits.pharmacology`][circuits.pharmacology].
 
-Fractions are stepped implicitly, not by the group's (forward) Euler method: ``s`` and the
-blocked fractions ``B_k`` obey equations that are linear in themselves once the other
-variables are held over a step, and :func:`receptor_update_code` applies their backward
-Euler step, solved in closed form (with ``x``, ``s``, ``V`` and the concentrations held at
-their values at the start of the step, the values Euler would use). Forward Euler leaves
-[0, 1] as soon as a rate times dt exceeds 1 (``kon c dt`` > 1 at about 20 mM of S-ketamine
+Fractions are stepped implicitly, not by the group's (forward) Euler method: `s` and the
+blocked fractions `B_k` obey equations that are linear in themselves once the other
+variables are held over a step, and
+[`receptor_update_code`][circuits.spiking.receptors.receptor_update_code] applies their
+backward Euler step, solved in closed form (with `x`, `s`, `V` and the concentrations held
+at their values at the start of the step, the values Euler would use). Forward Euler leaves
+[0, 1] as soon as a rate times dt exceeds 1 (`kon c dt` > 1 at about 20 mM of S-ketamine
 at dt = 0.1 ms, and it oscillates and diverges beyond 2); the implicit step keeps every
-``B_k`` >= 0, their sum <= 1 and ``s`` in [0, 1] at any concentration and input, at the
+`B_k` >= 0, their sum <= 1 and `s` in [0, 1] at any concentration and input, at the
 cost of a few divisions (no extra exponential).
 """
 
@@ -39,13 +42,62 @@ MG_VOLTAGE_SLOPE_PER_MV = 0.062
 
 
 def mg_unblocked_fraction(v_mV, mg_mM: float = 1.0):
-    """Jahr & Stevens 1990: fraction of NMDA conductance not blocked by Mg at V (mV)."""
+    """Fraction of NMDA conductance not blocked by Mg at V (Jahr & Stevens 1990 [@jahr1990voltage]).
+
+    Parameters
+    ----------
+    v_mV : float or array_like
+        Membrane potential in mV.
+    mg_mM : float
+        Extracellular Mg concentration in mM.
+
+    Returns
+    -------
+    numpy.ndarray
+        Unblocked fraction (dimensionless, in (0, 1]), of the shape of `v_mV` (a 0-d array
+        for a number): 1 / (1 + [Mg] / 3.57 mM exp(-0.062 V / mV)).
+
+    Examples
+    --------
+    >>> from circuits.spiking.receptors import mg_unblocked_fraction
+    >>> [round(float(f), 3) for f in mg_unblocked_fraction([-70.0, 0.0])]
+    [0.044, 0.781]
+    """
     return 1.0 / (1.0 + mg_mM / MG_HALF_BLOCK_MM * np.exp(-MG_VOLTAGE_SLOPE_PER_MV * np.asarray(v_mV)))
 
 
 @dataclass(frozen=True)
 class SynapseParameters:
-    """Reversal potentials and kinetics shared by all synapses of the circuit."""
+    """Reversal potentials and kinetics shared by all synapses of the circuit.
+
+    Parameters
+    ----------
+    e_exc_mV : float
+        AMPA/NMDA reversal potential in mV.
+    e_inh_mV : float
+        GABA_A reversal potential in mV.
+    tau_ampa_ms : float
+        AMPA decay time constant in ms.
+    tau_nmda_rise_ms : float
+        NMDA rise time constant (of x) in ms.
+    tau_nmda_decay_ms : float
+        NMDA decay time constant (of s) in ms.
+    alpha_nmda_per_ms : float
+        NMDA binding rate in 1/ms.
+    tau_gaba_pv_ms : float
+        GABA_A decay of PV (perisomatic) synapses in ms.
+    tau_gaba_sst_ms : float
+        GABA_A decay of SST (dendritic) synapses in ms.
+    mg_mM : float
+        Extracellular Mg concentration in mM (>= 0).
+    delay_ms : float
+        Synaptic delay in ms.
+
+    Raises
+    ------
+    ValueError
+        If a time constant, rate or delay is not > 0, or `mg_mM` < 0.
+    """
 
     e_exc_mV: float  #: AMPA/NMDA reversal
     e_inh_mV: float  #: GABA_A reversal
@@ -91,9 +143,30 @@ ACCUMULATORS: tuple[str, ...] = ("q_ampa", "q_nmda", "q_inh", "open_time", "open
 def block_equations(species: tuple[str, ...] = SPECIES) -> str:
     """Brian2 variables of the trapping block, one blocked fraction ``b_<species>`` per species.
 
-    Concentrations ``c_<species>`` are per-neuron constants in uM (run arguments),
-    ``kon_<species>`` namespace constants in 1/(uM s). The fractions are stepped by
-    :func:`block_update_code` (a group that has them needs it as a ``run_regularly``).
+    Concentrations `c_<species>` are per-neuron constants in uM (run arguments),
+    `kon_<species>` namespace constants in 1/(uM s). The fractions are stepped by
+    [`block_update_code`][circuits.spiking.receptors.block_update_code] (a group that has them
+    needs it as a `run_regularly`).
+
+    Parameters
+    ----------
+    species : tuple of str
+        The species, one blocked fraction and one concentration each (default `SPECIES`).
+
+    Returns
+    -------
+    str
+        Brian2 equations, one per line.
+
+    Examples
+    --------
+    >>> from circuits.spiking.receptors import block_equations
+    >>> print(block_equations(("s_ketamine",)))
+    b_total = clip(b_s_ketamine, 0, 1) : 1
+    koff_v = koff * exp((v - v_block_ref) / v_block_e) : Hz
+    b_s_ketamine : 1  # blocked fraction, stepped by block_update_code()
+    c_s_ketamine : 1 (constant)
+    <BLANKLINE>
     """
     total = " + ".join(f"b_{k}" for k in species)
     lines = [
@@ -119,8 +192,18 @@ def block_update_code(species: tuple[str, ...] = SPECIES) -> str:
     Every term is >= 0, so each B_k' >= 0 and their sum is ``1 - F'`` in [0, 1] (to rounding,
     which ``b_total`` clips) for any rate and step; one step of a huge rate lands on the
     equilibrium ``A / (A + lam)``, and at any step size the fixed point is the exact steady
-    state. Forward Euler, what the group's ``method`` would apply, leaves [0, 1] once
-    ``kon c dt`` > 1. The error per step is that of Euler, (rate dt)^2 / 2.
+    state. Forward Euler, what the group's `method` would apply, leaves [0, 1] once
+    `kon c dt` > 1. The error per step is that of Euler, (rate dt)^2 / 2.
+
+    Parameters
+    ----------
+    species : tuple of str
+        The species whose blocked fractions are stepped (default `SPECIES`).
+
+    Returns
+    -------
+    str
+        Brian2 abstract code, one statement per line.
     """
     lines = [f"step_a_{k} = s_nmda * kon_{k} * c_{k} * dt" for k in species]
     lines += [
@@ -153,7 +236,7 @@ def on_pre_code(pre: str, spine_sites: bool = False) -> str:
     A pyramidal spike opens AMPA and (through the rise variable ``x_nmda``) NMDA receptors in
     proportion to the fraction of the vesicle pool it released relative to baseline release
     (``last_release_pre / u_baseline_pre``: short-term depression and the A1 feedback act
-    here, :mod:`circuits.spiking.vesicles`), times ``spine`` on E->E synapses that are spine
+    here, [`circuits.spiking.vesicles`][circuits.spiking.vesicles]), times ``spine`` on E->E synapses that are spine
     sites; the AMPA part also counts the local activation the plasticity track reads
     (``ampa_local``, after the transient ``t_settle``). An interneuron spike adds its weight
     to the postsynaptic GABA_A conductance of its type (``g_pv`` or ``g_sst``).

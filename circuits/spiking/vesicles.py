@@ -6,9 +6,10 @@ depression model one pool per cell is exact for synapses with equal U and tau_re
     dx/dt = (1 - x) / tau_rec                    between spikes
     at a spike:  release = U x,   x -> x - U x   (Tsodyks & Markram 1997)
 
-x is the fraction of the releasable pool available, U the fraction of it released by a
-spike (the release probability, lowered by presynaptic A1 receptors, see
-:mod:`circuits.slow.neurochemistry`). Ketamine slows recycling (Lazarevic 2021, TARGETS A3):
+(Tsodyks & Markram 1997 [@tsodyks1997neural].) x is the fraction of the releasable pool
+available, U the fraction of it released by a spike (the release probability, lowered by
+presynaptic A1 receptors, see [`circuits.slow.neurochemistry`][circuits.slow.neurochemistry]).
+Ketamine slows recycling (Lazarevic 2021 [@lazarevic2021ketamine], TARGETS A3):
 
     tau_rec,eff = tau_rec (1 + slowing * B)      B: the cell's NMDA blocked fraction
 
@@ -24,6 +25,25 @@ import numpy as np
 
 @dataclass(frozen=True)
 class VesicleParameters:
+    """Constants of the vesicle pool of the pyramidal cells.
+
+    Parameters
+    ----------
+    u_release : float
+        Release fraction U at baseline adenosine, in (0, 1] (Tsodyks & Markram 1997: 0.5).
+    tau_rec_ms : float
+        Recovery time constant of the pool in ms, > 0 (Tsodyks & Markram 1997: 800 ms).
+    recycling_slowing : float
+        Relative growth of tau_rec at full NMDA block, >= 0 (free parameter; 0 = off).
+    depression : bool
+        False: the pool never depletes (release U per spike).
+
+    Raises
+    ------
+    ValueError
+        If a value is out of its range.
+    """
+
     u_release: float  #: release fraction U at baseline adenosine (Tsodyks & Markram 1997: 0.5)
     tau_rec_ms: float  #: recovery time constant of the pool (Tsodyks & Markram 1997: 800 ms)
     recycling_slowing: float  #: relative growth of tau_rec at full NMDA block (free parameter; 0 = off)
@@ -39,13 +59,62 @@ class VesicleParameters:
 
 
 def effective_tau_rec_ms(params: VesicleParameters, blocked_fraction):
-    """tau_rec (1 + slowing B), in ms."""
+    """Recovery time constant slowed by the NMDA block: tau_rec (1 + slowing B), in ms.
+
+    Parameters
+    ----------
+    params : VesicleParameters
+        The pool's constants.
+    blocked_fraction : float or array_like
+        The cell's NMDA blocked fraction B (dimensionless, in [0, 1]).
+
+    Returns
+    -------
+    numpy.ndarray
+        tau_rec,eff in ms, of the shape of `blocked_fraction`.
+
+    Examples
+    --------
+    >>> from circuits.spiking.vesicles import VesicleParameters, effective_tau_rec_ms
+    >>> float(effective_tau_rec_ms(VesicleParameters(0.5, 800.0, recycling_slowing=1.0, depression=True), 0.5))
+    1200.0
+    """
     return params.tau_rec_ms * (1.0 + params.recycling_slowing * np.asarray(blocked_fraction))
 
 
 def train_release(u, tau_rec_ms, n_pulses: int, interval_ms: float, x0=1.0, return_pool: bool = False):
-    """Release per pulse of a regular train (shape ``(n_pulses,) + shape of u``), starting from pool x0;
-    with ``return_pool`` also the pool left right after the last pulse."""
+    """Release per pulse of a regular train, starting from pool `x0`.
+
+    Parameters
+    ----------
+    u : float or array_like
+        Release fraction U (dimensionless, in (0, 1]).
+    tau_rec_ms : float or array_like
+        Recovery time constant in ms (broadcast with `u`).
+    n_pulses : int
+        Number of pulses.
+    interval_ms : float
+        Interval between pulses in ms.
+    x0 : float or array_like
+        Available pool fraction before the first pulse (dimensionless, in [0, 1]).
+    return_pool : bool
+        Also return the pool left right after the last pulse.
+
+    Returns
+    -------
+    numpy.ndarray or tuple of numpy.ndarray
+        Released fraction of the full pool per pulse, shape `(n_pulses,) + shape of
+        broadcast(u, tau_rec_ms)`; with `return_pool`, `(release, pool)`, the pool of that
+        broadcast shape.
+
+    Examples
+    --------
+    A 20 Hz train depresses release (U = 0.5, tau_rec = 800 ms):
+
+    >>> from circuits.spiking.vesicles import train_release
+    >>> [round(float(r), 3) for r in train_release(0.5, 800.0, 4, 50.0)]
+    [0.5, 0.265, 0.155, 0.103]
+    """
     u, tau = np.asarray(u, dtype=float), np.asarray(tau_rec_ms, dtype=float)
     x = np.broadcast_to(np.asarray(x0, dtype=float), np.broadcast(u, tau).shape).copy()
     recovery = np.exp(-interval_ms / tau)
@@ -60,7 +129,28 @@ def train_release(u, tau_rec_ms, n_pulses: int, interval_ms: float, x0=1.0, retu
 
 
 def pool_after_recovery(x_start, tau_rec_ms, t_ms):
-    """Pool fraction t ms after a train left it at x_start."""
+    """Pool fraction `t_ms` ms after a train left it at `x_start`.
+
+    Parameters
+    ----------
+    x_start : float or array_like
+        Available pool fraction at the end of the train (dimensionless, in [0, 1]).
+    tau_rec_ms : float or array_like
+        Recovery time constant in ms.
+    t_ms : float or array_like
+        Time since the train in ms.
+
+    Returns
+    -------
+    numpy.ndarray
+        Pool fraction 1 - (1 - x_start) exp(-t / tau_rec), of the broadcast shape.
+
+    Examples
+    --------
+    >>> from circuits.spiking.vesicles import pool_after_recovery
+    >>> round(float(pool_after_recovery(0.2, 800.0, 800.0)), 3)
+    0.706
+    """
     return 1.0 - (1.0 - np.asarray(x_start)) * np.exp(-t_ms / np.asarray(tau_rec_ms))
 
 

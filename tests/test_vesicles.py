@@ -140,14 +140,14 @@ def test_pool_after_recovery_relaxes_to_one_with_tau():
 
 def test_effective_tau_grows_linearly_with_block():
     """tau_rec (1 + slowing B): tau_rec at B = 0, and at slowing = 0 for any B (A3 switch off)."""
-    params = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.5)
+    params = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.5, depression=True)
     b = np.linspace(0.0, 1.0, 11)
     tau = effective_tau_rec_ms(params, b)
     np.testing.assert_allclose(tau, 800.0 * (1.0 + 1.5 * b), rtol=1e-12)
     assert tau[0] == pytest.approx(800.0)
     np.testing.assert_allclose(np.diff(tau, 2), 0.0, atol=1e-9)  # linear
     assert np.all(np.diff(tau) > 0)
-    off = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=0.0)
+    off = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=0.0, depression=True)
     np.testing.assert_allclose(effective_tau_rec_ms(off, b), 800.0)
 
 
@@ -163,7 +163,7 @@ def test_effective_tau_grows_linearly_with_block():
     ],
 )
 def test_vesicle_parameters_validation_names_the_field(kwargs, field):
-    values = dict(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.0) | kwargs
+    values = dict(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.0, depression=True) | kwargs
     with pytest.raises(ValueError, match=field):
         VesicleParameters(**values)
 

@@ -58,7 +58,7 @@ class BackgroundInput:
 
 @dataclass(frozen=True)
 class CircuitStructure:
-    """Everything the compiled circuit depends on. Its :meth:`digest` names it in the provenance (the
+    """Everything the compiled circuit depends on (values: ``configs/circuit/*.yaml``, ``block.*``). Its :meth:`digest` names it in the provenance (the
     build cache is keyed on the generated code itself, see experiments/simulation/engine.py)."""
 
     name: str
@@ -70,13 +70,13 @@ class CircuitStructure:
     g_nmda_max_nS: dict[str, float]
     background: BackgroundInput
     block: BlockParameters
-    dt_ms: float = 0.1
-    window_s: float = 2.0
-    transient_s: float = 0.25  #: release is counted from here on (spikes are recorded throughout)
-    threads: int = 1
+    dt_ms: float
+    window_s: float
+    transient_s: float  #: release is counted from here on (spikes are recorded throughout)
+    threads: int
     #: Fraction of potential pyramidal-to-pyramidal sites present in the healthy steady state
     #: (circuits/slow/plasticity.py): pyr->pyr is compiled with probability p / spine_occupancy.
-    spine_occupancy: float = 0.8
+    spine_occupancy: float
 
     def __post_init__(self) -> None:
         for pop in POPULATIONS:
@@ -113,14 +113,14 @@ class CircuitDrive:
     nmda_ratio: dict[str, float]  #: NMDA conductance per spike relative to AMPA, per postsynaptic type (TARGETS C6)
     background_weight_nS: dict[str, float]
     vesicles: VesicleParameters
-    ampa_available: float = 1.0  #: fraction of AMPA receptors of local synapses not blocked (NBQX: 1 - block)
+    ampa_available: float  #: fraction of AMPA receptors of local synapses not blocked (NBQX: 1 - block)
     #: populations whose NMDA receptors the drug reaches (the others see no drug): the
     #: disinhibition hypotheses restrict the block to PV or SST cells
-    drug_targets: tuple[str, ...] = POPULATIONS
-    hnk_ampa_gain: float = (
-        0.0  #: largest relative rise of local AMPA transmission onto pyramidal cells by (2R,6R)-HNK (Zanos 2016)
+    drug_targets: tuple[str, ...]
+    hnk_ampa_gain: (
+        float  #: largest relative rise of local AMPA transmission onto pyramidal cells by (2R,6R)-HNK (Zanos 2016)
     )
-    hnk_ampa_ec50_uM: float = 10.0  #: HNK brain concentration of half that rise
+    hnk_ampa_ec50_uM: float  #: HNK brain concentration of half that rise
 
     def __post_init__(self) -> None:
         for key, w in list(self.weight_nS.items()) + list(self.background_weight_nS.items()):

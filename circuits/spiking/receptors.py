@@ -38,7 +38,7 @@ MG_HALF_BLOCK_MM = 3.57
 MG_VOLTAGE_SLOPE_PER_MV = 0.062
 
 
-def mg_unblocked_fraction(v_mV, mg_mM: float = 1.0):
+def mg_unblocked_fraction(v_mV, mg_mM: float):
     """Jahr & Stevens 1990: fraction of NMDA conductance not blocked by Mg at V (mV)."""
     return 1.0 / (1.0 + mg_mM / MG_HALF_BLOCK_MM * np.exp(-MG_VOLTAGE_SLOPE_PER_MV * np.asarray(v_mV)))
 

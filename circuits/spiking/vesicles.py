@@ -24,10 +24,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class VesicleParameters:
+    """Constants of the pool; values in ``configs/circuit/pfc.yaml`` (``circuit.vesicles.*``)."""
+
     u_release: float  #: release fraction U at baseline adenosine (Tsodyks & Markram 1997: 0.5)
     tau_rec_ms: float  #: recovery time constant of the pool (Tsodyks & Markram 1997: 800 ms)
     recycling_slowing: float  #: relative growth of tau_rec at full NMDA block (free parameter; 0 = off)
-    depression: bool = True  #: False: the pool never depletes (release U per spike)
+    depression: bool  #: False: the pool never depletes (release U per spike)
 
     def __post_init__(self) -> None:
         if not 0 < self.u_release <= 1:

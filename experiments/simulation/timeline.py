@@ -19,7 +19,7 @@ import numpy as np
 from circuits.compounds import SPECIES
 from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
 from circuits.slow.nmda_block import ChannelActivity, advance_block_through
-from circuits.slow.plasticity import HEALTHY, PlasticityParameters, PlasticitySettings
+from circuits.slow.plasticity import PlasticitySettings
 from circuits.spiking.cells import POPULATIONS
 from circuits.spiking.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
 from experiments.protocols.base import Protocol, check_windows
@@ -91,7 +91,10 @@ def run_protocol(
         if protocol.ampa_available is None
         else np.asarray(protocol.ampa_available, dtype=float)
     )
-    plasticity = plasticity or PlasticitySettings(PlasticityParameters(occupancy=structure.spine_occupancy), HEALTHY)
+    if plasticity is None:  # off, with the default config's constants and state (configs/ holds every number)
+        from experiments import config as C
+
+        plasticity = C.plasticity(C.compose_config([]), structure)
     track = PlasticityTrack(
         plasticity,
         structure.counts["pyr"],

@@ -31,7 +31,9 @@ MOLAR_MASS_G_PER_MOL: dict[str, float] = {
 
 @dataclass(frozen=True)
 class Drug:
-    """A dosed preparation: a name and the mass fraction of each species in it."""
+    """A dosed preparation: a name and the mass fraction of each species in it (the preparations
+    a user chooses with ``drug=`` are ``configs/drug/*.yaml``; the racemate is a 50:50 mixture of
+    the enantiomers, not a species of its own)."""
 
     name: str
     composition: dict[str, float]
@@ -50,18 +52,6 @@ class Drug:
         if not self.composition:
             return MOLAR_MASS_G_PER_MOL["s_ketamine"]
         return sum(f * MOLAR_MASS_G_PER_MOL[s] for s, f in self.composition.items())
-
-
-#: The preparations a user can choose with ``drug=``. The racemate is a 50:50
-#: mixture of the enantiomers (it is not a species of its own).
-DRUGS: dict[str, Drug] = {
-    "racemic": Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5}),
-    "esketamine": Drug("esketamine", {"s_ketamine": 1.0}),
-    "arketamine": Drug("arketamine", {"r_ketamine": 1.0}),
-    "norketamine": Drug("norketamine", {"s_norketamine": 0.5, "r_norketamine": 0.5}),
-    "hnk": Drug("hnk", {"hnk": 1.0}),
-    "saline": Drug("saline", {}),
-}
 
 
 def ng_per_ml_to_uM(value_ng_per_ml, molar_mass_g_per_mol: float):

@@ -19,7 +19,7 @@ so its apparent IC50 is ``2 K_S K_R / (K_S + K_R)``.
 
 One first-order scheme cannot match both R1 and R2 of TARGETS: Gilling 2009's
 kinetic rates give koff/kon = 0.22 / 1.5e5 = 1.47 uM, its equilibrium IC50 is 0.71 uM
-(Hill 0.84). ``fit="equilibrium"`` (default) keeps the IC50 and koff and derives kon
+(Hill 0.84). ``fit="equilibrium"`` (the configured choice, ``block.fit``) keeps the IC50 and koff and derives kon
 (2.1x Gilling's); ``fit="kinetic"`` keeps kon and koff and so the IC50 is 2.1x R1.
 :func:`fit_report` states the mismatch for either choice.
 """
@@ -27,32 +27,16 @@ kinetic rates give koff/kon = 0.22 / 1.5e5 = 1.47 uM, its equilibrium IC50 is 0.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .compounds import SPECIES
 
+#: Exact SI values (2019 definition of the SI units): physical constants, not parameters.
 BOLTZMANN_J_PER_K = 1.380649e-23
 ELEMENTARY_CHARGE_C = 1.602176634e-19
 
-# --- Published numbers (TARGETS section 1) ---------------------------------------
-#: Racemic ketamine IC50 at GluN1/GluN2A, -70 mV, no Mg (uM); Hill 0.84. Gilling 2009, R1.
-IC50_RACEMIC_UM = 0.71
-HILL_RACEMIC = 0.84
-#: Association rate (1/(M s)) and dissociation rate (1/s) at -70 mV. Gilling 2009, R2.
-KON_PER_M_PER_S = 1.5e5
-KOFF_PER_S = 0.22
-#: Electrical distance of the blocking site. Gilling 2009, R3.
-DELTA = 0.79
-#: Gilling 2009 recorded at room temperature; 22 degC (free choice within "room temperature").
-RECORDING_TEMPERATURE_K = 295.15
-#: Fraction of block that stays trapped after 120 s washout without agonist. Mealing 1999, R4.
-TRAPPED_FRACTION_AFTER_120_S = 0.86
-#: Escape rate (1/s) from closed, blocked channels that leaves R4's 86% trapped after 120 s.
-ESCAPE_PER_S = -math.log(TRAPPED_FRACTION_AFTER_120_S) / 120.0
-#: Ki (uM) from [3H]MK-801 displacement. Ebert 1997, R6 (ketamine) and R7 (norketamine).
-KI_UM = {"s_ketamine": 0.30, "r_ketamine": 1.40, "s_norketamine": 1.70, "r_norketamine": 13.0}
-#: (2R,6R)-HNK IC50 at NMDA receptors (uM). Abbott 2020, R8.
-IC50_HNK_UM = 46.0
+#: The published constants the scheme is derived from (IC50, kon, koff, delta, trapping, Ki per
+#: species) live in ``configs/config.yaml`` (``block.*``) with their sources, as :class:`BlockConstants`.
 
 #: Highest brain or bath concentration (uM, all species together) the model accepts. An
 #: anaesthetic serum level of S-ketamine, about 2000 ng/mL = 8 uM (Langsjo 2005, Anesthesiology
@@ -65,20 +49,61 @@ MAX_CONCENTRATION_UM = 1000.0
 FITS = ("equilibrium", "kinetic")
 
 
-def voltage_e_fold_mV(delta: float = DELTA, temperature_K: float = RECORDING_TEMPERATURE_K, valence: int = 1) -> float:
+#: The block species whose constants scale with Ebert 1997's Ki (R6, R7); HNK takes its own IC50 (R8).
+KI_SPECIES: tuple[str, ...] = ("s_ketamine", "r_ketamine", "s_norketamine", "r_norketamine")
+
+
+def voltage_e_fold_mV(delta: float, temperature_K: float, valence: int = 1) -> float:
     """V_e = k_B T / (z delta e) in mV: the voltage step that changes the IC50 e-fold."""
     return 1e3 * BOLTZMANN_J_PER_K * temperature_K / (valence * delta * ELEMENTARY_CHARGE_C)
 
 
 @dataclass(frozen=True)
+class BlockConstants:
+    """Published constants of ketamine's block (TARGETS section 1); values and sources in
+    ``configs/config.yaml`` (``block.*``)."""
+
+    ic50_racemic_uM: float  #: racemate IC50 at GluN1/GluN2A, -70 mV, no Mg (Gilling 2009, R1)
+    hill_racemic: float  #: its Hill coefficient (R1; reported by :func:`fit_report`: the scheme has Hill 1)
+    kon_per_M_per_s: float  #: association rate at -70 mV (Gilling 2009, R2)
+    koff_per_s: float  #: dissociation rate at -70 mV (Gilling 2009, R2)
+    delta: float  #: electrical distance of the blocking site (Gilling 2009, R3)
+    temperature_K: float  #: recording temperature of R1-R3 (room temperature)
+    trapped_fraction: float  #: block left trapped after ``trapping_washout_s`` of washout without agonist (R4)
+    trapping_washout_s: float  #: washout of R4 (Mealing 1999)
+    ki_uM: dict[str, float]  #: Ki from [3H]MK-801 displacement per species in KI_SPECIES (Ebert 1997, R6, R7)
+    ic50_hnk_uM: float  #: (2R,6R)-HNK IC50 at NMDA receptors (Abbott 2020, R8)
+
+    def __post_init__(self) -> None:
+        for name in ("ic50_racemic_uM", "hill_racemic", "kon_per_M_per_s", "koff_per_s", "delta"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("temperature_K", "trapping_washout_s", "ic50_hnk_uM"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.trapped_fraction <= 1:
+            raise ValueError(f"trapped_fraction must be in (0, 1], got {self.trapped_fraction}")
+        if set(self.ki_uM) != set(KI_SPECIES):
+            raise ValueError(f"ki_uM must give exactly the species {list(KI_SPECIES)}, got {sorted(self.ki_uM)}")
+        for species, ki in self.ki_uM.items():
+            if not ki > 0:
+                raise ValueError(f"ki_uM.{species} must be > 0, got {ki}")
+
+    @property
+    def escape_per_s(self) -> float:
+        """Escape rate (1/s) from closed, blocked channels that leaves ``trapped_fraction`` after the washout."""
+        return -math.log(self.trapped_fraction) / self.trapping_washout_s
+
+
+@dataclass(frozen=True)
 class BlockParameters:
-    """Per-species constants of the block scheme at -70 mV."""
+    """Per-species constants of the block scheme at -70 mV (derived by :func:`block_parameters`)."""
 
     dissociation_uM: dict[str, float]  #: K_k = koff/kon_k at -70 mV (uM)
-    koff_per_s: float = KOFF_PER_S  #: shared by all species (assumption: affinity differences are in kon)
-    v_e_mV: float = field(default_factory=voltage_e_fold_mV)
-    escape_per_s: float = ESCAPE_PER_S  #: from closed, blocked channels (R4)
-    fit: str = "equilibrium"
+    koff_per_s: float  #: shared by all species (assumption: affinity differences are in kon)
+    v_e_mV: float
+    escape_per_s: float  #: from closed, blocked channels (R4)
+    fit: str
 
     def kon_per_uM_per_s(self, species: str) -> float:
         return self.koff_per_s / self.dissociation_uM[species]
@@ -88,23 +113,30 @@ class BlockParameters:
         return 2 * k_s * k_r / (k_s + k_r)
 
 
-def block_parameters(fit: str = "equilibrium", escape: bool = True) -> BlockParameters:
+def block_parameters(constants: BlockConstants, fit: str, escape: bool) -> BlockParameters:
     """Derive every species' dissociation constant from R1/R2 (racemate) and R6-R8 (ratios).
 
-    The racemate's apparent constant K_rac (0.71 uM for ``equilibrium``, koff/kon = 1.47 uM
-    for ``kinetic``) fixes K_S through ``K_rac = 2 K_S K_R / (K_S + K_R)`` with
+    The racemate's apparent constant K_rac (the IC50 for ``equilibrium``, koff/kon for
+    ``kinetic``) fixes K_S through ``K_rac = 2 K_S K_R / (K_S + K_R)`` with
     ``K_R / K_S = Ki_R / Ki_S`` (Ebert 1997); norketamines keep Ebert's ratio to S-ketamine;
-    HNK takes Abbott 2020's IC50 directly.
+    HNK takes Abbott 2020's IC50 directly. ``escape`` false: no escape from trapped channels.
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
-    k_racemic = IC50_RACEMIC_UM if fit == "equilibrium" else KOFF_PER_S / KON_PER_M_PER_S * 1e6
-    ratio_r_to_s = KI_UM["r_ketamine"] / KI_UM["s_ketamine"]
+    c = constants
+    k_racemic = c.ic50_racemic_uM if fit == "equilibrium" else c.koff_per_s / c.kon_per_M_per_s * 1e6
+    ratio_r_to_s = c.ki_uM["r_ketamine"] / c.ki_uM["s_ketamine"]
     k_s = k_racemic * (1 + ratio_r_to_s) / (2 * ratio_r_to_s)
-    constants = {species: k_s * KI_UM[species] / KI_UM["s_ketamine"] for species in KI_UM}
-    constants["hnk"] = IC50_HNK_UM
-    assert set(constants) == set(SPECIES)
-    return BlockParameters(dissociation_uM=constants, fit=fit, escape_per_s=ESCAPE_PER_S if escape else 0.0)
+    dissociation = {species: k_s * c.ki_uM[species] / c.ki_uM["s_ketamine"] for species in c.ki_uM}
+    dissociation["hnk"] = c.ic50_hnk_uM
+    assert set(dissociation) == set(SPECIES)
+    return BlockParameters(
+        dissociation_uM=dissociation,
+        koff_per_s=c.koff_per_s,
+        v_e_mV=voltage_e_fold_mV(c.delta, c.temperature_K),
+        escape_per_s=c.escape_per_s if escape else 0.0,
+        fit=fit,
+    )
 
 
 def steady_state_block(
@@ -122,20 +154,20 @@ def steady_state_block(
     return {k: drive.get(k, 0.0) * free / loss for k in concentrations_uM}
 
 
-def fit_report(params: BlockParameters) -> dict[str, float]:
+def fit_report(params: BlockParameters, constants: BlockConstants) -> dict[str, float]:
     """How one first-order scheme matches R1 (IC50, Hill) and R2 (kon, koff) at once."""
     ic50 = params.ic50_racemic_uM()
     # apparent kon of the racemate: relaxation rate (kon_app c + koff) at low c
     kon_app = params.koff_per_s / ic50 * 1e6
     return {
         "ic50_uM": ic50,
-        "ic50_target_uM": IC50_RACEMIC_UM,
-        "ic50_ratio_to_target": ic50 / IC50_RACEMIC_UM,
+        "ic50_target_uM": constants.ic50_racemic_uM,
+        "ic50_ratio_to_target": ic50 / constants.ic50_racemic_uM,
         "hill": 1.0,
-        "hill_target": HILL_RACEMIC,
+        "hill_target": constants.hill_racemic,
         "kon_per_M_per_s": kon_app,
-        "kon_target_per_M_per_s": KON_PER_M_PER_S,
-        "kon_ratio_to_target": kon_app / KON_PER_M_PER_S,
+        "kon_target_per_M_per_s": constants.kon_per_M_per_s,
+        "kon_ratio_to_target": kon_app / constants.kon_per_M_per_s,
         "unblock_tau_s": 1.0 / params.koff_per_s,
-        "unblock_tau_target_s": 1.0 / KOFF_PER_S,
+        "unblock_tau_target_s": 1.0 / constants.koff_per_s,
     }

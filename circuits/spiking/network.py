@@ -332,11 +332,6 @@ def stream_rng(seed: int, purpose: str, *index: int) -> np.random.Generator:
     return np.random.default_rng(_seed_sequence(seed, purpose, index))
 
 
-#: Nominal pyramidal rate (Hz) for the first window's vesicle pool: x starts at the mean
-#: steady state of a Poisson train, 1 / (1 + U r tau_rec) (later windows carry the pool over).
-NOMINAL_RATE_HZ = 2.0
-
-
 def initial_values(
     structure: CircuitStructure,
     drive: CircuitDrive,
@@ -377,7 +372,7 @@ def initial_values(
             pop_values[f"c_{k}"] = float(concentrations_uM.get(k, 0.0)) if pop in drive.drug_targets else 0.0
             pop_values[f"b_{k}"] = block_state[pop][k] if block_state else 0.0
         if pop == "pyr":
-            nominal = 1.0 / (1.0 + u * NOMINAL_RATE_HZ * 1e-3 * ves.tau_rec_ms) if ves.depression else 1.0
+            nominal = 1.0 / (1.0 + u * ves.initial_rate_hz * 1e-3 * ves.tau_rec_ms) if ves.depression else 1.0
             pop_values.update(
                 {
                     "tau_rec": 1e-3 * ves.tau_rec_ms,

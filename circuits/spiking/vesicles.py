@@ -30,6 +30,9 @@ class VesicleParameters:
     tau_rec_ms: float  #: recovery time constant of the pool (Tsodyks & Markram 1997: 800 ms)
     recycling_slowing: float  #: relative growth of tau_rec at full NMDA block (free parameter; 0 = off)
     depression: bool  #: False: the pool never depletes (release U per spike)
+    #: pyramidal rate (Hz) for the first window's pool: it starts at the mean steady state of a
+    #: Poisson train at this rate, 1 / (1 + U r tau_rec) (later windows carry the pool over)
+    initial_rate_hz: float
 
     def __post_init__(self) -> None:
         if not 0 < self.u_release <= 1:
@@ -38,6 +41,8 @@ class VesicleParameters:
             raise ValueError(f"tau_rec_ms must be > 0, got {self.tau_rec_ms}")
         if self.recycling_slowing < 0:
             raise ValueError(f"recycling_slowing must be >= 0, got {self.recycling_slowing}")
+        if self.initial_rate_hz < 0:
+            raise ValueError(f"initial_rate_hz must be >= 0, got {self.initial_rate_hz}")
 
 
 def effective_tau_rec_ms(params: VesicleParameters, blocked_fraction):

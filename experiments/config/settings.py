@@ -755,6 +755,7 @@ _VESICLE_SPECS = {
     "u_release": Num(minimum=0, maximum=1, strict=True),
     "tau_rec_ms": Num(minimum=0, strict=True, maximum=MAX_SYNAPTIC_TAU_MS, why="100 s"),
     "recycling_slowing": Num(minimum=0, maximum=MAX_SCALE, why="a relative growth"),
+    "initial_rate_hz": Num(minimum=0, maximum=MAX_RATE_HZ, why="cortical neurons fire below ~500 Hz"),
 }
 
 

@@ -3,6 +3,12 @@
 Every check runs before any simulation; a failure raises :class:`ConfigError`, which
 names the field (as a Hydra override path) and what is allowed. The command line prints
 it as one line, without a traceback.
+
+configs/ is the only home of the model's numbers: the dataclasses of ``circuits`` have no
+defaults, and :func:`_build` maps a config node's keys onto a dataclass's fields, each
+checked by its spec (:class:`Num`, :class:`Table`, :class:`Choice`), refusing a key that is
+no field and a field without a key. The circuit's structure and drive gather values from
+several nodes (and cross-checks between them) and are assembled by hand from those pieces.
 """
 
 from __future__ import annotations
@@ -462,7 +468,8 @@ def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
 
 
 def _per_population(cfg, path: str, **limits) -> dict[str, float]:
-    return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
+    """One number per population (``pyr``, ``pv``, ``sst``), each within ``limits`` (as :class:`Num`)."""
+    return Table(POPULATIONS, Num(**limits)).read(cfg, path)
 
 
 #: A name that becomes part of a path: letters, digits, '_', '-', '.'; not starting with '.' or '-'.
@@ -530,10 +537,8 @@ def circuit_structure(cfg) -> CircuitStructure:
     transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
     return CircuitStructure(
         name=_path_name(cfg, f"{c}.name"),
-        counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
-        reference_counts={
-            pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS
-        },
+        counts=_counts(cfg, f"{c}.counts"),
+        reference_counts=_counts(cfg, f"{c}.reference_counts"),
         connection_probability=_pathways(cfg, f"{c}.connection_probability", maximum=1),
         cells=cells,
         synapses=synapses,
@@ -645,10 +650,7 @@ def _background(cfg, dt_ms: float) -> BackgroundInput:
 
 
 def _counts(cfg, path: str) -> dict[str, int]:
-    return {
-        pop: int(_number(cfg, f"{path}.{pop}", minimum=1, maximum=MAX_NEURONS, integer=True, why="memory"))
-        for pop in POPULATIONS
-    }
+    return _per_population(cfg, path, minimum=1, maximum=MAX_NEURONS, integer=True, why="memory")
 
 
 def _check_size(cfg) -> None:

@@ -224,3 +224,14 @@ def test_moved_numbers_are_checked_like_every_other(override, path, message):
         C.validate(compose_config(["circuit=small", override]))
     assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("override, group", [("drug.name=esketamine", "drug"), ("pk.name=kamp2020", "pk")])
+def test_a_name_alone_does_not_relabel_the_chosen_options_numbers(override, group):
+    """The numbers come with the group option (drug=esketamine brings its composition); renaming
+    the option's name key would run one option's numbers under another's name."""
+    from experiments import app
+
+    with pytest.raises(C.ConfigError) as error:
+        app.check_overrides(["circuit=small", override])
+    assert str(error.value).startswith(f"{group}.name: choose the") and f"{group}=<name>" in str(error.value)

@@ -420,6 +420,14 @@ def unread_override(key: str, experiment: str) -> ConfigError | None:
         return None
     if key == "experiment.name":  # the name alone would leave the other experiment's block behind
         return ConfigError(key, "choose the experiment with the group, experiment=<name>, which brings its keys")
+    if key in ("drug.name", "pk.name"):  # the name alone would relabel the chosen option's numbers
+        group = key.partition(".")[0]
+        return ConfigError(
+            key,
+            f"choose the {'preparation' if group == 'drug' else 'model'} with the group, {group}=<name> "
+            f"(allowed: {', '.join(_options(group))}), which brings its "
+            f"{'composition' if group == 'drug' else 'rates'}",
+        )
     if experiment in READ_ONLY and key not in ("circuit", "experiment") and not under(READ_ONLY[experiment]):
         return ConfigError(
             key,
@@ -876,10 +884,16 @@ def a1_antagonist(cfg) -> bool:
     return _flag(cfg, "manipulation.a1_antagonist")
 
 
+def _options(group: str) -> tuple[str, ...]:
+    """The options of a config group: the files of configs/<group>/."""
+    return tuple(sorted(p.stem for p in (_config_dir() / group).glob("*.yaml")))
+
+
 def drug(cfg) -> Drug:
-    """The dosed preparation (``drug.name``, ``drug.composition``: the mass fraction of each species)."""
+    """The dosed preparation (``drug.name``, one of the drug group's options, and
+    ``drug.composition``: the mass fraction of each species)."""
     composition = Table(SPECIES, Num(minimum=0, maximum=1), drop_zero=True)
-    return _build(Drug, cfg, "drug", {"composition": composition})
+    return _build(Drug, cfg, "drug", {"name": Choice(_options("drug")), "composition": composition})
 
 
 _PK_RATE = Num(minimum=0, maximum=1000.0, why="a time constant of 60 ms")
@@ -909,7 +923,8 @@ def pk_parameters(cfg) -> PKParameters:
     the bioavailability of the IV routes is 1 by definition, the others' ``pk.bioavailability``."""
     extravascular = Table(EXTRAVASCULAR, Num(minimum=0, strict=True, maximum=1)).read(cfg, "pk.bioavailability")
     bioavailability = {**INTRAVASCULAR_BIOAVAILABILITY, **extravascular}
-    return _build(PKParameters, cfg, "pk", _PK_SPECS, given={"bioavailability": bioavailability})
+    specs = {**_PK_SPECS, "name": Choice(_options("pk"))}
+    return _build(PKParameters, cfg, "pk", specs, given={"bioavailability": bioavailability})
 
 
 #: Range of each published constant of the NMDA block (``block.*``).

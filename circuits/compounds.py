@@ -45,7 +45,8 @@ class Drug:
     Parameters
     ----------
     name : str
-        The preparation's name (the keys of `DRUGS`: `racemic`, `esketamine`, ...).
+        The preparation's name (the options of ``drug=``: ``configs/drug/*.yaml``; the racemate
+        is a 50:50 mixture of the enantiomers, not a species of its own).
     composition : dict of str to float
         Mass fraction (dimensionless, summing to 1) of each species of `SPECIES` in the
         preparation; empty for a vehicle (saline).
@@ -83,18 +84,6 @@ class Drug:
         if not self.composition:
             return MOLAR_MASS_G_PER_MOL["s_ketamine"]
         return sum(f * MOLAR_MASS_G_PER_MOL[s] for s, f in self.composition.items())
-
-
-#: The preparations a user can choose with ``drug=``. The racemate is a 50:50
-#: mixture of the enantiomers (it is not a species of its own).
-DRUGS: dict[str, Drug] = {
-    "racemic": Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5}),
-    "esketamine": Drug("esketamine", {"s_ketamine": 1.0}),
-    "arketamine": Drug("arketamine", {"r_ketamine": 1.0}),
-    "norketamine": Drug("norketamine", {"s_norketamine": 0.5, "r_norketamine": 0.5}),
-    "hnk": Drug("hnk", {"hnk": 1.0}),
-    "saline": Drug("saline", {}),
-}
 
 
 def ng_per_ml_to_uM(value_ng_per_ml, molar_mass_g_per_mol: float):

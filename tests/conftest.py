@@ -14,20 +14,12 @@ import pytest
 
 from circuits.compounds import SPECIES
 from circuits.spiking.receptors import SynapseParameters
+from experiments import config as C
+from experiments.config import compose_config
 
-#: Wang 2002-like synaptic constants for unit tests of the receptor equations.
-WANG2002_SYNAPSES = SynapseParameters(
-    e_exc_mV=0.0,
-    e_inh_mV=-70.0,
-    tau_ampa_ms=2.0,
-    tau_nmda_rise_ms=2.0,
-    tau_nmda_decay_ms=100.0,
-    alpha_nmda_per_ms=0.5,
-    tau_gaba_pv_ms=5.0,
-    tau_gaba_sst_ms=15.0,
-    mg_mM=1.0,
-    delay_ms=0.5,
-)
+#: The synaptic constants a configured run uses (configs/circuit/pfc.yaml, Wang 2002's values),
+#: for unit tests of the receptor equations.
+WANG2002_SYNAPSES: SynapseParameters = C.circuit_structure(compose_config([])).synapses
 
 
 @pytest.fixture

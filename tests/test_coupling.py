@@ -15,9 +15,22 @@ import numpy as np
 import pytest
 
 from circuits.compounds import SPECIES
-from circuits.pharmacology import block_parameters, steady_state_block
+from circuits.pharmacology import block_parameters as derive_block
+from circuits.pharmacology import steady_state_block
 from circuits.slow.nmda_block import ChannelActivity, advance_block, advance_block_through
 from circuits.spiking.receptors import ACCUMULATOR_EQUATIONS, block_equations, namespace
+from experiments.config import compose_config
+from experiments.config.settings import block_constants
+
+#: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
+_DEFAULT = compose_config([])
+BLOCK_CONSTANTS = block_constants(_DEFAULT)
+
+
+def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
+    """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
+    return derive_block(BLOCK_CONSTANTS, fit, escape)
+
 
 RACEMIC_1UM = {"s_ketamine": 0.5, "r_ketamine": 0.5}
 

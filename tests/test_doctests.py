@@ -20,7 +20,7 @@ import pytest
 MODULES = {
     "circuits": 0,
     "circuits.compounds": 10,
-    "circuits.pharmacology": 10,
+    "circuits.pharmacology": 5,
     "circuits.units": 2,
     "circuits.spiking": 0,
     "circuits.spiking.cells": 2,

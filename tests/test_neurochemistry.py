@@ -24,20 +24,14 @@ import pytest
 
 from circuits.compounds import SPECIES
 from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
-from circuits.spiking.vesicles import VesicleParameters, train_release
+from circuits.spiking.vesicles import train_release
+from experiments import config as C
+from experiments.config import compose_config
 from experiments.simulation.readouts import PAIRED_PULSE_INTERVAL_MS, release_readouts
 
-#: configs/config.yaml, neurochemistry group
-DEFAULTS = NeurochemistryParameters(
-    glutamate_pool=True,
-    glutamate_tau_min=5.0,
-    adenosine_feedback=True,
-    adenosine_tau_min=15.0,
-    adenosine_gain=1.0,
-    a1_max_inhibition=0.8,
-    a1_half_effect=2.2,
-    a1_hill=1.0,
-)
+#: What a configured run uses (configs/config.yaml, neurochemistry group); the tests below
+#: write the expected values out from the equations.
+DEFAULTS = C.neurochemistry(compose_config([]))
 
 
 def params(**changes) -> NeurochemistryParameters:
@@ -263,7 +257,8 @@ def test_parameter_edges_are_accepted():
 # release_readouts (experiments.simulation.readouts)
 # ---------------------------------------------------------------------------------------------
 
-VESICLES = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.0)
+#: the configured pool (configs/circuit/pfc.yaml: U 0.5, tau_rec 800 ms, slowing 1)
+VESICLES = C.vesicles(compose_config([]))
 
 
 def pyr_state(blocked, released=None, x_ves=None):

@@ -24,9 +24,22 @@ import numpy as np
 import pytest
 
 from circuits.compounds import SPECIES
-from circuits.pharmacology import block_parameters, steady_state_block
+from circuits.pharmacology import block_parameters as derive_block
+from circuits.pharmacology import steady_state_block
 from circuits.slow.nmda_block import ChannelActivity, advance_block
 from circuits.spiking.cells import POPULATIONS
+from experiments.config import compose_config as _compose
+from experiments.config.settings import block_constants
+
+#: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
+_DEFAULT = _compose([])
+BLOCK_CONSTANTS = block_constants(_DEFAULT)
+
+
+def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
+    """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
+    return derive_block(BLOCK_CONSTANTS, fit, escape)
+
 
 ALL_SPECIES = {k: 1.0 for k in SPECIES}
 
@@ -154,9 +167,11 @@ def test_circuit_fractions_stay_in_range_at_extreme_rates():
 def test_slow_layer_steps_of_any_length_stay_in_range():
     """The slow layer integrates exactly: steps from 1 us to 30 years at concentrations up to
     1 M keep block, pools and site probabilities in range (a guard: it was already exact)."""
-    from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters
-    from circuits.slow.plasticity import HEALTHY, PlasticityParameters, PlasticityState, advance
+    from circuits.slow.neurochemistry import Neurochemistry
+    from circuits.slow.plasticity import PlasticityState, advance
     from circuits.spiking.vesicles import pool_after_recovery, train_release
+    from experiments import config as C
+    from experiments.config import compose_config
 
     params = block_parameters()
     rng = np.random.default_rng(3)
@@ -171,15 +186,16 @@ def test_slow_layer_steps_of_any_length_stay_in_range():
             out = advance_block(block, activity, _all(c), params, h)
             assert min(float(np.min(b)) for b in out.values()) >= 0.0
             assert float(np.max(sum(out.values()))) <= 1.0 + 1e-12
-    chemistry = NeurochemistryParameters(True, 5.0, True, 15.0, 1.0, 0.8, 2.2)
+    cfg = compose_config([])
+    chemistry = C.neurochemistry(cfg)
     for h in (1e-6, 1.0, 1e9):
         chem = Neurochemistry(glutamate=3.0, adenosine=0.2)
         chem.advance(release_relative=0.0, ampa_available=1.0, params=chemistry, h_s=h)
         assert 0.0 <= chem.glutamate <= 3.0 and chem.adenosine >= 0.0
-    plasticity = PlasticityParameters()
+    plasticity, healthy = C.plasticity(cfg).params, C.brain_state(cfg)
     for h in (1.0, 1e6, 1e9):
-        state = PlasticityState.at_rest(4, plasticity, HEALTHY)
-        advance(state, np.array([0.0, 1.0, 1e3, 1e6]), h, plasticity, HEALTHY)
+        state = PlasticityState.at_rest(4, plasticity, healthy)
+        advance(state, np.array([0.0, 1.0, 1e3, 1e6]), h, plasticity, healthy)
         for p in (state.occupancy, state.formed, state.survival, state.formed + state.survival):
             assert np.all((p >= 0) & (p <= 1 + 1e-12))
     released, pool = train_release(1.0, 1e-6, 20, 0.1, return_pool=True)

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from circuits.compounds import DRUGS, MOLAR_MASS_G_PER_MOL, SPECIES, parse_concentration_uM, uM_to_ng_per_ml
+from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, parse_concentration_uM, uM_to_ng_per_ml
 from circuits.slow.pharmacokinetics import (
     EXTRAVASCULAR,
-    PK_MODELS,
     ROUTES,
-    TMAX_TARGET_MIN,
     DosingEvent,
     brain_partition_coefficient,
     simulate,
     terminal_half_life_h,
     validate_events,
 )
+from experiments import config as C
+from experiments.app import CONFIG_DIR
+from experiments.config import compose_config
+
+#: Every pk and drug option as a configured run builds it (configs/pk/*.yaml with the shared pk.*
+#: of configs/config.yaml; configs/drug/*.yaml).
+PK_MODELS = {
+    p.stem: C.pk_parameters(compose_config([f"pk={p.stem}"])) for p in sorted(Path(CONFIG_DIR, "pk").glob("*.yaml"))
+}
+DRUGS = {p.stem: C.drug(compose_config([f"drug={p.stem}"])) for p in sorted(Path(CONFIG_DIR, "drug").glob("*.yaml"))}
+#: Plasma tmax (min) of one dose that ka is fitted to per model: IM 15 (5-15 min, as commonly
+#: summarised in reviews), intranasal 20 (14-23 min, Pharmacotherapy 2022;42:298), sublingual
+#: 45 (0.75 h, Rolan 2014), oral 60 (0.96 h, Chong 2006).
+TMAX_TARGET_MIN = {"im": 15.0, "intranasal": 20.0, "sublingual": 45.0, "oral": 60.0}
 
 BODY_WEIGHT_KG = 70.0
 M_KETAMINE = MOLAR_MASS_G_PER_MOL["s_ketamine"]

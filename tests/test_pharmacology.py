@@ -18,24 +18,36 @@ import math
 import numpy as np
 import pytest
 
-from circuits.compounds import DRUGS, SPECIES
-from circuits.pharmacology import (
-    DELTA,
-    ESCAPE_PER_S,
-    HILL_RACEMIC,
-    IC50_HNK_UM,
-    IC50_RACEMIC_UM,
-    KI_UM,
-    KOFF_PER_S,
-    KON_PER_M_PER_S,
-    TRAPPED_FRACTION_AFTER_120_S,
-    block_parameters,
-    fit_report,
-    steady_state_block,
-    voltage_e_fold_mV,
-)
+from circuits.compounds import SPECIES
+from circuits.pharmacology import block_parameters as derive_block
+from circuits.pharmacology import fit_report, steady_state_block, voltage_e_fold_mV
+from experiments import config as C
+from experiments.config import compose_config
+from experiments.config.settings import block_constants
 
-RACEMIC = DRUGS["racemic"].composition  # 50:50 S:R
+#: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
+_DEFAULT = compose_config([])
+BLOCK_CONSTANTS = block_constants(_DEFAULT)
+
+
+def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
+    """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
+    return derive_block(BLOCK_CONSTANTS, fit, escape)
+
+
+# The published values (TARGETS section 1) the model is held to, written out here: the model
+# takes its constants from the config, and these tests check what it makes of them.
+IC50_RACEMIC_UM = 0.71  # R1, Gilling 2009
+HILL_RACEMIC = 0.84  # R1
+KON_PER_M_PER_S = 1.5e5  # R2
+KOFF_PER_S = 0.22  # R2
+DELTA = 0.79  # R3
+TRAPPED_FRACTION_AFTER_120_S = 0.86  # R4, Mealing 1999
+ESCAPE_PER_S = -math.log(TRAPPED_FRACTION_AFTER_120_S) / 120.0
+KI_UM = {"s_ketamine": 0.30, "r_ketamine": 1.40, "s_norketamine": 1.70, "r_norketamine": 13.0}  # R6, R7
+IC50_HNK_UM = 46.0  # R8, Abbott 2020
+
+RACEMIC = C.drug(compose_config(["drug=racemic"])).composition  # 50:50 S:R
 GRID = np.array([0.2, 0.5, 1.0, 2.0, 5.0])  # concentrations relative to the expected IC50
 STEADY_DT_MS = 10.0
 KINETIC_DT_MS = 1.0
@@ -116,13 +128,16 @@ def test_r1_racemic_ic50(block_sim, fit, target_uM, rtol):
     params = block_parameters(fit)
     ic50, hill, _, _ = measure_ic50(block_sim, params, {"racemic": RACEMIC})["racemic"]
     assert ic50 == pytest.approx(target_uM, rel=rtol)
-    assert ic50 == pytest.approx(fit_report(params)["ic50_uM"], rel=1e-3)
+    assert ic50 == pytest.approx(fit_report(params, BLOCK_CONSTANTS)["ic50_uM"], rel=1e-3)
     # One first-order site: the simulated curve has Hill 1 (1% = regression/rounding only) ...
     assert hill == pytest.approx(1.0, rel=0.01)
 
 
 def test_r1_r2_fit_report_states_the_mismatch():
-    equilibrium, kinetic = fit_report(block_parameters("equilibrium")), fit_report(block_parameters("kinetic"))
+    equilibrium, kinetic = (
+        fit_report(block_parameters("equilibrium"), BLOCK_CONSTANTS),
+        fit_report(block_parameters("kinetic"), BLOCK_CONSTANTS),
+    )
     # equilibrium fit keeps R1 (0.71 uM) and koff (0.22 /s) => kon 0.22/0.71 uM = 3.1e5 /M/s, 2.07x Gilling's
     assert equilibrium["ic50_uM"] == pytest.approx(0.71)
     assert equilibrium["kon_per_M_per_s"] == pytest.approx(3.099e5, rel=1e-3)
@@ -173,7 +188,7 @@ def test_r2_onset_rate_at_1uM_racemic(block_sim, fit, kon_target):
     assert residual < 1e-3 and abs(intercept) < 1e-3  # single exponential from B = 0
     kon_app = (rate - KOFF_PER_S) / 1e-6  # relaxation rate = kon_app c + koff
     assert kon_app == pytest.approx(kon_target, rel=0.05)
-    assert kon_app == pytest.approx(fit_report(params)["kon_per_M_per_s"], rel=0.005)
+    assert kon_app == pytest.approx(fit_report(params, BLOCK_CONSTANTS)["kon_per_M_per_s"], rel=0.005)
 
 
 # --- R3: voltage dependence ----------------------------------------------------------------
@@ -183,7 +198,7 @@ def test_r3_ic50_e_fold_per_33_mV(block_sim):
     params = block_parameters()
     # R3 (Gilling 2009): delta 0.79, "e-fold per about 33 mV"; kT/(delta e) at 22 degC = 32.2 mV.
     # 31-34 mV covers room temperature (20-25 degC: 32.0-32.6 mV) and the "about".
-    assert params.v_e_mV == pytest.approx(voltage_e_fold_mV(DELTA), rel=1e-12)
+    assert params.v_e_mV == pytest.approx(voltage_e_fold_mV(DELTA, BLOCK_CONSTANTS.temperature_K), rel=1e-12)
     assert 31.0 <= params.v_e_mV <= 34.0
     grid = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
     ic50 = {
@@ -264,8 +279,8 @@ def test_r6_s_ketamine_more_potent_than_r(block_sim):
         block_sim,
         params,
         {
-            "esketamine": DRUGS["esketamine"].composition,
-            "arketamine": DRUGS["arketamine"].composition,
+            "esketamine": C.drug(compose_config(["drug=esketamine"])).composition,
+            "arketamine": C.drug(compose_config(["drug=arketamine"])).composition,
             "racemic": RACEMIC,
         },
     )

@@ -1,12 +1,13 @@
-"""The BDNF/mTOR chain and the spine sites against their analytic solutions."""
+"""The BDNF/mTOR chain and the spine sites against their analytic solutions, at the constants
+a configured run uses (the default config: configs/config.yaml, state=healthy and
+state=chronic_stress)."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from circuits.slow.plasticity import (
-    HEALTHY,
-    BrainState,
-    PlasticityParameters,
     PlasticityState,
     activity_drive,
     advance,
@@ -14,10 +15,24 @@ from circuits.slow.plasticity import (
     steady_occupancy,
     update_sites,
 )
+from experiments import config as C
+from experiments.config import compose_config
 
-P = PlasticityParameters()
-STRESS = BrainState("chronic_stress", bdnf_tone=0.7, elimination_scale=1.2, ee_weight_scale=0.75)
+_SETTINGS = C.plasticity(compose_config([]))
+P = _SETTINGS.params
+HEALTHY = _SETTINGS.state
+STRESS = C.brain_state(compose_config(["state=chronic_stress"]))
 DAY = 86400.0
+
+
+def test_the_configured_states_are_the_reference_and_the_stressed_one():
+    assert (HEALTHY.name, HEALTHY.bdnf_tone, HEALTHY.elimination_scale, HEALTHY.ee_weight_scale) == (
+        "healthy",
+        1.0,
+        1.0,
+        1.0,
+    )
+    assert STRESS.name == "chronic_stress" and STRESS.bdnf_tone < 1 < STRESS.elimination_scale
 
 
 def test_healthy_rest_fills_the_configured_occupancy():
@@ -27,7 +42,7 @@ def test_healthy_rest_fills_the_configured_occupancy():
 
 
 def test_stress_rest_has_fewer_spines_by_the_formula():
-    a, b = 0.7 * P.formation_per_day, 1.2 * P.elimination_per_day
+    a, b = STRESS.bdnf_tone * P.formation_per_day, STRESS.elimination_scale * P.elimination_per_day
     assert steady_occupancy(P, STRESS) == pytest.approx(a / (a + b))
     assert steady_occupancy(P, STRESS) < P.occupancy
 
@@ -125,14 +140,14 @@ def test_formation_block_keeps_potentiation_but_no_extra_spines():
 
 
 def test_activity_drive_has_a_threshold():
-    p = PlasticityParameters(activity_threshold=0.1)
+    p = dataclasses.replace(P, activity_threshold=0.1)
     np.testing.assert_allclose(activity_drive(np.array([1.0, 1.05, 1.1, 1.5]), 1.0, p), [0, 0, 0, 0.4], atol=1e-12)
 
 
 @pytest.mark.parametrize("field,value", [("bdnf_tau_h", 0.0), ("occupancy", 1.0), ("formation_gain", -1.0)])
 def test_bad_parameters_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
-        PlasticityParameters(**{field: value})
+        dataclasses.replace(P, **{field: value})
 
 
 def test_set_point_absorbs_lasting_activity_but_not_a_burst():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from circuits.compounds import SPECIES
-from circuits.pharmacology import block_parameters
+from circuits.pharmacology import block_parameters as derive_block
 from circuits.spiking.receptors import (
     MG_HALF_BLOCK_MM,
     MG_VOLTAGE_SLOPE_PER_MV,
@@ -18,6 +18,18 @@ from circuits.spiking.receptors import (
     mg_unblocked_fraction,
     namespace,
 )
+from experiments.config import compose_config
+from experiments.config.settings import block_constants
+
+#: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
+_DEFAULT = compose_config([])
+BLOCK_CONSTANTS = block_constants(_DEFAULT)
+
+
+def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
+    """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
+    return derive_block(BLOCK_CONSTANTS, fit, escape)
+
 
 VOLTAGES_MV = np.array([-100.0, -80.0, -70.0, -55.0, -40.0, -20.0, 0.0, 20.0, 40.0])
 #: Half-block voltage in 1 mM Mg: 1 = (1/3.57) exp(-0.062 V)  =>  V = ln(1/3.57)/0.062 = -20.5 mV.

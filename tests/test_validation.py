@@ -12,11 +12,21 @@ import json
 
 import pytest
 
-from circuits.pharmacology import block_parameters
+from circuits.pharmacology import block_parameters as derive_block
 from experiments import config as C
 from experiments import kinds
 from experiments.api import compose_config
 from experiments.app import check_overrides
+from experiments.config.settings import block_constants
+
+#: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
+_DEFAULT = compose_config([])
+BLOCK_CONSTANTS = block_constants(_DEFAULT)
+
+
+def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
+    """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
+    return derive_block(BLOCK_CONSTANTS, fit, escape)
 
 
 def refused(*overrides: str) -> C.ConfigError:

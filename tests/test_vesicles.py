@@ -140,14 +140,18 @@ def test_pool_after_recovery_relaxes_to_one_with_tau():
 
 def test_effective_tau_grows_linearly_with_block():
     """tau_rec (1 + slowing B): tau_rec at B = 0, and at slowing = 0 for any B (A3 switch off)."""
-    params = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.5)
+    params = VesicleParameters(
+        u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.5, depression=True, initial_rate_hz=2.0
+    )
     b = np.linspace(0.0, 1.0, 11)
     tau = effective_tau_rec_ms(params, b)
     np.testing.assert_allclose(tau, 800.0 * (1.0 + 1.5 * b), rtol=1e-12)
     assert tau[0] == pytest.approx(800.0)
     np.testing.assert_allclose(np.diff(tau, 2), 0.0, atol=1e-9)  # linear
     assert np.all(np.diff(tau) > 0)
-    off = VesicleParameters(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=0.0)
+    off = VesicleParameters(
+        u_release=0.5, tau_rec_ms=800.0, recycling_slowing=0.0, depression=True, initial_rate_hz=2.0
+    )
     np.testing.assert_allclose(effective_tau_rec_ms(off, b), 800.0)
 
 
@@ -160,16 +164,17 @@ def test_effective_tau_grows_linearly_with_block():
         (dict(tau_rec_ms=0.0), "tau_rec_ms"),
         (dict(tau_rec_ms=-5.0), "tau_rec_ms"),
         (dict(recycling_slowing=-0.1), "recycling_slowing"),
+        (dict(initial_rate_hz=-1.0), "initial_rate_hz"),
     ],
 )
 def test_vesicle_parameters_validation_names_the_field(kwargs, field):
-    values = dict(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.0) | kwargs
+    values = dict(u_release=0.5, tau_rec_ms=800.0, recycling_slowing=1.0, depression=True, initial_rate_hz=2.0) | kwargs
     with pytest.raises(ValueError, match=field):
         VesicleParameters(**values)
 
 
 def test_vesicle_parameters_accept_the_edges():
-    VesicleParameters(u_release=1.0, tau_rec_ms=1e-3, recycling_slowing=0.0, depression=False)
+    VesicleParameters(u_release=1.0, tau_rec_ms=1e-3, recycling_slowing=0.0, depression=False, initial_rate_hz=0.0)
 
 
 # ---------------------------------------------------------------------------------------------

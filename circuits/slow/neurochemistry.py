@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class NeurochemistryParameters:
-    """Constants and switches of the glutamate pool and the adenosine feedback.
+    """Constants and switches of the glutamate pool and the adenosine feedback; values in
+    ``configs/config.yaml`` (``neurochemistry.*``) with their sources.
 
     Parameters
     ----------
@@ -61,7 +62,7 @@ class NeurochemistryParameters:
     adenosine_gain: float  #: relative adenosine rise per relative glutamate rise (free parameter)
     a1_max_inhibition: float  #: maximal A1 suppression of the release fraction (fraction)
     a1_half_effect: float  #: adenosine (relative to baseline) at half-maximal A1 occupancy
-    a1_hill: float = 1.0
+    a1_hill: float  #: Hill coefficient of A1 occupancy
 
     def __post_init__(self) -> None:
         for name in ("glutamate_tau_min", "adenosine_tau_min", "a1_half_effect", "a1_hill"):

@@ -103,11 +103,12 @@ def advance_block(
 
     >>> import numpy as np
     >>> from circuits.compounds import SPECIES
-    >>> from circuits.pharmacology import block_parameters
+    >>> from experiments import config as C
+    >>> params = C.circuit_structure(C.compose_config([])).block  # the configured block
     >>> from circuits.slow.nmda_block import ChannelActivity, advance_block
     >>> free = {k: np.zeros(1) for k in SPECIES}
     >>> activity = ChannelActivity(np.array([0.2]), np.array([0.2]))
-    >>> b = advance_block(free, activity, {"s_ketamine": 1.0}, block_parameters(), 600.0)
+    >>> b = advance_block(free, activity, {"s_ketamine": 1.0}, params, 600.0)
     >>> round(float(b["s_ketamine"][0]), 3), float(b["r_ketamine"][0])
     (0.694, 0.0)
     """

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import expm
@@ -47,21 +47,9 @@ BRAIN_PARTITIONS: tuple[str, ...] = ("free", "total_tissue")
 _KETAMINES = ("s_ketamine", "r_ketamine")
 _NORKETAMINE_OF = {"s_ketamine": "s_norketamine", "r_ketamine": "r_norketamine"}
 
-#: F per route. IV 1 by definition; IM 0.93 (Clements 1982); oral 0.20 (Clements 1982,
-#: Yanagihara 2003); sublingual 0.29 (Rolan 2014); intranasal 0.45 (Yanagihara 2003;
-#: reported 0.11-0.45 depending on study and device). TARGETS P5.
-BIOAVAILABILITY = {
-    "iv_infusion": 1.0,
-    "iv_bolus": 1.0,
-    "im": 0.93,
-    "intranasal": 0.45,
-    "oral": 0.20,
-    "sublingual": 0.29,
-}
-#: Plasma tmax (min) that ka is fitted to, per model: IM 15 (5-15 min, as commonly summarised
-#: in reviews), intranasal 20 (14-23 min, Pharmacotherapy 2022;42:298), sublingual
-#: 45 (0.75 h, Rolan 2014), oral 60 (0.96 h, Chong 2006).
-TMAX_TARGET_MIN = {"im": 15.0, "intranasal": 20.0, "sublingual": 45.0, "oral": 60.0}
+#: F of the intravascular routes: 1 by definition (the whole dose reaches the plasma). The
+#: other routes' F is a tunable, published number (configs/config.yaml, ``pk.bioavailability``).
+INTRAVASCULAR_BIOAVAILABILITY = {"iv_infusion": 1.0, "iv_bolus": 1.0}
 
 
 @dataclass(frozen=True)
@@ -94,7 +82,9 @@ class DosingEvent:
 
 @dataclass(frozen=True)
 class PKParameters:
-    """Disposition constants (rates 1/min, volumes L/kg body weight); sources in PK_MODELS."""
+    """Disposition constants (rates 1/min, volumes L/kg body weight). Values and sources:
+    ``configs/pk/<model>.yaml`` (the model's rates) and ``configs/config.yaml`` (``pk.*``,
+    shared by every model)."""
 
     name: str
     v1_l_per_kg: float  # ketamine central volume (per enantiomer)
@@ -103,31 +93,19 @@ class PKParameters:
     k13_per_min: float  # central -> peripheral 3
     k21_per_min: float  # peripheral 2 -> central
     k31_per_min: float  # peripheral 3 -> central
-    #: First-order ka per extravascular route (1/min). Free parameters: fitted so the plasma
-    #: tmax of a single dose is TMAX_TARGET_MIN in this model.
+    #: First-order ka per extravascular route (1/min), fitted per model to a plasma tmax.
     absorption_rate_per_min: dict[str, float]
-    bioavailability: dict[str, float] = field(default_factory=lambda: dict(BIOAVAILABILITY))
-    brain_partition: str = "free"
-    #: Rat whole-brain tissue : plasma ratio of ketamine. Cohen 1973, TARGETS P6.
-    brain_plasma_ratio_total: float = 6.5
-    #: Unbound fraction in plasma (about 47% bound). Dayton 1983; Zanos 2018 Pharmacol Rev.
-    plasma_free_fraction: float = 0.53
-    #: Plasma-brain equilibration (1/min). Free parameter: t1/2 5 s, so that the brain peaks
-    #: within a minute of an IV bolus in both models (Cohen 1973, TARGETS P6).
-    ke0_per_min: float = 8.0
-    #: Fraction of ketamine elimination forming norketamine (~80%). Zanos 2018 Pharmacol Rev.
-    fraction_to_norketamine: float = 0.8
-    #: Norketamine volume (L/kg) and elimination rate (1/min, t1/2 1 h). Free parameters:
-    #: norketamine peaks after ketamine at ~1/4-1/3 of its peak (0.5 mg/kg over 40 min).
-    norketamine_v_l_per_kg: float = 2.0
-    norketamine_k_per_min: float = math.log(2) / 60.0
-    #: Fraction of norketamine elimination forming (2,6)-HNK; free parameter (the rest
-    #: forms dehydronorketamine and other HNKs, not tracked).
-    fraction_to_hnk: float = 0.3
-    #: HNK volume (L/kg) and elimination rate (1/min, t1/2 3 h). Free parameters: HNK peaks
-    #: hours after infusion (metabolites present through 230 min, Zarate 2012).
-    hnk_v_l_per_kg: float = 3.0
-    hnk_k_per_min: float = math.log(2) / 180.0
+    bioavailability: dict[str, float]  #: F per route (every route of ROUTES)
+    brain_partition: str  #: one of BRAIN_PARTITIONS
+    brain_plasma_ratio_total: float  #: whole-brain tissue : plasma ratio of ketamine
+    plasma_free_fraction: float  #: unbound fraction in plasma
+    ke0_per_min: float  #: plasma-brain equilibration
+    fraction_to_norketamine: float  #: fraction of ketamine elimination forming norketamine
+    norketamine_v_l_per_kg: float  #: norketamine volume
+    norketamine_half_life_min: float  #: norketamine elimination half-life
+    fraction_to_hnk: float  #: fraction of norketamine elimination forming (2,6)-HNK
+    hnk_v_l_per_kg: float  #: HNK volume
+    hnk_half_life_min: float  #: HNK elimination half-life
 
     def __post_init__(self) -> None:
         if self.brain_partition not in BRAIN_PARTITIONS:
@@ -135,34 +113,21 @@ class PKParameters:
         missing = set(ROUTES) - set(self.bioavailability) | set(EXTRAVASCULAR) - set(self.absorption_rate_per_min)
         if missing:
             raise ValueError(f"PK model {self.name!r}: no bioavailability/absorption rate for routes {sorted(missing)}")
+        for name in ("v1_l_per_kg", "norketamine_v_l_per_kg", "hnk_v_l_per_kg", "norketamine_half_life_min"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not self.hnk_half_life_min > 0:
+            raise ValueError(f"hnk_half_life_min must be > 0, got {self.hnk_half_life_min}")
 
+    @property
+    def norketamine_k_per_min(self) -> float:
+        """Norketamine elimination rate (1/min): ln 2 / half-life."""
+        return math.log(2) / self.norketamine_half_life_min
 
-#: Domino 1984 three-compartment model (TARGETS P4). Its terminal half-life is 1.9 h,
-#: below the 2-2.5 h of TARGETS P3. Its small central volume (4.4 L/70 kg) distributes in
-#: minutes, so matching tmax needs slow absorption (ka 16-7x below kamp2020's).
-DOMINO_1984 = PKParameters(
-    "domino1984",
-    v1_l_per_kg=0.063,
-    k10_per_min=0.4381,
-    k12_per_min=0.5921,
-    k13_per_min=0.590,
-    k21_per_min=0.247,
-    k31_per_min=0.0146,
-    absorption_rate_per_min={"im": 0.0164, "intranasal": 0.0115, "sublingual": 0.0065, "oral": 0.0057},
-)
-#: Kamp 2020 pooled one-compartment estimate: Vd 252 L and CL 79 L/h per 70 kg, so
-#: V1 = 3.6 L/kg and k10 = CL/Vd = 0.00522 /min, t1/2 2.2 h (TARGETS P3).
-KAMP_2020 = PKParameters(
-    "kamp2020",
-    v1_l_per_kg=252.0 / 70.0,
-    k10_per_min=79.0 / 252.0 / 60.0,
-    k12_per_min=0.0,
-    k13_per_min=0.0,
-    k21_per_min=0.0,
-    k31_per_min=0.0,
-    absorption_rate_per_min={"im": 0.267, "intranasal": 0.1835, "sublingual": 0.0592, "oral": 0.0385},
-)
-PK_MODELS: dict[str, PKParameters] = {p.name: p for p in (DOMINO_1984, KAMP_2020)}
+    @property
+    def hnk_k_per_min(self) -> float:
+        """HNK elimination rate (1/min): ln 2 / half-life."""
+        return math.log(2) / self.hnk_half_life_min
 
 
 @dataclass
@@ -200,7 +165,11 @@ def brain_partition_coefficient(params: PKParameters) -> float:
 
     Examples
     --------
-    >>> from circuits.slow.pharmacokinetics import KAMP_2020, brain_partition_coefficient
+    The configured parameters (``pk=kamp2020``, ``configs/pk/kamp2020.yaml``):
+
+    >>> from experiments import config as C
+    >>> KAMP_2020 = C.pk_parameters(C.compose_config(["pk=kamp2020"]))
+    >>> from circuits.slow.pharmacokinetics import brain_partition_coefficient
     >>> brain_partition_coefficient(KAMP_2020)
     0.53
     """
@@ -234,7 +203,10 @@ def terminal_half_life_h(params: PKParameters) -> float:
 
     Examples
     --------
-    >>> from circuits.slow.pharmacokinetics import DOMINO_1984, KAMP_2020, terminal_half_life_h
+    >>> from experiments import config as C
+    >>> DOMINO_1984 = C.pk_parameters(C.compose_config(["pk=domino1984"]))
+    >>> KAMP_2020 = C.pk_parameters(C.compose_config(["pk=kamp2020"]))
+    >>> from circuits.slow.pharmacokinetics import terminal_half_life_h
     >>> round(float(terminal_half_life_h(DOMINO_1984)), 2), round(float(terminal_half_life_h(KAMP_2020)), 2)
     (1.91, 2.21)
     """
@@ -354,7 +326,9 @@ def simulate(
 
     >>> import numpy as np
     >>> from circuits.compounds import Drug
-    >>> from circuits.slow.pharmacokinetics import KAMP_2020, DosingEvent, simulate
+    >>> from experiments import config as C
+    >>> KAMP_2020 = C.pk_parameters(C.compose_config(["pk=kamp2020"]))
+    >>> from circuits.slow.pharmacokinetics import DosingEvent, simulate
     >>> racemic = Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5})
     >>> infusion = [DosingEvent("iv_infusion", 0.5, start_min=0.0, duration_min=40.0)]
     >>> pk = simulate(racemic, infusion, 70.0, np.array([0.0, 2400.0]), KAMP_2020)

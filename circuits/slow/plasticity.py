@@ -70,7 +70,9 @@ SECONDS_PER_HOUR = 3600.0
 
 @dataclass(frozen=True)
 class PlasticityParameters:
-    """Constants of the chain; sources and choices in `docs/model/plasticity.md`.
+    """Constants of the chain. Values live in ``configs/config.yaml`` (``plasticity.*``; the
+    occupancy is ``circuit.spine_sites.occupancy``) with their sources; choices in
+    `docs/model/plasticity.md`.
 
     Parameters
     ----------
@@ -104,17 +106,17 @@ class PlasticityParameters:
         is outside (0, 1).
     """
 
-    activity_threshold: float = 0.5  #: theta: AMPA activity above baseline (relative) before BDNF is released
-    bdnf_gain: float = 1.0  #: k_B: BDNF rise per unit of supra-threshold activity
-    bdnf_tau_h: float = 1.0  #: tau_B
-    mtor_tau_h: float = 1.0  #: tau_M
-    protein_gain: float = 5.0  #: k_S
-    protein_tau_h: float = 36.0  #: tau_S
-    formation_gain: float = 10.0  #: sigma: spine formation per unit of synaptic protein, relative to tonic
-    elimination_per_day: float = 1.0 / 35.0  #: b0 (healthy)
-    occupancy: float = 0.8  #: fraction of potential E->E sites present in the healthy steady state
-    glun2b_rest_gain: float = 0.0  #: k_R: BDNF rise per unit of pyramidal NMDA block (Autry 2011 route; 0 = off)
-    setpoint_tau_h: float = 24.0  #: tau_h: the activity set point's time constant
+    activity_threshold: float  #: theta: AMPA activity above baseline (relative) before BDNF is released
+    bdnf_gain: float  #: k_B: BDNF rise per unit of supra-threshold activity
+    bdnf_tau_h: float  #: tau_B (h)
+    mtor_tau_h: float  #: tau_M (h)
+    protein_gain: float  #: k_S
+    protein_tau_h: float  #: tau_S (h)
+    formation_gain: float  #: sigma: spine formation per unit of synaptic protein, relative to tonic
+    elimination_per_day: float  #: b0 (healthy, per spine per day)
+    occupancy: float  #: fraction of potential E->E sites present in the healthy steady state
+    glun2b_rest_gain: float  #: k_R: BDNF rise per unit of pyramidal NMDA block (Autry 2011 route; 0 = off)
+    setpoint_tau_h: float  #: tau_h: the activity set point's time constant (h)
 
     def __post_init__(self) -> None:
         for name in ("bdnf_tau_h", "mtor_tau_h", "protein_tau_h", "elimination_per_day", "setpoint_tau_h"):
@@ -134,7 +136,7 @@ class PlasticityParameters:
 
 @dataclass(frozen=True)
 class BrainState:
-    """A condition of the animal or patient (`state=` config group).
+    """A condition of the animal or patient (`state=` config group, ``configs/state/*.yaml``).
 
     Parameters
     ----------
@@ -153,18 +155,15 @@ class BrainState:
         If a scale is not > 0.
     """
 
-    name: str = "healthy"
-    bdnf_tone: float = 1.0  #: beta: resting BDNF (and tonic mTOR) relative to healthy
-    elimination_scale: float = 1.0  #: e_state: spine elimination relative to healthy
-    ee_weight_scale: float = 1.0  #: w_state: strength of E->E synapses relative to healthy
+    name: str
+    bdnf_tone: float  #: beta: resting BDNF (and tonic mTOR) relative to healthy
+    elimination_scale: float  #: e_state: spine elimination relative to healthy
+    ee_weight_scale: float  #: w_state: strength of E->E synapses relative to healthy
 
     def __post_init__(self) -> None:
         for name in ("bdnf_tone", "elimination_scale", "ee_weight_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-
-
-HEALTHY = BrainState()
 
 
 def steady_occupancy(params: PlasticityParameters, state: BrainState) -> float:
@@ -410,5 +409,5 @@ class PlasticitySettings:
 
     params: PlasticityParameters
     state: BrainState
-    enabled: bool = False
-    formation_blocked: bool = False
+    enabled: bool
+    formation_blocked: bool

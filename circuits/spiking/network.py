@@ -62,7 +62,8 @@ class BackgroundInput:
 
 @dataclass(frozen=True)
 class CircuitStructure:
-    """Everything the compiled circuit depends on. Its
+    """Everything the compiled circuit depends on (values: ``configs/circuit/*.yaml``,
+    ``block.*``). Its
     [`digest`][circuits.spiking.network.CircuitStructure.digest] names it in the provenance (the
     build cache is keyed on the generated code itself, see `experiments/simulation/engine.py`)."""
 
@@ -75,13 +76,13 @@ class CircuitStructure:
     g_nmda_max_nS: dict[str, float]
     background: BackgroundInput
     block: BlockParameters
-    dt_ms: float = 0.1
-    window_s: float = 2.0
-    transient_s: float = 0.25  #: release is counted from here on (spikes are recorded throughout)
-    threads: int = 1
+    dt_ms: float
+    window_s: float
+    transient_s: float  #: release is counted from here on (spikes are recorded throughout)
+    threads: int
     #: Fraction of potential pyramidal-to-pyramidal sites present in the healthy steady state
     #: (circuits/slow/plasticity.py): pyr->pyr is compiled with probability p / spine_occupancy.
-    spine_occupancy: float = 0.8
+    spine_occupancy: float
 
     def __post_init__(self) -> None:
         for pop in POPULATIONS:
@@ -118,14 +119,14 @@ class CircuitDrive:
     nmda_ratio: dict[str, float]  #: NMDA conductance per spike relative to AMPA, per postsynaptic type (TARGETS C6)
     background_weight_nS: dict[str, float]
     vesicles: VesicleParameters
-    ampa_available: float = 1.0  #: fraction of AMPA receptors of local synapses not blocked (NBQX: 1 - block)
+    ampa_available: float  #: fraction of AMPA receptors of local synapses not blocked (NBQX: 1 - block)
     #: populations whose NMDA receptors the drug reaches (the others see no drug): the
     #: disinhibition hypotheses restrict the block to PV or SST cells
-    drug_targets: tuple[str, ...] = POPULATIONS
-    hnk_ampa_gain: float = (
-        0.0  #: largest relative rise of local AMPA transmission onto pyramidal cells by (2R,6R)-HNK (Zanos 2016)
+    drug_targets: tuple[str, ...]
+    hnk_ampa_gain: (
+        float  #: largest relative rise of local AMPA transmission onto pyramidal cells by (2R,6R)-HNK (Zanos 2016)
     )
-    hnk_ampa_ec50_uM: float = 10.0  #: HNK brain concentration of half that rise
+    hnk_ampa_ec50_uM: float  #: HNK brain concentration of half that rise
 
     def __post_init__(self) -> None:
         for key, w in list(self.weight_nS.items()) + list(self.background_weight_nS.items()):
@@ -385,11 +386,6 @@ def stream_rng(seed: int, purpose: str, *index: int) -> np.random.Generator:
     return np.random.default_rng(_seed_sequence(seed, purpose, index))
 
 
-#: Nominal pyramidal rate (Hz) for the first window's vesicle pool: x starts at the mean
-#: steady state of a Poisson train, 1 / (1 + U r tau_rec) (later windows carry the pool over).
-NOMINAL_RATE_HZ = 2.0
-
-
 def initial_values(
     structure: CircuitStructure,
     drive: CircuitDrive,
@@ -430,7 +426,7 @@ def initial_values(
             pop_values[f"c_{k}"] = float(concentrations_uM.get(k, 0.0)) if pop in drive.drug_targets else 0.0
             pop_values[f"b_{k}"] = block_state[pop][k] if block_state else 0.0
         if pop == "pyr":
-            nominal = 1.0 / (1.0 + u * NOMINAL_RATE_HZ * 1e-3 * ves.tau_rec_ms) if ves.depression else 1.0
+            nominal = 1.0 / (1.0 + u * ves.initial_rate_hz * 1e-3 * ves.tau_rec_ms) if ves.depression else 1.0
             pop_values.update(
                 {
                     "tau_rec": 1e-3 * ves.tau_rec_ms,

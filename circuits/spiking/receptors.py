@@ -41,7 +41,7 @@ MG_HALF_BLOCK_MM = 3.57
 MG_VOLTAGE_SLOPE_PER_MV = 0.062
 
 
-def mg_unblocked_fraction(v_mV, mg_mM: float = 1.0):
+def mg_unblocked_fraction(v_mV, mg_mM: float):
     """Fraction of NMDA conductance not blocked by Mg at V (Jahr & Stevens 1990 [@jahr1990voltage]).
 
     Parameters
@@ -49,7 +49,7 @@ def mg_unblocked_fraction(v_mV, mg_mM: float = 1.0):
     v_mV : float or array_like
         Membrane potential in mV.
     mg_mM : float
-        Extracellular Mg concentration in mM.
+        Extracellular Mg concentration in mM (``circuit.synapses.mg_mM``).
 
     Returns
     -------
@@ -60,7 +60,7 @@ def mg_unblocked_fraction(v_mV, mg_mM: float = 1.0):
     Examples
     --------
     >>> from circuits.spiking.receptors import mg_unblocked_fraction
-    >>> [round(float(f), 3) for f in mg_unblocked_fraction([-70.0, 0.0])]
+    >>> [round(float(f), 3) for f in mg_unblocked_fraction([-70.0, 0.0], mg_mM=1.0)]
     [0.044, 0.781]
     """
     return 1.0 / (1.0 + mg_mM / MG_HALF_BLOCK_MM * np.exp(-MG_VOLTAGE_SLOPE_PER_MV * np.asarray(v_mV)))

@@ -25,7 +25,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class VesicleParameters:
-    """Constants of the vesicle pool of the pyramidal cells.
+    """Constants of the vesicle pool of the pyramidal cells; values in
+    ``configs/circuit/*.yaml`` (``circuit.vesicles.*``).
 
     Parameters
     ----------
@@ -37,6 +38,9 @@ class VesicleParameters:
         Relative growth of tau_rec at full NMDA block, >= 0 (free parameter; 0 = off).
     depression : bool
         False: the pool never depletes (release U per spike).
+    initial_rate_hz : float
+        Nominal firing rate (Hz, >= 0) that sets the pool at the start of the first window
+        (free parameter).
 
     Raises
     ------
@@ -47,7 +51,10 @@ class VesicleParameters:
     u_release: float  #: release fraction U at baseline adenosine (Tsodyks & Markram 1997: 0.5)
     tau_rec_ms: float  #: recovery time constant of the pool (Tsodyks & Markram 1997: 800 ms)
     recycling_slowing: float  #: relative growth of tau_rec at full NMDA block (free parameter; 0 = off)
-    depression: bool = True  #: False: the pool never depletes (release U per spike)
+    depression: bool  #: False: the pool never depletes (release U per spike)
+    #: pyramidal rate (Hz) for the first window's pool: it starts at the mean steady state of a
+    #: Poisson train at this rate, 1 / (1 + U r tau_rec) (later windows carry the pool over)
+    initial_rate_hz: float
 
     def __post_init__(self) -> None:
         if not 0 < self.u_release <= 1:
@@ -56,6 +63,8 @@ class VesicleParameters:
             raise ValueError(f"tau_rec_ms must be > 0, got {self.tau_rec_ms}")
         if self.recycling_slowing < 0:
             raise ValueError(f"recycling_slowing must be >= 0, got {self.recycling_slowing}")
+        if self.initial_rate_hz < 0:
+            raise ValueError(f"initial_rate_hz must be >= 0, got {self.initial_rate_hz}")
 
 
 def effective_tau_rec_ms(params: VesicleParameters, blocked_fraction):
@@ -76,7 +85,7 @@ def effective_tau_rec_ms(params: VesicleParameters, blocked_fraction):
     Examples
     --------
     >>> from circuits.spiking.vesicles import VesicleParameters, effective_tau_rec_ms
-    >>> float(effective_tau_rec_ms(VesicleParameters(0.5, 800.0, recycling_slowing=1.0, depression=True), 0.5))
+    >>> float(effective_tau_rec_ms(VesicleParameters(0.5, 800.0, recycling_slowing=1.0, depression=True, initial_rate_hz=2.0), 0.5))
     1200.0
     """
     return params.tau_rec_ms * (1.0 + params.recycling_slowing * np.asarray(blocked_fraction))

@@ -3,10 +3,17 @@
 Every check runs before any simulation; a failure raises :class:`ConfigError`, which
 names the field (as a Hydra override path) and what is allowed. The command line prints
 it as one line, without a traceback.
+
+configs/ is the only home of the model's numbers: the dataclasses of ``circuits`` have no
+defaults, and :func:`_build` maps a config node's keys onto a dataclass's fields, each
+checked by its spec (:class:`Num`, :class:`Table`, :class:`Choice`), refusing a key that is
+no field and a field without a key. The circuit's structure and drive gather values from
+several nodes (and cross-checks between them) and are assembled by hand from those pieces.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import math
@@ -16,10 +23,24 @@ from typing import Any
 
 import numpy as np
 
-from circuits.compounds import DRUGS, parse_concentration_uM
-from circuits.pharmacology import FITS, MAX_CONCENTRATION_UM, block_parameters
+from circuits.compounds import SPECIES, Drug, parse_concentration_uM
+from circuits.pharmacology import (
+    FITS,
+    KI_SPECIES,
+    MAX_CONCENTRATION_UM,
+    BlockConstants,
+    BlockParameters,
+    block_parameters,
+)
 from circuits.slow.neurochemistry import NeurochemistryParameters
-from circuits.slow.pharmacokinetics import BRAIN_PARTITIONS, PK_MODELS, ROUTES, DosingEvent, PKParameters
+from circuits.slow.pharmacokinetics import (
+    BRAIN_PARTITIONS,
+    EXTRAVASCULAR,
+    INTRAVASCULAR_BIOAVAILABILITY,
+    ROUTES,
+    DosingEvent,
+    PKParameters,
+)
 from circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
 from circuits.spiking.cells import POPULATIONS, CellParameters
 from circuits.spiking.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
@@ -92,6 +113,107 @@ def _flag(cfg, path: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(path, f"must be true or false, got {value!r}")
     return value
+
+
+# --------------------------------------------------------------------------- config -> dataclass
+@dataclasses.dataclass(frozen=True)
+class Num:
+    """A number in [minimum, maximum] (``strict``: minimum excluded; ``why`` names the source of
+    the maximum in the error); ``integer``: a whole number, returned as int."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    strict: bool = False
+    integer: bool = False
+    why: str = ""
+
+    def read(self, cfg, path: str):
+        value = _number(cfg, path, self.minimum, self.maximum, self.strict, self.integer, self.why)
+        return int(value) if self.integer else value
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """A mapping with exactly the keys ``keys`` (in the file's order), each value read by ``each``;
+    ``drop_zero``: entries of value 0 are left out (a species absent from a preparation)."""
+
+    keys: tuple[str, ...]
+    each: Num
+    drop_zero: bool = False
+
+    def read(self, cfg, path: str) -> dict:
+        node = _get(cfg, path)
+        if not _is_mapping(node):
+            raise ConfigError(path, f"must be a mapping of {', '.join(self.keys)}, got {node!r}")
+        for key in node:
+            if key not in self.keys:
+                raise ConfigError(f"{path}.{key}", f"unknown key; allowed: {', '.join(self.keys)}")
+        for key in self.keys:
+            if key not in node:
+                raise ConfigError(f"{path}.{key}", "missing")
+        values = {str(key): self.each.read(cfg, f"{path}.{key}") for key in node}
+        return {k: v for k, v in values.items() if v != 0} if self.drop_zero else values
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """One of ``allowed``."""
+
+    allowed: tuple[str, ...]
+
+    def read(self, cfg, path: str) -> str:
+        return _choice(cfg, path, self.allowed)
+
+
+def _is_mapping(node) -> bool:
+    from omegaconf import OmegaConf
+
+    return isinstance(node, dict) or OmegaConf.is_dict(node)
+
+
+def _read_field(cfg, path: str, field: dataclasses.Field, spec) -> Any:
+    if spec is not None:
+        return spec.read(cfg, path)
+    if field.type in ("bool", bool):
+        return _flag(cfg, path)
+    if field.type in ("str", str):
+        value = _get(cfg, path)
+        if not isinstance(value, str):
+            raise ConfigError(path, f"must be a string, got {value!r}")
+        return value
+    raise TypeError(f"no range given for {path} ({field.type})")  # a gap in the builder's specs, not a user error
+
+
+def _build(cls, cfg, path: str, specs: dict, given: dict | None = None, skip: tuple[str, ...] = ()):
+    """The dataclass ``cls`` from the config node at ``path``, one field per key.
+
+    Each field is read from ``path.<field>`` and checked by its spec in ``specs`` (:class:`Num`,
+    :class:`Table`, :class:`Choice`; a bool field needs none: true or false, a str field none: a
+    string); ``given`` supplies fields that live elsewhere in the config, ``skip`` names keys of
+    the node that other objects read. A key that is no field of ``cls``, a field without a key
+    (the dataclasses have no defaults: configs/ holds every value) and a value that the
+    dataclass's own checks refuse are each a one-line :class:`ConfigError` naming the override path.
+    """
+    node = _get(cfg, path)
+    if not _is_mapping(node):
+        raise ConfigError(path, f"must be a mapping, got {node!r}")
+    given = dict(given or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in node:
+        if key not in fields and key not in skip:
+            raise ConfigError(f"{path}.{key}", f"unknown key: nothing reads it ({cls.__name__} has no such field)")
+    values = {}
+    for name, field in fields.items():
+        if name in given:
+            values[name] = given[name]
+        elif name not in node:
+            raise ConfigError(f"{path}.{name}", "missing: every value of the model is set in configs/")
+        else:
+            values[name] = _read_field(cfg, f"{path}.{name}", field, specs.get(name))
+    try:
+        return cls(**values)
+    except ValueError as error:
+        raise ConfigError(path, str(error)) from None
 
 
 # --------------------------------------------------------------------------- bounds
@@ -298,6 +420,14 @@ def unread_override(key: str, experiment: str) -> ConfigError | None:
         return None
     if key == "experiment.name":  # the name alone would leave the other experiment's block behind
         return ConfigError(key, "choose the experiment with the group, experiment=<name>, which brings its keys")
+    if key in ("drug.name", "pk.name"):  # the name alone would relabel the chosen option's numbers
+        group = key.partition(".")[0]
+        return ConfigError(
+            key,
+            f"choose the {'preparation' if group == 'drug' else 'model'} with the group, {group}=<name> "
+            f"(allowed: {', '.join(_options(group))}), which brings its "
+            f"{'composition' if group == 'drug' else 'rates'}",
+        )
     if experiment in READ_ONLY and key not in ("circuit", "experiment") and not under(READ_ONLY[experiment]):
         return ConfigError(
             key,
@@ -346,7 +476,8 @@ def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
 
 
 def _per_population(cfg, path: str, **limits) -> dict[str, float]:
-    return {pop: _number(cfg, f"{path}.{pop}", **limits) for pop in POPULATIONS}
+    """One number per population (``pyr``, ``pv``, ``sst``), each within ``limits`` (as :class:`Num`)."""
+    return Table(POPULATIONS, Num(**limits)).read(cfg, path)
 
 
 #: A name that becomes part of a path: letters, digits, '_', '-', '.'; not starting with '.' or '-'.
@@ -414,10 +545,8 @@ def circuit_structure(cfg) -> CircuitStructure:
     transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
     return CircuitStructure(
         name=_path_name(cfg, f"{c}.name"),
-        counts={pop: int(_number(cfg, f"{c}.counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS},
-        reference_counts={
-            pop: int(_number(cfg, f"{c}.reference_counts.{pop}", minimum=1, integer=True)) for pop in POPULATIONS
-        },
+        counts=_counts(cfg, f"{c}.counts"),
+        reference_counts=_counts(cfg, f"{c}.reference_counts"),
         connection_probability=_pathways(cfg, f"{c}.connection_probability", maximum=1),
         cells=cells,
         synapses=synapses,
@@ -425,7 +554,7 @@ def circuit_structure(cfg) -> CircuitStructure:
             cfg, f"{c}.g_nmda_max_nS", minimum=0, strict=True, maximum=MAX_G_NMDA_NS, why="pfc uses 30 nS"
         ),
         background=_background(cfg, dt_ms),
-        block=block_parameters(_choice(cfg, "block.fit", FITS), escape=_flag(cfg, "block.trapping_escape")),
+        block=block(cfg),
         dt_ms=dt_ms,
         window_s=window_s,
         transient_s=transient_s,
@@ -434,32 +563,28 @@ def circuit_structure(cfg) -> CircuitStructure:
     )
 
 
-#: Range of each cell constant: (minimum, strict, maximum, why the maximum).
-_CELL_RANGES = {
-    "c_m_nF": (0, True, 10.0, "a large pyramidal cell has about 0.5 nF"),
-    "g_l_nS": (0, True, 1000.0, "input resistances above 1 MOhm"),
-    "e_l_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
-    "v_th_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
-    "v_reset_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
-    "t_ref_ms": (0, True, 100.0, "refractory periods are 1-5 ms"),
+_POTENTIAL = Num(minimum=-MAX_POTENTIAL_MV, maximum=MAX_POTENTIAL_MV, why="physiological potentials")
+#: Range of each cell constant.
+_CELL_SPECS = {
+    "c_m_nF": Num(minimum=0, strict=True, maximum=10.0, why="a large pyramidal cell has about 0.5 nF"),
+    "g_l_nS": Num(minimum=0, strict=True, maximum=1000.0, why="input resistances above 1 MOhm"),
+    "e_l_mV": _POTENTIAL,
+    "v_th_mV": _POTENTIAL,
+    "v_reset_mV": _POTENTIAL,
+    "t_ref_ms": Num(minimum=0, strict=True, maximum=100.0, why="refractory periods are 1-5 ms"),
 }
-#: Range of each synaptic constant, as :data:`_CELL_RANGES`; time constants also >= circuit.dt_ms.
-_SYNAPSE_RANGES = {
-    "e_exc_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
-    "e_inh_mV": (-MAX_POTENTIAL_MV, False, MAX_POTENTIAL_MV, "physiological potentials"),
-    "alpha_nmda_per_ms": (0, True, 100.0, "Wang 2002: 0.5 /ms"),
-    "mg_mM": (0, False, MAX_MG_MM, "CSF about 1 mM, slice solutions 0-4 mM"),
-    "delay_ms": (0, True, MAX_DELAY_MS, "local delays are 0.5-5 ms"),
+#: Range of each synaptic constant; time constants also >= circuit.dt_ms.
+_SYNAPSE_SPECS = {
+    "e_exc_mV": _POTENTIAL,
+    "e_inh_mV": _POTENTIAL,
+    "alpha_nmda_per_ms": Num(minimum=0, strict=True, maximum=100.0, why="Wang 2002: 0.5 /ms"),
+    "mg_mM": Num(minimum=0, maximum=MAX_MG_MM, why="CSF about 1 mM, slice solutions 0-4 mM"),
+    "delay_ms": Num(minimum=0, strict=True, maximum=MAX_DELAY_MS, why="local delays are 0.5-5 ms"),
     **{
-        name: (0, True, MAX_SYNAPTIC_TAU_MS, "100 s")
+        name: Num(minimum=0, strict=True, maximum=MAX_SYNAPTIC_TAU_MS, why="100 s")
         for name in ("tau_ampa_ms", "tau_nmda_rise_ms", "tau_nmda_decay_ms", "tau_gaba_pv_ms", "tau_gaba_sst_ms")
     },
 }
-
-
-def _ranged(cfg, path: str, ranges: dict, name: str) -> float:
-    minimum, strict, maximum, why = ranges[name]
-    return _number(cfg, path, minimum=minimum, strict=strict, maximum=maximum, why=why)
 
 
 def _dt_ms(cfg) -> float:
@@ -477,13 +602,7 @@ def _cells(cfg, dt_ms: float) -> dict[str, CellParameters]:
     cells = {}
     for pop in POPULATIONS:
         path = f"circuit.cells.{pop}"
-        fields = {
-            name: _ranged(cfg, f"{path}.{name}", _CELL_RANGES, name) for name in CellParameters.__dataclass_fields__
-        }
-        try:
-            cells[pop] = CellParameters(**fields)
-        except ValueError as error:
-            raise ConfigError(path, str(error)) from None
+        cells[pop] = _build(CellParameters, cfg, path, _CELL_SPECS)
         if cells[pop].e_l_mV >= cells[pop].v_th_mV:  # a cell at rest above its threshold fires without input
             raise ConfigError(
                 f"{path}.e_l_mV",
@@ -505,40 +624,29 @@ def _cells(cfg, dt_ms: float) -> dict[str, CellParameters]:
 
 def _synapses(cfg, dt_ms: float) -> SynapseParameters:
     path = "circuit.synapses"
-    fields = {
-        name: _ranged(cfg, f"{path}.{name}", _SYNAPSE_RANGES, name) for name in SynapseParameters.__dataclass_fields__
-    }
-    for name, value in fields.items():
+    synapses = _build(SynapseParameters, cfg, path, _SYNAPSE_SPECS)
+    for name, value in dataclasses.asdict(synapses).items():
         if name.startswith("tau") and value < dt_ms:  # the Euler step must resolve every time constant
             raise ConfigError(f"{path}.{name}", f"must be >= circuit.dt_ms ({dt_ms}), got {value}")
-    if fields["alpha_nmda_per_ms"] * dt_ms > 1:  # the bound fraction may grow by at most 1 per step
+    if synapses.alpha_nmda_per_ms * dt_ms > 1:  # the bound fraction may grow by at most 1 per step
         raise ConfigError(
             f"{path}.alpha_nmda_per_ms",
             f"alpha_nmda_per_ms x circuit.dt_ms must be <= 1 "
-            f"(a fraction per step), got {fields['alpha_nmda_per_ms'] * dt_ms:g}",
+            f"(a fraction per step), got {synapses.alpha_nmda_per_ms * dt_ms:g}",
         )
-    if fields["delay_ms"] < dt_ms:
+    if synapses.delay_ms < dt_ms:
         # synapses read the presynaptic release of the spike, which is set at its reset (same step)
-        raise ConfigError(f"{path}.delay_ms", f"must be >= circuit.dt_ms ({dt_ms}), got {fields['delay_ms']}")
-    try:
-        return SynapseParameters(**fields)
-    except ValueError as error:
-        raise ConfigError(path, str(error)) from None
+        raise ConfigError(f"{path}.delay_ms", f"must be >= circuit.dt_ms ({dt_ms}), got {synapses.delay_ms}")
+    return synapses
 
 
 def _background(cfg, dt_ms: float) -> BackgroundInput:
     path = "circuit.background"
-    sources = int(
-        _number(
-            cfg,
-            f"{path}.n_sources",
-            minimum=0,
-            maximum=MAX_SOURCES,
-            integer=True,
-            why="a cortical neuron receives about 10^4 synapses",
-        )
+    sources = Num(minimum=0, maximum=MAX_SOURCES, integer=True, why="a cortical neuron receives about 10^4 synapses")
+    background = _build(
+        BackgroundInput, cfg, path, {"n_sources": sources, "rate_hz": Num(minimum=0)}, skip=("weight_nS",)
     )
-    rate = _number(cfg, f"{path}.rate_hz", minimum=0)
+    rate = background.rate_hz
     if rate * dt_ms * 1e-3 > 1:  # each source fires at most once per step (a probability per step)
         raise ConfigError(
             f"{path}.rate_hz",
@@ -546,14 +654,11 @@ def _background(cfg, dt_ms: float) -> BackgroundInput:
             f"and must be <= 1, got {rate * dt_ms * 1e-3:g}",
         )
     _number(cfg, f"{path}.rate_hz", maximum=MAX_RATE_HZ, why="cortical neurons fire below ~500 Hz")
-    return BackgroundInput(sources, rate)
+    return background
 
 
 def _counts(cfg, path: str) -> dict[str, int]:
-    return {
-        pop: int(_number(cfg, f"{path}.{pop}", minimum=1, maximum=MAX_NEURONS, integer=True, why="memory"))
-        for pop in POPULATIONS
-    }
+    return _per_population(cfg, path, minimum=1, maximum=MAX_NEURONS, integer=True, why="memory")
 
 
 def _check_size(cfg) -> None:
@@ -588,50 +693,37 @@ def _spine_occupancy(cfg) -> float:
 
 
 def brain_state(cfg) -> BrainState:
-    return BrainState(
-        name=str(_get(cfg, "state.name")),
-        **{
-            k: _number(cfg, f"state.{k}", minimum=0, strict=True, maximum=MAX_SCALE, why="relative to healthy")
-            for k in ("bdnf_tone", "elimination_scale", "ee_weight_scale")
-        },
-    )
+    """The brain state of the run (``state.*``)."""
+    scale = Num(minimum=0, strict=True, maximum=MAX_SCALE, why="relative to healthy")
+    return _build(BrainState, cfg, "state", {k: scale for k in ("bdnf_tone", "elimination_scale", "ee_weight_scale")})
+
+
+_GAIN = Num(minimum=0, maximum=MAX_SCALE, why="a dimensionless gain")
+_TAU_H = Num(minimum=0, strict=True, maximum=MAX_PLASTICITY_TAU_H, why="a year")
+#: Range of each constant of the plasticity chain.
+_PLASTICITY_SPECS = {
+    **{
+        name: _GAIN
+        for name in ("activity_threshold", "bdnf_gain", "protein_gain", "formation_gain", "glun2b_rest_gain")
+    },
+    **{name: _TAU_H for name in ("bdnf_tau_h", "mtor_tau_h", "protein_tau_h", "setpoint_tau_h")},
+    "elimination_per_day": Num(
+        minimum=0, strict=True, maximum=MAX_ELIMINATION_PER_DAY, why="observed: 1-5% of spines per day"
+    ),
+}
 
 
 def plasticity(cfg, structure: CircuitStructure | None = None):
-    """The plasticity settings (parameters, brain state, switches) of the run."""
-
-    p = "plasticity"
-
-    def gain(name: str) -> float:
-        return _number(cfg, f"{p}.{name}", minimum=0, maximum=MAX_SCALE, why="a dimensionless gain")
-
-    def tau_h(name: str) -> float:
-        return _number(cfg, f"{p}.{name}", minimum=0, strict=True, maximum=MAX_PLASTICITY_TAU_H, why="a year")
-
-    params = PlasticityParameters(
-        activity_threshold=gain("activity_threshold"),
-        bdnf_gain=gain("bdnf_gain"),
-        bdnf_tau_h=tau_h("bdnf_tau_h"),
-        mtor_tau_h=tau_h("mtor_tau_h"),
-        protein_gain=gain("protein_gain"),
-        protein_tau_h=tau_h("protein_tau_h"),
-        formation_gain=gain("formation_gain"),
-        elimination_per_day=_number(
-            cfg,
-            f"{p}.elimination_per_day",
-            minimum=0,
-            strict=True,
-            maximum=MAX_ELIMINATION_PER_DAY,
-            why="observed: 1-5% of spines per day",
-        ),
-        glun2b_rest_gain=gain("glun2b_rest_gain"),
-        setpoint_tau_h=tau_h("setpoint_tau_h"),
-        occupancy=(structure or circuit_structure(cfg)).spine_occupancy,
+    """The plasticity settings (parameters, brain state, switches) of the run; the healthy
+    occupancy of the spine sites is the circuit's (``circuit.spine_sites.occupancy``)."""
+    occupancy = (structure or circuit_structure(cfg)).spine_occupancy
+    params = _build(
+        PlasticityParameters, cfg, "plasticity", _PLASTICITY_SPECS, given={"occupancy": occupancy}, skip=("enabled",)
     )
     return PlasticitySettings(
         params=params,
         state=brain_state(cfg),
-        enabled=_flag(cfg, f"{p}.enabled"),
+        enabled=_flag(cfg, "plasticity.enabled"),
         formation_blocked=_flag(cfg, "manipulation.spine_formation_block"),
     )
 
@@ -668,14 +760,18 @@ def _check_manipulation_windows(cfg, start_min: float, end_min: float) -> None:
             )
 
 
+#: Range of each constant of the vesicle pool.
+_VESICLE_SPECS = {
+    "u_release": Num(minimum=0, maximum=1, strict=True),
+    "tau_rec_ms": Num(minimum=0, strict=True, maximum=MAX_SYNAPTIC_TAU_MS, why="100 s"),
+    "recycling_slowing": Num(minimum=0, maximum=MAX_SCALE, why="a relative growth"),
+    "initial_rate_hz": Num(minimum=0, maximum=MAX_RATE_HZ, why="cortical neurons fire below ~500 Hz"),
+}
+
+
 def vesicles(cfg) -> VesicleParameters:
-    v = "circuit.vesicles"
-    return VesicleParameters(
-        u_release=_number(cfg, f"{v}.u_release", minimum=0, maximum=1, strict=True),
-        tau_rec_ms=_number(cfg, f"{v}.tau_rec_ms", minimum=0, strict=True, maximum=MAX_SYNAPTIC_TAU_MS, why="100 s"),
-        recycling_slowing=_number(cfg, f"{v}.recycling_slowing", minimum=0, maximum=MAX_SCALE, why="a relative growth"),
-        depression=_flag(cfg, f"{v}.depression"),
-    )
+    """The pyramidal cells' vesicle pool (``circuit.vesicles.*``)."""
+    return _build(VesicleParameters, cfg, "circuit.vesicles", _VESICLE_SPECS)
 
 
 _WEIGHT_WHY = "unitary cortical conductances are below ~10 nS"
@@ -750,25 +846,22 @@ def _distinct(path: str, values: list, key=lambda v: v) -> None:
         seen[name] = value
 
 
+_TAU_MIN = Num(minimum=0, strict=True, maximum=MAX_NEUROCHEMISTRY_TAU_MIN, why="a day")
+_CONSTANT = Num(minimum=0, strict=True, maximum=MAX_SCALE, why="a dimensionless constant")
+#: Range of each constant of the glutamate pool and the adenosine feedback.
+_NEUROCHEMISTRY_SPECS = {
+    "glutamate_tau_min": _TAU_MIN,
+    "adenosine_tau_min": _TAU_MIN,
+    "adenosine_gain": Num(minimum=0, maximum=MAX_SCALE, why="a dimensionless constant"),
+    "a1_max_inhibition": Num(minimum=0, maximum=0.99),
+    "a1_half_effect": _CONSTANT,
+    "a1_hill": _CONSTANT,
+}
+
+
 def neurochemistry(cfg) -> NeurochemistryParameters:
-    n = "neurochemistry"
-
-    def tau_min(name: str) -> float:
-        return _number(cfg, f"{n}.{name}", minimum=0, strict=True, maximum=MAX_NEUROCHEMISTRY_TAU_MIN, why="a day")
-
-    def scale(name: str, strict: bool = False) -> float:
-        return _number(cfg, f"{n}.{name}", minimum=0, strict=strict, maximum=MAX_SCALE, why="a dimensionless constant")
-
-    return NeurochemistryParameters(
-        glutamate_pool=_flag(cfg, f"{n}.glutamate_pool"),
-        glutamate_tau_min=tau_min("glutamate_tau_min"),
-        adenosine_feedback=_flag(cfg, f"{n}.adenosine_feedback"),
-        adenosine_tau_min=tau_min("adenosine_tau_min"),
-        adenosine_gain=scale("adenosine_gain"),
-        a1_max_inhibition=_number(cfg, f"{n}.a1_max_inhibition", minimum=0, maximum=0.99),
-        a1_half_effect=scale("a1_half_effect", strict=True),
-        a1_hill=scale("a1_hill", strict=True),
-    )
+    """Glutamate and adenosine constants and switches (``neurochemistry.*``)."""
+    return _build(NeurochemistryParameters, cfg, "neurochemistry", _NEUROCHEMISTRY_SPECS)
 
 
 def manipulation_schedule(cfg, clock_s) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -791,16 +884,73 @@ def a1_antagonist(cfg) -> bool:
     return _flag(cfg, "manipulation.a1_antagonist")
 
 
-def drug(cfg):
-    return DRUGS[_choice(cfg, "drug.name", tuple(DRUGS))]
+def _options(group: str) -> tuple[str, ...]:
+    """The options of a config group: the files of configs/<group>/."""
+    return tuple(sorted(p.stem for p in (_config_dir() / group).glob("*.yaml")))
+
+
+def drug(cfg) -> Drug:
+    """The dosed preparation (``drug.name``, one of the drug group's options, and
+    ``drug.composition``: the mass fraction of each species)."""
+    composition = Table(SPECIES, Num(minimum=0, maximum=1), drop_zero=True)
+    return _build(Drug, cfg, "drug", {"name": Choice(_options("drug")), "composition": composition})
+
+
+_PK_RATE = Num(minimum=0, maximum=1000.0, why="a time constant of 60 ms")
+_PK_VOLUME = Num(minimum=0, strict=True, maximum=100.0, why="L/kg: total body water is about 0.6 L/kg")
+_FRACTION = Num(minimum=0, maximum=1)
+_HALF_LIFE_MIN = Num(minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN, why="a year")
+#: Range of each pharmacokinetic constant (``pk.*``: the model's file and the shared root values).
+_PK_SPECS = {
+    "v1_l_per_kg": _PK_VOLUME,
+    **{f"k{ij}_per_min": _PK_RATE for ij in ("10", "12", "13", "21", "31")},
+    "absorption_rate_per_min": Table(EXTRAVASCULAR, Num(minimum=0, strict=True, maximum=1000.0, why="per min")),
+    "brain_partition": Choice(BRAIN_PARTITIONS),
+    "brain_plasma_ratio_total": Num(minimum=0, strict=True, maximum=MAX_SCALE, why="a tissue : plasma ratio"),
+    "plasma_free_fraction": Num(minimum=0, maximum=1, strict=True),
+    "ke0_per_min": Num(minimum=0, strict=True, maximum=1000.0, why="a time constant of 60 ms"),
+    "fraction_to_norketamine": _FRACTION,
+    "norketamine_v_l_per_kg": _PK_VOLUME,
+    "norketamine_half_life_min": _HALF_LIFE_MIN,
+    "fraction_to_hnk": _FRACTION,
+    "hnk_v_l_per_kg": _PK_VOLUME,
+    "hnk_half_life_min": _HALF_LIFE_MIN,
+}
 
 
 def pk_parameters(cfg) -> PKParameters:
-    base = PK_MODELS[_choice(cfg, "pk.name", tuple(PK_MODELS))]
-    partition = _choice(cfg, "pk.brain_partition", BRAIN_PARTITIONS)
-    from dataclasses import replace
+    """The pharmacokinetic model (``pk.*``): the chosen model's rates and the shared constants;
+    the bioavailability of the IV routes is 1 by definition, the others' ``pk.bioavailability``."""
+    extravascular = Table(EXTRAVASCULAR, Num(minimum=0, strict=True, maximum=1)).read(cfg, "pk.bioavailability")
+    bioavailability = {**INTRAVASCULAR_BIOAVAILABILITY, **extravascular}
+    specs = {**_PK_SPECS, "name": Choice(_options("pk"))}
+    return _build(PKParameters, cfg, "pk", specs, given={"bioavailability": bioavailability})
 
-    return replace(base, brain_partition=partition)
+
+#: Range of each published constant of the NMDA block (``block.*``).
+_BLOCK_SPECS = {
+    "ic50_racemic_uM": Num(minimum=0, strict=True, maximum=MAX_CONCENTRATION_UM, why="1 mM, the model's range"),
+    "hill_racemic": Num(minimum=0, strict=True, maximum=MAX_SCALE, why="a Hill coefficient"),
+    "kon_per_M_per_s": Num(minimum=0, strict=True, maximum=1e10, why="the diffusion limit, about 1e9-1e10 /M/s"),
+    "koff_per_s": Num(minimum=0, strict=True, maximum=1e6, why="an unblock within a microsecond"),
+    "delta": Num(minimum=0, strict=True, maximum=1, why="a fraction of the membrane's field"),
+    "temperature_K": Num(minimum=273.15, maximum=313.15, why="recordings at 0-40 degC"),
+    "trapped_fraction": Num(minimum=0, strict=True, maximum=1),
+    "trapping_washout_s": Num(minimum=0, strict=True, maximum=86_400.0, why="a day"),
+    "ki_uM": Table(KI_SPECIES, Num(minimum=0, strict=True, maximum=MAX_CONCENTRATION_UM, why="1 mM")),
+    "ic50_hnk_uM": Num(minimum=0, strict=True, maximum=MAX_CONCENTRATION_UM, why="1 mM, the model's range"),
+}
+
+
+def block_constants(cfg) -> BlockConstants:
+    """The published constants of ketamine's NMDA block (``block.*``)."""
+    return _build(BlockConstants, cfg, "block", _BLOCK_SPECS, skip=("fit", "trapping_escape", "targets"))
+
+
+def block(cfg) -> BlockParameters:
+    """The block scheme's per-species constants: ``block.*`` with ``block.fit`` and ``block.trapping_escape``."""
+    constants = block_constants(cfg)
+    return block_parameters(constants, _choice(cfg, "block.fit", FITS), _flag(cfg, "block.trapping_escape"))
 
 
 def dosing_events(cfg) -> tuple[list[DosingEvent], float]:

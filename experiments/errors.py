@@ -1,8 +1,8 @@
 """The errors a run reports to its user (a leaf module).
 
-- :class:`ConfigError`: a bad config value; the command prints one line and exits 2.
-- :class:`RunFolderError`: the output folder cannot take the run (exit 2).
-- :class:`NumericalError`: a window left the model's range; nothing is written (exit 1).
+- [`ConfigError`][experiments.errors.ConfigError]: a bad config value; the command prints one line and exits 2.
+- [`RunFolderError`][experiments.errors.RunFolderError]: the output folder cannot take the run (exit 2).
+- [`NumericalError`][experiments.errors.NumericalError]: a window left the model's range; nothing is written (exit 1).
 """
 
 from __future__ import annotations

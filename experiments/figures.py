@@ -1,20 +1,20 @@
 """The figure set of a run (docs/figures.md) and the summary figure the command line writes.
 
-One function per figure, each taking a run (a :class:`~experiments.analysis.Run`, a
-:class:`~experiments.results.RunData`, a run folder or a ``results.h5``) or a table, and
+One function per figure, each taking a run (a [`Run`][experiments.analysis.Run], a
+[`RunData`][experiments.results.RunData], a run folder or a ``results.h5``) or a table, and
 returning a ``matplotlib.figure.Figure``; with ``path`` it also saves ``<path>.png`` and
 ``<path>.svg`` (a ``.png``/``.svg`` suffix of ``path`` is replaced):
 
-* :func:`raster` -- spikes per population (rows) per window (columns);
-* :func:`population_rates` -- each population's rate per window over protocol time;
-* :func:`pk_curve` -- plasma and brain concentrations, the spiking windows marked;
-* :func:`neurochemistry` -- bulk glutamate and adenosine relative to baseline;
-* :func:`dose_response` -- the ``dose_response`` experiment's table;
-* :func:`scorecard` -- findings x hypotheses, passed or failed, value against target;
-* :func:`spine_density` -- ``/timeline/spine_density`` over days;
-* :func:`figure_set` -- every figure a run supports, into one folder.
+* [`raster`][experiments.figures.raster] -- spikes per population (rows) per window (columns);
+* [`population_rates`][experiments.figures.population_rates] -- each population's rate per window over protocol time;
+* [`pk_curve`][experiments.figures.pk_curve] -- plasma and brain concentrations, the spiking windows marked;
+* [`neurochemistry`][experiments.figures.neurochemistry] -- bulk glutamate and adenosine relative to baseline;
+* [`dose_response`][experiments.figures.dose_response] -- the ``dose_response`` experiment's table;
+* [`scorecard`][experiments.figures.scorecard] -- findings x hypotheses, passed or failed, value against target;
+* [`spine_density`][experiments.figures.spine_density] -- ``/timeline/spine_density`` over days;
+* [`figure_set`][experiments.figures.figure_set] -- every figure a run supports, into one folder.
 
-All share :data:`STYLE` and the population colours :data:`COLORS`. Figures are built
+All share `STYLE` and the population colours `COLORS`. Figures are built
 without pyplot (no global figure state, no display needed).
 """
 
@@ -108,7 +108,7 @@ def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 3.5), **kwargs):
 
 def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
     """Save ``fig`` as ``<path>.png`` and ``<path>.svg`` (a .png/.svg suffix of ``path`` is
-    replaced), each written atomically (:func:`~experiments.results.atomic_write`); creates the
+    replaced), each written atomically ([`atomic_write`][experiments.results.atomic_write]); creates the
     folder; returns both paths."""
     path = Path(path)
     if path.suffix.lower() in (".png", ".svg"):
@@ -122,7 +122,7 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _save_atomic(fig, path: Path, **kwargs) -> Path:
-    """``fig.savefig`` to ``path`` through :func:`~experiments.results.atomic_write`, in the
+    """``fig.savefig`` to ``path`` through [`atomic_write`][experiments.results.atomic_write], in the
     format its suffix names (matplotlib's default format if it has none)."""
     import matplotlib
 
@@ -531,7 +531,7 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
 
 
 def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
-    """The dose-response figure (:func:`dose_response`) as one PNG at ``path`` (written atomically)."""
+    """The dose-response figure ([`dose_response`][experiments.figures.dose_response]) as one PNG at ``path`` (written atomically)."""
     fig = dose_response(rows)
     return _save_atomic(fig, Path(path), dpi=120)
 

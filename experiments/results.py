@@ -2,11 +2,11 @@
 
 The spikes are a SONATA spike report at the file root (``/spikes/<population>``),
 so ``libsonata.SpikeReader(path)`` and BMTK read the file as is. The file is
-written atomically (:func:`atomic_write`: a temp file in the same folder, flushed to disk,
+written atomically ([`atomic_write`][experiments.results.atomic_write]: a temp file in the same folder, flushed to disk,
 then ``os.replace``), the helper every writer of a run's files uses.
 
 This is the only module that opens ``results.h5`` with h5py: the rest of the package reads
-through :func:`read_results`, :func:`read_config` and :func:`read_summary`.
+through [`read_results`][experiments.results.read_results], [`read_config`][experiments.results.read_config] and [`read_summary`][experiments.results.read_summary].
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
 
     Raises ValueError (naming the field) before anything is written. On any
     exception or KeyboardInterrupt the temp file is removed and ``path`` is untouched
-    (:func:`atomic_write`).
+    ([`atomic_write`][experiments.results.atomic_write]).
     """
     path = pathlib.Path(path)
     tables = _validate(data)
@@ -268,7 +268,7 @@ class ResultsFileError(ValueError):
 
 
 class _Invalid(ValueError):
-    """What is wrong with an open file; :func:`open_results` adds the path."""
+    """What is wrong with an open file; [`open_results`][experiments.results.open_results] adds the path."""
 
 
 #: Exceptions h5py raises when it reads damaged or partly written data.
@@ -282,7 +282,7 @@ _NUMERIC = "biufc"
 def results_path(path: str | os.PathLike) -> pathlib.Path:
     """``path`` itself, or ``path/results.h5`` if ``path`` is a (run) folder.
 
-    Raises :class:`ResultsFileError` if the folder holds no ``results.h5``.
+    Raises [`ResultsFileError`][experiments.results.ResultsFileError] if the folder holds no ``results.h5``.
     """
     path = pathlib.Path(path)
     if path.is_dir():
@@ -304,7 +304,7 @@ def find_results(folder: str | os.PathLike, pattern: str = "results.h5") -> list
 
 
 def _open_hdf5(path: pathlib.Path) -> h5py.File:
-    """Open ``path`` read-only; every failure is a :class:`ResultsFileError` saying why."""
+    """Open ``path`` read-only; every failure is a [`ResultsFileError`][experiments.results.ResultsFileError] saying why."""
     try:
         path.stat()
     except FileNotFoundError:
@@ -429,7 +429,7 @@ def open_results(path: str | os.PathLike) -> Iterator[h5py.File]:
     The file must exist and be readable, be an HDF5 file of this format and version, and hold
     every group and dataset of docs/output_format.md with a usable dtype (no data is read).
     Yields the open ``h5py.File``. Every fault, including h5py errors raised while the body
-    reads damaged data, becomes one :class:`ResultsFileError` naming the file and the fault.
+    reads damaged data, becomes one [`ResultsFileError`][experiments.results.ResultsFileError] naming the file and the fault.
     """
     path = results_path(path)
     with _open_hdf5(path) as f:
@@ -465,8 +465,8 @@ def _parse_config(text: str) -> dict:
 
 
 def read_config(path: str | os.PathLike) -> dict:
-    """The resolved config of a ``results.h5`` (or run folder), checked as :func:`open_results`
-    does, without reading the spikes; raises :class:`ResultsFileError`."""
+    """The resolved config of a ``results.h5`` (or run folder), checked as [`open_results`][experiments.results.open_results]
+    does, without reading the spikes; raises [`ResultsFileError`][experiments.results.ResultsFileError]."""
     with open_results(path) as f:
         return _parse_config(f["config"].asstr()[()])
 
@@ -474,7 +474,7 @@ def read_config(path: str | os.PathLike) -> dict:
 @dataclass
 class RunSummary:
     """What a run's ``results.h5`` says without its spikes, timeline or synapses
-    (:func:`read_summary`): enough to index a sweep."""
+    ([`read_summary`][experiments.results.read_summary]): enough to index a sweep."""
 
     #: Number of spiking windows (rows of ``/windows``).
     n_windows: int
@@ -490,7 +490,7 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     """The window count, readouts and provenance of a ``results.h5`` (or run folder).
 
     Reads neither the spikes, the timeline nor the synapses, so it stays fast on large runs;
-    the file is checked as :func:`open_results` checks it.
+    the file is checked as [`open_results`][experiments.results.open_results] checks it.
 
     Parameters
     ----------
@@ -506,7 +506,7 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     Raises
     ------
     ResultsFileError
-        Naming the file and the fault, as :func:`read_results` does.
+        Naming the file and the fault, as [`read_results`][experiments.results.read_results] does.
     """
     with open_results(path) as f:
         n_windows = int(f["windows/start_s"].shape[0])
@@ -570,7 +570,7 @@ def _read(f: h5py.File) -> RunData:
 def read_results(path: str | os.PathLike) -> RunData:
     """Read a ``results.h5`` (or a run folder holding one) into plain numpy/Python objects.
 
-    Raises :class:`ResultsFileError` (a ValueError) naming the file and what is wrong with it
+    Raises [`ResultsFileError`][experiments.results.ResultsFileError] (a ValueError) naming the file and what is wrong with it
     when it is missing, unreadable, empty, truncated, not HDF5, not a ketamine-sim results file,
     written by a newer version, lacks a group or dataset, holds a wrong dtype, tables whose
     lengths disagree, or a ``/config`` that is not a YAML mapping.
@@ -620,7 +620,7 @@ def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.nd
     -------
     tuple of numpy.ndarray
         ``(times_ms, node_ids)`` of the spikes in ``[start, start + duration)`` (see
-        :func:`window_bounds_ms` and :func:`~experiments.simulation.readouts.in_window`),
+        [`window_bounds_ms`][experiments.results.window_bounds_ms] and `in_window`),
         times in ms from the window start.
     """
     start, stop = window_bounds_ms(data, window)

@@ -9,7 +9,7 @@ import numpy as np
 
 from experiments.results import RunData, atomic_write
 
-#: The dose and the changes from baseline (%) of :func:`summarize` (what the dose-response figure plots).
+#: The dose and the changes from baseline (%) of `summarize` (what the dose-response figure plots).
 CHANGE_COLUMNS = (
     "dose_mg_per_kg",
     "peak_glutamate_change_pct",
@@ -50,8 +50,8 @@ def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:
 
 
 def write_table(rows: list[dict[str, float]], path: Path) -> Path:
-    """The rows as CSV at ``path`` (columns :data:`COLUMNS`), written atomically
-    (:func:`experiments.results.atomic_write`: never half-written)."""
+    """The rows as CSV at ``path`` (columns `COLUMNS`), written atomically
+    ([`experiments.results.atomic_write`][experiments.results.atomic_write]: never half-written)."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as f:

@@ -2,15 +2,15 @@
 
 Loading (docs/analysis.md):
 
-* :func:`load_run` -> :class:`Run` (the :class:`~experiments.results.RunData` plus
+* [`load_run`][experiments.analysis.load_run] -> [`Run`][experiments.analysis.Run] (the [`RunData`][experiments.results.RunData] plus
   ``readouts_frame()``, ``timeline_frame()``, ``spikes()``, ``config``, ``overrides``);
-* :func:`load_sweep` -> one long DataFrame of every ``results.h5`` below a folder
+* [`load_sweep`][experiments.analysis.load_sweep] -> one long DataFrame of every ``results.h5`` below a folder
   (e.g. a Hydra multirun), with the run's seed, drug, experiment, circuit and manipulation.
 
 Readouts of spike trains (pure numpy/scipy; times in ms, rates in Hz):
-:func:`population_rate`, :func:`cv_isi`, :func:`power_spectrum`, :func:`band_power`,
-:func:`gamma_power`, :func:`synchrony`, :func:`rate_change`; of the recorded synaptic
-conductances: :func:`synaptic_charge` (AMPA and NMDA charge per unit driving force and their
+`population_rate`, `cv_isi`, `power_spectrum`, `band_power`,
+`gamma_power`, `synchrony`, [`rate_change`][experiments.analysis.rate_change]; of the recorded synaptic
+conductances: [`synaptic_charge`][experiments.analysis.synaptic_charge] (AMPA and NMDA charge per unit driving force and their
 ratio). The equations are in each docstring and in docs/analysis.md.
 """
 
@@ -70,7 +70,7 @@ def flatten_config(d: dict, prefix: str = "") -> dict[str, object]:
 
 @dataclass
 class Run:
-    """One run: its :class:`RunData` (``data``) and the file it came from (``path``)."""
+    """One run: its [`RunData`][experiments.results.RunData] (``data``) and the file it came from (``path``)."""
 
     data: RunData
     path: pathlib.Path | None = None
@@ -176,7 +176,7 @@ class Run:
         return np.asarray(t), np.asarray(ids)
 
     def window_bounds_ms(self, window: int) -> tuple[float, float]:
-        """(start_ms, stop_ms) of ``window`` in protocol time (:func:`~experiments.results.window_bounds_ms`)."""
+        """(start_ms, stop_ms) of ``window`` in protocol time ([`window_bounds_ms`][experiments.results.window_bounds_ms])."""
         return window_bounds_ms(self.data, window)
 
     def spikes_frame(self, populations: Sequence[str] | None = None) -> pd.DataFrame:
@@ -208,14 +208,14 @@ class Run:
 
 
 class SkippedRunWarning(UserWarning):
-    """:func:`load_sweep` skipped a run whose ``results.h5`` cannot be read (the message names it)."""
+    """[`load_sweep`][experiments.analysis.load_sweep] skipped a run whose ``results.h5`` cannot be read (the message names it)."""
 
 
 def load_run(path: str | os.PathLike) -> Run:
-    """Read a ``results.h5`` (or a run folder holding one) into a :class:`Run`.
+    """Read a ``results.h5`` (or a run folder holding one) into a [`Run`][experiments.analysis.Run].
 
-    Raises :class:`~experiments.results.ResultsFileError` (a ValueError) naming the file and
-    what is wrong with it if it cannot be read (see :func:`~experiments.results.read_results`).
+    Raises [`ResultsFileError`][experiments.results.ResultsFileError] (a ValueError) naming the file and
+    what is wrong with it if it cannot be read (see [`read_results`][experiments.results.read_results]).
     """
     path = results_path(path)
     return Run(read_results(path), path)
@@ -242,7 +242,7 @@ def _group_name(cfg: dict, group: str):
 
 
 def _load_one(path: pathlib.Path) -> Run:
-    """:func:`load_run` of a path found by a glob: a folder matching the pattern is a fault too."""
+    """[`load_run`][experiments.analysis.load_run] of a path found by a glob: a folder matching the pattern is a fault too."""
     if path.is_dir():
         raise ResultsFileError(path, "a directory, not a results file")
     return load_run(path)
@@ -251,7 +251,7 @@ def _load_one(path: pathlib.Path) -> Run:
 def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error: str = "skip") -> pd.DataFrame:
     """Every ``results.h5`` below ``folder`` (recursively, sorted by path), as one DataFrame.
 
-    Each run's :meth:`Run.readouts_frame` gets the columns ``run`` (path of its folder relative
+    Each run's [`Run.readouts_frame`][experiments.analysis.Run.readouts_frame] gets the columns ``run`` (path of its folder relative
     to ``folder``, ``"."`` for a file directly in it), ``seed``, ``drug`` (``drug.name``),
     ``experiment`` (``experiment.name``), ``circuit`` (``circuit.name``), ``manipulation``
     (a label: ``"none"`` or the active flags joined by ``+``) and one ``manipulation.<flag>``
@@ -260,10 +260,10 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error:
     no file is found.
 
     A file that cannot be read (truncated, empty, foreign, partly deleted, unreadable, newer
-    format; see :func:`~experiments.results.read_results`): with ``on_error="skip"`` (the
-    default) a :class:`SkippedRunWarning` names it and why, the run is left out and
+    format; see [`read_results`][experiments.results.read_results]): with ``on_error="skip"`` (the
+    default) a [`SkippedRunWarning`][experiments.analysis.SkippedRunWarning] names it and why, the run is left out and
     ``df.attrs["skipped"]`` maps its path (relative to ``folder``) to the reason; with
-    ``on_error="raise"`` its :class:`~experiments.results.ResultsFileError` is raised. If no
+    ``on_error="raise"`` its [`ResultsFileError`][experiments.results.ResultsFileError] is raised. If no
     file can be read, ResultsFileError is raised either way.
     """
     if on_error not in ("skip", "raise"):
@@ -320,7 +320,7 @@ def rate_change(run: Run, population: str, window_a: int, window_b: int, n_neuro
 
     delta r_i = c_i(b) / T_b - c_i(a) / T_a, with c_i(w) the spikes of cell i in window w
     ([start, start + duration), the whole window, no transient removed) and T_w its duration
-    in s. ``n_neurons`` defaults to :meth:`Run.n_neurons` (the config's ``circuit.counts``).
+    in s. ``n_neurons`` defaults to [`Run.n_neurons`][experiments.analysis.Run.n_neurons] (the config's ``circuit.counts``).
     """
     n = run.n_neurons(population) if n_neurons is None else int(n_neurons)
     rates = []
@@ -333,7 +333,7 @@ def rate_change(run: Run, population: str, window_a: int, window_b: int, n_neuro
     return rates[1] - rates[0]
 
 
-#: Units of the columns of :func:`synaptic_charge`.
+#: Units of the columns of `synaptic_charge`.
 CHARGE_UNITS: dict[str, str] = {"q_ampa": "pC/mV", "q_nmda": "pC/mV", "nmda_ampa_ratio": "1"}
 
 

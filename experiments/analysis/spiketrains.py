@@ -1,7 +1,7 @@
 """Readouts of spike trains (pure numpy/scipy; times in ms, rates in Hz).
 
-:func:`population_rate`, :func:`cv_isi`, :func:`power_spectrum`, :func:`band_power`,
-:func:`gamma_power`, :func:`synchrony`. The equations are in each docstring and in
+[`population_rate`][experiments.analysis.population_rate], [`cv_isi`][experiments.analysis.cv_isi], [`power_spectrum`][experiments.analysis.power_spectrum], [`band_power`][experiments.analysis.band_power],
+[`gamma_power`][experiments.analysis.gamma_power], [`synchrony`][experiments.analysis.synchrony]. The equations are in each docstring and in
 docs/analysis.md.
 """
 
@@ -72,7 +72,7 @@ def cv_isi(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, min_s
     ``min_spikes`` spikes. CV = 0 for a regular train, about 1 for a Poisson train.
     The mean over the cells with a value is the ``cv_isi`` readout of ``results.h5`` (which uses
     the window after its transient and ``min_spikes = 3``): both are
-    :func:`experiments.simulation.readouts.cv_isi_per_cell`.
+    `experiments.simulation.readouts.cv_isi_per_cell`.
     """
     return cv_isi_per_cell(times_ms, ids, n_neurons, start_ms, stop_ms, min_spikes)
 
@@ -82,7 +82,7 @@ def power_spectrum(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Power spectral density of the population rate, ``(freq_hz, psd)`` with psd in Hz^2/Hz.
 
-    The rate r(t) of :func:`population_rate` (sampled at fs = 1000 / ``bin_ms`` Hz), minus its
+    The rate r(t) of [`population_rate`][experiments.analysis.population_rate] (sampled at fs = 1000 / ``bin_ms`` Hz), minus its
     mean, goes to Welch's method (``scipy.signal.welch``: Hann window, segments of
     ``segment_ms`` = 256 ms by default, i.e. a resolution of about 3.9 Hz, 50 % overlap,
     one-sided density scaling), so that integral of psd over f = var r(t) (Parseval).
@@ -97,7 +97,7 @@ def power_spectrum(
 def band_power(freq, psd, low_hz: float, high_hz: float) -> float:
     """Power in [low_hz, high_hz]: P = integral of psd(f) df (trapezoid over the frequencies in the band).
 
-    With psd from :func:`power_spectrum` P is in Hz^2 (the variance of the rate in that band).
+    With psd from [`power_spectrum`][experiments.analysis.power_spectrum] P is in Hz^2 (the variance of the rate in that band).
     Returns 0 if fewer than two frequencies fall in the band.
     """
     freq, psd = np.asarray(freq, dtype=float), np.asarray(psd, dtype=float)
@@ -108,7 +108,7 @@ def band_power(freq, psd, low_hz: float, high_hz: float) -> float:
 
 
 def gamma_power(freq, psd, band: tuple[float, float] = GAMMA_BAND_HZ) -> float:
-    """:func:`band_power` in the gamma band, 30-80 Hz (TARGETS C5)."""
+    """[`band_power`][experiments.analysis.band_power] in the gamma band, 30-80 Hz (TARGETS C5)."""
     return band_power(freq, psd, *band)
 
 

@@ -1,8 +1,8 @@
 """Composing configs and checking command-line overrides (Hydra's compose API).
 
-:func:`check_overrides` is what ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the
+[`check_overrides`][experiments.config.compose.check_overrides] is what ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the
 overrides parse and name each key once, every job's config composes (an unknown group option,
-key or launcher plugin becomes a :class:`ConfigError` naming it), the launcher settings are
+key or launcher plugin becomes a [`ConfigError`][experiments.errors.ConfigError] naming it), the launcher settings are
 usable and, given a validation function, a single run's config is valid.
 """
 
@@ -73,7 +73,7 @@ def _parse(overrides: Sequence[str]) -> list:
 
 def _jobs(parsed: list, multirun: bool) -> list[list[str]]:
     """The override lists of the jobs to compose: one run, or the jobs of a basic sweep (all
-    of them up to :data:`MAX_JOBS_COMPOSED`, else each swept value once)."""
+    of them up to `MAX_JOBS_COMPOSED`, else each swept value once)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.errors import HydraException
 
@@ -180,9 +180,9 @@ def check_overrides(
 ) -> list[DictConfig]:
     """What ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the overrides parse and
     name each key once, every job's config composes, the launcher settings are usable and
-    (single runs, with ``validate``: a function that raises :class:`ConfigError` on a bad task
+    (single runs, with ``validate``: a function that raises [`ConfigError`][experiments.errors.ConfigError] on a bad task
     config) the config is valid. Returns the composed configs (with their ``hydra`` node);
-    raises :class:`ConfigError` on the first mistake."""
+    raises [`ConfigError`][experiments.errors.ConfigError] on the first mistake."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 

@@ -1,10 +1,10 @@
 """A run's output folder: held while the run runs, checked before, cleaned after.
 
-A run holds its output folder while it runs (:func:`claim_folder`): the folder must be
+A run holds its output folder while it runs ([`claim_folder`][experiments.kinds.claim_folder]): the folder must be
 writable (checked before anything is simulated), no other run may be running in it (a
-file lock, :data:`LOCK_FILE`), and it must not hold the results of an earlier run, unless
+file lock, `LOCK_FILE`), and it must not hold the results of an earlier run, unless
 the run resumes into it (sweep jobs, the scorecard) or was asked to overwrite them. An
-interrupted run (Ctrl-C) writes nothing: what it had written is removed (:class:`Outputs`).
+interrupted run (Ctrl-C) writes nothing: what it had written is removed (`Outputs`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ OUTPUT_FILES = (
 
 
 def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
-    """:func:`dose_folder` of every dose; raises ConfigError if two doses would share a folder."""
+    """`dose_folder` of every dose; raises ConfigError if two doses would share a folder."""
     names: dict[str, float] = {}
     for dose in doses_mg_per_kg:
         name = dose_folder(dose)
@@ -53,7 +53,7 @@ def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
 
 
 def existing_results(folder: str | os.PathLike) -> list[Path]:
-    """The results an earlier run left in ``folder`` (:data:`RESULT_FILES`, ``dose_*/results.h5``)."""
+    """The results an earlier run left in ``folder`` (`RESULT_FILES`, ``dose_*/results.h5``)."""
     folder = Path(folder)
     return [folder / name for name in RESULT_FILES if (folder / name).exists()] + sorted(
         folder.glob("dose_*/results.h5")
@@ -78,7 +78,7 @@ def remove_results(folder: str | os.PathLike) -> list[Path]:
 
 def check_writable(folder: str | os.PathLike, field: str = "hydra.run.dir") -> Path:
     """Create ``folder`` if needed and write (and remove) a probe file in it; raises
-    :class:`RunFolderError` naming ``field`` if either fails. Returns the folder."""
+    [`RunFolderError`][experiments.errors.RunFolderError] naming ``field`` if either fails. Returns the folder."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -96,9 +96,9 @@ def check_writable(folder: str | os.PathLike, field: str = "hydra.run.dir") -> P
 def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume: bool = False) -> Iterator[Path]:
     """Hold ``folder`` for one run (a context manager; yields the folder).
 
-    Checks that it can be written, takes its lock (:data:`LOCK_FILE`; a folder whose lock a
+    Checks that it can be written, takes its lock (`LOCK_FILE`; a folder whose lock a
     live run holds is refused) and, unless ``resume``, refuses a folder that holds an earlier
-    run's results. Raises :class:`RunFolderError` naming ``field``; the lock file is removed
+    run's results. Raises [`RunFolderError`][experiments.errors.RunFolderError] naming ``field``; the lock file is removed
     when the block ends."""
     from filelock import FileLock, Timeout
 
@@ -128,14 +128,14 @@ def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume
 
 
 def check_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume: bool = False) -> None:
-    """What :func:`claim_folder` checks, without holding the folder (raises RunFolderError)."""
+    """What [`claim_folder`][experiments.kinds.claim_folder] checks, without holding the folder (raises RunFolderError)."""
     with claim_folder(folder, field, resume):
         pass
 
 
 class Outputs:
-    """Writes a run's files, each failure as one :class:`RunFolderError` naming the path; on an
-    interruption (:meth:`discard`) removes what it wrote."""
+    """Writes a run's files, each failure as one [`RunFolderError`][experiments.errors.RunFolderError] naming the path; on an
+    interruption (`discard`) removes what it wrote."""
 
     def __init__(self, field: str):
         self.field = field

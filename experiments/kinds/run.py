@@ -1,9 +1,9 @@
 """Experiment kinds, and running one into a folder.
 
-Every experiment kind (``experiment.name``) is one :class:`Kind` in :data:`KINDS`: how it is
+Every experiment kind (``experiment.name``) is one [`Kind`][experiments.kinds.Kind] in `KINDS`: how it is
 validated beyond the config's values, how it runs in a folder, which results files it writes
 and whether it resumes into a folder that holds its earlier results. The command, the Python
-API and sweeps ask the registry (:func:`kind_of`) instead of testing the kind's name.
+API and sweeps ask the registry ([`kind_of`][experiments.kinds.kind_of]) instead of testing the kind's name.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class Kind:
     ``run(cfg, folder, folder_field)`` runs it in a folder the caller holds and returns the
     path of its main file; ``results(cfg)`` lists the ``results.h5`` files it writes,
     relative to the folder, each with the config it stores (the last one is what
-    :func:`experiments.api.run` loads); ``tables(cfg)`` its other result tables;
-    ``validate(cfg)`` checks what :func:`experiments.config.validate` cannot (raises
+    [`experiments.api.run`][experiments.api.run] loads); ``tables(cfg)`` its other result tables;
+    ``validate(cfg)`` checks what `experiments.config.validate` cannot (raises
     ConfigError); ``redraw(folder, cfg)`` redraws a missing or cut-off figure of finished
     results (returns whether it did); ``resumes``: whether it keeps its finished results in
     the folder and resumes (the scorecard)."""
@@ -133,13 +133,13 @@ KINDS: dict[str, Kind] = {
 
 
 def kind_of(cfg) -> Kind:
-    """The :class:`Kind` of ``cfg.experiment.name`` (validated by :func:`validate`)."""
+    """The [`Kind`][experiments.kinds.Kind] of ``cfg.experiment.name`` (validated by [`validate`][experiments.kinds.validate])."""
     return KINDS[cfg.experiment.name]
 
 
 def validate(cfg) -> None:
-    """The whole validation of a config: every value (:func:`experiments.config.validate`)
-    and what its kind checks besides. Raises :class:`ConfigError` naming the field."""
+    """The whole validation of a config: every value (`experiments.config.validate`)
+    and what its kind checks besides. Raises [`ConfigError`][experiments.errors.ConfigError] naming the field."""
     C.validate(cfg)
     kind_of(cfg).validate(cfg)
 
@@ -150,10 +150,10 @@ def run_experiment(
     """Validate ``cfg``, run its experiment, write ``results.h5`` (dose_response: one per dose
     and ``dose_response.csv``) into ``output_dir``; returns the path of the main file.
 
-    The folder is held while the run runs (:func:`claim_folder`): a folder that cannot be
+    The folder is held while the run runs ([`claim_folder`][experiments.kinds.claim_folder]): a folder that cannot be
     written, in which another run is running, or (unless ``overwrite``, which removes them
-    first) that holds earlier results is refused with :class:`RunFolderError` (a
-    :class:`~experiments.errors.ConfigError` naming ``folder_field``) before anything is
+    first) that holds earlier results is refused with [`RunFolderError`][experiments.errors.RunFolderError] (a
+    [`ConfigError`][experiments.errors.ConfigError] naming ``folder_field``) before anything is
     simulated. The scorecard resumes into its folder (finished runs are kept). On Ctrl-C
     the run stops after the current window, removes what it wrote and re-raises
     KeyboardInterrupt."""
@@ -167,7 +167,7 @@ def run_experiment(
 
 
 def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.dir") -> Path:
-    """:func:`run_experiment` in a folder the caller holds (:func:`claim_folder`); files it
+    """[`run_experiment`][experiments.kinds.run_experiment] in a folder the caller holds ([`claim_folder`][experiments.kinds.claim_folder]); files it
     writes replace files of the same name."""
     validate(cfg)
     return kind_of(cfg).run(cfg, Path(output_dir), folder_field)

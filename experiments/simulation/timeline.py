@@ -2,7 +2,7 @@
 
 A protocol is a time grid with the brain concentration of every species on it and a list
 of windows. Before each window every slow mechanism (a *track*,
-:mod:`experiments.simulation.tracks`) is advanced to the window's start and says what the
+[`experiments.simulation.tracks`][experiments.simulation.tracks]) is advanced to the window's start and says what the
 window starts from (the carried NMDA block, the release fraction and vesicle pool, the spine
 sites and E->E weights); the window runs the compiled circuit with the concentration of its
 start held fixed; its readouts are recorded and checked; then every track takes the window's
@@ -67,11 +67,11 @@ def run_protocol(
     """Run every window of ``protocol`` on ``engine`` and the slow tracks between them.
 
     ``engine.run_window(values, connect_seed, noise_seed)`` runs one window (see
-    :class:`~experiments.simulation.engine.StandaloneEngine`); ``mechanisms``: each slow
-    mechanism's parameters by name (:func:`experiments.config.mechanisms`); ``train`` = (pulses, interval
+    `StandaloneEngine`); ``mechanisms``: each slow
+    mechanism's parameters by name (`experiments.config.mechanisms`); ``train`` = (pulses, interval
     in ms) adds the train readouts of ``experiment=evoked_release``; ``progress`` is called
     with one line after every window. Raises ValueError for a protocol whose windows overlap
-    or whose first window sees the drug, :class:`~experiments.errors.NumericalError` when a
+    or whose first window sees the drug, [`NumericalError`][experiments.errors.NumericalError] when a
     window leaves the model's range.
     """
     t = protocol.time_s

@@ -1,4 +1,4 @@
-"""The interface every track implements, and what tracks share (see :mod:`experiments.simulation.tracks`)."""
+"""The interface every track implements, and what tracks share (see [`experiments.simulation.tracks`][experiments.simulation.tracks])."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class SlowContext:
     structure: CircuitStructure
     drive: CircuitDrive
     seed: int
-    #: each slow mechanism's parameters by name (:func:`experiments.config.mechanisms`):
+    #: each slow mechanism's parameters by name (`experiments.config.mechanisms`):
     #: ``chemistry`` (NeurochemistryParameters), ``a1_antagonist`` (bool), ``plasticity``
     #: (PlasticitySettings), and those of any track added since
     mechanisms: Mapping[str, object]
@@ -79,7 +79,7 @@ def interpolation_weight(t: np.ndarray, occupancy: np.ndarray, i0: int, i1: int)
 
 def equilibrium_occupancy(brain_uM: dict[str, np.ndarray], block: BlockParameters) -> np.ndarray:
     """The drug's NMDA occupancy at equilibrium on the timeline: L / (1 + L), with
-    L = sum over species k of c_k / K_d,k (:mod:`circuits.pharmacology`)."""
+    L = sum over species k of c_k / K_d,k ([`circuits.pharmacology`][circuits.pharmacology])."""
     load = sum(brain_uM[k] / block.dissociation_uM[k] for k in SPECIES)
     return load / (1.0 + load)
 

@@ -1,7 +1,7 @@
 """The NMDA block track: each neuron's blocked fractions carried from window to window.
 
 A window starts from the block the previous one left, advanced through the interval with
-the channel activity that window measured (:func:`circuits.slow.nmda_block.advance_block_through`);
+the channel activity that window measured ([`circuits.slow.nmda_block.advance_block_through`][circuits.slow.nmda_block.advance_block_through]);
 the window's final block is carried on. Cells outside the drug's targets see no drug.
 """
 

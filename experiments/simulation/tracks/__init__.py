@@ -37,9 +37,21 @@ from experiments.simulation.tracks.plasticity import PlasticityTrack
 
 
 def registered_tracks() -> tuple[type[Track], ...]:
-    """The tracks in the order the loop runs them: the block first (plasticity reads its
-    pyramidal trace), then the neurochemistry, then plasticity. A new slow mechanism adds its
-    class here (CONTRIBUTING.md)."""
+    """The track classes, in the order the loop builds and runs them.
+
+    The block first (plasticity reads its pyramidal trace), then the neurochemistry, then
+    plasticity. A new slow mechanism adds its class here (CONTRIBUTING.md).
+
+    Returns
+    -------
+    tuple of type
+        Classes implementing [`Track`][experiments.simulation.tracks.Track].
+
+    Examples
+    --------
+    >>> [track.name for track in registered_tracks()]
+    ['block', 'chemistry', 'plasticity']
+    """
     return (BlockTrack, ChemistryTrack, PlasticityTrack)
 
 

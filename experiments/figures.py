@@ -411,6 +411,19 @@ def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike 
         ``run`` is a path that cannot be read.
     TypeError
         ``run`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     windows={"start_s": np.array([0.0, 1200.0]), "duration_s": np.array([2.0, 2.0])},
+    ...     timeline={"time_s": np.array([0.0, 600.0, 1200.0, 1800.0]),
+    ...               "brain_s_ketamine_uM": np.array([0.0, 0.0, 1.2, 0.8]),
+    ...               "brain_r_ketamine_uM": np.zeros(4)},
+    ... )
+    >>> [line.get_gid() for line in pk_curve(data).axes[0].get_lines()]  # R-ketamine is never above 0
+    ['brain_s_ketamine', 'window', 'window']
     """
     data = _data(run)
     tl = data.timeline
@@ -705,6 +718,20 @@ def spine_density(run, path: str | os.PathLike | None = None):
         ``run`` is a path that cannot be read.
     TypeError
         ``run`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> day = 86400.0
+    >>> data = RunData(
+    ...     windows={"start_s": np.array([0.0]), "duration_s": np.array([2.0])},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0, 7.0]) * day,
+    ...               "spine_density": np.array([0.8, 0.9, 0.95, 0.85])},
+    ...     timeline_units={"spine_density": "1 (relative to the healthy steady state)"},
+    ... )
+    >>> spine_density(data).axes[0].get_xlabel()
+    'protocol time (days)'
     """
     data = _data(run)
     if "spine_density" not in data.timeline:
@@ -869,8 +896,28 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
 
 
 def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
-    """The dose-response figure ([`dose_response`][experiments.figures.dose_response]) as one
-    PNG at ``path`` (120 dpi, written atomically); returns ``path``."""
+    """The dose-response figure as one PNG, written atomically.
+
+    Parameters
+    ----------
+    rows : list of dict of str to float
+        One row per dose ([`summarize`][experiments.analysis.dose_response.summarize]).
+    path : pathlib.Path
+        The PNG to write (120 dpi).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        A column of ``DOSE_RESPONSE_COLUMNS`` is missing
+        ([`dose_response`][experiments.figures.dose_response]).
+    OSError
+        The file cannot be written; it is then left as it was.
+    """
     fig = dose_response(rows)
     return _save_atomic(fig, Path(path), dpi=120)
 

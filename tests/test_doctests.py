@@ -42,7 +42,7 @@ MODULES = {
     "experiments.config.compose": 8,
     "experiments.errors": 7,
     "experiments.export": 3,
-    "experiments.figures": 30,
+    "experiments.figures": 39,
     "experiments.kinds": 0,
     "experiments.kinds.folders": 11,
     "experiments.kinds.protocol_run": 0,

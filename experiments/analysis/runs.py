@@ -284,8 +284,19 @@ class Run:
         return np.asarray(t), np.asarray(ids)
 
     def window_bounds_ms(self, window: int) -> tuple[float, float]:
-        """``(start_ms, stop_ms)`` of ``window`` in protocol time (ms;
-        [`window_bounds_ms`][experiments.results.window_bounds_ms])."""
+        """Start and stop of a window in protocol time.
+
+        Parameters
+        ----------
+        window : int
+            Row of ``/windows``.
+
+        Returns
+        -------
+        tuple of float
+            ``(start_ms, stop_ms)`` (ms; [`window_bounds_ms`][experiments.results.window_bounds_ms]):
+            the window holds the spikes in ``[start_ms, stop_ms)``.
+        """
         return window_bounds_ms(self.data, window)
 
     def spikes_frame(self, populations: Sequence[str] | None = None) -> pd.DataFrame:

@@ -480,7 +480,7 @@ def find_results(folder: str | os.PathLike, pattern: str = "results.h5") -> list
 
 
 def _open_hdf5(path: pathlib.Path) -> h5py.File:
-    """Open ``path`` read-only; every failure is a [`ResultsFileError`][experiments.results.ResultsFileError] saying why."""
+    """Open ``path`` read-only; every failure is a ``ResultsFileError`` saying why."""
     try:
         path.stat()
     except FileNotFoundError:

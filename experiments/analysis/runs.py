@@ -342,7 +342,8 @@ class Run:
 
 
 class SkippedRunWarning(UserWarning):
-    """[`load_sweep`][experiments.analysis.load_sweep] skipped a run whose ``results.h5`` cannot be read (the message names it)."""
+    """[`load_sweep`][experiments.analysis.load_sweep] skipped a run whose ``results.h5``
+    cannot be read (the message names it and says why)."""
 
 
 def load_run(path: str | os.PathLike) -> Run:
@@ -389,7 +390,7 @@ def _group_name(cfg: dict, group: str):
 
 
 def _load_one(path: pathlib.Path) -> Run:
-    """[`load_run`][experiments.analysis.load_run] of a path found by a glob: a folder matching the pattern is a fault too."""
+    """``load_run`` of a path found by a glob: a folder matching the pattern is a fault too."""
     if path.is_dir():
         raise ResultsFileError(path, "a directory, not a results file")
     return load_run(path)

@@ -1,9 +1,11 @@
 """Experiment kinds and running one into a folder.
 
-- `run`: the registry of experiment kinds (`KINDS`), the whole validation
-  ([`validate`][experiments.kinds.validate]) and [`run_experiment`][experiments.kinds.run_experiment] / [`run_in_folder`][experiments.kinds.run_in_folder];
-- `folders`: the output folder's bookkeeping (claimed, checked, cleaned);
-- `protocol_run`: a protocol experiment (and the dose-response series) on one compiled circuit.
+- ``run``: the registry of experiment kinds (``KINDS``, one [`Kind`][experiments.kinds.Kind]
+  per ``experiment.name``), the whole validation ([`validate`][experiments.kinds.validate])
+  and [`run_experiment`][experiments.kinds.run_experiment] /
+  [`run_in_folder`][experiments.kinds.run_in_folder];
+- ``folders``: the output folder's bookkeeping (claimed, checked, cleaned);
+- ``protocol_run``: a protocol experiment (and the dose-response series) on one compiled circuit.
 """
 
 from experiments.kinds.folders import (

@@ -1,8 +1,9 @@
 """The NMDA block track: each neuron's blocked fractions carried from window to window.
 
 A window starts from the block the previous one left, advanced through the interval with
-the channel activity that window measured ([`circuits.slow.nmda_block.advance_block_through`][circuits.slow.nmda_block.advance_block_through]);
-the window's final block is carried on. Cells outside the drug's targets see no drug.
+the channel activity that window measured
+([`advance_block_through`][circuits.slow.nmda_block.advance_block_through]); the window's
+final block is carried on. Cells outside the drug's targets see no drug.
 """
 
 from __future__ import annotations
@@ -82,5 +83,5 @@ class BlockTrack:
         return {f"nmda_blocked_{pop}": (self.blocked[pop], "1") for pop in POPULATIONS}
 
     def columns(self) -> dict[str, tuple[np.ndarray, str]]:
-        """None: the window table has the block as the readout ``nmda_blocked``."""
+        """No window columns (the block in each window is the readout ``nmda_blocked``)."""
         return {}

@@ -111,8 +111,9 @@ class PlasticityTrack:
 
     # -- handing a window its parameters -------------------------------------------------
     def window_inputs(self, index: int, i_start: int) -> dict:
-        """Keyword arguments of [`circuits.spiking.network.initial_values`][circuits.spiking.network.initial_values] for window ``index``;
-        draws the sites' transitions since the last window (plasticity enabled)."""
+        """Keyword arguments of [`initial_values`][circuits.spiking.network.initial_values] for
+        window ``index`` (``spines``, ``spine_init``, ``ee_weight_scale``); draws the sites'
+        transitions since the last window (plasticity enabled)."""
         formed = eliminated = 0
         if self.sites is not None and self.settings.enabled:
             rng = stream_rng(self.seed, "spine_sites", index)

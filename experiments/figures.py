@@ -1,21 +1,35 @@
-"""The figure set of a run (docs/figures.md) and the summary figure the command line writes.
+"""The figure set of a run ([Figures](../figures.md)) and the summary figure the command line writes.
 
-One function per figure, each taking a run (a :class:`~experiments.analysis.Run`, a
-:class:`~experiments.results.RunData`, a run folder or a ``results.h5``) or a table, and
+One function per figure, each taking a run (a [`Run`][experiments.analysis.Run], a
+[`RunData`][experiments.results.RunData], a run folder or a ``results.h5``) or a table, and
 returning a ``matplotlib.figure.Figure``; with ``path`` it also saves ``<path>.png`` and
 ``<path>.svg`` (a ``.png``/``.svg`` suffix of ``path`` is replaced):
 
-* :func:`raster` -- spikes per population (rows) per window (columns);
-* :func:`population_rates` -- each population's rate per window over protocol time;
-* :func:`pk_curve` -- plasma and brain concentrations, the spiking windows marked;
-* :func:`neurochemistry` -- bulk glutamate and adenosine relative to baseline;
-* :func:`dose_response` -- the ``dose_response`` experiment's table;
-* :func:`scorecard` -- findings x hypotheses, passed or failed, value against target;
-* :func:`spine_density` -- ``/timeline/spine_density`` over days;
-* :func:`figure_set` -- every figure a run supports, into one folder.
+* [`raster`][experiments.figures.raster] -- spikes per population (rows) per window (columns);
+* [`population_rates`][experiments.figures.population_rates] -- each population's rate per
+  window over protocol time;
+* [`pk_curve`][experiments.figures.pk_curve] -- plasma and brain concentrations, the spiking
+  windows marked;
+* [`neurochemistry`][experiments.figures.neurochemistry] -- bulk glutamate and adenosine
+  relative to baseline;
+* [`dose_response`][experiments.figures.dose_response] -- the ``dose_response`` experiment's table;
+* [`scorecard`][experiments.figures.scorecard] -- findings x hypotheses, passed or failed,
+  value against target;
+* [`spine_density`][experiments.figures.spine_density] -- ``/timeline/spine_density`` over days;
+* [`figure_set`][experiments.figures.figure_set] -- every figure a run supports, into one folder.
 
-All share :data:`STYLE` and the population colours :data:`COLORS`. Figures are built
+All share the rc settings ``STYLE`` and the population colours ``COLORS``. Figures are built
 without pyplot (no global figure state, no display needed).
+
+Examples
+--------
+>>> from experiments.figures import scorecard
+>>> fig = scorecard([
+...     {"finding": "C1", "hypothesis": "nmda_block", "passed": True, "value": 1.4, "target": "> 1"},
+...     {"finding": "C1", "hypothesis": "none", "passed": False, "value": 0.9, "target": "> 1"},
+... ])
+>>> fig.axes[0].get_title().splitlines()[0]
+'scorecard: 1/2 passed'
 """
 
 from __future__ import annotations
@@ -107,9 +121,35 @@ def _figure(nrows: int = 1, ncols: int = 1, figsize=(6.0, 3.5), **kwargs):
 
 
 def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
-    """Save ``fig`` as ``<path>.png`` and ``<path>.svg`` (a .png/.svg suffix of ``path`` is
-    replaced), each written atomically (:func:`~experiments.results.atomic_write`); creates the
-    folder; returns both paths."""
+    """Save a figure as PNG and SVG, each written atomically.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or os.PathLike
+        ``<path>.png`` and ``<path>.svg`` are written (a ``.png``/``.svg`` suffix of ``path``
+        is replaced); the folder is created if missing.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        ``(png, svg)``.
+
+    Raises
+    ------
+    OSError
+        A file cannot be written; it is then left as it was
+        ([`atomic_write`][experiments.results.atomic_write]).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> fig = dose_response([{c: float(i) for c in DOSE_RESPONSE_COLUMNS} for i in range(3)])
+    >>> png, svg = save(fig, pathlib.Path(tempfile.mkdtemp()) / "figures" / "dose_response.png")
+    >>> png.name, svg.name, png_complete(png)
+    ('dose_response.png', 'dose_response.svg', True)
+    """
     path = Path(path)
     if path.suffix.lower() in (".png", ".svg"):
         path = path.with_suffix("")
@@ -122,7 +162,7 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _save_atomic(fig, path: Path, **kwargs) -> Path:
-    """``fig.savefig`` to ``path`` through :func:`~experiments.results.atomic_write`, in the
+    """``fig.savefig`` to ``path`` through [`atomic_write`][experiments.results.atomic_write], in the
     format its suffix names (matplotlib's default format if it has none)."""
     import matplotlib
 
@@ -184,10 +224,59 @@ def raster(
     max_neurons: int = 80,
     path: str | os.PathLike | None = None,
 ):
-    """Raster per population (rows) per window (columns): spikes of cells ``0 .. max_neurons - 1``
-    against time from the window start (s). The window's transient (``circuit.transient_s``,
-    left out of the readouts) is shaded. ``windows`` defaults to all (at most 6: the first five
-    and the last)."""
+    """Raster per population (rows) per window (columns).
+
+    Spikes of cells ``0 .. max_neurons - 1`` against time from the window start (s); the
+    window's transient (``circuit.transient_s`` of the run's config, left out of the
+    readouts) is shaded.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        run folder or a ``results.h5`` (read with
+        [`read_results`][experiments.results.read_results]).
+    windows : sequence of int or None
+        Rows of ``/windows`` to show; default all, or at most 6 (the first five and the last).
+    populations : sequence of str or None
+        Populations to show (default: every one with a spike report, pyr, pv, sst first).
+    max_neurons : int
+        Cells shown per population (ids below it).
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (built without pyplot).
+
+    Raises
+    ------
+    IndexError
+        A window out of range.
+    KeyError
+        A population not in the run.
+    ResultsFileError
+        ``run`` is a path that cannot be read.
+    TypeError
+        ``run`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     spikes={"pyr": (np.array([100.0, 1200.0, 1700.0]), np.array([0, 1, 0]))},
+    ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
+    ...              "duration_s": np.array([1.0, 1.0])},
+    ...     readouts={"pyr": {"rate": np.array([1.0, 2.0])}},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0]), "glutamate": np.array([1.0, 1.2, 1.1])},
+    ... )
+    >>> fig = raster(data)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['baseline', 'drug']
+    """
     data = _data(run)
     n_win = len(data.windows["start_s"])
     if windows is None:
@@ -228,8 +317,52 @@ def raster(
 
 
 def population_rates(run, populations: Sequence[str] | None = None, path: str | os.PathLike | None = None):
-    """Each population's firing rate (``/readouts/<pop>/rate``, Hz) per window against the
-    window's time (min from the start of dosing, else protocol time), baseline dashed."""
+    """Each population's firing rate per window against the window's time.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        run folder or a ``results.h5`` (read with
+        [`read_results`][experiments.results.read_results]).
+    populations : sequence of str or None
+        Populations to plot (default: every one with a ``rate`` readout).
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (built without pyplot): ``/readouts/<pop>/rate`` (Hz) against the window start (min from
+        the start of dosing where the run has it, else protocol time), baseline dashed.
+
+    Raises
+    ------
+    ValueError
+        The run has no ``/readouts/<population>/rate``.
+    KeyError
+        A population not in the run.
+    ResultsFileError
+        ``run`` is a path that cannot be read.
+    TypeError
+        ``run`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     spikes={"pyr": (np.array([100.0, 1200.0, 1700.0]), np.array([0, 1, 0]))},
+    ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
+    ...              "duration_s": np.array([1.0, 1.0])},
+    ...     readouts={"pyr": {"rate": np.array([1.0, 2.0])}},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0]), "glutamate": np.array([1.0, 1.2, 1.1])},
+    ... )
+    >>> fig = population_rates(data)
+    >>> fig.axes[0].get_ylabel()
+    'firing rate (Hz)'
+    """
     data = _data(run)
     pops = [p for p in _populations(data, populations) if p in data.readouts and "rate" in data.readouts[p]]
     if not pops:
@@ -249,8 +382,49 @@ def population_rates(run, populations: Sequence[str] | None = None, path: str | 
 
 
 def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike | None = None):
-    """Plasma (dashed) and brain (solid) concentration of each drug species (uM) over time, the
-    spiking windows marked. ``species`` defaults to every species that is ever above zero."""
+    """Plasma (dashed) and brain (solid) concentration of each drug species over time.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        run folder or a ``results.h5`` (read with
+        [`read_results`][experiments.results.read_results]).
+    species : sequence of str or None
+        Species to plot (``s_ketamine``, ``r_ketamine``, ``s_norketamine``, ``r_norketamine``,
+        ``hnk``); default every species whose brain concentration is ever above zero.
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (built without pyplot): concentrations in uM against min from the start of dosing (or
+        protocol time), the spiking windows marked.
+
+    Raises
+    ------
+    KeyError
+        The timeline has no ``brain_<species>_uM`` of a species asked for.
+    ResultsFileError
+        ``run`` is a path that cannot be read.
+    TypeError
+        ``run`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     windows={"start_s": np.array([0.0, 1200.0]), "duration_s": np.array([2.0, 2.0])},
+    ...     timeline={"time_s": np.array([0.0, 600.0, 1200.0, 1800.0]),
+    ...               "brain_s_ketamine_uM": np.array([0.0, 0.0, 1.2, 0.8]),
+    ...               "brain_r_ketamine_uM": np.zeros(4)},
+    ... )
+    >>> [line.get_gid() for line in pk_curve(data).axes[0].get_lines()]  # R-ketamine is never above 0
+    ['brain_s_ketamine', 'window', 'window']
+    """
     data = _data(run)
     tl = data.timeline
     if species is None:
@@ -280,8 +454,47 @@ def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike 
 
 
 def neurochemistry(run, path: str | os.PathLike | None = None):
-    """Bulk extracellular glutamate and adenosine (x baseline) over time, the windows marked.
-    Raises ValueError if the run has neither trace."""
+    """Bulk extracellular glutamate and adenosine relative to baseline over time.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        run folder or a ``results.h5`` (read with
+        [`read_results`][experiments.results.read_results]).
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (built without pyplot): ``/timeline/glutamate`` and ``/timeline/adenosine`` (x baseline)
+        against min from the start of dosing (or protocol time), the windows marked.
+
+    Raises
+    ------
+    ValueError
+        The run has neither trace.
+    ResultsFileError
+        ``run`` is a path that cannot be read.
+    TypeError
+        ``run`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     spikes={"pyr": (np.array([100.0, 1200.0, 1700.0]), np.array([0, 1, 0]))},
+    ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
+    ...              "duration_s": np.array([1.0, 1.0])},
+    ...     readouts={"pyr": {"rate": np.array([1.0, 2.0])}},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0]), "glutamate": np.array([1.0, 1.2, 1.1])},
+    ... )
+    >>> neurochemistry(data).axes[0].get_title()
+    'bulk glutamate and adenosine'
+    """
     data = _data(run)
     names = [n for n in ("glutamate", "adenosine") if n in data.timeline]
     if not names:
@@ -320,9 +533,37 @@ def _require_columns(df, columns: Sequence[str], what: str) -> None:
 
 
 def dose_response(table, path: str | os.PathLike | None = None):
-    """The dose-response experiment: peak bulk glutamate and lowest evoked release (left), and
-    each population's largest rate change (right), in % of baseline, against the IV dose.
-    ``table``: ``dose_response.csv`` (path), its DataFrame, or the rows as dicts."""
+    """The dose-response experiment's table as a figure.
+
+    Left: peak bulk glutamate and lowest evoked release; right: each population's largest
+    rate change; all in % of baseline, against the IV dose (mg/kg).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, str, os.PathLike or list of dict
+        ``dose_response.csv`` (a path), its DataFrame, or the rows as dicts
+        ([`summarize`][experiments.analysis.dose_response.summarize]); needs the columns
+        ``DOSE_RESPONSE_COLUMNS``. Rows are sorted by dose.
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (built without pyplot).
+
+    Raises
+    ------
+    ValueError
+        A column is missing (naming it).
+
+    Examples
+    --------
+    >>> rows = [{c: float(i) for c in DOSE_RESPONSE_COLUMNS} for i in range(3)]
+    >>> [ax.get_title() for ax in dose_response(rows).axes]
+    ['glutamate', 'firing']
+    """
     df = _table(table)
     _require_columns(df, DOSE_RESPONSE_COLUMNS, "dose-response")
     df = df.sort_values("dose_mg_per_kg")
@@ -359,11 +600,44 @@ def _cell_text(value) -> str:
 
 
 def scorecard(table, path: str | os.PathLike | None = None):
-    """Heat map of findings (rows) x hypotheses (columns): green passed, red failed, grey not
-    evaluated (``passed`` missing or NaN, or no row for the pair); each cell shows ``value``
-    and, below it, ``target``. ``table``: a DataFrame (or CSV path / list of dicts) with the
-    columns ``finding``, ``hypothesis``, ``passed``, ``value``, ``target``; one row per pair
-    (duplicates raise ValueError). Row and column order: first appearance."""
+    """The scorecard as a heat map of findings (rows) x hypotheses (columns).
+
+    Green: passed, red: failed, grey: not evaluated (``passed`` missing or NaN, or no row
+    for the pair); each cell shows ``value`` and, below it, ``target``. Rows and columns in
+    order of first appearance.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, str, os.PathLike or list of dict
+        The scorecard (a DataFrame, a CSV path or a list of dicts) with the columns
+        ``finding``, ``hypothesis``, ``passed``, ``value``, ``target``; one row per pair.
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (built without pyplot).
+
+    Raises
+    ------
+    ValueError
+        A column is missing, the table is empty, or a pair has more than one row.
+
+    Examples
+    --------
+    >>> fig = scorecard([
+    ...     {"finding": "C1", "hypothesis": "nmda_block", "passed": True, "value": 1.4, "target": "> 1"},
+    ...     {"finding": "C2", "hypothesis": "nmda_block", "passed": None, "value": None, "target": "< 0"},
+    ... ])
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['C1', 'C2']
+    >>> scorecard([{"finding": "C1", "hypothesis": "h", "passed": True, "value": 1}])
+    Traceback (most recent call last):
+    ...
+    ValueError: scorecard table: missing column(s) ['target'] (has ['finding', 'hypothesis', 'passed', 'value'])
+    """
     import pandas as pd
     from matplotlib.colors import ListedColormap
 
@@ -415,10 +689,50 @@ def scorecard(table, path: str | os.PathLike | None = None):
 
 
 def spine_density(run, path: str | os.PathLike | None = None):
-    """``/timeline/spine_density`` over time in days (from the start of dosing where the run has
-    it, else protocol time), relative to its first value where the unit says so. A 2-D trace
-    (time x populations or dendrites) gives one line per column. Raises ValueError if the run
-    has no ``spine_density``."""
+    """The dendritic spine density over days.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        run folder or a ``results.h5`` (read with
+        [`read_results`][experiments.results.read_results]).
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (built without pyplot): ``/timeline/spine_density`` (its unit from the file, relative to
+        the healthy steady state as the simulator writes it) against days from the start of
+        dosing where the run has it, else protocol time. A 2-D trace (time x populations or
+        dendrites) gives one line per column.
+
+    Raises
+    ------
+    ValueError
+        The run has no ``/timeline/spine_density`` (it comes from a days-to-weeks
+        plasticity protocol).
+    ResultsFileError
+        ``run`` is a path that cannot be read.
+    TypeError
+        ``run`` is none of the accepted types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> day = 86400.0
+    >>> data = RunData(
+    ...     windows={"start_s": np.array([0.0]), "duration_s": np.array([2.0])},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0, 7.0]) * day,
+    ...               "spine_density": np.array([0.8, 0.9, 0.95, 0.85])},
+    ...     timeline_units={"spine_density": "1 (relative to the healthy steady state)"},
+    ... )
+    >>> spine_density(data).axes[0].get_xlabel()
+    'protocol time (days)'
+    """
     data = _data(run)
     if "spine_density" not in data.timeline:
         raise ValueError(
@@ -446,9 +760,35 @@ def spine_density(run, path: str | os.PathLike | None = None):
 
 
 def figure_set(run, folder: str | os.PathLike) -> list[Path]:
-    """Every figure ``run`` supports, as PNG and SVG in ``folder`` (``raster``, ``population_rates``,
-    ``pk_curve``, ``neurochemistry`` and ``spine_density`` where the run has the traces);
-    returns the paths written."""
+    """Every figure a run supports, as PNG and SVG in one folder.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        run folder or a ``results.h5`` (read with
+        [`read_results`][experiments.results.read_results]).
+    folder : str or os.PathLike
+        Where to write (created if missing); files of the same name are replaced.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written: ``raster``, ``population_rates``, ``pk_curve``, and
+        ``neurochemistry`` and ``spine_density`` where the run has the traces, each as
+        ``.png`` and ``.svg``.
+
+    Raises
+    ------
+    ResultsFileError
+        ``run`` is a path that cannot be read.
+    TypeError
+        ``run`` is none of the accepted types.
+    ValueError, KeyError
+        The run lacks what a figure it always gets needs (rates, brain concentrations).
+    OSError
+        A file cannot be written.
+    """
     data = _data(run)
     folder = Path(folder)
     makers = [("raster", raster), ("population_rates", population_rates), ("pk_curve", pk_curve)]
@@ -466,10 +806,35 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
 
 
 def summary_figure(data: RunData, path: str | Path) -> Path:
-    """Four panels: brain (and plasma) concentration with the windows marked; NMDA blocked
-    fraction per population; firing rate per window; rasters of the baseline (first) window
-    and the window with the highest brain concentration. Built without pyplot, so it leaves
-    the caller's matplotlib backend alone (a notebook's inline backend stays)."""
+    """The command line's summary figure of a run, as one PNG (written atomically).
+
+    Four panels: brain (and plasma) concentration with the windows marked; NMDA blocked
+    fraction per population with glutamate and adenosine; firing rate per window; rasters of
+    the baseline (first) window and the window with the highest brain concentration. Built
+    without pyplot, so it leaves the caller's matplotlib backend alone (a notebook's inline
+    backend stays).
+
+    Parameters
+    ----------
+    data : RunData
+        A run of a protocol experiment: it needs ``brain_<species>_uM`` and
+        ``nmda_blocked_<population>`` on the timeline, the window labels and concentrations,
+        and the ``rate`` readout of pyr, pv and sst.
+    path : str or pathlib.Path
+        The PNG to write (120 dpi).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    KeyError
+        A trace, column or readout it needs is missing.
+    OSError
+        The file cannot be written; it is then left as it was.
+    """
     from matplotlib.figure import Figure
 
     clinical = "time_from_dose_s" in data.timeline  # plot against time from the start of dosing
@@ -531,7 +896,28 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
 
 
 def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
-    """The dose-response figure (:func:`dose_response`) as one PNG at ``path`` (written atomically)."""
+    """The dose-response figure as one PNG, written atomically.
+
+    Parameters
+    ----------
+    rows : list of dict of str to float
+        One row per dose ([`summarize`][experiments.analysis.dose_response.summarize]).
+    path : pathlib.Path
+        The PNG to write (120 dpi).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        A column of ``DOSE_RESPONSE_COLUMNS`` is missing
+        ([`dose_response`][experiments.figures.dose_response]).
+    OSError
+        The file cannot be written; it is then left as it was.
+    """
     fig = dose_response(rows)
     return _save_atomic(fig, Path(path), dpi=120)
 
@@ -541,8 +927,27 @@ _PNG_END = b"IEND\xaeB`\x82"
 
 
 def png_complete(path: Path) -> bool:
-    """Whether ``path`` is a PNG file that was written to its end (a cut-off or missing file
-    is redrawn by a resumed sweep)."""
+    """Whether a file is a PNG written to its end.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    bool
+        True if it ends with the PNG end chunk (``IEND``); False if it is missing, cut off
+        or cannot be read (a resumed sweep redraws such a figure).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> cut = pathlib.Path(tempfile.mkdtemp()) / "summary.png"
+    >>> _ = cut.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")
+    >>> png_complete(cut), png_complete(cut.with_name("missing.png"))
+    (False, False)
+    """
     try:
         with open(path, "rb") as f:
             f.seek(max(Path(path).stat().st_size - len(_PNG_END), 0))

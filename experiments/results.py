@@ -1,12 +1,41 @@
-"""Writer and reader of one run's ``results.h5`` (layout: docs/output_format.md).
+"""Writer and reader of one run's ``results.h5`` (layout: [Output format](../output_format.md)).
 
 The spikes are a SONATA spike report at the file root (``/spikes/<population>``),
 so ``libsonata.SpikeReader(path)`` and BMTK read the file as is. The file is
-written atomically (:func:`atomic_write`: a temp file in the same folder, flushed to disk,
-then ``os.replace``), the helper every writer of a run's files uses.
+written atomically ([`atomic_write`][experiments.results.atomic_write]: a temp file in the
+same folder, flushed to disk, then ``os.replace``), the helper every writer of a run's files
+uses.
 
 This is the only module that opens ``results.h5`` with h5py: the rest of the package reads
-through :func:`read_results`, :func:`read_config` and :func:`read_summary`.
+through [`read_results`][experiments.results.read_results],
+[`read_config`][experiments.results.read_config] and
+[`read_summary`][experiments.results.read_summary].
+
+Examples
+--------
+Write a small run by hand and read it back (spike times in ms of protocol time, window
+starts and durations in s):
+
+>>> import pathlib, tempfile
+>>> import numpy as np
+>>> from experiments.results import RunData, read_results, spikes_in_window, write_results
+>>> data = RunData(
+...     spikes={"pyr": (np.array([120.0, 1250.0, 1900.0]), np.array([3, 0, 3]))},
+...     windows={"start_s": np.array([0.0, 1.0]), "duration_s": np.array([1.0, 1.0])},
+...     window_units={"start_s": "s", "duration_s": "s"},
+...     timeline={"time_s": np.array([0.0, 1.0, 2.0])},
+...     timeline_units={"time_s": "s"},
+...     readouts={"pyr": {"rate": np.array([0.25, 0.5])}},
+...     readout_units={"rate": "Hz"},
+...     config_yaml="seed: 1\\n",
+...     provenance={"seed": 1},
+... )
+>>> path = write_results(pathlib.Path(tempfile.mkdtemp()) / "results.h5", data)
+>>> back = read_results(path)
+>>> back.readouts["pyr"]["rate"]
+array([0.25, 0.5 ])
+>>> spikes_in_window(back, "pyr", 1)  # times from the start of window 1 (ms), node ids
+(array([250., 900.]), array([0, 3], dtype=uint64))
 """
 
 from __future__ import annotations
@@ -32,7 +61,45 @@ _STR = h5py.string_dtype("utf-8")
 
 @dataclass
 class RunData:
-    """Everything one run writes; see docs/output_format.md for each field."""
+    """Everything one run writes, as numpy arrays and plain Python values.
+
+    Each field is one group of ``results.h5`` ([Output format](../output_format.md) lists
+    every dataset and its unit); [`write_results`][experiments.results.write_results] checks
+    and writes it, [`read_results`][experiments.results.read_results] returns it.
+
+    Attributes
+    ----------
+    spikes : dict of str to (numpy.ndarray, numpy.ndarray)
+        ``/spikes/<population>``: ``(timestamps, node_ids)`` of shape (n_spikes,) each;
+        times in ms of protocol time (not from the window start), ids non-negative integers.
+        Written sorted by time, ties by node id.
+    windows : dict of str to numpy.ndarray
+        ``/windows/<column>``, one row per window (shape (n_windows,)); ``start_s`` and
+        ``duration_s`` (s) are required, ``label`` and the conditions
+        (``brain_<species>_uM``, ...) as the experiment writes them.
+    window_units : dict of str to str
+        Unit of each window column (every numeric column needs one).
+    timeline : dict of str to numpy.ndarray
+        ``/timeline/<name>``: the slow layer's traces, first axis aligned with the required
+        ``time_s`` (s, protocol time).
+    timeline_units : dict of str to str
+        Unit of each timeline trace.
+    readouts : dict of str to dict of str to numpy.ndarray
+        ``/readouts/<population>/<name>``: first axis one value per window (``rate`` in Hz,
+        ``cv_isi``, ``nmda_blocked``, ...; ``train_release`` has shape (n_windows, pulses)).
+    readout_units : dict of str to str
+        Unit of each readout name (shared by the populations).
+    config_yaml : str
+        ``/config``: the resolved (Hydra) config as YAML text.
+    provenance : dict
+        ``/provenance``: str, bool, int or float values, nested dicts as subgroups
+        (``seed``, ``git_commit``, ``versions``, ``wall_time_s``, ...).
+    synapses : dict of str to numpy.ndarray or None
+        ``/synapses/pyr_to_pyr`` (plasticity runs): ``source_ids`` and ``target_ids``
+        (shape (n_sites,), presynaptic and postsynaptic pyramidal cell of each potential
+        E->E site), ``present`` (bool, shape (n_windows, n_sites)) and ``weight_scale``
+        (shape (n_windows, n_pyr), relative to the healthy weight); None if not recorded.
+    """
 
     spikes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     windows: dict[str, np.ndarray] = field(default_factory=dict)
@@ -43,8 +110,6 @@ class RunData:
     readout_units: dict[str, str] = field(default_factory=dict)
     config_yaml: str = ""
     provenance: dict = field(default_factory=dict)
-    #: pyr->pyr spine sites (plasticity runs): source_ids, target_ids (per site), present
-    #: (bool, window x site) and weight_scale (window x pyramidal cell); None if not recorded
     synapses: dict[str, np.ndarray] | None = None
 
 
@@ -221,6 +286,18 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[pathlib.Path], obj
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
     >>> atomic_write(target, lambda tmp: tmp.write_text("done\\n")).read_text()
     'done\\n'
+
+    A writer that fails leaves the old file as it was and no temp file behind:
+
+    >>> def half_written(tmp):
+    ...     tmp.write_text("half")
+    ...     raise OSError("disk full")
+    >>> atomic_write(target, half_written)
+    Traceback (most recent call last):
+    ...
+    OSError: disk full
+    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    ('done\\n', ['note.txt'])
     """
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -237,11 +314,42 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[pathlib.Path], obj
 
 
 def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
-    """Validate ``data`` and write it atomically to ``path``; return the path.
+    """Validate ``data`` and write it atomically to ``path`` as a ``results.h5``.
 
-    Raises ValueError (naming the field) before anything is written. On any
-    exception or KeyboardInterrupt the temp file is removed and ``path`` is untouched
-    (:func:`atomic_write`).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; its folder is created if missing. An existing file is replaced.
+    data : RunData
+        The run. Spike times are written as float64 ms, node ids as uint64, tables with
+        their ``units`` attribute.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        ``data`` is inconsistent (naming the field: a required column missing, a column
+        without a unit or of the wrong length, spike arrays of different lengths, negative
+        node ids, a provenance value that HDF5 attributes cannot hold), raised before
+        anything is written.
+    OSError
+        The file cannot be written. On this or any other exception, KeyboardInterrupt
+        included, the temp file is removed and ``path`` is untouched
+        ([`atomic_write`][experiments.results.atomic_write]).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> bad = RunData(windows={"start_s": np.array([0.0])}, window_units={"start_s": "s"})
+    >>> write_results(pathlib.Path(tempfile.mkdtemp()) / "results.h5", bad)
+    Traceback (most recent call last):
+    ...
+    ValueError: windows: missing required column 'duration_s'
     """
     path = pathlib.Path(path)
     tables = _validate(data)
@@ -255,8 +363,29 @@ def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
 
 
 class ResultsFileError(ValueError):
-    """A ``results.h5`` that cannot be read: ``path`` (the file or folder) and ``reason``
-    (what is wrong with it, one line). ``str(error)`` is ``"<path>: <reason>"``."""
+    """A ``results.h5`` that cannot be read (a ValueError).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (or folder) at fault; kept as the ``path`` attribute (a ``pathlib.Path``).
+    reason : str
+        What is wrong with it; kept as the ``reason`` attribute, whitespace collapsed to
+        one line.
+
+    Notes
+    -----
+    ``str(error)`` is ``"<path>: <reason>"``. The error pickles with both arguments, so a
+    worker process can report it.
+
+    Examples
+    --------
+    >>> error = ResultsFileError("runs/a/results.h5", "an empty file (0 bytes):\\n truncated")
+    >>> str(error)
+    'runs/a/results.h5: an empty file (0 bytes): truncated'
+    >>> error.reason
+    'an empty file (0 bytes): truncated'
+    """
 
     def __init__(self, path: str | os.PathLike, reason: str) -> None:
         self.path = pathlib.Path(path)
@@ -268,7 +397,7 @@ class ResultsFileError(ValueError):
 
 
 class _Invalid(ValueError):
-    """What is wrong with an open file; :func:`open_results` adds the path."""
+    """What is wrong with an open file; [`open_results`][experiments.results.open_results] adds the path."""
 
 
 #: Exceptions h5py raises when it reads damaged or partly written data.
@@ -280,9 +409,33 @@ _NUMERIC = "biufc"
 
 
 def results_path(path: str | os.PathLike) -> pathlib.Path:
-    """``path`` itself, or ``path/results.h5`` if ``path`` is a (run) folder.
+    """The results file meant by ``path``: ``path`` itself, or ``path/results.h5`` if it is a folder.
 
-    Raises :class:`ResultsFileError` if the folder holds no ``results.h5``.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``results.h5`` (which need not exist: the reader reports that) or a run folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The file.
+
+    Raises
+    ------
+    ResultsFileError
+        ``path`` is a folder without a ``results.h5`` in it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> results_path(folder / "results.h5") == folder / "results.h5"
+    True
+    >>> results_path(folder)
+    Traceback (most recent call last):
+    ...
+    experiments.results.ResultsFileError: ...: a folder without a results.h5 in it, not a results file
     """
     path = pathlib.Path(path)
     if path.is_dir():
@@ -293,8 +446,31 @@ def results_path(path: str | os.PathLike) -> pathlib.Path:
 
 
 def find_results(folder: str | os.PathLike, pattern: str = "results.h5") -> list[pathlib.Path]:
-    """Every path below ``folder`` matching ``pattern`` (as ``Path.rglob``), sorted, including
-    links whose target is gone (which ``rglob`` leaves out), so that a reader reports them."""
+    """Every results file below a folder, including links whose target is gone.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Where to search, recursively.
+    pattern : str
+        A file-name pattern as ``pathlib.Path.rglob`` takes it.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The matching paths, sorted. Unlike ``rglob`` the list keeps symbolic links whose
+        target is gone, so that a reader reports them instead of skipping them silently.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for run in ("seed=2", "seed=1"):
+    ...     (root / run).mkdir()
+    ...     _ = (root / run / "results.h5").write_bytes(b"")
+    >>> [p.relative_to(root).as_posix() for p in find_results(root)]
+    ['seed=1/results.h5', 'seed=2/results.h5']
+    """
     folder = pathlib.Path(folder)
     found = set(folder.rglob(pattern))
     found |= {
@@ -304,7 +480,7 @@ def find_results(folder: str | os.PathLike, pattern: str = "results.h5") -> list
 
 
 def _open_hdf5(path: pathlib.Path) -> h5py.File:
-    """Open ``path`` read-only; every failure is a :class:`ResultsFileError` saying why."""
+    """Open ``path`` read-only; every failure is a ``ResultsFileError`` saying why."""
     try:
         path.stat()
     except FileNotFoundError:
@@ -424,12 +600,27 @@ def _check_layout(f: h5py.File) -> None:
 
 @contextlib.contextmanager
 def open_results(path: str | os.PathLike) -> Iterator[h5py.File]:
-    """Open a ``results.h5`` (or a run folder holding one) read-only, checked.
+    """Open a ``results.h5`` (or a run folder holding one) read-only, checked (a context manager).
 
     The file must exist and be readable, be an HDF5 file of this format and version, and hold
-    every group and dataset of docs/output_format.md with a usable dtype (no data is read).
-    Yields the open ``h5py.File``. Every fault, including h5py errors raised while the body
-    reads damaged data, becomes one :class:`ResultsFileError` naming the file and the fault.
+    every group and dataset of [Output format](../output_format.md) with a usable dtype (no
+    data is read before the body runs).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``results.h5``, or a run folder holding one.
+
+    Yields
+    ------
+    h5py.File
+        The open file, closed when the block ends.
+
+    Raises
+    ------
+    ResultsFileError
+        Every fault, including h5py errors raised while the body reads damaged data, naming
+        the file and the fault (see [`read_results`][experiments.results.read_results]).
     """
     path = results_path(path)
     with _open_hdf5(path) as f:
@@ -465,8 +656,25 @@ def _parse_config(text: str) -> dict:
 
 
 def read_config(path: str | os.PathLike) -> dict:
-    """The resolved config of a ``results.h5`` (or run folder), checked as :func:`open_results`
-    does, without reading the spikes; raises :class:`ResultsFileError`."""
+    """The resolved config of a ``results.h5`` (or run folder), without reading its spikes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``results.h5``, or a run folder holding one.
+
+    Returns
+    -------
+    dict
+        ``/config`` parsed as YAML (``{}`` if empty): nested dicts of plain values, units as
+        the config's key names state them.
+
+    Raises
+    ------
+    ResultsFileError
+        The file is checked as [`open_results`][experiments.results.open_results] checks it;
+        also if ``/config`` is not YAML or not a mapping.
+    """
     with open_results(path) as f:
         return _parse_config(f["config"].asstr()[()])
 
@@ -474,15 +682,23 @@ def read_config(path: str | os.PathLike) -> dict:
 @dataclass
 class RunSummary:
     """What a run's ``results.h5`` says without its spikes, timeline or synapses
-    (:func:`read_summary`): enough to index a sweep."""
+    ([`read_summary`][experiments.results.read_summary]): enough to index a sweep.
 
-    #: Number of spiking windows (rows of ``/windows``).
+    Attributes
+    ----------
+    n_windows : int
+        Number of spiking windows (rows of ``/windows``).
+    readouts : dict of str to dict of str to numpy.ndarray
+        ``/readouts/<population>/<name>``: one value per window (first axis n_windows).
+    readout_units : dict of str to str
+        Unit of each readout name.
+    provenance : dict
+        ``/provenance`` as nested dicts of plain Python values.
+    """
+
     n_windows: int
-    #: ``/readouts/<population>/<name>``: one value per window.
     readouts: dict[str, dict[str, np.ndarray]]
-    #: Unit of each readout name.
     readout_units: dict[str, str]
-    #: ``/provenance`` as nested dicts of plain Python values.
     provenance: dict
 
 
@@ -490,7 +706,7 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     """The window count, readouts and provenance of a ``results.h5`` (or run folder).
 
     Reads neither the spikes, the timeline nor the synapses, so it stays fast on large runs;
-    the file is checked as :func:`open_results` checks it.
+    the file is checked as [`open_results`][experiments.results.open_results] checks it.
 
     Parameters
     ----------
@@ -506,7 +722,7 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     Raises
     ------
     ResultsFileError
-        Naming the file and the fault, as :func:`read_results` does.
+        Naming the file and the fault, as [`read_results`][experiments.results.read_results] does.
     """
     with open_results(path) as f:
         n_windows = int(f["windows/start_s"].shape[0])
@@ -570,10 +786,34 @@ def _read(f: h5py.File) -> RunData:
 def read_results(path: str | os.PathLike) -> RunData:
     """Read a ``results.h5`` (or a run folder holding one) into plain numpy/Python objects.
 
-    Raises :class:`ResultsFileError` (a ValueError) naming the file and what is wrong with it
-    when it is missing, unreadable, empty, truncated, not HDF5, not a ketamine-sim results file,
-    written by a newer version, lacks a group or dataset, holds a wrong dtype, tables whose
-    lengths disagree, or a ``/config`` that is not a YAML mapping.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``results.h5``, or a run folder holding one.
+
+    Returns
+    -------
+    RunData
+        Every group of the file: spikes (ms, protocol time), windows, timeline, readouts with
+        their units, the config's YAML text, the provenance and (plasticity runs) the synapses.
+
+    Raises
+    ------
+    ResultsFileError
+        A ValueError naming the file and what is wrong with it: missing, unreadable, empty,
+        truncated, not HDF5, not a ketamine-sim results file, written by a newer version,
+        lacking a group or dataset, holding a wrong dtype, tables whose lengths disagree, or
+        a ``/config`` that is not a YAML mapping.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> empty = pathlib.Path(tempfile.mkdtemp()) / "results.h5"
+    >>> _ = empty.write_bytes(b"")
+    >>> read_results(empty)
+    Traceback (most recent call last):
+    ...
+    experiments.results.ResultsFileError: ...results.h5: an empty file (0 bytes): truncated, or not written by ketamine-sim
     """
     with open_results(path) as f:
         data = _read(f)
@@ -599,6 +839,19 @@ def window_bounds_ms(data: RunData, window: int) -> tuple[float, float]:
     -------
     tuple of float
         ``(start_ms, stop_ms)``: ``start_s * 1e3`` and that plus ``duration_s * 1e3`` (ms).
+        The window holds the spikes in ``[start_ms, stop_ms)``.
+
+    Raises
+    ------
+    IndexError
+        ``window`` is not a row of the table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = RunData(windows={"start_s": np.array([0.0, 600.0]), "duration_s": np.array([2.0, 2.0])})
+    >>> window_bounds_ms(data, 1)
+    (600000.0, 602000.0)
     """
     start = float(data.windows["start_s"][window]) * 1e3
     return start, start + float(data.windows["duration_s"][window]) * 1e3
@@ -618,10 +871,27 @@ def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.nd
 
     Returns
     -------
-    tuple of numpy.ndarray
-        ``(times_ms, node_ids)`` of the spikes in ``[start, start + duration)`` (see
-        :func:`window_bounds_ms` and :func:`~experiments.simulation.readouts.in_window`),
-        times in ms from the window start.
+    times_ms : numpy.ndarray of float, shape (n,)
+        Times of the spikes in ``[start, start + duration)`` (see
+        [`window_bounds_ms`][experiments.results.window_bounds_ms] and
+        ``experiments.simulation.readouts.in_window``), in ms from the window start.
+    node_ids : numpy.ndarray, shape (n,)
+        Their node ids.
+
+    Raises
+    ------
+    KeyError
+        ``population`` has no spike report in the run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = RunData(
+    ...     spikes={"pv": (np.array([10.0, 999.0, 1000.0, 1500.0]), np.array([1, 2, 1, 0]))},
+    ...     windows={"start_s": np.array([0.0, 1.0]), "duration_s": np.array([1.0, 1.0])},
+    ... )
+    >>> spikes_in_window(data, "pv", 1)  # the spike at 1000 ms opens window 1
+    (array([  0., 500.]), array([1, 0]))
     """
     start, stop = window_bounds_ms(data, window)
     t, ids = data.spikes[population]

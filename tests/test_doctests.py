@@ -2,8 +2,9 @@
 that the API reference renders use its Markdown cross-references, not Sphinx roles.
 
 Examples that need a compiler, a simulation or an optional package are marked
-``# doctest: +SKIP``; every other example runs here. Pure, no simulation (the one Hydra
-compose takes a few seconds).
+``# doctest: +SKIP``; every other example runs here. Pure, no simulation: the examples build
+small runs, tables and figures in memory or in temp folders, and a few Hydra composes take
+a few seconds.
 """
 
 from __future__ import annotations
@@ -32,8 +33,28 @@ MODULES = {
     "circuits.slow.neurochemistry": 4,
     "circuits.slow.pharmacokinetics": 12,
     "circuits.slow.plasticity": 4,
+    "experiments.analysis": 0,
+    "experiments.analysis.course": 25,
+    "experiments.analysis.dose_response": 8,
+    "experiments.analysis.runs": 26,
+    "experiments.analysis.spiketrains": 33,
     "experiments.api": 4,
+    "experiments.config.compose": 8,
+    "experiments.errors": 7,
     "experiments.export": 3,
+    "experiments.figures": 39,
+    "experiments.kinds": 0,
+    "experiments.kinds.folders": 11,
+    "experiments.kinds.protocol_run": 0,
+    "experiments.kinds.run": 6,
+    "experiments.paths": 0,
+    "experiments.results": 39,
+    "experiments.simulation.timeline": 0,
+    "experiments.simulation.tracks": 1,
+    "experiments.simulation.tracks.base": 11,
+    "experiments.simulation.tracks.block": 0,
+    "experiments.simulation.tracks.chemistry": 0,
+    "experiments.simulation.tracks.plasticity": 0,
 }
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

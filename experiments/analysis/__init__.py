@@ -1,13 +1,15 @@
-"""Analysis of stored runs (reads through :mod:`experiments.results` only).
+"""Analysis of stored runs (reads through [`experiments.results`][experiments.results] only).
 
-- :mod:`.runs`: runs and sweeps as tidy pandas tables (:func:`load_run`, :func:`load_sweep`),
+- ``runs``: runs and sweeps as tidy pandas tables
+  ([`load_run`][experiments.analysis.load_run], [`load_sweep`][experiments.analysis.load_sweep]),
   rate changes and synaptic charge of a run;
-- :mod:`.spiketrains`: spike-train statistics (rates, CV of ISI, spectra, gamma power, synchrony);
-- :mod:`.course`: summaries of treatment courses (values and excess at a day);
-- :mod:`.dose_response`: one row of dose-response columns per run.
+- ``spiketrains``: spike-train statistics (rates, CV of ISI, spectra, gamma power, synchrony);
+- [`course`][experiments.analysis.course]: summaries of treatment courses (values and excess
+  at a day);
+- [`dose_response`][experiments.analysis.dose_response]: one row of dose-response columns per run.
 
-The names of :mod:`.runs` and :mod:`.spiketrains` are available here
-(``from experiments import analysis as A; A.load_run(...)``).
+The names of ``runs`` and ``spiketrains`` are available here
+(``from experiments import analysis as A; A.load_run(...)``); times are in ms, rates in Hz.
 """
 
 from experiments.analysis.runs import (

@@ -1,17 +1,21 @@
 """Runs as tables: ``results.h5`` files loaded into tidy pandas tables.
 
-Loading (docs/analysis.md):
+Loading ([Analysis](../analysis.md)):
 
-* :func:`load_run` -> :class:`Run` (the :class:`~experiments.results.RunData` plus
-  ``readouts_frame()``, ``timeline_frame()``, ``spikes()``, ``config``, ``overrides``);
-* :func:`load_sweep` -> one long DataFrame of every ``results.h5`` below a folder
-  (e.g. a Hydra multirun), with the run's seed, drug, experiment, circuit and manipulation.
+* [`load_run`][experiments.analysis.load_run] -> [`Run`][experiments.analysis.Run] (the
+  [`RunData`][experiments.results.RunData] plus ``readouts_frame()``, ``timeline_frame()``,
+  ``spikes()``, ``config``, ``overrides``);
+* [`load_sweep`][experiments.analysis.load_sweep] -> one long DataFrame of every
+  ``results.h5`` below a folder (e.g. a Hydra multirun), with the run's seed, drug,
+  experiment, circuit and manipulation.
 
-Readouts of spike trains (pure numpy/scipy; times in ms, rates in Hz):
-:func:`population_rate`, :func:`cv_isi`, :func:`power_spectrum`, :func:`band_power`,
-:func:`gamma_power`, :func:`synchrony`, :func:`rate_change`; of the recorded synaptic
-conductances: :func:`synaptic_charge` (AMPA and NMDA charge per unit driving force and their
-ratio). The equations are in each docstring and in docs/analysis.md.
+Readouts of a run: [`rate_change`][experiments.analysis.rate_change] (per-neuron rate change
+between two windows, Hz) and [`synaptic_charge`][experiments.analysis.synaptic_charge] (AMPA
+and NMDA charge per unit driving force and their ratio). The spike-train statistics
+([`population_rate`][experiments.analysis.population_rate],
+[`cv_isi`][experiments.analysis.cv_isi], [`synchrony`][experiments.analysis.synchrony], ...)
+are in ``experiments.analysis.spiketrains``. The equations are in each docstring and in
+[Analysis](../analysis.md).
 """
 
 from __future__ import annotations
@@ -54,9 +58,25 @@ __all__ = [
 
 
 def flatten_config(d: dict, prefix: str = "") -> dict[str, object]:
-    """Nested dict -> flat dict of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``).
+    """A nested dict as a flat dict of dotted keys.
 
-    Lists and scalars are leaves; an empty dict is kept as a leaf ``{}``.
+    Parameters
+    ----------
+    d : dict
+        Nested mapping (a config); None is read as empty.
+    prefix : str
+        Put before every key (used by the recursion).
+
+    Returns
+    -------
+    dict of str to object
+        ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``. Lists and scalars are leaves; an empty dict is
+        kept as a leaf ``{}``.
+
+    Examples
+    --------
+    >>> flatten_config({"circuit": {"counts": {"pyr": 3200, "pv": 400}}, "seed": 1, "manipulation": {}})
+    {'circuit.counts.pyr': 3200, 'circuit.counts.pv': 400, 'seed': 1, 'manipulation': {}}
     """
     out: dict[str, object] = {}
     for k, v in (d or {}).items():
@@ -70,7 +90,44 @@ def flatten_config(d: dict, prefix: str = "") -> dict[str, object]:
 
 @dataclass
 class Run:
-    """One run: its :class:`RunData` (``data``) and the file it came from (``path``)."""
+    """One run's results with tables and spike slices on top: what
+    [`load_run`][experiments.analysis.load_run] returns.
+
+    Attributes
+    ----------
+    data : RunData
+        Everything the run wrote ([`RunData`][experiments.results.RunData]).
+    path : pathlib.Path or None
+        The ``results.h5`` it was read from (None for a run built in memory).
+
+    Examples
+    --------
+    A run built in memory (one population, two windows of 1 s; spike times in ms):
+
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     spikes={"pyr": (np.array([100.0, 400.0, 1200.0, 1300.0, 1700.0]), np.array([0, 1, 0, 0, 1]))},
+    ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
+    ...              "duration_s": np.array([1.0, 1.0])},
+    ...     window_units={"label": "", "start_s": "s", "duration_s": "s"},
+    ...     readouts={"pyr": {"rate": np.array([1.0, 1.5]), "g_ampa_mean": np.array([2.0, 2.0]),
+    ...                       "g_nmda_mean": np.array([1.0, 0.5])}},
+    ...     readout_units={"rate": "Hz", "g_ampa_mean": "nS", "g_nmda_mean": "nS"},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0]), "brain_s_ketamine_uM": np.array([0.0, 0.0, 1.5])},
+    ...     timeline_units={"time_s": "s", "brain_s_ketamine_uM": "uM"},
+    ...     config_yaml="seed: 7\\ncircuit:\\n  counts:\\n    pyr: 3\\n",
+    ... )
+    >>> run = Run(data)
+    >>> run.seed, run.populations, run.n_windows, run.n_neurons("pyr")
+    (7, ['pyr'], 2, 3)
+    >>> run.readouts_frame()[["window", "label", "population", "rate"]]
+       window     label population  rate
+    0       0  baseline        pyr   1.0
+    1       1      drug        pyr   1.5
+    >>> run.spikes("pyr", 1)  # times from the start of window 1 (ms), node ids
+    (array([200., 300., 700.]), array([0, 0, 1]))
+    """
 
     data: RunData
     path: pathlib.Path | None = None
@@ -102,8 +159,24 @@ class Run:
         return len(self.data.windows["start_s"])
 
     def n_neurons(self, population: str) -> int:
-        """Size of ``population``: ``circuit.counts.<population>`` of the config, else the
-        largest node id that spiked + 1 (a lower bound: silent cells at the end are missed)."""
+        """Number of cells of ``population``.
+
+        Parameters
+        ----------
+        population : str
+            A population of the run (``"pyr"``, ``"pv"``, ``"sst"``).
+
+        Returns
+        -------
+        int
+            ``circuit.counts.<population>`` of the config, else the largest node id that
+            spiked + 1 (a lower bound: silent cells at the end are missed), 0 if none spiked.
+
+        Raises
+        ------
+        KeyError
+            The population is neither in the config's counts nor in the spike reports.
+        """
         counts = (self.config.get("circuit") or {}).get("counts") or {}
         if population in counts:
             return int(counts[population])
@@ -112,13 +185,22 @@ class Run:
 
     # -- tables
     def readouts_frame(self) -> pd.DataFrame:
-        """One row per window x population (window-major).
+        """The readouts as a long table: one row per window x population (window-major).
 
-        Columns: ``window`` (row index of the window table), ``label`` (if the run has one),
-        ``start_s``, the other window columns (``duration_s`` and the conditions, e.g.
-        ``brain_s_ketamine_uM``), ``population``, then every 1-D readout (NaN where a
-        population lacks it). Readouts of more than one dimension (``train_release``) are
-        left out: read them from ``run.data.readouts``. Units: ``df.attrs["units"]``.
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``window`` (row index of the window table), ``label`` (if the run has
+            one), ``start_s``, the other window columns (``duration_s`` and the conditions,
+            e.g. ``brain_s_ketamine_uM``), ``population``, then every 1-D readout (NaN where a
+            population lacks it). Readouts of more than one dimension (``train_release``) are
+            left out: read them from ``run.data.readouts``. ``df.attrs["units"]`` maps each
+            column to its unit (``rate``: Hz, ``start_s``: s, ...).
+
+        Raises
+        ------
+        ValueError
+            A readout and a window column share a name.
         """
         w = self.data.windows
         n = self.n_windows
@@ -155,9 +237,14 @@ class Run:
         return df
 
     def timeline_frame(self) -> pd.DataFrame:
-        """The 1-D timeline traces, indexed by ``time_s`` (protocol time, s).
+        """The 1-D timeline traces as a table indexed by ``time_s``.
 
-        ``df.attrs["units"]`` maps each column (and ``time_s``) to its unit.
+        Returns
+        -------
+        pandas.DataFrame
+            One column per 1-D trace of ``/timeline`` (``brain_<species>_uM``, ``glutamate``,
+            ...), indexed by ``time_s`` (protocol time, s); ``df.attrs["units"]`` maps each
+            column (and ``time_s``) to its unit. Traces of more than one dimension are left out.
         """
         tl = self.data.timeline
         names = [k for k in tl if k != "time_s" and np.ndim(tl[k]) == 1]
@@ -168,23 +255,70 @@ class Run:
         return df
 
     def spikes(self, population: str, window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(times_ms, node_ids) of ``population``: protocol time, or, with ``window``, the spikes in
-        ``[start, start + duration)`` of that window with times relative to its start."""
+        """The spikes of one population, in protocol time or within one window.
+
+        Parameters
+        ----------
+        population : str
+            A population with a spike report.
+        window : int or None
+            None: every spike, times in ms of protocol time. A window's row: the spikes in
+            ``[start, start + duration)`` of that window, times in ms from its start
+            ([`spikes_in_window`][experiments.results.spikes_in_window]).
+
+        Returns
+        -------
+        times_ms : numpy.ndarray of float, shape (n,)
+            Spike times (ms).
+        node_ids : numpy.ndarray, shape (n,)
+            Their node ids.
+
+        Raises
+        ------
+        KeyError
+            ``population`` has no spike report.
+        """
         if window is not None:
             return spikes_in_window(self.data, population, int(window))
         t, ids = self.data.spikes[population]
         return np.asarray(t), np.asarray(ids)
 
     def window_bounds_ms(self, window: int) -> tuple[float, float]:
-        """(start_ms, stop_ms) of ``window`` in protocol time (:func:`~experiments.results.window_bounds_ms`)."""
+        """Start and stop of a window in protocol time.
+
+        Parameters
+        ----------
+        window : int
+            Row of ``/windows``.
+
+        Returns
+        -------
+        tuple of float
+            ``(start_ms, stop_ms)`` (ms; [`window_bounds_ms`][experiments.results.window_bounds_ms]):
+            the window holds the spikes in ``[start_ms, stop_ms)``.
+        """
         return window_bounds_ms(self.data, window)
 
     def spikes_frame(self, populations: Sequence[str] | None = None) -> pd.DataFrame:
-        """Every spike as one row: ``population``, ``window``, ``label`` (if the run has labels),
-        ``node_id``, ``t_ms`` (from the window start) and ``time_s`` (protocol time).
+        """Every spike as one row of a table.
 
-        Spikes outside every window (none in files the simulator writes) are left out.
-        Units: ``df.attrs["units"]``.
+        Parameters
+        ----------
+        populations : sequence of str or None
+            The populations to include (default: all with a spike report).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``population``, ``window``, ``label`` (if the run has labels),
+            ``node_id``, ``t_ms`` (ms from the window start) and ``time_s`` (s, protocol
+            time). Spikes outside every window (none in files the simulator writes) are left
+            out. Units in ``df.attrs["units"]``.
+
+        Raises
+        ------
+        KeyError
+            A population is not in the run.
         """
         pops = list(self.populations if populations is None else populations)
         missing = [p for p in pops if p not in self.data.spikes]
@@ -208,14 +342,28 @@ class Run:
 
 
 class SkippedRunWarning(UserWarning):
-    """:func:`load_sweep` skipped a run whose ``results.h5`` cannot be read (the message names it)."""
+    """[`load_sweep`][experiments.analysis.load_sweep] skipped a run whose ``results.h5``
+    cannot be read (the message names it and says why)."""
 
 
 def load_run(path: str | os.PathLike) -> Run:
-    """Read a ``results.h5`` (or a run folder holding one) into a :class:`Run`.
+    """Read a ``results.h5`` (or a run folder holding one) into a [`Run`][experiments.analysis.Run].
 
-    Raises :class:`~experiments.results.ResultsFileError` (a ValueError) naming the file and
-    what is wrong with it if it cannot be read (see :func:`~experiments.results.read_results`).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``results.h5``, or a run folder holding one.
+
+    Returns
+    -------
+    Run
+        The run, with ``path`` set to the file read.
+
+    Raises
+    ------
+    ResultsFileError
+        A ValueError naming the file and what is wrong with it if it cannot be read (see
+        [`read_results`][experiments.results.read_results]).
     """
     path = results_path(path)
     return Run(read_results(path), path)
@@ -242,29 +390,74 @@ def _group_name(cfg: dict, group: str):
 
 
 def _load_one(path: pathlib.Path) -> Run:
-    """:func:`load_run` of a path found by a glob: a folder matching the pattern is a fault too."""
+    """``load_run`` of a path found by a glob: a folder matching the pattern is a fault too."""
     if path.is_dir():
         raise ResultsFileError(path, "a directory, not a results file")
     return load_run(path)
 
 
 def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error: str = "skip") -> pd.DataFrame:
-    """Every ``results.h5`` below ``folder`` (recursively, sorted by path), as one DataFrame.
+    """Every ``results.h5`` below a folder (a sweep) as one long DataFrame.
 
-    Each run's :meth:`Run.readouts_frame` gets the columns ``run`` (path of its folder relative
-    to ``folder``, ``"."`` for a file directly in it), ``seed``, ``drug`` (``drug.name``),
-    ``experiment`` (``experiment.name``), ``circuit`` (``circuit.name``), ``manipulation``
-    (a label: ``"none"`` or the active flags joined by ``+``) and one ``manipulation.<flag>``
-    column per flag of the config's ``manipulation`` group. Readouts absent from some runs
-    are NaN there. ``df.attrs["units"]`` merges the runs' units (``""`` for the run columns). Raises FileNotFoundError if
-    no file is found.
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Searched recursively (e.g. a Hydra multirun folder); runs in path order.
+    pattern : str
+        File-name pattern of the results files (``Path.rglob``).
+    on_error : {"skip", "raise"}
+        What to do with a file that cannot be read (truncated, empty, foreign, partly
+        deleted, unreadable, newer format; see
+        [`read_results`][experiments.results.read_results]): ``"skip"`` leaves the run out,
+        warns with a [`SkippedRunWarning`][experiments.analysis.SkippedRunWarning] naming it
+        and why, and records it in ``df.attrs["skipped"]`` (path relative to ``folder`` ->
+        reason); ``"raise"`` raises its
+        [`ResultsFileError`][experiments.results.ResultsFileError].
 
-    A file that cannot be read (truncated, empty, foreign, partly deleted, unreadable, newer
-    format; see :func:`~experiments.results.read_results`): with ``on_error="skip"`` (the
-    default) a :class:`SkippedRunWarning` names it and why, the run is left out and
-    ``df.attrs["skipped"]`` maps its path (relative to ``folder``) to the reason; with
-    ``on_error="raise"`` its :class:`~experiments.results.ResultsFileError` is raised. If no
-    file can be read, ResultsFileError is raised either way.
+    Returns
+    -------
+    pandas.DataFrame
+        Each run's [`Run.readouts_frame`][experiments.analysis.Run.readouts_frame] (one row
+        per window x population) after the columns ``run`` (path of its folder relative to
+        ``folder``, ``"."`` for a file directly in it), ``seed``, ``drug`` (``drug.name``),
+        ``experiment`` (``experiment.name``), ``circuit`` (``circuit.name``),
+        ``manipulation`` (``"none"`` or the active flags joined by ``+``) and one
+        ``manipulation.<flag>`` column per flag of the config's ``manipulation`` group.
+        Readouts absent from some runs are NaN there. ``df.attrs["units"]`` merges the runs'
+        units (``""`` for the run columns).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file matches below ``folder``.
+    ResultsFileError
+        No file can be read (either way), or one cannot and ``on_error="raise"``.
+    ValueError
+        ``on_error`` is neither ``"skip"`` nor ``"raise"``.
+
+    Examples
+    --------
+    Two seeds written by hand, then read as one table:
+
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from experiments.results import RunData, write_results
+    >>> sweep = pathlib.Path(tempfile.mkdtemp())
+    >>> for seed, rate in ((1, 2.0), (2, 3.0)):
+    ...     _ = write_results(sweep / f"seed={seed}" / "results.h5", RunData(
+    ...         spikes={"pyr": (np.array([]), np.array([], dtype=int))},
+    ...         windows={"start_s": np.array([0.0]), "duration_s": np.array([1.0])},
+    ...         window_units={"start_s": "s", "duration_s": "s"},
+    ...         timeline={"time_s": np.array([0.0, 1.0])}, timeline_units={"time_s": "s"},
+    ...         readouts={"pyr": {"rate": np.array([rate])}}, readout_units={"rate": "Hz"},
+    ...         config_yaml=f"seed: {seed}\\ndrug:\\n  name: racemic\\n", provenance={"seed": seed}))
+    >>> df = load_sweep(sweep)
+    >>> df[["run", "seed", "drug", "manipulation", "population", "rate"]]
+          run  seed     drug manipulation population  rate
+    0  seed=1     1  racemic         none        pyr   2.0
+    1  seed=2     2  racemic         none        pyr   3.0
+    >>> df.attrs["units"]["rate"]
+    'Hz'
     """
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error: must be 'skip' or 'raise', got {on_error!r}")
@@ -316,11 +509,55 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error:
 
 
 def rate_change(run: Run, population: str, window_a: int, window_b: int, n_neurons: int | None = None) -> np.ndarray:
-    """Per-neuron firing-rate change from ``window_a`` to ``window_b`` (Hz), one value per cell.
+    """Per-neuron firing-rate change from one window to another.
 
+    Parameters
+    ----------
+    run : Run
+        The run.
+    population : str
+        A population with a spike report.
+    window_a, window_b : int
+        Rows of ``/windows``: the change is b minus a.
+    n_neurons : int or None
+        Number of cells (default: [`Run.n_neurons`][experiments.analysis.Run.n_neurons], the
+        config's ``circuit.counts``).
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n_neurons,)
+        delta r_i (Hz), one value per cell.
+
+    Raises
+    ------
+    ValueError
+        A node id that spiked is ``>= n_neurons``.
+
+    Notes
+    -----
     delta r_i = c_i(b) / T_b - c_i(a) / T_a, with c_i(w) the spikes of cell i in window w
-    ([start, start + duration), the whole window, no transient removed) and T_w its duration
-    in s. ``n_neurons`` defaults to :meth:`Run.n_neurons` (the config's ``circuit.counts``).
+    (``[start, start + duration)``, the whole window, no transient removed) and T_w its
+    duration in s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     spikes={"pyr": (np.array([100.0, 400.0, 1200.0, 1300.0, 1700.0]), np.array([0, 1, 0, 0, 1]))},
+    ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
+    ...              "duration_s": np.array([1.0, 1.0])},
+    ...     window_units={"label": "", "start_s": "s", "duration_s": "s"},
+    ...     readouts={"pyr": {"rate": np.array([1.0, 1.5]), "g_ampa_mean": np.array([2.0, 2.0]),
+    ...                       "g_nmda_mean": np.array([1.0, 0.5])}},
+    ...     readout_units={"rate": "Hz", "g_ampa_mean": "nS", "g_nmda_mean": "nS"},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0]), "brain_s_ketamine_uM": np.array([0.0, 0.0, 1.5])},
+    ...     timeline_units={"time_s": "s", "brain_s_ketamine_uM": "uM"},
+    ...     config_yaml="seed: 7\\ncircuit:\\n  counts:\\n    pyr: 3\\n",
+    ... )
+    >>> run = Run(data)
+    >>> rate_change(run, "pyr", 0, 1)  # cell 0: 1 -> 2 spikes in 1 s; cell 1: 1 -> 1; cell 2 silent
+    array([1., 0., 0.])
     """
     n = run.n_neurons(population) if n_neurons is None else int(n_neurons)
     rates = []
@@ -333,24 +570,61 @@ def rate_change(run: Run, population: str, window_a: int, window_b: int, n_neuro
     return rates[1] - rates[0]
 
 
-#: Units of the columns of :func:`synaptic_charge`.
+#: Units of the columns of `synaptic_charge`.
 CHARGE_UNITS: dict[str, str] = {"q_ampa": "pC/mV", "q_nmda": "pC/mV", "nmda_ampa_ratio": "1"}
 
 
 def synaptic_charge(run: Run) -> pd.DataFrame:
     """AMPA and NMDA charge per cell in each window, per unit driving force, and their ratio.
 
+    Parameters
+    ----------
+    run : Run
+        A run with the conductance readouts ``g_ampa_mean`` and ``g_nmda_mean`` (nS).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per window x population (sorted by window): ``window``, ``label`` (if
+        present), ``population``, ``q_ampa`` and ``q_nmda`` (pC/mV), ``nmda_ampa_ratio``
+        (1; NaN where Q_AMPA = 0). Units in ``df.attrs["units"]`` (``CHARGE_UNITS``).
+
+    Raises
+    ------
+    KeyError
+        Naming the readout, if a population lacks ``g_ampa_mean`` or ``g_nmda_mean``.
+
+    Notes
+    -----
     The circuit integrates each cell's synaptic conductance over the window (``q_ampa``,
     ``q_nmda`` accumulators; the NMDA one after the Mg and ketamine block); ``results.h5``
     stores it as the mean conductance ``g_*_mean`` (nS) over the whole window of duration T.
-    Here Q = g_mean * T, the conductance-time integral in nS s = pC/mV: the charge that would
+    Here Q = g_mean T, the conductance-time integral in nS s = pC/mV: the charge that would
     flow per mV of driving force. AMPA and NMDA share the excitatory reversal potential, so
     ``nmda_ampa_ratio`` = Q_NMDA / Q_AMPA is also the NMDA/AMPA charge ratio at any common
-    driving force (NaN where Q_AMPA = 0).
+    driving force.
 
-    One row per window x population: ``window``, ``label`` (if present), ``population``,
-    ``q_ampa``, ``q_nmda``, ``nmda_ampa_ratio``; units in ``df.attrs["units"]``. Raises
-    KeyError naming the readout if a population lacks ``g_ampa_mean`` or ``g_nmda_mean``.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.results import RunData
+    >>> data = RunData(
+    ...     spikes={"pyr": (np.array([100.0, 400.0, 1200.0, 1300.0, 1700.0]), np.array([0, 1, 0, 0, 1]))},
+    ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
+    ...              "duration_s": np.array([1.0, 1.0])},
+    ...     window_units={"label": "", "start_s": "s", "duration_s": "s"},
+    ...     readouts={"pyr": {"rate": np.array([1.0, 1.5]), "g_ampa_mean": np.array([2.0, 2.0]),
+    ...                       "g_nmda_mean": np.array([1.0, 0.5])}},
+    ...     readout_units={"rate": "Hz", "g_ampa_mean": "nS", "g_nmda_mean": "nS"},
+    ...     timeline={"time_s": np.array([0.0, 1.0, 2.0]), "brain_s_ketamine_uM": np.array([0.0, 0.0, 1.5])},
+    ...     timeline_units={"time_s": "s", "brain_s_ketamine_uM": "uM"},
+    ...     config_yaml="seed: 7\\ncircuit:\\n  counts:\\n    pyr: 3\\n",
+    ... )
+    >>> run = Run(data)
+    >>> synaptic_charge(run)
+       window     label population  q_ampa  q_nmda  nmda_ampa_ratio
+    0       0  baseline        pyr     2.0     1.0             0.50
+    1       1      drug        pyr     2.0     0.5             0.25
     """
     duration = np.asarray(run.data.windows["duration_s"], dtype=float)
     labels = run.data.windows.get("label")

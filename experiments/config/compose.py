@@ -1,9 +1,12 @@
 """Composing configs and checking command-line overrides (Hydra's compose API).
 
-:func:`check_overrides` is what ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the
-overrides parse and name each key once, every job's config composes (an unknown group option,
-key or launcher plugin becomes a :class:`ConfigError` naming it), the launcher settings are
-usable and, given a validation function, a single run's config is valid.
+[`compose_config`][experiments.config.compose.compose_config] is the config a run would use;
+[`check_overrides`][experiments.config.compose.check_overrides] is what
+``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the overrides parse and name each
+key once, every job's config composes (an unknown group option, key or launcher plugin
+becomes a [`ConfigError`][experiments.errors.ConfigError] naming it), the launcher settings
+are usable and, given a validation function, a single run's config is valid. The keys and
+their units are listed in [Configuration](../configuration.md).
 """
 
 from __future__ import annotations
@@ -26,7 +29,38 @@ _SUBMITIT = ("submitit_local", "submitit_slurm")
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """The config ``ketamine-sim OVERRIDES`` would use (without Hydra's own ``hydra`` node)."""
+    """The config ``ketamine-sim OVERRIDES`` would use, without running anything.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        Hydra overrides, ``key=value`` (``"circuit=small"``, ``"drug=esketamine"``,
+        ``"dosing.dose_mg_per_kg=0.5"``); units as the config's key names state them.
+
+    Returns
+    -------
+    omegaconf.DictConfig
+        The composed config from ``configs/config.yaml`` (without Hydra's own ``hydra``
+        node). Values are not validated here (see
+        [`check_overrides`][experiments.config.compose.check_overrides]).
+
+    Raises
+    ------
+    hydra.errors.HydraException
+        An override that does not parse or compose (an unknown group option or key), as
+        Hydra reports it; [`check_overrides`][experiments.config.compose.check_overrides]
+        turns these into one-line ConfigErrors.
+    ValueError
+        Called while Hydra is already initialised (inside a running app).
+
+    Examples
+    --------
+    >>> cfg = compose_config(["circuit=small", "seed=3"])
+    >>> cfg.experiment.name, cfg.circuit.name, cfg.seed
+    ('iv_infusion', 'small', 3)
+    >>> dict(cfg.circuit.counts)
+    {'pyr': 320, 'pv': 46, 'sst': 34}
+    """
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -73,7 +107,7 @@ def _parse(overrides: Sequence[str]) -> list:
 
 def _jobs(parsed: list, multirun: bool) -> list[list[str]]:
     """The override lists of the jobs to compose: one run, or the jobs of a basic sweep (all
-    of them up to :data:`MAX_JOBS_COMPOSED`, else each swept value once)."""
+    of them up to `MAX_JOBS_COMPOSED`, else each swept value once)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.errors import HydraException
 
@@ -178,11 +212,57 @@ def check_overrides(
     config_name: str = "config",
     validate: Callable[[DictConfig], None] | None = None,
 ) -> list[DictConfig]:
-    """What ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the overrides parse and
-    name each key once, every job's config composes, the launcher settings are usable and
-    (single runs, with ``validate``: a function that raises :class:`ConfigError` on a bad task
-    config) the config is valid. Returns the composed configs (with their ``hydra`` node);
-    raises :class:`ConfigError` on the first mistake."""
+    """Check command-line overrides as ``ketamine-sim [-m] OVERRIDES`` does before Hydra runs.
+
+    The overrides must parse and name each key once, every job's config must compose (an
+    unknown group option or key is named, with the allowed options or the nearest key),
+    the launcher settings must be usable, every override must be read by the chosen
+    experiment and, for a single run with ``validate``, the task config must be valid.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        Hydra overrides, ``key=value``; with ``multirun`` also sweeps (``seed=1,2,3``).
+    multirun : bool
+        Check the jobs of a basic sweep (all of them up to ``MAX_JOBS_COMPOSED``, else each
+        swept value once); ``validate`` is then not applied.
+    config_name : str
+        The primary config in ``configs/``.
+    validate : callable or None
+        ``validate(task_cfg)``, raising [`ConfigError`][experiments.errors.ConfigError] on a
+        bad value (``experiments.config.validate``, or ``experiments.kinds.validate`` for the
+        whole validation); None: composition checks only.
+
+    Returns
+    -------
+    list of omegaconf.DictConfig
+        The composed config of each job checked, with its ``hydra`` node.
+
+    Raises
+    ------
+    ConfigError
+        The first mistake, as one line naming the override path: a syntax error, a key given
+        twice, an unknown option or key, a sweep without ``-m``, an override the experiment
+        never reads, an unusable launcher setting or (with ``validate``) a bad value.
+
+    Examples
+    --------
+    >>> [cfg.seed for cfg in check_overrides(["seed=1,2"], multirun=True)]
+    [1, 2]
+    >>> check_overrides(["seed=1", "seed=2"])
+    Traceback (most recent call last):
+    ...
+    experiments.errors.ConfigError: seed: given twice ('seed=1' and 'seed=2'); give each key once
+    >>> check_overrides(["drug=aspirin"])
+    Traceback (most recent call last):
+    ...
+    experiments.errors.ConfigError: drug: unknown option 'aspirin'; allowed: arketamine, esketamine, ..., saline
+    >>> from experiments.config import validate
+    >>> check_overrides(["dosing.dose_mg_per_kg=-1"], validate=validate)
+    Traceback (most recent call last):
+    ...
+    experiments.errors.ConfigError: dosing.dose_mg_per_kg: must be >= 0, got -1
+    """
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -203,8 +283,23 @@ def check_overrides(
 
 
 def check_job(job: Sequence[str], cfg: DictConfig, validate: Callable[[DictConfig], None] | None = None) -> None:
-    """The checks of one job's composed config (with its ``hydra`` node): the launcher, the
-    overrides the experiment reads and (``validate``: a function of the task config) the task."""
+    """The checks of one job's composed config (with its ``hydra`` node).
+
+    Parameters
+    ----------
+    job : sequence of str
+        The job's overrides.
+    cfg : omegaconf.DictConfig
+        Its composed config, with the ``hydra`` node.
+    validate : callable or None
+        ``validate(task_cfg)`` on the config without its ``hydra`` node; None: skipped.
+
+    Raises
+    ------
+    ConfigError
+        The launcher settings are unusable, an override is not read by the experiment,
+        ``hydra.run.dir`` or ``hydra.sweep.dir`` is empty, or ``validate`` refuses the task.
+    """
     from omegaconf import open_dict
 
     from experiments.config import settings as C

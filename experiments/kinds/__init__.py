@@ -1,9 +1,11 @@
 """Experiment kinds and running one into a folder.
 
-- :mod:`.run`: the registry of experiment kinds (:data:`~.run.KINDS`), the whole validation
-  (:func:`validate`) and :func:`run_experiment` / :func:`run_in_folder`;
-- :mod:`.folders`: the output folder's bookkeeping (claimed, checked, cleaned);
-- :mod:`.protocol_run`: a protocol experiment (and the dose-response series) on one compiled circuit.
+- ``run``: the registry of experiment kinds (``KINDS``, one [`Kind`][experiments.kinds.Kind]
+  per ``experiment.name``), the whole validation ([`validate`][experiments.kinds.validate])
+  and [`run_experiment`][experiments.kinds.run_experiment] /
+  [`run_in_folder`][experiments.kinds.run_in_folder];
+- ``folders``: the output folder's bookkeeping (claimed, checked, cleaned);
+- ``protocol_run``: a protocol experiment (and the dose-response series) on one compiled circuit.
 """
 
 from experiments.kinds.folders import (

@@ -1,10 +1,10 @@
 """A run's output folder: held while the run runs, checked before, cleaned after.
 
-A run holds its output folder while it runs (:func:`claim_folder`): the folder must be
+A run holds its output folder while it runs ([`claim_folder`][experiments.kinds.claim_folder]): the folder must be
 writable (checked before anything is simulated), no other run may be running in it (a
-file lock, :data:`LOCK_FILE`), and it must not hold the results of an earlier run, unless
+file lock, `LOCK_FILE`), and it must not hold the results of an earlier run, unless
 the run resumes into it (sweep jobs, the scorecard) or was asked to overwrite them. An
-interrupted run (Ctrl-C) writes nothing: what it had written is removed (:class:`Outputs`).
+interrupted run (Ctrl-C) writes nothing: what it had written is removed (`Outputs`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,32 @@ OUTPUT_FILES = (
 
 
 def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
-    """:func:`dose_folder` of every dose; raises ConfigError if two doses would share a folder."""
+    """The sub-folder of each dose of a ``dose_response`` experiment.
+
+    Parameters
+    ----------
+    doses_mg_per_kg : sequence of float
+        The IV doses (mg/kg).
+
+    Returns
+    -------
+    list of str
+        ``experiments.config.dose_folder`` of each dose (``dose_<dose>_mg_per_kg``), in order.
+
+    Raises
+    ------
+    ConfigError
+        Two doses would share a folder (naming ``dose_response.doses_mg_per_kg``).
+
+    Examples
+    --------
+    >>> dose_folders([0.25, 0.5, 1.0])
+    ['dose_0.25_mg_per_kg', 'dose_0.5_mg_per_kg', 'dose_1_mg_per_kg']
+    >>> dose_folders([0.5, 0.50])
+    Traceback (most recent call last):
+    ...
+    experiments.errors.ConfigError: dose_response.doses_mg_per_kg: doses 0.5 and 0.5 would write into one folder (dose_0.5_mg_per_kg); give each dose once
+    """
     names: dict[str, float] = {}
     for dose in doses_mg_per_kg:
         name = dose_folder(dose)
@@ -53,7 +78,29 @@ def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
 
 
 def existing_results(folder: str | os.PathLike) -> list[Path]:
-    """The results an earlier run left in ``folder`` (:data:`RESULT_FILES`, ``dose_*/results.h5``)."""
+    """The results an earlier run left in a folder.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A run's output folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files of ``RESULT_FILES`` (``results.h5``, ``dose_response.csv``,
+        ``scorecard.csv``) found in it, then ``dose_*/results.h5`` sorted; empty if none.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> existing_results(folder)
+    []
+    >>> _ = (folder / "results.h5").write_bytes(b"")
+    >>> [p.name for p in existing_results(folder)]
+    ['results.h5']
+    """
     folder = Path(folder)
     return [folder / name for name in RESULT_FILES if (folder / name).exists()] + sorted(
         folder.glob("dose_*/results.h5")
@@ -61,8 +108,25 @@ def existing_results(folder: str | os.PathLike) -> list[Path]:
 
 
 def remove_results(folder: str | os.PathLike) -> list[Path]:
-    """Delete what a run writes into ``folder`` (results, figures, tables, ``dose_*_mg_per_kg/``);
-    returns what was removed. Hydra's files (``.hydra/``, the log) and ``job_status.json`` stay."""
+    """Delete what a run writes into a folder.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A run's output folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed: the results (``RESULT_FILES``), figures and tables
+        (``OUTPUT_FILES``) and the ``dose_*_mg_per_kg/`` folders. Hydra's files (``.hydra/``,
+        the log) and ``job_status.json`` stay.
+
+    Raises
+    ------
+    OSError
+        A file or folder cannot be removed.
+    """
     folder = Path(folder)
     removed = []
     for path in [*(folder / n for n in RESULT_FILES + OUTPUT_FILES), *folder.glob("dose_*_mg_per_kg")]:
@@ -77,8 +141,27 @@ def remove_results(folder: str | os.PathLike) -> list[Path]:
 
 
 def check_writable(folder: str | os.PathLike, field: str = "hydra.run.dir") -> Path:
-    """Create ``folder`` if needed and write (and remove) a probe file in it; raises
-    :class:`RunFolderError` naming ``field`` if either fails. Returns the folder."""
+    """Check that a run can write into a folder: create it if needed and write (and remove) a
+    probe file in it.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The output folder.
+    field : str
+        The setting that chose the folder, named in the error (``hydra.run.dir``,
+        ``hydra.sweep.dir``, ``output_dir``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    RunFolderError
+        The folder cannot be created or written (naming ``field``).
+    """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,12 +177,46 @@ def check_writable(folder: str | os.PathLike, field: str = "hydra.run.dir") -> P
 
 @contextmanager
 def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume: bool = False) -> Iterator[Path]:
-    """Hold ``folder`` for one run (a context manager; yields the folder).
+    """Hold a folder for one run (a context manager).
 
-    Checks that it can be written, takes its lock (:data:`LOCK_FILE`; a folder whose lock a
-    live run holds is refused) and, unless ``resume``, refuses a folder that holds an earlier
-    run's results. Raises :class:`RunFolderError` naming ``field``; the lock file is removed
-    when the block ends."""
+    Checks that it can be written ([`check_writable`][experiments.kinds.check_writable]),
+    takes its lock (``LOCK_FILE``; a folder whose lock a live run holds is refused) and, unless
+    ``resume``, refuses a folder that holds an earlier run's results
+    ([`existing_results`][experiments.kinds.existing_results]). The lock file is removed when
+    the block ends.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The output folder (created if missing).
+    field : str
+        The setting that chose the folder, named in the error.
+    resume : bool
+        Accept a folder holding earlier results (sweep jobs, the scorecard, an overwrite).
+
+    Yields
+    ------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    RunFolderError
+        The folder cannot be written, is in use by a live run, or holds earlier results and
+        ``resume`` is False (naming ``field``).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with claim_folder(folder, "output_dir") as held:
+    ...     _ = (held / "results.h5").write_bytes(b"")
+    >>> with claim_folder(folder, "output_dir"):
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    experiments.errors.RunFolderError: output_dir: ... already holds the results of an earlier run (results.h5); choose another folder or remove them
+    """
     from filelock import FileLock, Timeout
 
     folder = check_writable(folder, field)
@@ -128,21 +245,33 @@ def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume
 
 
 def check_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume: bool = False) -> None:
-    """What :func:`claim_folder` checks, without holding the folder (raises RunFolderError)."""
+    """What [`claim_folder`][experiments.kinds.claim_folder] checks, without holding the folder
+    afterwards; raises [`RunFolderError`][experiments.errors.RunFolderError] naming ``field``.
+    """
     with claim_folder(folder, field, resume):
         pass
 
 
 class Outputs:
-    """Writes a run's files, each failure as one :class:`RunFolderError` naming the path; on an
-    interruption (:meth:`discard`) removes what it wrote."""
+    """The files a run writes, each failure as one
+    [`RunFolderError`][experiments.errors.RunFolderError] naming the path; on an interruption
+    (``discard``) removes what it wrote.
+
+    Parameters
+    ----------
+    field : str
+        The setting that chose the folder, named in the errors.
+    """
 
     def __init__(self, field: str):
         self.field = field
         self.written: list[Path] = []
 
     def write(self, path: Path, writer: Callable[[Path], object], also: Sequence[Path] = ()) -> Path:
-        """``writer(path)``; ``also``: further files it writes. Returns ``path``."""
+        """Write one file with ``writer(path)`` and remember it (and ``also``, further files the
+        writer writes); returns ``path``. Raises RunFolderError, saying what was saved before, if
+        the writer raises OSError.
+        """
         path = Path(path)
         try:
             writer(path)
@@ -157,6 +286,7 @@ class Outputs:
         return path
 
     def discard(self) -> None:
+        """Remove every file written so far, the last first (and a ``dose_*`` folder left empty)."""
         for path in reversed(self.written):
             with suppress(OSError):
                 path.unlink()

@@ -1,7 +1,7 @@
 """Running a protocol experiment on one compiled circuit: the windows, the provenance, the file.
 
-:func:`run_protocol_experiment` runs the protocol of ``experiment.name`` (bath, iv_infusion,
-evoked_release, course) and writes ``results.h5`` and its figures; :func:`run_dose_response`
+`run_protocol_experiment` runs the protocol of ``experiment.name`` (bath, iv_infusion,
+evoked_release, course) and writes ``results.h5`` and its figures; `run_dose_response`
 runs the iv_infusion protocol once per dose on the same compiled circuit.
 """
 

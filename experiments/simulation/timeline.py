@@ -2,7 +2,7 @@
 
 A protocol is a time grid with the brain concentration of every species on it and a list
 of windows. Before each window every slow mechanism (a *track*,
-:mod:`experiments.simulation.tracks`) is advanced to the window's start and says what the
+[`experiments.simulation.tracks`][experiments.simulation.tracks]) is advanced to the window's start and says what the
 window starts from (the carried NMDA block, the release fraction and vesicle pool, the spine
 sites and E->E weights); the window runs the compiled circuit with the concentration of its
 start held fixed; its readouts are recorded and checked; then every track takes the window's
@@ -44,14 +44,42 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ProtocolResult:
-    spikes: dict[str, tuple[np.ndarray, np.ndarray]]  #: protocol time (ms), node ids
+    """What [`run_protocol`][experiments.simulation.timeline.run_protocol] returns: the
+    fields of a [`RunData`][experiments.results.RunData] that the protocol fills.
+
+    Attributes
+    ----------
+    spikes : dict of str to (numpy.ndarray, numpy.ndarray)
+        Population -> ``(times, node_ids)``, times in ms of protocol time.
+    windows : dict of str to numpy.ndarray
+        The window table, one row per window: ``label``, ``start_s`` and ``duration_s`` (s),
+        ``brain_<species>_uM``, the protocol's conditions, ``ampa_available``, then every
+        track's columns.
+    window_units : dict of str to str
+        Unit of each window column.
+    timeline : dict of str to numpy.ndarray
+        ``time_s`` (s), the protocol's extra traces, plasma and brain concentrations (uM),
+        every track's traces and, where the protocol set it, ``ampa_available``.
+    timeline_units : dict of str to str
+        Unit of each timeline trace.
+    readouts : dict of str to dict of str to numpy.ndarray
+        Population -> readout -> one value per window (units:
+        ``experiments.simulation.readouts.READOUT_UNITS``).
+    wall_s : dict of str to float
+        Wall time (s) of the ``windows`` and of the ``slow_layer``.
+    synapses : dict or None
+        The pyr->pyr sites (``source_ids``, ``target_ids``) and per window ``present`` and
+        ``weight_scale``, from the plasticity track; None without plasticity.
+    """
+
+    spikes: dict[str, tuple[np.ndarray, np.ndarray]]
     windows: dict[str, np.ndarray]
     window_units: dict[str, str]
     timeline: dict[str, np.ndarray]
     timeline_units: dict[str, str]
     readouts: dict[str, dict[str, np.ndarray]]
     wall_s: dict[str, float]
-    synapses: dict | None = None  #: pyr->pyr sites: source_ids, target_ids, and per window present / weight_scale
+    synapses: dict | None = None
 
 
 def run_protocol(
@@ -64,15 +92,57 @@ def run_protocol(
     train: tuple[int, float] | None = None,
     progress: Callable[[str], None] = log.info,
 ) -> ProtocolResult:
-    """Run every window of ``protocol`` on ``engine`` and the slow tracks between them.
+    """Run every window of a protocol on a compiled circuit, and the slow tracks between them.
 
-    ``engine.run_window(values, connect_seed, noise_seed)`` runs one window (see
-    :class:`~experiments.simulation.engine.StandaloneEngine`); ``mechanisms``: each slow
-    mechanism's parameters by name (:func:`experiments.config.mechanisms`); ``train`` = (pulses, interval
-    in ms) adds the train readouts of ``experiment=evoked_release``; ``progress`` is called
-    with one line after every window. Raises ValueError for a protocol whose windows overlap
-    or whose first window sees the drug, :class:`~experiments.errors.NumericalError` when a
-    window leaves the model's range.
+    Parameters
+    ----------
+    protocol : Protocol
+        The slow timeline (``time_s`` in s, ``brain_uM`` per species in uM) and its windows;
+        the first window must come before any drug reaches the brain (it is the baseline).
+    structure : CircuitStructure
+        The circuit's structure (counts, window and transient lengths in s, block parameters).
+    drive : CircuitDrive
+        What drives the circuit (background, vesicles, drug targets, AMPA availability).
+    engine : object
+        Runs one window: ``engine.run_window(values, connect_seed, noise_seed)`` returns the
+        window's output (spikes, final state, wall time; see
+        ``experiments.simulation.engine.StandaloneEngine``).
+    seed : int
+        The run's seed: the connectivity, each window's noise and initial values, and the
+        tracks' draws come from their own streams of it
+        ([`stream_seed`][circuits.spiking.network.stream_seed]).
+    mechanisms : Mapping of str to object
+        Each slow mechanism's parameters by name (``experiments.config.mechanisms``).
+    train : tuple of (int, float) or None
+        ``(pulses, interval_ms)``: add the train readouts of ``experiment=evoked_release``.
+    progress : callable
+        Called with one line of text after every window (default: the module's logger).
+
+    Returns
+    -------
+    ProtocolResult
+        Spikes, window table, timeline, readouts (with units), wall times and, with
+        plasticity, the synapses.
+
+    Raises
+    ------
+    ValueError
+        The protocol has no window, its windows are out of order, overlap or leave its
+        timeline, or the first window sees the drug.
+    NumericalError
+        A window left the model's range
+        ([`NumericalError`][experiments.errors.NumericalError]); nothing is returned.
+
+    Notes
+    -----
+    For each window, every track (in the order of
+    [`registered_tracks`][experiments.simulation.tracks.registered_tracks]) is advanced to
+    the window's start (``predict``) and hands the window its inputs (``window_inputs``);
+    the window runs with the brain concentrations of its start held fixed; its readouts are
+    recorded and checked; then every track takes its output and corrects the interval
+    before it (``after_window``). After the last window the tracks are advanced to the
+    protocol's end. Same seed, same spikes: ``tests/test_golden_timeline.py`` drives this
+    loop with a fake engine.
     """
     t = protocol.time_s
     _check_baseline(protocol, structure.window_s)

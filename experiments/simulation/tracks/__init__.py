@@ -1,25 +1,28 @@
 """Tracks: the slow mechanisms carried through a protocol, one per mechanism.
 
 A protocol alternates spiking windows with the slow timeline between them
-(:func:`experiments.simulation.timeline.run_protocol`). Each slow mechanism is a *track*
-with the same four steps, called by the loop in this order:
+([`run_protocol`][experiments.simulation.timeline.run_protocol]). Each slow mechanism is a
+*track* with the same four steps, called by the loop in this order:
 
 1. ``predict(i0, i1)``: advance the mechanism on the timeline from index ``i0`` to ``i1``
    with what the last window measured (the interval before the next window);
 2. ``window_inputs(index, i_start)``: the keyword arguments of
-   :func:`circuits.spiking.network.initial_values` this mechanism sets for window ``index``
-   (which starts at timeline index ``i_start``);
-3. ``after_window(window, out, found)``: take the window's output (``out``, a
-   :class:`~experiments.simulation.engine.WindowOutput`) and readouts (``found``: per
-   population, the window's readouts) and correct the interval since the previous window;
+   [`initial_values`][circuits.spiking.network.initial_values] this mechanism sets for
+   window ``index`` (which starts at timeline index ``i_start``);
+3. ``after_window(window, out, found)``: take the window's output (``out``, an
+   ``experiments.simulation.engine.WindowOutput``) and readouts (``found``: per population,
+   the window's readouts) and correct the interval since the previous window;
 4. ``traces()`` and ``columns()``: the timeline traces and the per-window columns it
    contributes to the results (name -> (values, unit)).
 
-Each track is built by ``from_context`` from a :class:`SlowContext` and registered in
-:func:`registered_tracks`. Tracks: :class:`~.block.BlockTrack` (the NMDA block per neuron),
-:class:`~.chemistry.ChemistryTrack` (bulk glutamate, adenosine, the release fraction and the
-vesicle pool), :class:`~.plasticity.PlasticityTrack` (spine sites and the BDNF/mTOR chain).
-A new slow mechanism is one more track (see CONTRIBUTING.md).
+Each track is built by ``from_context`` from a
+[`SlowContext`][experiments.simulation.tracks.SlowContext] and registered in
+[`registered_tracks`][experiments.simulation.tracks.registered_tracks]. Tracks:
+[`BlockTrack`][experiments.simulation.tracks.BlockTrack] (the NMDA block per neuron),
+[`ChemistryTrack`][experiments.simulation.tracks.ChemistryTrack] (bulk glutamate, adenosine,
+the release fraction and the vesicle pool),
+[`PlasticityTrack`][experiments.simulation.tracks.PlasticityTrack] (spine sites and the
+BDNF/mTOR chain). A new slow mechanism is one more track (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -37,9 +40,21 @@ from experiments.simulation.tracks.plasticity import PlasticityTrack
 
 
 def registered_tracks() -> tuple[type[Track], ...]:
-    """The tracks in the order the loop runs them: the block first (plasticity reads its
-    pyramidal trace), then the neurochemistry, then plasticity. A new slow mechanism adds its
-    class here (CONTRIBUTING.md)."""
+    """The track classes, in the order the loop builds and runs them.
+
+    The block first (plasticity reads its pyramidal trace), then the neurochemistry, then
+    plasticity. A new slow mechanism adds its class here (CONTRIBUTING.md).
+
+    Returns
+    -------
+    tuple of type
+        Classes implementing [`Track`][experiments.simulation.tracks.Track].
+
+    Examples
+    --------
+    >>> [track.name for track in registered_tracks()]
+    ['block', 'chemistry', 'plasticity']
+    """
     return (BlockTrack, ChemistryTrack, PlasticityTrack)
 
 

@@ -1,8 +1,9 @@
 """The NMDA block track: each neuron's blocked fractions carried from window to window.
 
 A window starts from the block the previous one left, advanced through the interval with
-the channel activity that window measured (:func:`circuits.slow.nmda_block.advance_block_through`);
-the window's final block is carried on. Cells outside the drug's targets see no drug.
+the channel activity that window measured
+([`advance_block_through`][circuits.slow.nmda_block.advance_block_through]); the window's
+final block is carried on. Cells outside the drug's targets see no drug.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from experiments.simulation.tracks.base import SlowContext, WindowSpan
 
 
 class BlockTrack:
-    """Per population and species, the blocked fraction of every neuron (a track)."""
+    """Per population and species, the blocked fraction of every neuron (a track).
+
+    Attributes
+    ----------
+    block : dict of str to dict of str to numpy.ndarray
+        Population -> species -> blocked fraction of each neuron's NMDA receptors (0-1,
+        shape (n_cells,)), as the last window left it or as advanced since.
+    blocked : dict of str to numpy.ndarray
+        Population -> mean blocked fraction (all species) on the timeline, shape (n_times,);
+        written as ``/timeline/nmda_blocked_<population>``.
+    """
 
     name = "block"
 
@@ -36,7 +47,6 @@ class BlockTrack:
         self.t, self.brain_uM, self.drug_targets = time_s, brain_uM, drug_targets
         self.params, self.window_s = structure.block, structure.window_s
         self.block = {pop: {k: np.zeros(structure.counts[pop]) for k in SPECIES} for pop in POPULATIONS}
-        #: mean blocked fraction (all species) per population on the timeline
         self.blocked = {pop: np.zeros(len(time_s)) for pop in POPULATIONS}
         self.activity: dict[str, ChannelActivity] | None = None  # None before the first window
 
@@ -54,6 +64,7 @@ class BlockTrack:
             self.block[pop] = states[-1]
 
     def window_inputs(self, index: int, i_start: int) -> dict:
+        """The carried block of every neuron (``block_state``)."""
         return {"block_state": self.block}
 
     def after_window(self, window: WindowSpan, out, found: dict[str, dict]) -> None:
@@ -68,7 +79,9 @@ class BlockTrack:
             )
 
     def traces(self) -> dict[str, tuple[np.ndarray, str]]:
+        """``nmda_blocked_<population>``: the mean blocked fraction on the timeline (1)."""
         return {f"nmda_blocked_{pop}": (self.blocked[pop], "1") for pop in POPULATIONS}
 
     def columns(self) -> dict[str, tuple[np.ndarray, str]]:
+        """No window columns (the block in each window is the readout ``nmda_blocked``)."""
         return {}

@@ -5,7 +5,7 @@ rate held (that prediction sets the next window's release fraction through adeno
 receptors), then, once the next window has run, *corrected* from the previous window's end
 with the rate interpolated between the two windows along the drug's equilibrium NMDA
 occupancy (so a rise starts with the dose, not before it), or linearly in time where the
-occupancy does not change (:func:`~experiments.simulation.tracks.interpolation_weight`).
+occupancy does not change ([`interpolation_weight`][experiments.simulation.tracks.interpolation_weight]).
 The pyramidal cells' vesicle pool at a window's end is the next window's start.
 """
 
@@ -19,7 +19,16 @@ from experiments.simulation.tracks.base import SlowContext, WindowSpan, interpol
 
 
 class ChemistryTrack:
-    """Glutamate G and adenosine A relative to baseline on the timeline (a track)."""
+    """Glutamate G and adenosine A relative to baseline on the timeline (a track).
+
+    Attributes
+    ----------
+    glutamate, adenosine : numpy.ndarray of float, shape (n_times,)
+        G and A relative to their baseline (1) on the timeline.
+    u_in_window : list of float
+        The release fraction U handed to each window (A1 feedback), written as the window
+        column ``release_fraction``.
+    """
 
     name = "chemistry"
 
@@ -98,6 +107,7 @@ class ChemistryTrack:
         self.glutamate[i], self.adenosine[i] = self.chem.glutamate, self.chem.adenosine
 
     def traces(self) -> dict[str, tuple[np.ndarray, str]]:
+        """``glutamate`` (unless ``glutamate_pool`` is off) and ``adenosine``, relative to baseline."""
         out = {}
         if self.params.glutamate_pool:
             out["glutamate"] = (self.glutamate, "1 (relative to baseline)")
@@ -105,4 +115,5 @@ class ChemistryTrack:
         return out
 
     def columns(self) -> dict[str, tuple[np.ndarray, str]]:
+        """``release_fraction``: the U handed to each window (1)."""
         return {"release_fraction": (np.array(self.u_in_window), "1")}

@@ -2,7 +2,7 @@
 
 Each window hands this track the local AMPA input its pyramidal cells received; the
 track turns it into the activity ``a`` (relative to the baseline window) and, against the
-adapting set point, the drive ``u`` of :mod:`circuits.slow.plasticity`, and integrates the
+adapting set point, the drive ``u`` of [`circuits.slow.plasticity`][circuits.slow.plasticity], and integrates the
 chain on the protocol's time grid. Between two windows the activity is first *predicted*
 (the last window's excess over baseline, scaled down with the drug's NMDA occupancy when
 that falls),
@@ -53,7 +53,7 @@ WINDOW_UNITS: dict[str, str] = {
 
 class PlasticityTrack:
     """The spine sites and the BDNF/mTOR chain of the pyramidal cells (a track: see
-    :mod:`experiments.simulation.tracks`)."""
+    [`experiments.simulation.tracks`][experiments.simulation.tracks])."""
 
     name = "plasticity"
 
@@ -111,8 +111,9 @@ class PlasticityTrack:
 
     # -- handing a window its parameters -------------------------------------------------
     def window_inputs(self, index: int, i_start: int) -> dict:
-        """Keyword arguments of :func:`circuits.spiking.network.initial_values` for window ``index``;
-        draws the sites' transitions since the last window (plasticity enabled)."""
+        """Keyword arguments of [`initial_values`][circuits.spiking.network.initial_values] for
+        window ``index`` (``spines``, ``spine_init``, ``ee_weight_scale``); draws the sites'
+        transitions since the last window (plasticity enabled)."""
         formed = eliminated = 0
         if self.sites is not None and self.settings.enabled:
             rng = stream_rng(self.seed, "spine_sites", index)

@@ -176,8 +176,8 @@ def equilibrium_occupancy(brain_uM: dict[str, np.ndarray], block: BlockParameter
 
     >>> import numpy as np
     >>> from circuits.compounds import SPECIES
-    >>> from circuits.pharmacology import block_parameters
-    >>> block = block_parameters()
+    >>> from experiments import config as C
+    >>> block = C.circuit_structure(C.compose_config([])).block  # the configured block
     >>> brain = {k: np.zeros(3) for k in SPECIES}
     >>> brain["s_ketamine"] = block.dissociation_uM["s_ketamine"] * np.array([0.0, 1.0, 3.0])
     >>> equilibrium_occupancy(brain, block)

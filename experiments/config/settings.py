@@ -1243,7 +1243,11 @@ def _strings(cfg, path: str) -> list[str]:
 
 
 def validate(cfg) -> None:
-    """Check every field the chosen experiment uses; raise ConfigError on the first bad one."""
+    """Check the fields every experiment uses, then those of the chosen experiment (the checks of
+    its kind, :data:`KIND_CHECKS`); raise ConfigError on the first bad one.
+
+    :func:`experiments.kinds.validate` runs this and what the experiment kind checks besides
+    (the scorecard's records)."""
     seed(cfg)
     experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
     check_keys(cfg, experiment)
@@ -1255,58 +1259,87 @@ def validate(cfg) -> None:
     neurochemistry(cfg)
     a1_antagonist(cfg)
     drug(cfg)
-    if experiment == "scorecard":
-        return scorecard_settings(cfg)
-    if experiment == "bath":
-        bath_concentrations_uM(cfg)
-        _number(cfg, "bath.equilibration_s", minimum=0, strict=True)
-        _number(cfg, "bath.timeline_step_s", minimum=0, strict=True)
-    elif experiment == "evoked_release":
-        evoked_concentration_uM(cfg)
-        train(cfg)
-        _check_window_times(cfg, "evoked_release", 0.0, "the drug is applied (time 0)")
-    else:
-        pk_parameters(cfg)
-        dosing_events(cfg)
-        if experiment == "dose_response":
-            dose_list(cfg)
-            if _get(cfg, "dosing.dose_mg") is not None:  # a flat dose would replace every dose of the list
-                raise ConfigError(
-                    "dosing.dose_mg",
-                    "must be null in experiment=dose_response: the doses are dose_response.doses_mg_per_kg",
-                )
-        if experiment == "course":
-            course_windows_min(cfg)
-        else:
-            _check_window_times(cfg, "iv_infusion")  # on the dosing clock: the first dose at 0
+    KIND_CHECKS[experiment](cfg)
+
+
+def bath_checks(cfg) -> None:
+    """``experiment=bath``: concentrations, equilibration, no timed manipulation, the protocol's size."""
+    bath_concentrations_uM(cfg)
+    _number(cfg, "bath.equilibration_s", minimum=0, strict=True)
+    _number(cfg, "bath.timeline_step_s", minimum=0, strict=True)
     plasticity(cfg)
-    if experiment != "bath":
-        manipulation_schedule(cfg, [0.0])
-    elif manipulation_window(cfg, "ampa_block") or manipulation_window(cfg, "mtor_block"):
+    if manipulation_window(cfg, "ampa_block") or manipulation_window(cfg, "mtor_block"):
         raise ConfigError(
             "manipulation", "timed manipulations (*_window_min) need a protocol with a dosing clock, not bath"
         )
-    protocol_checks(cfg, experiment)
+    _bath_protocol(cfg)
+
+
+def evoked_release_checks(cfg) -> None:
+    """``experiment=evoked_release``: the concentration, the train, the windows from the application."""
+    evoked_concentration_uM(cfg)
+    train(cfg)
+    _check_window_times(cfg, "evoked_release", 0.0, "the drug is applied (time 0)")
+    plasticity(cfg)
+    manipulation_schedule(cfg, [0.0])
+    _window_protocol(cfg, "evoked_release")
+
+
+def _dosed_checks(cfg) -> None:
+    """What every protocol with doses checks first: the PK model and the dosing events."""
+    pk_parameters(cfg)
+    dosing_events(cfg)
+
+
+def iv_infusion_checks(cfg) -> None:
+    """``experiment=iv_infusion``: dosing, the windows on the dosing clock, the protocol's size."""
+    _dosed_checks(cfg)
+    _check_window_times(cfg, "iv_infusion")  # on the dosing clock: the first dose at 0
+    plasticity(cfg)
+    manipulation_schedule(cfg, [0.0])
+    _dosing_ranges(cfg)
+    _window_protocol(cfg, "iv_infusion")
+
+
+def dose_response_checks(cfg) -> None:
+    """``experiment=dose_response``: the dose list (no flat dose), then as ``iv_infusion``."""
+    _dosed_checks(cfg)
+    dose_list(cfg)
+    if _get(cfg, "dosing.dose_mg") is not None:  # a flat dose would replace every dose of the list
+        raise ConfigError(
+            "dosing.dose_mg",
+            "must be null in experiment=dose_response: the doses are dose_response.doses_mg_per_kg",
+        )
+    _check_window_times(cfg, "iv_infusion")
+    plasticity(cfg)
+    manipulation_schedule(cfg, [0.0])
+    _dosing_ranges(cfg)
+    _window_protocol(cfg, "iv_infusion")
+
+
+def course_checks(cfg) -> None:
+    """``experiment=course``: dosing, the course's windows, the protocol's size."""
+    _dosed_checks(cfg)
+    course_windows_min(cfg)
+    plasticity(cfg)
+    manipulation_schedule(cfg, [0.0])
+    _dosing_ranges(cfg)
+    _course_protocol(cfg)
+
+
+#: The checks of each experiment kind's own settings (the registry of kinds,
+#: :data:`experiments.kinds.KINDS`, adds what needs the layers above).
+KIND_CHECKS = {
+    "bath": bath_checks,
+    "evoked_release": evoked_release_checks,
+    "iv_infusion": iv_infusion_checks,
+    "dose_response": dose_response_checks,
+    "course": course_checks,
+    "scorecard": lambda cfg: scorecard_settings(cfg),
+}
 
 
 # --------------------------------------------------------------------------- the protocol as a whole
-def protocol_checks(cfg, experiment: str) -> None:
-    """Checks of the protocol as a whole (beside the windows' order and overlap and the timed
-    manipulations, which ``_check_window_times`` and ``course_windows_min`` check), so that
-    every run that passes can be built and run: a protocol of at most a year whose slow
-    timeline and windows fit in memory and time, ordered window lists, and doses and
-    concentrations in the model's range."""
-    if experiment == "bath":
-        return _bath_protocol(cfg)
-    if experiment == "evoked_release":
-        evoked_concentration_uM(cfg)
-        return _window_protocol(cfg, "evoked_release")
-    _dosing_ranges(cfg)
-    if experiment == "course":
-        return _course_protocol(cfg)
-    return _window_protocol(cfg, "iv_infusion")
-
-
 def _timeline_points(path: str, span_s: float, step_s: float) -> None:
     if step_s > MAX_TIMELINE_STEP_S:
         raise ConfigError(

@@ -1,0 +1,82 @@
+"""A stand-in for the compiled engine: a deterministic function of what the protocol loop
+hands a window, with the engine's ``run_window`` contract. No compiler, no Brian2 run.
+
+Its spikes, final block, accumulators, vesicle pool and spine sites respond to the
+concentrations, the carried block, the release fraction, the weight scale and the spine sites
+passed in, so a loop that hands a window anything different changes its output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from circuits.compounds import SPECIES
+from circuits.spiking.cells import POPULATIONS
+from circuits.spiking.receptors import ACCUMULATORS
+from experiments.simulation.readouts import membrane_range_V
+
+
+class FakeEngine:
+    """Stands in for :class:`experiments.simulation.engine.StandaloneEngine`: same ``run_window`` contract."""
+
+    def __init__(self, structure):
+        self.structure = structure
+        self.calls: list[str] = []  # digest of every window's values and seeds
+
+    @staticmethod
+    def _digest(values, connect_seed, noise_seed) -> str:
+        h = hashlib.sha256(f"{connect_seed}/{noise_seed}".encode())
+        for target in sorted(values):
+            for name in sorted(values[target]):
+                h.update(f"{target}.{name}".encode())
+                h.update(np.ascontiguousarray(np.asarray(values[target][name], dtype=float)).tobytes())
+        return h.hexdigest()
+
+    def run_window(self, values, connect_seed, noise_seed):
+        from experiments.simulation.engine import WindowOutput
+
+        self.calls.append(self._digest(values, connect_seed, noise_seed))
+        s = self.structure
+        window_s = s.window_s
+        rng = np.random.default_rng([noise_seed, connect_seed])
+        spikes, state = {}, {}
+        for pop in POPULATIONS:
+            n = s.counts[pop]
+            v = values[pop]
+            drug = sum(float(v[f"c_{k}"]) for k in SPECIES)
+            carried = {k: np.broadcast_to(np.asarray(v[f"b_{k}"], dtype=float), (n,)) for k in SPECIES}
+            ee = float(np.mean(v["w_from_pyr"])) * 1e9
+            rate = 2.0 + 3.0 * drug / (drug + 0.5) + 0.5 * ee + float(np.mean(carried[SPECIES[0]]))
+            count = rng.poisson(rate * n * window_s)
+            times = np.sort(rng.uniform(0.0, window_s, count))
+            ids = rng.integers(0, n, count)
+            spikes[pop] = (times, ids.astype(np.int64))
+            low, high = membrane_range_V(s.cells[pop], s.synapses)
+            pop_state = {"v": rng.uniform(low, high, n), "s_nmda": rng.uniform(0.0, 1.0, n)}
+            for k in SPECIES:
+                c = float(v[f"c_{k}"])
+                target = 0.5 * c / (c + 1.0) / len(SPECIES)
+                pop_state[f"b_{k}"] = 0.5 * (carried[k] + target) * rng.uniform(0.9, 1.0, n)
+            for name in ACCUMULATORS:
+                pop_state[name] = rng.uniform(0.0, 0.3 * window_s, n)
+            pop_state["open_unbind_time"] = 0.2 * pop_state["open_time"] * (1.0 + drug)
+            if pop == "pyr":
+                u = float(v["u_release"])
+                pool = np.broadcast_to(np.asarray(v["x_ves"], dtype=float), (n,))
+                pop_state["x_ves"] = np.clip(0.8 * pool + 0.2 * rng.uniform(0.5, 1.0, n), 0.0, 1.0)
+                pop_state["released"] = u * rate * window_s * rng.uniform(0.8, 1.2, n)
+                pop_state["ampa_local"] = float(v["ampa_scale"]) * rate * window_s * rng.uniform(0.8, 1.2, n)
+            state[pop] = pop_state
+        sites = None
+        n_pyr = s.counts["pyr"]
+        site_rng = np.random.default_rng([connect_seed, 7])
+        pre = site_rng.integers(0, n_pyr, 5 * n_pyr)
+        post = site_rng.integers(0, n_pyr, 5 * n_pyr)
+        if "pyr_to_pyr" in values:
+            sites = {"spine": np.asarray(values["pyr_to_pyr"]["spine"], dtype=float) > 0.5}
+        else:
+            init = np.broadcast_to(np.asarray(values["pyr"]["spine_init"], dtype=float), (n_pyr,))
+            sites = {"spine": site_rng.uniform(size=pre.size) < init[post], "pre": pre, "post": post}
+        return WindowOutput(spikes=spikes, state=state, wall_s=0.0, sites=sites)

@@ -41,6 +41,7 @@ MODULES = {
     "experiments.api": 4,
     "experiments.config.compose": 8,
     "experiments.errors": 7,
+    "experiments.interrupts": 1,
     "experiments.export": 3,
     "experiments.figures": 39,
     "experiments.kinds": 0,

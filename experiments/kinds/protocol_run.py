@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import platform
-import signal
 import socket
 import subprocess
-import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from omegaconf import OmegaConf
 
 from experiments import config as C
 from experiments.analysis import dose_response
+from experiments.interrupts import Interrupts
 from experiments.kinds.folders import Outputs, dose_folders
 from experiments.protocols import PROTOCOLS
 from experiments.results import RunData, write_results
@@ -57,34 +56,16 @@ def _git_commit() -> str:
         return "unknown"
 
 
-class _StopAfterWindow:
+class _StopAfterWindow(Interrupts):
     """While the windows of a protocol run, a first SIGINT (Ctrl-C, a notebook's "interrupt
     kernel") asks the run to stop after the current window, a second stops it at once. Brian2's
     own handler would only stop a runtime network early (and swallow the signal during a
     standalone window); the window the binary itself cut short is refused by the engine."""
 
     def __init__(self) -> None:
-        self.requested = False
-        self._installed = False
-        self._previous = None
-
-    def __enter__(self) -> _StopAfterWindow:
-        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
-            self._previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._installed:  # None: a handler not set from Python; Python's own is the nearest
-            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt("interrupted twice: stopped at once")
-        self.requested = True
-        log.warning(
-            "interrupt: the run stops after the current window and writes nothing (interrupt again to stop at once)"
+        super().__init__(
+            "the run stops after the current window and writes nothing (interrupt again to stop at once)",
+            twice_stops=True,
         )
 
     def progress(self, message: str) -> None:

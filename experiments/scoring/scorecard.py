@@ -19,7 +19,6 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -31,6 +30,7 @@ import numpy as np
 import yaml
 
 from experiments.errors import ConfigError
+from experiments.interrupts import Interrupts
 from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR  # noqa: F401  (re-exported)
 from experiments.results import ResultsFileError, atomic_write, read_config
 from experiments.scoring.observables import OBSERVABLES, evaluate, find_runs, merge, pick
@@ -210,7 +210,7 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
     if not todo:
         return
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"), max_tasks_per_child=1)
-    with _Interrupts() as interrupts:
+    with Interrupts("the scorecard stops after the current windows of its running runs") as interrupts:
         try:
             futures = {pool.submit(run_one, r.overrides, str(r.directory)): r for r in todo}
             pending, done = set(futures), 0
@@ -238,27 +238,6 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
                 "rerun into the same folder to resume"
             )
     pool.shutdown()
-
-
-class _Interrupts:
-    """Records SIGINT in the main thread instead of raising at an arbitrary point."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.requested = True
-        log.warning("interrupt: the scorecard stops after the current windows of its running runs")
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _stop_workers(pool: ProcessPoolExecutor, grace_s: float) -> None:

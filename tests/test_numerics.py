@@ -349,7 +349,7 @@ print(json.dumps({pop: {"b_min": min(float(np.min(s[f"b_{k}"])) for k in SPECIES
 """
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_compiled_circuit_keeps_the_block_in_range_at_100_mM(build_cache):
     """The cpp_standalone build of circuit=small, one window at 100 mM of every species
     (kon c dt = 5 for S-ketamine, where forward Euler diverged): block in [0, 1], near full."""

@@ -1,7 +1,7 @@
 # ketamine-sim: the two commands of the README's quickstart, and a few more.
 #   make run    set up .venv and run the default experiment (ARGS="key=value ..." for overrides)
 #   make test   set up .venv and run the test suite
-#   make test-fast  the tests that need no C++ compiler, notebooks or docs build (under a minute)
+#   make test-fast  the tests that need no C++ compiler, notebook kernel or docs build
 #   make docs   set up .venv and build the documentation site into site/ (strict: broken links fail)
 PYTHON ?= python3
 VENV   ?= .venv

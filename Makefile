@@ -1,13 +1,14 @@
 # ketamine-sim: the two commands of the README's quickstart, and a few more.
 #   make run    set up .venv and run the default experiment (ARGS="key=value ..." for overrides)
 #   make test   set up .venv and run the test suite
+#   make test-fast  the tests that need no C++ compiler, notebook kernel or docs build
 #   make docs   set up .venv and build the documentation site into site/ (strict: broken links fail)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test docs bench setup clean
+.PHONY: run test test-fast docs bench setup clean
 
 $(BIN)/ketamine-sim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not compiles and not notebook and not docs" -q $(ARGS)
 
 docs: setup
 	$(BIN)/mkdocs build --strict

@@ -1,8 +1,17 @@
-"""Shared fixtures.
+"""Shared fixtures and the test markers.
 
 ``block_sim`` runs the real NMDA-block equations (:func:`circuits.spiking.receptors.block_equations`)
 in a small Brian2 group (runtime device, numpy code generation) with clamped ``v`` and
 ``s_nmda``; one neuron per condition. Used by test_pharmacology.py and test_coupling.py.
+
+The fixtures of :mod:`helpers` (``ketamine_sim``, ``build_cache``, ``small_run``) are registered
+through ``pytest_plugins``. Markers by what a test needs (registered in pyproject.toml):
+``compiles`` (a C++ compiler: compiles or runs a circuit with cpp_standalone or Cython, or runs
+``ketamine-sim`` for a simulation), ``notebook`` (executes the notebooks) and ``docs`` (builds
+the documentation site). ``compiles`` is added below to every test that uses a fixture of
+:data:`COMPILING_FIXTURES`; tests that compile otherwise carry the mark themselves. Brian2 in its
+runtime device with numpy code generation (``brian2_numpy``, ``block_sim``) needs no compiler.
+``make test-fast`` runs ``-m "not compiles and not notebook and not docs"``.
 """
 
 from __future__ import annotations
@@ -86,5 +95,19 @@ def block_sim(brian2_numpy):
     return _run_block
 
 
-from cli_fixtures import build_cache, ketamine_sim  # noqa: E402,F401  (command-line runs, shared build cache)
-from small_run import small_run  # noqa: E402,F401  (one simulated run shared by the export and figure tests)
+#: Command-line runs with the session's shared build cache, and one small simulated run shared
+#: by the export and figure tests.
+pytest_plugins = ["helpers.cli", "helpers.small_run"]
+
+#: Fixtures that build or run a compiled circuit: ``build_cache`` is the compiled-circuit cache
+#: every command-line run of the suite shares, ``ketamine_sim`` and ``small_run`` use it. A
+#: fixture that uses one of them counts too (``item.fixturenames`` holds every fixture a test
+#: needs, directly or through other fixtures).
+COMPILING_FIXTURES = frozenset({"build_cache", "ketamine_sim", "small_run"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``compiles`` every test that uses a compiled circuit through a shared fixture."""
+    for item in items:
+        if COMPILING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.compiles)

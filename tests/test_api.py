@@ -12,8 +12,6 @@ import pytest
 from experiments.api import compose_config
 from experiments.config import ConfigError
 
-pytestmark = pytest.mark.slow
-
 SCRIPT = """
 import sys
 from experiments.api import run

@@ -10,7 +10,7 @@ import pytest
 from circuits.spiking.cells import POPULATIONS
 from experiments.results import read_results
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.compiles
 
 SEEDS = (1, 2, 3)
 

@@ -17,7 +17,7 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from test_results_io import make_data
+from helpers.results_data import make_data
 
 from experiments import analysis, results, sweep
 from experiments.results import read_results, write_results

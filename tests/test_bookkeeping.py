@@ -3,7 +3,7 @@ is held by one run at a time and never silently overwritten, an interrupted run 
 output names derived from values are unique, and unwritable folders end in one line.
 
 The fast tests stand in for the simulation (``experiments.kinds.protocol_run._run_data``) where only the
-writing is checked; the tests marked slow run the real command on ``circuit=small`` with one
+writing is checked; the tests marked ``compiles`` run the real command on ``circuit=small`` with one
 thread and real signals.
 """
 
@@ -492,7 +492,7 @@ needs_proc = pytest.mark.skipif(
 )
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @needs_proc
 def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
     """A notebook's "interrupt kernel" (one SIGINT to the process) during window 2: window 2
@@ -514,7 +514,7 @@ def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
     assert not list((tmp_path / "api").rglob("*.h5")) and not list((tmp_path / "api").rglob("*.tmp"))
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @needs_proc
 def test_ctrl_c_to_the_process_group_during_a_window_writes_nothing(build_cache, tmp_path):
     """Ctrl-C in a terminal: the binary cuts window 2 short, the run stops, writes nothing."""
@@ -529,7 +529,7 @@ def test_ctrl_c_to_the_process_group_during_a_window_writes_nothing(build_cache,
     assert not (tmp_path / R.LOCK_FILE).exists()
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @needs_proc
 def test_a_window_the_binary_cut_short_is_never_written(build_cache, tmp_path):
     """SIGINT to the binary alone: it ends its run loop early and exits 0; the engine sees the
@@ -542,7 +542,7 @@ def test_a_window_the_binary_cut_short_is_never_written(build_cache, tmp_path):
     assert "window 2/4" not in run.output and not (tmp_path / "results.h5").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @needs_proc
 def test_folder_unwritable_mid_run_is_one_line_naming_the_path(build_cache, tmp_path):
     prefix = _unprivileged()
@@ -602,7 +602,7 @@ def test_ctrl_c_stops_a_scorecard(tmp_path):
     import signal
     import threading
 
-    from slow_worker import sleep_run
+    from helpers.slow_worker import sleep_run
 
     from experiments.scoring.scorecard import PlannedRun, execute
 

@@ -12,7 +12,7 @@ from circuits.units import SECONDS_PER_DAY
 from experiments.analysis.course import excess_at_day, response_summary, value_at_day
 from experiments.analysis.course import peak_excess as course_peak_excess
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.compiles
 
 SMALL = ("experiment=course", "circuit=small", "backend.threads=1")
 

@@ -144,7 +144,7 @@ def test_overlapping_windows_are_refused_before_any_build(block):
     assert error.value.field == f"{block}.window_times_min"
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_reported_case_runs_the_5_min_window_with_the_drug(ketamine_sim):
     """The reported command: the "5 min" window sees the same drug as with dosing.start_min=0."""
     run = ketamine_sim(*REPORTED, "dosing.start_min=5", "backend.threads=1", "output.figure=false")

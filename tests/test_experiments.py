@@ -11,7 +11,7 @@ from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES
 from circuits.spiking.cells import POPULATIONS
 from experiments.results import read_results, spikes_in_window
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.compiles
 
 BATH = ("experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]")
 

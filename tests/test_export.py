@@ -7,8 +7,8 @@ pytest.importorskip("pynwb")
 pytest.importorskip("neo")
 
 import quantities as pq  # noqa: E402
+from helpers.analysis_data import N, make_data  # noqa: E402
 from pynwb import NWBHDF5IO  # noqa: E402
-from test_analysis import N, make_data  # noqa: E402
 
 from experiments import export  # noqa: E402
 from experiments.analysis import load_run  # noqa: E402

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pandas as pd
 import pytest
-from test_analysis import make_data
+from helpers.analysis_data import make_data
 
 from experiments import figures as F
 from experiments.analysis import dose_response as DR

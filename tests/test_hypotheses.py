@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_fixtures import merged
+from helpers.cli import merged
 
 from experiments import config as C
 from experiments.api import compose_config
@@ -89,7 +89,7 @@ def change(data, pop: str, name: str = "rate") -> float:
     return float(values[1] - values[0])
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @pytest.mark.parametrize("name,target", [("disinhibition_pv", "pv"), ("disinhibition_sst", "sst")])
 def test_disinhibition_routes_block_their_interneurons_and_release_pyramidal_cells(bath, name, target):
     data = bath(f"hypothesis={name}")
@@ -101,7 +101,7 @@ def test_disinhibition_routes_block_their_interneurons_and_release_pyramidal_cel
     assert change(data, "pyr") > 0
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_glun2b_rest_blocks_pyramidal_cells_only_without_disinhibition(bath):
     data = bath("hypothesis=glun2b_rest")
     assert data.readouts["pyr"]["nmda_blocked"][1] > 0.2
@@ -110,7 +110,7 @@ def test_glun2b_rest_blocks_pyramidal_cells_only_without_disinhibition(bath):
     assert np.all(data.timeline["adenosine"] == 1.0)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_glun2b_rest_raises_bdnf_without_any_ampa_drive(ketamine_sim):
     data = ketamine_sim(
         "experiment=course",
@@ -126,7 +126,7 @@ def test_glun2b_rest_raises_bdnf_without_any_ampa_drive(ketamine_sim):
     assert data.timeline["spine_density"].max() > data.timeline["spine_density"][0]
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_hnk_ampa_acts_without_nmda_block(bath):
     racemic = bath("hypothesis=hnk_ampa")
     for pop in ("pyr", "pv", "sst"):
@@ -137,7 +137,7 @@ def test_hnk_ampa_acts_without_nmda_block(bath):
     assert change(hnk, "pyr", "g_ampa_mean") > change(switched_off, "pyr", "g_ampa_mean") + 0.03
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_adenosine_feedback_switch_moves_adenosine(bath):
     long = "bath.equilibration_s=600"  # adenosine builds up over 10-30 min
     on, off = bath("hypothesis=adenosine_feedback", long), bath("hypothesis=disinhibition_pv", long)

@@ -74,7 +74,8 @@ def test_stored_without_outputs(path):
     assert "widgets" not in nb.metadata, f"{path.name}: stored widget state in the metadata"
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.compiles
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_notebook_runs_in_small_mode(name, build_cache, tmp_path, monkeypatch):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)

@@ -207,7 +207,8 @@ def test_slow_layer_steps_of_any_length_stay_in_range():
 
 
 def test_check_window_names_the_variable_and_window():
-    from experiments.errors import NumericalError, check_window
+    from experiments.errors import NumericalError
+    from experiments.simulation.readouts import check_window
 
     good = {
         "b_s_ketamine": np.array([0.2, 0.3]),
@@ -241,7 +242,7 @@ def test_conductances_too_large_for_the_time_step_fail_the_run():
     from circuits.spiking.network import CircuitDrive
     from experiments import config as C
     from experiments.errors import NumericalError
-    from experiments.protocols import bath_protocol
+    from experiments.protocols.builders import bath_protocol
     from experiments.simulation.engine import RuntimeEngine
     from experiments.simulation.timeline import run_protocol
 
@@ -364,7 +365,7 @@ print(json.dumps({pop: {"b_min": min(float(np.min(s[f"b_{k}"])) for k in SPECIES
 """
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_compiled_circuit_keeps_the_block_in_range_at_100_mM(build_cache):
     """The cpp_standalone build of circuit=small, one window at 100 mM of every species
     (kon c dt = 5 for S-ketamine, where forward Euler diverged): block in [0, 1], near full."""

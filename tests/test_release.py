@@ -11,7 +11,7 @@ import pytest
 
 from experiments.results import read_results
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.compiles
 
 EVOKED = ("experiment=evoked_release", "circuit=small", "output.figure=false")
 

@@ -124,7 +124,7 @@ def tiny_scorecard(build_cache, tmp_path_factory):
     return out, seeds, run
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_good_record_passes_and_wrong_record_fails(tiny_scorecard):
     out, _, _ = tiny_scorecard
     table = pd.read_csv(out / "scorecard.csv")
@@ -135,7 +135,7 @@ def test_good_record_passes_and_wrong_record_fails(tiny_scorecard):
     assert (out / "scorecard.png").exists() and (out / "scorecard.svg").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_a_rerun_reuses_finished_runs(tiny_scorecard):
     out, _, run = tiny_scorecard
     results = sorted(out.glob("runs/**/results.h5"))
@@ -147,7 +147,7 @@ def test_a_rerun_reuses_finished_runs(tiny_scorecard):
     assert "1 already finished" in again.stdout + again.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_a_record_is_checked_against_existing_runs_without_simulating(tiny_scorecard, tmp_path):
     out, seeds, _ = tiny_scorecard
     good, wrong = check_record("C1", out / "runs", seeds), check_record("C1_WRONG", out / "runs", seeds)

@@ -194,6 +194,7 @@ def _key_in_new_process(folder: Path) -> str:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
+@pytest.mark.compiles  # the key holds the C++ compiler's identity (it runs the compiler)
 def test_the_build_key_ignores_the_environment_and_follows_the_code(tmp_path):
     """Two virtual environments (their include and library paths in the makefile) share a
     build; other code, other flags do not; the key is the same in every process."""
@@ -251,7 +252,7 @@ def _read_only(folder: Path):
         subprocess.run(["umount", str(view)], capture_output=True)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_a_read_only_cache_without_the_build_is_one_line(tmp_path):
     empty = tmp_path / "cache"
     empty.mkdir()
@@ -324,7 +325,7 @@ def _windows(tmp_path: Path, name: str, cache: Path, seeds, prefs=None) -> dict:
         return {key: data[key] for key in data.files}
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_one_build_for_every_environment_reused_read_only_and_rebuilt_when_damaged(build_cache, tmp_path):
     first = _windows(tmp_path, "first", build_cache, ALIASED[:2] + (0,))
     # seeds the old derivation aliased build different networks

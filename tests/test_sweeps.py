@@ -14,13 +14,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from cli_fixtures import merged
+from helpers.cli import merged
 
 from experiments.results import read_results
 from experiments.sweep import STATUS_FILE, check_finished, sweep_index
 from experiments.sweep import main as sweep_main
-
-pytestmark = pytest.mark.slow
 
 #: A tiny sweep: two 2 s windows per run, one thread (jobs one after another, in one process).
 TINY = (
@@ -84,6 +82,7 @@ def parallel_builds(tmp_path_factory):
     return SimpleNamespace(cache=cache, runs=[runs / f"run{i}" for i in range(2)], procs=procs, outputs=outputs)
 
 
+@pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_concurrent_builds_make_one_valid_cache_entry(parallel_builds):
     for proc, output in zip(parallel_builds.procs, parallel_builds.outputs):
         assert proc.returncode == 0, output[-3000:]
@@ -137,6 +136,7 @@ def resumed(parallel_builds, tmp_path_factory):
     )
 
 
+@pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_killed_sweep_is_indexed_from_its_folder(resumed):
     assert resumed.killed_returncode == -signal.SIGKILL
     rows = resumed.after_kill
@@ -146,6 +146,7 @@ def test_killed_sweep_is_indexed_from_its_folder(resumed):
     assert float(rows[0]["pyr_rate_baseline_hz"]) > 0
 
 
+@pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_resume_skips_finished_runs_and_redoes_the_rest(resumed):
     out = resumed.rerun.stdout + resumed.rerun.stderr
     assert resumed.rerun.returncode == 0, out[-3000:]
@@ -162,6 +163,7 @@ def test_resume_skips_finished_runs_and_redoes_the_rest(resumed):
     assert not list(sweep_dir.rglob("*.tmp")), "temp files left"
 
 
+@pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_sweep_index_lists_every_run_after_resume(resumed):
     rows = _index(resumed.sweep_dir)
     assert [(r["job"], r["status"], r["run"], r["seed"]) for r in rows] == [
@@ -177,6 +179,7 @@ def test_sweep_index_lists_every_run_after_resume(resumed):
     assert sweep_index(resumed.sweep_dir)["status"].tolist() == ["skipped-finished", "done", "done"]
 
 
+@pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_check_finished_compares_the_resolved_config(resumed):
     from experiments.api import compose_config
 
@@ -188,6 +191,7 @@ def test_check_finished_compares_the_resolved_config(resumed):
     assert check_finished(resumed.sweep_dir / "nothing", compose_config([*TINY])) == (False, "no results.h5")
 
 
+@pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_changed_config_in_the_same_folder_is_not_skipped(resumed, tmp_path):
     sweep_dir = tmp_path / "sweep"
     shutil.copytree(resumed.sweep_dir, sweep_dir)
@@ -247,6 +251,7 @@ def test_launcher_configs_compose(launcher, target):
         assert "n_jobs" not in launcher_cfg
 
 
+@pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_local_submitit_launcher_runs_and_resumes(parallel_builds, tmp_path):
     """The cluster code path (submitit: pickled jobs in their own processes) without a cluster."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the cluster extra is not installed")

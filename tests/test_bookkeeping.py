@@ -159,6 +159,7 @@ def test_a_bad_value_in_a_rerun_removes_no_earlier_result(tmp_path):
 # --------------------------------------------------------------------------- one run per folder
 
 
+@pytest.mark.cli
 def test_a_folder_with_results_is_refused_on_the_command_line(tmp_path):
     """The second run into one hydra.run.dir used to run and replace the first run's results."""
     (tmp_path / "results.h5").write_bytes(b"the first run's results")
@@ -168,6 +169,7 @@ def test_a_folder_with_results_is_refused_on_the_command_line(tmp_path):
     assert not (tmp_path / ".hydra").exists(), "Hydra wrote into the refused folder"
 
 
+@pytest.mark.cli
 def test_a_folder_with_a_live_run_is_refused(tmp_path):
     """A run that has not ended holds the folder's lock: a second run (and a sweep job) is refused."""
     with claim_folder(tmp_path):
@@ -364,6 +366,7 @@ def test_unwritable_folders_are_refused_before_simulating(tmp_path, no_simulatio
     assert not no_simulation.calls
 
 
+@pytest.mark.cli
 def test_read_only_run_folder_is_one_line_on_the_command_line(tmp_path):
     prefix = _unprivileged()
     folder = tmp_path / "read_only"
@@ -390,6 +393,7 @@ def test_read_only_run_folder_is_one_line_on_the_command_line(tmp_path):
     _one_line_error(proc, "hydra.run.dir", "cannot write into", str(folder))
 
 
+@pytest.mark.cli
 def test_unusable_sweep_folder_is_one_line(tmp_path):
     (tmp_path / "a_file").write_text("")
     proc = _cli("-m", *BATH, "bath.concentrations_uM=[0]", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'a_file' / 's'}")

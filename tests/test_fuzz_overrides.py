@@ -257,6 +257,7 @@ def _outcome(check, overrides: list[str]):
         return error
 
 
+@pytest.mark.fuzz
 @settings(FUZZ, max_examples=300)
 @given(data=st.data())
 def test_odd_values_are_refused_in_one_line_or_give_a_protocol_that_builds(data):
@@ -265,6 +266,7 @@ def test_odd_values_are_refused_in_one_line_or_give_a_protocol_that_builds(data)
     _refused_or_builds(groups, data.draw(value_overrides(experiment)))
 
 
+@pytest.mark.fuzz
 @settings(FUZZ, max_examples=80)
 @given(data=st.data())
 def test_plausible_changes_validate_and_build_or_are_refused_in_one_line(data):
@@ -283,6 +285,7 @@ def _refused_or_builds(groups: list[str], values: list[str]) -> None:
         _builds(result)
 
 
+@pytest.mark.fuzz
 @settings(FUZZ, max_examples=40)
 @given(data=st.data())
 def test_group_options_and_values_through_the_command_line_checks(data):
@@ -317,6 +320,7 @@ def test_group_options_and_values_through_the_command_line_checks(data):
         _builds(task)
 
 
+@pytest.mark.fuzz
 @settings(FUZZ, max_examples=25)
 @given(data=st.data())
 def test_the_fast_path_agrees_with_the_command_line(data):
@@ -386,6 +390,7 @@ def test_each_reproduction_is_refused_naming_its_field(overrides, field):
     ],
     ids=lambda o: " ".join(o),
 )
+@pytest.mark.cli
 def test_the_command_line_exits_2_with_one_line(tmp_path, overrides):
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(tmp_path / "cache"), PYTHONWARNINGS="ignore")
     where = "hydra.sweep.dir" if "-m" in overrides else "hydra.run.dir"

@@ -84,6 +84,7 @@ def test_window_generators_differ_by_seed_and_window_and_repeat():
     assert stream_rng(1, "window_values", 2).uniform(size=4).tolist() == draws[(1, 2)]
 
 
+@pytest.mark.cli
 def test_derived_seeds_are_the_same_in_another_process():
     from circuits.spiking.network import stream_rng, stream_seed
 
@@ -153,6 +154,7 @@ def test_bad_cache_folders_are_refused(tmp_path):
     validate(compose_config([*SMALL, f"backend.cache_dir={tmp_path}"]))
 
 
+@pytest.mark.cli
 def test_a_bad_cache_folder_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run(
         [

@@ -61,10 +61,80 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     >>> dict(cfg.circuit.counts)
     {'pyr': 320, 'pv': 46, 'sst': 34}
     """
-    from hydra import compose, initialize_config_dir
+    import copy
 
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    overrides = list(overrides)
+    groups, values = _split_value_overrides(overrides)
+    cfg = copy.deepcopy(_composed(tuple(groups)))  # callers may change their copy
+    for key, value in values:
+        try:
+            OmegaConf.update(cfg, key, value, merge=True)
+        except (ConfigAttributeError, ConfigKeyError):  # not a key of the config: Hydra says so
+            return copy.deepcopy(_composed(tuple(overrides)))
+    return cfg
+
+
+def _composed(overrides: tuple[str, ...]) -> DictConfig:
+    """Hydra's composition of ``overrides``, kept by (overrides, config files' signature)."""
+    key = (overrides, _config_files_signature())
+    if key not in _COMPOSED:
+        from hydra import compose, initialize_config_dir
+
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name="config", overrides=list(overrides))
+        if len(_COMPOSED) >= _COMPOSED_MAX:
+            _COMPOSED.pop(next(iter(_COMPOSED)))
+        _COMPOSED[key] = cfg
+    return _COMPOSED[key]
+
+
+def _split_value_overrides(overrides: list[str]) -> tuple[list[str], list[tuple[str, object]]]:
+    """The overrides Hydra must compose (group choices, additions, deletions, anything unusual)
+    and the plain ``dotted.key=value`` changes, which Hydra applies after composing anyway
+    (``OmegaConf.update(cfg, key, value, merge=True)``): applied here to a kept composition."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return overrides, []  # Hydra reports the syntax error
+    dotted = [o.key_or_group for o in parsed if "." in o.key_or_group]
+    if len(dotted) != len(set(dotted)):  # a key given twice: Hydra's order decides
+        return overrides, []
+    groups, values = [], []
+    for text, override in zip(overrides, parsed):
+        key = override.key_or_group
+        plain = not (override.is_add() or override.is_force_add() or override.is_delete())
+        if (
+            plain
+            and override.package is None
+            and "." in key
+            and not key.startswith("hydra")
+            and not override.is_sweep_override()
+        ):
+            values.append((key, override.value()))
+        else:
+            groups.append(text)
+    return groups, values
+
+
+#: Composed configs by (overrides, config files' signature): Hydra takes about 0.2 s per
+#: composition; a file edited since (another size or modification time) composes anew.
+_COMPOSED: dict[tuple, DictConfig] = {}
+_COMPOSED_MAX = 256
+
+
+def _config_files_signature() -> tuple:
+    """(path, size, mtime) of every file of the config tree: changes when a file does."""
+    out = []
+    for path in sorted(Path(CONFIG_DIR).rglob("*.yaml")):
+        stat = path.stat()
+        out.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- before Hydra runs

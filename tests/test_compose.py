@@ -1,0 +1,70 @@
+"""compose_config keeps Hydra's compositions and applies plain ``key=value`` changes to a kept
+one: the result equals Hydra's own composition of the same overrides, every time."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from experiments.config import compose as K
+from experiments.paths import CONFIG_DIR
+
+CASES = [
+    [],
+    ["circuit=small"],
+    ["circuit=small", "seed=3"],
+    ["circuit=small", "dosing.dose_mg_per_kg=0.25", "circuit.window_s=1.5"],
+    ["experiment=course", "dosing=six_iv_2wk", "dosing.follow_days=3", "course.window_days_after_last_dose=[3]"],
+    ["experiment=bath", "bath.concentrations_uM=[0,'1 mM']", "circuit=small"],
+    ["circuit.weight_nS.pyr_pv=2.5", "hypothesis=adenosine_feedback", "neurochemistry.adenosine_gain=0.3"],
+    ["circuit.counts={pyr: 100, pv: 20, sst: 10}"],
+    ["drug=esketamine", "block.targets=[pyr]", "manipulation=nbqx_timed"],
+    ["+extra.key=1", "circuit=small"],
+    ["scorecard.records=null", "experiment=scorecard"],
+    ["output.figure=false", "backend.threads=1", "dosing.start_min=-20"],
+    ["iv_infusion.window_times_min=[-10,30]", "iv_infusion.window_times_min=[-10,40]"],  # last wins
+]
+
+
+def _hydra(overrides):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("overrides", CASES, ids=lambda o: " ".join(o) or "defaults")
+def test_compose_config_equals_hydras_composition(overrides):
+    mine = K.compose_config(overrides)
+    assert OmegaConf.to_container(mine) == OmegaConf.to_container(_hydra(overrides))
+    assert OmegaConf.is_struct(mine) == OmegaConf.is_struct(_hydra(overrides))
+
+
+def test_an_unknown_key_is_refused_as_hydra_refuses_it():
+    with pytest.raises(Exception) as mine:
+        K.compose_config(["circuit=small", "circuit.no_such_key=1"])
+    with pytest.raises(Exception) as hydra:
+        _hydra(["circuit=small", "circuit.no_such_key=1"])
+    assert type(mine.value) is type(hydra.value)
+
+
+def test_a_returned_config_is_the_callers_own():
+    first = K.compose_config(["circuit=small"])
+    first.seed = 12345
+    first.circuit.window_s = 9.0
+    again = K.compose_config(["circuit=small"])
+    assert again.seed != 12345 and again.circuit.window_s != 9.0
+
+
+def test_an_edited_config_file_composes_anew(tmp_path, monkeypatch):
+    import shutil
+
+    tree = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, tree)
+    monkeypatch.setattr(K, "CONFIG_DIR", str(tree))
+    monkeypatch.setattr(K, "_COMPOSED", {})
+    before = K.compose_config(["circuit=small"]).seed
+    path = tree / "config.yaml"
+    text = path.read_text()
+    assert f"seed: {before}" in text
+    path.write_text(text.replace(f"seed: {before}", f"seed: {before + 1}", 1))
+    assert K.compose_config(["circuit=small"]).seed == before + 1

@@ -80,3 +80,26 @@ def test_compiling_fixtures_mark_their_tests(request, fixture):
     items = [item for item in request.session.items if fixture in getattr(item, "fixturenames", ())]
     unmarked = [item.nodeid for item in items if item.get_closest_marker("compiles") is None]
     assert not unmarked
+
+
+#: Tests of the project as a whole (layers, style, docs, references, seeds, notebooks, this file).
+PROJECT_TESTS = {
+    "test_docs.py",
+    "test_doctests.py",
+    "test_layers.py",
+    "test_notebooks.py",
+    "test_references.py",
+    "test_seeds.py",
+    "test_style.py",
+    "test_suite_layout.py",
+}
+
+
+def test_test_folders_mirror_the_packages():
+    """Tests of ``circuits`` live in tests/circuits/, of ``experiments`` in tests/experiments/;
+    only tests of the project as a whole sit at the top of tests/."""
+    top = {p.name for p in TESTS.glob("test_*.py")}
+    assert top == PROJECT_TESTS
+    folders = {p.parent.relative_to(TESTS).as_posix() for p in TESTS.rglob("test_*.py")} - {"."}
+    assert folders == {"circuits", "experiments"}
+    assert all((TESTS.parent / folder).is_dir() for folder in folders)

@@ -141,7 +141,7 @@ def run_protocol(
     the window runs with the brain concentrations of its start held fixed; its readouts are
     recorded and checked; then every track takes its output and corrects the interval
     before it (``after_window``). After the last window the tracks are advanced to the
-    protocol's end. Same seed, same spikes: ``tests/test_golden_timeline.py`` drives this
+    protocol's end. Same seed, same spikes: ``tests/experiments/test_golden_timeline.py`` drives this
     loop with a fake engine.
     """
     t = protocol.time_s

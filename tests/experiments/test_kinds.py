@@ -12,7 +12,7 @@ from experiments.config import compose_config
 from experiments.kinds import KINDS, kind_of
 from experiments.paths import CONFIG_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_experiment_config_is_a_registered_kind():

@@ -29,7 +29,7 @@ from experiments import config as C
 from experiments.config import compose_config, settings
 from experiments.paths import CONFIG_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Dataclass fields of circuits/ that keep a default, and why the value is not a parameter.
 ALLOWED_DEFAULTS = {

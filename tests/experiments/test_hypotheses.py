@@ -10,7 +10,7 @@ from helpers.cli import merged
 from experiments import config as C
 from experiments.api import compose_config
 
-HYPOTHESES = sorted(p.stem for p in (Path(__file__).parent.parent / "configs" / "hypothesis").glob("*.yaml"))
+HYPOTHESES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "configs" / "hypothesis").glob("*.yaml"))
 BATH = (
     "experiment=bath",
     "circuit=small",

@@ -9,7 +9,7 @@ different, or carries anything differently between windows, changes the arrays.
 
 Regenerate (only when a change of behaviour is intended and said in its commit)::
 
-    KETAMINE_SIM_REGENERATE_GOLDEN=1 pytest tests/test_golden_timeline.py
+    KETAMINE_SIM_REGENERATE_GOLDEN=1 pytest tests/experiments/test_golden_timeline.py
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from experiments.api import compose_config
 from experiments.protocols import PROTOCOLS
 from experiments.simulation.timeline import run_protocol
 
-GOLDEN = Path(__file__).parent / "data" / "golden_timeline.npz"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden_timeline.npz"
 REGENERATE = os.environ.get("KETAMINE_SIM_REGENERATE_GOLDEN") == "1"
 
 #: name -> overrides; each exercises a part of the loop (block, chemistry, NBQX timing,

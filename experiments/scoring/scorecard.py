@@ -241,20 +241,36 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
 
 
 def _stop_workers(pool: ProcessPoolExecutor, grace_s: float) -> None:
-    """Ask every worker to stop (SIGINT: a run stops after its window and writes nothing), end
-    those still alive after ``grace_s`` (a worker that is compiling ignores SIGINT until make
-    returns), and drop the runs not started."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        with contextlib.suppress(OSError):
-            os.kill(process.pid, signal.SIGINT)
-    deadline = time.monotonic() + grace_s
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.terminate()
-            process.join(5.0)
-    pool.shutdown(wait=False)
+    """Drop the runs not started, ask every worker to stop (SIGINT: a run stops after its window
+    and writes nothing) and end those still alive after ``grace_s`` (a worker that is compiling
+    ignores SIGINT until make returns).
+
+    With one task per worker the executor replaces a worker that ended, and a replacement may
+    already hold a queued run: every worker it starts meanwhile is asked to stop too, until the
+    executor's own thread has ended, so that no run goes on after the scorecard stopped and
+    the interpreter's exit does not wait for one."""
+    # the executor forgets both on shutdown; its thread keeps adding workers to the same dict
+    processes = getattr(pool, "_processes", None) or {}
+    thread = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline, asked = time.monotonic() + grace_s, set()
+    while True:
+        alive = [p for p in list(processes.values()) if p.is_alive()]
+        for process in alive:
+            if process.pid not in asked:
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGINT)
+                asked.add(process.pid)
+        if not alive and (thread is None or not thread.is_alive()):
+            return
+        if time.monotonic() > deadline:
+            for process in alive:
+                process.terminate()
+                process.join(5.0)
+            if thread is not None:
+                thread.join(5.0)
+            return
+        time.sleep(0.1)
 
 
 def score(

@@ -147,7 +147,7 @@ def run_protocol(
     t = protocol.time_s
     _check_baseline(protocol, structure.window_s)
     ampa_available = _ampa_available(protocol, drive, len(t))
-    tracks = _tracks(protocol, structure, drive, seed, mechanisms)
+    tracks = _tracks(protocol, structure, drive, seed, mechanisms, ampa_available)
     recorder = _Recorder(structure, drive, train)
     wall = {"windows": 0.0, "slow_layer": 0.0}
     here = 0
@@ -192,7 +192,7 @@ def _ampa_available(protocol: Protocol, drive: CircuitDrive, n: int) -> np.ndarr
     return np.asarray(protocol.ampa_available, dtype=float)
 
 
-def _tracks(protocol, structure, drive, seed, mechanisms) -> list[Track]:
+def _tracks(protocol, structure, drive, seed, mechanisms, ampa_available: np.ndarray) -> list[Track]:
     """Every registered track, built in order from one context."""
     context = SlowContext(
         protocol=protocol,
@@ -201,7 +201,7 @@ def _tracks(protocol, structure, drive, seed, mechanisms) -> list[Track]:
         seed=seed,
         mechanisms=mechanisms,
         occupancy=equilibrium_occupancy(protocol.brain_uM, structure.block),
-        ampa_available=_ampa_available(protocol, drive, len(protocol.time_s)),
+        ampa_available=ampa_available,
         tracks={},
     )
     for cls in registered_tracks():

@@ -77,14 +77,19 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     return cfg
 
 
-def _composed(overrides: tuple[str, ...]) -> DictConfig:
-    """Hydra's composition of ``overrides``, kept by (overrides, config files' signature)."""
-    key = (overrides, _config_files_signature())
+def _composed(overrides: tuple[str, ...], config_name: str = "config", with_hydra: bool = False) -> DictConfig:
+    """Hydra's composition of ``overrides``, kept by (overrides, config, config files' signature).
+
+    ``with_hydra``: with Hydra's own ``hydra`` node, composed in the Hydra context already
+    initialised (inside a running app, or `check_overrides`'s)."""
+    key = (overrides, config_name, with_hydra, _config_files_signature())
     if key not in _COMPOSED:
         from hydra import compose, initialize_config_dir
 
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(overrides))
+        with (
+            contextlib.nullcontext() if with_hydra else initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3")
+        ):
+            cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=with_hydra)
         if len(_COMPOSED) >= _COMPOSED_MAX:
             _COMPOSED.pop(next(iter(_COMPOSED)))
         _COMPOSED[key] = cfg
@@ -254,14 +259,51 @@ def _launcher_choice(job: Sequence[str]) -> str:
 
 
 def _compose(job: list[str], config_name: str) -> DictConfig:
+    """The job's composition with its ``hydra`` node; plain value overrides are applied to a
+    kept composition of the others, as `compose_config` does (not when the job touches Hydra's
+    own groups or keys, whose configs plugins register)."""
+    import copy
+
     from hydra import compose
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    groups, values = _split_value_overrides(job)
+    if values and not any(text.lstrip("+~").startswith("hydra") for text in groups):
+        try:
+            cfg = copy.deepcopy(_composed(tuple(groups), config_name, with_hydra=True))
+            for key, value in values:
+                OmegaConf.update(cfg, key, value, merge=True)
+            _set_job_fields(cfg, job)
+            return cfg
+        except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError):
+            pass  # composed whole below, so that Hydra's own message names the problem
     try:
         return compose(config_name=config_name, overrides=job, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError) as error:
         raise _composition_error(error, job) from None
+
+
+def _set_job_fields(cfg: DictConfig, job: list[str]) -> None:
+    """The fields of the ``hydra`` node that Hydra derives from a job's own overrides and the
+    working folder (a kept composition has those of its group overrides)."""
+    import os
+
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import open_dict
+
+    options = cfg.hydra.job.config.override_dirname
+    with open_dict(cfg):
+        cfg.hydra.overrides.task = list(job)
+        cfg.hydra.job.override_dirname = get_overrides_dirname(
+            overrides=OverridesParser.create().parse_overrides(job),
+            kv_sep=options.kv_sep,
+            item_sep=options.item_sep,
+            exclude_keys=options.exclude_keys,
+        )
+        cfg.hydra.runtime.cwd = os.getcwd()
 
 
 def _read_by_the_experiment(job: Sequence[str], cfg: DictConfig) -> None:

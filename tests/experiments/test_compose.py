@@ -39,6 +39,16 @@ def test_compose_config_equals_hydras_composition(overrides):
     assert OmegaConf.is_struct(mine) == OmegaConf.is_struct(_hydra(overrides))
 
 
+@pytest.mark.parametrize("overrides", CASES[2:6], ids=" ".join)
+def test_checked_jobs_equal_hydras_composition_with_its_hydra_node(overrides):
+    """`check_overrides` applies value overrides to a kept composition, Hydra node included."""
+    K.check_overrides(overrides)  # the second check uses the kept composition
+    (mine,) = K.check_overrides(overrides)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app"):
+        hydra = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    assert OmegaConf.to_container(mine) == OmegaConf.to_container(hydra)
+
+
 def test_an_unknown_key_is_refused_as_hydra_refuses_it():
     with pytest.raises(Exception) as mine:
         K.compose_config(["circuit=small", "circuit.no_such_key=1"])

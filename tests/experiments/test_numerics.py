@@ -267,11 +267,11 @@ def test_conductances_too_large_for_the_time_step_fail_the_run():
 
 
 class _PoisonedEngine:
-    """The numpy runtime engine, with one state variable set to NaN in one window's output."""
+    """The test's stand-in engine, with one state variable set to NaN in one window's output."""
 
     def __init__(self, engine, window: int, variable: str):
         self.engine, self.window, self.variable, self.calls = engine, window, variable, 0
-        self.timings, self.recompiled = engine.timings, engine.recompiled
+        self.timings, self.recompiled = {"build_s": 0.0}, False
 
     def run_window(self, values, connect_seed, noise_seed):
         out = self.engine.run_window(values, connect_seed, noise_seed)
@@ -282,16 +282,17 @@ class _PoisonedEngine:
 
 
 def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkeypatch):
+    from helpers.fake_engine import FakeEngine
+
     from experiments.api import compose_config
     from experiments.errors import NumericalError
     from experiments.kinds import protocol_run, run_experiment
-    from experiments.simulation.engine import RuntimeEngine
 
     cfg = compose_config(TINY)
     monkeypatch.setattr(
         protocol_run,
         "make_engine",
-        lambda structure, backend, cache_dir=None: _PoisonedEngine(RuntimeEngine(structure, "numpy"), 1, "q_nmda"),
+        lambda structure, backend, cache_dir=None: _PoisonedEngine(FakeEngine(structure), 1, "q_nmda"),
     )
     with pytest.raises(NumericalError, match="window '1 uM', population sst: state variable q_nmda"):
         run_experiment(cfg, tmp_path / "run")

@@ -338,27 +338,9 @@ def test_a_missing_launcher_plugin_names_the_extra(monkeypatch):
 # --------------------------------------------------------------------------- what stays valid
 @pytest.mark.parametrize("experiment", C.EXPERIMENTS)
 def test_every_experiment_validates_with_its_defaults(experiment):
-    C.validate(compose_config(["circuit=small", f"experiment={experiment}"]))
+    """With the default circuit (with circuit=small: tests/experiments/test_config_groups.py,
+    which also validates every option of every group)."""
     C.validate(compose_config([f"experiment={experiment}"]))
-
-
-@pytest.mark.parametrize(
-    "group, options",
-    [
-        ("dosing", ["single_iv", "six_iv_2wk", "maintenance", "oral", "sublingual"]),
-        ("manipulation", ["none", "dpcpx", "nbqx", "nbqx_timed", "rapamycin", "spine_block"]),
-        ("drug", ["racemic", "esketamine", "arketamine", "norketamine", "hnk", "saline"]),
-        ("pk", ["domino1984", "kamp2020"]),
-        ("state", ["healthy", "chronic_stress"]),
-        ("backend", ["cpp_standalone", "cython", "numpy"]),
-    ],
-)
-def test_group_options_pass_validation(group, options):
-    """Every option validates (the dosing schedules in a course, the others in the default
-    experiment; configs/hypothesis/ is covered by test_hypotheses.py)."""
-    experiment = "course" if group == "dosing" else "iv_infusion"
-    for option in options:
-        C.validate(compose_config([f"{group}={option}", f"experiment={experiment}"]))
 
 
 def test_the_launchers_own_keys_and_values():

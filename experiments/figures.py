@@ -140,7 +140,7 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
     ------
     OSError
         A file cannot be written; it is then left as it was
-        ([`atomic_write`][experiments.results.atomic_write]).
+        ([`atomic_write`][experiments.files.atomic_write]).
 
     Examples
     --------
@@ -162,7 +162,7 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _save_atomic(fig, path: Path, **kwargs) -> Path:
-    """``fig.savefig`` to ``path`` through [`atomic_write`][experiments.results.atomic_write], in the
+    """``fig.savefig`` to ``path`` through [`atomic_write`][experiments.files.atomic_write], in the
     format its suffix names (matplotlib's default format if it has none)."""
     import matplotlib
 

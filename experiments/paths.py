@@ -18,6 +18,8 @@ SEEDS_DIR = ROOT / "seeds"
 HYPOTHESIS_DIR = ROOT / "configs" / "hypothesis"
 #: Brian2 backends a window can run on (``backend.name``).
 BACKENDS = ("cpp_standalone", "cython", "numpy")
+#: OpenMP wait policies a compiled window can run with (``backend.wait_policy``).
+WAIT_POLICIES = ("passive", "active")
 
 
 def default_cache_dir() -> Path:

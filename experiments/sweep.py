@@ -129,7 +129,7 @@ def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
 
 def remove_leftover_temp_files(output_dir: str | os.PathLike) -> list[Path]:
     """Delete the temp files an interrupted run left in its folder (``.results.h5.<pid>.<random>.tmp``,
-    ``.dose_response.csv.<pid>.<random>.tmp``, ...: :func:`experiments.results.atomic_write`);
+    ``.dose_response.csv.<pid>.<random>.tmp``, ...: [`atomic_write`][experiments.files.atomic_write]);
     returns them. Only this job writes its folder."""
     output_dir = Path(output_dir)
     removed = []
@@ -155,7 +155,7 @@ def _now() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (:func:`experiments.results.atomic_write`)."""
+    """Write ``text`` to ``path`` atomically ([`atomic_write`][experiments.files.atomic_write])."""
     from experiments.results import atomic_write
 
     atomic_write(path, lambda tmp: tmp.write_text(text))

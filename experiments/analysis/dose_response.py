@@ -121,7 +121,7 @@ def write_table(rows: list[dict[str, float]], path: Path) -> Path:
         A row has a key that is not one of ``COLUMNS`` (``csv.DictWriter``).
     OSError
         The file cannot be written; ``path`` is then left as it was
-        ([`atomic_write`][experiments.results.atomic_write]: never half-written).
+        ([`atomic_write`][experiments.files.atomic_write]: never half-written).
 
     Examples
     --------

@@ -47,7 +47,7 @@ from circuits.spiking.network import SEED_MAX, BackgroundInput, CircuitDrive, Ci
 from circuits.spiking.receptors import SynapseParameters
 from circuits.spiking.vesicles import VesicleParameters
 from experiments.errors import ConfigError
-from experiments.paths import BACKENDS, cache_dir_problem, default_cache_dir
+from experiments.paths import BACKENDS, WAIT_POLICIES, cache_dir_problem, default_cache_dir
 
 EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard")
 
@@ -404,7 +404,16 @@ def _flat_keys(tree: dict, prefix: str = ""):
 #: their own configs); bath and evoked_release have no pharmacokinetics; dose_response sets
 #: the dose of each run itself. An override of anything else is a key nothing reads.
 READ_ONLY = {
-    "scorecard": ("circuit.name", "backend.threads", "backend.cache_dir", "output", "scorecard", "experiment.name")
+    "scorecard": (
+        "circuit.name",
+        "backend.threads",
+        "backend.cache_dir",
+        "backend.direct",
+        "backend.wait_policy",
+        "output",
+        "scorecard",
+        "experiment.name",
+    )
 }
 UNREAD = {"bath": ("dosing", "pk"), "evoked_release": ("dosing", "pk"), "dose_response": ("dosing.dose_mg_per_kg",)}
 
@@ -501,6 +510,18 @@ def seed(cfg, path: str = "seed") -> int:
     if not 0 <= value <= SEED_MAX:
         raise ConfigError(path, f"must be an integer in [0, {SEED_MAX}] (2**32 - 1), got {value}")
     return value
+
+
+def engine_options(cfg) -> dict:
+    """How windows run: ``backend.name``, ``backend.direct`` (run the compiled binary from its
+    call file, without Brian2's code generation) and ``backend.wait_policy`` (OpenMP's
+    ``OMP_WAIT_POLICY`` for the binary), as keyword arguments of
+    :func:`experiments.simulation.engine.make_engine`."""
+    return {
+        "backend": _choice(cfg, "backend.name", BACKENDS),
+        "direct": _flag(cfg, "backend.direct"),
+        "wait_policy": _choice(cfg, "backend.wait_policy", WAIT_POLICIES),
+    }
 
 
 def cache_dir(cfg) -> Path | None:
@@ -1204,7 +1225,16 @@ def _scorecard_lists(cfg) -> None:
 _SCORECARD_SETS = ("hypothesis", "seed", "experiment")
 #: Keys of the scorecard's own command line that its runs inherit (an extra override would
 #: silently contradict them): set them on the scorecard's command line instead.
-_SCORECARD_INHERITS = ("circuit", "backend", "backend.threads", "backend.cache_dir", "output", "output.figure")
+_SCORECARD_INHERITS = (
+    "circuit",
+    "backend",
+    "backend.threads",
+    "backend.cache_dir",
+    "backend.direct",
+    "backend.wait_policy",
+    "output",
+    "output.figure",
+)
 
 
 def _extra_overrides(cfg) -> None:
@@ -1252,7 +1282,7 @@ def validate(cfg) -> None:
     experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
     check_keys(cfg, experiment)
     _flag(cfg, "output.figure")
-    _choice(cfg, "backend.name", BACKENDS)
+    engine_options(cfg)
     cache_dir(cfg)
     circuit_structure(cfg)
     circuit_drive(cfg)

@@ -154,7 +154,7 @@ def _circuit(cfg):
     structure = C.circuit_structure(cfg)
     cache_dir = Path(cfg.backend.cache_dir).expanduser() if cfg.backend.cache_dir else None
     log.info("circuit %s: %d neurons", structure.name, sum(structure.counts.values()))
-    return structure, C.circuit_drive(cfg), make_engine(structure, cfg.backend.name, cache_dir)
+    return structure, C.circuit_drive(cfg), make_engine(structure, cache_dir=cache_dir, **C.engine_options(cfg))
 
 
 @contextmanager

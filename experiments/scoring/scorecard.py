@@ -355,6 +355,9 @@ def run_scorecard(cfg, output_dir: Path, run_one, check_overrides, heat_map=None
         f"backend.threads={cfg.backend.threads}",
         "output.figure=false",
         *([f"backend.cache_dir={cfg.backend.cache_dir}"] if cfg.backend.cache_dir else []),
+        # how windows run, not what they compute: passed on only when not the default (run folders keep their names)
+        *(["backend.direct=false"] if not cfg.backend.direct else []),
+        *([f"backend.wait_policy={cfg.backend.wait_policy}"] if cfg.backend.wait_policy != "passive" else []),
         *s.extra_overrides,
     ]
     planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)

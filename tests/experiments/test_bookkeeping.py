@@ -593,7 +593,7 @@ def test_api_run_refuses_what_the_command_line_refuses(tmp_path):
 def test_a_compile_ended_by_ctrl_c_is_an_interrupt():
     """Brian2 reports a make killed by SIGINT as "compilation failed (error code: 2)" (os.system's
     raw wait status); the engine turns it into an interrupt, other failures stay errors."""
-    from experiments.simulation.engine import _interrupted
+    from experiments.simulation.builds import _interrupted
 
     assert _interrupted(RuntimeError("Project compilation failed (error code: 2)."))
     assert not _interrupted(RuntimeError("Project compilation failed (error code: 512)."))  # make exited 2

@@ -64,7 +64,7 @@ def test_streams_of_one_seed_are_unrelated():
 
 def test_the_binary_gets_a_distinct_seed_per_thread_and_seed():
     """What the compiled code reads: one derived seed per OpenMP thread."""
-    from experiments.simulation.engine import _thread_seeds
+    from experiments.simulation.windows import _thread_seeds
 
     texts = {seed: _thread_seeds(seed, "connectivity", 4).split() for seed in ALIASED + (1, SEED_MAX)}
     everything = [s for seeds in texts.values() for s in seeds]
@@ -135,7 +135,7 @@ def test_circuit_names_that_would_leave_the_cache_are_refused(name):
 
 
 def test_the_engine_turns_any_name_into_one_path_component():
-    from experiments.simulation.engine import safe_name
+    from experiments.simulation.builds import safe_name
 
     for name in ("../../somewhere", "/etc/passwd", "..", "", "a/../../b", "name with spaces"):
         safe = safe_name(name)
@@ -192,7 +192,7 @@ def _project(folder: Path, prefix: str, source: str = "int main() { return 0; }\
 
 
 def _key_in_new_process(folder: Path) -> str:
-    code = f"from experiments.simulation.engine import build_key; print(build_key({str(folder)!r}))"
+    code = f"from experiments.simulation.builds import build_key; print(build_key({str(folder)!r}))"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -200,7 +200,7 @@ def _key_in_new_process(folder: Path) -> str:
 def test_the_build_key_ignores_the_environment_and_follows_the_code(tmp_path):
     """Two virtual environments (their include and library paths in the makefile) share a
     build; other code, other flags do not; the key is the same in every process."""
-    from experiments.simulation.engine import build_key
+    from experiments.simulation.builds import build_key
 
     one = _project(tmp_path / "one", "/home/a/venv-one")
     other_env = _project(tmp_path / "two", "/opt/conda/envs/two")
@@ -212,7 +212,7 @@ def test_the_build_key_ignores_the_environment_and_follows_the_code(tmp_path):
 
 
 def test_a_build_without_a_matching_marker_is_not_complete(tmp_path):
-    from experiments.simulation.engine import BUILD_MARKER, _write_marker, build_is_complete
+    from experiments.simulation.builds import BUILD_MARKER, _write_marker, build_is_complete
 
     binary = tmp_path / "main"
     binary.write_bytes(b"")  # what kill -9 during linking leaves: 0 bytes, not executable

@@ -35,7 +35,7 @@ class FakeEngine:
         return h.hexdigest()
 
     def run_window(self, values, connect_seed, noise_seed):
-        from experiments.simulation.engine import WindowOutput
+        from experiments.simulation.windows import WindowOutput
 
         self.calls.append(self._digest(values, connect_seed, noise_seed))
         s = self.structure

@@ -10,7 +10,7 @@ A protocol alternates spiking windows with the slow timeline between them
    [`initial_values`][circuits.spiking.network.initial_values] this mechanism sets for
    window ``index`` (which starts at timeline index ``i_start``);
 3. ``after_window(window, out, found)``: take the window's output (``out``, an
-   ``experiments.simulation.engine.WindowOutput``) and readouts (``found``: per population,
+   ``experiments.simulation.windows.WindowOutput``) and readouts (``found``: per population,
    the window's readouts) and correct the interval since the previous window;
 4. ``traces()`` and ``columns()``: the timeline traces and the per-window columns it
    contributes to the results (name -> (values, unit)).

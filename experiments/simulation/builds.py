@@ -1,0 +1,216 @@
+"""The build cache of ``cpp_standalone``: one compiled binary per generated code.
+
+A build lives in ``<cache>/<circuit name>-<key>/``, where the key hashes the generated source
+files, the Brian2 version, the compiler flags (without the environment's include and library
+paths) and the compiler with its ``-march=native`` target. Every environment and process that
+would compile the same binary reuses that build; different code never shares a folder. A
+build is compiled in a temporary folder and renamed into place after a completion marker (the
+binary's size and SHA-256) was written, so a folder with that name is complete; one whose
+binary does not match its marker is rebuilt.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from circuits.spiking.network import CircuitStructure
+
+log = logging.getLogger(__name__)
+
+
+#: The completion marker of a build, written last (before the folder is renamed into place).
+BUILD_MARKER = "build_complete.json"
+#: Files of a build folder that are not generated code: the makefiles (which hold the
+#: environment's include and library paths) and what compiling adds.
+_NOT_CODE = frozenset({"makefile", "win_makefile", "sourcefiles.txt", "make.deps", "main", BUILD_MARKER})
+
+
+def safe_name(name: str) -> str:
+    """``name`` as one harmless path component: letters, digits, ``_``, ``-``, ``.``; not
+    starting with ``.``; at most 64 characters (``"circuit"`` if nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).lstrip(".")[:64] or "circuit"
+
+
+def _flags(makefile: str) -> list[str]:
+    """The compiler and linker flags of a generated makefile without the environment's paths
+    (``-I"..."``, ``-L"..."``, ``-R"..."``: the venv's include and library folders)."""
+    flags = []
+    for line in makefile.splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() in ("OPTIMISATIONS", "CXXFLAGS", "LFLAGS"):
+            flags += shlex.split(re.sub(r'-[ILR]\s*"[^"]*"', "", value))
+    return flags
+
+
+@functools.lru_cache(maxsize=8)
+def _compiler_identity(compiler: str, flags: tuple[str, ...]) -> str:
+    """What the compiler makes of ``flags`` (``-###``: version, target and the expanded
+    ``-march=native``), so that a build is shared only by machines that compile it alike."""
+    try:
+        probe = subprocess.run(
+            [compiler, "-###", *flags, "-x", "c++", "-c", os.devnull, "-o", os.devnull],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise RuntimeError(
+            f"cannot run the C++ compiler {compiler!r} ({error}); install one (or set $CXX), "
+            "or use backend=numpy, which needs none"
+        ) from None
+    text = probe.stdout + probe.stderr
+    for folder in {tempfile.gettempdir(), os.environ.get("TMPDIR", "/tmp"), "/tmp"}:  # the compiler's own temp files
+        text = re.sub(re.escape(folder.rstrip("/")) + r"/[^\s'\"]+", "<temp>", text)
+    return text
+
+
+def build_key(directory: Path) -> str:
+    """Hash of a generated (not yet compiled) project: every generated file but the makefiles
+    (relative path and content), the Brian2 version, the compiler flags without paths and the
+    compiler's identity. Equal keys compile to the same binary."""
+    import brian2 as b2
+
+    directory = Path(directory)
+    digest = hashlib.sha256(f"brian2 {b2.__version__}\n".encode())
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative in _NOT_CODE or relative.startswith("results/") or path.suffix == ".o":
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    flags = _flags((directory / "makefile").read_text()) if (directory / "makefile").exists() else []
+    compile_flags = tuple(f for f in flags if f not in ("-c",) and not f.startswith(("-Wl,", "-I")))
+    digest.update(json.dumps(flags).encode())
+    digest.update(_compiler_identity(os.environ.get("CXX", "g++"), compile_flags).encode())
+    return digest.hexdigest()[:20]
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def build_is_complete(directory: Path) -> bool:
+    """Whether ``directory`` holds a finished build: its completion marker names the size and
+    SHA-256 of an executable ``main`` that matches them."""
+    binary = Path(directory) / "main"
+    try:
+        marker = json.loads((Path(directory) / BUILD_MARKER).read_text())
+        return (
+            binary.is_file()
+            and binary.stat().st_size == marker["main_bytes"]
+            and os.access(binary, os.X_OK)
+            and _file_sha256(binary) == marker["main_sha256"]
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _write_marker(directory: Path) -> None:
+    binary = directory / "main"
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        raise RuntimeError(f"the compiler left no executable {binary}")
+    with open(binary, "rb") as f:
+        os.fsync(f.fileno())
+    marker = {"main_bytes": binary.stat().st_size, "main_sha256": _file_sha256(binary)}
+    with open(directory / BUILD_MARKER, "w") as f:
+        json.dump(marker, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _remove(path: Path) -> None:
+    """Move ``path`` aside (one rename) and delete it."""
+    trash = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        path.rename(trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def _interrupted(error: RuntimeError) -> bool:
+    """Whether Brian2's "Project compilation failed (error code: N)" reports a ``make`` ended by
+    SIGINT (Ctrl-C to the process group). Brian2 runs make through ``os.system``, which ignores
+    SIGINT in this process while it waits, and reports the raw wait status: ``N & 0x7f`` is the
+    signal that ended the shell."""
+    match = re.search(r"compilation failed \(error code: (\d+)\)", str(error))
+    return bool(match) and int(match.group(1)) & 0x7F == signal.SIGINT
+
+
+def _compile(device, generated: Path, final: Path) -> None:
+    """Compile the project generated in ``generated`` into ``final``: in a temporary folder
+    beside it, then marker, then one rename (a killed build leaves no ``final``)."""
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    for prefix in (".building", ".trash"):  # left by killed earlier builds of this key (we hold its lock)
+        for stale in final.parent.glob(f"{prefix}-{final.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+    building = final.with_name(f".building-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        shutil.copytree(generated, building)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(building, 0o777 & ~umask)  # mkdtemp made the generated folder private; a cache may be shared
+        try:
+            device.compile_source(str(building), get_compiler_and_args()[0], debug=False, clean=False)
+        except RuntimeError as error:
+            if _interrupted(error):
+                raise KeyboardInterrupt("interrupted while compiling: no build was kept") from error
+            raise
+        _write_marker(building)
+        if final.exists():  # an incomplete or damaged build of the same key
+            _remove(final)
+        os.rename(building, final)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+
+
+def _cached_build(device, structure: CircuitStructure, cache: Path) -> tuple[Path, bool]:
+    """The build folder of the project the device holds, and whether this call compiled it."""
+    from filelock import FileLock
+
+    generated = Path(tempfile.mkdtemp(prefix="ketamine-sim-code-"))
+    try:
+        device.build(directory=str(generated), compile=False, run=False, with_output=False)
+        final = cache / f"{safe_name(structure.name)}-{build_key(generated)}"
+        if build_is_complete(final):
+            return final, False
+        if not _writable(cache):
+            from experiments.errors import ConfigError
+
+            state = "an incomplete build" if final.exists() else "no build"
+            raise ConfigError(
+                "backend.cache_dir",
+                f"the build cache {cache} is not writable and holds {state} of "
+                f"circuit {structure.name!r} ({final.name}); choose a writable "
+                "folder with backend.cache_dir=PATH (or $KETAMINE_SIM_CACHE)",
+            )
+        with FileLock(str(final) + ".lock"):
+            if build_is_complete(final):  # another process finished it while we waited
+                return final, False
+            log.info("compiling circuit %s into %s: once per generated code, about a minute", structure.name, final)
+            _compile(device, generated, final)
+            return final, True
+    finally:
+        shutil.rmtree(generated, ignore_errors=True)

@@ -1,0 +1,304 @@
+"""Run a compiled circuit's binary directly: no Brian2 objects, no code generation.
+
+A window of ``cpp_standalone`` is one run of the build's ``main`` with the window's values as
+run arguments (``group.variable=value`` or ``=file``). Brian2 needs the circuit's objects and
+its generated code to name those arguments and the result files; it generates the whole
+project again in every process (about a third of a small run's CPU) although the binary
+exists. Once a build has been found or compiled, its *call file* records what calling it
+takes, and later processes run it from that alone:
+
+- ``inputs``: per target (population or synapse group) and variable, the run-argument name,
+  its dtype and size (None for a synapse variable, whose size is drawn in the binary);
+- ``outputs``: per target and variable, the result file and dtype; ``spikes``: the spike
+  monitors' time and index files; ``sites``: the pyramidal synapses' spine flags and indices.
+
+The call file lives in the cache as ``calls/<circuit>-<structure key>.json``
+(`structure_key`): a hash of the circuit structure, of the source code that generates
+the project (the ``circuits`` package and the engine modules), of the Brian2 version, of
+Brian2's preference files and compiler variables, and of the compiler's identity. What would
+change the generated code or its compilation changes the key; a changed key finds no call
+file and the process generates the project once, as before (the generated code's own key
+still decides whether it compiles). Windows from a call file are bit-identical to Brian2's
+``device.run`` of the same build (tests/experiments/test_direct_engine.py).
+
+The binary runs with ``OMP_NUM_THREADS`` set to the structure's threads (the team size its
+array set-up loops start before ``main`` sets it) and ``OMP_WAIT_POLICY`` (``passive``: idle
+threads sleep instead of spinning, so a loaded machine slows a window in proportion to the
+load; see ``backend.wait_policy``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from circuits.spiking.cells import POPULATIONS
+from circuits.spiking.network import CircuitStructure
+from circuits.spiking.window import INIT_VARIABLES, OUTPUT_VARIABLES, variables
+from experiments.files import atomic_write
+from experiments.paths import ROOT, WAIT_POLICIES
+from experiments.simulation.builds import _compiler_identity, build_is_complete, safe_name
+from experiments.simulation.windows import CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV, WindowOutput, _thread_seeds
+
+#: Version of the call file's layout; another version is ignored (the project is generated anew).
+CALL_VERSION = 1
+#: The source code that generates the project: a change to any of it changes the structure key.
+_GENERATING_SOURCES = (
+    "circuits",
+    "experiments/simulation/engine.py",
+    "experiments/simulation/builds.py",
+    "experiments/simulation/windows.py",
+    "experiments/simulation/direct.py",
+)
+#: Environment variables that change how Brian2 compiles.
+_COMPILER_VARIABLES = ("CXX", "CC", "CXXFLAGS", "CFLAGS", "LDFLAGS", "CPATH", "LIBRARY_PATH")
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for entry in _GENERATING_SOURCES:
+        path = ROOT / entry
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _brian_preference_files() -> list[Path]:
+    """Brian2's preference files: the user's and the working folder's (its defaults are code,
+    covered by its version)."""
+    return [Path.home() / ".brian" / "user_preferences", Path.cwd() / "brian_preferences"]
+
+
+def structure_key(structure: CircuitStructure) -> str:
+    """What decides a circuit's generated project and its compilation, hashed.
+
+    Parameters
+    ----------
+    structure : CircuitStructure
+        The compiled structure (sizes, connectivity, time step, window, threads, ...).
+
+    Returns
+    -------
+    str
+        20 hexadecimal digits of a SHA-256 over the structure, the generating source code,
+        the Brian2 version, Brian2's preference files, the compiler variables and the
+        compiler's identity (``$CXX -### -march=native``).
+    """
+    digest = hashlib.sha256(structure.digest().encode())
+    digest.update(_source_digest().encode())
+    digest.update(f"brian2 {importlib.metadata.version('brian2')}".encode())
+    for role, file in enumerate(_brian_preference_files()):  # their content, not where they are
+        digest.update(f"{role}:".encode() + (file.read_bytes() if file.is_file() else b"-") + b"\0")
+    digest.update(json.dumps({k: os.environ.get(k) for k in _COMPILER_VARIABLES}).encode())
+    digest.update(_compiler_identity(os.environ.get("CXX", "g++"), ("-march=native",)).encode())
+    return digest.hexdigest()[:20]
+
+
+def call_file(cache: Path, structure: CircuitStructure) -> Path:
+    """Where the call file of ``structure``'s build lives in ``cache``."""
+    return Path(cache) / "calls" / f"{safe_name(structure.name)}-{structure_key(structure)}.json"
+
+
+# --------------------------------------------------------------------------- writing the call file
+def call_of(circuit, device, build: Path) -> dict:
+    """The call file's content for a built circuit (Brian2 objects and the standalone device)."""
+
+    def spec(variable, size=True) -> dict:
+        out = {"file": device.get_array_filename(variable), "dtype": np.dtype(variable.dtype).str}
+        if size:
+            out["size"] = None if variable.dynamic else int(variable.size)
+        return out
+
+    inputs, outputs, spikes = {}, {}, {}
+    for target in (*POPULATIONS, "pyr_to_pyr"):
+        group = circuit.groups[target] if target in circuit.groups else circuit.synapses[target]
+        inputs[target] = {
+            name: {**spec(group.variables[name]), "arg": f"{group.name}.{name}"}
+            for name in variables(INIT_VARIABLES, target)
+        }
+        outputs[target] = {name: spec(group.variables[name], False) for name in variables(OUTPUT_VARIABLES, target)}
+    for pop in POPULATIONS:
+        monitor = circuit.spike_monitors[pop]
+        spikes[pop] = {"t": spec(monitor.variables["t"], False), "i": spec(monitor.variables["i"], False)}
+    synapses = circuit.synapses["pyr_to_pyr"]
+    sites = {
+        "pre": spec(synapses.variables["_synaptic_pre"], False),
+        "post": spec(synapses.variables["_synaptic_post"], False),
+    }
+    return {
+        "version": CALL_VERSION,
+        "build": build.name,
+        "inputs": inputs,
+        "outputs": outputs,
+        "spikes": spikes,
+        "sites": sites,
+    }
+
+
+def write_call(path: Path, call: dict) -> bool:
+    """Write the call file (atomically); False where the cache is not writable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: tmp.write_text(json.dumps(call, indent=1) + "\n"))
+        return True
+    except OSError:
+        return False
+
+
+def read_call(path: Path) -> dict | None:
+    """The call file at ``path`` if it is readable, of this version and names a finished build."""
+    try:
+        call = json.loads(Path(path).read_text())
+        if call.get("version") != CALL_VERSION:
+            return None
+        build = Path(path).parent.parent / call["build"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return call if build_is_complete(build) else None
+
+
+# --------------------------------------------------------------------------- running the binary
+def binary_environment(threads: int, wait_policy: str = "passive") -> dict[str, str]:
+    """The variables a window's binary runs with (besides the seeds).
+
+    >>> binary_environment(2)
+    {'LD_BIND_NOW': '1', 'OMP_NUM_THREADS': '2', 'OMP_WAIT_POLICY': 'passive'}
+    """
+    if wait_policy not in WAIT_POLICIES:
+        raise ValueError(f"wait_policy must be one of {WAIT_POLICIES}, got {wait_policy!r}")
+    # LD_BIND_NOW: what Brian2's device.run sets (prefs.devices.cpp_standalone.run_environment_variables)
+    return {"LD_BIND_NOW": "1", "OMP_NUM_THREADS": str(max(int(threads), 1)), "OMP_WAIT_POLICY": wait_policy}
+
+
+def _argument(spec: dict, target: str, name: str, value, folder: Path) -> str:
+    """``arg=value`` for a scalar, else ``arg=file`` with the array written into ``folder``
+    (as Brian2's ``_prepare_variableview_run_arg`` does)."""
+    array = np.asarray(value, dtype=np.dtype(spec["dtype"]))
+    if array.ndim == 0 or array.size == 1:
+        return f"{spec['arg']}={array.item()!r}"
+    if array.ndim != 1 or (spec["size"] is not None and array.size != spec["size"]):
+        raise TypeError(f"incorrect size for {target}.{name}: expected {spec['size']}, got shape {array.shape}")
+    file = folder / f"init_{target}_{name}.dat"
+    array.tofile(file)
+    return f"{spec['arg']}={file}"
+
+
+def _read(folder: Path, spec: dict) -> np.ndarray:
+    return np.fromfile(folder / spec["file"], dtype=np.dtype(spec["dtype"]))
+
+
+class DirectEngine:
+    """A finished build run from its call file: one process of ``main`` per window.
+
+    Parameters
+    ----------
+    structure : CircuitStructure
+        The circuit (its threads set ``OMP_NUM_THREADS``).
+    build : Path
+        The build folder (holds ``main``).
+    call : dict
+        The build's call file content (`call_of`).
+    wait_policy : {"passive", "active"}
+        ``OMP_WAIT_POLICY`` of the binary.
+    build_s : float
+        Seconds spent finding (or building) the binary, reported as the run's build time.
+    recompiled : bool
+        Whether this process compiled the build.
+    """
+
+    backend = "cpp_standalone"
+
+    def __init__(
+        self,
+        structure: CircuitStructure,
+        build: Path,
+        call: dict,
+        wait_policy: str = "passive",
+        build_s: float = 0.0,
+        recompiled: bool = False,
+    ):
+        self.structure, self.directory, self.call = structure, Path(build), call
+        self.environment = binary_environment(structure.threads, wait_policy)
+        self.timings = {"build_s": build_s}
+        self.recompiled = recompiled
+
+    @classmethod
+    def find(cls, structure: CircuitStructure, cache: Path, wait_policy: str = "passive") -> DirectEngine | None:
+        """The engine of ``structure``'s finished build in ``cache``, or None (no call file for
+        this structure key, or its build is gone or damaged)."""
+        start = time.perf_counter()
+        path = call_file(cache, structure)
+        call = read_call(path)
+        if call is None:
+            return None
+        return cls(structure, path.parent.parent / call["build"], call, wait_policy, time.perf_counter() - start)
+
+    def run_window(self, values: dict[str, dict[str, object]], connect_seed: int, noise_seed: int):
+        """Run one window: the contract of ``experiments.simulation.engine.StandaloneEngine.run_window``."""
+        threads = self.structure.threads
+        environment = {
+            **os.environ,
+            **self.environment,
+            CONNECT_SEEDS_ENV: _thread_seeds(connect_seed, "connectivity", threads),
+            NOISE_SEEDS_ENV: _thread_seeds(noise_seed, "noise", threads),
+        }
+        scratch = Path(tempfile.mkdtemp(prefix="ketamine-sim-window-"))
+        start = time.perf_counter()
+        try:
+            results = scratch / "results"
+            results.mkdir()
+            arguments = [
+                _argument(self.call["inputs"][target][name], target, name, value, scratch)
+                for target, target_values in values.items()
+                for name, value in target_values.items()
+            ]
+            self._run(["--results_dir", f"{results}/", *arguments], environment, results)
+            spikes = {
+                pop: (
+                    np.asarray(_read(results, self.call["spikes"][pop]["t"]), dtype=float),
+                    np.asarray(_read(results, self.call["spikes"][pop]["i"]), dtype=np.int64),
+                )
+                for pop in POPULATIONS
+            }
+            state = {
+                pop: {
+                    name: np.asarray(_read(results, spec), dtype=float)
+                    for name, spec in self.call["outputs"][pop].items()
+                }
+                for pop in POPULATIONS
+            }
+            sites = {"spine": _read(results, self.call["outputs"]["pyr_to_pyr"]["spine"]).astype(float) > 0.5}
+            if "pyr_to_pyr" not in values:
+                sites.update({key: _read(results, spec).astype(np.int64) for key, spec in self.call["sites"].items()})
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites)
+
+    def _run(self, arguments: list[str], environment: dict[str, str], results: Path) -> None:
+        with open(results / "stdout.txt", "w") as stdout:
+            code = subprocess.call(["./main", *arguments], cwd=self.directory, env=environment, stdout=stdout)
+        if code:
+            text = (results / "stdout.txt").read_text(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(
+                f"the circuit's binary failed (exit {code}) in {self.directory}: {' | '.join(text) or 'no output'}"
+            )
+        # The binary ends its run loop early on SIGINT ("Simulation stop requested") and still
+        # exits 0; its last_run_info.txt ("<wall s> <completed fraction>") says how far it got.
+        try:
+            completed = float((results / "last_run_info.txt").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            completed = 0.0
+        if completed < 1.0 - 1e-9:
+            raise KeyboardInterrupt(
+                f"the window's binary was interrupted after {100 * completed:.1f}% of the "
+                f"window: a truncated window is never used"
+            )

@@ -18,8 +18,9 @@ SEEDS_DIR = ROOT / "seeds"
 HYPOTHESIS_DIR = ROOT / "configs" / "hypothesis"
 #: Brian2 backends a window can run on (``backend.name``).
 BACKENDS = ("cpp_standalone", "cython", "numpy")
-#: OpenMP wait policies a compiled window can run with (``backend.wait_policy``).
-WAIT_POLICIES = ("passive", "active")
+#: OpenMP wait policies a compiled window can run with (``backend.wait_policy``; ``auto``: the
+#: OpenMP runtime's own, which for GNU spins about 0.3 ms, then sleeps).
+WAIT_POLICIES = ("passive", "active", "auto")
 
 
 def default_cache_dir() -> Path:

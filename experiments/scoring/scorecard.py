@@ -198,8 +198,11 @@ def _finished(directory: Path) -> bool:
 
 
 def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float = 120.0) -> None:
-    """Run every planned run not already finished, each in a fresh process (``run_one(overrides,
-    directory)``, a module-level function that runs the experiment of the overrides).
+    """Run every planned run not already finished in ``n_jobs`` worker processes
+    (``run_one(overrides, directory)``, a module-level function that runs the experiment of
+    the overrides). A worker runs one planned run after another: its imports and the circuit's
+    compiled build, run directly from its call file, serve all of them; each run writes
+    only into its own folder.
 
     Ctrl-C (or a notebook's interrupt) stops the scorecard: no new run starts, running ones
     are asked to stop after their current window (they write nothing), those still running
@@ -209,7 +212,7 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
     log.info("scorecard: %d runs, %d already finished", len(set(runs)), len(set(runs)) - len(todo))
     if not todo:
         return
-    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn"), max_tasks_per_child=1)
+    pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn"))
     with Interrupts("the scorecard stops after the current windows of its running runs") as interrupts:
         try:
             futures = {pool.submit(run_one, r.overrides, str(r.directory)): r for r in todo}
@@ -245,8 +248,8 @@ def _stop_workers(pool: ProcessPoolExecutor, grace_s: float) -> None:
     and writes nothing) and end those still alive after ``grace_s`` (a worker that is compiling
     ignores SIGINT until make returns).
 
-    With one task per worker the executor replaces a worker that ended, and a replacement may
-    already hold a queued run: every worker it starts meanwhile is asked to stop too, until the
+    The executor may start a worker meanwhile (it replaces one that ended), and that worker may
+    already hold a queued run: every worker it starts is asked to stop too, until the
     executor's own thread has ended, so that no run goes on after the scorecard stopped and
     the interpreter's exit does not wait for one."""
     # the executor forgets both on shutdown; its thread keeps adding workers to the same dict

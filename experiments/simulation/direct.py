@@ -176,7 +176,10 @@ def binary_environment(threads: int, wait_policy: str = "passive") -> dict[str, 
     if wait_policy not in WAIT_POLICIES:
         raise ValueError(f"wait_policy must be one of {WAIT_POLICIES}, got {wait_policy!r}")
     # LD_BIND_NOW: what Brian2's device.run sets (prefs.devices.cpp_standalone.run_environment_variables)
-    return {"LD_BIND_NOW": "1", "OMP_NUM_THREADS": str(max(int(threads), 1)), "OMP_WAIT_POLICY": wait_policy}
+    environment = {"LD_BIND_NOW": "1", "OMP_NUM_THREADS": str(max(int(threads), 1))}
+    if wait_policy != "auto":
+        environment["OMP_WAIT_POLICY"] = wait_policy
+    return environment
 
 
 def _argument(spec: dict, target: str, name: str, value, folder: Path) -> str:

@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -78,6 +79,39 @@ def _brian_preference_files() -> list[Path]:
     return [Path.home() / ".brian" / "user_preferences", Path.cwd() / "brian_preferences"]
 
 
+#: Brian2 preferences outside the key: those the engine sets itself for every build, and the
+#: runtime target (the runtime engines set it; standalone code does not read it).
+_MANAGED_PREFERENCES = frozenset(
+    {
+        "codegen.target",
+        "devices.cpp_standalone.openmp_threads",
+        "devices.cpp_standalone.extra_make_args_unix",
+        "devices.cpp_standalone.run_environment_variables",
+    }
+)
+#: Brian2 preference categories that change generated code or its compilation.
+_CODE_PREFERENCES = ("codegen", "core", "devices.cpp_standalone", "GSL")
+
+
+def _changed_brian_preferences() -> dict[str, str]:
+    """Brian2 preferences that differ from their defaults in this process (set in Python or
+    from a preference file), if Brian2 is imported; ``{}`` when it is not (then only the
+    preference files can differ, and their content is in the key)."""
+    if "brian2" not in sys.modules:
+        return {}
+    from brian2 import prefs
+
+    changed = {}
+    for category, (registered, _) in prefs.pref_register.items():
+        if not category.startswith(_CODE_PREFERENCES):
+            continue
+        for name, preference in registered.items():
+            key = f"{category}.{name}"
+            if key not in _MANAGED_PREFERENCES and repr(prefs[key]) != repr(preference.default):
+                changed[key] = repr(prefs[key])
+    return changed
+
+
 def structure_key(structure: CircuitStructure) -> str:
     """What decides a circuit's generated project and its compilation, hashed.
 
@@ -90,14 +124,17 @@ def structure_key(structure: CircuitStructure) -> str:
     -------
     str
         20 hexadecimal digits of a SHA-256 over the structure, the generating source code,
-        the Brian2 version, Brian2's preference files, the compiler variables and the
-        compiler's identity (``$CXX -### -march=native``).
+        the Brian2 version, Brian2's preference files and (where Brian2 is imported) its
+        preferences that differ from the defaults, the compiler variables and the compiler's
+        identity (``$CXX -### -march=native``). Computed once per engine, before Brian2
+        builds anything in the process.
     """
     digest = hashlib.sha256(structure.digest().encode())
     digest.update(_source_digest().encode())
     digest.update(f"brian2 {importlib.metadata.version('brian2')}".encode())
     for role, file in enumerate(_brian_preference_files()):  # their content, not where they are
         digest.update(f"{role}:".encode() + (file.read_bytes() if file.is_file() else b"-") + b"\0")
+    digest.update(json.dumps(_changed_brian_preferences(), sort_keys=True).encode())
     digest.update(json.dumps({k: os.environ.get(k) for k in _COMPILER_VARIABLES}).encode())
     digest.update(_compiler_identity(os.environ.get("CXX", "g++"), ("-march=native",)).encode())
     return digest.hexdigest()[:20]
@@ -235,11 +272,14 @@ class DirectEngine:
         self.recompiled = recompiled
 
     @classmethod
-    def find(cls, structure: CircuitStructure, cache: Path, wait_policy: str = "passive") -> DirectEngine | None:
+    def find(
+        cls, structure: CircuitStructure, cache: Path, wait_policy: str = "passive", path: Path | None = None
+    ) -> DirectEngine | None:
         """The engine of ``structure``'s finished build in ``cache``, or None (no call file for
-        this structure key, or its build is gone or damaged)."""
+        this structure key, or its build is gone or damaged). ``path``: the call file, if
+        already known (`call_file`)."""
         start = time.perf_counter()
-        path = call_file(cache, structure)
+        path = path or call_file(cache, structure)
         call = read_call(path)
         if call is None:
             return None

@@ -71,11 +71,12 @@ def make_engine(
     if backend != "cpp_standalone":
         return RuntimeEngine(structure, backend)
     cache = Path(cache_dir or default_cache_dir()).expanduser()
-    found = DirectEngine.find(structure, cache, wait_policy) if direct else None
+    calls = call_file(cache, structure)  # before Brian2 builds anything here
+    found = DirectEngine.find(structure, cache, wait_policy, calls) if direct else None
     if found is not None:
         log.info("circuit %s: the compiled build %s, run directly", structure.name, found.directory.name)
         return found
-    engine = StandaloneEngine(structure, cache, wait_policy)
+    engine = StandaloneEngine(structure, cache, wait_policy, calls)
     if not direct:
         return engine
     return DirectEngine(
@@ -154,7 +155,9 @@ class StandaloneEngine:
 
     backend = "cpp_standalone"
 
-    def __init__(self, structure: CircuitStructure, cache_dir: Path, wait_policy: str = "passive"):
+    def __init__(
+        self, structure: CircuitStructure, cache_dir: Path, wait_policy: str = "passive", calls: Path | None = None
+    ):
         import brian2 as b2
 
         self.structure = structure
@@ -179,7 +182,8 @@ class StandaloneEngine:
         self.directory, self.recompiled = _cached_build(device, structure, Path(cache_dir).expanduser())
         device.project_dir = str(self.directory)
         self.call = call_of(self.circuit, device, self.directory)
-        write_call(call_file(Path(cache_dir).expanduser(), structure), self.call)  # later processes skip the codegen
+        # later processes skip the code generation
+        write_call(calls or call_file(Path(cache_dir).expanduser(), structure), self.call)
         self.timings["build_s"] = time.perf_counter() - start
         log.info(
             "circuit %s (%s): %s in %.1f s",

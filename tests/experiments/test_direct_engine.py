@@ -45,6 +45,31 @@ def test_the_structure_key_follows_brians_preferences_and_the_compiler(tmp_path,
     assert D.structure_key(structure) != key
 
 
+KEY = """
+import sys
+from experiments import config as C
+from experiments.api import compose_config
+from experiments.simulation.direct import structure_key
+if sys.argv[1] != "plain":
+    import brian2
+    brian2.prefs.codegen.target = "numpy"  # what a runtime engine sets: not read by standalone code
+if sys.argv[1] == "changed":
+    brian2.prefs["codegen.cpp.extra_compile_args_gcc"] = ["-O1"]
+print(structure_key(C.circuit_structure(compose_config(["circuit=small"]))))
+"""
+
+
+def test_the_structure_key_is_the_same_with_brian2_imported_unless_a_preference_changed():
+    def key(mode: str) -> str:
+        proc = subprocess.run([sys.executable, "-c", KEY, mode], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout.strip().splitlines()[-1]
+
+    plain = key("plain")
+    assert key("imported") == plain
+    assert key("changed") != plain
+
+
 def test_a_call_file_without_its_build_is_not_used(tmp_path):
     structure = C.circuit_structure(compose_config(SMALL))
     path = D.call_file(tmp_path, structure)

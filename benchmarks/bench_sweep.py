@@ -10,8 +10,11 @@ one compiled build, then runs the same command again into the same sweep folder 
 run is skipped as finished). Reports, from ``sweep_index.csv`` and each run's provenance:
 
 * runs per minute over the sweep's wall time (process start to index written);
-* build share: the runs' build time (code generation, then ``make``: a compile, a relink or
-  nothing) over their summed wall time; and the share of the runs that compiled or relinked;
+* sweep efficiency: the runs' spiking windows' summed wall time over (sweep wall time x
+  ``n_jobs``), the share of the workers' time spent simulating;
+* build share: the runs' build time (finding the call file; or code generation, then
+  ``make``: a compile, a relink or nothing) over their summed wall time; and the share of
+  the runs that compiled or relinked;
 * the time of the resumed sweep, in which nothing runs.
 """
 
@@ -83,6 +86,7 @@ def main() -> None:
     if len(done) != args.runs:
         sys.exit(f"expected {args.runs} finished runs, the index has {len(done)}")
     job_s = sum(float(r["wall_time_s"]) for r in done)
+    windows_s = sum(float(r["windows_s"]) for r in done)
     build_s = sum(float(r["build_s"]) for r in done)
     rebuilt = [r for r in done if r["recompiled"] == "True"]
     rebuilt_s = sum(float(r["build_s"]) for r in rebuilt)
@@ -99,6 +103,8 @@ def main() -> None:
     print(f"| sweep wall time (s) | {wall:.1f} |")
     print(f"| runs per minute | {60 * args.runs / wall:.1f} |")
     print(f"| summed run wall time (s) | {job_s:.1f} |")
+    print(f"| summed spiking-window wall time (s) | {windows_s:.1f} |")
+    print(f"| sweep efficiency: window time / (sweep wall x n_jobs) | {windows_s / (wall * args.n_jobs):.2f} |")
     print(f"| build share of run time (code generation + make) | {100 * build_s / job_s:.1f}% |")
     print(
         f"| runs that compiled or relinked | {len(rebuilt)} of {len(done)}, {rebuilt_s:.1f} s "

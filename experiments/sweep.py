@@ -271,8 +271,9 @@ def run_job(
 
 def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
     """Per population ``<pop>_rate_baseline_hz`` (window 0), ``_max_hz`` and ``_min_hz`` (over
-    all windows), plus ``n_windows``, ``wall_time_s``, ``build_s`` and ``recompiled`` from the
-    provenance; read from ``results.h5`` without its spikes."""
+    all windows), plus ``n_windows``, ``wall_time_s``, ``build_s``, ``windows_s`` (the spiking
+    windows' summed wall time) and ``recompiled`` from the provenance; read from ``results.h5``
+    without its spikes."""
     import numpy as np
 
     from experiments.results import read_summary
@@ -290,6 +291,7 @@ def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
         wall = provenance["wall_time_s"]
         out["wall_time_s"] = round(float(wall.get("total", float("nan"))), 3)
         out["build_s"] = round(float(wall.get("build", float("nan"))), 3)
+        out["windows_s"] = round(float(wall.get("windows", float("nan"))), 3)
     if "recompiled" in provenance and not isinstance(provenance["recompiled"], dict):
         out["recompiled"] = bool(provenance["recompiled"])
     return out

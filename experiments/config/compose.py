@@ -260,8 +260,8 @@ def _launcher_choice(job: Sequence[str]) -> str:
 
 def _compose(job: list[str], config_name: str) -> DictConfig:
     """The job's composition with its ``hydra`` node; plain value overrides are applied to a
-    kept composition of the others, as `compose_config` does (not when the job touches Hydra's
-    own groups or keys, whose configs plugins register)."""
+    kept composition of the others, as `compose_config` does (not when the job chooses an
+    option of Hydra's own groups, ``hydra/launcher=...``, whose configs plugins register)."""
     import copy
 
     from hydra import compose
@@ -270,7 +270,7 @@ def _compose(job: list[str], config_name: str) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     groups, values = _split_value_overrides(job)
-    if values and not any(text.lstrip("+~").startswith("hydra") for text in groups):
+    if values and not any(text.lstrip("+~").startswith("hydra/") for text in groups):
         try:
             cfg = copy.deepcopy(_composed(tuple(groups), config_name, with_hydra=True))
             for key, value in values:

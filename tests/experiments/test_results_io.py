@@ -111,13 +111,13 @@ def test_sweep_key_readouts_from_the_summary(tmp_path):
 
     data = make_data()
     data.provenance["recompiled"] = False
-    data.provenance["wall_time_s"] = {"build": 3.14159, "total": 12.3456}
+    data.provenance["wall_time_s"] = {"build": 3.14159, "windows": 7.0001, "total": 12.3456}
     row = sweep.key_readouts(write_results(tmp_path / "results.h5", data))
     rate = data.readouts["pv"]["rate"]
     assert row["n_windows"] == 3
     assert row["pv_rate_baseline_hz"] == round(float(rate[0]), 4)
     assert (row["pv_rate_max_hz"], row["pv_rate_min_hz"]) == (round(rate.max(), 4), round(rate.min(), 4))
-    assert (row["wall_time_s"], row["build_s"], row["recompiled"]) == (12.346, 3.142, False)
+    assert (row["wall_time_s"], row["build_s"], row["windows_s"], row["recompiled"]) == (12.346, 3.142, 7.0, False)
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])

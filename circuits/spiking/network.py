@@ -10,10 +10,17 @@ The circuit is split in two parts on purpose:
   drug concentrations and the carried-over block state. They enter as per-neuron variables
   (Brian2 `run_args` in standalone mode).
 
-Connectivity is random (Bernoulli, probability per pathway); weights are given for
-`reference_counts` presynaptic cells and scaled by reference/actual count, so that a
-smaller circuit keeps the mean synaptic input (the 1600/N_E scaling of Wang 2002
-[@wang2002probabilistic]).
+Connectivity is random, one of two rules (``CircuitStructure.connectivity``):
+
+* ``fixed_probability`` (default): every pair is connected with the pathway's probability p
+  (Bernoulli). Weights are given for `reference_counts` presynaptic cells and scaled by
+  reference/actual count, so that a smaller circuit keeps the mean synaptic input (the
+  1600/N_E scaling of Wang 2002 [@wang2002probabilistic]); synapses grow with N^2.
+* ``fixed_indegree``: every postsynaptic cell receives exactly K = round(p x reference count)
+  synapses per pathway from distinct presynaptic cells drawn at random, and weights are not
+  scaled: each cell sees the reference circuit's mean input at any size, and synapses grow
+  with N (the rule of Brunel's sparse networks, C_E and C_I inputs per cell, Brunel 2000
+  [@brunel2000dynamics]; NEST's ``fixed_indegree``). Needs K <= the presynaptic count.
 
 Every random stream of a run (connectivity, initial potentials, noise per window) is
 seeded from the run's seed by [`stream_seed`][circuits.spiking.network.stream_seed] or
@@ -48,6 +55,8 @@ from .window import DRIVE_VARIABLES, SPINE_SITE_VARIABLES
 
 Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
 
+#: How synapses are drawn (``circuit.connectivity``; see the module's docstring).
+CONNECTIVITY_RULES = ("fixed_probability", "fixed_indegree")
 #: Largest accepted run seed: seeds are integers in [0, 2**32 - 1].
 SEED_MAX = 2**32 - 1
 
@@ -83,6 +92,8 @@ class CircuitStructure:
     #: Fraction of potential pyramidal-to-pyramidal sites present in the healthy steady state
     #: (circuits/slow/plasticity.py): pyr->pyr is compiled with probability p / spine_occupancy.
     spine_occupancy: float
+    #: ``fixed_probability`` or ``fixed_indegree`` (see the module's docstring).
+    connectivity: str
 
     def __post_init__(self) -> None:
         for pop in POPULATIONS:
@@ -103,6 +114,31 @@ class CircuitStructure:
             )
         if not 0 <= self.transient_s < self.window_s:
             raise ValueError(f"transient_s must be in [0, window_s), got {self.transient_s}")
+        if self.connectivity not in CONNECTIVITY_RULES:
+            raise ValueError(f"connectivity must be one of {CONNECTIVITY_RULES}, got {self.connectivity!r}")
+        if self.connectivity == "fixed_indegree":
+            for pre, post in self.connection_probability:
+                if self.in_degree(pre, post) > self.counts[pre]:
+                    raise ValueError(
+                        f"fixed_indegree: {pre}->{post} needs {self.in_degree(pre, post)} distinct {pre} cells "
+                        f"per {post} cell, the circuit has {self.counts[pre]}"
+                    )
+
+    def in_degree(self, pre: str, post: str) -> int:
+        """``fixed_indegree``: the synapses (pyr->pyr: potential spine sites) each ``post`` cell
+        receives from ``pre``, round(p x reference count of ``pre``): on pfc 230 from PV
+        (0.5 x 460) and 800 pyramidal spine sites (0.1 / 0.4 x 3200) per pyramidal cell."""
+        p = self.connection_probability.get((pre, post), 0.0)
+        if pre == post == "pyr":
+            p = p / self.spine_occupancy
+        return int(round(p * self.reference_counts[pre]))
+
+    def weight_scale(self, pre: str) -> float:
+        """Factor on the weights from ``pre`` cells: reference/actual count for
+        ``fixed_probability``, 1 for ``fixed_indegree``."""
+        if self.connectivity == "fixed_indegree":
+            return 1.0
+        return self.reference_counts[pre] / self.counts[pre]
 
     def digest(self) -> str:
         """Stable hash of the structure (pathways as 'pre->post' keys)."""
@@ -255,7 +291,10 @@ def build_circuit(
             },
             name=f"{pre}_to_{post}",
         )
-        syn.connect(p=p)
+        if structure.connectivity == "fixed_indegree":  # K distinct presynaptic cells per postsynaptic cell
+            syn.connect(i=f"k for k in sample(N_pre, size={structure.in_degree(pre, post)})")
+        else:
+            syn.connect(p=p)
         if sites:
             syn.run_regularly(
                 SPINE_SITE_DRAW,
@@ -420,7 +459,7 @@ def initial_values(
             "ampa_scale": drive.ampa_scale(float(concentrations_uM.get("hnk", 0.0)) if pop == "pyr" else 0.0),
         }
         for pre in POPULATIONS:
-            scale = structure.reference_counts[pre] / structure.counts[pre]
+            scale = structure.weight_scale(pre)
             pop_values[f"w_from_{pre}"] = 1e-9 * drive.weight_nS.get((pre, pop), 0.0) * scale
         for k in SPECIES:
             pop_values[f"c_{k}"] = float(concentrations_uM.get(k, 0.0)) if pop in drive.drug_targets else 0.0
@@ -449,6 +488,7 @@ def initial_values(
 __all__ = [
     "ACCUMULATORS",
     "BackgroundInput",
+    "CONNECTIVITY_RULES",
     "Circuit",
     "CircuitDrive",
     "CircuitStructure",

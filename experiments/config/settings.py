@@ -43,7 +43,7 @@ from circuits.slow.pharmacokinetics import (
 )
 from circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
 from circuits.spiking.cells import POPULATIONS, CellParameters
-from circuits.spiking.network import SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
+from circuits.spiking.network import CONNECTIVITY_RULES, SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
 from circuits.spiking.receptors import SynapseParameters
 from circuits.spiking.vesicles import VesicleParameters
 from experiments.errors import ConfigError
@@ -564,6 +564,16 @@ def circuit_structure(cfg) -> CircuitStructure:
         why=f"{MAX_STEPS_PER_WINDOW:.0e} steps of circuit.dt_ms per window",
     )
     transient_s = _number(cfg, f"{c}.transient_s", minimum=0, maximum=window_s * 0.9)
+    connectivity = _choice(cfg, f"{c}.connectivity", CONNECTIVITY_RULES)
+    try:
+        return _structure(cfg, c, dt_ms, cells, synapses, window_s, transient_s, connectivity)
+    except ValueError as error:
+        if connectivity == "fixed_indegree" and "fixed_indegree" in str(error):
+            raise ConfigError(f"{c}.connectivity", f"{error}; lower the probability or use fixed_probability") from None
+        raise
+
+
+def _structure(cfg, c, dt_ms, cells, synapses, window_s, transient_s, connectivity) -> CircuitStructure:
     return CircuitStructure(
         name=_path_name(cfg, f"{c}.name"),
         counts=_counts(cfg, f"{c}.counts"),
@@ -581,6 +591,7 @@ def circuit_structure(cfg) -> CircuitStructure:
         transient_s=transient_s,
         threads=int(_number(cfg, "backend.threads", minimum=1, maximum=MAX_THREADS, integer=True)),
         spine_occupancy=_spine_occupancy(cfg),
+        connectivity=connectivity,
     )
 
 

@@ -85,15 +85,21 @@ def make_engine(
 
 
 def _fresh_brian_state() -> None:
-    """Forget objects and devices of any earlier job in this process (sweep workers are reused)."""
+    """Forget objects and devices of any earlier job in this process (sweep workers are reused).
+    Brian2's preferences set in this process are kept (``reinit_devices`` would restore those
+    of import time, silently dropping, say, compiler flags set in a notebook)."""
     import gc
 
     import brian2 as b2
     from brian2.devices.device import reinit_devices
 
+    kept = {key: b2.prefs[key] for key in b2.prefs}
     gc.collect()  # free names of dead objects, so generated code (and the build) stays identical
     b2.set_device("runtime")
     reinit_devices()
+    for key, value in kept.items():
+        if b2.prefs[key] != value:
+            b2.prefs[key] = value
     b2.BrianLogger.suppress_name("openmp")  # "OpenMP code is not yet well tested": results are checked in tests
 
 

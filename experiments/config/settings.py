@@ -221,7 +221,7 @@ def _build(cls, cfg, path: str, specs: dict, given: dict | None = None, skip: tu
 # or the run would not fit in memory and time. Each is a free choice, a decade or more past
 # any published value, and each error names it.
 MAX_NEURONS = 200_000  #: cells per population (memory; pfc has 3200 pyramidal cells)
-MAX_SYNAPSES = 50_000_000  #: expected synapses of a circuit (memory, ~100 B each; pfc has about 2.6e6)
+MAX_SYNAPSES = 100_000_000  #: expected synapses of a circuit (memory: about 90 B each, benchmarks/bench_scale.py; pfc has about 3.5e6)
 MAX_WEIGHT_NS = 50.0  #: conductance step per spike (unitary cortical conductances are below ~10 nS)
 MAX_G_NMDA_NS = 1000.0  #: NMDA conductance of a fully bound cell (pfc: 30 nS)
 MAX_POTENTIAL_MV = 150.0  #: |membrane and reversal potentials| (physiological range -100 to +60 mV)
@@ -699,8 +699,11 @@ def _check_size(cfg) -> None:
     _counts(cfg, "circuit.reference_counts")
     probability = _pathways(cfg, "circuit.connection_probability", maximum=1)
     occupancy = _spine_occupancy(cfg)
+    reference = _counts(cfg, "circuit.reference_counts")
+    # fixed_indegree: each post cell gets p x reference count inputs, else p x actual count
+    presynaptic = reference if _get(cfg, "circuit.connectivity") == "fixed_indegree" else counts
     expected = sum(
-        p * counts[pre] * counts[post] / (occupancy if (pre, post) == ("pyr", "pyr") else 1.0)
+        p * presynaptic[pre] * counts[post] / (occupancy if (pre, post) == ("pyr", "pyr") else 1.0)
         for (pre, post), p in probability.items()
     )
     if expected > MAX_SYNAPSES:

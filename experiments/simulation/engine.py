@@ -171,7 +171,8 @@ class StandaloneEngine:
         start = time.perf_counter()
         _fresh_brian_state()
         b2.set_device("cpp_standalone", directory=None, build_on_run=False)
-        b2.prefs.devices.cpp_standalone.openmp_threads = structure.threads
+        # one thread: no OpenMP at all (entering ~30 parallel regions per time step costs a third of a small window)
+        b2.prefs.devices.cpp_standalone.openmp_threads = structure.threads if structure.threads > 1 else 0
         # Brian2's default `make -j` starts every compile job at once; bound it by the cores
         b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         b2.prefs.devices.cpp_standalone.run_environment_variables = binary_environment(structure.threads, wait_policy)

@@ -292,7 +292,7 @@ def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkey
     monkeypatch.setattr(
         protocol_run,
         "make_engine",
-        lambda structure, backend, cache_dir=None: _PoisonedEngine(FakeEngine(structure), 1, "q_nmda"),
+        lambda structure, **options: _PoisonedEngine(FakeEngine(structure), 1, "q_nmda"),
     )
     with pytest.raises(NumericalError, match="window '1 uM', population sst: state variable q_nmda"):
         run_experiment(cfg, tmp_path / "run")

@@ -603,6 +603,7 @@ def test_a_compile_ended_by_ctrl_c_is_an_interrupt():
 # CPython's executor thread may trip over the executor it was shut down under (its
 # _adjust_process_count reads _processes, set to None by shutdown): harmless, the thread ends
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.cli  # its workers are Python processes
 def test_ctrl_c_stops_a_scorecard(tmp_path):
     """SIGINT to the scorecard's process: no new run starts, running workers are stopped, and
     KeyboardInterrupt is raised within seconds (not after every planned run)."""

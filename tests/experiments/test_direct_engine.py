@@ -59,6 +59,7 @@ print(structure_key(C.circuit_structure(compose_config(["circuit=small"]))))
 """
 
 
+@pytest.mark.cli
 def test_the_structure_key_is_the_same_with_brian2_imported_unless_a_preference_changed():
     def key(mode: str) -> str:
         proc = subprocess.run([sys.executable, "-c", KEY, mode], capture_output=True, text=True, timeout=300)

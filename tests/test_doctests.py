@@ -52,6 +52,7 @@ MODULES = {
     "experiments.paths": 0,
     "experiments.results": 33,
     "experiments.simulation.direct": 1,
+    "experiments.simulation.engine": 2,
     "experiments.simulation.timeline": 0,
     "experiments.simulation.tracks": 1,
     "experiments.simulation.tracks.base": 11,

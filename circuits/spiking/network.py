@@ -94,6 +94,9 @@ class CircuitStructure:
     spine_occupancy: float
     #: ``fixed_probability`` or ``fixed_indegree`` (see the module's docstring).
     connectivity: str
+    #: Compile the state updates to vector instructions (``backend.vectorise``): finite math
+    #: and enough run-time alias checks for GCC to vectorise the per-neuron loops.
+    vectorise: bool
 
     def __post_init__(self) -> None:
         for pop in POPULATIONS:

@@ -410,6 +410,7 @@ READ_ONLY = {
         "backend.cache_dir",
         "backend.direct",
         "backend.wait_policy",
+        "backend.vectorise",
         "output",
         "scorecard",
         "experiment.name",
@@ -549,7 +550,8 @@ def cache_dir(cfg) -> Path | None:
 
 
 def circuit_structure(cfg) -> CircuitStructure:
-    """The compiled structure of the circuit (``circuit.*``, ``block.*``, ``backend.threads``)."""
+    """The compiled structure of the circuit (``circuit.*``, ``block.*``, ``backend.threads``,
+    ``backend.vectorise``)."""
     c = "circuit"
     dt_ms = _dt_ms(cfg)
     cells = _cells(cfg, dt_ms)
@@ -590,6 +592,7 @@ def _structure(cfg, c, dt_ms, cells, synapses, window_s, transient_s, connectivi
         window_s=window_s,
         transient_s=transient_s,
         threads=int(_number(cfg, "backend.threads", minimum=1, maximum=MAX_THREADS, integer=True)),
+        vectorise=_flag(cfg, "backend.vectorise"),
         spine_occupancy=_spine_occupancy(cfg),
         connectivity=connectivity,
     )
@@ -1246,6 +1249,7 @@ _SCORECARD_INHERITS = (
     "backend.cache_dir",
     "backend.direct",
     "backend.wait_policy",
+    "backend.vectorise",
     "output",
     "output.figure",
 )

@@ -84,6 +84,25 @@ def make_engine(
     )
 
 
+#: GCC's limit on run-time alias checks per loop (default 10): the per-neuron loops of the state
+#: updates read and write about 20 arrays each and need more checks to be vectorised.
+VECTOR_ALIAS_CHECKS = "--param=vect-max-version-for-alias-checks=200"
+
+
+def compile_flags(flags: list[str], vectorise: bool) -> list[str]:
+    """Brian2's GCC flags for a build: as given, or for ``vectorise`` without
+    ``-fno-finite-math-only`` (which hides glibc's vector ``exp``) and with `VECTOR_ALIAS_CHECKS`.
+
+    >>> compile_flags(["-O3", "-ffast-math", "-fno-finite-math-only"], True)
+    ['-O3', '-ffast-math', '--param=vect-max-version-for-alias-checks=200']
+    >>> compile_flags(["-O3"], False)
+    ['-O3']
+    """
+    if not vectorise:
+        return list(flags)
+    return [f for f in flags if f != "-fno-finite-math-only"] + [VECTOR_ALIAS_CHECKS]
+
+
 def _fresh_brian_state() -> None:
     """Forget objects and devices of any earlier job in this process (sweep workers are reused).
     Brian2's preferences set in this process are kept (``reinit_devices`` would restore those
@@ -177,6 +196,25 @@ class StandaloneEngine:
         b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         b2.prefs.devices.cpp_standalone.run_environment_variables = binary_environment(structure.threads, wait_policy)
         b2.defaultclock.dt = structure.dt_ms * b2.ms
+        flags = b2.prefs["codegen.cpp.extra_compile_args_gcc"]
+        b2.prefs["codegen.cpp.extra_compile_args_gcc"] = compile_flags(flags, structure.vectorise)
+        try:
+            self._build(structure, cache_dir, calls)
+        finally:  # the process's own flags again, for the next engine
+            b2.prefs["codegen.cpp.extra_compile_args_gcc"] = flags
+        self.timings["build_s"] = time.perf_counter() - start
+        log.info(
+            "circuit %s (%s): %s in %.1f s",
+            structure.name,
+            self.directory.name,
+            "compiled" if self.recompiled else "reused the compiled build",
+            self.timings["build_s"],
+        )
+
+    def _build(self, structure: CircuitStructure, cache_dir: Path, calls: Path | None) -> None:
+        """Make the circuit's objects, generate the project and find or compile its build."""
+        import brian2 as b2
+
         insert = b2.get_device().insert_code
         self.circuit = build_circuit(
             structure,
@@ -191,14 +229,6 @@ class StandaloneEngine:
         self.call = call_of(self.circuit, device, self.directory)
         # later processes skip the code generation
         write_call(calls or call_file(Path(cache_dir).expanduser(), structure), self.call)
-        self.timings["build_s"] = time.perf_counter() - start
-        log.info(
-            "circuit %s (%s): %s in %.1f s",
-            structure.name,
-            self.directory.name,
-            "compiled" if self.recompiled else "reused the compiled build",
-            self.timings["build_s"],
-        )
 
     def _run_arguments(self, device, values: dict[str, dict[str, object]], folder: Path) -> list[str]:
         """``name=value`` arguments of the binary; arrays are written into ``folder`` (per run),

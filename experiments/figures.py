@@ -591,19 +591,33 @@ def dose_response(table, path: str | os.PathLike | None = None):
         return _finish(fig, path)
 
 
+#: Characters of a scorecard cell's value or target (longer texts are cut; the CSV holds them whole).
+CELL_CHARACTERS = 22
+
+
 def _cell_text(value) -> str:
+    """A scorecard cell's value or target as short text.
+
+    >>> _cell_text(0.123456), _cell_text(None)
+    ('0.123', '-')
+    >>> _cell_text("onset: 4.97; six infusions over two weeks > one infusion")
+    'onset: 4.97; six...'
+    """
+    import textwrap
+
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
         return f"{value:.3g}"
-    return str(value)
+    return textwrap.shorten(str(value), width=CELL_CHARACTERS, placeholder="...")
 
 
 def scorecard(table, path: str | os.PathLike | None = None):
     """The scorecard as a heat map of findings (rows) x hypotheses (columns).
 
     Green: passed, red: failed, grey: not evaluated (``passed`` missing or NaN, or no row
-    for the pair); each cell shows ``value`` and, below it, ``target``. Rows and columns in
+    for the pair); each cell shows ``value`` and, below it, ``target``, each cut to
+    `CELL_CHARACTERS` characters (``scorecard.csv`` holds them whole). Rows and columns in
     order of first appearance.
 
     Parameters

@@ -4,6 +4,7 @@ cache, and the launcher configs (experiments/sweep.py, configs/hydra/launcher/).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -86,9 +87,11 @@ def parallel_builds(tmp_path_factory):
 def test_concurrent_builds_make_one_valid_cache_entry(parallel_builds):
     for proc, output in zip(parallel_builds.procs, parallel_builds.outputs):
         assert proc.returncode == 0, output[-3000:]
-    entries = sorted(p.name for p in parallel_builds.cache.iterdir() if p.is_dir())
+    entries = sorted(p.name for p in parallel_builds.cache.iterdir() if p.is_dir() and p.name != "calls")
     assert len(entries) == 1 and entries[0].startswith("small-"), entries
     assert (parallel_builds.cache / entries[0] / "main").is_file()
+    calls = list((parallel_builds.cache / "calls").glob("*.json"))  # one call file, naming that build
+    assert len(calls) == 1 and json.loads(calls[0].read_text())["build"] == entries[0], calls
     data = [read_results(run) for run in parallel_builds.runs]
     # The second waited for the first's build and used it. (It may still relink main: Brian2
     # orders the clock set-up in main.cpp by object identity, which differs between processes.)

@@ -51,7 +51,7 @@ MODULES = {
     "experiments.kinds.run": 6,
     "experiments.paths": 0,
     "experiments.results": 33,
-    "experiments.simulation.direct": 1,
+    "experiments.simulation.direct": 2,
     "experiments.simulation.engine": 2,
     "experiments.simulation.timeline": 0,
     "experiments.simulation.tracks": 1,

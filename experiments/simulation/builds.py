@@ -66,13 +66,17 @@ def _compiler_identity(compiler: str, flags: tuple[str, ...]) -> str:
             timeout=60,
         )
     except (OSError, subprocess.SubprocessError) as error:
-        raise RuntimeError(
+        from experiments.errors import ConfigError
+
+        raise ConfigError(
+            "backend.name",
             f"cannot run the C++ compiler {compiler!r} ({error}); install one (or set $CXX), "
-            "or use backend=numpy, which needs none"
+            "or use backend=numpy, which needs none",
         ) from None
     text = probe.stdout + probe.stderr
-    for folder in {tempfile.gettempdir(), os.environ.get("TMPDIR", "/tmp"), "/tmp"}:  # the compiler's own temp files
-        text = re.sub(re.escape(folder.rstrip("/")) + r"/[^\s'\"]+", "<temp>", text)
+    # the compiler's own temp files (-### quotes every argument: a folder may hold spaces)
+    for folder in {tempfile.gettempdir(), os.environ.get("TMPDIR", "/tmp"), "/tmp"}:
+        text = re.sub(re.escape(folder.rstrip("/")) + r"/[^'\"\n]+", "<temp>", text)
     return text
 
 

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +48,11 @@ from circuits.spiking.network import CircuitStructure
 from circuits.spiking.window import INIT_VARIABLES, OUTPUT_VARIABLES, variables
 from experiments.files import atomic_write
 from experiments.paths import ROOT, WAIT_POLICIES
-from experiments.simulation.builds import _compiler_identity, build_is_complete, safe_name
+from experiments.simulation.builds import BUILD_MARKER, _compiler_identity, build_is_complete, safe_name
 from experiments.simulation.windows import CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV, WindowOutput, _thread_seeds
 
 #: Version of the call file's layout; another version is ignored (the project is generated anew).
-CALL_VERSION = 1
+CALL_VERSION = 2
 #: The source code that generates the project: a change to any of it changes the structure key.
 _GENERATING_SOURCES = (
     "circuits",
@@ -171,9 +172,11 @@ def call_of(circuit, device, build: Path) -> dict:
         "pre": spec(synapses.variables["_synaptic_pre"], False),
         "post": spec(synapses.variables["_synaptic_post"], False),
     }
+    marker = json.loads((build / BUILD_MARKER).read_text())
     return {
         "version": CALL_VERSION,
         "build": build.name,
+        "main_sha256": marker["main_sha256"],
         "inputs": inputs,
         "outputs": outputs,
         "spikes": spikes,
@@ -191,16 +194,65 @@ def write_call(path: Path, call: dict) -> bool:
         return False
 
 
-def read_call(path: Path) -> dict | None:
-    """The call file at ``path`` if it is readable, of this version and names a finished build."""
+def array_file(prefix: str, owner: str, name: str) -> str:
+    """Brian2's result file of an array: ``<varname>_<crc32 of varname>``, varname
+    ``<prefix>_<owner>_<name>`` (prefix ``_array`` or ``_dynamic_array``).
+
+    >>> array_file("_array", "pyr", "v")
+    '_array_pyr_v_741694870'
+    """
+    varname = f"{prefix}_{owner}_{name}"
+    return f"{varname}_{zlib.crc32(varname.encode())}"
+
+
+def _valid_call(call: dict, structure: CircuitStructure) -> bool:
+    """Whether ``call`` names every input and output of the window contract as Brian2 names them
+    for ``structure`` (file names, dtypes, sizes): a damaged or hand-edited call file is not
+    used."""
+    real, index = np.dtype(float).str, np.dtype(np.int32).str
+    for target in (*POPULATIONS, "pyr_to_pyr"):
+        prefix = "_dynamic_array" if "_to_" in target else "_array"
+        size = None if "_to_" in target else structure.counts[target]
+        for name in variables(INIT_VARIABLES, target):
+            spec = call["inputs"][target][name]
+            if (spec["arg"], spec["dtype"], spec["size"]) != (f"{target}.{name}", real, size):
+                return False
+            if spec["file"] != array_file(prefix, target, name):
+                return False
+        for name in variables(OUTPUT_VARIABLES, target):
+            if call["outputs"][target][name] != {"file": array_file(prefix, target, name), "dtype": real}:
+                return False
+    for pop in POPULATIONS:
+        for name, dtype in (("t", real), ("i", index)):
+            if call["spikes"][pop][name] != {
+                "file": array_file("_dynamic_array", f"spikes_{pop}", name),
+                "dtype": dtype,
+            }:
+                return False
+    for key, name in (("pre", "_synaptic_pre"), ("post", "_synaptic_post")):
+        if call["sites"][key] != {"file": array_file("_dynamic_array", "pyr_to_pyr", name), "dtype": index}:
+            return False
+    return True
+
+
+def read_call(path: Path, structure: CircuitStructure) -> dict | None:
+    """The call file at ``path`` if it is readable, of this version, names every input and output
+    as Brian2 does for ``structure``, and names a finished build of the cache whose binary is
+    the one the call file was written for (its SHA-256); else None."""
     try:
         call = json.loads(Path(path).read_text())
-        if call.get("version") != CALL_VERSION:
+        if call.get("version") != CALL_VERSION or not _valid_call(call, structure):
             return None
-        build = Path(path).parent.parent / call["build"]
+        name = call["build"]
+        if not isinstance(name, str) or Path(name).name != name or not name.startswith(f"{safe_name(structure.name)}-"):
+            return None  # a build of this cache for this circuit, nothing else
+        build = Path(path).parent.parent / name
+        marker = json.loads((build / BUILD_MARKER).read_text())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return call if build_is_complete(build) else None
+    if marker.get("main_sha256") != call.get("main_sha256") or not build_is_complete(build):
+        return None
+    return call
 
 
 # --------------------------------------------------------------------------- running the binary
@@ -280,7 +332,7 @@ class DirectEngine:
         already known (`call_file`)."""
         start = time.perf_counter()
         path = path or call_file(cache, structure)
-        call = read_call(path)
+        call = read_call(path, structure)
         if call is None:
             return None
         return cls(structure, path.parent.parent / call["build"], call, wait_policy, time.perf_counter() - start)
@@ -329,8 +381,10 @@ class DirectEngine:
     def _run(self, arguments: list[str], environment: dict[str, str], results: Path) -> None:
         with open(results / "stdout.txt", "w") as stdout:
             code = subprocess.call(["./main", *arguments], cwd=self.directory, env=environment, stdout=stdout)
-        if code:
-            text = (results / "stdout.txt").read_text(errors="replace").strip().splitlines()[-5:]
+        output = (results / "stdout.txt").read_text(errors="replace").strip().splitlines()
+        errors = [line for line in output if line.startswith("Error")]  # Brian2's main reports and goes on
+        if code or errors:
+            text = errors or output[-5:]
             raise RuntimeError(
                 f"the circuit's binary failed (exit {code}) in {self.directory}: {' | '.join(text) or 'no output'}"
             )

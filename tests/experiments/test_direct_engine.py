@@ -71,15 +71,81 @@ def test_the_structure_key_is_the_same_with_brian2_imported_unless_a_preference_
     assert key("changed") != plain
 
 
-def test_a_call_file_without_its_build_is_not_used(tmp_path):
+def _fake_build(cache: Path, name: str, content: bytes = b"#!/bin/sh\n") -> str:
+    """A folder with an executable ``main`` and its completion marker; returns main's SHA-256."""
+    from experiments.simulation.builds import _write_marker
+
+    (cache / name).mkdir(parents=True)
+    (cache / name / "main").write_bytes(content)
+    (cache / name / "main").chmod(0o755)
+    _write_marker(cache / name)
+    return json.loads((cache / name / "build_complete.json").read_text())["main_sha256"]
+
+
+def _call(structure, build: str, sha: str) -> dict:
+    """A call file as Brian2 names the arrays of ``structure``."""
+    real, index = "<f8", "<i4"
+    inputs, outputs = {}, {}
+    for target in ("pyr", "pv", "sst", "pyr_to_pyr"):
+        prefix, size = ("_dynamic_array", None) if "_to_" in target else ("_array", structure.counts[target])
+        inputs[target] = {
+            name: {"file": D.array_file(prefix, target, name), "dtype": real, "size": size, "arg": f"{target}.{name}"}
+            for name in D.variables(D.INIT_VARIABLES, target)
+        }
+        outputs[target] = {
+            name: {"file": D.array_file(prefix, target, name), "dtype": real}
+            for name in D.variables(D.OUTPUT_VARIABLES, target)
+        }
+    spikes = {
+        pop: {
+            n: {"file": D.array_file("_dynamic_array", f"spikes_{pop}", n), "dtype": t}
+            for n, t in (("t", real), ("i", index))
+        }
+        for pop in ("pyr", "pv", "sst")
+    }
+    sites = {
+        k: {"file": D.array_file("_dynamic_array", "pyr_to_pyr", n), "dtype": index}
+        for k, n in (("pre", "_synaptic_pre"), ("post", "_synaptic_post"))
+    }
+    return {
+        "version": D.CALL_VERSION,
+        "build": build,
+        "main_sha256": sha,
+        "inputs": inputs,
+        "outputs": outputs,
+        "spikes": spikes,
+        "sites": sites,
+    }
+
+
+def test_only_a_sound_call_file_of_its_own_build_is_used(tmp_path):
     structure = C.circuit_structure(compose_config(SMALL))
     path = D.call_file(tmp_path, structure)
     assert D.DirectEngine.find(structure, tmp_path) is None  # none written
-    D.write_call(path, {"version": D.CALL_VERSION, "build": "small-gone", "inputs": {}})
-    assert D.DirectEngine.find(structure, tmp_path) is None  # its build is missing
-    (tmp_path / "small-gone").mkdir()
-    (tmp_path / "small-gone" / "main").write_bytes(b"not the binary the marker names")
-    assert D.DirectEngine.find(structure, tmp_path) is None  # no completion marker
+    sha = _fake_build(tmp_path, "small-one")
+    D.write_call(path, _call(structure, "small-one", sha))
+    assert D.DirectEngine.find(structure, tmp_path).directory == tmp_path / "small-one"  # sound: used
+
+    def refused(edit) -> bool:
+        call = _call(structure, "small-one", sha)
+        edit(call)
+        D.write_call(path, call)
+        return D.DirectEngine.find(structure, tmp_path) is None
+
+    other = _fake_build(tmp_path, "small-other", b"#!/bin/sh\nexit 0\n")
+    assert refused(lambda c: c.update(build="small-other"))  # another build than it was written for
+    assert refused(lambda c: c.update(build="small-other", main_sha256=other)) is False  # consistent: used
+    assert refused(lambda c: c.update(build="../elsewhere/small-one"))
+    assert refused(lambda c: c.update(build="pfc-one"))
+    assert refused(lambda c: c.update(build="small-gone"))
+    assert refused(lambda c: c.update(version=D.CALL_VERSION + 1))
+    assert refused(lambda c: c["inputs"]["pyr"].pop("v"))
+    assert refused(lambda c: c.pop("inputs"))
+    assert refused(lambda c: c["inputs"]["pyr"]["v"].update(dtype="<f4"))
+    assert refused(lambda c: c["inputs"]["pyr"]["v"].update(size=10))
+    assert refused(lambda c: c["spikes"]["pv"]["t"].update(file="nonexistent_file"))
+    (tmp_path / "small-one" / "main").write_bytes(b"not the binary the marker names")
+    assert refused(lambda c: None)
     path.write_text("{not json")
     assert D.DirectEngine.find(structure, tmp_path) is None
 
@@ -172,3 +238,31 @@ def test_vectorised_windows_keep_the_rates_of_brian2s_flags(build_cache, tmp_pat
         for pop in ("pyr", "pv", "sst"):
             a, b = len(vector[f"{k}/spikes/{pop}/t"]), len(plain[f"{k}/spikes/{pop}/t"])
             assert b > 100 and abs(a - b) <= 0.1 * b, (k, pop, a, b)
+
+
+def test_a_missing_compiler_is_one_line_naming_the_backend():
+    from experiments.errors import ConfigError
+    from experiments.simulation.builds import _compiler_identity
+
+    with pytest.raises(ConfigError, match=r"backend.name: cannot run the C\+\+ compiler '/nonexistent/g\+\+'"):
+        _compiler_identity("/nonexistent/g++", ("-march=native",))
+
+
+@pytest.mark.compiles
+def test_the_compiler_identity_ignores_its_temp_files_in_a_folder_with_spaces(tmp_path, monkeypatch):
+    """g++ -### names temp files in $TMPDIR; with a space in it they changed every key (and
+    every run recompiled)."""
+    import tempfile
+
+    from experiments.simulation.builds import _compiler_identity
+
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    identities = []
+    for _ in range(2):
+        _compiler_identity.cache_clear()
+        identities.append(_compiler_identity("g++", ("-march=native",)))
+    _compiler_identity.cache_clear()
+    assert identities[0] == identities[1] and str(folder) not in identities[0]

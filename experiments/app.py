@@ -9,6 +9,7 @@ launcher settings and, for a single run, validates the config.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -84,7 +85,15 @@ def check_job(job: Sequence[str], cfg: DictConfig, validate: bool = True) -> Non
     compose.check_job(job, cfg, validate=kinds.validate if validate else None)
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (``kill``, a scheduler's time limit): leave as an exception, so that the window's
+    binary is stopped and temporary folders and half-written files are removed on the way out
+    (exit status 128 + 15)."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         preflight(sys.argv[1:])
     except ConfigError as error:

@@ -419,9 +419,14 @@ def test_a_folder_lost_at_the_end_is_one_error_naming_the_path(tmp_path, no_simu
 class _Running:
     """A command started in its own process group, its output collected by a thread."""
 
-    def __init__(self, args: list[str], cache: Path):
+    def __init__(self, args: list[str], cache: Path, **env: str):
         self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(cache), start_new_session=True
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**_env(cache), **env},
+            start_new_session=True,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(
@@ -531,6 +536,28 @@ def test_ctrl_c_to_the_process_group_during_a_window_writes_nothing(build_cache,
     assert "binary was interrupted after" in run.output, run.output[-3000:]
     assert not (tmp_path / "results.h5").exists() and not list(tmp_path.glob(".*.tmp"))
     assert not (tmp_path / R.LOCK_FILE).exists()
+
+
+@pytest.mark.compiles
+@needs_proc
+def test_sigterm_during_a_window_stops_the_binary_and_leaves_nothing(build_cache, tmp_path):
+    """``kill PID`` (SIGTERM to the Python process, as a scheduler's time limit sends it): exit
+    143, the window's binary ended, no results and no temporary window folder left."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    folder = tmp_path / "run"
+    run = _Running(
+        [sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"],
+        build_cache,
+        TMPDIR=str(scratch),
+    )
+    run.wait_for("window 1/4")
+    binary = run.binary_in_its_run_loop()  # window 2's
+    os.kill(run.proc.pid, signal.SIGTERM)
+    assert run.finish() == 143, run.output[-3000:]
+    assert not Path(f"/proc/{binary}").exists() or "zombie" in Path(f"/proc/{binary}/status").read_text()
+    assert not (folder / "results.h5").exists() and not list(folder.glob(".*.tmp"))
+    assert not list(scratch.glob("ketamine-sim-window-*")), list(scratch.iterdir())
 
 
 @pytest.mark.compiles

@@ -399,23 +399,19 @@ def _flat_keys(tree: dict, prefix: str = ""):
             yield f"{prefix}{key}"
 
 
+#: The backend keys a scorecard passes on to its runs (``experiments.scoring.scorecard``).
+SCORECARD_BACKEND_KEYS = (
+    "backend.threads",
+    "backend.cache_dir",
+    "backend.direct",
+    "backend.wait_policy",
+    "backend.vectorise",
+)
 #: What an experiment reads of the config: ``experiment=scorecard`` passes only the circuit's
-#: name, the backend's threads and cache, and output.figure on to its runs (which compose
-#: their own configs); bath and evoked_release have no pharmacokinetics; dose_response sets
-#: the dose of each run itself. An override of anything else is a key nothing reads.
-READ_ONLY = {
-    "scorecard": (
-        "circuit.name",
-        "backend.threads",
-        "backend.cache_dir",
-        "backend.direct",
-        "backend.wait_policy",
-        "backend.vectorise",
-        "output",
-        "scorecard",
-        "experiment.name",
-    )
-}
+#: name, `SCORECARD_BACKEND_KEYS` and output.figure on to its runs (which compose their own
+#: configs); bath and evoked_release have no pharmacokinetics; dose_response sets the dose of
+#: each run itself. An override of anything else is a key nothing reads.
+READ_ONLY = {"scorecard": ("circuit.name", *SCORECARD_BACKEND_KEYS, "output", "scorecard", "experiment.name")}
 UNREAD = {"bath": ("dosing", "pk"), "evoked_release": ("dosing", "pk"), "dose_response": ("dosing.dose_mg_per_kg",)}
 
 
@@ -1242,17 +1238,7 @@ def _scorecard_lists(cfg) -> None:
 _SCORECARD_SETS = ("hypothesis", "seed", "experiment")
 #: Keys of the scorecard's own command line that its runs inherit (an extra override would
 #: silently contradict them): set them on the scorecard's command line instead.
-_SCORECARD_INHERITS = (
-    "circuit",
-    "backend",
-    "backend.threads",
-    "backend.cache_dir",
-    "backend.direct",
-    "backend.wait_policy",
-    "backend.vectorise",
-    "output",
-    "output.figure",
-)
+_SCORECARD_INHERITS = ("circuit", "backend", *SCORECARD_BACKEND_KEYS, "output", "output.figure")
 
 
 def _extra_overrides(cfg) -> None:

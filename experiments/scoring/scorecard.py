@@ -347,22 +347,35 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
     return csv
 
 
+def inherited_overrides(cfg) -> list[str]:
+    """The overrides every run of the scorecard ``cfg`` inherits from its command line: the
+    circuit, the backend's threads and cache, no figure; ``backend.direct``,
+    ``backend.wait_policy`` and ``backend.vectorise`` only where they differ from their
+    defaults, so that the run folders (named by a hash of the overrides) keep their names.
+
+    >>> from experiments.config import compose_config
+    >>> inherited_overrides(compose_config(["circuit=small", "backend.vectorise=false"]))
+    ['circuit=small', 'backend.threads=1', 'output.figure=false', 'backend.vectorise=false']
+    """
+    b = cfg.backend
+    return [
+        f"circuit={cfg.circuit.name}",
+        f"backend.threads={b.threads}",
+        "output.figure=false",
+        *([f"backend.cache_dir={b.cache_dir}"] if b.cache_dir else []),
+        *(["backend.direct=false"] if not b.direct else []),
+        *([f"backend.wait_policy={b.wait_policy}"] if b.wait_policy != "passive" else []),
+        *(["backend.vectorise=false"] if not b.vectorise else []),
+    ]
+
+
 def run_scorecard(cfg, output_dir: Path, run_one, check_overrides, heat_map=None) -> Path:
     """The scorecard experiment (``experiment=scorecard``): ``run_one(overrides, directory)``
     runs one planned run in a worker process, ``check_overrides(overrides)`` checks one before
     any runs (raising ConfigError), ``heat_map(table, path)`` draws the figure (None: none)."""
     s = cfg.scorecard
     records = scorable(load_records(s.seeds_dir or SEEDS_DIR), list(s.records) if s.records is not None else None)
-    base = [
-        f"circuit={cfg.circuit.name}",
-        f"backend.threads={cfg.backend.threads}",
-        "output.figure=false",
-        *([f"backend.cache_dir={cfg.backend.cache_dir}"] if cfg.backend.cache_dir else []),
-        # how windows run, not what they compute: passed on only when not the default (run folders keep their names)
-        *(["backend.direct=false"] if not cfg.backend.direct else []),
-        *([f"backend.wait_policy={cfg.backend.wait_policy}"] if cfg.backend.wait_policy != "passive" else []),
-        *s.extra_overrides,
-    ]
+    base = [*inherited_overrides(cfg), *s.extra_overrides]
     planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)
     check_runs(planned.values(), check_overrides)
     execute(list(planned.values()), run_one, int(s.n_jobs))

@@ -154,3 +154,35 @@ def test_a_record_is_checked_against_existing_runs_without_simulating(tiny_score
     assert good["passed"] is True and wrong["passed"] is False and good["value"] > 0
     with pytest.raises(RecordError, match="no run .* matches condition"):
         check_record("C1", tmp_path, seeds)
+
+
+def test_runs_inherit_every_backend_setting_of_the_command_line():
+    """The backend keys the scorecard accepts reach its runs (defaults left out: run folders
+    keep their names)."""
+    from experiments.api import compose_config
+    from experiments.scoring.scorecard import inherited_overrides
+
+    default = inherited_overrides(compose_config(["experiment=scorecard", "circuit=small"]))
+    assert default == ["circuit=small", "backend.threads=1", "output.figure=false"]
+    changed = inherited_overrides(
+        compose_config(
+            [
+                "experiment=scorecard",
+                "circuit=small",
+                "backend.threads=2",
+                "backend.cache_dir=/tmp/builds",
+                "backend.direct=false",
+                "backend.wait_policy=active",
+                "backend.vectorise=false",
+            ]
+        )
+    )
+    assert changed == [
+        "circuit=small",
+        "backend.threads=2",
+        "output.figure=false",
+        "backend.cache_dir=/tmp/builds",
+        "backend.direct=false",
+        "backend.wait_policy=active",
+        "backend.vectorise=false",
+    ]

@@ -299,8 +299,8 @@ class DirectEngine:
         The build folder (holds ``main``).
     call : dict
         The build's call file content (`call_of`).
-    wait_policy : {"passive", "active"}
-        ``OMP_WAIT_POLICY`` of the binary.
+    wait_policy : {"passive", "active", "auto"}
+        ``OMP_WAIT_POLICY`` of the binary (``auto``: left to the OpenMP runtime).
     build_s : float
         Seconds spent finding (or building) the binary, reported as the run's build time.
     recompiled : bool

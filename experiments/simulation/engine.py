@@ -63,8 +63,8 @@ def make_engine(
         ([`DirectEngine`][experiments.simulation.direct.DirectEngine]), generating the project with
         Brian2 only when no call file exists for the structure; False: Brian2's
         ``device.run`` in a process that always generates the project.
-    wait_policy : {"passive", "active"}
-        ``OMP_WAIT_POLICY`` of the binary.
+    wait_policy : {"passive", "active", "auto"}
+        ``OMP_WAIT_POLICY`` of the binary (``auto``: left to the OpenMP runtime).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from experiments.config import kept
 from experiments.errors import ConfigError
 from experiments.paths import CONFIG_DIR
 
@@ -77,19 +78,31 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     return cfg
 
 
-def _composed(overrides: tuple[str, ...], config_name: str = "config", with_hydra: bool = False) -> DictConfig:
-    """Hydra's composition of ``overrides``, kept by (overrides, config, config files' signature).
+def _composed(
+    overrides: tuple[str, ...], config_name: str = "config", with_hydra: bool = False, keep_on_disk: bool = True
+) -> DictConfig:
+    """Hydra's composition of ``overrides``, kept in memory by (overrides, config, config
+    files' signature) and on disk by `experiments.config.kept` (``keep_on_disk``).
 
     ``with_hydra``: with Hydra's own ``hydra`` node, composed in the Hydra context already
-    initialised (inside a running app, or `check_overrides`'s)."""
-    key = (overrides, config_name, with_hydra, _config_files_signature())
+    initialised (inside a running app, or `check_overrides`'s). A running app's context may
+    carry the user's search path: its compositions are kept in memory only."""
+    signature = kept.config_tree_signature(CONFIG_DIR)
+    key = (overrides, config_name, with_hydra, signature)
     if key not in _COMPOSED:
-        from hydra import compose, initialize_config_dir
+        name = kept.key(overrides, config_name, with_hydra, CONFIG_DIR, signature) if keep_on_disk else ""
+        cfg = kept.load(name) if name else None
+        if cfg is None:
+            from hydra import compose, initialize_config_dir
 
-        with (
-            contextlib.nullcontext() if with_hydra else initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3")
-        ):
-            cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=with_hydra)
+            with (
+                contextlib.nullcontext()
+                if with_hydra
+                else initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3")
+            ):
+                cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=with_hydra)
+            if name:
+                kept.store(name, cfg)
         if len(_COMPOSED) >= _COMPOSED_MAX:
             _COMPOSED.pop(next(iter(_COMPOSED)))
         _COMPOSED[key] = cfg
@@ -131,15 +144,6 @@ def _split_value_overrides(overrides: list[str]) -> tuple[list[str], list[tuple[
 #: composition; a file edited since (another size or modification time) composes anew.
 _COMPOSED: dict[tuple, DictConfig] = {}
 _COMPOSED_MAX = 256
-
-
-def _config_files_signature() -> tuple:
-    """(path, size, mtime) of every file of the config tree: changes when a file does."""
-    out = []
-    for path in sorted(Path(CONFIG_DIR).rglob("*.yaml")):
-        stat = path.stat()
-        out.append((str(path), stat.st_size, stat.st_mtime_ns))
-    return tuple(out)
 
 
 # --------------------------------------------------------------------------- before Hydra runs
@@ -258,7 +262,7 @@ def _launcher_choice(job: Sequence[str]) -> str:
     return "this launcher"
 
 
-def _compose(job: list[str], config_name: str) -> DictConfig:
+def _compose(job: list[str], config_name: str, keep_on_disk: bool) -> DictConfig:
     """The job's composition with its ``hydra`` node; plain value overrides are applied to a
     kept composition of the others, as `compose_config` does (not when the job chooses an
     option of Hydra's own groups, ``hydra/launcher=...``, whose configs plugins register)."""
@@ -270,9 +274,9 @@ def _compose(job: list[str], config_name: str) -> DictConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     groups, values = _split_value_overrides(job)
-    if values and not any(text.lstrip("+~").startswith("hydra/") for text in groups):
+    if not any(text.lstrip("+~").startswith("hydra/") for text in groups):
         try:
-            cfg = copy.deepcopy(_composed(tuple(groups), config_name, with_hydra=True))
+            cfg = copy.deepcopy(_composed(tuple(groups), config_name, with_hydra=True, keep_on_disk=keep_on_disk))
             for key, value in values:
                 OmegaConf.update(cfg, key, value, merge=True)
             _set_job_fields(cfg, job)
@@ -388,7 +392,7 @@ def check_overrides(
         else initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app")
     ):
         for job in jobs:
-            cfg = _compose(list(job), config_name)
+            cfg = _compose(list(job), config_name, keep_on_disk=not inside_app)
             check_job(job, cfg, validate=None if multirun else validate)
             composed.append(cfg)
     return composed

@@ -78,3 +78,86 @@ def test_an_edited_config_file_composes_anew(tmp_path, monkeypatch):
     assert f"seed: {before}" in text
     path.write_text(text.replace(f"seed: {before}", f"seed: {before + 1}", 1))
     assert K.compose_config(["circuit=small"]).seed == before + 1
+
+
+# --- compositions kept on disk (experiments.config.kept) -------------------------------------
+@pytest.fixture
+def fresh_store(tmp_path, monkeypatch):
+    """An empty cache folder and no composition kept in memory."""
+    monkeypatch.setenv("KETAMINE_SIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(K, "_COMPOSED", {})
+    return tmp_path / "cache" / "compositions"
+
+
+def _refuse_hydra(monkeypatch):
+    import hydra
+
+    def refused(*args, **kwargs):
+        raise AssertionError("Hydra composed although the composition was kept")
+
+    monkeypatch.setattr(hydra, "compose", refused)
+
+
+def test_a_later_process_reads_the_kept_composition(fresh_store, monkeypatch):
+    first = K.compose_config(["circuit=small", "drug=esketamine"])
+    assert len(list(fresh_store.glob("*.pickle"))) == 1
+    monkeypatch.setattr(K, "_COMPOSED", {})  # as in a new process
+    _refuse_hydra(monkeypatch)
+    again = K.compose_config(["circuit=small", "drug=esketamine", "dosing.dose_mg_per_kg=0.25"])
+    assert again.dosing.dose_mg_per_kg == 0.25 and again.drug.name == "esketamine"
+    again.dosing.dose_mg_per_kg = first.dosing.dose_mg_per_kg
+    assert OmegaConf.to_container(again) == OmegaConf.to_container(first)
+
+
+def test_check_overrides_keeps_its_compositions_with_the_hydra_node(fresh_store, monkeypatch):
+    K.check_overrides(["circuit=small", "circuit.window_s=1.5"])
+    monkeypatch.setattr(K, "_COMPOSED", {})
+    _refuse_hydra(monkeypatch)
+    (cfg,) = K.check_overrides(["circuit=small", "circuit.window_s=2.5"])
+    assert cfg.circuit.window_s == 2.5 and list(cfg.hydra.overrides.task) == ["circuit=small", "circuit.window_s=2.5"]
+
+
+def test_an_unreadable_kept_file_is_composed_anew_and_replaced(fresh_store, monkeypatch):
+    K.compose_config(["circuit=small"])
+    (path,) = fresh_store.glob("*.pickle")
+    path.write_bytes(b"not a pickle")
+    monkeypatch.setattr(K, "_COMPOSED", {})
+    assert K.compose_config(["circuit=small"]).circuit.name == "small"
+    monkeypatch.setattr(K, "_COMPOSED", {})
+    _refuse_hydra(monkeypatch)
+    assert K.compose_config(["circuit=small"]).circuit.name == "small"  # the replaced file is read
+
+
+def test_a_cache_that_cannot_be_written_is_not_used(tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("KETAMINE_SIM_CACHE", str(blocker))
+    monkeypatch.setattr(K, "_COMPOSED", {})
+    assert K.compose_config(["circuit=small"]).circuit.name == "small"
+
+
+def test_the_key_follows_the_files_content_and_the_overrides(tmp_path):
+    import shutil
+
+    from experiments.config import kept
+
+    tree = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, tree)
+    path = tree / "config.yaml"
+    stat = path.stat()
+
+    def key(overrides=("circuit=small",)):
+        return kept.key(overrides, "config", False, str(tree), kept.config_tree_signature(str(tree)))
+
+    before = key()
+    assert key(("circuit=pfc",)) != before
+    text = path.read_text()
+    path.write_text(text.replace("seed: ", "seed: 9", 1))  # a changed value ...
+    path.write_text(text.replace("seed: ", "seed:  ", 1))  # ... then the same size again
+    import os
+
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert key() != before
+    path.write_text(text)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2))  # the old content, a new time
+    assert key() == before

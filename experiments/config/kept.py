@@ -1,0 +1,113 @@
+"""Hydra's compositions kept on disk, so that a later process need not compose them again.
+
+Hydra takes about 0.2 s per composition (most of it parsing YAML and merging nodes); reading a
+kept one takes a few milliseconds. Every ``ketamine-sim`` command composes its jobs once
+before Hydra runs (`check_overrides`), and a notebook or test process composes the same few
+configs again and again. A composition is kept in the user's cache
+(``<cache>/compositions/<key>.pickle``, see `experiments.paths.default_cache_dir`) under a key
+that hashes everything its result depends on: the overrides, the primary config's name,
+whether the ``hydra`` node is included, the *content* of every file of the config tree and
+its location, the versions of Python, Hydra and OmegaConf, and the Hydra plugins installed.
+An edited config file, an upgraded library or another checkout therefore finds no kept
+composition and composes anew. A kept file that cannot be read is ignored (and replaced);
+a cache that cannot be written is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from experiments.files import atomic_write
+from experiments.paths import default_cache_dir
+
+#: Changes when the format of a kept file does.
+STORE_VERSION = 1
+#: The folder under the cache root.
+FOLDER = "compositions"
+
+_CONTENT_DIGESTS: dict[tuple, str] = {}
+
+
+def config_tree_signature(config_dir: str) -> tuple:
+    """(path, size, modification time) of every YAML file under ``config_dir``, sorted."""
+    out = []
+    for path in sorted(Path(config_dir).rglob("*.yaml")):
+        stat = path.stat()
+        out.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)
+
+
+def _content_digest(config_dir: str, signature: tuple) -> str:
+    """SHA-256 of the config tree's files (relative path and bytes), computed once per signature."""
+    if signature not in _CONTENT_DIGESTS:
+        digest = hashlib.sha256()
+        for path, _size, _mtime in signature:
+            digest.update(str(Path(path).relative_to(config_dir)).encode() + b"\0")
+            digest.update(Path(path).read_bytes() + b"\0")
+        _CONTENT_DIGESTS[signature] = digest.hexdigest()
+    return _CONTENT_DIGESTS[signature]
+
+
+def _plugins() -> tuple[str, ...]:
+    """The modules of Hydra's ``hydra_plugins`` namespace with their files' modification
+    times (a plugin can register configs, such as a launcher's)."""
+    try:
+        import hydra_plugins
+    except ImportError:
+        return ()
+    out = []
+    for folder in getattr(hydra_plugins, "__path__", []):
+        for entry in sorted(Path(folder).iterdir()):
+            if not entry.name.startswith((".", "__")):
+                out.append(f"{entry.name}:{entry.stat().st_mtime_ns}")
+    return tuple(sorted(out))
+
+
+def key(overrides: tuple[str, ...], config_name: str, with_hydra: bool, config_dir: str, signature: tuple) -> str:
+    """The hex key of one composition from ``config_dir`` (see the module's text for what it
+    hashes; ``signature`` is `config_tree_signature`'s)."""
+    import hydra
+    import omegaconf
+
+    parts = (
+        STORE_VERSION,
+        overrides,
+        config_name,
+        with_hydra,
+        str(Path(config_dir).resolve()),
+        _content_digest(config_dir, signature),
+        sys.version_info[:2],
+        hydra.__version__,
+        omegaconf.__version__,
+        _plugins(),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _path(name: str) -> Path:
+    return default_cache_dir() / FOLDER / f"{name}.pickle"
+
+
+def load(name: str) -> DictConfig | None:
+    """The composition kept under ``name``, or None (none kept, or not readable)."""
+    try:
+        with _path(name).open("rb") as handle:
+            cfg = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+        return None
+    return cfg if isinstance(cfg, DictConfig) else None
+
+
+def store(name: str, cfg: DictConfig) -> None:
+    """Keep ``cfg`` under ``name`` (whole or not at all); a cache that cannot be written is skipped."""
+    path = _path(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)))
+    except OSError:
+        pass

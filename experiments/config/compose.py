@@ -274,18 +274,26 @@ def _compose(job: list[str], config_name: str, keep_on_disk: bool) -> DictConfig
     from omegaconf.errors import OmegaConfBaseException
 
     groups, values = _split_value_overrides(job)
+    errors = (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError)
     if not any(text.lstrip("+~").startswith("hydra/") for text in groups):
         try:
-            cfg = copy.deepcopy(_composed(tuple(groups), config_name, with_hydra=True, keep_on_disk=keep_on_disk))
-            for key, value in values:
-                OmegaConf.update(cfg, key, value, merge=True)
-            _set_job_fields(cfg, job)
-            return cfg
-        except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError):
+            kept_cfg = _composed(tuple(groups), config_name, with_hydra=True, keep_on_disk=keep_on_disk)
+        except errors as error:
+            if not values:  # Hydra composed the job itself: its message names the problem
+                raise _composition_error(error, job) from None
+            kept_cfg = None
+        try:
+            if kept_cfg is not None:
+                cfg = copy.deepcopy(kept_cfg)
+                for key, value in values:
+                    OmegaConf.update(cfg, key, value, merge=True)
+                _set_job_fields(cfg, job)
+                return cfg
+        except errors:
             pass  # composed whole below, so that Hydra's own message names the problem
     try:
         return compose(config_name=config_name, overrides=job, return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError) as error:
+    except errors as error:
         raise _composition_error(error, job) from None
 
 

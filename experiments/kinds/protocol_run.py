@@ -42,18 +42,31 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _git_commit() -> str:
-    try:
-        from experiments.paths import ROOT as root
+def _git(*args: str) -> str:
+    """``git ARGS`` in the checkout ('' when git or the checkout is missing)."""
+    from experiments.paths import ROOT
 
-        return (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-            ).stdout.strip()
-            or "unknown"
-        )
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def git_state() -> dict[str, str | bool]:
+    """The code a run used: ``git_commit`` (the checkout's HEAD, or "unknown" outside a git
+    checkout, e.g. an installed wheel), ``git_dirty`` (True when tracked files differ from
+    HEAD, as ``git describe --dirty`` decides; "unknown" without git) and ``git_describe``
+    (``git describe --always --dirty``, e.g. ``a0c961c-dirty``)."""
+    commit = _git("rev-parse", "HEAD")
+    if not commit:
+        return {"git_commit": "unknown", "git_dirty": "unknown", "git_describe": "unknown"}
+    describe = _git("describe", "--always", "--dirty", "--abbrev=12")
+    return {
+        "git_commit": commit,
+        "git_dirty": describe.endswith("-dirty") if describe else "unknown",
+        "git_describe": describe or "unknown",
+    }
 
 
 class _StopAfterWindow(Interrupts):
@@ -95,7 +108,7 @@ def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: da
     wall = {"build": engine.timings["build_s"], **result.wall_s, "total": time.perf_counter() - clock}
     provenance = {
         "seed": int(cfg.seed),
-        "git_commit": _git_commit(),
+        **git_state(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "start_time": started.isoformat(),

@@ -651,3 +651,39 @@ def test_ctrl_c_stops_a_scorecard(tmp_path):
     finally:
         timer.cancel()
     assert time.monotonic() - start < 40
+
+
+def test_provenance_says_whether_the_checkout_was_modified(tmp_path, monkeypatch):
+    """``git_dirty``/``git_describe`` beside ``git_commit``: a clean checkout, one with a
+    modified tracked file, and a folder outside any checkout (an installed wheel)."""
+    import shutil
+    import subprocess
+
+    from experiments import paths
+    from experiments.kinds.protocol_run import git_state
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q")
+    (repo / "model.py").write_text("x = 1\n")
+    git("add", "model.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
+    monkeypatch.setattr(paths, "ROOT", repo)
+    clean = git_state()
+    assert len(clean["git_commit"]) == 40 and clean["git_dirty"] is False
+    assert clean["git_describe"] == clean["git_commit"][:12]
+    (repo / "model.py").write_text("x = 2\n")
+    dirty = git_state()
+    assert dirty["git_commit"] == clean["git_commit"] and dirty["git_dirty"] is True
+    assert dirty["git_describe"] == clean["git_commit"][:12] + "-dirty"
+    outside = tmp_path / "site-packages"
+    outside.mkdir()
+    monkeypatch.setattr(paths, "ROOT", outside)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert git_state() == {"git_commit": "unknown", "git_dirty": "unknown", "git_describe": "unknown"}

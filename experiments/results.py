@@ -59,6 +59,49 @@ SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype=np.uin
 _STR = h5py.string_dtype("utf-8")
 
 
+def split_units(text: str) -> tuple[str, str]:
+    """A unit as the model writes it, ``"UNIT"`` or ``"UNIT (explanation)"``, as the unit
+    alone (parseable by units libraries: pint, UDUNITS) and the explanation.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"Hz"``, ``"1 (relative to baseline)"``.
+
+    Returns
+    -------
+    (str, str)
+        The unit and the explanation ('' if none). ``results.h5`` stores them as the
+        ``units`` and ``description`` attributes of a dataset.
+
+    Examples
+    --------
+    >>> split_units("1 (relative to baseline)")
+    ('1', 'relative to baseline')
+    >>> split_units("pC/mV")
+    ('pC/mV', '')
+    """
+    unit, _, rest = text.partition(" (")
+    if rest.endswith(")"):
+        return unit.strip(), rest[:-1].strip()
+    return text.strip(), ""
+
+
+def _set_units(ds: h5py.Dataset, text: str) -> None:
+    """The ``units`` attribute (and ``description`` where the text explains the unit)."""
+    unit, description = split_units(text)
+    ds.attrs["units"] = unit
+    if description:
+        ds.attrs["description"] = description
+
+
+def _units_text(ds: h5py.Dataset) -> str | None:
+    """The model's unit text of a dataset: ``units`` with ``description`` in brackets."""
+    unit = _attr_text(ds.attrs["units"])
+    description = _attr_text(ds.attrs.get("description", ""))
+    return f"{unit} ({description})" if unit is not None and description else unit
+
+
 @dataclass
 class RunData:
     """Everything one run writes, as numpy arrays and plain Python values.
@@ -214,7 +257,7 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         ds = parent.create_dataset(
             path.rsplit("/", 1)[1], data=a.astype(object) if _is_str(a) else a, dtype=_STR if _is_str(a) else None
         )
-        ds.attrs["units"] = units
+        _set_units(ds, units)
     if data.synapses is not None:
         _write_synapses(f.create_group("synapses").create_group("pyr_to_pyr"), data.synapses)
     f.create_dataset("config", data=data.config_yaml, dtype=_STR)
@@ -230,10 +273,9 @@ def _write_synapses(group: h5py.Group, synapses: dict) -> None:
     group.create_dataset(
         "present", data=present, compression="gzip", chunks=(1, present.shape[1]) if present.size else None
     )
-    group["present"].attrs["units"] = "1 (window x site)"
-    group.create_dataset("weight_scale", data=np.asarray(synapses["weight_scale"], np.float64)).attrs["units"] = (
-        "1 (window x pyramidal cell, relative to healthy)"
-    )
+    _set_units(group["present"], "1 (window x site)")
+    weight_scale = group.create_dataset("weight_scale", data=np.asarray(synapses["weight_scale"], np.float64))
+    _set_units(weight_scale, "1 (window x pyramidal cell, relative to healthy)")
 
 
 def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
@@ -663,7 +705,7 @@ def _read_table(group: h5py.Group) -> tuple[dict, dict]:
             values[name] = np.array(ds.asstr()[()], dtype=str)
         else:
             values[name] = ds[()]
-        units[name] = _attr_text(ds.attrs["units"])
+        units[name] = _units_text(ds)
         if units[name] is None:
             raise _Invalid(f"{ds.name}: its 'units' attribute is {ds.attrs['units']!r}, expected text")
     return values, units

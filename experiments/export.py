@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import pathlib
 import uuid
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -38,6 +39,22 @@ __all__ = ["spiketrains", "to_neo", "to_nwb"]
 
 #: Description of the NWB units table.
 UNITS_DESCRIPTION = "ketamine-sim spiking neurons: one unit per simulated cell of every population"
+#: NWB keywords of every export (the experiment and drug are added).
+KEYWORDS = ("ketamine", "NMDA receptor", "spiking network model", "computational model", "prefrontal cortex")
+#: The NWB subject of a simulation: the model, not an animal (NWB requires a subject).
+SUBJECT_DESCRIPTION = (
+    "A simulated cortical circuit (pyramidal, PV and SST cells; conductance-based "
+    "leaky integrate-and-fire neurons), not an animal: ketamine-sim model, circuit '{circuit}', "
+    "brain state '{state}', seed {seed}. Its parameters come from rodent and human data "
+    "(see the config in the file's notes and seeds/ of the simulator)."
+)
+#: The subject's species, age and sex. The run's dosing and pharmacokinetics are human
+#: (mg/kg doses of adult patients; the PK models of Domino 1984 and Kamp 2020), while the
+#: circuit's constants come from rodent and primate data: ``subject=`` of `to_nwb` changes any
+#: field. Age: an open-ended ISO 8601 range (adult); sex: "U" (unknown, not modelled).
+SUBJECT_FIELDS = {"species": "Homo sapiens", "age": "P18Y/", "sex": "U"}
+#: The spike-time resolution when the run's config has no ``circuit.dt_ms`` (s; Brian2's default step).
+DEFAULT_DT_S = 1e-4
 
 
 def _as_run(run: Run | str | os.PathLike) -> Run:
@@ -83,6 +100,9 @@ def to_nwb(
     populations: Sequence[str] | None = None,
     session_description: str | None = None,
     identifier: str | None = None,
+    experimenter: str | Sequence[str] | None = None,
+    institution: str | None = None,
+    subject: dict[str, str] | None = None,
 ) -> pathlib.Path:
     """Write the spikes of `run` (a [`Run`][experiments.analysis.Run], a run folder or a `results.h5`) to an NWB file.
 
@@ -91,9 +111,22 @@ def to_nwb(
     `spike_times` in **seconds of protocol time**, `obs_intervals` = every window's
     [start, start + duration] in s (spikes exist only there), and the columns `population`
     and `node_id` (index within the population, as in `/spikes/<population>/node_ids`).
+    The units table's `resolution` is the run's time step (`circuit.dt_ms`, in s).
     Epochs: one per window, tagged with its label. The session starts at the run's
     `/provenance` `start_time`; protocol time 0 is the timestamps' reference.
-    `notes` holds the resolved config (YAML).
+    `notes` holds the resolved config (YAML); `subject` describes the model (its
+    description says it is a simulation; species, age and sex from `SUBJECT_FIELDS`,
+    changed by ``subject``); `keywords`, `experiment_description`, `source_script` and
+    `data_collection` (the code version) are filled from the run.
+
+    Besides the spikes, the processing module `misc` holds the run's slow layer
+    and readouts, so that the drug is seen with the spikes: one `TimeSeries` per
+    `/timeline` trace (plasma and brain concentrations, NMDA block, glutamate, adenosine,
+    plasticity; timestamps in s of protocol time, the unit and its explanation from
+    `results.h5`) and the table `window_readouts`, one row per window with its label,
+    start and duration and every per-population readout (`<population>_<readout>`; readouts
+    that are NaN in every window, those of the pyramidal terminals for PV and SST cells, are
+    left out).
 
     Parameters
     ----------
@@ -107,6 +140,13 @@ def to_nwb(
         NWB `session_description`; None: the experiment and drug of the run.
     identifier : str, optional
         NWB `identifier`; None: a new random UUID.
+    experimenter : str or sequence of str, optional
+        NWB `experimenter`, who ran the simulation ("Last, First"); None: not recorded.
+    institution : str, optional
+        NWB `institution`; None: not recorded.
+    subject : dict of str to str, optional
+        Fields of the NWB `Subject` that replace the defaults (`SUBJECT_FIELDS`, e.g.
+        ``{"species": "Mus musculus", "age": "P8W/"}`` for a rodent reading of the model).
 
     Returns
     -------
@@ -133,11 +173,18 @@ def to_nwb(
     ...     print(units[["population", "node_id"]].head(2))
     """
     from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.file import Subject
+    from pynwb.misc import Units
+
+    from experiments.files import atomic_write
 
     run = _as_run(run)
     pops = _populations(run, populations)
     bounds = _window_bounds_s(run)
-    experiment, drug = (_group_name(run.config, g) or "?" for g in ("experiment", "drug"))
+    experiment, drug, circuit, state = (
+        _group_name(run.config, g) or "?" for g in ("experiment", "drug", "circuit", "state")
+    )
+    provenance = run.data.provenance
     nwb = NWBFile(
         session_description=session_description or f"ketamine-sim simulation: experiment {experiment}, drug {drug}",
         identifier=identifier or str(uuid.uuid4()),
@@ -145,10 +192,24 @@ def to_nwb(
         source_script="ketamine-sim",
         source_script_file_name=str(run.path) if run.path is not None else "results.h5",
         notes=run.data.config_yaml or "",
+        experiment_description=(
+            f"Simulated experiment '{experiment}' with {drug} on the ketamine-sim circuit '{circuit}' "
+            f"(seed {provenance.get('seed', '?')}): spiking windows inside a slow pharmacological timeline."
+        ),
+        keywords=[*KEYWORDS, str(experiment), str(drug)],
+        data_collection=_code_version(provenance),
+        experimenter=experimenter,
+        institution=institution,
+        subject=Subject(
+            subject_id=f"ketamine-sim-{circuit}-seed{provenance.get('seed', '?')}",
+            description=SUBJECT_DESCRIPTION.format(circuit=circuit, state=state, seed=provenance.get("seed", "?")),
+            **{**SUBJECT_FIELDS, **(subject or {})},
+        ),
     )
     labels = _labels(run)
     for (start, stop), label in zip(bounds, labels):
         nwb.add_epoch(start_time=float(start), stop_time=float(stop), tags=[label])
+    nwb.units = Units(name="units", description=UNITS_DESCRIPTION, resolution=_dt_s(run))
     nwb.add_unit_column(name="population", description="population of the cell (circuit cell type)")
     nwb.add_unit_column(name="node_id", description="index of the cell within its population (SONATA node id)")
     obs = [[float(a), float(b)] for a, b in bounds]
@@ -161,11 +222,82 @@ def to_nwb(
         cuts = np.searchsorted(ids, np.arange(n + 1))
         for node in range(n):
             nwb.add_unit(spike_times=t_s[cuts[node] : cuts[node + 1]], obs_intervals=obs, population=pop, node_id=node)
+    _add_slow_layer(nwb, run, pops)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
-    return path
+
+    def write(tmp: pathlib.Path) -> None:
+        with warnings.catch_warnings():  # the temp file's name ends in .tmp, not .nwb
+            warnings.filterwarnings("ignore", message="The file path provided.*does not end in '.nwb'")
+            with NWBHDF5IO(str(tmp), "w") as io:
+                io.write(nwb)
+
+    return atomic_write(path, write)
+
+
+def _dt_s(run: Run) -> float:
+    """The run's integration step in s (``circuit.dt_ms``): the spike times' resolution."""
+    circuit = run.config.get("circuit")
+    dt_ms = circuit.get("dt_ms") if isinstance(circuit, dict) else None
+    return float(dt_ms) * 1e-3 if dt_ms else DEFAULT_DT_S
+
+
+def _code_version(provenance: dict) -> str:
+    """The simulator's version and commit, as recorded in ``/provenance``."""
+    versions = provenance.get("versions") or {}
+    parts = [f"ketamine-sim {versions.get('ketamine-sim', '?')}"]
+    if provenance.get("git_commit"):
+        dirty = " with uncommitted changes" if provenance.get("git_dirty") is True else ""
+        parts.append(f"commit {provenance['git_commit']}{dirty}")
+    parts.append(f"brian2 {versions.get('brian2', '?')}")
+    return "simulated with " + ", ".join(parts)
+
+
+def _add_slow_layer(nwb, run: Run, populations: Sequence[str]) -> None:
+    """The processing module ``misc``: the timeline traces and the window readouts."""
+    from hdmf.common import DynamicTable, VectorData
+    from pynwb import TimeSeries
+
+    from experiments.results import split_units
+
+    module = nwb.create_processing_module(
+        name="misc", description="ketamine-sim: the simulation's slow layer (timeline) and per-window readouts"
+    )
+    timeline, units = run.data.timeline, run.data.timeline_units
+    time_s = np.asarray(timeline["time_s"], dtype=float)
+    for name, values in timeline.items():
+        if name == "time_s":
+            continue
+        unit, explanation = split_units(units.get(name, ""))
+        module.add(
+            TimeSeries(
+                name=name,
+                data=np.asarray(values, dtype=float),
+                timestamps=time_s,
+                unit=unit or "1",
+                description=explanation or name.replace("_", " "),
+                comments="ketamine-sim /timeline; time in s of protocol time",
+            )
+        )
+    columns = [
+        VectorData(name="label", description="window label", data=_labels(run)),
+        VectorData(name="start_s", description="window start (s, protocol time)", data=run.data.windows["start_s"]),
+        VectorData(name="duration_s", description="window duration (s)", data=run.data.windows["duration_s"]),
+    ]
+    for pop in populations:
+        for name, values in run.data.readouts.get(pop, {}).items():
+            if np.issubdtype(np.asarray(values).dtype, np.floating) and np.all(np.isnan(values)):
+                continue  # not measured for this population (the pyramidal terminals' readouts)
+            unit, explanation = split_units(run.data.readout_units.get(name, ""))
+            text = f"{pop} {name.replace('_', ' ')} ({unit or '1'}{'; ' + explanation if explanation else ''})"
+            columns.append(VectorData(name=f"{pop}_{name}", description=text, data=np.asarray(values)))
+    module.add(
+        DynamicTable(
+            name="window_readouts",
+            description="per-window readouts of every population (ketamine-sim /readouts)",
+            columns=columns,
+        )
+    )
 
 
 def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_neurons: int | None = None) -> list:

@@ -121,3 +121,63 @@ def test_nwb_session_description_names_experiment_and_drug(synthetic, tmp_path):
         nwb = io.read()
         assert nwb.session_description == "ketamine-sim simulation: experiment iv_infusion, drug esketamine"
         assert "drug:\n  name: esketamine" in nwb.notes
+
+
+# --- NWB best practice: nwbinspector, the slow layer and the readouts -----------------------
+@pytest.fixture(scope="module")
+def full_runs(tmp_path_factory):
+    """A course with plasticity and an infusion with every neurochemical track (stand-in windows)."""
+    from helpers.fake_engine import fake_run
+
+    return {
+        "course": fake_run(
+            tmp_path_factory.mktemp("course"),
+            ["experiment=course", "dosing=single_iv", "dosing.follow_days=1", "course.window_days_after_last_dose=[1]"],
+        ),
+        "iv_infusion": fake_run(tmp_path_factory.mktemp("infusion"), ["hypothesis=combined"]),
+    }
+
+
+@pytest.mark.parametrize("kind", ["course", "iv_infusion"])
+def test_nwb_export_passes_nwbinspector(full_runs, kind, tmp_path):
+    """No CRITICAL finding and no best-practice violation; with an experimenter and an
+    institution given, no finding at all."""
+    nwbinspector = pytest.importorskip("nwbinspector")
+    path = export.to_nwb(full_runs[kind], tmp_path / "run.nwb")
+    findings = list(nwbinspector.inspect_nwbfile(nwbfile_path=str(path)))
+    serious = [f for f in findings if f.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION", "PYNWB_VALIDATION")]
+    assert not serious, [f"{f.importance.name} {f.check_function_name}: {f.message}" for f in serious]
+    assert {f.check_function_name for f in findings} <= {"check_experimenter_exists", "check_institution"}
+    named = export.to_nwb(full_runs[kind], tmp_path / "named.nwb", experimenter="Doe, Jane", institution="A University")
+    assert list(nwbinspector.inspect_nwbfile(nwbfile_path=str(named))) == []
+
+
+def test_nwb_holds_the_timeline_and_the_window_readouts(full_runs, tmp_path):
+    """Every /timeline trace is a TimeSeries (values, timestamps, unit); every readout a column
+    of the window table; the subject, keywords and resolution are set."""
+    from experiments.results import read_results, split_units
+
+    data = read_results(full_runs["course"])
+    with NWBHDF5IO(str(export.to_nwb(full_runs["course"], tmp_path / "c.nwb")), "r") as io:
+        nwb = io.read()
+        module = nwb.processing["misc"]
+        traces = [name for name in data.timeline if name != "time_s"]
+        assert {"spine_density", "plasma_s_ketamine_uM"} <= set(traces)
+        for name in traces:
+            series = module[name]
+            np.testing.assert_array_equal(series.data[:], data.timeline[name])
+            np.testing.assert_array_equal(series.timestamps[:], data.timeline["time_s"])
+            assert series.unit == (split_units(data.timeline_units[name])[0] or "1")
+        assert module["spine_density"].description == "relative to the healthy steady state"
+        table = module["window_readouts"].to_dataframe()
+        assert list(table.label) == [str(x) for x in data.windows["label"]]
+        for pop, readouts in data.readouts.items():
+            for name, values in readouts.items():
+                if f"{pop}_{name}" in table:
+                    np.testing.assert_array_equal(np.stack(table[f"{pop}_{name}"].to_numpy()), values)
+                else:  # left out: never measured for this population
+                    assert np.all(np.isnan(values)) and pop != "pyr", (pop, name)
+        assert "pyr_rate" in table and "pyr_release_rate" in table and "pv_release_rate" not in table
+        assert nwb.subject.species == "Homo sapiens" and "not an animal" in nwb.subject.description
+        assert "ketamine" in list(nwb.keywords[:]) and nwb.units.resolution == pytest.approx(1e-4)
+        assert "commit" in nwb.data_collection

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import h5py
 import pytest
-from helpers.fake_engine import FakeEngine
+from helpers.fake_engine import fake_run
 
-from experiments.api import compose_config
-from experiments.kinds import protocol_run, run_experiment
 from experiments.results import read_results, split_units
 
 pint = pytest.importorskip("pint")
@@ -30,11 +28,6 @@ KINDS = {
 }
 
 
-class _Engine(FakeEngine):
-    timings = {"build_s": 0.0}
-    recompiled = False
-
-
 def _unit_attributes(path):
     out = {}
 
@@ -50,17 +43,7 @@ def _unit_attributes(path):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(protocol_run, "make_engine", lambda structure, **options: _Engine(structure))
-    out = {}
-    try:
-        for kind, overrides in KINDS.items():
-            folder = tmp_path_factory.mktemp(kind)
-            run_experiment(compose_config(["circuit=small", "output.figure=false", *overrides]), folder)
-            (out[kind],) = folder.glob("**/results.h5")
-    finally:
-        monkeypatch.undo()
-    return out
+    return {kind: fake_run(tmp_path_factory.mktemp(kind), overrides) for kind, overrides in KINDS.items()}
 
 
 @pytest.mark.parametrize("kind", KINDS)

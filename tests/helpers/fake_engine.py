@@ -80,3 +80,22 @@ class FakeEngine:
             init = np.broadcast_to(np.asarray(values["pyr"]["spine_init"], dtype=float), (n_pyr,))
             sites = {"spine": site_rng.uniform(size=pre.size) < init[post], "pre": pre, "post": post}
         return WindowOutput(spikes=spikes, state=state, wall_s=0.0, sites=sites)
+
+
+def fake_run(folder, overrides):
+    """A whole ``run_experiment`` of ``circuit=small`` with `FakeEngine` windows (no figure):
+    the path of its ``results.h5``."""
+    import pytest
+
+    from experiments.api import compose_config
+    from experiments.kinds import protocol_run, run_experiment
+
+    class Engine(FakeEngine):
+        timings = {"build_s": 0.0}
+        recompiled = False
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(protocol_run, "make_engine", lambda structure, **options: Engine(structure))
+        run_experiment(compose_config(["circuit=small", "output.figure=false", *overrides]), folder)
+    (path,) = folder.glob("**/results.h5")
+    return path

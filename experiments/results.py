@@ -248,6 +248,7 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         g.attrs.create("sorting", 2, dtype=SORTING)
         g.create_dataset("timestamps", data=t[order]).attrs["units"] = "ms"
         g.create_dataset("node_ids", data=ids[order])
+        _write_intervals(g, data.windows)
     for grp in ("windows", "timeline", "readouts"):
         f.create_group(grp, track_order=True)
     for pop in data.readouts:
@@ -262,6 +263,24 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         _write_synapses(f.create_group("synapses").create_group("pyr_to_pyr"), data.synapses)
     f.create_dataset("config", data=data.config_yaml, dtype=_STR)
     _write_provenance(f.create_group("provenance", track_order=True), data.provenance)
+
+
+#: The ``description`` of ``/spikes/<population>/simulated_intervals``.
+INTERVALS_DESCRIPTION = (
+    "[start, stop) of every simulated window in ms of protocol time (one row per window of /windows). "
+    "Spikes exist only inside these intervals: a rate is a count divided by their durations, "
+    "not by the span of the timestamps (the slow layer between windows has no spikes)."
+)
+
+
+def _write_intervals(group: h5py.Group, windows: dict) -> None:
+    """``simulated_intervals`` (windows, 2) in ms beside a population's spikes (see
+    `INTERVALS_DESCRIPTION`), where SONATA readers of the spikes find it."""
+    start_ms = 1e3 * np.asarray(windows["start_s"], dtype=np.float64)
+    stop_ms = start_ms + 1e3 * np.asarray(windows["duration_s"], dtype=np.float64)
+    ds = group.create_dataset("simulated_intervals", data=np.column_stack([start_ms, stop_ms]).reshape(-1, 2))
+    ds.attrs["units"] = "ms"
+    ds.attrs["description"] = INTERVALS_DESCRIPTION
 
 
 def _write_synapses(group: h5py.Group, synapses: dict) -> None:

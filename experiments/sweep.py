@@ -31,6 +31,7 @@ number, relative to the root), ``overrides``, one column per overridden key, key
 from __future__ import annotations
 
 import atexit
+import contextlib
 import csv
 import json
 import logging
@@ -194,6 +195,41 @@ def _jobs_of_folder(output_dir: Path, overrides: list[str], job: int | None) -> 
     return sorted(j for j in jobs if isinstance(j, int))
 
 
+#: The longest job tag (characters) put before a sweep job's log lines.
+JOB_TAG_CHARS = 80
+
+
+class _JobTag(logging.Filter):
+    """Puts ``[job N: overrides]`` before every log line of a sweep job (once per record,
+    whichever handlers it passes), so that the lines of parallel jobs can be told apart."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_ketamine_sim_job", False):
+            record.msg = f"[{self.tag}] {record.msg}"
+            record._ketamine_sim_job = True
+        return True
+
+
+@contextlib.contextmanager
+def job_log_tag(job: int | None, overrides: Sequence[str]):
+    """Tag the log lines of one sweep job on every handler of the root logger (see `_JobTag`)."""
+    text = " ".join(overrides)
+    text = text if len(text) <= JOB_TAG_CHARS else text[: JOB_TAG_CHARS - 3] + "..."
+    tag = _JobTag(f"job {job if job is not None else '?'}" + (f": {text}" if text else ""))
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(tag)
+    try:
+        yield tag
+    finally:
+        for handler in handlers:
+            handler.removeFilter(tag)
+
+
 def run_job(
     cfg,
     output_dir: str | os.PathLike,
@@ -211,7 +247,7 @@ def run_job(
     from experiments.kinds import claim_folder, remove_results
 
     output_dir = Path(output_dir)
-    with claim_folder(output_dir, "hydra.sweep.dir", resume=True):
+    with job_log_tag(job, overrides), claim_folder(output_dir, "hydra.sweep.dir", resume=True):
         base = {"job": job, "jobs": _jobs_of_folder(output_dir, list(overrides), job), "overrides": list(overrides)}
         for path in remove_leftover_temp_files(output_dir):
             log.info("removed a temp file left by an interrupted run: %s", path)

@@ -23,9 +23,11 @@ from experiments import config as C
 from experiments.analysis import dose_response
 from experiments.interrupts import Interrupts
 from experiments.kinds.folders import Outputs, dose_folders
+from experiments.kinds.progress import window_bar
 from experiments.protocols import PROTOCOLS
 from experiments.results import RunData, write_results
 from experiments.simulation.engine import make_engine
+from experiments.simulation.progress import WindowDone
 from experiments.simulation.readouts import READOUT_UNITS, TRAIN_READOUT_UNITS
 from experiments.simulation.timeline import run_protocol
 
@@ -81,15 +83,23 @@ class _StopAfterWindow(Interrupts):
             twice_stops=True,
         )
 
-    def progress(self, message: str) -> None:
-        """run_protocol's progress hook, called after every window: stops the run if asked."""
-        logging.getLogger(run_protocol.__module__).info(message)
+    def after_window(self) -> None:
+        """Called after every window: stops the run if asked."""
         if self.requested:
             raise KeyboardInterrupt("interrupted: the run stopped after a window")
 
 
 def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: datetime, train=None) -> RunData:
-    with _StopAfterWindow() as stop:
+    bar_label = f"{cfg.experiment.name} seed {cfg.seed}"
+    with (
+        _StopAfterWindow() as stop,
+        window_bar(bar_label, len(protocol.windows), logging.getLogger(run_protocol.__module__)) as report,
+    ):
+
+        def progress(done: WindowDone) -> None:
+            report(done)
+            stop.after_window()
+
         try:
             result = run_protocol(
                 protocol,
@@ -99,7 +109,7 @@ def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: da
                 int(cfg.seed),
                 C.mechanisms(cfg, structure),
                 train=train,
-                progress=stop.progress,
+                progress=progress,
             )
         except Exception as error:  # e.g. the binary killed by the same Ctrl-C outside its run loop
             if stop.requested:

@@ -11,6 +11,7 @@ binary does not match its marker is rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -190,10 +191,36 @@ def _compile(device, generated: Path, final: Path) -> None:
         shutil.rmtree(building, ignore_errors=True)
 
 
+#: While another process holds a build's lock, a line is logged this often (s).
+LOCK_WAIT_REPORT_S = 30.0
+
+
+@contextlib.contextmanager
+def _build_lock(path: str, circuit: str):
+    """Hold the build's file lock; while another process compiles the same build, say so
+    (at once, then every `LOCK_WAIT_REPORT_S`), so that a wait of minutes is not silent."""
+    from filelock import FileLock, Timeout
+
+    lock, waited = FileLock(path), 0.0
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("circuit %s: another process is compiling the same build; waiting for it (%s)", circuit, path)
+        while True:
+            try:
+                lock.acquire(timeout=LOCK_WAIT_REPORT_S)
+                break
+            except Timeout:
+                waited += LOCK_WAIT_REPORT_S
+                log.info("circuit %s: still waiting for the other process's build (%.0f s)", circuit, waited)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _cached_build(device, structure: CircuitStructure, cache: Path) -> tuple[Path, bool]:
     """The build folder of the project the device holds, and whether this call compiled it."""
-    from filelock import FileLock
-
     generated = Path(tempfile.mkdtemp(prefix="ketamine-sim-code-"))
     try:
         device.build(directory=str(generated), compile=False, run=False, with_output=False)
@@ -210,7 +237,7 @@ def _cached_build(device, structure: CircuitStructure, cache: Path) -> tuple[Pat
                 f"circuit {structure.name!r} ({final.name}); choose a writable "
                 "folder with backend.cache_dir=PATH (or $KETAMINE_SIM_CACHE)",
             )
-        with FileLock(str(final) + ".lock"):
+        with _build_lock(str(final) + ".lock", structure.name):
             if build_is_complete(final):  # another process finished it while we waited
                 return final, False
             log.info("compiling circuit %s into %s: once per generated code, about a minute", structure.name, final)

@@ -23,6 +23,7 @@ from circuits.compounds import SPECIES
 from circuits.spiking.cells import POPULATIONS
 from circuits.spiking.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
 from experiments.protocols.base import Protocol, Window, check_windows
+from experiments.simulation.progress import WindowDone
 from experiments.simulation.readouts import (
     READOUT_UNITS,
     TRAIN_READOUT_UNITS,
@@ -90,7 +91,7 @@ def run_protocol(
     seed: int,
     mechanisms: Mapping[str, object],
     train: tuple[int, float] | None = None,
-    progress: Callable[[str], None] = log.info,
+    progress: Callable[[WindowDone], None] = lambda done: log.info("%s", done),
 ) -> ProtocolResult:
     """Run every window of a protocol on a compiled circuit, and the slow tracks between them.
 
@@ -116,7 +117,10 @@ def run_protocol(
     train : tuple of (int, float) or None
         ``(pulses, interval_ms)``: add the train readouts of ``experiment=evoked_release``.
     progress : callable
-        Called with one line of text after every window (default: the module's logger).
+        Called after every window with a
+        [`WindowDone`][experiments.simulation.progress.WindowDone] (its ``str`` is one plain
+        line with the elapsed time and an estimate of the time left; default: that line to
+        the module's logger).
 
     Returns
     -------
@@ -150,7 +154,7 @@ def run_protocol(
     tracks = _tracks(protocol, structure, drive, seed, mechanisms, ampa_available)
     recorder = _Recorder(structure, drive, train)
     wall = {"windows": 0.0, "slow_layer": 0.0}
-    here = 0
+    here, started = 0, time.perf_counter()
     for span, window in _spans(protocol, structure.window_s):
         wall["slow_layer"] += _advance(tracks, here, span.i_start)
         inputs = {k: v for track in tracks for k, v in track.window_inputs(span.index, span.i_start).items()}
@@ -166,7 +170,18 @@ def run_protocol(
             track.after_window(span, out, found)
         wall["slow_layer"] += time.perf_counter() - start
         here = span.i_end
-        progress(recorder.summary(span, len(protocol.windows), window, sum(concentrations.values()), out.wall_s))
+        progress(
+            WindowDone(
+                index=span.index,
+                n_windows=len(protocol.windows),
+                label=window.label,
+                start_s=window.start_s,
+                brain_drug_uM=sum(concentrations.values()),
+                rates_hz={pop: found[pop]["rate"] for pop in POPULATIONS},
+                wall_s=out.wall_s,
+                elapsed_s=time.perf_counter() - started,
+            )
+        )
     wall["slow_layer"] += _advance(tracks, here, len(t) - 1)
     return ProtocolResult(
         spikes=recorder.spikes(),
@@ -256,13 +271,6 @@ class _Recorder:
                     self._readouts[pop].setdefault(name, []).append(found[name])
             found_all[pop] = found
         return found_all
-
-    def summary(self, span: WindowSpan, n_windows: int, window: Window, drug_uM: float, wall_s: float) -> str:
-        rates = ", ".join(f"{pop} {self._readouts[pop]['rate'][-1]:.1f} Hz" for pop in POPULATIONS)
-        return (
-            f"window {span.index + 1}/{n_windows} '{window.label}' (protocol time {window.start_s / 60:.1f} min, "
-            f"brain drug {drug_uM:.3g} uM): {rates} [{wall_s:.1f} s]"
-        )
 
     def spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return {pop: (np.concatenate(s[0]), np.concatenate(s[1])) for pop, s in self._spikes.items()}

@@ -308,12 +308,12 @@ def test_interrupt_flag_stops_after_the_window():
     goes on), the progress hook after the window stops the run; a second SIGINT stops at once."""
     previous = signal.getsignal(signal.SIGINT)
     with P._StopAfterWindow() as stop:
-        stop.progress("window 1/3")  # nothing asked: goes on
+        stop.after_window()  # nothing asked: goes on
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
         assert stop.requested
         with pytest.raises(KeyboardInterrupt):
-            stop.progress("window 2/3")
+            stop.after_window()
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)

@@ -45,7 +45,8 @@ from circuits.compounds import SPECIES
 from circuits.spiking.cells import POPULATIONS
 from circuits.units import SECONDS_PER_DAY
 from experiments.analysis.dose_response import CHANGE_COLUMNS
-from experiments.results import RunData, atomic_write, read_results, spikes_in_window
+from experiments.results import RunData, atomic_write, read_results, spikes_in_window, split_units
+from experiments.simulation.progress import format_uM
 
 #: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
@@ -77,6 +78,9 @@ STYLE: dict[str, object] = {
 }
 #: Colours of the scorecard cells: failed, passed, not evaluated.
 SCORECARD_COLORS = ("#d7301f", "#1a9850", "#d9d9d9")
+#: The least range of the spine-density axis (relative to healthy): a change of a few per cent
+#: is drawn as one, not across the whole axis.
+SPINE_RANGE = (0.9, 1.1)
 #: Columns the scorecard table must have.
 SCORECARD_COLUMNS = ("finding", "hypothesis", "passed", "value", "target")
 #: Columns of the dose-response table the figure needs (the dose and the changes it plots).
@@ -176,19 +180,123 @@ def _finish(fig, path):
     return fig
 
 
-def _time_axis(data: RunData, scale_s: float = 60.0, unit: str = "min"):
-    """(timeline x, window start x, x label): time from the start of dosing where the run has it,
-    else protocol time, in ``unit`` (``scale_s`` seconds each)."""
-    if "time_from_dose_s" in data.timeline and "time_from_dose_s" in data.windows:
-        return (
-            np.asarray(data.timeline["time_from_dose_s"]) / scale_s,
-            np.asarray(data.windows["time_from_dose_s"]) / scale_s,
-            f"time from start of dosing ({unit})",
+#: Plotting units of time by the span they cover: (unit, seconds each, longest span in it).
+TIME_UNITS = (("min", 60.0, 6 * 3600.0), ("h", 3600.0, 3 * SECONDS_PER_DAY), ("days", SECONDS_PER_DAY, float("inf")))
+#: Colour of the marks of the doses.
+DOSE_COLOR = "tab:purple"
+
+
+def natural_time_unit(span_s: float) -> tuple[str, float]:
+    """The unit a time axis spanning ``span_s`` seconds reads best in, and its seconds.
+
+    Up to 6 h in minutes, up to 3 days in hours, longer in days (a 14-day course is not drawn
+    up to 20 000 min).
+
+    Examples
+    --------
+    >>> natural_time_unit(4 * 3600.0), natural_time_unit(30 * 3600.0), natural_time_unit(14 * 86400.0)
+    (('min', 60.0), ('h', 3600.0), ('days', 86400.0))
+    """
+    for unit, scale, longest in TIME_UNITS:
+        if span_s <= longest:
+            return unit, scale
+    return TIME_UNITS[-1][0], TIME_UNITS[-1][1]
+
+
+def _time_axis(data: RunData, unit: str | None = None):
+    """(timeline x, window start x, x label, seconds per unit): time from the start of dosing
+    where the run has it, else protocol time, in ``unit`` (None: `natural_time_unit` of the
+    timeline's span)."""
+    clinical = "time_from_dose_s" in data.timeline and "time_from_dose_s" in data.windows
+    t_s = np.asarray(data.timeline["time_from_dose_s" if clinical else "time_s"], dtype=float)
+    starts_s = np.asarray(data.windows["time_from_dose_s" if clinical else "start_s"], dtype=float)
+    if unit is None:
+        unit, scale = natural_time_unit(float(np.ptp(t_s)) if t_s.size else 0.0)
+    else:
+        scale = {name: seconds for name, seconds, _ in TIME_UNITS} | {"s": 1.0}
+        scale = scale[unit]
+    label = f"time from start of dosing ({unit})" if clinical else f"protocol time ({unit})"
+    return t_s / scale, starts_s / scale, label, scale
+
+
+def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
+    """(start, duration) of every dose in s from the start of dosing, from the run's config
+    (``dosing.*``); empty for a run without dosing (a bath) or without its config."""
+    if "time_from_dose_s" not in data.timeline:
+        return []
+    from omegaconf import OmegaConf
+
+    from experiments import config as C
+
+    try:
+        cfg = OmegaConf.create(_config(data))
+        starts = C.dose_starts_min(cfg)
+        duration = float(cfg.dosing.duration_min)
+    except Exception:  # an older or hand-made run without a usable dosing block: no marks
+        return []
+    return [(60.0 * start, 60.0 * duration) for start in starts]
+
+
+def _mark_doses(ax, data: RunData, scale_s: float) -> None:
+    """Mark every dose: a triangle at the top of the axes at its start and, for an infusion, its
+    whole length shaded; labelled once."""
+    spans = _dose_spans_s(data)
+    for start, duration in spans:
+        if duration > 0:  # too narrow to see on a course's axis in days: the triangle shows it
+            ax.axvspan(start / scale_s, (start + duration) / scale_s, color=DOSE_COLOR, alpha=0.15, lw=0)
+    if spans:
+        starts = [start / scale_s for start, _ in spans]
+        ax.plot(
+            starts,
+            [1.0] * len(starts),
+            "v",
+            color=DOSE_COLOR,
+            ms=6,
+            clip_on=False,
+            label="dose",
+            gid="dose",
+            transform=ax.get_xaxis_transform(),
         )
+
+
+def conditions(data: RunData) -> str:
+    """One line naming what a run simulated: experiment, drug and dose (or bath
+    concentrations), circuit, hypothesis, brain state and seed, from its config.
+
+    Examples
+    --------
+    >>> import yaml
+    >>> from experiments.results import RunData
+    >>> config = {"seed": 3, "experiment": {"name": "iv_infusion"}, "drug": {"name": "esketamine"},
+    ...           "dosing": {"route": "iv_infusion", "dose_mg_per_kg": 0.5, "duration_min": 40, "days": [0]},
+    ...           "circuit": {"name": "pfc"}, "hypothesis": {"name": "default"}, "state": {"name": "healthy"}}
+    >>> data = RunData(config_yaml=yaml.safe_dump(config))
+    >>> conditions(data)
+    'iv_infusion: esketamine 0.5 mg/kg iv infusion over 40 min; circuit pfc, hypothesis default, healthy, seed 3'
+    """
+    cfg = _config(data)
+
+    def name(group: str) -> str:
+        value = cfg.get(group)
+        return str(value.get("name", "?")) if isinstance(value, dict) else str(value or "?")
+
+    experiment, dosing = name("experiment"), cfg.get("dosing") or {}
+    drug = name("drug")
+    if experiment in ("bath", "evoked_release"):
+        block = cfg.get(experiment) or {}
+        levels = block.get("concentrations_uM", block.get("concentration_uM"))
+        treatment = f"{drug} bath {levels} µM" if levels is not None else f"{drug} bath"
+    else:
+        dose = dosing.get("dose_mg")
+        amount = f"{dose:g} mg" if dose is not None else f"{dosing.get('dose_mg_per_kg', '?')} mg/kg"
+        route = str(dosing.get("route", "?")).replace("_", " ")
+        over = f" over {dosing['duration_min']:g} min" if dosing.get("duration_min") else ""
+        days = dosing.get("days") or [0]
+        repeat = f" x {len(days)} doses" if len(days) > 1 else ""
+        treatment = f"{drug} {amount} {route}{over}{repeat}"
     return (
-        np.asarray(data.timeline["time_s"]) / scale_s,
-        np.asarray(data.windows["start_s"]) / scale_s,
-        f"protocol time ({unit})",
+        f"{experiment}: {treatment}; circuit {name('circuit')}, hypothesis {name('hypothesis')}, "
+        f"{name('state')}, seed {cfg.get('seed', '?')}"
     )
 
 
@@ -367,10 +475,11 @@ def population_rates(run, populations: Sequence[str] | None = None, path: str | 
     pops = [p for p in _populations(data, populations) if p in data.readouts and "rate" in data.readouts[p]]
     if not pops:
         raise ValueError("the run has no /readouts/<population>/rate")
-    _, starts, xlabel = _time_axis(data)
+    _, starts, xlabel, scale = _time_axis(data)
     with _style():
         fig, axes = _figure(figsize=(6.0, 3.5))
         ax = axes[0, 0]
+        _mark_doses(ax, data, scale)
         for pop in pops:
             rate = np.asarray(data.readouts[pop]["rate"], dtype=float)
             ax.plot(starts, rate, "o-", color=COLORS.get(pop, "k"), label=pop, gid=f"rate_{pop}")
@@ -432,10 +541,11 @@ def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike 
     missing = [k for k in species if f"brain_{k}_uM" not in tl]
     if missing:
         raise KeyError(f"timeline has no brain concentration of {missing}")
-    t, starts, xlabel = _time_axis(data)
+    t, starts, xlabel, scale = _time_axis(data)
     with _style():
         fig, axes = _figure(figsize=(6.5, 3.5))
         ax = axes[0, 0]
+        _mark_doses(ax, data, scale)
         for i, k in enumerate(species):
             color = SPECIES_COLORS.get(k, "k")
             lw = 2.8 - 0.4 * i  # later species thinner: coinciding traces (racemic S and R) stay visible
@@ -445,7 +555,7 @@ def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike 
         _mark_windows(ax, starts)
         ax.set(
             xlabel=xlabel,
-            ylabel="concentration (uM)",
+            ylabel="concentration (µM)",
             title="drug: brain (solid) and plasma (dashed)" if species else "no drug in this run",
         )
         ax.set_ylim(bottom=0)
@@ -501,10 +611,11 @@ def neurochemistry(run, path: str | os.PathLike | None = None):
         raise ValueError(
             "the run has no /timeline/glutamate or /timeline/adenosine (neurochemistry.glutamate_pool=false?)"
         )
-    t, starts, xlabel = _time_axis(data)
+    t, starts, xlabel, scale = _time_axis(data)
     with _style():
         fig, axes = _figure(figsize=(6.5, 3.5))
         ax = axes[0, 0]
+        _mark_doses(ax, data, scale)
         for name, color in (("glutamate", "k"), ("adenosine", "tab:cyan")):
             if name in names:
                 ax.plot(t, data.timeline[name], color=color, label=name, gid=name)
@@ -753,23 +864,30 @@ def spine_density(run, path: str | os.PathLike | None = None):
             "the run has no /timeline/spine_density (it comes from a days-to-weeks "
             f"plasticity protocol); timeline has {sorted(data.timeline)}"
         )
-    t, starts, xlabel = _time_axis(data, SECONDS_PER_DAY, "days")
+    t, starts, xlabel, scale = _time_axis(data, "days")
     y = np.asarray(data.timeline["spine_density"], dtype=float)
-    unit = data.timeline_units.get("spine_density", "")
+    _, meaning = split_units(data.timeline_units.get("spine_density", ""))
     with _style():
         fig, axes = _figure(figsize=(6.0, 3.5))
         ax = axes[0, 0]
+        _mark_doses(ax, data, scale)
+        ax.axhline(1.0, color="0.7", lw=0.8, ls=":", label="healthy steady state")
         if y.ndim == 1:
             ax.plot(t, y, color="k", gid="spine_density")
         else:
             for c in range(y.shape[1]):
                 ax.plot(t, y[:, c], label=f"{c}", gid=f"spine_density_{c}")
-            ax.legend(title="column")
+        finite = y[np.isfinite(y)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (1.0, 1.0)
+        margin = 0.08 * max(high - low, 0.1)  # room for the dose marks above the trace
+        ax.set_ylim(min(SPINE_RANGE[0], low - margin), max(SPINE_RANGE[1], high + margin))
         ax.set(
             xlabel=xlabel,
-            ylabel=f"spine density ({unit})" if unit else "spine density",
+            ylabel=f"spine density\n({meaning})" if meaning else "spine density",
             title="dendritic spine density",
         )
+        ax.legend(loc="lower right")
+        fig.suptitle(conditions(data), fontsize=8)
         return _finish(fig, path)
 
 
@@ -822,11 +940,14 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
 def summary_figure(data: RunData, path: str | Path) -> Path:
     """The command line's summary figure of a run, as one PNG (written atomically).
 
-    Four panels: brain (and plasma) concentration with the windows marked; NMDA blocked
+    Titled with the run's conditions ([`conditions`][experiments.figures.conditions]). Four
+    panels: brain (and plasma) concentration with the doses and windows marked; NMDA blocked
     fraction per population with glutamate and adenosine; firing rate per window; rasters of
-    the baseline (first) window and the window with the highest brain concentration. Built
-    without pyplot, so it leaves the caller's matplotlib backend alone (a notebook's inline
-    backend stays).
+    the baseline (first) window and the window with the highest brain concentration, against
+    time in the window. Time is in the unit of the protocol's span
+    ([`natural_time_unit`][experiments.figures.natural_time_unit]: min for an infusion, days
+    for a course). Drawn in the shared ``STYLE`` (150 dpi); built without pyplot, so it
+    leaves the caller's matplotlib backend alone (a notebook's inline backend stays).
 
     Parameters
     ----------
@@ -835,7 +956,7 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
         ``nmda_blocked_<population>`` on the timeline, the window labels and concentrations,
         and the ``rate`` readout of pyr, pv and sst.
     path : str or pathlib.Path
-        The PNG to write (120 dpi).
+        The PNG to write.
 
     Returns
     -------
@@ -849,64 +970,95 @@ def summary_figure(data: RunData, path: str | Path) -> Path:
     OSError
         The file cannot be written; it is then left as it was.
     """
-    from matplotlib.figure import Figure
+    with _style():
+        fig = _figure(2, 2, figsize=(11, 7.4))[0]
+        axes = np.array(fig.axes).reshape(2, 2)
+        t, starts, xlabel, scale = _time_axis(data)
+        _summary_drug(axes[0, 0], data, t, starts, xlabel, scale)
+        _summary_block(axes[0, 1], data, t, starts, xlabel, scale)
+        _summary_rates(axes[1, 0], data, starts, xlabel, scale)
+        _summary_rasters(fig, axes[1, 1], data)
+        fig.suptitle(f"ketamine-sim: {conditions(data)}")
+        return _save_atomic(fig, Path(path))
 
-    clinical = "time_from_dose_s" in data.timeline  # plot against time from the start of dosing
-    axis = "time_from_dose_s" if clinical else "time_s"
-    t_min = data.timeline[axis] / 60.0
-    starts_min = data.windows[axis if clinical else "start_s"] / 60.0
-    xlabel = "time from start of dosing (min)" if clinical else "protocol time (min)"
-    fig = Figure(figsize=(11, 7), layout="constrained")
-    axes = fig.subplots(2, 2)
 
-    ax = axes[0, 0]
-    brain = sum(data.timeline[f"brain_{k}_uM"] for k in SPECIES)
-    ax.plot(t_min, brain, color="k", label="brain, all species")
+def _summary_drug(ax, data: RunData, t, starts, xlabel: str, scale: float) -> None:
+    """Brain and plasma concentration of all species, doses and windows marked."""
+    _mark_doses(ax, data, scale)
+    ax.plot(t, sum(data.timeline[f"brain_{k}_uM"] for k in SPECIES), color="k", label="brain, all species")
     if f"plasma_{SPECIES[0]}_uM" in data.timeline:
         plasma = sum(data.timeline[f"plasma_{k}_uM"] for k in SPECIES)
-        ax.plot(t_min, plasma, color="0.5", ls="--", label="plasma, all species")
-    for s in starts_min:
-        ax.axvline(s, color="tab:orange", alpha=0.4, lw=1)
-    ax.set(xlabel=xlabel, ylabel="concentration (uM)", title="drug (orange: spiking windows)")
-    ax.legend(frameon=False, fontsize=8)
+        ax.plot(t, plasma, color="0.5", ls="--", label="plasma, all species")
+    _mark_windows(ax, starts)
+    ax.set(xlabel=xlabel, ylabel="concentration (µM)", title="drug")
+    ax.set_ylim(bottom=0)
+    ax.legend()
 
-    ax = axes[0, 1]
+
+def _summary_block(ax, data: RunData, t, starts, xlabel: str, scale: float) -> None:
+    """NMDA blocked fraction per population; glutamate and adenosine on a second axis."""
+    _mark_doses(ax, data, scale)
     for pop in POPULATIONS:
-        ax.plot(t_min, data.timeline[f"nmda_blocked_{pop}"], color=COLORS[pop], label=pop)
+        ax.plot(t, data.timeline[f"nmda_blocked_{pop}"], color=COLORS[pop], label=pop)
     ax.set(xlabel=xlabel, ylabel="NMDA blocked fraction", ylim=(0, 1), title="ketamine block, glutamate, adenosine")
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
-    chem = ax.twinx()
-    for name, style in (("glutamate", "k-"), ("adenosine", "k:")):
-        if name in data.timeline:
-            chem.plot(t_min, data.timeline[name], style, lw=1, label=f"{name} (x baseline)")
-    chem.set_ylabel("x baseline")
-    chem.legend(frameon=False, fontsize=8, loc="upper right")
+    handles = ax.get_legend_handles_labels()
+    names = [n for n in ("glutamate", "adenosine") if n in data.timeline]
+    if names:
+        chem = ax.twinx()
+        chem.spines["right"].set_visible(True)
+        for name in names:
+            chem.plot(t, data.timeline[name], "k-" if name == "glutamate" else "k:", lw=1, label=name)
+        chem.set_ylabel("glutamate, adenosine (relative to baseline)")
+        more = chem.get_legend_handles_labels()
+        handles = (handles[0] + more[0], handles[1] + more[1])
+        legend = chem.legend(*handles, loc="center right", frameon=True, framealpha=0.85, edgecolor="none")
+    else:
+        legend = ax.legend(*handles, loc="center right", frameon=True, framealpha=0.85, edgecolor="none")
+    legend.set_zorder(10)
 
-    ax = axes[1, 0]
-    x = np.arange(len(starts_min))
-    for pop in POPULATIONS:
-        ax.plot(x, data.readouts[pop]["rate"], "o-", color=COLORS[pop], label=pop)
-    ax.set_xticks(x, [str(label) for label in data.windows["label"]], rotation=45, ha="right", fontsize=8)
-    ax.set(ylabel="firing rate (Hz)", title="rate per window")
-    ax.legend(frameon=False, fontsize=8)
 
-    ax = axes[1, 1]
-    drug_in_window = sum(data.windows[f"brain_{k}_uM"] for k in SPECIES)
-    last = int(np.argmax(drug_in_window)) if np.any(drug_in_window > 0) else len(starts_min) - 1
-    offset = 0
+#: Up to this many windows the rate panel names each window; more are placed on the time axis.
+MAX_WINDOW_LABELS = 12
+
+
+def _summary_rates(ax, data: RunData, starts, xlabel: str, scale: float) -> None:
+    """Each population's rate per window: the windows by label, or on the time axis (with
+    the doses) when there are too many to name."""
+    named = len(starts) <= MAX_WINDOW_LABELS
+    x = np.arange(len(starts)) if named else starts
+    if not named:
+        _mark_doses(ax, data, scale)
     for pop in POPULATIONS:
-        n = int(max(data.spikes[pop][1].max(initial=0) + 1, 1))
-        shown = min(n, 60)
-        for index, side in ((0, 0.0), (last, 1.05)):
+        ax.plot(x, data.readouts[pop]["rate"], "o-" if named else ".-", color=COLORS[pop], label=pop)
+    if named:
+        ax.set_xticks(x, _labels(data), rotation=45, ha="right")
+    ax.set(xlabel="spiking window" if named else xlabel, ylabel="firing rate (Hz)", title="rate per window")
+    top = max(float(np.nanmax(data.readouts[pop]["rate"])) for pop in POPULATIONS)
+    ax.set_ylim(0, 1.25 * top if np.isfinite(top) and top > 0 else 1.0)
+    ax.legend(ncols=len(POPULATIONS), loc="upper center")
+
+
+def _summary_rasters(fig, ax, data: RunData, shown: int = 60) -> None:
+    """Rasters of the first window and of the one with the most drug, side by side, against
+    time in the window (s); ``ax``'s place is split in two."""
+    drug = sum(np.asarray(data.windows[f"brain_{k}_uM"], dtype=float) for k in SPECIES)
+    most = int(np.argmax(drug)) if np.any(drug > 0) else len(drug) - 1
+    spec = ax.get_subplotspec()
+    fig.delaxes(ax)
+    panels = spec.subgridspec(1, 2, wspace=0.05).subplots(sharey=True)
+    labels = _labels(data)
+    for panel, index in zip(panels, (0, most)):
+        offset, ticks = 0, []
+        for pop in POPULATIONS:
             times_ms, ids = spikes_in_window(data, pop, index)
             keep = ids < shown
-            duration_ms = 1e3 * data.windows["duration_s"][index]
-            ax.plot(side + times_ms[keep] / duration_ms, offset + ids[keep], "|", ms=2, color=COLORS[pop])
-        offset += shown + 5
-    ax.set_xticks([0.5, 1.55], [f"window '{data.windows['label'][0]}'", f"window '{data.windows['label'][last]}'"])
-    ax.set(ylabel="neuron (first 60 per population)", title="raster")
-    fig.suptitle("ketamine-sim summary")
-    return _save_atomic(fig, Path(path), dpi=120)
+            panel.plot(times_ms[keep] / 1e3, offset + ids[keep], "|", ms=2, color=COLORS[pop])
+            ticks.append((offset + shown / 2, pop))
+            offset += shown + 5
+        panel.set_xlim(0, float(data.windows["duration_s"][index]))
+        panel.set(xlabel="time in window (s)", title=f"'{labels[index]}', brain drug {format_uM(float(drug[index]))}")
+    panels[0].set_yticks([y for y, _ in ticks], [pop for _, pop in ticks])
+    panels[0].set_ylabel(f"cells 0-{shown - 1} of each population")
 
 
 def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
@@ -917,7 +1069,7 @@ def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
     rows : list of dict of str to float
         One row per dose ([`summarize`][experiments.analysis.dose_response.summarize]).
     path : pathlib.Path
-        The PNG to write (120 dpi).
+        The PNG to write (the shared ``STYLE``, 150 dpi).
 
     Returns
     -------
@@ -932,8 +1084,9 @@ def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
     OSError
         The file cannot be written; it is then left as it was.
     """
-    fig = dose_response(rows)
-    return _save_atomic(fig, Path(path), dpi=120)
+    with _style():
+        fig = dose_response(rows)
+        return _save_atomic(fig, Path(path))
 
 
 #: The last chunk of every complete PNG file.

@@ -155,3 +155,77 @@ def test_summary_figure_leaves_the_backend_alone(small_run, tmp_path):
     path = F.summary_figure(small_run.data, tmp_path / "summary.png")
     assert path.read_bytes()[:8] == PNG_MAGIC
     assert matplotlib.get_backend() == before
+
+
+# --- self-explanatory figures: conditions, natural time units, doses, µM -----------------------
+@pytest.fixture(scope="module")
+def stand_in_runs(tmp_path_factory):
+    """An infusion, a six-dose course and a bath with stand-in windows (no compiler)."""
+    from helpers.fake_engine import fake_run
+
+    from experiments.results import read_results
+
+    cases = {
+        "iv_infusion": [],
+        "course": ["experiment=course", "dosing=six_iv_2wk"],
+        "bath": ["experiment=bath"],
+    }
+    return {name: read_results(fake_run(tmp_path_factory.mktemp(name), o)) for name, o in cases.items()}
+
+
+def _summary(data, tmp_path):
+    captured = {}
+    original = F._save_atomic
+
+    def keep(fig, path, **kwargs):
+        captured["fig"] = fig
+        return original(fig, path, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(F, "_save_atomic", keep)
+        path = F.summary_figure(data, tmp_path / "summary.png")
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    return captured["fig"]
+
+
+def test_the_summary_title_names_drug_dose_circuit_and_seed(stand_in_runs, tmp_path):
+    fig = _summary(stand_in_runs["iv_infusion"], tmp_path)
+    title = fig.get_suptitle()
+    assert "racemic 0.5 mg/kg iv infusion over 40 min" in title and "circuit small" in title and "seed 1" in title
+    assert "bath [0, 0.5, 1, 2, 5, 10] µM" in _summary(stand_in_runs["bath"], tmp_path).get_suptitle()
+
+
+def test_a_course_is_drawn_in_days_with_every_dose_marked(stand_in_runs, tmp_path):
+    fig = _summary(stand_in_runs["course"], tmp_path)
+    drug = fig.axes[0]
+    assert drug.get_xlabel() == "time from start of dosing (days)" and drug.get_ylabel() == "concentration (µM)"
+    (doses,) = lines(fig.axes[0].figure, "dose")[:1]
+    np.testing.assert_allclose(doses.get_xdata(), [0, 2, 4, 7, 9, 11])  # six_iv_2wk: days 0, 2, 4, 7, 9, 11
+    assert max(line.get_xdata().max() for line in drug.lines if line.get_label() == "brain, all species") < 60
+    infusion = _summary(stand_in_runs["iv_infusion"], tmp_path)
+    assert infusion.axes[0].get_xlabel() == "time from start of dosing (min)"
+
+
+def test_the_rasters_have_a_time_axis(stand_in_runs, tmp_path):
+    fig = _summary(stand_in_runs["iv_infusion"], tmp_path)
+    rasters = [ax for ax in fig.axes if ax.get_xlabel() == "time in window (s)"]
+    assert len(rasters) == 2
+    assert rasters[0].get_title().startswith("'-10 min', brain drug 0 µM") and "nM" in rasters[1].get_title()
+    assert rasters[0].get_xlim() == (0.0, 2.0)
+
+
+def test_spine_density_axis_is_labelled_and_scaled_honestly(stand_in_runs):
+    fig = F.spine_density(stand_in_runs["course"])
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "spine density\n(relative to the healthy steady state)"
+    low, high = ax.get_ylim()
+    assert low <= 0.9 and high >= 1.1  # a change of a few per cent does not fill the axis
+    assert len(lines(fig, "dose")[0].get_xdata()) == 6
+    assert "course: racemic" in fig.get_suptitle()
+
+
+@pytest.mark.parametrize(
+    "span_s, unit", [(3600.0, "min"), (6 * 3600.0, "min"), (30 * 3600.0, "h"), (14 * 86400.0, "days")]
+)
+def test_natural_time_unit(span_s, unit):
+    assert F.natural_time_unit(span_s)[0] == unit

@@ -486,7 +486,7 @@ def population_rates(run, populations: Sequence[str] | None = None, path: str | 
             ax.axhline(rate[0], color=COLORS.get(pop, "k"), lw=0.8, ls="--", alpha=0.6)
         ax.set(xlabel=xlabel, ylabel="firing rate (Hz)", title="population rates per window (dashed: baseline)")
         ax.set_ylim(bottom=0)
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: no rate hidden
         return _finish(fig, path)
 
 

@@ -35,11 +35,13 @@ REQUIRED = {
     "tolerance",
     "tolerance_note",
     "status",
+    "role",
     "checked_by",
 }
 #: ``ref`` (one key) or ``refs`` (a list of keys) of seeds/references.bib; tests/test_references.py
 #: requires one of them on every record and resolves the keys.
-OPTIONAL = {"note", "ref", "refs"}
+OPTIONAL = {"note", "ref", "refs", "calibrates", "role_note"}
+ROLES = {"calibration", "validation"}
 STATUSES = {"tested", "documented_discrepancy", "not_yet_modelled"}
 TARGET_KINDS = ("value", "range", "sign", "ordering")
 SIGNS = {"positive", "negative", "none"}
@@ -261,3 +263,27 @@ def test_checked_by_names_existing_test_functions():
             if not re.search(rf"^\s*def {func}\(", sources[path], flags=re.MULTILINE):
                 broken.append(f"{record['id']}: {node}")
     assert not broken, "checked_by entries that name no existing test function: " + ", ".join(broken)
+
+
+@pytest.mark.parametrize("name, record", RECORDS, ids=[r.get("id", "?") for _, r in RECORDS])
+def test_role_says_whether_the_finding_set_parameters(name, record):
+    """``role: calibration`` records name what they set (``calibrates``: config keys that the
+    default composition holds, or files of the model under circuits/); ``validation`` records
+    set nothing. A finding a parameter was chosen from is not evidence for the model."""
+    from omegaconf import OmegaConf
+
+    from experiments.config import compose_config
+    from experiments.paths import ROOT as ROOT_DIR
+
+    assert record["role"] in ROLES, f"{record['id']}: role {record['role']!r}; allowed: {sorted(ROLES)}"
+    keys = record.get("calibrates") or []
+    if record["role"] == "validation":
+        assert not keys, f"{record['id']}: a validation record calibrates nothing, got {keys}"
+        return
+    assert keys, f"{record['id']}: a calibration record names the parameters it set (calibrates)"
+    cfg = compose_config([])
+    for key in keys:
+        if key.startswith("circuits/"):
+            assert (ROOT_DIR / key).is_file(), f"{record['id']}: {key} is not a file of the model"
+        else:
+            assert OmegaConf.select(cfg, key, default=None) is not None, f"{record['id']}: no config key {key}"

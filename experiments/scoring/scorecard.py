@@ -34,10 +34,17 @@ from experiments.interrupts import Interrupts
 from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR  # noqa: F401  (re-exported)
 from experiments.results import ResultsFileError, atomic_write, read_config
 from experiments.scoring.observables import OBSERVABLES, evaluate, find_runs, merge, pick
+from experiments.simulation.progress import format_time_s
 
 log = logging.getLogger(__name__)
 
 TARGET_KINDS = ("value", "range", "sign", "ordering")
+
+
+#: A record's role: ``validation`` findings are the evidence (no parameter was set from them);
+#: ``calibration`` findings set parameters (``calibrates``), so reproducing them shows only that
+#: the model reproduces what it was fitted to. Reports list validation first.
+ROLES = ("validation", "calibration")
 
 
 class RecordError(ValueError):
@@ -55,9 +62,11 @@ def load_records(folder: str | Path = SEEDS_DIR) -> list[dict]:
             where = f"{path.name}: record {record.get('id', i) if isinstance(record, dict) else i}"
             if not isinstance(record, dict):
                 raise RecordError(f"{where}: must be a mapping")
-            for field in ("id", "condition", "observable", "target", "tolerance"):
+            for field in ("id", "condition", "observable", "target", "tolerance", "role"):
                 if field not in record:
                     raise RecordError(f"{where}: missing field '{field}'")
+            if record["role"] not in ROLES:
+                raise RecordError(f"{where}: field 'role' must be one of {', '.join(ROLES)}, got {record['role']!r}")
             target = record["target"]
             kinds = [k for k in TARGET_KINDS if isinstance(target, dict) and k in target]
             if len(kinds) != 1:
@@ -216,20 +225,23 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
     with Interrupts("the scorecard stops after the current windows of its running runs") as interrupts:
         try:
             futures = {pool.submit(run_one, r.overrides, str(r.directory)): r for r in todo}
-            pending, done = set(futures), 0
+            pending, done, started = set(futures), 0, time.perf_counter()
             while pending and not interrupts.requested:
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in finished:
                     future.result()  # a worker's error (an interrupted worker: KeyboardInterrupt) ends the scorecard
                     done += 1
                     run = futures[future]
+                    elapsed = time.perf_counter() - started
                     log.info(
-                        "scorecard run %d/%d: %s seed %d %s",
+                        "scorecard run %d/%d: %s seed %d %s [%s elapsed, about %s left]",
                         done,
                         len(todo),
                         run.hypothesis,
                         run.seed,
                         run.directory.name,
+                        format_time_s(elapsed),
+                        format_time_s(elapsed / done * (len(todo) - done)),
                     )
         except BaseException:
             _stop_workers(pool, grace_s)
@@ -302,6 +314,7 @@ def score(
             rows.append(
                 {
                     "finding": record["id"],
+                    "role": record["role"],
                     "hypothesis": hypothesis,
                     "passed": bool(passed),
                     "value": shown,
@@ -318,10 +331,13 @@ def score(
 
 def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
     """``scorecard.csv``, ``scorecard.md`` (and, given ``heat_map(table, path)``, the heat map)
-    in ``folder``, written atomically."""
+    in ``folder``, written atomically; validation findings first, calibration findings apart."""
     import pandas as pd
 
     table = pd.DataFrame(rows)
+    if not table.empty:  # validation first, each role in the records' order
+        order = {role: i for i, role in enumerate(ROLES)}
+        table = table.sort_values("role", key=lambda column: column.map(order), kind="stable")
     folder.mkdir(parents=True, exist_ok=True)
     csv = atomic_write(folder / "scorecard.csv", lambda tmp: table.to_csv(tmp, index=False))
     lines = [
@@ -330,21 +346,47 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
         "Rows: findings (seeds/); columns: hypotheses (configs/hypothesis/). "
         "Each cell: PASS/FAIL, the value (mean over seeds) and its seed spread.",
         "",
+        summary_line(rows),
     ]
-    hypotheses = list(dict.fromkeys(table["hypothesis"]))
-    lines.append("| finding | target | " + " | ".join(hypotheses) + " |")
-    lines.append("|---|---|" + "---|" * len(hypotheses))
-    for finding, group in table.groupby("finding", sort=False):
-        cells = []
-        for h in hypotheses:
-            row = group[group["hypothesis"] == h].iloc[0]
-            spread = f" ± {row['seed_spread']:.2g}" if row["n_seeds"] > 1 else ""
-            cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{spread}")
-        lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
+    hypotheses = list(dict.fromkeys(table["hypothesis"])) if not table.empty else []
+    for role, heading in (
+        ("validation", "## Validation: the evidence (no parameter was set from these findings)"),
+        ("calibration", "## Calibration: reproduces what it was fitted to (see each record's `calibrates`)"),
+    ):
+        part = table[table["role"] == role] if not table.empty else table
+        if part.empty:
+            continue
+        lines += ["", heading, "", "| finding | target | " + " | ".join(hypotheses) + " |"]
+        lines.append("|---|---|" + "---|" * len(hypotheses))
+        for finding, group in part.groupby("finding", sort=False):
+            cells = []
+            for h in hypotheses:
+                row = group[group["hypothesis"] == h].iloc[0]
+                spread = f" ± {row['seed_spread']:.2g}" if row["n_seeds"] > 1 else ""
+                cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{spread}")
+            lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
     atomic_write(folder / "scorecard.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     if heat_map is not None:
-        heat_map(table, folder / "scorecard")
+        labelled = table.assign(finding=[f"{f} ({r[:3]}.)" for f, r in zip(table["finding"], table["role"])])
+        heat_map(labelled, folder / "scorecard")
     return csv
+
+
+def summary_line(rows: list[dict]) -> str:
+    """How many (finding, hypothesis) cells pass, validation first.
+
+    Examples
+    --------
+    >>> summary_line([{"role": "validation", "passed": True}, {"role": "validation", "passed": False},
+    ...               {"role": "calibration", "passed": True}])
+    'validation: 1 of 2 cells pass; calibration (reproduces what it was fitted to): 1 of 1'
+    """
+    counts = {role: [r["passed"] for r in rows if r["role"] == role] for role in ROLES}
+    validation, calibration = counts["validation"], counts["calibration"]
+    return (
+        f"validation: {sum(validation)} of {len(validation)} cells pass; "
+        f"calibration (reproduces what it was fitted to): {sum(calibration)} of {len(calibration)}"
+    )
 
 
 def inherited_overrides(cfg) -> list[str]:
@@ -381,8 +423,7 @@ def run_scorecard(cfg, output_dir: Path, run_one, check_overrides, heat_map=None
     execute(list(planned.values()), run_one, int(s.n_jobs))
     rows = score(records, list(s.hypotheses), list(s.seeds), planned, float(s.none_band))
     path = write(rows, output_dir, heat_map)
-    passed = sum(r["passed"] for r in rows)
-    log.info("scorecard: %d of %d (finding, hypothesis) cells pass; %s", passed, len(rows), path.resolve())
+    log.info("scorecard: %s; %s", summary_line(rows), path.resolve())
     return path
 
 
@@ -411,6 +452,7 @@ def check_record(
     passed, distance = compare(record, value, none_band)
     return {
         "finding": record_id,
+        "role": record["role"],
         "passed": bool(passed),
         "distance": float(distance),
         "value": value,

@@ -22,6 +22,7 @@ GOOD = {
     "tolerance": None,
     "tolerance_note": "sign only",
     "status": "tested",
+    "role": "validation",
     "checked_by": [],
 }
 WRONG = dict(GOOD, id="C1_WRONG", target={"sign": "negative"})
@@ -79,12 +80,48 @@ def test_the_project_records_load_and_the_scorable_ones_are_known():
         ({k: v for k, v in GOOD.items() if k != "target"}, "target"),
         (dict(GOOD, target={"sign": "up"}), "target.sign"),
         (dict(GOOD, target={"sign": "positive", "value": 1}), "target"),
+        ({k: v for k, v in GOOD.items() if k != "role"}, "role"),
+        (dict(GOOD, role="evidence"), "role"),
     ],
 )
 def test_a_malformed_record_names_its_file_and_field(tmp_path, broken, field):
     folder = write_seeds(tmp_path / "seeds", [GOOD, broken])
     with pytest.raises(RecordError, match=rf"records.yaml: record C1: .*'{field}'"):
         load_records(folder)
+
+
+def test_validation_is_reported_first_and_calibration_apart(tmp_path):
+    from experiments.scoring.scorecard import write
+
+    def row(finding, role, passed):
+        return {
+            "finding": finding,
+            "role": role,
+            "hypothesis": "default",
+            "passed": passed,
+            "value": "0.1",
+            "target": "sign positive",
+            "distance": 0.1,
+            "seed_spread": 0.0,
+            "n_seeds": 1,
+            "observable": "x",
+            "unit": "1",
+        }
+
+    rows = [row("C1", "calibration", True), row("K3", "validation", False), row("S3", "validation", True)]
+    drawn = {}
+    write(rows, tmp_path, heat_map=lambda table, path: drawn.setdefault("findings", list(table["finding"])))
+    text = (tmp_path / "scorecard.md").read_text()
+    assert "validation: 1 of 2 cells pass; calibration (reproduces what it was fitted to): 1 of 1" in text
+    assert text.index("## Validation") < text.index("| K3 ") < text.index("## Calibration") < text.index("| C1 ")
+    assert list(pd.read_csv(tmp_path / "scorecard.csv")["finding"]) == ["K3", "S3", "C1"]
+    assert drawn["findings"] == ["K3 (val.)", "S3 (val.)", "C1 (cal.)"]
+
+
+def test_the_project_scorecard_has_evidence_of_both_roles():
+    roles = {r["id"]: r["role"] for r in scorable(load_records())}
+    assert roles["C1"] == "calibration" and roles["S1"] == "calibration"  # parameters were set from them
+    assert roles["K3"] == "validation" and roles["S4"] == "validation"
 
 
 def test_unknown_record_ids_are_refused(tmp_path):

@@ -137,6 +137,7 @@ def test_scorecard_tables_are_written_atomically(tmp_path, monkeypatch):
     rows = [
         {
             "finding": "F1",
+            "role": "validation",
             "hypothesis": "h",
             "passed": True,
             "value": "0.1",
@@ -146,7 +147,7 @@ def test_scorecard_tables_are_written_atomically(tmp_path, monkeypatch):
         }
     ]
     scorecard.write(rows, tmp_path)
-    assert (tmp_path / "scorecard.csv").read_text().startswith("finding,hypothesis,passed")
+    assert (tmp_path / "scorecard.csv").read_text().startswith("finding,role,hypothesis,passed")
     assert "| F1 | > 0 | PASS 0.1 |" in (tmp_path / "scorecard.md").read_text()
     before = {p.name: p.read_text() for p in tmp_path.iterdir()}
     import pandas as pd

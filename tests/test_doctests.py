@@ -53,6 +53,8 @@ MODULES = {
     "experiments.kinds.run": 6,
     "experiments.paths": 0,
     "experiments.results": 33,
+    "experiments.scoring.observables": 0,
+    "experiments.scoring.scorecard": 6,
     "experiments.simulation.direct": 2,
     "experiments.simulation.engine": 2,
     "experiments.simulation.progress": 3,

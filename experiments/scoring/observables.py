@@ -1,9 +1,9 @@
 """Observables of the seeds' records, registered by name, as functions of results files.
 
-Each :class:`Observable` names the runs it needs (a *condition*: Hydra overrides added to
+Each `Observable` names the runs it needs (a *condition*: Hydra overrides added to
 the scorecard's base overrides) and computes one number from their results, or one number
 per condition for ``ordering`` targets. The same function reads runs the scorecard made
-or any run folder that holds runs of those conditions (:func:`find_runs` matches them by
+or any run folder that holds runs of those conditions (`find_runs` matches them by
 their stored config). Changes are fractional (0.2 = +20%) unless the name says otherwise.
 """
 
@@ -20,7 +20,7 @@ from circuits.units import SECONDS_PER_DAY
 from experiments.analysis.course import excess_at_day, peak_excess, value_at_day
 from experiments.results import RunData, read_results
 
-#: Conditions (later overrides of a key replace earlier ones, see :func:`merge`). Windows are
+#: Conditions (later overrides of a key replace earlier ones, see `merge`). Windows are
 #: few, so that a scorecard stays affordable; defaults that a run folder may differ in are explicit.
 IV = (
     "experiment=iv_infusion",

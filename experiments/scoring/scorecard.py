@@ -1,7 +1,7 @@
 """The scorecard: which hypothesis reproduces which published finding.
 
 ``ketamine-sim experiment=scorecard`` reads the records of ``seeds/``, keeps those whose
-observable is registered (:mod:`experiments.scoring.observables`), runs every condition they need
+observable is registered (`experiments.scoring.observables`), runs every condition they need
 for every hypothesis and seed (one process per run, finished runs are skipped on a rerun),
 and writes ``scorecard.csv``, ``scorecard.md`` and ``scorecard.png``/``.svg``.
 
@@ -288,10 +288,94 @@ def _stop_workers(pool: ProcessPoolExecutor, grace_s: float) -> None:
         time.sleep(0.1)
 
 
+#: Confidence level of a cell's interval over seeds.
+CONFIDENCE = 0.95
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The ``confidence`` interval of the mean of ``values`` (Student's t, ``n - 1`` degrees
+    of freedom); (nan, nan) for fewer than two finite values.
+
+    Examples
+    --------
+    >>> low, high = t_interval([1.0, 2.0, 3.0])
+    >>> round(low, 3), round(high, 3)
+    (-0.484, 4.484)
+    >>> t_interval([1.0])
+    (nan, nan)
+    """
+    from scipy import stats
+
+    x = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    if x.size < 2:
+        return math.nan, math.nan
+    mean, sem = float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+    if sem == 0.0:
+        return mean, mean
+    low, high = stats.t.interval(confidence, x.size - 1, loc=mean, scale=sem)
+    return float(low), float(high)
+
+
+def judge(record: dict, values: list, none_band: float = 0.25) -> dict:
+    """A cell's verdict over seeds (one value per seed; a dict per seed for orderings).
+
+    With one seed, ``compare`` of that value decides. With several, the 95% interval over
+    seeds decides a sign or an ordering: ``sign: positive``/``negative`` passes when the
+    interval of the change excludes zero on the stated side, ``sign: none`` when it lies
+    inside the band, an ordering when the interval of its smallest gap between consecutive
+    groups is above zero. A value or range target is judged on the mean; its distance is
+    also given in units of its tolerance.
+
+    Returns
+    -------
+    dict
+        ``passed``, ``distance`` (of the mean, see `compare`), ``ci_low``/``ci_high`` (of the
+        value; of the smallest gap for orderings), ``distance_in_tolerances`` (value and range
+        targets with a tolerance; else nan) and ``decided_by`` ("one seed", "interval",
+        "mean").
+
+    Examples
+    --------
+    >>> sign = {"id": "C1", "_file": "x", "target": {"sign": "positive"}, "tolerance": None}
+    >>> judge(sign, [0.3, 0.5, 0.4])["passed"], judge(sign, [0.6, -0.5, 0.4])["passed"]
+    (True, False)
+    >>> value = {"id": "C4", "_file": "x", "target": {"value": 37.8}, "tolerance": 7.5}
+    >>> round(judge(value, [28.0, 30.0])["distance_in_tolerances"], 2)
+    1.17
+    """
+    target, tol = record["target"], record["tolerance"]
+    if isinstance(values[0], dict):
+        mean = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
+        per_seed = [compare(record, v, none_band)[1] for v in values]  # the smallest gap per seed
+    else:
+        mean = float(np.mean(values))
+        per_seed = [float(v) for v in values]
+    passed, distance = compare(record, mean, none_band)
+    low, high = t_interval(per_seed)
+    out = {"passed": bool(passed), "distance": float(distance), "ci_low": low, "ci_high": high}
+    out["distance_in_tolerances"] = math.nan
+    if ("value" in target or "range" in target) and isinstance(tol, (int, float)) and tol > 0:
+        out["distance_in_tolerances"] = float(distance) / float(tol)
+    if len(values) < 2 or not math.isfinite(low):
+        out["decided_by"] = "one seed" if len(values) < 2 else "mean"
+        return out
+    if "sign" in target:
+        sign = target["sign"]
+        out["passed"] = {"positive": low > 0, "negative": high < 0}.get(sign, -none_band <= low and high <= none_band)
+        out["decided_by"] = "interval"
+    elif "ordering" in target:
+        out["passed"], out["decided_by"] = bool(low > 0), "interval"
+    else:
+        out["decided_by"] = "mean"
+    out["passed"] = bool(out["passed"])
+    return out
+
+
 def score(
     records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], planned: dict, none_band: float = 0.25
 ) -> list[dict]:
-    """One row per (finding, hypothesis): the value (mean over seeds), its spread, pass/fail."""
+    """One row per (finding, hypothesis): the value (mean over seeds), its spread and 95%
+    interval over seeds, pass/fail (see `judge`)."""
     rows = []
     for record in records:
         observable = OBSERVABLES[record["observable"]]
@@ -308,19 +392,23 @@ def score(
                 spread = float(np.max([np.std([v[k] for v in values]) for k in values[0]]))
                 shown = "; ".join(f"{k}: {v:.3g}" for k, v in value.items())
             else:
-                value, spread = float(np.mean(values)), float(np.std(values))
-                shown = f"{value:.3g}"
-            passed, distance = compare(record, value, none_band)
+                spread = float(np.std(values))
+                shown = f"{float(np.mean(values)):.3g}"
+            verdict = judge(record, values, none_band)
             rows.append(
                 {
                     "finding": record["id"],
                     "role": record["role"],
                     "hypothesis": hypothesis,
-                    "passed": bool(passed),
+                    "passed": verdict["passed"],
                     "value": shown,
                     "target": target_text(record),
-                    "distance": float(distance),
+                    "distance": verdict["distance"],
                     "seed_spread": spread,
+                    "ci_low": verdict["ci_low"],
+                    "ci_high": verdict["ci_high"],
+                    "distance_in_tolerances": verdict["distance_in_tolerances"],
+                    "decided_by": verdict["decided_by"],
                     "n_seeds": len(seeds),
                     "observable": record["observable"],
                     "unit": observable.unit,
@@ -344,7 +432,8 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
         "# Scorecard",
         "",
         "Rows: findings (seeds/); columns: hypotheses (configs/hypothesis/). "
-        "Each cell: PASS/FAIL, the value (mean over seeds) and its seed spread.",
+        "Each cell: PASS/FAIL, the value (mean over seeds) and, with several seeds, the 95% "
+        "interval over seeds (of the smallest gap for an ordering), which decides signs and orderings.",
         "",
         summary_line(rows),
     ]
@@ -362,14 +451,25 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
             cells = []
             for h in hypotheses:
                 row = group[group["hypothesis"] == h].iloc[0]
-                spread = f" ± {row['seed_spread']:.2g}" if row["n_seeds"] > 1 else ""
-                cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{spread}")
+                cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{_interval_text(row)}")
             lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
     atomic_write(folder / "scorecard.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     if heat_map is not None:
-        labelled = table.assign(finding=[f"{f} ({r[:3]}.)" for f, r in zip(table["finding"], table["role"])])
+        labelled = table.assign(
+            finding=[f"{f} ({r[:3]}.)" for f, r in zip(table["finding"], table["role"])],
+            value=[f"{row['value']}{_interval_text(row)}" for _, row in table.iterrows()],
+        )
         heat_map(labelled, folder / "scorecard")
     return csv
+
+
+def _interval_text(row) -> str:
+    """`` [low, high]`` of a cell's 95% interval over seeds (of the smallest gap for an
+    ordering); '' with one seed."""
+    low, high = row.get("ci_low", math.nan), row.get("ci_high", math.nan)
+    if row.get("n_seeds", 1) < 2 or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    return f" [{low:.2g}, {high:.2g}]"
 
 
 def summary_line(rows: list[dict]) -> str:

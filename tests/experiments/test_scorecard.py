@@ -147,6 +147,7 @@ def tiny_scorecard(build_cache, tmp_path_factory):
                 "circuit=small",
                 "backend.threads=1",
                 "scorecard.hypotheses=[default]",
+                "scorecard.seeds=[1]",
                 f"scorecard.seeds_dir={seeds}",
                 f"hydra.run.dir={out}",
             ],
@@ -223,3 +224,38 @@ def test_runs_inherit_every_backend_setting_of_the_command_line():
         "backend.wait_policy=active",
         "backend.vectorise=false",
     ]
+
+
+def test_with_several_seeds_the_interval_decides_a_sign():
+    from experiments.scoring.scorecard import judge
+
+    positive = record(sign="positive")
+    assert judge(positive, [0.4])["decided_by"] == "one seed" and judge(positive, [0.4])["passed"]
+    straddling = judge(positive, [0.5, -0.3, 0.4, 0.45, -0.2])  # mean 0.17 > 0, interval not
+    assert straddling["passed"] is False and straddling["ci_low"] < 0 < straddling["ci_high"]
+    assert straddling["decided_by"] == "interval"
+    assert judge(positive, [0.3, 0.32, 0.29, 0.31, 0.3])["passed"] is True
+    none = record(sign="none")
+    assert judge(none, [0.01, -0.02, 0.0])["passed"] is True
+    assert judge(none, [0.2, 0.3, 0.1])["passed"] is False  # mean 0.2 inside the band, interval not
+
+
+def test_an_ordering_passes_when_the_interval_of_its_smallest_gap_is_above_zero():
+    from experiments.scoring.scorecard import judge
+
+    r = record(ordering=["a", "b"])
+    clear = [{"a": 1.0 + e, "b": 0.5} for e in (0.0, 0.05, -0.05)]
+    assert judge(r, clear)["passed"] is True and judge(r, clear)["ci_low"] > 0
+    crossing = [{"a": 1.0, "b": 0.5}, {"a": 0.4, "b": 0.5}, {"a": 1.0, "b": 0.5}]
+    assert judge(r, crossing)["passed"] is False
+
+
+def test_a_value_target_reports_its_distance_in_tolerances():
+    from experiments.scoring.scorecard import judge
+
+    r = record(value=37.8, tolerance=7.5)
+    verdict = judge(r, [28.0, 30.0, 29.0])
+    assert verdict["passed"] is False and verdict["decided_by"] == "mean"
+    assert verdict["distance_in_tolerances"] == pytest.approx(8.8 / 7.5)
+    assert judge(r, [36.0, 38.0])["distance_in_tolerances"] == pytest.approx(0.8 / 7.5)  # inside: <= 1
+    assert judge(record(range=[10, 30], tolerance=2), [20.0, 25.0])["distance_in_tolerances"] == 0.0

@@ -79,18 +79,24 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
 
 
 def _composed(
-    overrides: tuple[str, ...], config_name: str = "config", with_hydra: bool = False, keep_on_disk: bool = True
+    overrides: tuple[str, ...],
+    config_name: str = "config",
+    with_hydra: bool = False,
+    keep_on_disk: bool = True,
+    to_keep: list | None = None,
 ) -> DictConfig:
     """Hydra's composition of ``overrides``, kept in memory by (overrides, config, config
     files' signature) and on disk by `experiments.config.kept` (``keep_on_disk``).
 
     ``with_hydra``: with Hydra's own ``hydra`` node, composed in the Hydra context already
     initialised (inside a running app, or `check_overrides`'s). A running app's context may
-    carry the user's search path: its compositions are kept in memory only."""
+    carry the user's search path: its compositions are kept in memory only. ``to_keep``: a
+    new composition is appended there as ``(key, cfg)`` instead of written at once (a refused
+    command writes nothing)."""
     signature = kept.config_tree_signature(CONFIG_DIR)
     key = (overrides, config_name, with_hydra, signature)
+    name = kept.key(overrides, config_name, with_hydra, CONFIG_DIR, signature) if keep_on_disk else ""
     if key not in _COMPOSED:
-        name = kept.key(overrides, config_name, with_hydra, CONFIG_DIR, signature) if keep_on_disk else ""
         cfg = kept.load(name) if name else None
         if cfg is None:
             from hydra import compose, initialize_config_dir
@@ -102,11 +108,22 @@ def _composed(
             ):
                 cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=with_hydra)
             if name:
-                kept.store(name, cfg)
+                _UNWRITTEN.add(name)
         if len(_COMPOSED) >= _COMPOSED_MAX:
             _COMPOSED.pop(next(iter(_COMPOSED)))
         _COMPOSED[key] = cfg
+    if name in _UNWRITTEN:
+        if to_keep is not None:
+            to_keep.append((name, _COMPOSED[key]))
+        else:
+            _keep(name, _COMPOSED[key])
     return _COMPOSED[key]
+
+
+def _keep(name: str, cfg: DictConfig) -> None:
+    """Write a composition kept so far in memory only to the disk store."""
+    kept.store(name, cfg)
+    _UNWRITTEN.discard(name)
 
 
 def _split_value_overrides(overrides: list[str]) -> tuple[list[str], list[tuple[str, object]]]:
@@ -144,6 +161,8 @@ def _split_value_overrides(overrides: list[str]) -> tuple[list[str], list[tuple[
 #: composition; a file edited since (another size or modification time) composes anew.
 _COMPOSED: dict[tuple, DictConfig] = {}
 _COMPOSED_MAX = 256
+#: Keys of compositions composed in this process but not yet on disk (a refused command's).
+_UNWRITTEN: set[str] = set()
 
 
 # --------------------------------------------------------------------------- before Hydra runs
@@ -262,7 +281,7 @@ def _launcher_choice(job: Sequence[str]) -> str:
     return "this launcher"
 
 
-def _compose(job: list[str], config_name: str, keep_on_disk: bool) -> DictConfig:
+def _compose(job: list[str], config_name: str, keep_on_disk: bool, to_keep: list | None = None) -> DictConfig:
     """The job's composition with its ``hydra`` node; plain value overrides are applied to a
     kept composition of the others, as `compose_config` does (not when the job chooses an
     option of Hydra's own groups, ``hydra/launcher=...``, whose configs plugins register)."""
@@ -277,7 +296,9 @@ def _compose(job: list[str], config_name: str, keep_on_disk: bool) -> DictConfig
     errors = (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError)
     if not any(text.lstrip("+~").startswith("hydra/") for text in groups):
         try:
-            kept_cfg = _composed(tuple(groups), config_name, with_hydra=True, keep_on_disk=keep_on_disk)
+            kept_cfg = _composed(
+                tuple(groups), config_name, with_hydra=True, keep_on_disk=keep_on_disk, to_keep=to_keep
+            )
         except errors as error:
             if not values:  # Hydra composed the job itself: its message names the problem
                 raise _composition_error(error, job) from None
@@ -399,10 +420,13 @@ def check_overrides(
         if inside_app
         else initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="app")
     ):
+        to_keep: list = []  # written once every job passed: a refused command leaves no file
         for job in jobs:
-            cfg = _compose(list(job), config_name, keep_on_disk=not inside_app)
+            cfg = _compose(list(job), config_name, keep_on_disk=not inside_app, to_keep=to_keep)
             check_job(job, cfg, validate=None if multirun else validate)
             composed.append(cfg)
+    for name, cfg in to_keep:
+        _keep(name, cfg)
     return composed
 
 

@@ -86,6 +86,7 @@ def fresh_store(tmp_path, monkeypatch):
     """An empty cache folder and no composition kept in memory."""
     monkeypatch.setenv("KETAMINE_SIM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(K, "_COMPOSED", {})
+    monkeypatch.setattr(K, "_UNWRITTEN", set())
     return tmp_path / "cache" / "compositions"
 
 
@@ -161,3 +162,13 @@ def test_the_key_follows_the_files_content_and_the_overrides(tmp_path):
     path.write_text(text)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2))  # the old content, a new time
     assert key() == before
+
+
+def test_a_refused_command_keeps_no_composition(fresh_store):
+    from experiments.config import ConfigError, validate
+
+    with pytest.raises(ConfigError):
+        K.check_overrides(["circuit=small", "drug=esketamine", "dosing.dose_mg_per_kg=-1"], validate=validate)
+    assert not fresh_store.exists()
+    K.check_overrides(["circuit=small", "drug=esketamine", "dosing.dose_mg_per_kg=1"], validate=validate)
+    assert len(list(fresh_store.glob("*.pickle"))) == 1

@@ -230,6 +230,8 @@ def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
 
     try:
         cfg = OmegaConf.create(_config(data))
+        if "dosing" in C.UNREAD.get(str(cfg.experiment.name), ()):  # e.g. evoked_release: no dose was given
+            return []
         starts = C.dose_starts_min(cfg)
         duration = float(cfg.dosing.duration_min)
     except Exception:  # an older or hand-made run without a usable dosing block: no marks

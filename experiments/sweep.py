@@ -209,7 +209,7 @@ class _JobTag(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "_ketamine_sim_job", False):
-            record.msg = f"[{self.tag}] {record.msg}"
+            record.msg = f"[{self.tag.replace('%', '%%') if record.args else self.tag}] {record.msg}"
             record._ketamine_sim_job = True
         return True
 

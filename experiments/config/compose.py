@@ -95,7 +95,8 @@ def _composed(
     command writes nothing)."""
     signature = kept.config_tree_signature(CONFIG_DIR)
     key = (overrides, config_name, with_hydra, signature)
-    name = kept.key(overrides, config_name, with_hydra, CONFIG_DIR, signature) if keep_on_disk else ""
+    keep = keep_on_disk and kept.keepable(overrides)
+    name = kept.key(overrides, config_name, with_hydra, CONFIG_DIR, signature) if keep else ""
     if key not in _COMPOSED:
         cfg = kept.load(name) if name else None
         if cfg is None:
@@ -114,7 +115,8 @@ def _composed(
         _COMPOSED[key] = cfg
     if name in _UNWRITTEN:
         if to_keep is not None:
-            to_keep.append((name, _COMPOSED[key]))
+            if all(name != kept_name for kept_name, _ in to_keep):  # a sweep's jobs share compositions
+                to_keep.append((name, _COMPOSED[key]))
         else:
             _keep(name, _COMPOSED[key])
     return _COMPOSED[key]

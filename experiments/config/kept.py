@@ -10,12 +10,16 @@ whether the ``hydra`` node is included, the *content* of every file of the confi
 its location, the versions of Python, Hydra and OmegaConf, and the Hydra plugins installed.
 An edited config file, an upgraded library or another checkout therefore finds no kept
 composition and composes anew. A kept file that cannot be read is ignored (and replaced);
-a cache that cannot be written is not used.
+a cache that cannot be written is not used. Compositions with a ``hydra.*`` override (a
+search path whose files are not hashed, a run folder) are not kept. Only files owned by the
+user and writable by no one else are read (a pickle runs code when loaded: a shared cache
+folder must not serve another user's files), and the folder keeps the newest `MAX_FILES`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -29,6 +33,8 @@ from experiments.paths import default_cache_dir
 STORE_VERSION = 1
 #: The folder under the cache root.
 FOLDER = "compositions"
+#: Kept files beyond this many are removed, oldest first.
+MAX_FILES = 1000
 
 _CONTENT_DIGESTS: dict[tuple, str] = {}
 
@@ -93,9 +99,31 @@ def _path(name: str) -> Path:
     return default_cache_dir() / FOLDER / f"{name}.pickle"
 
 
+def _trusted(path: Path) -> bool:
+    """Whether ``path`` and its folder are the user's own and writable by no one else (POSIX;
+    elsewhere always true)."""
+    if not hasattr(os, "getuid"):
+        return True
+    for item in (path.parent, path):
+        stat = item.stat()
+        if stat.st_uid != os.getuid() or stat.st_mode & 0o022:
+            return False
+    return True
+
+
+def keepable(overrides: tuple[str, ...]) -> bool:
+    """Whether a composition of ``overrides`` may be kept on disk: not with an override of
+    Hydra's own settings (``hydra.searchpath`` names files the key does not hash; run
+    folders would make every run's composition a new file)."""
+    return not any(text.lstrip("+~").startswith("hydra") for text in overrides)
+
+
 def load(name: str) -> DictConfig | None:
-    """The composition kept under ``name``, or None (none kept, or not readable)."""
+    """The composition kept under ``name``, or None (none kept, not readable, or not the
+    user's own file)."""
     try:
+        if not _trusted(_path(name)):
+            return None
         with _path(name).open("rb") as handle:
             cfg = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
@@ -107,7 +135,18 @@ def store(name: str, cfg: DictConfig) -> None:
     """Keep ``cfg`` under ``name`` (whole or not at all); a cache that cannot be written is skipped."""
     path = _path(name)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)))
+        _prune(path.parent)
     except OSError:
         pass
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest `MAX_FILES` kept files of ``folder``."""
+    files = list(folder.glob("*.pickle"))
+    if len(files) <= MAX_FILES:
+        return
+    files.sort(key=lambda p: p.stat().st_mtime_ns)
+    for old in files[: len(files) - MAX_FILES]:
+        old.unlink(missing_ok=True)

@@ -351,6 +351,16 @@ def judge(record: dict, values: list, none_band: float = 0.25) -> dict:
         mean = float(np.mean(values))
         per_seed = [float(v) for v in values]
     passed, distance = compare(record, mean, none_band)
+    if not all(math.isfinite(v) for v in per_seed):  # a seed without a value fails the cell
+        nan = math.nan
+        return {
+            "passed": False,
+            "distance": math.inf,
+            "ci_low": nan,
+            "ci_high": nan,
+            "distance_in_tolerances": nan,
+            "decided_by": "non-finite seed",
+        }
     low, high = t_interval(per_seed)
     out = {"passed": bool(passed), "distance": float(distance), "ci_low": low, "ci_high": high}
     out["distance_in_tolerances"] = math.nan
@@ -454,7 +464,7 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
                 cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{_interval_text(row)}")
             lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
     atomic_write(folder / "scorecard.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
-    if heat_map is not None:
+    if heat_map is not None and not table.empty:
         labelled = table.assign(
             finding=[f"{f} ({r[:3]}.)" for f, r in zip(table["finding"], table["role"])],
             value=[f"{row['value']}{_interval_text(row)}" for _, row in table.iterrows()],

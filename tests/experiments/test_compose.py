@@ -172,3 +172,17 @@ def test_a_refused_command_keeps_no_composition(fresh_store):
     assert not fresh_store.exists()
     K.check_overrides(["circuit=small", "drug=esketamine", "dosing.dose_mg_per_kg=1"], validate=validate)
     assert len(list(fresh_store.glob("*.pickle"))) == 1
+
+
+def test_hydra_settings_and_foreign_files_are_not_kept(fresh_store, monkeypatch):
+    import os
+
+    K.compose_config(["circuit=small", "hydra.job.name=x"])
+    assert not fresh_store.exists() or not list(fresh_store.glob("*.pickle"))
+    K.compose_config(["circuit=small"])
+    (path,) = fresh_store.glob("*.pickle")
+    os.chmod(path, 0o666)  # writable by others: not read (a pickle runs code when loaded)
+    monkeypatch.setattr(K, "_COMPOSED", {})
+    _refuse_hydra(monkeypatch)
+    with pytest.raises(AssertionError, match="Hydra composed"):
+        K.compose_config(["circuit=small"])

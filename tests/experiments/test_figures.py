@@ -229,3 +229,12 @@ def test_spine_density_axis_is_labelled_and_scaled_honestly(stand_in_runs):
 )
 def test_natural_time_unit(span_s, unit):
     assert F.natural_time_unit(span_s)[0] == unit
+
+
+def test_an_experiment_without_a_dose_marks_none(tmp_path):
+    from helpers.fake_engine import fake_run
+
+    from experiments.results import read_results
+
+    data = read_results(fake_run(tmp_path / "evoked", ["experiment=evoked_release"]))
+    assert F._dose_spans_s(data) == [] and not lines(_summary(data, tmp_path), "dose")

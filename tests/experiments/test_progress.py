@@ -98,3 +98,12 @@ def test_a_sweep_job_tags_its_log_lines(tmp_path, caplog):
     assert lines == ["[job 3: circuit=small seed=2] window 1/1"]
     logging.getLogger("experiments.test").info("after the job")
     assert caplog.records[-1].getMessage() == "after the job"
+
+
+def test_a_job_tag_with_a_percent_sign_keeps_the_line(caplog):
+    from experiments.sweep import job_log_tag
+
+    caplog.set_level(logging.INFO)
+    with job_log_tag(1, ["output.note=100%"]):
+        logging.getLogger("experiments.test").info("window %d/%d", 1, 2)
+    assert caplog.records[-1].getMessage() == "[job 1: output.note=100%] window 1/2"

@@ -121,7 +121,8 @@ def test_validation_is_reported_first_and_calibration_apart(tmp_path):
 def test_the_project_scorecard_has_evidence_of_both_roles():
     roles = {r["id"]: r["role"] for r in scorable(load_records())}
     assert roles["C1"] == "calibration" and roles["S1"] == "calibration"  # parameters were set from them
-    assert roles["K3"] == "validation" and roles["S4"] == "validation"
+    assert roles["K3"] == "validation" and roles["C4"] == "validation"
+    assert roles["S4"] == "calibration"  # the plasticity drive is defined so that NBQX lowers it
 
 
 def test_unknown_record_ids_are_refused(tmp_path):
@@ -259,3 +260,10 @@ def test_a_value_target_reports_its_distance_in_tolerances():
     assert verdict["distance_in_tolerances"] == pytest.approx(8.8 / 7.5)
     assert judge(r, [36.0, 38.0])["distance_in_tolerances"] == pytest.approx(0.8 / 7.5)  # inside: <= 1
     assert judge(record(range=[10, 30], tolerance=2), [20.0, 25.0])["distance_in_tolerances"] == 0.0
+
+
+def test_a_seed_without_a_value_fails_the_cell():
+    from experiments.scoring.scorecard import judge
+
+    verdict = judge(record(sign="positive"), [0.3, float("nan"), 0.5, 0.4, 0.6])
+    assert verdict["passed"] is False and verdict["decided_by"] == "non-finite seed"

@@ -230,13 +230,21 @@ def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
 
     try:
         cfg = OmegaConf.create(_config(data))
-        if "dosing" in C.UNREAD.get(str(cfg.experiment.name), ()):  # e.g. evoked_release: no dose was given
+        if not _takes_doses(str(cfg.experiment.name)):
             return []
         starts = C.dose_starts_min(cfg)
         duration = float(cfg.dosing.duration_min)
     except Exception:  # an older or hand-made run without a usable dosing block: no marks
         return []
     return [(60.0 * start, 60.0 * duration) for start in starts]
+
+
+def _takes_doses(experiment: str) -> bool:
+    """Whether ``experiment`` reads ``dosing.*`` (bath and evoked_release apply the drug to the
+    bath instead; `experiments.config.UNREAD` says which keys each experiment ignores)."""
+    from experiments import config as C
+
+    return "dosing" not in C.UNREAD.get(experiment, ())
 
 
 def _mark_doses(ax, data: RunData, scale_s: float) -> None:
@@ -284,7 +292,7 @@ def conditions(data: RunData) -> str:
 
     experiment, dosing = name("experiment"), cfg.get("dosing") or {}
     drug = name("drug")
-    if experiment in ("bath", "evoked_release"):
+    if not _takes_doses(experiment):
         block = cfg.get(experiment) or {}
         levels = block.get("concentrations_uM", block.get("concentration_uM"))
         treatment = f"{drug} bath {levels} µM" if levels is not None else f"{drug} bath"

@@ -240,6 +240,7 @@ def _write_provenance(group: h5py.Group, d: dict) -> None:
 def _write(f: h5py.File, data: RunData, tables: dict) -> None:
     f.attrs["format"] = FORMAT
     f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+    intervals_ms = _intervals_ms(data.windows)
     spikes = f.create_group("spikes", track_order=True)
     for pop, (t, ids) in data.spikes.items():
         t, ids = np.asarray(t, np.float64), np.asarray(ids).astype(np.uint64)
@@ -248,7 +249,7 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         g.attrs.create("sorting", 2, dtype=SORTING)
         g.create_dataset("timestamps", data=t[order]).attrs["units"] = "ms"
         g.create_dataset("node_ids", data=ids[order])
-        _write_intervals(g, data.windows)
+        _write_intervals(g, intervals_ms)
     for grp in ("windows", "timeline", "readouts"):
         f.create_group(grp, track_order=True)
     for pop in data.readouts:
@@ -273,12 +274,17 @@ INTERVALS_DESCRIPTION = (
 )
 
 
-def _write_intervals(group: h5py.Group, windows: dict) -> None:
-    """``simulated_intervals`` (windows, 2) in ms beside a population's spikes (see
-    `INTERVALS_DESCRIPTION`), where SONATA readers of the spikes find it."""
+def _intervals_ms(windows: dict) -> np.ndarray:
+    """(windows, 2): every window's [start, stop) in ms of protocol time."""
     start_ms = 1e3 * np.asarray(windows["start_s"], dtype=np.float64)
     stop_ms = start_ms + 1e3 * np.asarray(windows["duration_s"], dtype=np.float64)
-    ds = group.create_dataset("simulated_intervals", data=np.column_stack([start_ms, stop_ms]).reshape(-1, 2))
+    return np.column_stack([start_ms, stop_ms]).reshape(-1, 2)
+
+
+def _write_intervals(group: h5py.Group, intervals_ms: np.ndarray) -> None:
+    """``simulated_intervals`` (windows, 2) in ms beside a population's spikes (see
+    `INTERVALS_DESCRIPTION`), where SONATA readers of the spikes find it."""
+    ds = group.create_dataset("simulated_intervals", data=intervals_ms)
     ds.attrs["units"] = "ms"
     ds.attrs["description"] = INTERVALS_DESCRIPTION
 

@@ -305,15 +305,15 @@ def _compose(job: list[str], config_name: str, keep_on_disk: bool, to_keep: list
             if not values:  # Hydra composed the job itself: its message names the problem
                 raise _composition_error(error, job) from None
             kept_cfg = None
-        try:
-            if kept_cfg is not None:
+        if kept_cfg is not None:
+            try:
                 cfg = copy.deepcopy(kept_cfg)
                 for key, value in values:
                     OmegaConf.update(cfg, key, value, merge=True)
                 _set_job_fields(cfg, job)
                 return cfg
-        except errors:
-            pass  # composed whole below, so that Hydra's own message names the problem
+            except errors:
+                pass  # composed whole below, so that Hydra's own message names the problem
     try:
         return compose(config_name=config_name, overrides=job, return_hydra_config=True)
     except errors as error:

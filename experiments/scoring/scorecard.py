@@ -329,7 +329,8 @@ def judge(record: dict, values: list, none_band: float = 0.25) -> dict:
     Returns
     -------
     dict
-        ``passed``, ``distance`` (of the mean, see `compare`), ``ci_low``/``ci_high`` (of the
+        ``value`` (the mean over seeds; per condition for orderings), ``passed``,
+        ``distance`` (of the mean, see `compare`), ``ci_low``/``ci_high`` (of the
         value; of the smallest gap for orderings), ``distance_in_tolerances`` (value and range
         targets with a tolerance; else nan) and ``decided_by`` ("one seed", "interval",
         "mean").
@@ -354,6 +355,7 @@ def judge(record: dict, values: list, none_band: float = 0.25) -> dict:
     if not all(math.isfinite(v) for v in per_seed):  # a seed without a value fails the cell
         nan = math.nan
         return {
+            "value": mean,
             "passed": False,
             "distance": math.inf,
             "ci_low": nan,
@@ -362,7 +364,7 @@ def judge(record: dict, values: list, none_band: float = 0.25) -> dict:
             "decided_by": "non-finite seed",
         }
     low, high = t_interval(per_seed)
-    out = {"passed": bool(passed), "distance": float(distance), "ci_low": low, "ci_high": high}
+    out = {"value": mean, "passed": bool(passed), "distance": float(distance), "ci_low": low, "ci_high": high}
     out["distance_in_tolerances"] = math.nan
     if ("value" in target or "range" in target) and isinstance(tol, (int, float)) and tol > 0:
         out["distance_in_tolerances"] = float(distance) / float(tol)
@@ -397,14 +399,13 @@ def score(
                     for name in observable.needed(record["condition"])
                 }
                 values.append(evaluate(record["observable"], record["condition"], paths))
+            verdict = judge(record, values, none_band)
             if isinstance(values[0], dict):
-                value = {k: float(np.mean([v[k] for v in values])) for k in values[0]}
                 spread = float(np.max([np.std([v[k] for v in values]) for k in values[0]]))
-                shown = "; ".join(f"{k}: {v:.3g}" for k, v in value.items())
+                shown = "; ".join(f"{k}: {v:.3g}" for k, v in verdict["value"].items())
             else:
                 spread = float(np.std(values))
-                shown = f"{float(np.mean(values)):.3g}"
-            verdict = judge(record, values, none_band)
+                shown = f"{verdict['value']:.3g}"
             rows.append(
                 {
                     "finding": record["id"],

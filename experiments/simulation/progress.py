@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from circuits.units import SECONDS_PER_DAY
+
 #: Below this brain concentration (uM) the drug is written as 0 (1 fM: the tail of a washout).
 ZERO_UM = 1e-9
 
@@ -24,10 +26,10 @@ def format_time_s(seconds: float) -> str:
     ['42.0 s', '10.0 min', '2.0 h', '14.0 d', '-10.0 min']
     """
     size = abs(seconds)
-    for unit, scale, below in (("s", 1.0, 120.0), ("min", 60.0, 7200.0), ("h", 3600.0, 2 * 86400.0)):
+    for unit, scale, below in (("s", 1.0, 120.0), ("min", 60.0, 7200.0), ("h", 3600.0, 2 * SECONDS_PER_DAY)):
         if size < below:
             return f"{seconds / scale:.1f} {unit}"
-    return f"{seconds / 86400.0:.1f} d"
+    return f"{seconds / SECONDS_PER_DAY:.1f} d"
 
 
 def format_uM(value_uM: float) -> str:

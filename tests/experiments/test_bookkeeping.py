@@ -483,7 +483,10 @@ def _running_flag_address(pid: int) -> int:
     if not position_independent:
         return offset
     with open(f"/proc/{pid}/maps") as maps:
-        return offset + min(int(line.split("-")[0], 16) for line in maps if line.rstrip().endswith(exe))
+        bases = [int(line.split("-")[0], 16) for line in maps if line.rstrip().endswith(exe)]
+    if not bases:  # the binary is exiting (its memory is unmapped): as if it had ended
+        raise ProcessLookupError(f"process {pid} has no mapping of {exe}")
+    return offset + min(bases)
 
 
 def _children(pid: int) -> list[int]:

@@ -9,8 +9,10 @@ thread and real signals.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,7 +36,7 @@ from experiments.results import RunData
 from experiments.sweep import STATUS_FILE, run_job, sweep_index
 
 BATH = ("experiment=bath", "circuit=small", "backend.threads=1", "output.figure=false")
-#: Four 2 s windows on circuit=small (the real runs below signal the process during window 2).
+#: Four 2 s windows on circuit=small (the real runs below signal the process during a window before the last).
 FOUR_WINDOWS = (*BATH, "bath.concentrations_uM=[0,1,2,5]", "bath.equilibration_s=60")
 
 
@@ -445,11 +447,18 @@ class _Running:
             assert time.time() < deadline, f"no {text!r} in time:\n{self.output[-3000:]}"
             time.sleep(0.05)
 
-    def binary_in_its_run_loop(self, timeout: float = 600) -> int:
-        """The pid of the window binary that runs after the output's latest window line, once it
-        is inside its run loop (Brian2's ``Network::_globally_running``, read from its memory:
-        the binary spends a varying share of its time before and after the loop, building
-        synapses and writing its results, where SIGINT kills it instead of stopping the loop)."""
+    def windows_reported(self) -> int:
+        """How many "window k/4" lines the command has printed so far."""
+        return len(re.findall(r"window \d+/4 ", self.output))
+
+    def binary_in_its_run_loop(self, timeout: float = 600) -> tuple[int, int]:
+        """``(pid, window)``: a window binary once it is inside its run loop (Brian2's
+        ``Network::_globally_running``, read from its memory: the binary spends a varying share
+        of its time before and after the loop, building synapses and writing its results, where
+        SIGINT kills it instead of stopping the loop), and the 1-based window it runs. Windows
+        run one after another and each is reported as it ends, before the next binary starts,
+        so the window is one more than those reported when the binary was found in its loop (a
+        loaded machine may find window 3's binary instead of window 2's)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             for child in _children(self.proc.pid):
@@ -460,12 +469,19 @@ class _Running:
                             while time.time() < deadline:
                                 memory.seek(address)
                                 if memory.read(1) == b"\x01":
-                                    return child
+                                    return child, self.windows_reported() + 1
                                 time.sleep(0.001)
                 except OSError:  # it ended
                     continue
             time.sleep(0.005)
         raise AssertionError(f"no binary in its run loop:\n{self.output[-3000:]}")
+
+    def binary_in_a_window_before_the_last(self) -> tuple[int, int]:
+        """:meth:`binary_in_its_run_loop`, refusing to go on if it is the last window's (then
+        "nothing more runs" could not be told from "the run was over")."""
+        binary, window = self.binary_in_its_run_loop()
+        assert window < 4, f"found the last window's binary, not an earlier one:\n{self.output[-3000:]}"
+        return binary, window
 
     def finish(self, timeout: float = 300) -> int:
         self.proc.wait(timeout=timeout)
@@ -473,11 +489,17 @@ class _Running:
         return self.proc.returncode
 
 
+@functools.cache
+def _running_flag_offset(exe: str) -> int:
+    """Offset of ``Network::_globally_running`` in the binary ``exe`` (one ``nm`` per build)."""
+    symbols = subprocess.run(["nm", exe], capture_output=True, text=True, check=True).stdout.split("\n")
+    return int(next(line.split()[0] for line in symbols if line.endswith("_ZN7Network17_globally_runningE")), 16)
+
+
 def _running_flag_address(pid: int) -> int:
     """Address of ``Network::_globally_running`` (a bool) in the running binary ``pid``."""
     exe = os.readlink(f"/proc/{pid}/exe")
-    symbols = subprocess.run(["nm", exe], capture_output=True, text=True, check=True).stdout.split("\n")
-    offset = int(next(line.split()[0] for line in symbols if line.endswith("_ZN7Network17_globally_runningE")), 16)
+    offset = _running_flag_offset(exe)
     with open(exe, "rb") as f:
         position_independent = f.read(18)[16] == 3  # ELF e_type ET_DYN: symbols are relative to the load base
     if not position_independent:
@@ -507,8 +529,8 @@ needs_proc = pytest.mark.skipif(
 @pytest.mark.compiles
 @needs_proc
 def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
-    """A notebook's "interrupt kernel" (one SIGINT to the process) during window 2: window 2
-    ends, nothing more runs, nothing is written, api.run raises KeyboardInterrupt."""
+    """A notebook's "interrupt kernel" (one SIGINT to the process) during a window (2 or 3): that
+    window ends, nothing more runs, nothing is written, api.run raises KeyboardInterrupt."""
     script = (
         "import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
         "from experiments.api import run\n"
@@ -518,24 +540,24 @@ def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
     )
     run = _Running([sys.executable, "-c", script, str(tmp_path / "api"), *FOUR_WINDOWS], build_cache)
     run.wait_for("window 1/4")
-    run.binary_in_its_run_loop()  # window 2's
+    _, window = run.binary_in_a_window_before_the_last()
     os.kill(run.proc.pid, signal.SIGINT)  # the Python process only, as a kernel interrupt
     assert run.finish() == 130, run.output[-3000:]
-    assert "RAISED KeyboardInterrupt" in run.output and "window 2/4" in run.output
-    assert "window 3/4" not in run.output and "FINISHED" not in run.output
+    assert "RAISED KeyboardInterrupt" in run.output and run.windows_reported() == window, run.output[-3000:]
+    assert "FINISHED" not in run.output
     assert not list((tmp_path / "api").rglob("*.h5")) and not list((tmp_path / "api").rglob("*.tmp"))
 
 
 @pytest.mark.compiles
 @needs_proc
 def test_ctrl_c_to_the_process_group_during_a_window_writes_nothing(build_cache, tmp_path):
-    """Ctrl-C in a terminal: the binary cuts window 2 short, the run stops, writes nothing."""
+    """Ctrl-C in a terminal: the binary cuts its window short, the run stops, writes nothing."""
     run = _Running([sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache)
     run.wait_for("window 1/4")
-    run.binary_in_its_run_loop()  # window 2's
+    _, window = run.binary_in_its_run_loop()
     os.killpg(run.proc.pid, signal.SIGINT)
     assert run.finish() != 0, run.output[-3000:]
-    assert "window 2/4" not in run.output, "the cut window was reported as a result"
+    assert run.windows_reported() == window - 1, f"the cut window was reported as a result:\n{run.output[-3000:]}"
     assert "binary was interrupted after" in run.output, run.output[-3000:]
     assert not (tmp_path / "results.h5").exists() and not list(tmp_path.glob(".*.tmp"))
     assert not (tmp_path / R.LOCK_FILE).exists()
@@ -555,7 +577,7 @@ def test_sigterm_during_a_window_stops_the_binary_and_leaves_nothing(build_cache
         TMPDIR=str(scratch),
     )
     run.wait_for("window 1/4")
-    binary = run.binary_in_its_run_loop()  # window 2's
+    binary, _ = run.binary_in_its_run_loop()
     os.kill(run.proc.pid, signal.SIGTERM)
     assert run.finish() == 143, run.output[-3000:]
     assert not Path(f"/proc/{binary}").exists() or "zombie" in Path(f"/proc/{binary}/status").read_text()
@@ -566,14 +588,15 @@ def test_sigterm_during_a_window_stops_the_binary_and_leaves_nothing(build_cache
 @pytest.mark.compiles
 @needs_proc
 def test_a_window_the_binary_cut_short_is_never_written(build_cache, tmp_path):
-    """SIGINT to the binary alone: it ends its run loop early and exits 0; the engine sees the
+    """SIGINT to a window's binary alone: it ends its run loop early and exits 0; the engine sees the
     window is short (last_run_info.txt) and the run stops instead of writing it."""
     run = _Running([sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache)
     run.wait_for("window 1/4")
-    os.kill(run.binary_in_its_run_loop(), signal.SIGINT)  # window 2's
+    binary, window = run.binary_in_its_run_loop()
+    os.kill(binary, signal.SIGINT)
     assert run.finish() != 0, run.output[-3000:]
     assert "binary was interrupted after" in run.output, run.output[-3000:]
-    assert "window 2/4" not in run.output and not (tmp_path / "results.h5").exists()
+    assert run.windows_reported() == window - 1 and not (tmp_path / "results.h5").exists()
 
 
 @pytest.mark.compiles

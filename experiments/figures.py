@@ -220,8 +220,10 @@ def _time_axis(data: RunData, unit: str | None = None):
 
 
 def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
-    """(start, duration) of every dose in s from the start of dosing, from the run's config
-    (``dosing.*``); empty for a run without dosing (a bath) or without its config."""
+    """(start, duration) of every dose given within the run's timeline, in s from the start of
+    dosing, from the run's config (``dosing.*``); empty for a run without dosing (a bath) or
+    without its config. A schedule longer than the protocol (an ``iv_infusion`` run of a
+    course's dosing) is cut to the doses the run simulated."""
     if "time_from_dose_s" not in data.timeline:
         return []
     from omegaconf import OmegaConf
@@ -236,7 +238,8 @@ def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
         duration = float(cfg.dosing.duration_min)
     except Exception:  # an older or hand-made run without a usable dosing block: no marks
         return []
-    return [(60.0 * start, 60.0 * duration) for start in starts]
+    last = float(np.max(data.timeline["time_from_dose_s"]))
+    return [(60.0 * start, 60.0 * duration) for start in starts if 60.0 * start <= last]
 
 
 def _takes_doses(experiment: str) -> bool:
@@ -301,8 +304,8 @@ def conditions(data: RunData) -> str:
         amount = f"{dose:g} mg" if dose is not None else f"{dosing.get('dose_mg_per_kg', '?')} mg/kg"
         route = str(dosing.get("route", "?")).replace("_", " ")
         over = f" over {dosing['duration_min']:g} min" if dosing.get("duration_min") else ""
-        days = dosing.get("days") or [0]
-        repeat = f" x {len(days)} doses" if len(days) > 1 else ""
+        n_doses = len(_dose_spans_s(data)) or len(dosing.get("days") or [0])  # those the run reached
+        repeat = f" x {n_doses} doses" if n_doses > 1 else ""
         treatment = f"{drug} {amount} {route}{over}{repeat}"
     return (
         f"{experiment}: {treatment}; circuit {name('circuit')}, hypothesis {name('hypothesis')}, "

@@ -35,11 +35,15 @@ from circuits.pharmacology import (
 from circuits.slow.neurochemistry import NeurochemistryParameters
 from circuits.slow.pharmacokinetics import (
     BRAIN_PARTITIONS,
+    DISPOSITION_OF,
     EXTRAVASCULAR,
+    FIRST_PASS_ROUTES,
     INTRAVASCULAR_BIOAVAILABILITY,
     ROUTES,
     DosingEvent,
+    FirstPass,
     PKParameters,
+    first_pass_route_check,
 )
 from circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
 from circuits.spiking.cells import POPULATIONS, CellParameters
@@ -369,6 +373,8 @@ def check_keys(cfg, experiment: str) -> None:
     def walk(node: dict, prefix: str) -> None:
         for key, value in node.items():
             path = f"{prefix}{key}"
+            if path in nodes and value is None and "null" in leaves.get(path, ()):
+                continue  # an optional block (pk.first_pass): null in some options, a mapping in others
             if path in nodes:
                 if not isinstance(value, dict):
                     keys = sorted(k.rpartition(".")[2] for k in set(leaves) | nodes if k.rpartition(".")[0] == path)
@@ -386,8 +392,10 @@ def check_keys(cfg, experiment: str) -> None:
 
     walk(tree, "")
     present = set(_flat_keys(tree))
+    absent_blocks = tuple(f"{path}." for path in present if path in nodes and _get(cfg, path) is None)
     for path in sorted(leaves):
-        if path not in present:
+        given_block = path in nodes and any(k.startswith(f"{path}.") for k in present)  # null elsewhere
+        if path not in present and not given_block and not path.startswith(absent_blocks):
             raise ConfigError(path, "missing: every key of the configs is needed (a key cannot be deleted with ~)")
 
 
@@ -934,31 +942,85 @@ _PK_RATE = Num(minimum=0, maximum=1000.0, why="a time constant of 60 ms")
 _PK_VOLUME = Num(minimum=0, strict=True, maximum=100.0, why="L/kg: total body water is about 0.6 L/kg")
 _FRACTION = Num(minimum=0, maximum=1)
 _HALF_LIFE_MIN = Num(minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN, why="a year")
+_RELEASE_MIN = Num(minimum=0, strict=True, maximum=1440.0, why="a day")
 #: Range of each pharmacokinetic constant (``pk.*``: the model's file and the shared root values).
 _PK_SPECS = {
     "v1_l_per_kg": _PK_VOLUME,
     **{f"k{ij}_per_min": _PK_RATE for ij in ("10", "12", "13", "21", "31")},
-    "absorption_rate_per_min": Table(EXTRAVASCULAR, Num(minimum=0, strict=True, maximum=1000.0, why="per min")),
+    "reference_weight_kg": Num(minimum=0, strict=True, maximum=1000.0, why="kg"),
+    "volume_weight_exponent": Num(minimum=0, maximum=1, why="0 (no effect) to 1 (per kg)"),
+    "r_ketamine_clearance_ratio": Num(minimum=0, strict=True, maximum=10.0, why="published ratios are 0.7-1.0"),
     "brain_partition": Choice(BRAIN_PARTITIONS),
+    "disposition_of": Choice(DISPOSITION_OF),
     "brain_plasma_ratio_total": Num(minimum=0, strict=True, maximum=MAX_SCALE, why="a tissue : plasma ratio"),
     "plasma_free_fraction": Num(minimum=0, maximum=1, strict=True),
     "ke0_per_min": Num(minimum=0, strict=True, maximum=1000.0, why="a time constant of 60 ms"),
     "fraction_to_norketamine": _FRACTION,
     "norketamine_v_l_per_kg": _PK_VOLUME,
     "norketamine_half_life_min": _HALF_LIFE_MIN,
+    "norketamine_k12_per_min": _PK_RATE,
+    "norketamine_k21_per_min": _PK_RATE,
     "fraction_to_hnk": _FRACTION,
     "hnk_v_l_per_kg": _PK_VOLUME,
     "hnk_half_life_min": _HALF_LIFE_MIN,
+}
+#: Range of each constant of a first-pass model (``pk.first_pass.*``).
+_FIRST_PASS_SPECS = {
+    **{f.name: _PK_RATE for f in dataclasses.fields(FirstPass) if f.name.endswith("_per_min")},
+    "gut_fraction": _FRACTION,
+    "nasal_fraction": _FRACTION,
+    "nasal_spray_mg": Num(minimum=0, strict=True, maximum=10_000.0, why="mg per spray"),
+    "nasal_later_spray_factor": Num(minimum=0, maximum=1, why="a later spray absorbs no more than the first"),
+    "swallowed_duration_min": _RELEASE_MIN,
+    "oral_duration_min": _RELEASE_MIN,
 }
 
 
 def pk_parameters(cfg) -> PKParameters:
     """The pharmacokinetic model (``pk.*``): the chosen model's rates and the shared constants;
-    the bioavailability of the IV routes is 1 by definition, the others' ``pk.bioavailability``."""
-    extravascular = Table(EXTRAVASCULAR, Num(minimum=0, strict=True, maximum=1)).read(cfg, "pk.bioavailability")
-    bioavailability = {**INTRAVASCULAR_BIOAVAILABILITY, **extravascular}
+    the bioavailability of the IV routes is 1 by definition, the others' ``pk.bioavailability``
+    and ``pk.absorption_rate_per_min``. With ``pk.first_pass`` the nasal and oral routes follow
+    from it, and their entries of those two tables must be null."""
+    first_pass = (
+        None if _get(cfg, "pk.first_pass") is None else _build(FirstPass, cfg, "pk.first_pass", _FIRST_PASS_SPECS)
+    )
+    absorbed = tuple(r for r in EXTRAVASCULAR if not (first_pass and r in FIRST_PASS_ROUTES))
+    tables = {
+        "bioavailability": Num(minimum=0, strict=True, maximum=1),
+        "absorption_rate_per_min": Num(minimum=0, strict=True, maximum=1000.0, why="per min"),
+    }
+    values = {}
+    for table, each in tables.items():
+        nulls = tuple(r for r in EXTRAVASCULAR if r not in absorbed)
+        values[table] = _routes_table(cfg, f"pk.{table}", absorbed, nulls, each)
+    bioavailability = {**INTRAVASCULAR_BIOAVAILABILITY, **values["bioavailability"]}
     specs = {**_PK_SPECS, "name": Choice(_options("pk"))}
-    return _build(PKParameters, cfg, "pk", specs, given={"bioavailability": bioavailability})
+    given = {
+        "bioavailability": bioavailability,
+        "first_pass": first_pass,
+        "absorption_rate_per_min": values["absorption_rate_per_min"],
+    }
+    return _build(PKParameters, cfg, "pk", specs, given=given)
+
+
+def _routes_table(cfg, path: str, routes: tuple[str, ...], nulls: tuple[str, ...], each: Num) -> dict[str, float]:
+    """A value per route of ``routes`` at ``path``; the routes of ``nulls`` (described by the
+    first pass) must be given as null."""
+    node = _get(cfg, path)
+    if not _is_mapping(node):
+        raise ConfigError(path, f"must be a mapping of {', '.join(routes + nulls)}, got {node!r}")
+    for key in node:
+        if key not in routes + nulls:
+            raise ConfigError(f"{path}.{key}", f"unknown key; allowed: {', '.join(routes + nulls)}")
+    for route in nulls:
+        if route in node and node[route] is not None:
+            raise ConfigError(
+                f"{path}.{route}", f"must be null: pk.first_pass describes route {route!r} (got {node[route]!r})"
+            )
+    for route in routes:
+        if route not in node:
+            raise ConfigError(f"{path}.{route}", "missing")
+    return {route: each.read(cfg, f"{path}.{route}") for route in routes}
 
 
 #: Range of each published constant of the NMDA block (``block.*``).
@@ -1320,9 +1382,15 @@ def evoked_release_checks(cfg) -> None:
 
 
 def _dosed_checks(cfg) -> None:
-    """What every protocol with doses checks first: the PK model and the dosing events."""
-    pk_parameters(cfg)
-    dosing_events(cfg)
+    """What every protocol with doses checks first: the PK model, the dosing events, and that
+    the model describes the route for every species dosed."""
+    params = pk_parameters(cfg)
+    events, _ = dosing_events(cfg)
+    dosed = drug(cfg).composition
+    try:
+        first_pass_route_check(params, events, dosed)
+    except ValueError as error:
+        raise ConfigError("dosing.route", str(error)) from None
 
 
 def iv_infusion_checks(cfg) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from circuits.compounds import SPECIES
+from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, uM_to_ng_per_ml
 from circuits.spiking.cells import POPULATIONS
 from circuits.spiking.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
 from experiments.protocols.base import Protocol, Window, check_windows
@@ -301,6 +301,21 @@ def _windows(protocol: Protocol, window_s: float, tracks: list[Track], ampa_avai
     return {"windows": {n: v for n, (v, _) in columns.items()}, "window_units": {n: u for n, (_, u) in columns.items()}}
 
 
+def _clinical_plasma(plasma_uM: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, str]]:
+    """Total (both enantiomers) plasma ketamine and norketamine in ng/mL, as clinical studies
+    report them (achiral assays of racemic doses)."""
+    return {
+        f"plasma_{name}_ng_per_ml": (
+            sum(uM_to_ng_per_ml(plasma_uM[k], MOLAR_MASS_G_PER_MOL[k]) for k in pair),
+            "ng/mL",
+        )
+        for name, pair in (
+            ("ketamine", ("s_ketamine", "r_ketamine")),
+            ("norketamine", ("s_norketamine", "r_norketamine")),
+        )
+    }
+
+
 def _timeline(protocol: Protocol, tracks: list[Track], ampa_available: np.ndarray) -> dict:
     """The timeline traces: time, the protocol's extra traces and concentrations, the tracks'
     traces, AMPA availability where the protocol set it."""
@@ -309,6 +324,8 @@ def _timeline(protocol: Protocol, tracks: list[Track], ampa_available: np.ndarra
         if protocol.plasma_uM is not None:
             traces[f"plasma_{k}_uM"] = (protocol.plasma_uM[k], "uM")
         traces[f"brain_{k}_uM"] = (protocol.brain_uM[k], "uM")
+    if protocol.plasma_uM is not None:
+        traces.update(_clinical_plasma(protocol.plasma_uM))
     for track in tracks:
         traces.update(track.traces())
     if protocol.ampa_available is not None:

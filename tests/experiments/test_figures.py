@@ -238,3 +238,18 @@ def test_an_experiment_without_a_dose_marks_none(tmp_path):
 
     data = read_results(fake_run(tmp_path / "evoked", ["experiment=evoked_release"]))
     assert F._dose_spans_s(data) == [] and not lines(_summary(data, tmp_path), "dose")
+
+
+def test_doses_after_the_protocol_are_neither_marked_nor_counted(tmp_path):
+    """An iv_infusion run of a course's schedule (esketamine twice weekly) simulates 5 h: only
+    the first dose is marked and the title does not promise eight."""
+    from helpers.fake_engine import fake_run
+
+    from experiments.results import read_results
+
+    data = read_results(fake_run(tmp_path / "nasal", ["experiment=iv_infusion", "dosing=esketamine_nasal"]))
+    assert len(F._dose_spans_s(data)) == 1
+    fig = _summary(data, tmp_path)
+    (doses,) = lines(fig, "dose")[:1]
+    np.testing.assert_allclose(doses.get_xdata(), [0.0])
+    assert "esketamine 56 mg intranasal;" in fig.get_suptitle()

@@ -72,3 +72,18 @@ def test_explanations_are_kept_in_description_and_read_back(runs):
 )
 def test_split_units(text, unit, description):
     assert split_units(text) == (unit, description)
+
+
+def test_total_plasma_ketamine_is_given_in_ng_per_ml_as_clinical_studies_report_it(tmp_path):
+    """``/timeline/plasma_ketamine_ng_per_ml`` is S + R ketamine (an achiral assay of the
+    racemate) converted with the molar mass; pint converts it back to the per-species uM."""
+    from circuits.compounds import MOLAR_MASS_G_PER_MOL
+
+    data = read_results(fake_run(tmp_path / "iv", ["experiment=iv_infusion"]))
+    total = data.timeline["plasma_ketamine_ng_per_ml"]
+    assert data.timeline_units["plasma_ketamine_ng_per_ml"] == "ng/mL" and total.max() > 0
+    molar = (data.timeline["plasma_s_ketamine_uM"] + data.timeline["plasma_r_ketamine_uM"]) * UNITS("umol/L")
+    as_mass = (molar * MOLAR_MASS_G_PER_MOL["s_ketamine"] * UNITS("g/mol")).to("ng/mL").magnitude
+    assert as_mass == pytest.approx(total, rel=1e-12)
+    nk = data.timeline["plasma_s_norketamine_uM"] + data.timeline["plasma_r_norketamine_uM"]
+    assert data.timeline["plasma_norketamine_ng_per_ml"] == pytest.approx(nk * MOLAR_MASS_G_PER_MOL["s_norketamine"])

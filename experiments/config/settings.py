@@ -45,6 +45,7 @@ from circuits.slow.pharmacokinetics import (
     PKParameters,
     first_pass_route_check,
 )
+from circuits.slow.pk_variability import IIV_PARAMETERS, check_iiv
 from circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
 from circuits.spiking.cells import POPULATIONS, CellParameters
 from circuits.spiking.network import CONNECTIVITY_RULES, SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
@@ -344,6 +345,10 @@ def unknown_key(path: str, experiment: str) -> ConfigError:
     """The error for a key that no file of ``experiment``'s configs declares: the experiment it
     belongs to, or the nearest declared key."""
     owner = _experiment_of_key(path)
+    if owner == experiment:  # declared, but by another option of its group (pk.iiv.* of pk=perez_ruixo2021)
+        having = _options_declaring(path)
+        choose = f"; the options that have it: {', '.join(having)}" if having else ""
+        return ConfigError(path, f"not a key of the chosen options{choose}")
     if owner is not None:
         return ConfigError(path, f"belongs to experiment={owner}; nothing reads it in experiment={experiment}")
     for name in (experiment, *EXPERIMENTS):
@@ -353,6 +358,20 @@ def unknown_key(path: str, experiment: str) -> ConfigError:
             where = "" if name == experiment else f" (a key of experiment={name})"
             return ConfigError(path, f"unknown key (nothing reads it); did you mean {near[0]}{where}?")
     return ConfigError(path, "unknown key (nothing reads it); docs/configuration.md lists the keys")
+
+
+def _options_declaring(path: str) -> list[str]:
+    """``group=option`` of every group option whose file declares the key ``path``."""
+    found = []
+    for file in sorted(_config_dir().glob("*/*.yaml")):
+        if file.parent.name in ("experiment", "hydra"):
+            continue
+        leaves: dict[str, set[str]] = {}
+        nodes: set[str] = set()
+        _leaves(_read_config_file(file)[0], "", leaves, nodes)
+        if path in leaves or path in nodes:
+            found.append(f"{file.parent.name}={file.stem}")
+    return found
 
 
 def _pathway_key(path: str) -> bool:
@@ -1000,7 +1019,25 @@ def pk_parameters(cfg) -> PKParameters:
         "first_pass": first_pass,
         "absorption_rate_per_min": values["absorption_rate_per_min"],
     }
-    return _build(PKParameters, cfg, "pk", specs, given=given)
+    return _build(PKParameters, cfg, "pk", specs, given=given, skip=("iiv",))
+
+
+def pk_variability(cfg) -> dict[str, float]:
+    """``pk.iiv``: the spread between people of the chosen model's constants (name -> CV, or
+    SD on the logit scale; `circuits.slow.pk_variability`); empty when the model gives none."""
+    node = _get(cfg, "pk.iiv")
+    if node is None:
+        return {}
+    if not _is_mapping(node):
+        raise ConfigError("pk.iiv", f"must be null or a mapping of {', '.join(IIV_PARAMETERS)}, got {node!r}")
+    spread = Num(minimum=0, maximum=5.0, why="a CV of 500%")
+    iiv = {str(name): spread.read(cfg, f"pk.iiv.{name}") for name in node}
+    try:
+        check_iiv(iiv, pk_parameters(cfg))
+    except ValueError as error:
+        field, _, message = str(error).partition(": ")
+        raise ConfigError(f"pk.{field}", message) from None
+    return iiv
 
 
 def _routes_table(cfg, path: str, routes: tuple[str, ...], nulls: tuple[str, ...], each: Num) -> dict[str, float]:
@@ -1385,6 +1422,7 @@ def _dosed_checks(cfg) -> None:
     """What every protocol with doses checks first: the PK model, the dosing events, and that
     the model describes the route for every species dosed."""
     params = pk_parameters(cfg)
+    pk_variability(cfg)
     events, _ = dosing_events(cfg)
     dosed = drug(cfg).composition
     try:

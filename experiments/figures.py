@@ -826,6 +826,66 @@ def scorecard(table, path: str | os.PathLike | None = None):
         return _finish(fig, path)
 
 
+def cohort(rows, km, response_fraction: float = 0.5, path: str | os.PathLike | None = None):
+    """A virtual patient cohort: each patient's largest share of its gap to healthy closed,
+    against the response line (left); response rates with their 95% intervals (middle); the
+    Kaplan-Meier estimate of staying well among responders, with its 95% band (right).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        ``cohort.csv``: one row per patient with ``responded``, ``response_day_1`` and
+        ``response_after_last_dose`` (1/0) and ``peak_gap_closed``.
+    km : lifelines.KaplanMeierFitter or None
+        The fitted estimate (``experiments.cohort.kaplan_meier``); None: no responder, the
+        right panel says so.
+    response_fraction : float
+        The response line (``cohort.response_fraction``).
+    path : str, os.PathLike or None
+        Also save as ``<path>.png`` and ``<path>.svg``; None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from experiments.cohort import wilson_interval
+
+    fig, axes = _figure(1, 3, figsize=(13.0, 3.8))
+    gaps, left, right = axes[0]
+    closed = 100 * rows["peak_gap_closed"].to_numpy(dtype=float)
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(closed))  # spread the dots only
+    gaps.plot(jitter, closed, "o", color="0.3", alpha=0.7, gid="gap_closed")
+    gaps.axhline(100 * response_fraction, color="tab:purple", ls="--", label="response line", gid="response_line")
+    gaps.set_xlim(-1, 1)
+    gaps.set_xticks([])
+    gaps.set_ylim(min(0.0, float(np.nanmin(closed, initial=0.0))) - 5, 105)
+    gaps.set_ylabel("largest share of the gap\nto healthy closed (%)")
+    gaps.set_title("each patient's mood proxy")
+    gaps.legend(loc="upper right")
+    labels = {"responded": "ever", "response_day_1": "day 1", "response_after_last_dose": "day after\nlast dose"}
+    n = len(rows)
+    for x, column in enumerate(labels):
+        k = int(rows[column].sum())
+        low, high = wilson_interval(k, n)
+        left.bar(x, 100 * k / n, color="0.6", gid=f"rate_{column}")
+        left.errorbar(x, 100 * k / n, yerr=[[100 * (k / n - low)], [100 * (high - k / n)]], color="k", capsize=4)
+    left.set_xticks(range(len(labels)), list(labels.values()))
+    left.set_ylim(0, 100)
+    left.set_ylabel("patients responding (%)")
+    left.set_title(f"response, {n} patients (95% Wilson interval)")
+    if km is None:
+        right.text(0.5, 0.5, "no responder: no relapse curve", ha="center", va="center", transform=right.transAxes)
+        right.set_axis_off()
+    else:
+        km.plot_survival_function(ax=right, ci_show=True, color="tab:purple")
+        right.set_ylim(0, 1.05)
+        right.set_xlabel("days after the last dose")
+        right.set_ylabel("fraction still responding")
+        responders = int(rows["response_after_last_dose"].sum())
+        right.set_title(f"relapse of {responders} responders a day after the last dose (Kaplan-Meier)")
+    return _finish(fig, path)
+
+
 def spine_density(run, path: str | os.PathLike | None = None):
     """The dendritic spine density over days.
 

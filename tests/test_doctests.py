@@ -40,6 +40,7 @@ MODULES = {
     "experiments.analysis.runs": 26,
     "experiments.analysis.spiketrains": 33,
     "experiments.api": 4,
+    "experiments.cohort": 3,
     "experiments.config.compose": 8,
     "experiments.config.kept": 0,
     "experiments.errors": 7,

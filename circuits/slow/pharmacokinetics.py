@@ -147,12 +147,16 @@ class FirstPass:
     oral_ka_per_min: float
 
     def __post_init__(self) -> None:
-        for name in ("k_central_liver_per_min", "k_liver_central_per_min", "nasal_spray_mg", "nasal_ka_per_min"):
+        positive = ("k_central_liver_per_min", "k_liver_central_per_min", "nasal_spray_mg", "nasal_ka_per_min")
+        positive += ("swallowed_ka_per_min", "oral_ka_per_min", "swallowed_duration_min", "oral_duration_min")
+        for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"first_pass.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("swallowed_ka_per_min", "oral_ka_per_min", "swallowed_duration_min", "oral_duration_min"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"first_pass.{name} must be > 0, got {getattr(self, name)}")
+        if not self.liver_k_per_min > 0:
+            raise ValueError(
+                "first_pass.liver_k_other_per_min: with liver_k_norketamine_per_min must sum to > 0 "
+                "(the liver is the only elimination of a first-pass model)"
+            )
 
     @property
     def liver_k_per_min(self) -> float:
@@ -274,7 +278,7 @@ class PKParameters:
         ):
             raise ValueError(
                 f"r_ketamine_clearance_ratio {self.r_ketamine_clearance_ratio}: an enantiomer's clearance would "
-                "reach the hepatic blood flow of this model"
+                f"reach the hepatic blood flow of this model (its liver's extraction is {self.first_pass.extraction():.3g})"
             )
 
     @property
@@ -566,7 +570,7 @@ def first_pass_route_check(params: PKParameters, events: Sequence[DosingEvent], 
     ...
     ValueError: pk=perez_ruixo2021 describes nasal and oral doses of ketamine only, not of hnk; use pk=domino1984 or pk=kamp2020 (a bioavailability per route), or an IV route
     """
-    if params.first_pass is None or not any(e.route in FIRST_PASS_ROUTES for e in events):
+    if params.first_pass is None or not any(e.route in FIRST_PASS_ROUTES and e.dose_mg_per_kg > 0 for e in events):
         return
     others = [s for s in species if s not in _KETAMINES]
     if others:
@@ -653,8 +657,8 @@ def simulate(
     """
     validate_events(events)
     first_pass_route_check(params, events, [s for s, f in drug.composition.items() if f > 0])
-    if not body_weight_kg > 0:
-        raise ValueError(f"body_weight_kg must be > 0, got {body_weight_kg}")
+    if not (body_weight_kg > 0 and math.isfinite(body_weight_kg)):
+        raise ValueError(f"body_weight_kg must be a finite number > 0, got {body_weight_kg}")
     time_s = np.asarray(time_s, dtype=float)
     if time_s.ndim != 1 or not np.all(np.isfinite(time_s)):
         raise ValueError("time_s must be a 1-D array of finite times (s)")

@@ -54,7 +54,7 @@ from circuits.spiking.vesicles import VesicleParameters
 from experiments.errors import ConfigError
 from experiments.paths import BACKENDS, WAIT_POLICIES, cache_dir_problem, default_cache_dir
 
-EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard")
+EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard", "cohort")
 
 
 def _get(cfg, path: str) -> Any:
@@ -225,6 +225,8 @@ def _build(cls, cfg, path: str, specs: dict, given: dict | None = None, skip: tu
 # Upper bounds of numeric keys: beyond them a value is not a meaningful input of this model,
 # or the run would not fit in memory and time. Each is a free choice, a decade or more past
 # any published value, and each error names it.
+MAX_PATIENTS = 100_000  #: patients of a cohort (each a course run)
+MAX_SPREAD = 2.0  #: a cohort's spread of a state or plasticity constant (CV)
 MAX_NEURONS = 200_000  #: cells per population (memory; pfc has 3200 pyramidal cells)
 MAX_SYNAPSES = 100_000_000  #: expected synapses of a circuit (memory: about 90 B each, benchmarks/bench_scale.py; pfc has about 3.5e6)
 MAX_WEIGHT_NS = 50.0  #: conductance step per spike (unitary cortical conductances are below ~10 nS)
@@ -344,11 +346,10 @@ def _experiment_of_key(path: str) -> str | None:
 def unknown_key(path: str, experiment: str) -> ConfigError:
     """The error for a key that no file of ``experiment``'s configs declares: the experiment it
     belongs to, or the nearest declared key."""
+    having = _options_declaring(path)
+    if having:  # declared by another option of its group (pk.iiv.* of pk=perez_ruixo2021)
+        return ConfigError(path, f"not a key of the chosen options; the options that have it: {', '.join(having)}")
     owner = _experiment_of_key(path)
-    if owner == experiment:  # declared, but by another option of its group (pk.iiv.* of pk=perez_ruixo2021)
-        having = _options_declaring(path)
-        choose = f"; the options that have it: {', '.join(having)}" if having else ""
-        return ConfigError(path, f"not a key of the chosen options{choose}")
     if owner is not None:
         return ConfigError(path, f"belongs to experiment={owner}; nothing reads it in experiment={experiment}")
     for name in (experiment, *EXPERIMENTS):
@@ -415,7 +416,10 @@ def check_keys(cfg, experiment: str) -> None:
     for path in sorted(leaves):
         given_block = path in nodes and any(k.startswith(f"{path}.") for k in present)  # null elsewhere
         if path not in present and not given_block and not path.startswith(absent_blocks):
-            raise ConfigError(path, "missing: every key of the configs is needed (a key cannot be deleted with ~)")
+            raise ConfigError(
+                path,
+                "missing: every key of the configs is needed (a key cannot be deleted with ~, nor a block given in part)",
+            )
 
 
 def _flat_keys(tree: dict, prefix: str = ""):
@@ -984,8 +988,11 @@ _PK_SPECS = {
     "hnk_half_life_min": _HALF_LIFE_MIN,
 }
 #: Range of each constant of a first-pass model (``pk.first_pass.*``).
+_PK_POSITIVE_RATE = Num(minimum=0, strict=True, maximum=1000.0, why="a time constant of 60 ms")
 _FIRST_PASS_SPECS = {
-    **{f.name: _PK_RATE for f in dataclasses.fields(FirstPass) if f.name.endswith("_per_min")},
+    **{f.name: _PK_POSITIVE_RATE for f in dataclasses.fields(FirstPass) if f.name.endswith("_per_min")},
+    "liver_k_other_per_min": _PK_RATE,  # kel or kmet may be 0 (not both: FirstPass says so)
+    "liver_k_norketamine_per_min": _PK_RATE,
     "gut_fraction": _FRACTION,
     "nasal_fraction": _FRACTION,
     "nasal_spray_mg": Num(minimum=0, strict=True, maximum=10_000.0, why="mg per spray"),
@@ -1000,9 +1007,7 @@ def pk_parameters(cfg) -> PKParameters:
     the bioavailability of the IV routes is 1 by definition, the others' ``pk.bioavailability``
     and ``pk.absorption_rate_per_min``. With ``pk.first_pass`` the nasal and oral routes follow
     from it, and their entries of those two tables must be null."""
-    first_pass = (
-        None if _get(cfg, "pk.first_pass") is None else _build(FirstPass, cfg, "pk.first_pass", _FIRST_PASS_SPECS)
-    )
+    first_pass = None if _get(cfg, "pk.first_pass") is None else _first_pass(cfg)
     absorbed = tuple(r for r in EXTRAVASCULAR if not (first_pass and r in FIRST_PASS_ROUTES))
     tables = {
         "bioavailability": Num(minimum=0, strict=True, maximum=1),
@@ -1040,6 +1045,18 @@ def pk_variability(cfg) -> dict[str, float]:
     return iiv
 
 
+def _first_pass(cfg) -> FirstPass:
+    """``pk.first_pass``; an error of the block as a whole names the key it is about."""
+    try:
+        return _build(FirstPass, cfg, "pk.first_pass", _FIRST_PASS_SPECS)
+    except ConfigError as error:
+        detail = str(error)[len(error.field) + 2 :]
+        if error.field == "pk.first_pass" and detail.startswith("first_pass."):
+            key, _, message = detail.partition(" ")
+            raise ConfigError(f"pk.{key.rstrip(':')}", message) from None
+        raise
+
+
 def _routes_table(cfg, path: str, routes: tuple[str, ...], nulls: tuple[str, ...], each: Num) -> dict[str, float]:
     """A value per route of ``routes`` at ``path``; the routes of ``nulls`` (described by the
     first pass) must be given as null."""
@@ -1057,6 +1074,12 @@ def _routes_table(cfg, path: str, routes: tuple[str, ...], nulls: tuple[str, ...
     for route in routes:
         if route not in node:
             raise ConfigError(f"{path}.{route}", "missing")
+        if node[route] is None:
+            raise ConfigError(
+                f"{path}.{route}",
+                "is null, which only a model with pk.first_pass allows (it describes the nasal and oral "
+                "routes); this model's pk.first_pass is null",
+            )
     return {route: each.read(cfg, f"{path}.{route}") for route in routes}
 
 
@@ -1467,6 +1490,17 @@ def course_checks(cfg) -> None:
     _course_protocol(cfg)
 
 
+def cohort_checks(cfg) -> None:
+    """``experiment=cohort``: the course every patient runs, and ``cohort.*``."""
+    course_checks(cfg)
+    _number(cfg, "cohort.n_patients", minimum=1, integer=True, maximum=MAX_PATIENTS, why="runs of a cohort")
+    seed(cfg, "cohort.seed")
+    _number(cfg, "cohort.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
+    _number(cfg, "cohort.response_fraction", minimum=0, maximum=1, strict=True)
+    _number(cfg, "cohort.state_spread", minimum=0, maximum=MAX_SPREAD, why="a CV of 200%")
+    _number(cfg, "cohort.plasticity_spread", minimum=0, maximum=MAX_SPREAD, why="a CV of 200%")
+
+
 #: The checks of each experiment kind's own settings (the registry of kinds,
 #: :data:`experiments.kinds.KINDS`, adds what needs the layers above).
 KIND_CHECKS = {
@@ -1476,6 +1510,7 @@ KIND_CHECKS = {
     "dose_response": dose_response_checks,
     "course": course_checks,
     "scorecard": lambda cfg: scorecard_settings(cfg),
+    "cohort": lambda cfg: cohort_checks(cfg),
 }
 
 

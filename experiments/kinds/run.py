@@ -17,6 +17,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from experiments import cohort
 from experiments import config as C
 from experiments.errors import ConfigError
 from experiments.kinds.folders import Outputs, claim_folder, dose_folders, remove_results
@@ -119,6 +120,24 @@ def _scorecard_records(cfg) -> None:
         ) from None
 
 
+def _cohort(cfg, folder: Path, folder_field: str) -> Path:
+    """Every patient's course in its own process (no engine here)."""
+    from experiments.figures import cohort as cohort_figure
+
+    _start(cfg)
+    return cohort.run_cohort(cfg, folder, _run_patient, cohort_figure if cfg.output.figure else None)
+
+
+def _check_patients(cfg) -> None:
+    """The first patient's course config passes the whole validation (a bad draw would show
+    here, before any run)."""
+    patient = cohort.draw_patients(OmegaConf.merge(cfg, {"cohort": {"n_patients": 1}}))[0]
+    try:
+        validate(cohort.patient_config(cfg, patient))
+    except ConfigError as error:
+        raise ConfigError(error.field, f"the cohort's first patient: {str(error)[len(error.field) + 2 :]}") from None
+
+
 def _one_file(cfg) -> list[tuple[str, object]]:
     return [("results.h5", cfg)]
 
@@ -142,6 +161,14 @@ KINDS: dict[str, Kind] = {
         lambda cfg: [],
         tables=lambda cfg: ["scorecard.csv"],
         validate=_scorecard_records,
+        resumes=True,
+    ),
+    "cohort": Kind(
+        "cohort",
+        _cohort,
+        lambda cfg: [],
+        tables=lambda cfg: [cohort.TABLE, cohort.SUMMARY],
+        validate=_check_patients,
         resumes=True,
     ),
 }
@@ -267,6 +294,13 @@ def _run_one(overrides: tuple[str, ...], directory: str) -> str:
     """One scorecard run in its worker process (module level: pickled by name)."""
     logging.basicConfig(level=logging.WARNING)
     run_experiment(C.compose_config(list(overrides)), Path(directory))
+    return directory
+
+
+def _run_patient(payload: tuple[str, ...], directory: str) -> str:
+    """One patient's course in its worker process (module level: pickled by name)."""
+    logging.basicConfig(level=logging.WARNING)
+    run_experiment(cohort.config_of(payload), Path(directory))
     return directory
 
 

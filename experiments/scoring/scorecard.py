@@ -206,7 +206,9 @@ def _finished(directory: Path) -> bool:
     return True
 
 
-def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float = 120.0) -> None:
+def execute(
+    runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float = 120.0, label: str = "scorecard"
+) -> None:
     """Run every planned run not already finished in ``n_jobs`` worker processes
     (``run_one(overrides, directory)``, a module-level function that runs the experiment of
     the overrides). A worker runs one planned run after another: its imports and the circuit's
@@ -216,13 +218,14 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
     Ctrl-C (or a notebook's interrupt) stops the scorecard: no new run starts, running ones
     are asked to stop after their current window (they write nothing), those still running
     after ``grace_s`` are ended, and KeyboardInterrupt is raised. Finished runs are kept, so
-    a rerun into the same folder resumes."""
+    a rerun into the same folder resumes. ``label`` names the runs in the log (``scorecard``,
+    ``cohort``)."""
     todo = [r for r in dict.fromkeys(runs) if not _finished(r.directory)]
-    log.info("scorecard: %d runs, %d already finished", len(set(runs)), len(set(runs)) - len(todo))
+    log.info("%s: %d runs, %d already finished", label, len(set(runs)), len(set(runs)) - len(todo))
     if not todo:
         return
     pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn"))
-    with Interrupts("the scorecard stops after the current windows of its running runs") as interrupts:
+    with Interrupts(f"the {label} stops after the current windows of its running runs") as interrupts:
         try:
             futures = {pool.submit(run_one, r.overrides, str(r.directory)): r for r in todo}
             pending, done, started = set(futures), 0, time.perf_counter()
@@ -234,7 +237,8 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
                     run = futures[future]
                     elapsed = time.perf_counter() - started
                     log.info(
-                        "scorecard run %d/%d: %s seed %d %s [%s elapsed, about %s left]",
+                        "%s run %d/%d: %s seed %d %s [%s elapsed, about %s left]",
+                        label,
                         done,
                         len(todo),
                         run.hypothesis,
@@ -249,7 +253,7 @@ def execute(runs: Sequence[PlannedRun], run_one, n_jobs: int = 1, grace_s: float
         if interrupts.requested:
             _stop_workers(pool, grace_s)
             raise KeyboardInterrupt(
-                f"interrupted: {done} of {len(todo)} scorecard runs finished and are kept; "
+                f"interrupted: {done} of {len(todo)} {label} runs finished and are kept; "
                 "rerun into the same folder to resume"
             )
     pool.shutdown()

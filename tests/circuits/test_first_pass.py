@@ -132,3 +132,47 @@ def test_metabolite_exposure_follows_the_first_pass():
 def test_a_clearance_ratio_beyond_the_liver_is_refused():
     with pytest.raises(ValueError, match="hepatic blood flow"):
         dataclasses.replace(PARAMS, r_ketamine_clearance_ratio=1.5)
+
+
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        (
+            ["pk.first_pass.liver_k_other_per_min=0", "pk.first_pass.liver_k_norketamine_per_min=0"],
+            "pk.first_pass.liver_k_other_per_min",
+            "must sum to > 0",
+        ),
+        (["pk.first_pass.k_central_liver_per_min=0"], "pk.first_pass.k_central_liver_per_min", "must be > 0"),
+        (["pk.first_pass=null"], "pk.bioavailability.intranasal", "is null, which only a model with pk.first_pass"),
+        (["pk.bioavailability.oral=0.2"], "pk.bioavailability.oral", "must be null: pk.first_pass describes"),
+    ],
+)
+def test_a_bad_first_pass_is_one_error_naming_its_key(overrides, field, message):
+    from experiments.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message) as error:
+        C.validate(C.compose_config(["pk=perez_ruixo2021", *overrides]))
+    assert error.value.field == field
+
+
+def test_a_first_pass_key_of_another_model_names_the_model_that_has_it():
+    from experiments.config.compose import check_overrides
+    from experiments.errors import ConfigError
+
+    for experiment in ("iv_infusion", "course"):
+        with pytest.raises(ConfigError, match="not a key of the chosen options; the options that have it: pk=perez"):
+            check_overrides([f"experiment={experiment}", "pk.first_pass.gut_fraction=0.5"], validate=C.validate)
+
+
+def test_only_doses_given_by_a_first_pass_route_are_refused_for_a_metabolite():
+    hnk = Drug("hnk", {"hnk": 1.0})
+    t = np.array([0.0, 600.0])
+    events = [DosingEvent("oral", 0.0, 0.0), DosingEvent("iv_bolus", 1.0, 0.0)]
+    assert simulate(hnk, events, BODY_WEIGHT_KG, t, PARAMS).plasma_uM["hnk"][1] > 0
+    with pytest.raises(ValueError, match="nasal and oral doses of ketamine only, not of hnk"):
+        simulate(hnk, [DosingEvent("oral", 1.0, 0.0)], BODY_WEIGHT_KG, t, PARAMS)
+
+
+def test_body_weight_must_be_finite():
+    with pytest.raises(ValueError, match="body_weight_kg must be a finite number > 0"):
+        simulate(ESKETAMINE, [DosingEvent("iv_bolus", 1.0, 0.0)], float("inf"), np.array([0.0]), PARAMS)

@@ -99,3 +99,23 @@ def fake_run(folder, overrides):
         run_experiment(compose_config(["circuit=small", "output.figure=false", *overrides]), folder)
     (path,) = folder.glob("**/results.h5")
     return path
+
+
+def fake_patient(payload, directory):
+    """A cohort patient's run with `FakeEngine` windows, in the cohort's worker process
+    (module level: pickled by name; ``experiments.cohort.run_cohort``'s ``run_one``)."""
+    from pathlib import Path
+
+    import pytest
+
+    from experiments.cohort import config_of
+    from experiments.kinds import protocol_run, run_experiment
+
+    class Engine(FakeEngine):
+        timings = {"build_s": 0.0}
+        recompiled = False
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(protocol_run, "make_engine", lambda structure, **options: Engine(structure))
+        run_experiment(config_of(payload), Path(directory))
+    return directory

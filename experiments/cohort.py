@@ -1,0 +1,338 @@
+"""A virtual patient cohort (``experiment=cohort``): who the patients are, their runs, and the
+response and relapse of each.
+
+Patient i is a ``course`` run of the cohort's own config with a draw of its own, from the
+generator seeded with ``(cohort.seed, i)`` (so patient i is the same whatever the cohort's
+size):
+
+- the circuit seed (``seed``: a network and noise of its own);
+- the pharmacokinetic constants: one person of the pk model's population
+  (``pk.iiv``; `circuits.slow.pk_variability`); a model without a spread gives everyone its
+  typical constants;
+- the severity of the stressed state: each ``state.*`` constant's deviation from healthy (1)
+  times exp(eta), eta ~ N(0, ln(1 + s^2)), s = ``cohort.state_spread`` (a free parameter: no
+  source gives the spread of these model constants between patients);
+- the plasticity gains ``plasticity.bdnf_gain``, ``protein_gain`` and ``formation_gain``, each
+  times exp(eta) with ``cohort.plasticity_spread`` (free likewise).
+
+Each patient's outcome follows the course readouts (`experiments.analysis.course`): the mood
+proxy responds when it closes ``cohort.response_fraction`` of its gap to healthy, and relapses
+when it falls back below that line for good. Relapse is counted, as trials count it, among the
+patients responding a day after the last dose, from the last dose, censored at the end of the
+follow-up; the Kaplan-Meier estimate and its median come
+from lifelines (Davidson-Pilon 2019), the 95% interval of a response rate is Wilson's score
+interval (scipy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from omegaconf import OmegaConf
+
+from circuits.slow.pk_variability import draw_etas, individual, omega
+from circuits.spiking.network import SEED_MAX
+from circuits.units import SECONDS_PER_DAY
+from experiments import config as C
+from experiments.analysis.course import response_summary, value_at_day
+from experiments.files import atomic_write
+from experiments.results import read_results
+from experiments.scoring.scorecard import PlannedRun, execute
+
+log = logging.getLogger(__name__)
+
+#: The state constants whose deviation from healthy (1) each patient scales (its severity).
+STATE_KEYS = ("bdnf_tone", "elimination_scale", "ee_weight_scale")
+#: The plasticity gains each patient scales.
+PLASTICITY_KEYS = ("bdnf_gain", "protein_gain", "formation_gain")
+#: The cohort's tables, in its folder.
+TABLE, SUMMARY = "cohort.csv", "cohort_summary.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Patient:
+    """One virtual patient: its index, circuit seed and the values drawn for it.
+
+    Attributes
+    ----------
+    index : int
+        0-based position in the cohort.
+    seed : int
+        The circuit seed of its run.
+    pk_etas : dict of str to float
+        Its eta per parameter of the pk model's spread (`circuits.slow.pk_variability`).
+    state : dict of str to float
+        Its ``state.*`` constants (`STATE_KEYS`).
+    plasticity : dict of str to float
+        Its plasticity gains (`PLASTICITY_KEYS`).
+    """
+
+    index: int
+    seed: int
+    pk_etas: dict[str, float]
+    state: dict[str, float]
+    plasticity: dict[str, float]
+
+
+def draw_patients(cfg) -> list[Patient]:
+    """The cohort's patients (``cohort.n_patients``), each drawn from ``(cohort.seed, index)``.
+
+    Parameters
+    ----------
+    cfg : omegaconf.DictConfig
+        A validated ``experiment=cohort`` config.
+
+    Returns
+    -------
+    list of Patient
+
+    Examples
+    --------
+    >>> from experiments.config import compose_config
+    >>> from experiments.cohort import draw_patients
+    >>> cfg = compose_config(["experiment=cohort", "cohort.n_patients=3", "pk=perez_ruixo2021"])
+    >>> patients = draw_patients(cfg)
+    >>> [p.index for p in patients], len(set(p.seed for p in patients))
+    ([0, 1, 2], 3)
+    >>> sorted(patients[0].pk_etas)[:2], round(patients[0].state["ee_weight_scale"], 3) < 1
+    (['central_volume', 'hepatic_blood_flow'], True)
+    """
+    c = cfg.cohort
+    iiv = C.pk_variability(cfg)
+    state_sd = omega(float(c.state_spread), "spread")
+    plasticity_sd = omega(float(c.plasticity_spread), "spread")
+    patients = []
+    for i in range(int(c.n_patients)):
+        rng = np.random.default_rng([int(c.seed), i])
+        seed = int(rng.integers(0, SEED_MAX, endpoint=True))
+        etas = draw_etas(iiv, rng)
+        state = {k: 1.0 + (float(cfg.state[k]) - 1.0) * math.exp(rng.normal(0.0, state_sd)) for k in STATE_KEYS}
+        gains = {k: float(cfg.plasticity[k]) * math.exp(rng.normal(0.0, plasticity_sd)) for k in PLASTICITY_KEYS}
+        patients.append(Patient(i, seed, etas, state, gains))
+    return patients
+
+
+def patient_config(cfg, patient: Patient):
+    """The ``course`` config of one patient: the cohort's config without ``cohort``, with the
+    patient's seed, pharmacokinetic constants, state and plasticity gains, and no figure.
+
+    Parameters
+    ----------
+    cfg : omegaconf.DictConfig
+        A validated ``experiment=cohort`` config.
+    patient : Patient
+        One of `draw_patients`.
+
+    Returns
+    -------
+    omegaconf.DictConfig
+        A config that ``experiments.kinds.run_experiment`` runs as a course.
+    """
+    tree = OmegaConf.to_container(cfg, resolve=False)
+    tree.pop("hydra", None)  # a composition with Hydra's own node (check_overrides) has it
+    tree.pop("cohort")
+    tree["experiment"]["name"] = "course"
+    tree["seed"] = patient.seed
+    tree["output"]["figure"] = False
+    tree["state"].update(patient.state)
+    tree["plasticity"].update(patient.plasticity)
+    person = individual(C.pk_parameters(cfg), patient.pk_etas)
+    for field in dataclasses.fields(person):
+        if field.name in tree["pk"] and field.name not in ("first_pass", "bioavailability", "absorption_rate_per_min"):
+            tree["pk"][field.name] = getattr(person, field.name)
+    if person.first_pass is not None:
+        tree["pk"]["first_pass"] = dataclasses.asdict(person.first_pass)
+    return OmegaConf.create(tree)
+
+
+def plan(cfg, folder: Path) -> list[tuple[Patient, PlannedRun]]:
+    """Each patient with its planned run: its config (as YAML text, the run's only "override")
+    and its folder ``patients/patient<i>-<hash of its config>`` (a changed config is a new
+    folder, so a resumed cohort never reuses a run of other settings)."""
+    planned = []
+    for patient in draw_patients(cfg):
+        text = OmegaConf.to_yaml(patient_config(cfg, patient))
+        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        directory = folder / "patients" / f"patient{patient.index:04d}-{digest}"
+        planned.append((patient, PlannedRun(f"patient {patient.index}", patient.seed, (text,), directory)))
+    return planned
+
+
+def config_of(payload: tuple[str, ...]):
+    """The config of a planned patient run (its payload: the config's YAML text)."""
+    return OmegaConf.create(yaml.safe_load(payload[0]))
+
+
+def outcome(timeline: dict[str, np.ndarray], dose_days: list[float], fraction: float) -> dict[str, float]:
+    """One patient's response and relapse from its course timeline.
+
+    Parameters
+    ----------
+    timeline : dict of str to numpy.ndarray
+        A course run's timeline (``time_from_dose_s``, ``outcome``, ``spine_density``).
+    dose_days : list of float
+        The days of its doses (from the first).
+    fraction : float
+        Share of the gap to healthy the proxy must close to respond.
+
+    Returns
+    -------
+    dict of str to float
+        ``responded`` (1/0: ever on or above the line after the first dose), ``onset_h``,
+        ``response_day_1`` (1/0: on or above the line one day after the first dose),
+        ``response_after_last_dose`` (1/0: one day after the last: a responder at the end of
+        treatment, whom trials follow for relapse), ``relapsed`` (1/0: such a responder that
+        fell back below the line for good before the end), ``days_to_relapse`` (from the last
+        dose; for such a responder that did not relapse, the days it was followed: censored;
+        NaN for the others), the proxy's baseline
+        ``outcome_baseline`` and ``peak_gap_closed``, the largest share of the gap to
+        healthy it closed (the response criterion compares it with ``fraction``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from experiments.cohort import outcome
+    >>> day = 86400.0
+    >>> timeline = {
+    ...     "time_from_dose_s": np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 4.0, 7.0]) * day,
+    ...     "outcome": np.array([0.6, 0.6, 0.75, 0.85, 0.82, 0.7, 0.62]),
+    ...     "spine_density": np.array([0.8, 0.8, 0.82, 0.9, 0.95, 0.88, 0.82]),
+    ... }
+    >>> o = outcome(timeline, [0.0], 0.5)
+    >>> o["responded"], o["response_day_1"], o["relapsed"], o["days_to_relapse"]
+    (1.0, 1.0, 1.0, 4.0)
+    >>> round(o["peak_gap_closed"], 3)
+    0.625
+    """
+    s = response_summary(timeline, dose_days, fraction)
+    line = s["response_line"]
+    followed = float(timeline["time_from_dose_s"][-1] / SECONDS_PER_DAY - dose_days[-1])
+    end_day = timeline["time_from_dose_s"][-1] / SECONDS_PER_DAY
+
+    def above(day: float) -> float:
+        return float(day <= end_day and value_at_day(timeline, "outcome", day) >= line and s["outcome_baseline"] < 1)
+
+    at_end = above(dose_days[-1] + 1.0)  # followed for relapse, as trials follow end-of-treatment responders
+    relapsed = bool(at_end) and math.isfinite(s["relapse_days_after_last_dose"])
+    return {
+        "responded": float(math.isfinite(s["onset_h"])),
+        "onset_h": s["onset_h"],
+        "response_day_1": above(1.0),
+        "response_after_last_dose": at_end,
+        "relapsed": float(relapsed),
+        "days_to_relapse": s["relapse_days_after_last_dose"] if relapsed else (followed if at_end else math.nan),
+        "outcome_baseline": s["outcome_baseline"],
+        "peak_gap_closed": _gap_closed(s["outcome_peak"], s["outcome_baseline"]),
+    }
+
+
+def _gap_closed(value: float, baseline: float) -> float:
+    """The share of the gap between ``baseline`` and healthy (1) that ``value`` closes."""
+    return (value - baseline) / (1.0 - baseline) if baseline < 1.0 else math.nan
+
+
+def table(cfg, planned: list[tuple[Patient, PlannedRun]]) -> pd.DataFrame:
+    """One row per patient: its draws and its `outcome` (read from its finished run)."""
+    days = C.dose_days(cfg)
+    rows = []
+    for patient, run in planned:
+        data = read_results(run.directory / "results.h5")
+        row = {"patient": patient.index, "seed": patient.seed, "run": str(run.directory.name)}
+        row |= {f"pk_eta_{k}": v for k, v in patient.pk_etas.items()}
+        row |= {f"state_{k}": v for k, v in patient.state.items()}
+        row |= {f"plasticity_{k}": v for k, v in patient.plasticity.items()}
+        row |= outcome(data.timeline, days, float(cfg.cohort.response_fraction))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (``scipy.stats.binomtest``).
+
+    Examples
+    --------
+    >>> from experiments.cohort import wilson_interval
+    >>> [round(x, 3) for x in wilson_interval(7, 10)]
+    [0.397, 0.892]
+    """
+    from scipy.stats import binomtest
+
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def kaplan_meier(rows: pd.DataFrame):
+    """The Kaplan-Meier estimate of staying well among the responders a day after the last
+    dose (lifelines' ``KaplanMeierFitter``, time from the last dose in days), or None without
+    such responders."""
+    from lifelines import KaplanMeierFitter
+
+    responders = rows[rows["response_after_last_dose"] == 1]
+    if responders.empty:
+        return None
+    return KaplanMeierFitter(label="responders staying well").fit(
+        responders["days_to_relapse"], event_observed=responders["relapsed"]
+    )
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """The cohort's rates with 95% intervals and the median time to relapse.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure: ``measure``, ``value``, ``ci_low``, ``ci_high``, ``n``.
+    """
+    from lifelines.utils import median_survival_times
+
+    n = len(rows)
+    out = []
+    for measure in ("responded", "response_day_1", "response_after_last_dose"):
+        k = int(rows[measure].sum())
+        low, high = wilson_interval(k, n)
+        out.append({"measure": f"{measure}_rate", "value": k / n, "ci_low": low, "ci_high": high, "n": n})
+    km = kaplan_meier(rows)
+    if km is not None:
+        ci = median_survival_times(km.confidence_interval_).iloc[0]
+        median = float(km.median_survival_time_)
+        out.append(
+            {
+                "measure": "median_days_to_relapse",
+                "value": median,
+                "ci_low": float(ci.iloc[0]),
+                "ci_high": float(ci.iloc[1]),
+                "n": int(rows["response_after_last_dose"].sum()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def run_cohort(cfg, folder: Path, run_one, figure=None) -> Path:
+    """The cohort experiment: run every patient not already finished in ``cohort.n_jobs``
+    worker processes (``run_one(payload, directory)``), then write `TABLE`, `SUMMARY` and,
+    with ``figure(rows, km, path)``, its figure. Returns the path of `TABLE`."""
+    planned = plan(cfg, folder)
+    execute([run for _, run in planned], run_one, int(cfg.cohort.n_jobs), label="cohort")
+    rows = table(cfg, planned)
+    path = atomic_write(folder / TABLE, lambda tmp: rows.to_csv(tmp, index=False))
+    stats = summary(rows)
+    atomic_write(folder / SUMMARY, lambda tmp: stats.to_csv(tmp, index=False))
+    if figure is not None:
+        figure(rows, kaplan_meier(rows), float(cfg.cohort.response_fraction), folder / "cohort.png")
+    rate = stats.set_index("measure").loc["responded_rate"]
+    log.info(
+        "cohort: %d patients, %.0f%% responded (95%% interval %.0f-%.0f%%); %s",
+        len(rows),
+        100 * rate["value"],
+        100 * rate["ci_low"],
+        100 * rate["ci_high"],
+        path.resolve(),
+    )
+    return path

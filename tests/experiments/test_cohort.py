@@ -1,0 +1,134 @@
+"""The virtual patient cohort (experiments/cohort.py): who the patients are, that each is a
+valid course of its own, the outcome definitions, the statistics (Wilson, Kaplan-Meier from
+lifelines) and a whole cohort with stand-in windows (run, tables, figure, resume)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers.fake_engine import fake_patient
+
+from circuits.slow.pk_variability import individual
+from experiments import cohort
+from experiments import config as C
+from experiments import figures as F
+from experiments.config import compose_config
+
+BASE = ["experiment=cohort", "circuit=small", "pk=perez_ruixo2021", "dosing.follow_days=3"]
+
+
+def cohort_config(*overrides):
+    cfg = compose_config([*BASE, *overrides])
+    C.validate(cfg)
+    return cfg
+
+
+def test_a_patient_is_the_same_whatever_the_cohorts_size():
+    three = cohort.draw_patients(cohort_config("cohort.n_patients=3"))
+    five = cohort.draw_patients(cohort_config("cohort.n_patients=5"))
+    assert three == five[:3]
+    assert len({p.seed for p in five}) == 5
+    other = cohort.draw_patients(cohort_config("cohort.n_patients=3", "cohort.seed=2"))
+    assert [p.seed for p in other] != [p.seed for p in three]
+
+
+def test_each_patient_is_a_valid_course_with_its_draws():
+    cfg = cohort_config("cohort.n_patients=2")
+    for patient in cohort.draw_patients(cfg):
+        course = cohort.patient_config(cfg, patient)
+        C.validate(course)
+        assert course.experiment.name == "course" and "cohort" not in course and course.seed == patient.seed
+        person = individual(C.pk_parameters(cfg), patient.pk_etas)
+        assert C.pk_parameters(course) == person
+        assert {k: course.state[k] for k in cohort.STATE_KEYS} == patient.state
+
+
+def test_severity_and_gains_spread_as_configured():
+    cfg = cohort_config("cohort.n_patients=4000", "cohort.state_spread=0.3", "cohort.plasticity_spread=0.2")
+    patients = cohort.draw_patients(cfg)
+    deviation = np.log([(p.state["ee_weight_scale"] - 1) / (cfg.state.ee_weight_scale - 1) for p in patients])
+    gains = np.log([p.plasticity["bdnf_gain"] / cfg.plasticity.bdnf_gain for p in patients])
+    assert deviation.std() == pytest.approx(math.sqrt(math.log(1 + 0.3**2)), rel=0.05)
+    assert gains.std() == pytest.approx(math.sqrt(math.log(1 + 0.2**2)), rel=0.05)
+    none = cohort.draw_patients(cohort_config("cohort.n_patients=3", "cohort.state_spread=0"))
+    assert all(p.state["ee_weight_scale"] == pytest.approx(cfg.state.ee_weight_scale) for p in none)
+
+
+def test_a_changed_setting_is_a_new_run_folder():
+    a = cohort.plan(cohort_config("cohort.n_patients=2"), Path("/x"))
+    b = cohort.plan(cohort_config("cohort.n_patients=2", "dosing.dose_mg_per_kg=1.0"), Path("/x"))
+    assert [r.directory for _, r in a] != [r.directory for _, r in b]
+    assert a[0][1].directory.name.startswith("patient0000-")
+
+
+def test_a_responder_followed_to_the_end_is_censored():
+    day = 86400.0
+    timeline = {
+        "time_from_dose_s": np.array([-1.0, 0.0, 1.0, 2.0, 5.0]) * day,
+        "outcome": np.array([0.6, 0.6, 0.9, 0.9, 0.85]),
+        "spine_density": np.ones(5),
+    }
+    o = cohort.outcome(timeline, [0.0], 0.5)
+    assert o["responded"] == 1 and o["relapsed"] == 0 and o["days_to_relapse"] == 5.0
+    never = cohort.outcome({**timeline, "outcome": np.full(5, 0.6)}, [0.0], 0.5)
+    assert never["responded"] == 0 and math.isnan(never["days_to_relapse"]) and never["peak_gap_closed"] == 0
+
+
+def test_kaplan_meier_median_and_wilson_interval():
+    # Of the four responding a day after the last dose, relapse at 2, 4 and 8 days, one censored
+    # at 6: S(2) = 3/4, S(4) = 3/4 x 2/3 = 1/2, so the median (first time S <= 1/2) is day 4.
+    rows = pd.DataFrame(
+        {
+            "responded": [1, 1, 1, 1, 0],
+            "days_to_relapse": [2.0, 4.0, 6.0, 8.0, np.nan],
+            "relapsed": [1, 1, 0, 1, 0],
+            "response_day_1": [1, 0, 1, 0, 0],
+            "response_after_last_dose": [1, 1, 1, 1, 0],
+            "peak_gap_closed": [0.6, 0.7, 0.8, 0.9, 0.1],
+        }
+    )
+    stats = cohort.summary(rows).set_index("measure")
+    assert stats.loc["median_days_to_relapse", "value"] == 4.0
+    assert stats.loc["median_days_to_relapse", "n"] == 4
+    assert stats.loc["responded_rate", "value"] == 0.8
+    low, high = cohort.wilson_interval(4, 5)
+    # Wilson: (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.959964
+    z, p, n = 1.959964, 0.8, 5
+    centre, half = (
+        (p + z * z / (2 * n)) / (1 + z * z / n),
+        z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n),
+    )
+    assert (low, high) == pytest.approx((centre - half, centre + half), abs=1e-6)
+    fig = F.cohort(rows, cohort.kaplan_meier(rows), 0.5)
+    assert fig.axes[2].get_xlabel() == "days after the last dose"
+
+
+def test_a_cohort_runs_writes_its_tables_and_resumes(tmp_path, caplog):
+    cfg = cohort_config("cohort.n_patients=2")
+    path = cohort.run_cohort(cfg, tmp_path, fake_patient, F.cohort)
+    rows = pd.read_csv(path)
+    assert list(rows["patient"]) == [0, 1] and set(rows["responded"]) <= {0.0, 1.0}
+    stats = pd.read_csv(tmp_path / cohort.SUMMARY)
+    assert {"responded_rate", "response_day_1_rate", "response_after_last_dose_rate"} <= set(stats["measure"])
+    assert (tmp_path / "cohort.png").is_file() and len(list((tmp_path / "patients").glob("*/results.h5"))) == 2
+    caplog.set_level("INFO")
+    again = cohort.run_cohort(cfg, tmp_path, fake_patient)
+    assert "cohort: 2 runs, 2 already finished" in caplog.text
+    pd.testing.assert_frame_equal(pd.read_csv(again), rows)
+
+
+def test_the_command_runs_a_cohort_of_compiled_courses(ketamine_sim):
+    """``ketamine-sim experiment=cohort``: two patients in two worker processes on one compiled
+    circuit; the tables, the figure and a one-line summary; a rerun resumes."""
+    run = ketamine_sim(
+        "experiment=cohort", "circuit=small", "cohort.n_patients=2", "cohort.n_jobs=2", "dosing.follow_days=3"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = pd.read_csv(run.run_dir / cohort.TABLE)
+    assert len(rows) == 2 and rows["peak_gap_closed"].notna().all()
+    assert (run.run_dir / cohort.SUMMARY).is_file() and (run.run_dir / "cohort.png").is_file()
+    assert "cohort: 2 patients" in run.stdout + run.stderr

@@ -36,7 +36,9 @@ __all__ = ["compose_config", "run"]
 
 def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", overwrite: bool = False) -> Run:
     """Validate, run and write one experiment; returns its results (`dose_response`: the
-    results of the last dose, with `dose_response.csv` beside them).
+    results of the last dose, with `dose_response.csv` beside them; `scorecard` and
+    `cohort`, whose results are tables: the table, `scorecard.csv` or `cohort.csv`, as a
+    pandas DataFrame).
 
     The overrides are checked as the command line checks them (a key given twice, a key
     nothing reads, a value out of range) before anything is compiled or simulated.
@@ -101,4 +103,8 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", o
     cfg = compose_config(overrides)
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
     results = kinds.kind_of(cfg).results(cfg)  # dose_response: one results.h5 per dose, the last loaded
+    if not results and path.suffix == ".csv":  # scorecard, cohort: a table of many runs
+        import pandas as pd
+
+        return pd.read_csv(path)
     return load_run(output_dir / results[-1][0] if results else path)

@@ -45,6 +45,13 @@ assert summary.loc["spine_density_peak", "one infusion"] > summary.loc["spine_de
 assert gain(blocked, 1) > 0.5 * gain(single, 1) and gain(blocked, 7) < 0.2 * gain(single, 7)
 assert summary.loc["outcome_peak", "six infusions"] > summary.loc["outcome_peak", "one infusion"]
 """,
+    "05_virtual_cohort": """
+assert len(one) == len(six) == len(nasal) == N and set(one["responded"]) <= {0.0, 1.0}
+assert {"responded_rate", "response_after_last_dose_rate"} <= set(summary("six_infusions").index)
+assert (OUT / "six_infusions_cohort.png").is_file()
+assert exposure["Cmax (ng/mL)"].nunique() == N  # every patient absorbs and clears in its own way
+assert (one["seed"].to_numpy() == six["seed"].to_numpy()).all()  # the same patients
+""",
     "03_sweep_analysis": """
 assert len(df) == len(DRUGS) * len(SEEDS) * 2 * 3
 assert sorted(df.drug.unique()) == sorted(DRUGS) and sorted(df.seed.unique()) == SEEDS

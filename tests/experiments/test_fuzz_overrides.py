@@ -237,6 +237,11 @@ def _builds(task: DictConfig) -> None:
     name = task.experiment.name
     if name == "scorecard":
         return
+    if name == "cohort":  # every patient is a course: the first one's builds
+        from experiments import cohort
+
+        first = cohort.draw_patients(OmegaConf.merge(task, {"cohort": {"n_patients": 1}}))[0]
+        task, name = cohort.patient_config(task, first), "course"
     C.circuit_structure(task)
     C.circuit_drive(task)
     C.plasticity(task)

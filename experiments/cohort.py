@@ -13,7 +13,15 @@ size):
   times exp(eta), eta ~ N(0, ln(1 + s^2)), s = ``cohort.state_spread`` (a free parameter: no
   source gives the spread of these model constants between patients);
 - the plasticity gains ``plasticity.bdnf_gain``, ``protein_gain`` and ``formation_gain``, each
-  times exp(eta) with ``cohort.plasticity_spread`` (free likewise).
+  times exp(eta) with ``cohort.plasticity_spread`` (free likewise);
+- whether it responds without the drug's action (expectancy, the natural course): with
+  probability ``cohort.placebo_response``, the response rate on an active placebo (midazolam,
+  28% at 24 h: Murrough 2013 Am J Psychiatry [@murrough2013antidepressant]).
+
+The placebo arm is these placebo responses alone (the circuit without a drug does not move the
+mood proxy, so its runs are not needed); in the drug arm a patient responds when the model or
+its placebo response does (independent causes). The difference between the arms is what
+trials report and what the model is compared with.
 
 Each patient's outcome follows the course readouts (`experiments.analysis.course`): the mood
 proxy responds when it closes ``cohort.response_fraction`` of its gap to healthy, and relapses
@@ -72,6 +80,8 @@ class Patient:
         Its ``state.*`` constants (`STATE_KEYS`).
     plasticity : dict of str to float
         Its plasticity gains (`PLASTICITY_KEYS`).
+    placebo_responder : bool
+        Whether it responds without the drug's action.
     """
 
     index: int
@@ -79,6 +89,7 @@ class Patient:
     pk_etas: dict[str, float]
     state: dict[str, float]
     plasticity: dict[str, float]
+    placebo_responder: bool
 
 
 def draw_patients(cfg) -> list[Patient]:
@@ -115,7 +126,8 @@ def draw_patients(cfg) -> list[Patient]:
         etas = draw_etas(iiv, rng)
         state = {k: 1.0 + (float(cfg.state[k]) - 1.0) * math.exp(rng.normal(0.0, state_sd)) for k in STATE_KEYS}
         gains = {k: float(cfg.plasticity[k]) * math.exp(rng.normal(0.0, plasticity_sd)) for k in PLASTICITY_KEYS}
-        patients.append(Patient(i, seed, etas, state, gains))
+        placebo = bool(rng.uniform() < float(c.placebo_response))
+        patients.append(Patient(i, seed, etas, state, gains, placebo))
     return patients
 
 
@@ -245,6 +257,7 @@ def table(cfg, planned: list[tuple[Patient, PlannedRun]]) -> pd.DataFrame:
     for patient, run in planned:
         data = read_results(run.directory / "results.h5")
         row = {"patient": patient.index, "seed": patient.seed, "run": str(run.directory.name)}
+        row["placebo_responder"] = float(patient.placebo_responder)
         row |= {f"pk_eta_{k}": v for k, v in patient.pk_etas.items()}
         row |= {f"state_{k}": v for k, v in patient.state.items()}
         row |= {f"plasticity_{k}": v for k, v in patient.plasticity.items()}
@@ -288,16 +301,28 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per measure: ``measure``, ``value``, ``ci_low``, ``ci_high``, ``n``.
+        One row per measure: ``measure``, ``value``, ``ci_low``, ``ci_high``, ``n``. The
+        model's own rates (``responded_rate``, ``response_day_1_rate``,
+        ``response_after_last_dose_rate``), the placebo arm's (``placebo_arm_rate``) and the
+        drug arm's, the model's or the placebo response
+        (``drug_arm_response_day_1_rate``, ``drug_arm_response_after_last_dose_rate``).
     """
     from lifelines.utils import median_survival_times
 
     n = len(rows)
     out = []
-    for measure in ("responded", "response_day_1", "response_after_last_dose"):
-        k = int(rows[measure].sum())
+
+    def rate(name: str, hits) -> None:
+        k = int(np.sum(hits))
         low, high = wilson_interval(k, n)
-        out.append({"measure": f"{measure}_rate", "value": k / n, "ci_low": low, "ci_high": high, "n": n})
+        out.append({"measure": name, "value": k / n, "ci_low": low, "ci_high": high, "n": n})
+
+    for measure in ("responded", "response_day_1", "response_after_last_dose"):
+        rate(f"{measure}_rate", rows[measure] == 1)
+    placebo = rows["placebo_responder"] == 1
+    rate("placebo_arm_rate", placebo)
+    for measure in ("response_day_1", "response_after_last_dose"):
+        rate(f"drug_arm_{measure}_rate", (rows[measure] == 1) | placebo)
     km = kaplan_meier(rows)
     if km is not None:
         ci = median_survival_times(km.confidence_interval_).iloc[0]

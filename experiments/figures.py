@@ -834,8 +834,8 @@ def cohort(rows, km, response_fraction: float = 0.5, path: str | os.PathLike | N
     Parameters
     ----------
     rows : pandas.DataFrame
-        ``cohort.csv``: one row per patient with ``responded``, ``response_day_1`` and
-        ``response_after_last_dose`` (1/0) and ``peak_gap_closed``.
+        ``cohort.csv``: one row per patient with ``response_day_1``,
+        ``response_after_last_dose`` and ``placebo_responder`` (1/0) and ``peak_gap_closed``.
     km : lifelines.KaplanMeierFitter or None
         The fitted estimate (``experiments.cohort.kaplan_meier``); None: no responder, the
         right panel says so.
@@ -862,17 +862,27 @@ def cohort(rows, km, response_fraction: float = 0.5, path: str | os.PathLike | N
     gaps.set_ylabel("largest share of the gap\nto healthy closed (%)")
     gaps.set_title("each patient's mood proxy")
     gaps.legend(loc="upper right")
-    labels = {"responded": "ever", "response_day_1": "day 1", "response_after_last_dose": "day after\nlast dose"}
     n = len(rows)
-    for x, column in enumerate(labels):
-        k = int(rows[column].sum())
-        low, high = wilson_interval(k, n)
-        left.bar(x, 100 * k / n, color="0.6", gid=f"rate_{column}")
-        left.errorbar(x, 100 * k / n, yerr=[[100 * (k / n - low)], [100 * (high - k / n)]], color="k", capsize=4)
-    left.set_xticks(range(len(labels)), list(labels.values()))
+    placebo = rows["placebo_responder"].to_numpy() == 1 if "placebo_responder" in rows else np.zeros(n, bool)
+    arms = (
+        ("model alone", "0.75", None),
+        ("drug arm (model or placebo)", "tab:purple", True),
+        ("placebo arm", "0.35", False),
+    )
+    groups = {"response_day_1": "day 1", "response_after_last_dose": "day after\nlast dose"}
+    for g, column in enumerate(groups):
+        model = rows[column].to_numpy() == 1
+        for a, (label, color, with_drug) in enumerate(arms):
+            hits = model if with_drug is None else (model | placebo if with_drug else placebo)
+            k, x = int(hits.sum()), g + (a - 1) * 0.27
+            low, high = wilson_interval(k, n)
+            left.bar(x, 100 * k / n, width=0.25, color=color, label=label if g == 0 else None, gid=f"rate_{column}_{a}")
+            left.errorbar(x, 100 * k / n, yerr=[[100 * (k / n - low)], [100 * (high - k / n)]], color="k", capsize=3)
+    left.set_xticks(range(len(groups)), list(groups.values()))
+    left.legend(loc="upper left", fontsize="small")
     left.set_ylim(0, 100)
     left.set_ylabel("patients responding (%)")
-    left.set_title(f"response, {n} patients (95% Wilson interval)")
+    left.set_title(f"responding, {n} patients (95% Wilson)")
     if km is None:
         right.text(0.5, 0.5, "no responder: no relapse curve", ha="center", va="center", transform=right.transAxes)
         right.set_axis_off()
@@ -882,7 +892,7 @@ def cohort(rows, km, response_fraction: float = 0.5, path: str | os.PathLike | N
         right.set_xlabel("days after the last dose")
         right.set_ylabel("fraction still responding")
         responders = int(rows["response_after_last_dose"].sum())
-        right.set_title(f"relapse of {responders} responders a day after the last dose (Kaplan-Meier)")
+        right.set_title(f"relapse of {responders} end-of-course responders (K-M)")
     return _finish(fig, path)
 
 

@@ -1499,6 +1499,7 @@ def cohort_checks(cfg) -> None:
     _number(cfg, "cohort.response_fraction", minimum=0, maximum=1, strict=True)
     _number(cfg, "cohort.state_spread", minimum=0, maximum=MAX_SPREAD, why="a CV of 200%")
     _number(cfg, "cohort.plasticity_spread", minimum=0, maximum=MAX_SPREAD, why="a CV of 200%")
+    _number(cfg, "cohort.placebo_response", minimum=0, maximum=1)
 
 
 #: The checks of each experiment kind's own settings (the registry of kinds,

@@ -54,6 +54,8 @@ def test_severity_and_gains_spread_as_configured():
     gains = np.log([p.plasticity["bdnf_gain"] / cfg.plasticity.bdnf_gain for p in patients])
     assert deviation.std() == pytest.approx(math.sqrt(math.log(1 + 0.3**2)), rel=0.05)
     assert gains.std() == pytest.approx(math.sqrt(math.log(1 + 0.2**2)), rel=0.05)
+    placebo = np.mean([p.placebo_responder for p in patients])
+    assert placebo == pytest.approx(cfg.cohort.placebo_response, abs=4 * math.sqrt(0.28 * 0.72 / 4000))
     none = cohort.draw_patients(cohort_config("cohort.n_patients=3", "cohort.state_spread=0"))
     assert all(p.state["ee_weight_scale"] == pytest.approx(cfg.state.ee_weight_scale) for p in none)
 
@@ -89,9 +91,14 @@ def test_kaplan_meier_median_and_wilson_interval():
             "response_day_1": [1, 0, 1, 0, 0],
             "response_after_last_dose": [1, 1, 1, 1, 0],
             "peak_gap_closed": [0.6, 0.7, 0.8, 0.9, 0.1],
+            "placebo_responder": [0, 1, 0, 0, 1],
         }
     )
     stats = cohort.summary(rows).set_index("measure")
+    # the drug arm responds when the model or the placebo response does; the placebo arm alone
+    assert stats.loc["placebo_arm_rate", "value"] == 0.4
+    assert stats.loc["drug_arm_response_day_1_rate", "value"] == 0.8  # patients 0, 1, 2 and 4
+    assert stats.loc["drug_arm_response_after_last_dose_rate", "value"] == 1.0
     assert stats.loc["median_days_to_relapse", "value"] == 4.0
     assert stats.loc["median_days_to_relapse", "n"] == 4
     assert stats.loc["responded_rate", "value"] == 0.8
@@ -132,3 +139,16 @@ def test_the_command_runs_a_cohort_of_compiled_courses(ketamine_sim):
     assert len(rows) == 2 and rows["peak_gap_closed"].notna().all()
     assert (run.run_dir / cohort.SUMMARY).is_file() and (run.run_dir / "cohort.png").is_file()
     assert "cohort: 2 patients" in run.stdout + run.stderr
+
+
+def test_without_a_drug_the_mood_proxy_does_not_move(ketamine_sim):
+    """Why the placebo arm needs no runs: a course of saline on the compiled circuit leaves the
+    proxy at its baseline (no share of the gap closed)."""
+    run = ketamine_sim(
+        "experiment=course", "circuit=small", "drug=saline", "dosing.follow_days=3", "output.figure=false"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    from experiments.results import read_results
+
+    data = read_results(run.run_dir / "results.h5")
+    assert cohort.outcome(data.timeline, [0.0], 0.5)["peak_gap_closed"] == pytest.approx(0.0, abs=1e-6)

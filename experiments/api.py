@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from experiments import kinds
 from experiments.analysis import Run, load_run
 from experiments.config import check_overrides, compose_config
@@ -34,7 +36,9 @@ from experiments.kinds import run_experiment
 __all__ = ["compose_config", "run"]
 
 
-def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", overwrite: bool = False) -> Run:
+def run(
+    overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", overwrite: bool = False
+) -> Run | pd.DataFrame:
     """Validate, run and write one experiment; returns its results (`dose_response`: the
     results of the last dose, with `dose_response.csv` beside them; `scorecard` and
     `cohort`, whose results are tables: the table, `scorecard.csv` or `cohort.csv`, as a
@@ -104,7 +108,5 @@ def run(overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", o
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
     results = kinds.kind_of(cfg).results(cfg)  # dose_response: one results.h5 per dose, the last loaded
     if not results and path.suffix == ".csv":  # scorecard, cohort: a table of many runs
-        import pandas as pd
-
         return pd.read_csv(path)
     return load_run(output_dir / results[-1][0] if results else path)

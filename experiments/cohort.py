@@ -1,17 +1,18 @@
 """A virtual patient cohort (``experiment=cohort``): who the patients are, their runs, and the
 response and relapse of each.
 
-Patient i is a ``course`` run of the cohort's own config with a draw of its own, from the
-generator seeded with ``(cohort.seed, i)`` (so patient i is the same whatever the cohort's
-size):
+Patient i is a ``course`` run of the cohort's own config with a draw of its own, each part
+from its own generator seeded with ``(cohort.seed, i, part)`` (so patient i is the same
+whatever the cohort's size, and each part of it whatever the others):
 
 - the circuit seed (``seed``: a network and noise of its own);
 - the pharmacokinetic constants: one person of the pk model's population
   (``pk.iiv``; `circuits.slow.pk_variability`); a model without a spread gives everyone its
   typical constants;
-- the severity of the stressed state: each ``state.*`` constant's deviation from healthy (1)
-  times exp(eta), eta ~ N(0, ln(1 + s^2)), s = ``cohort.state_spread`` (a free parameter: no
-  source gives the spread of these model constants between patients);
+- the severity of the stressed state: each ``state.*`` constant x (a factor relative to
+  healthy, 1) as x^exp(eta), eta ~ N(0, ln(1 + s^2)), s = ``cohort.state_spread``: its log
+  deviation from healthy scaled, so it stays positive and on its side of healthy (a free
+  parameter: no source gives the spread of these model constants between patients);
 - the plasticity gains ``plasticity.bdnf_gain``, ``protein_gain`` and ``formation_gain``, each
   times exp(eta) with ``cohort.plasticity_spread`` (free likewise);
 - whether it responds without the drug's action (expectancy, the natural course): with
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import math
 from pathlib import Path
@@ -45,11 +47,12 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from circuits.slow.pk_variability import draw_etas, individual, omega
+from circuits.slow.pk_variability import IIV_PARAMETERS, individual, omega
 from circuits.spiking.network import SEED_MAX
 from circuits.units import SECONDS_PER_DAY
 from experiments import config as C
 from experiments.analysis.course import response_summary, value_at_day
+from experiments.errors import ConfigError
 from experiments.files import atomic_write
 from experiments.results import read_results
 from experiments.scoring.scorecard import PlannedRun, execute
@@ -60,6 +63,10 @@ log = logging.getLogger(__name__)
 STATE_KEYS = ("bdnf_tone", "elimination_scale", "ee_weight_scale")
 #: The plasticity gains each patient scales.
 PLASTICITY_KEYS = ("bdnf_gain", "protein_gain", "formation_gain")
+#: One generator per part of a patient, seeded (cohort.seed, patient, part[, parameter]), so
+#: that each part of patient i stays the same when another part changes (another pk model, a
+#: new iiv entry, another spread).
+STREAM = {"seed": 0, "pk": 1, "state": 2, "plasticity": 3, "placebo": 4}
 #: The cohort's tables, in its folder.
 TABLE, SUMMARY = "cohort.csv", "cohort_summary.csv"
 
@@ -121,14 +128,22 @@ def draw_patients(cfg) -> list[Patient]:
     plasticity_sd = omega(float(c.plasticity_spread), "spread")
     patients = []
     for i in range(int(c.n_patients)):
-        rng = np.random.default_rng([int(c.seed), i])
-        seed = int(rng.integers(0, SEED_MAX, endpoint=True))
-        etas = draw_etas(iiv, rng)
-        state = {k: 1.0 + (float(cfg.state[k]) - 1.0) * math.exp(rng.normal(0.0, state_sd)) for k in STATE_KEYS}
-        gains = {k: float(cfg.plasticity[k]) * math.exp(rng.normal(0.0, plasticity_sd)) for k in PLASTICITY_KEYS}
-        placebo = bool(rng.uniform() < float(c.placebo_response))
+        seed = int(_stream(c.seed, i, "seed").integers(0, SEED_MAX, endpoint=True))
+        etas = {
+            name: float(_stream(c.seed, i, "pk", IIV_PARAMETERS.index(name)).normal(0.0, omega(spread, name)))
+            for name, spread in iiv.items()
+        }
+        state_rng, gain_rng = _stream(c.seed, i, "state"), _stream(c.seed, i, "plasticity")
+        state = {k: float(cfg.state[k]) ** math.exp(state_rng.normal(0.0, state_sd)) for k in STATE_KEYS}
+        gains = {k: float(cfg.plasticity[k]) * math.exp(gain_rng.normal(0.0, plasticity_sd)) for k in PLASTICITY_KEYS}
+        placebo = bool(_stream(c.seed, i, "placebo").uniform() < float(c.placebo_response))
         patients.append(Patient(i, seed, etas, state, gains, placebo))
     return patients
+
+
+def _stream(cohort_seed, patient: int, part: str, *more: int) -> np.random.Generator:
+    """The generator of one part of one patient (`STREAM`)."""
+    return np.random.default_rng([int(cohort_seed), patient, STREAM[part], *more])
 
 
 def patient_config(cfg, patient: Patient):
@@ -167,14 +182,58 @@ def patient_config(cfg, patient: Patient):
 def plan(cfg, folder: Path) -> list[tuple[Patient, PlannedRun]]:
     """Each patient with its planned run: its config (as YAML text, the run's only "override")
     and its folder ``patients/patient<i>-<hash of its config>`` (a changed config is a new
-    folder, so a resumed cohort never reuses a run of other settings)."""
+    folder, so a resumed cohort never reuses a run of other settings; the code's version is not
+    in the hash: after changing the model, run into a new folder).
+
+    Raises
+    ------
+    ConfigError
+        A patient's draw outside the config's ranges (a spread too wide), naming the spread.
+    """
     planned = []
     for patient in draw_patients(cfg):
-        text = OmegaConf.to_yaml(patient_config(cfg, patient))
-        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-        directory = folder / "patients" / f"patient{patient.index:04d}-{digest}"
+        course = _checked(patient_config, cfg, patient)
+        text = OmegaConf.to_yaml(course)
+        directory = folder / "patients" / f"patient{patient.index:06d}-{_digest(course)}"
         planned.append((patient, PlannedRun(f"patient {patient.index}", patient.seed, (text,), directory)))
     return planned
+
+
+def _checked(make, cfg, patient: Patient):
+    """``make(cfg, patient)`` with the patient's drawn values checked against the ranges of
+    the config (state, plasticity, pharmacokinetics): a draw outside them is a ConfigError
+    naming the spread and the patient, before any run."""
+    try:
+        course = make(cfg, patient)
+        C.brain_state(course)
+        C.plasticity(course)
+        return course
+    except (ConfigError, ValueError) as error:
+        spread = {"state": "cohort.state_spread", "plasticity": "cohort.plasticity_spread"}
+        field = getattr(error, "field", "pk.iiv")
+        raise ConfigError(
+            spread.get(field.partition(".")[0], field), f"patient {patient.index}'s draw is out of range: {error}"
+        ) from None
+
+
+def _digest(course) -> str:
+    """A short hash of a patient's course config that names its run folder: the resolved
+    values, key order and the run's own cache and wait settings left out (they change no
+    result), so only a setting that changes the run gives a new folder."""
+    tree = OmegaConf.to_container(course, resolve=True)
+    for key in ("cache_dir", "wait_policy"):
+        tree["backend"].pop(key, None)
+    text = json.dumps(_numbers_as_floats(tree), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _numbers_as_floats(node):
+    """``node`` with every number a float (``14`` and ``14.0`` are one setting)."""
+    if isinstance(node, dict):
+        return {k: _numbers_as_floats(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_numbers_as_floats(v) for v in node]
+    return float(node) if isinstance(node, int) and not isinstance(node, bool) else node
 
 
 def config_of(payload: tuple[str, ...]):
@@ -303,9 +362,12 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per measure: ``measure``, ``value``, ``ci_low``, ``ci_high``, ``n``. The
         model's own rates (``responded_rate``, ``response_day_1_rate``,
-        ``response_after_last_dose_rate``), the placebo arm's (``placebo_arm_rate``) and the
+        ``response_after_last_dose_rate``), the placebo arm's (``placebo_arm_rate``), the
         drug arm's, the model's or the placebo response
-        (``drug_arm_response_day_1_rate``, ``drug_arm_response_after_last_dose_rate``).
+        (``drug_arm_response_day_1_rate``, ``drug_arm_response_after_last_dose_rate``), and the
+        difference between the arms (``drug_minus_placebo_response_day_1``, ...: the same
+        patients in both arms, so the share responding through the model and not the placebo,
+        with its Wilson interval).
     """
     from lifelines.utils import median_survival_times
 
@@ -323,6 +385,9 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     rate("placebo_arm_rate", placebo)
     for measure in ("response_day_1", "response_after_last_dose"):
         rate(f"drug_arm_{measure}_rate", (rows[measure] == 1) | placebo)
+        # the same patients in both arms and the drug arm's responders include the placebo
+        # arm's, so the difference is the share that respond through the model alone
+        rate(f"drug_minus_placebo_{measure}", (rows[measure] == 1) & ~placebo)
     km = kaplan_meier(rows)
     if km is not None:
         ci = median_survival_times(km.confidence_interval_).iloc[0]

@@ -51,6 +51,7 @@ assert {"responded_rate", "response_after_last_dose_rate"} <= set(summary("six_i
 assert (OUT / "six_infusions_cohort.png").is_file()
 assert exposure["Cmax (ng/mL)"].nunique() == N  # every patient absorbs and clears in its own way
 assert (one["seed"].to_numpy() == six["seed"].to_numpy()).all()  # the same patients
+assert (one["state_ee_weight_scale"] == nasal["state_ee_weight_scale"]).all()  # whatever the pk model
 """,
     "03_sweep_analysis": """
 assert len(df) == len(DRUGS) * len(SEEDS) * 2 * 3

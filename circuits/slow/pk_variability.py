@@ -169,7 +169,7 @@ def individual(params: PKParameters, etas: Mapping[str, float]) -> PKParameters:
     v1, vp, nk_v = f["central_volume"], f["peripheral_volume"], f["norketamine_volume"]
     changes = {
         "v1_l_per_kg": params.v1_l_per_kg * v1,
-        "k10_per_min": params.k10_per_min * f["clearance"],
+        "k10_per_min": params.k10_per_min * f["clearance"] / v1,  # k10 = CL / V1
         "k12_per_min": params.k12_per_min / v1,
         "k13_per_min": params.k13_per_min / v1,
         "k21_per_min": params.k21_per_min / vp,

@@ -443,7 +443,12 @@ SCORECARD_BACKEND_KEYS = (
 #: configs); bath and evoked_release have no pharmacokinetics; dose_response sets the dose of
 #: each run itself. An override of anything else is a key nothing reads.
 READ_ONLY = {"scorecard": ("circuit.name", *SCORECARD_BACKEND_KEYS, "output", "scorecard", "experiment.name")}
-UNREAD = {"bath": ("dosing", "pk"), "evoked_release": ("dosing", "pk"), "dose_response": ("dosing.dose_mg_per_kg",)}
+UNREAD = {
+    "bath": ("dosing", "pk"),
+    "evoked_release": ("dosing", "pk"),
+    "dose_response": ("dosing.dose_mg_per_kg",),
+    "cohort": ("seed",),  # every patient draws its own (cohort.seed draws the patients)
+}
 
 
 def unread_override(key: str, experiment: str) -> ConfigError | None:
@@ -473,11 +478,10 @@ def unread_override(key: str, experiment: str) -> ConfigError | None:
             f"scorecard.extra_overrides",
         )
     if under(UNREAD.get(experiment, ())):
-        what = (
-            "the doses are dose_response.doses_mg_per_kg"
-            if experiment == "dose_response"
-            else "it has no pharmacokinetics (no dosing or pk)"
-        )
+        what = {
+            "dose_response": "the doses are dose_response.doses_mg_per_kg",
+            "cohort": "every patient draws its own circuit seed (cohort.seed draws the patients)",
+        }.get(experiment, "it has no pharmacokinetics (no dosing or pk)")
         return ConfigError(key, f"nothing reads it in experiment={experiment}: {what}")
     return None
 

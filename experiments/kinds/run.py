@@ -40,7 +40,7 @@ class Kind:
     ----------
     name : str
         The kind's ``experiment.name`` (``bath``, ``iv_infusion``, ``evoked_release``,
-        ``course``, ``dose_response``, ``scorecard``).
+        ``course``, ``dose_response``, ``scorecard``, ``cohort``).
     run : callable
         ``run(cfg, folder, folder_field)`` runs it in a folder the caller holds and returns the
         path of its main file.
@@ -49,7 +49,8 @@ class Kind:
         with the config it stores (the last one is what
         [`experiments.api.run`][experiments.api.run] loads).
     tables : callable
-        ``tables(cfg)``: its other result tables (``dose_response.csv``, ``scorecard.csv``).
+        ``tables(cfg)``: its other result tables (``dose_response.csv``, ``scorecard.csv``,
+        ``cohort.csv``).
     validate : callable
         ``validate(cfg)`` checks what ``experiments.config.validate`` cannot; raises
         [`ConfigError`][experiments.errors.ConfigError].
@@ -57,7 +58,8 @@ class Kind:
         ``redraw(folder, cfg)`` redraws a missing or cut-off figure of finished results;
         returns whether it did.
     resumes : bool
-        Whether it keeps its finished results in the folder and resumes (the scorecard).
+        Whether it keeps its finished results in the folder and resumes (the scorecard, the
+        cohort).
     """
 
     name: str
@@ -124,18 +126,21 @@ def _cohort(cfg, folder: Path, folder_field: str) -> Path:
     """Every patient's course in its own process (no engine here)."""
     from experiments.figures import cohort as cohort_figure
 
-    _start(cfg)
+    log.info("experiment cohort: %d patients drawn from cohort.seed %d", cfg.cohort.n_patients, cfg.cohort.seed)
     return cohort.run_cohort(cfg, folder, _run_patient, cohort_figure if cfg.output.figure else None)
 
 
 def _check_patients(cfg) -> None:
-    """The first patient's course config passes the whole validation (a bad draw would show
-    here, before any run)."""
+    """The first patient's course config passes the whole validation, and every patient's
+    draws lie within the config's ranges (a bad draw shows here, before any run)."""
     patient = cohort.draw_patients(OmegaConf.merge(cfg, {"cohort": {"n_patients": 1}}))[0]
     try:
         validate(cohort.patient_config(cfg, patient))
-    except ConfigError as error:
-        raise ConfigError(error.field, f"the cohort's first patient: {str(error)[len(error.field) + 2 :]}") from None
+    except (ConfigError, ValueError) as error:
+        field = getattr(error, "field", "pk")
+        detail = str(error)[len(field) + 2 :] if isinstance(error, ConfigError) else str(error)
+        raise ConfigError(field, f"the cohort's first patient: {detail}") from None
+    cohort.plan(cfg, Path("."))  # every patient's draws within the config's ranges (no run)
 
 
 def _one_file(cfg) -> list[tuple[str, object]]:

@@ -87,6 +87,9 @@ def test_every_parameter_is_mapped():
         assert individual(TYPICAL, {name: 0.5}) != TYPICAL, name
     kamp = C.pk_parameters(C.compose_config(["pk=kamp2020"]))
     assert individual(kamp, {"clearance": 0.5}).k10_per_min == pytest.approx(kamp.k10_per_min * math.exp(0.5))
+    # k10 = CL / V1: a larger central volume alone leaves the clearance as it was
+    bigger = individual(kamp, {"central_volume": 0.3})
+    assert clearance_l_per_min(bigger, BW) == pytest.approx(clearance_l_per_min(kamp, BW), rel=1e-12)
 
 
 @pytest.mark.parametrize(

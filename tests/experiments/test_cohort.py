@@ -50,7 +50,9 @@ def test_each_patient_is_a_valid_course_with_its_draws():
 def test_severity_and_gains_spread_as_configured():
     cfg = cohort_config("cohort.n_patients=4000", "cohort.state_spread=0.3", "cohort.plasticity_spread=0.2")
     patients = cohort.draw_patients(cfg)
-    deviation = np.log([(p.state["ee_weight_scale"] - 1) / (cfg.state.ee_weight_scale - 1) for p in patients])
+    # x_i = x^exp(eta): log(log x_i / log x) = eta
+    deviation = np.log([math.log(p.state["ee_weight_scale"]) / math.log(cfg.state.ee_weight_scale) for p in patients])
+    assert all(0 < p.state["ee_weight_scale"] < 1 and p.state["elimination_scale"] > 1 for p in patients)
     gains = np.log([p.plasticity["bdnf_gain"] / cfg.plasticity.bdnf_gain for p in patients])
     assert deviation.std() == pytest.approx(math.sqrt(math.log(1 + 0.3**2)), rel=0.05)
     assert gains.std() == pytest.approx(math.sqrt(math.log(1 + 0.2**2)), rel=0.05)
@@ -60,11 +62,49 @@ def test_severity_and_gains_spread_as_configured():
     assert all(p.state["ee_weight_scale"] == pytest.approx(cfg.state.ee_weight_scale) for p in none)
 
 
+def test_each_part_of_a_patient_stays_whatever_the_others():
+    """Another pk model (another spread between people, none) changes only the pk draws: the
+    seed, severity, gains and placebo response of patient i stay."""
+    nasal = cohort.draw_patients(cohort_config("cohort.n_patients=4"))
+    iv = cohort.draw_patients(cohort_config("cohort.n_patients=4", "pk=domino1984"))
+    for a, b in zip(nasal, iv):
+        assert (a.seed, a.state, a.plasticity, a.placebo_responder) == (
+            b.seed,
+            b.state,
+            b.plasticity,
+            b.placebo_responder,
+        )
+        assert a.pk_etas and not b.pk_etas
+    fewer = cohort.draw_patients(cohort_config("cohort.n_patients=4", "pk.iiv.liver_volume=0"))
+    assert [p.pk_etas["central_volume"] for p in fewer] == [p.pk_etas["central_volume"] for p in nasal]
+
+
+def test_a_draw_outside_the_ranges_is_refused_before_any_run():
+    from experiments.errors import ConfigError
+    from experiments.kinds import validate
+
+    with pytest.raises(ConfigError, match=r"cohort.plasticity_spread: patient \d+'s draw is out of range"):
+        validate(cohort_config("cohort.n_patients=200", "cohort.plasticity_spread=2"))
+
+
+def test_the_top_level_seed_is_not_a_cohort_setting():
+    from experiments.config.compose import check_overrides
+    from experiments.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="seed: nothing reads it in experiment=cohort: every patient draws"):
+        check_overrides(["experiment=cohort", "seed=7"], validate=C.validate)
+
+
 def test_a_changed_setting_is_a_new_run_folder():
     a = cohort.plan(cohort_config("cohort.n_patients=2"), Path("/x"))
     b = cohort.plan(cohort_config("cohort.n_patients=2", "dosing.dose_mg_per_kg=1.0"), Path("/x"))
     assert [r.directory for _, r in a] != [r.directory for _, r in b]
-    assert a[0][1].directory.name.startswith("patient0000-")
+    assert a[0][1].directory.name.startswith("patient000000-")
+    # settings that change no run keep the folders: the cache, the wait policy, a float for an int
+    same = cohort.plan(
+        cohort_config("cohort.n_patients=2", "backend.cache_dir=/elsewhere", "dosing.follow_days=3.0"), Path("/x")
+    )
+    assert [r.directory for _, r in same] == [r.directory for _, r in a]
 
 
 def test_a_responder_followed_to_the_end_is_censored():
@@ -99,6 +139,9 @@ def test_kaplan_meier_median_and_wilson_interval():
     assert stats.loc["placebo_arm_rate", "value"] == 0.4
     assert stats.loc["drug_arm_response_day_1_rate", "value"] == 0.8  # patients 0, 1, 2 and 4
     assert stats.loc["drug_arm_response_after_last_dose_rate", "value"] == 1.0
+    # the same patients in both arms: the difference is who responds through the model alone
+    assert stats.loc["drug_minus_placebo_response_day_1", "value"] == 0.4  # patients 0 and 2
+    assert stats.loc["drug_minus_placebo_response_after_last_dose", "value"] == 0.6
     assert stats.loc["median_days_to_relapse", "value"] == 4.0
     assert stats.loc["median_days_to_relapse", "n"] == 4
     assert stats.loc["responded_rate", "value"] == 0.8

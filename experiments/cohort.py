@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from omegaconf import OmegaConf
 
+from circuits.slow.pharmacokinetics import PKParameters
 from circuits.slow.pk_variability import IIV_PARAMETERS, individual, omega
 from circuits.spiking.network import SEED_MAX
 from circuits.units import SECONDS_PER_DAY
@@ -100,7 +100,8 @@ class Patient:
 
 
 def draw_patients(cfg) -> list[Patient]:
-    """The cohort's patients (``cohort.n_patients``), each drawn from ``(cohort.seed, index)``.
+    """The cohort's patients (``cohort.n_patients``), each part of patient i drawn from its own
+    generator ``(cohort.seed, i, part)`` (`STREAM`).
 
     Parameters
     ----------
@@ -146,7 +147,7 @@ def _stream(cohort_seed, patient: int, part: str, *more: int) -> np.random.Gener
     return np.random.default_rng([int(cohort_seed), patient, STREAM[part], *more])
 
 
-def patient_config(cfg, patient: Patient):
+def patient_config(cfg, patient: Patient, typical: PKParameters | None = None):
     """The ``course`` config of one patient: the cohort's config without ``cohort``, with the
     patient's seed, pharmacokinetic constants, state and plasticity gains, and no figure.
 
@@ -156,6 +157,9 @@ def patient_config(cfg, patient: Patient):
         A validated ``experiment=cohort`` config.
     patient : Patient
         One of `draw_patients`.
+    typical : PKParameters, optional
+        ``experiments.config.pk_parameters(cfg)``, when the caller has it already (None: built
+        here).
 
     Returns
     -------
@@ -170,7 +174,7 @@ def patient_config(cfg, patient: Patient):
     tree["output"]["figure"] = False
     tree["state"].update(patient.state)
     tree["plasticity"].update(patient.plasticity)
-    person = individual(C.pk_parameters(cfg), patient.pk_etas)
+    person = individual(typical or C.pk_parameters(cfg), patient.pk_etas)
     for field in dataclasses.fields(person):
         if field.name in tree["pk"] and field.name not in ("first_pass", "bioavailability", "absorption_rate_per_min"):
             tree["pk"][field.name] = getattr(person, field.name)
@@ -190,21 +194,21 @@ def plan(cfg, folder: Path) -> list[tuple[Patient, PlannedRun]]:
     ConfigError
         A patient's draw outside the config's ranges (a spread too wide), naming the spread.
     """
-    planned = []
+    planned, typical = [], C.pk_parameters(cfg)
     for patient in draw_patients(cfg):
-        course = _checked(patient_config, cfg, patient)
+        course = _checked(cfg, patient, typical)
         text = OmegaConf.to_yaml(course)
         directory = folder / "patients" / f"patient{patient.index:06d}-{_digest(course)}"
         planned.append((patient, PlannedRun(f"patient {patient.index}", patient.seed, (text,), directory)))
     return planned
 
 
-def _checked(make, cfg, patient: Patient):
-    """``make(cfg, patient)`` with the patient's drawn values checked against the ranges of
-    the config (state, plasticity, pharmacokinetics): a draw outside them is a ConfigError
-    naming the spread and the patient, before any run."""
+def _checked(cfg, patient: Patient, typical: PKParameters):
+    """`patient_config` with the patient's drawn values checked against the ranges of the
+    config (state, plasticity, pharmacokinetics): a draw outside them is a ConfigError naming
+    the spread and the patient, before any run."""
     try:
-        course = make(cfg, patient)
+        course = patient_config(cfg, patient, typical)
         C.brain_state(course)
         C.plasticity(course)
         return course
@@ -238,7 +242,7 @@ def _numbers_as_floats(node):
 
 def config_of(payload: tuple[str, ...]):
     """The config of a planned patient run (its payload: the config's YAML text)."""
-    return OmegaConf.create(yaml.safe_load(payload[0]))
+    return OmegaConf.create(payload[0])
 
 
 def outcome(timeline: dict[str, np.ndarray], dose_days: list[float], fraction: float) -> dict[str, float]:

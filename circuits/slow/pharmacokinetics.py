@@ -76,6 +76,19 @@ _NORKETAMINE_OF = {"s_ketamine": "s_norketamine", "r_ketamine": "r_norketamine"}
 INTRAVASCULAR_BIOAVAILABILITY = {"iv_infusion": 1.0, "iv_bolus": 1.0}
 
 
+def absorbed_routes(first_pass: bool) -> tuple[str, ...]:
+    """The extravascular routes absorbed with a bioavailability and a ka: all of `EXTRAVASCULAR`,
+    or with a first pass those it does not describe (`FIRST_PASS_ROUTES`).
+
+    Examples
+    --------
+    >>> from circuits.slow.pharmacokinetics import absorbed_routes
+    >>> absorbed_routes(False), absorbed_routes(True)
+    (('im', 'intranasal', 'oral', 'sublingual'), ('im', 'sublingual'))
+    """
+    return tuple(r for r in EXTRAVASCULAR if not (first_pass and r in FIRST_PASS_ROUTES))
+
+
 @dataclass(frozen=True)
 class DosingEvent:
     """One dose of a drug.
@@ -254,9 +267,8 @@ class PKParameters:
         if self.brain_partition not in BRAIN_PARTITIONS:
             raise ValueError(f"brain_partition must be one of {list(BRAIN_PARTITIONS)}, got {self.brain_partition!r}")
         needed = set(self.absorbed_routes)
-        missing = (set(ROUTES) - set(FIRST_PASS_ROUTES if self.first_pass else ()) - set(self.bioavailability)) | (
-            needed - set(self.absorption_rate_per_min)
-        )
+        missing = (needed | set(INTRAVASCULAR_BIOAVAILABILITY)) - set(self.bioavailability)
+        missing |= needed - set(self.absorption_rate_per_min)
         if missing:
             raise ValueError(f"PK model {self.name!r}: no bioavailability/absorption rate for routes {sorted(missing)}")
         for name in ("v1_l_per_kg", "norketamine_v_l_per_kg", "hnk_v_l_per_kg", "norketamine_half_life_min"):
@@ -284,7 +296,7 @@ class PKParameters:
     @property
     def absorbed_routes(self) -> tuple[str, ...]:
         """Extravascular routes absorbed with a bioavailability and a ka (not by the first pass)."""
-        return tuple(r for r in EXTRAVASCULAR if not (self.first_pass and r in FIRST_PASS_ROUTES))
+        return absorbed_routes(self.first_pass is not None)
 
     @property
     def norketamine_k_per_min(self) -> float:

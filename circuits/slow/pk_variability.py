@@ -30,29 +30,10 @@ import numpy as np
 
 from .pharmacokinetics import PKParameters
 
-#: The parameters a population model may give a spread for, with what each scales:
-#: ``central_volume`` (V1), ``peripheral_volume`` (the first peripheral compartment's volume),
-#: ``clearance`` (k10, models without a liver), ``hepatic_blood_flow`` (Qh),
-#: ``liver_volume`` (Vh), ``liver_k_other`` (kel), ``liver_k_norketamine`` (kmet), the
-#: absorption rates ``nasal_ka``, ``swallowed_ka``, ``oral_ka``, the nasal absorbed
-#: fraction ``nasal_fraction`` (logit scale), ``norketamine_volume`` and
-#: ``norketamine_clearance``.
-IIV_PARAMETERS: tuple[str, ...] = (
-    "central_volume",
-    "peripheral_volume",
-    "clearance",
-    "hepatic_blood_flow",
-    "liver_volume",
-    "liver_k_other",
-    "liver_k_norketamine",
-    "nasal_ka",
-    "swallowed_ka",
-    "oral_ka",
-    "nasal_fraction",
-    "norketamine_volume",
-    "norketamine_clearance",
-)
-#: Those that need a model with a first pass (a liver and nasal/gut absorption).
+#: The parameters that need a model with a first pass (a liver and nasal/gut absorption):
+#: ``hepatic_blood_flow`` (Qh), ``liver_volume`` (Vh), ``liver_k_other`` (kel),
+#: ``liver_k_norketamine`` (kmet), the absorption rates ``nasal_ka``, ``swallowed_ka``,
+#: ``oral_ka`` and the nasal absorbed fraction ``nasal_fraction`` (logit scale).
 FIRST_PASS_ONLY: tuple[str, ...] = (
     "hepatic_blood_flow",
     "liver_volume",
@@ -62,6 +43,19 @@ FIRST_PASS_ONLY: tuple[str, ...] = (
     "swallowed_ka",
     "oral_ka",
     "nasal_fraction",
+)
+#: Every parameter a population model may give a spread for: ``central_volume`` (V1),
+#: ``peripheral_volume`` (the first peripheral compartment's volume), ``clearance`` (k10,
+#: models without a liver), `FIRST_PASS_ONLY`, ``norketamine_volume`` and
+#: ``norketamine_clearance``. The order is part of a cohort's draws (each parameter's
+#: generator is seeded with its position): append, never reorder.
+IIV_PARAMETERS: tuple[str, ...] = (
+    "central_volume",
+    "peripheral_volume",
+    "clearance",
+    *FIRST_PASS_ONLY,
+    "norketamine_volume",
+    "norketamine_clearance",
 )
 #: The spread of these is a standard deviation on the logit scale, not a CV.
 LOGIT_SCALE: tuple[str, ...] = ("nasal_fraction",)

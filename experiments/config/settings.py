@@ -37,12 +37,12 @@ from circuits.slow.pharmacokinetics import (
     BRAIN_PARTITIONS,
     DISPOSITION_OF,
     EXTRAVASCULAR,
-    FIRST_PASS_ROUTES,
     INTRAVASCULAR_BIOAVAILABILITY,
     ROUTES,
     DosingEvent,
     FirstPass,
     PKParameters,
+    absorbed_routes,
     first_pass_route_check,
 )
 from circuits.slow.pk_variability import IIV_PARAMETERS, check_iiv
@@ -1012,21 +1012,16 @@ def pk_parameters(cfg) -> PKParameters:
     and ``pk.absorption_rate_per_min``. With ``pk.first_pass`` the nasal and oral routes follow
     from it, and their entries of those two tables must be null."""
     first_pass = None if _get(cfg, "pk.first_pass") is None else _first_pass(cfg)
-    absorbed = tuple(r for r in EXTRAVASCULAR if not (first_pass and r in FIRST_PASS_ROUTES))
-    tables = {
-        "bioavailability": Num(minimum=0, strict=True, maximum=1),
-        "absorption_rate_per_min": Num(minimum=0, strict=True, maximum=1000.0, why="per min"),
-    }
-    values = {}
-    for table, each in tables.items():
-        nulls = tuple(r for r in EXTRAVASCULAR if r not in absorbed)
-        values[table] = _routes_table(cfg, f"pk.{table}", absorbed, nulls, each)
-    bioavailability = {**INTRAVASCULAR_BIOAVAILABILITY, **values["bioavailability"]}
+    absorbed = absorbed_routes(first_pass is not None)
+    nulls = tuple(r for r in EXTRAVASCULAR if r not in absorbed)
+    fraction = Num(minimum=0, strict=True, maximum=1)
+    rate = Num(minimum=0, strict=True, maximum=1000.0, why="per min")
+    bioavailability = _routes_table(cfg, "pk.bioavailability", absorbed, nulls, fraction)
     specs = {**_PK_SPECS, "name": Choice(_options("pk"))}
     given = {
-        "bioavailability": bioavailability,
+        "bioavailability": {**INTRAVASCULAR_BIOAVAILABILITY, **bioavailability},
         "first_pass": first_pass,
-        "absorption_rate_per_min": values["absorption_rate_per_min"],
+        "absorption_rate_per_min": _routes_table(cfg, "pk.absorption_rate_per_min", absorbed, nulls, rate),
     }
     return _build(PKParameters, cfg, "pk", specs, given=given, skip=("iiv",))
 

@@ -107,6 +107,6 @@ def run(
     cfg = compose_config(overrides)
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
     results = kinds.kind_of(cfg).results(cfg)  # dose_response: one results.h5 per dose, the last loaded
-    if not results and path.suffix == ".csv":  # scorecard, cohort: a table of many runs
+    if not results and path.suffix == ".csv":  # scorecard, cohort, sensitivity: a table of many runs
         return pd.read_csv(path)
     return load_run(output_dir / results[-1][0] if results else path)

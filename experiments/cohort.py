@@ -36,8 +36,6 @@ interval (scipy).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import math
 from pathlib import Path
@@ -55,6 +53,7 @@ from experiments.analysis.course import response_summary, value_at_day
 from experiments.errors import ConfigError
 from experiments.files import atomic_write
 from experiments.results import read_results
+from experiments.scoring.configured_runs import config_digest, payload_of
 from experiments.scoring.scorecard import PlannedRun, execute
 
 log = logging.getLogger(__name__)
@@ -197,9 +196,8 @@ def plan(cfg, folder: Path) -> list[tuple[Patient, PlannedRun]]:
     planned, typical = [], C.pk_parameters(cfg)
     for patient in draw_patients(cfg):
         course = _checked(cfg, patient, typical)
-        text = OmegaConf.to_yaml(course)
-        directory = folder / "patients" / f"patient{patient.index:06d}-{_digest(course)}"
-        planned.append((patient, PlannedRun(f"patient {patient.index}", patient.seed, (text,), directory)))
+        directory = folder / "patients" / f"patient{patient.index:06d}-{config_digest(course)}"
+        planned.append((patient, PlannedRun(f"patient {patient.index}", patient.seed, payload_of(course), directory)))
     return planned
 
 
@@ -218,31 +216,6 @@ def _checked(cfg, patient: Patient, typical: PKParameters):
         raise ConfigError(
             spread.get(field.partition(".")[0], field), f"patient {patient.index}'s draw is out of range: {error}"
         ) from None
-
-
-def _digest(course) -> str:
-    """A short hash of a patient's course config that names its run folder: the resolved
-    values, key order and the run's own cache and wait settings left out (they change no
-    result), so only a setting that changes the run gives a new folder."""
-    tree = OmegaConf.to_container(course, resolve=True)
-    for key in ("cache_dir", "wait_policy"):
-        tree["backend"].pop(key, None)
-    text = json.dumps(_numbers_as_floats(tree), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-def _numbers_as_floats(node):
-    """``node`` with every number a float (``14`` and ``14.0`` are one setting)."""
-    if isinstance(node, dict):
-        return {k: _numbers_as_floats(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_numbers_as_floats(v) for v in node]
-    return float(node) if isinstance(node, int) and not isinstance(node, bool) else node
-
-
-def config_of(payload: tuple[str, ...]):
-    """The config of a planned patient run (its payload: the config's YAML text)."""
-    return OmegaConf.create(payload[0])
 
 
 def outcome(timeline: dict[str, np.ndarray], dose_days: list[float], fraction: float) -> dict[str, float]:

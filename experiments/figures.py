@@ -896,6 +896,98 @@ def cohort(rows, km, response_fraction: float = 0.5, path: str | os.PathLike | N
     return _finish(fig, path)
 
 
+def sensitivity(table, method: str = "morris", path: str | os.PathLike | None = None, parameters=None):
+    """A sensitivity analysis as a heat map of readouts (rows) x parameters (columns): each
+    cell the parameter's share (%) of the readout's summed index (mu* for Morris, ST for
+    Sobol). With the circuit seed analysed (``sensitivity.noise_floor``), its column is
+    framed and cells not above the seed's share are hatched: not told from noise. A readout
+    undefined in some runs (``runs_undefined``) is a grey row that says so.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, str or os.PathLike
+        ``sensitivity.csv`` (``experiments.sensitivity.analyse``): ``readout``,
+        ``parameter``, ``share``.
+    method : str
+        ``morris`` or ``sobol`` (names the index in the title).
+    path : str, os.PathLike or None
+        Also save as ``<path>.png`` and ``<path>.svg``; None: only return it.
+    parameters : list of str, optional
+        The columns' order (``sensitivity.parameters``' keys, the seed last); None: first
+        appearance in the table.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"readout": ["a", "a", "b", "b"], "parameter": ["x", "seed"] * 2,
+    ...                   "share": [0.9, 0.1, 0.2, 0.8]})
+    >>> fig = sensitivity(t)
+    >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    ['a', 'b']
+    """
+    import pandas as pd
+    from matplotlib import colormaps
+
+    from experiments.sensitivity import SEED_PARAMETER
+
+    table = pd.read_csv(table) if isinstance(table, (str, os.PathLike)) else table
+    readouts = list(dict.fromkeys(table["readout"]))
+    params = list(parameters) if parameters is not None else list(dict.fromkeys(table["parameter"]))
+    share = table.pivot(index="readout", columns="parameter", values="share").reindex(index=readouts, columns=params)
+    values = 100 * share.to_numpy(dtype=float)
+    width = max(6.0, 0.75 * len(params) + 2.5)
+    fig, axes = _figure(1, 1, figsize=(width, 0.45 * len(readouts) + 2.8))
+    ax = axes[0, 0]
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=100, aspect="auto")
+    floor = share[SEED_PARAMETER].to_numpy(dtype=float) if SEED_PARAMETER in share else None
+    undefined = table.groupby("readout")["runs_undefined"].max() if "runs_undefined" in table else {}
+    for i, readout in enumerate(readouts):
+        if int(undefined.get(readout, 0)):
+            ax.text(
+                (len(params) - 1) / 2,
+                i,
+                f"undefined in {int(undefined[readout])} runs: no indices",
+                ha="center",
+                va="center",
+                fontsize="small",
+                gid="undefined",
+            )
+        for j, param in enumerate(params):
+            v = values[i, j]
+            if not np.isfinite(v):
+                continue
+            ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize="small", color="w" if v < 60 else "k")
+            if floor is not None and param != SEED_PARAMETER and v <= 100 * floor[i]:
+                ax.add_patch(_hatched_cell(j, i))
+    if floor is not None:
+        j = params.index(SEED_PARAMETER)
+        ax.add_patch(_framed_column(j, len(readouts)))
+    ax.set_xticks(range(len(params)), [p.replace(".", ".\u200b") for p in params], rotation=60, ha="right")
+    ax.set_yticks(range(len(readouts)), readouts)
+    index = "mu*" if method == "morris" else "ST"
+    fig.colorbar(image, ax=ax, label=f"share of the readout's summed {index} (%)")
+    noise = "; hatched: not above the circuit seed's (noise)" if floor is not None else ""
+    ax.set_title(f"which free parameter decides which readout ({method}){noise}", fontsize="medium")
+    return _finish(fig, path)
+
+
+def _hatched_cell(j: int, i: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", edgecolor="0.6", lw=0, gid="below_noise")
+
+
+def _framed_column(j: int, rows: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((j - 0.5, -0.5), 1, rows, fill=False, edgecolor="tab:red", lw=2, gid="seed_column")
+
+
 def spine_density(run, path: str | os.PathLike | None = None):
     """The dendritic spine density over days.
 

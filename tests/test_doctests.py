@@ -41,6 +41,8 @@ MODULES = {
     "experiments.analysis.spiketrains": 33,
     "experiments.api": 4,
     "experiments.cohort": 3,
+    "experiments.sensitivity": 2,
+    "experiments.scoring.configured_runs": 2,
     "experiments.config.compose": 8,
     "experiments.config.kept": 0,
     "experiments.errors": 7,

@@ -54,7 +54,7 @@ from circuits.spiking.vesicles import VesicleParameters
 from experiments.errors import ConfigError
 from experiments.paths import BACKENDS, WAIT_POLICIES, cache_dir_problem, default_cache_dir
 
-EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard", "cohort")
+EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard", "cohort", "sensitivity")
 
 
 def _get(cfg, path: str) -> Any:
@@ -227,6 +227,7 @@ def _build(cls, cfg, path: str, specs: dict, given: dict | None = None, skip: tu
 # any published value, and each error names it.
 MAX_PATIENTS = 100_000  #: patients of a cohort (each a course run)
 MAX_SPREAD = 2.0  #: a cohort's spread of a state or plasticity constant (CV)
+MAX_SENSITIVITY_RUNS = 100_000  #: runs of a sensitivity analysis (each a course run)
 MAX_NEURONS = 200_000  #: cells per population (memory; pfc has 3200 pyramidal cells)
 MAX_SYNAPSES = 100_000_000  #: expected synapses of a circuit (memory: about 90 B each, benchmarks/bench_scale.py; pfc has about 3.5e6)
 MAX_WEIGHT_NS = 50.0  #: conductance step per spike (unitary cortical conductances are below ~10 nS)
@@ -1501,6 +1502,73 @@ def cohort_checks(cfg) -> None:
     _number(cfg, "cohort.placebo_response", minimum=0, maximum=1)
 
 
+SENSITIVITY_METHODS = ("morris", "sobol")
+#: Keys a sensitivity analysis cannot vary: they choose what runs, not a model constant.
+_NOT_VARIED = ("experiment.", "sensitivity.", "hydra.", "backend.", "output.", "seed")
+
+
+def sensitivity_checks(cfg) -> None:
+    """``experiment=sensitivity``: the course every sample runs, and ``sensitivity.*``: the
+    method and its size, and every parameter a numeric model key given once with low < high."""
+    course_checks(cfg)
+    method = _choice(cfg, "sensitivity.method", SENSITIVITY_METHODS)
+    samples = int(_number(cfg, "sensitivity.samples", minimum=2, integer=True))
+    levels = int(_number(cfg, "sensitivity.levels", minimum=2, integer=True, maximum=1000, why="grid levels"))
+    if method == "morris" and levels % 2:
+        raise ConfigError("sensitivity.levels", f"must be even (Morris's grid), got {levels}")
+    if method == "sobol" and samples & (samples - 1):
+        raise ConfigError("sensitivity.samples", f"must be a power of 2 for sobol (Saltelli's scheme), got {samples}")
+    seed(cfg, "sensitivity.seed")
+    _number(cfg, "sensitivity.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
+    _flag(cfg, "sensitivity.noise_floor")
+    entries = _get(cfg, "sensitivity.parameters")
+    if not _is_list(entries) or len(entries) == 0:
+        raise ConfigError("sensitivity.parameters", "must be a non-empty list of {key: ..., low: ..., high: ...}")
+    seen = set()
+    for i, entry in enumerate(entries):
+        _sensitivity_parameter(cfg, f"sensitivity.parameters.{i}", entry, seen)
+    k = len(entries) + bool(_get(cfg, "sensitivity.noise_floor"))
+    runs = samples * (k + 1) if method == "morris" else samples * (k + 2)
+    if runs > MAX_SENSITIVITY_RUNS:
+        raise ConfigError(
+            "sensitivity.samples",
+            f"the design needs {runs} runs; at most {MAX_SENSITIVITY_RUNS} (fewer samples or parameters)",
+        )
+
+
+def _is_list(value) -> bool:
+    from omegaconf import ListConfig
+
+    return isinstance(value, (list, ListConfig))
+
+
+def _sensitivity_parameter(cfg, path: str, entry, seen: set) -> None:
+    """One ``sensitivity.parameters`` entry: exactly key, low, high; the key a numeric model
+    key of the config, not given before; low < high, both finite."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if not isinstance(entry, (dict, DictConfig)) or set(entry) != {"key", "low", "high"}:
+        raise ConfigError(path, f"must be {{key: <config key>, low: <number>, high: <number>}}, got {entry!r}")
+    key = entry["key"]
+    if not isinstance(key, str) or not key:
+        raise ConfigError(f"{path}.key", f"must be a config key such as plasticity.bdnf_gain, got {key!r}")
+    if key.startswith(_NOT_VARIED) or key == "seed":
+        raise ConfigError(
+            f"{path}.key",
+            f"{key} chooses what runs, not a model constant (sensitivity.noise_floor analyses the circuit seed)",
+        )
+    current = OmegaConf.select(cfg, key, default=None)
+    if isinstance(current, bool) or not isinstance(current, (int, float)):
+        raise ConfigError(f"{path}.key", f"{key} is not a numeric key of the config (it holds {current!r})")
+    if key in seen:
+        raise ConfigError(f"{path}.key", f"{key} is given twice; give each parameter once")
+    seen.add(key)
+    low = _number(cfg, f"{path}.low")
+    high = _number(cfg, f"{path}.high")
+    if not low < high:
+        raise ConfigError(f"{path}.high", f"must be > low ({low:g}), got {high:g}")
+
+
 #: The checks of each experiment kind's own settings (the registry of kinds,
 #: :data:`experiments.kinds.KINDS`, adds what needs the layers above).
 KIND_CHECKS = {
@@ -1511,6 +1579,7 @@ KIND_CHECKS = {
     "course": course_checks,
     "scorecard": lambda cfg: scorecard_settings(cfg),
     "cohort": lambda cfg: cohort_checks(cfg),
+    "sensitivity": lambda cfg: sensitivity_checks(cfg),
 }
 
 

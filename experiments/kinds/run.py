@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from experiments import cohort
+from experiments import cohort, sensitivity
 from experiments import config as C
 from experiments.errors import ConfigError
 from experiments.kinds.folders import Outputs, claim_folder, dose_folders, remove_results
@@ -28,6 +28,7 @@ from experiments.kinds.protocol_run import (
     run_protocol_experiment,
 )
 from experiments.scoring import scorecard
+from experiments.scoring.configured_runs import config_of
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class Kind:
     ----------
     name : str
         The kind's ``experiment.name`` (``bath``, ``iv_infusion``, ``evoked_release``,
-        ``course``, ``dose_response``, ``scorecard``, ``cohort``).
+        ``course``, ``dose_response``, ``scorecard``, ``cohort``, ``sensitivity``).
     run : callable
         ``run(cfg, folder, folder_field)`` runs it in a folder the caller holds and returns the
         path of its main file.
@@ -59,7 +60,7 @@ class Kind:
         returns whether it did.
     resumes : bool
         Whether it keeps its finished results in the folder and resumes (the scorecard, the
-        cohort).
+        cohort, the sensitivity analysis).
     """
 
     name: str
@@ -127,7 +128,7 @@ def _cohort(cfg, folder: Path, folder_field: str) -> Path:
     from experiments.figures import cohort as cohort_figure
 
     log.info("experiment cohort: %d patients drawn from cohort.seed %d", cfg.cohort.n_patients, cfg.cohort.seed)
-    return cohort.run_cohort(cfg, folder, _run_patient, cohort_figure if cfg.output.figure else None)
+    return cohort.run_cohort(cfg, folder, _run_config, cohort_figure if cfg.output.figure else None)
 
 
 def _check_patients(cfg) -> None:
@@ -141,6 +142,25 @@ def _check_patients(cfg) -> None:
         detail = str(error)[len(field) + 2 :] if isinstance(error, ConfigError) else str(error)
         raise ConfigError(field, f"the cohort's first patient: {detail}") from None
     cohort.plan(cfg, Path("."))  # every patient's draws within the config's ranges (no run)
+
+
+def _sensitivity(cfg, folder: Path, folder_field: str) -> Path:
+    """Every sample's course in its own process (no engine here)."""
+    from experiments.figures import sensitivity as sensitivity_figure
+
+    log.info(
+        "experiment sensitivity: %s over %d parameters, sensitivity.seed %d",
+        cfg.sensitivity.method,
+        len(sensitivity.parameters(cfg)),
+        cfg.sensitivity.seed,
+    )
+    return sensitivity.run_sensitivity(cfg, folder, _run_config, sensitivity_figure if cfg.output.figure else None)
+
+
+def _check_samples(cfg) -> None:
+    """Every sample's course config passes the config's checks (a range reaching outside a
+    key's allowed values shows here, before any run)."""
+    sensitivity.plan(cfg, Path("."))
 
 
 def _one_file(cfg) -> list[tuple[str, object]]:
@@ -174,6 +194,14 @@ KINDS: dict[str, Kind] = {
         lambda cfg: [],
         tables=lambda cfg: [cohort.TABLE, cohort.SUMMARY],
         validate=_check_patients,
+        resumes=True,
+    ),
+    "sensitivity": Kind(
+        "sensitivity",
+        _sensitivity,
+        lambda cfg: [],
+        tables=lambda cfg: [sensitivity.TABLE, sensitivity.SAMPLES],
+        validate=_check_samples,
         resumes=True,
     ),
 }
@@ -302,10 +330,11 @@ def _run_one(overrides: tuple[str, ...], directory: str) -> str:
     return directory
 
 
-def _run_patient(payload: tuple[str, ...], directory: str) -> str:
-    """One patient's course in its worker process (module level: pickled by name)."""
+def _run_config(payload: tuple[str, ...], directory: str) -> str:
+    """One run planned as a whole config (a cohort's patient, a sensitivity sample) in its
+    worker process (module level: pickled by name)."""
     logging.basicConfig(level=logging.WARNING)
-    run_experiment(cohort.config_of(payload), Path(directory))
+    run_experiment(config_of(payload), Path(directory))
     return directory
 
 

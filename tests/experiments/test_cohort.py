@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.fake_engine import fake_patient
+from helpers.fake_engine import fake_configured_run
 
 from circuits.slow.pk_variability import individual
 from experiments import cohort
@@ -159,14 +159,14 @@ def test_kaplan_meier_median_and_wilson_interval():
 
 def test_a_cohort_runs_writes_its_tables_and_resumes(tmp_path, caplog):
     cfg = cohort_config("cohort.n_patients=2")
-    path = cohort.run_cohort(cfg, tmp_path, fake_patient, F.cohort)
+    path = cohort.run_cohort(cfg, tmp_path, fake_configured_run, F.cohort)
     rows = pd.read_csv(path)
     assert list(rows["patient"]) == [0, 1] and set(rows["responded"]) <= {0.0, 1.0}
     stats = pd.read_csv(tmp_path / cohort.SUMMARY)
     assert {"responded_rate", "response_day_1_rate", "response_after_last_dose_rate"} <= set(stats["measure"])
     assert (tmp_path / "cohort.png").is_file() and len(list((tmp_path / "patients").glob("*/results.h5"))) == 2
     caplog.set_level("INFO")
-    again = cohort.run_cohort(cfg, tmp_path, fake_patient)
+    again = cohort.run_cohort(cfg, tmp_path, fake_configured_run)
     assert "cohort: 2 runs, 2 already finished" in caplog.text
     pd.testing.assert_frame_equal(pd.read_csv(again), rows)
 

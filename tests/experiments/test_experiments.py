@@ -179,7 +179,7 @@ def test_help_lists_the_config_groups(ketamine_sim):
     run = ketamine_sim("--help")
     assert run.returncode == 0
     for group in (
-        "experiment: bath, cohort, course, dose_response, evoked_release, iv_infusion",
+        "experiment: bath, cohort, course, dose_response, evoked_release, iv_infusion, scorecard, sensitivity",
         "manipulation: dpcpx, nbqx, nbqx_timed, none, rapamycin, spine_block",
         "state: chronic_stress, healthy",
         "hypothesis: adenosine_feedback, combined, default, disinhibition_pv, disinhibition_sst, glun2b_rest, hnk_ampa",

@@ -242,6 +242,11 @@ def _builds(task: DictConfig) -> None:
 
         first = cohort.draw_patients(OmegaConf.merge(task, {"cohort": {"n_patients": 1}}))[0]
         task, name = cohort.patient_config(task, first), "course"
+    if name == "sensitivity":  # every sample is a course: the first one's builds
+        from experiments import sensitivity
+
+        first = sensitivity.design(task)[0]
+        task, name = sensitivity.sample_config(task, dict(zip(sensitivity.problem(task)["names"], first))), "course"
     C.circuit_structure(task)
     C.circuit_drive(task)
     C.plasticity(task)

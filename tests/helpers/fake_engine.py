@@ -101,15 +101,16 @@ def fake_run(folder, overrides):
     return path
 
 
-def fake_patient(payload, directory):
-    """A cohort patient's run with `FakeEngine` windows, in the cohort's worker process
-    (module level: pickled by name; ``experiments.cohort.run_cohort``'s ``run_one``)."""
+def fake_configured_run(payload, directory):
+    """A run planned as a whole config (a cohort's patient, a sensitivity sample) with
+    `FakeEngine` windows, in its worker process (module level: pickled by name; the ``run_one``
+    of ``experiments.cohort.run_cohort`` and ``experiments.sensitivity.run_sensitivity``)."""
     from pathlib import Path
 
     import pytest
 
-    from experiments.cohort import config_of
     from experiments.kinds import protocol_run, run_experiment
+    from experiments.scoring.configured_runs import config_of
 
     class Engine(FakeEngine):
         timings = {"build_s": 0.0}

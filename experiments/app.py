@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -25,15 +26,20 @@ from experiments.paths import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def _app(cfg: DictConfig) -> str | None:
+def _app(cfg: DictConfig) -> str | float | None:
+    """One run or one sweep job; returns the run's objective (``objective.findings``) when one
+    is configured, which an optimising sweeper (``hydra/sweeper=optuna``) minimises."""
     hydra_cfg = HydraConfig.get()
     try:
         if hydra_cfg.mode == RunMode.MULTIRUN:  # a sweep job: skipped if its folder holds its finished results
             from experiments.sweep import run_job
 
             overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
-            return run_job(cfg, hydra_cfg.runtime.output_dir, overrides, hydra_cfg.job.num)
-        kinds.run_experiment(cfg, hydra_cfg.runtime.output_dir)
+            outcome = run_job(cfg, hydra_cfg.runtime.output_dir, overrides, hydra_cfg.job.num)
+        else:
+            kinds.run_experiment(cfg, hydra_cfg.runtime.output_dir)
+            outcome = None
+        return _objective(cfg, hydra_cfg.runtime.output_dir) if cfg.objective.findings else outcome
     except RunFolderError as error:  # a folder, not a config value: no "invalid config" prefix
         print(f"ketamine-sim: {error}", file=sys.stderr)
         sys.exit(2)
@@ -44,6 +50,19 @@ def _app(cfg: DictConfig) -> str | None:
     except NumericalError as error:  # the model left its range in a window: nothing was written
         print(f"ketamine-sim: run stopped: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+def _objective(cfg: DictConfig, folder: str) -> float:
+    """The finished run's objective, logged with its file."""
+    import logging
+
+    from experiments.scoring.objective import OBJECTIVE_FILE, objective
+
+    value = objective(cfg, folder)
+    logging.getLogger("experiments.objective").info(
+        "objective %.6g over %s; %s", value, ", ".join(cfg.objective.findings), Path(folder, OBJECTIVE_FILE).resolve()
+    )
+    return value
 
 
 def _refuse(error: ConfigError) -> None:
@@ -63,9 +82,24 @@ def preflight(argv: Sequence[str]) -> None:
         compose._parse(args.overrides)
         return
     multirun = args.multirun or "hydra.mode=MULTIRUN" in args.overrides
+    _optimiser_needs_an_objective(args.overrides)
     check_overrides(
         args.overrides, multirun=multirun, config_name=args.config_name or "config", validate=args.cfg is None
     )
+
+
+def _optimiser_needs_an_objective(overrides: Sequence[str]) -> None:
+    """An optimising sweeper (``hydra/sweeper=optuna``) minimises what each run returns: without
+    ``objective.findings`` a run returns no number, so the sweep would fail after its first
+    simulation."""
+    chosen = dict(o.lstrip("+").partition("=")[::2] for o in overrides)
+    sweeper = chosen.get("hydra/sweeper", "basic")
+    if sweeper != "basic" and chosen.get("objective.findings", "[]").replace(" ", "") in ("[]", "null"):
+        raise ConfigError(
+            "objective.findings",
+            f"hydra/sweeper={sweeper} minimises what each run returns: give the findings to fit, "
+            "e.g. 'objective.findings=[C7,C8]' (docs/fitting.md)",
+        )
 
 
 def check_overrides(

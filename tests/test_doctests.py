@@ -43,6 +43,7 @@ MODULES = {
     "experiments.cohort": 3,
     "experiments.sensitivity": 2,
     "experiments.scoring.configured_runs": 2,
+    "experiments.scoring.objective": 3,
     "experiments.config.compose": 8,
     "experiments.config.kept": 0,
     "experiments.errors": 7,

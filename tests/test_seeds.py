@@ -40,7 +40,7 @@ REQUIRED = {
 }
 #: ``ref`` (one key) or ``refs`` (a list of keys) of seeds/references.bib; tests/test_references.py
 #: requires one of them on every record and resolves the keys.
-OPTIONAL = {"note", "ref", "refs", "calibrates", "role_note", "targets_row"}
+OPTIONAL = {"note", "ref", "refs", "calibrates", "role_note", "targets_row", "reported_sd"}
 ROLES = {"calibration", "validation"}
 STATUSES = {"tested", "documented_discrepancy", "not_yet_modelled"}
 TARGET_KINDS = ("value", "range", "sign", "ordering")
@@ -190,6 +190,13 @@ def record_problems(record) -> list[str]:
         )
     kind = check_target(record.get("target"), problems)
     check_tolerance(kind, record.get("target"), record.get("tolerance"), problems)
+    if "reported_sd" in record and not (
+        is_number(record["reported_sd"])
+        and record["reported_sd"] > 0
+        and kind == "value"
+        and is_number(record["target"].get("value"))
+    ):
+        problems.append(f"reported_sd must be a number > 0 beside a scalar value target, got {record['reported_sd']!r}")
     if kind == "sign" and "sign only" not in str(record.get("tolerance_note")):
         problems.append("a sign target's tolerance_note must say 'sign only: magnitude unverified'")
     status, checked_by = record.get("status"), record.get("checked_by")

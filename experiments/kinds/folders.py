@@ -25,6 +25,7 @@ LOCK_FILE = ".ketamine-sim.lock"
 RESULT_FILES = ("results.h5", "dose_response.csv", "scorecard.csv")
 #: Everything else a run writes into its folder (figures, tables), removed with its results.
 OUTPUT_FILES = (
+    "objective.json",
     "summary.png",
     "spine_density.png",
     "spine_density.svg",

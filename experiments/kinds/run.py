@@ -29,6 +29,7 @@ from experiments.kinds.protocol_run import (
 )
 from experiments.scoring import scorecard
 from experiments.scoring.configured_runs import config_of
+from experiments.scoring.objective import check_objective
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,7 @@ def validate(cfg) -> None:
     experiments.errors.ConfigError: scorecard.records: ... are not records with a registered observable; scorable: ...
     """
     C.validate(cfg)
+    check_objective(cfg)
     kind_of(cfg).validate(cfg)
 
 

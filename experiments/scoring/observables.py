@@ -41,6 +41,8 @@ COURSE = (
     "course.window_days_after_last_dose=[3,7,14,28]",
 )
 SHORT_COURSE = COURSE + ("course.window_days_after_last_dose=[3]", "dosing.follow_days=3")
+#: The drug-free circuit: one window of a bath without drug.
+BASELINE = ("experiment=bath", "manipulation=none", "bath.concentrations_uM=[0]")
 
 
 def merge(*overrides: str) -> tuple[str, ...]:
@@ -109,7 +111,13 @@ def _relapse_ordering(runs, condition) -> dict:
     }
 
 
+def _baseline_rate(run: RunData, pop: str) -> float:
+    return float(run.readouts[pop]["rate"][0])
+
+
 OBSERVABLES: dict[str, Observable] = {
+    "baseline_rate_pyr": Observable({"bath": BASELINE}, lambda r, c: _baseline_rate(r["bath"], "pyr"), unit="Hz"),
+    "baseline_rate_pv": Observable({"bath": BASELINE}, lambda r, c: _baseline_rate(r["bath"], "pv"), unit="Hz"),
     "rate_change_pyr": Observable({"iv": IV}, lambda r, c: _window_change(r["iv"], "pyr", "rate")),
     "rate_change_pv_sst": Observable(
         {"iv": IV}, lambda r, c: min(_window_change(r["iv"], "pv", "rate"), _window_change(r["iv"], "sst", "rate"))

@@ -387,6 +387,42 @@ def judge(record: dict, values: list, none_band: float = 0.25) -> dict:
     return out
 
 
+def log_likelihood(record: dict, values: list) -> float:
+    """The log-likelihood of a finding's reported value under the model's seed distribution.
+
+    Where the source reports a mean and a spread (``target.value`` and the record's
+    ``reported_sd``, in the target's unit), the model predicts the reported mean as normal
+    with the mean of its values over seeds and a variance that adds their variance between
+    seeds (``ddof=1``; 0 with one seed) to the reported one:
+    ``log N(target; mean, sd_seeds^2 + reported_sd^2)``. Hypotheses can be ranked by it, not
+    only counted as passing.
+
+    Returns
+    -------
+    float
+        The log-likelihood (natural log, per unit of the target); NaN for a record without
+        ``reported_sd``, a target that is not one number, or a seed without a value.
+
+    Examples
+    --------
+    >>> c4 = {"target": {"value": 37.8}, "reported_sd": 7.5}
+    >>> round(log_likelihood(c4, [37.8]), 3)  # on target, one seed: log(1 / (7.5 sqrt(2 pi)))
+    -2.934
+    >>> log_likelihood(c4, [30.0, 34.0]) > log_likelihood(c4, [20.0, 24.0])
+    True
+    """
+    from scipy.stats import norm
+
+    target, sd = record.get("target", {}), record.get("reported_sd")
+    if sd is None or not isinstance(target.get("value"), (int, float)) or isinstance(values[0], dict):
+        return math.nan
+    values = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(values)):
+        return math.nan
+    between = float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
+    return float(norm.logpdf(float(target["value"]), float(np.mean(values)), math.sqrt(between + float(sd) ** 2)))
+
+
 def score(
     records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], planned: dict, none_band: float = 0.25
 ) -> list[dict]:
@@ -423,6 +459,7 @@ def score(
                     "ci_low": verdict["ci_low"],
                     "ci_high": verdict["ci_high"],
                     "distance_in_tolerances": verdict["distance_in_tolerances"],
+                    "log_likelihood": log_likelihood(record, values),
                     "decided_by": verdict["decided_by"],
                     "n_seeds": len(seeds),
                     "observable": record["observable"],
@@ -468,6 +505,7 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
                 row = group[group["hypothesis"] == h].iloc[0]
                 cells.append(f"{'PASS' if row['passed'] else 'FAIL'} {row['value']}{_interval_text(row)}")
             lines.append(f"| {finding} | {group['target'].iloc[0]} | " + " | ".join(cells) + " |")
+    lines += _likelihood_lines(table)
     atomic_write(folder / "scorecard.md", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     if heat_map is not None and not table.empty:
         labelled = table.assign(
@@ -476,6 +514,30 @@ def write(rows: list[dict], folder: Path, heat_map=None) -> Path:
         )
         heat_map(labelled, folder / "scorecard")
     return csv
+
+
+def _likelihood_lines(table) -> list[str]:
+    """The section of ``scorecard.md`` that ranks the hypotheses by the summed log-likelihood of
+    the findings with a reported spread (none: no section)."""
+    if table.empty or "log_likelihood" not in table or not table["log_likelihood"].notna().any():
+        return []
+    scored = table[table["log_likelihood"].notna()]
+    ranked = scored.groupby("hypothesis", sort=False)["log_likelihood"].agg(["sum", "count"])
+    ranked = ranked.sort_values("sum", ascending=False, kind="stable")
+    findings = ", ".join(dict.fromkeys(scored["finding"]))
+    lines = [
+        "",
+        "## Likelihood: hypotheses ranked",
+        "",
+        f"Summed log-likelihood of the findings with a reported mean and spread ({findings}) under "
+        "each hypothesis's seed distribution (higher is better; see docs/scorecard.md).",
+        "",
+        "| rank | hypothesis | log-likelihood | findings |",
+        "|---|---|---|---|",
+    ]
+    for rank, (hypothesis, row) in enumerate(ranked.iterrows(), start=1):
+        lines.append(f"| {rank} | {hypothesis} | {row['sum']:.3f} | {int(row['count'])} |")
+    return lines
 
 
 def _interval_text(row) -> str:

@@ -1,11 +1,13 @@
 """The scorecard: target comparisons, record validation, a tiny scorecard with a known-good and
 a deliberately wrong record, resuming it, and checking a record against existing runs."""
 
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -267,3 +269,45 @@ def test_a_seed_without_a_value_fails_the_cell():
 
     verdict = judge(record(sign="positive"), [0.3, float("nan"), 0.5, 0.4, 0.6])
     assert verdict["passed"] is False and verdict["decided_by"] == "non-finite seed"
+
+
+def test_the_likelihood_of_a_reported_mean_under_the_seed_distribution():
+    """log N(target; mean over seeds, var between seeds + reported_sd^2), checked against the
+    density written out; NaN without a reported spread."""
+    from experiments.scoring.scorecard import log_likelihood
+
+    record = {"target": {"value": 37.8}, "reported_sd": 7.5}
+    values = [28.0, 30.0, 32.0]
+    variance = np.var(values, ddof=1) + 7.5**2  # 4 + 56.25
+    expected = -0.5 * np.log(2 * np.pi * variance) - (37.8 - 30.0) ** 2 / (2 * variance)
+    assert log_likelihood(record, values) == pytest.approx(expected, rel=1e-12)
+    assert math.isnan(log_likelihood({"target": {"value": 37.8}}, values))
+    assert math.isnan(log_likelihood({"target": {"sign": "positive"}, "reported_sd": 1.0}, values))
+    assert math.isnan(log_likelihood(record, [30.0, math.nan]))
+
+
+def test_scorecard_md_ranks_the_hypotheses_by_likelihood(tmp_path):
+    from experiments.scoring.scorecard import write
+
+    def row(hypothesis, ll):
+        return {
+            "finding": "C4",
+            "role": "validation",
+            "hypothesis": hypothesis,
+            "passed": True,
+            "value": "30",
+            "target": "37.8 +/- 7.5 percent",
+            "n_seeds": 5,
+            "log_likelihood": ll,
+        }
+
+    write([row("default", -3.5), row("combined", -3.1), row("hnk_ampa", -4.0)], tmp_path)
+    text = (tmp_path / "scorecard.md").read_text()
+    section = text[text.index("## Likelihood") :]
+    assert (
+        section.index("| 1 | combined | -3.100 | 1 |")
+        < section.index("| 2 | default")
+        < section.index("| 3 | hnk_ampa")
+    )
+    write([{**row("default", math.nan)}], tmp_path / "none")
+    assert "## Likelihood" not in (tmp_path / "none" / "scorecard.md").read_text()

@@ -34,6 +34,8 @@ def _app(cfg: DictConfig) -> str | float | None:
         if hydra_cfg.mode == RunMode.MULTIRUN:  # a sweep job: skipped if its folder holds its finished results
             from experiments.sweep import run_job
 
+            _needs_an_objective(str(hydra_cfg.sweeper.get("_target_", "")), cfg)
+
             overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
             outcome = run_job(cfg, hydra_cfg.runtime.output_dir, overrides, hydra_cfg.job.num)
         else:
@@ -82,22 +84,21 @@ def preflight(argv: Sequence[str]) -> None:
         compose._parse(args.overrides)
         return
     multirun = args.multirun or "hydra.mode=MULTIRUN" in args.overrides
-    _optimiser_needs_an_objective(args.overrides)
     check_overrides(
         args.overrides, multirun=multirun, config_name=args.config_name or "config", validate=args.cfg is None
     )
 
 
-def _optimiser_needs_an_objective(overrides: Sequence[str]) -> None:
-    """An optimising sweeper (``hydra/sweeper=optuna``) minimises what each run returns: without
-    ``objective.findings`` a run returns no number, so the sweep would fail after its first
-    simulation."""
-    chosen = dict(o.lstrip("+").partition("=")[::2] for o in overrides)
-    sweeper = chosen.get("hydra/sweeper", "basic")
-    if sweeper != "basic" and chosen.get("objective.findings", "[]").replace(" ", "") in ("[]", "null"):
+def _needs_an_objective(sweeper_target: str, cfg: DictConfig) -> None:
+    """An optimising sweeper (``hydra/sweeper=optuna``: any but Hydra's basic one) minimises what
+    each run returns: without ``objective.findings`` a run returns no number, so the sweep
+    would fail after its first simulation. Checked on the composed config, before the first
+    job runs."""
+    if sweeper_target and "BasicSweeper" not in sweeper_target and not cfg.objective.findings:
+        name = sweeper_target.rpartition(".")[2]
         raise ConfigError(
             "objective.findings",
-            f"hydra/sweeper={sweeper} minimises what each run returns: give the findings to fit, "
+            f"the sweeper {name} minimises what each run returns: give the findings to fit, "
             "e.g. 'objective.findings=[C7,C8]' (docs/fitting.md)",
         )
 

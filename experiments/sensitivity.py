@@ -22,11 +22,13 @@ Two methods, both from SALib (Herman & Usher 2017 J Open Source Softw [@herman20
   ``samples x (k + 2)`` runs (Saltelli 2010 Comput Phys Commun [@saltelli2010variance]);
   ``samples`` a power of 2.
 
-Every run uses the config's circuit ``seed`` (common random numbers: a parameter's effect is
-not confounded with another noise realisation). The noise of the circuit still enters, since
-another parameter value changes the spikes; with ``sensitivity.noise_floor`` the circuit seed
-itself is analysed as one more parameter (drawn from [1, 10^6]): a parameter whose index is
-not above the seed's cannot be told from noise by this design.
+Without ``sensitivity.noise_floor`` every run uses the config's circuit ``seed`` (common random
+numbers: a parameter's effect is not confounded with another noise realisation). The noise of
+the circuit still enters, since another parameter value changes the spikes; with
+``sensitivity.noise_floor`` (the default) the circuit seed itself is analysed as one more
+parameter (drawn from [1, 10^6]; the numbers are common only within each step of a trajectory
+that leaves the seed alone): a parameter whose index is not above the seed's cannot be told
+from noise by this design.
 
 The table ``sensitivity.csv`` has one row per readout and parameter: its rank, its share of
 the readout's summed index (mu* for morris, ST for sobol) and the method's indices with their
@@ -46,6 +48,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from circuits.units import SECONDS_PER_DAY
 from experiments.analysis.course import excess_at_day
 from experiments.errors import ConfigError
 from experiments.files import atomic_write
@@ -133,19 +136,25 @@ READOUTS: dict[str, Readout] = {
     "spine_rise_day_1": Readout(
         "1",
         "spine density (relative to healthy) one day after the dose minus at the dose",
-        lambda run: excess_at_day(run.timeline, "spine_density", 1.0),
+        lambda run: _excess_within(run, "spine_density", 1.0),
     ),
     "outcome_day_1": Readout(
         "1",
         "mood proxy (E->E strength relative to healthy) one day after the dose minus at the dose",
-        lambda run: excess_at_day(run.timeline, "outcome", 1.0),
+        lambda run: _excess_within(run, "outcome", 1.0),
     ),
     "outcome_day_7": Readout(
         "1",
         "mood proxy seven days after the dose minus at the dose",
-        lambda run: excess_at_day(run.timeline, "outcome", 7.0),
+        lambda run: _excess_within(run, "outcome", 7.0),
     ),
 }
+
+
+def _excess_within(run: RunData, name: str, day: float) -> float:
+    """`excess_at_day`, NaN past the end of the run's timeline (a course shorter than ``day``)."""
+    end_day = float(run.timeline["time_from_dose_s"][-1]) / SECONDS_PER_DAY
+    return excess_at_day(run.timeline, name, day) if day <= end_day + 1e-9 else math.nan
 
 
 def _window_change(run: RunData, name: str) -> float:
@@ -213,7 +222,8 @@ def design(cfg) -> np.ndarray:
 
 def sample_config(cfg, values: dict[str, float]):
     """The ``course`` config of one sample: the experiment's config without ``sensitivity``,
-    each parameter set to its value (the seed rounded to an integer), and no figure.
+    each parameter set to its value as a float (the seed rounded to an integer; a key that must
+    be an integer refuses the sample when it is checked), and no figure.
 
     Parameters
     ----------
@@ -233,16 +243,9 @@ def sample_config(cfg, values: dict[str, float]):
     tree["experiment"]["name"] = "course"
     tree["output"]["figure"] = False
     course = OmegaConf.create(tree)
-    for key, value in values.items():
-        number = int(round(value)) if key == SEED_PARAMETER else _as_config_number(course, key, value)
-        OmegaConf.update(course, key, number, merge=False)
+    for key, value in values.items():  # a float, whatever the key held: the design's levels are kept
+        OmegaConf.update(course, key, int(round(value)) if key == SEED_PARAMETER else float(value), merge=False)
     return course
-
-
-def _as_config_number(cfg, key: str, value: float):
-    """``value`` as the config's key holds it: an integer key stays an integer (rounded)."""
-    current = OmegaConf.select(cfg, key)
-    return int(round(value)) if isinstance(current, int) and not isinstance(current, bool) else float(value)
 
 
 def plan(cfg, folder: Path) -> tuple[np.ndarray, list[PlannedRun]]:

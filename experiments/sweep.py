@@ -83,8 +83,9 @@ def _stored_config(path: Path) -> dict:
 
 
 #: Config keys that choose where or what extra files go, not what is simulated: ignored when
-#: matching finished runs (a figure that is now asked for is drawn from the results).
-RESUME_IGNORES = ("output", "backend.cache_dir")
+#: matching finished runs (a figure that is now asked for is drawn from the results; an
+#: objective is computed from them).
+RESUME_IGNORES = ("output", "backend.cache_dir", "objective")
 
 
 def _differing_keys(stored: dict, wanted: dict) -> list[str]:
@@ -122,6 +123,8 @@ def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
             return False, f"{rel} was written with another config ({', '.join(keys[:5])}{more})"
     from experiments.kinds import kind_of
 
+    if kind_of(cfg).resumes:  # its tables hold no config to compare: rerun (its finished runs are kept)
+        return False, f"experiment={cfg.experiment.name} resumes its own runs"
     missing = [name for name in kind_of(cfg).tables(cfg) if not (output_dir / name).exists()]
     if missing:
         return False, f"no {missing[0]}"

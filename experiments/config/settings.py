@@ -1536,12 +1536,6 @@ def sensitivity_checks(cfg) -> None:
         )
 
 
-def _is_list(value) -> bool:
-    from omegaconf import ListConfig
-
-    return isinstance(value, (list, ListConfig))
-
-
 def _sensitivity_parameter(cfg, path: str, entry, seen: set) -> None:
     """One ``sensitivity.parameters`` entry: exactly key, low, high; the key a numeric model
     key of the config, not given before; low < high, both finite."""
@@ -1550,8 +1544,8 @@ def _sensitivity_parameter(cfg, path: str, entry, seen: set) -> None:
     if not isinstance(entry, (dict, DictConfig)) or set(entry) != {"key", "low", "high"}:
         raise ConfigError(path, f"must be {{key: <config key>, low: <number>, high: <number>}}, got {entry!r}")
     key = entry["key"]
-    if not isinstance(key, str) or not key:
-        raise ConfigError(f"{path}.key", f"must be a config key such as plasticity.bdnf_gain, got {key!r}")
+    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", key):
+        raise ConfigError(f"{path}.key", f"must be a dotted config key such as plasticity.bdnf_gain, got {key!r}")
     if key.startswith(_NOT_VARIED) or key == "seed":
         raise ConfigError(
             f"{path}.key",

@@ -15,6 +15,8 @@ from omegaconf import OmegaConf
 
 #: Backend keys that change no result: left out of a run folder's hash.
 _NOT_HASHED = ("cache_dir", "wait_policy")
+#: Root blocks that change no result (the objective is computed from the results).
+_BLOCKS_NOT_HASHED = ("objective",)
 
 
 def payload_of(cfg) -> tuple[str]:
@@ -38,9 +40,9 @@ def config_of(payload: tuple[str, ...]):
 
 
 def config_digest(cfg) -> str:
-    """A short hash of a run's config that names its folder: the resolved values, key order
-    and the run's own cache and wait settings left out (they change no result), and every
-    number as a float (``14`` and ``14.0`` are one setting).
+    """A short hash of a run's config that names its folder: the resolved values, key order,
+    the run's own cache and wait settings and its objective left out (they change no result),
+    and every number as a float (``14`` and ``14.0`` are one setting).
 
     Examples
     --------
@@ -53,6 +55,8 @@ def config_digest(cfg) -> str:
     tree = OmegaConf.to_container(cfg, resolve=True)
     for key in _NOT_HASHED:
         tree.get("backend", {}).pop(key, None)
+    for block in _BLOCKS_NOT_HASHED:
+        tree.pop(block, None)
     text = json.dumps(_numbers_as_floats(tree), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 

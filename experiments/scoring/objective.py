@@ -8,10 +8,11 @@ the finding's condition (the scorecard's, ``experiments.scoring.observables``): 
 whose observable needs several runs, or a run of another condition, is refused before the
 run.
 
-Each finding's distance (0 when its target is met):
+Each finding's distance (0 on a value target, inside a range, on the stated side of a sign):
 
 - a value with tolerance tol: ``|value - target| / tol`` (in tolerances, as the scorecard's
-  ``distance_in_tolerances``);
+  ``distance_in_tolerances``: at most 1 while the finding passes; a tolerance of 0 or none: in
+  the target's unit);
 - a range [lo, hi] (widened by its tolerance): how far outside it, divided by the tolerance
   when it is > 0, else by the width ``hi - lo``;
 - a sign: the size of the change on the wrong side (``max(0, -margin)``; ``none``: how far
@@ -93,7 +94,7 @@ def check_objective(cfg) -> None:
 
 
 def distance(record: dict, value) -> float:
-    """A finding's distance from its target (0 when met; see the module's description).
+    """A finding's distance from its target (see the module's description).
 
     Examples
     --------

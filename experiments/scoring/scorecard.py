@@ -388,14 +388,14 @@ def judge(record: dict, values: list, none_band: float = 0.25) -> dict:
 
 
 def log_likelihood(record: dict, values: list) -> float:
-    """The log-likelihood of a finding's reported value under the model's seed distribution.
+    """The log-likelihood of a finding's reported mean under the model's mean over seeds.
 
-    Where the source reports a mean and a spread (``target.value`` and the record's
-    ``reported_sd``, in the target's unit), the model predicts the reported mean as normal
-    with the mean of its values over seeds and a variance that adds their variance between
-    seeds (``ddof=1``; 0 with one seed) to the reported one:
-    ``log N(target; mean, sd_seeds^2 + reported_sd^2)``. Hypotheses can be ranked by it, not
-    only counted as passing.
+    Where the source reports a mean and its uncertainty (``target.value`` and the record's
+    ``reported_sd``: the standard error of the reported mean, or the +/- the source gives when
+    it does not say, in the target's unit), the model's estimate of that mean is the mean of
+    its values over n seeds, with sampling variance ``var_seeds / n`` (``ddof=1``; 0 with one
+    seed): ``log N(target; mean, var_seeds / n + reported_sd^2)``. Hypotheses can be ranked by
+    it, not only counted as passing.
 
     Returns
     -------
@@ -419,8 +419,8 @@ def log_likelihood(record: dict, values: list) -> float:
     values = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(values)):
         return math.nan
-    between = float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
-    return float(norm.logpdf(float(target["value"]), float(np.mean(values)), math.sqrt(between + float(sd) ** 2)))
+    sampling = float(np.var(values, ddof=1)) / len(values) if len(values) > 1 else 0.0
+    return float(norm.logpdf(float(target["value"]), float(np.mean(values)), math.sqrt(sampling + float(sd) ** 2)))
 
 
 def score(
@@ -521,22 +521,27 @@ def _likelihood_lines(table) -> list[str]:
     the findings with a reported spread (none: no section)."""
     if table.empty or "log_likelihood" not in table or not table["log_likelihood"].notna().any():
         return []
-    scored = table[table["log_likelihood"].notna()]
+    with_spread = table[table["log_likelihood"].notna()]["finding"].unique()
+    scored = table[table["finding"].isin(with_spread)]
     ranked = scored.groupby("hypothesis", sort=False)["log_likelihood"].agg(["sum", "count"])
-    ranked = ranked.sort_values("sum", ascending=False, kind="stable")
-    findings = ", ".join(dict.fromkeys(scored["finding"]))
+    # a hypothesis without a value for one of these findings cannot be compared: ranked last
+    ranked["complete"] = ranked["count"] == len(with_spread)
+    ranked = ranked.sort_values(["complete", "sum"], ascending=[False, False], kind="stable")
+    findings = ", ".join(with_spread)
     lines = [
         "",
         "## Likelihood: hypotheses ranked",
         "",
-        f"Summed log-likelihood of the findings with a reported mean and spread ({findings}) under "
-        "each hypothesis's seed distribution (higher is better; see docs/scorecard.md).",
+        f"Summed log-likelihood of the findings with a reported mean and uncertainty ({findings}) "
+        "under each hypothesis's mean over seeds (higher is better; a hypothesis without a value "
+        "for one of them is ranked last; see docs/scorecard.md).",
         "",
         "| rank | hypothesis | log-likelihood | findings |",
         "|---|---|---|---|",
     ]
     for rank, (hypothesis, row) in enumerate(ranked.iterrows(), start=1):
-        lines.append(f"| {rank} | {hypothesis} | {row['sum']:.3f} | {int(row['count'])} |")
+        total = f"{row['sum']:.3f}" if row["complete"] else f"{row['sum']:.3f} (incomplete)"
+        lines.append(f"| {rank} | {hypothesis} | {total} | {int(row['count'])} |")
     return lines
 
 

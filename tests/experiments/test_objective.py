@@ -117,8 +117,16 @@ def test_optuna_fits_two_free_parameters_to_calibration_findings(ketamine_sim, t
     assert set(best["best_params"]) == {"circuit.background.weight_nS.pyr", "circuit.background.weight_nS.pv"}
 
 
-def test_an_optimising_sweeper_without_an_objective_is_refused_before_any_run():
-    from experiments.app import preflight
+def test_an_optimising_sweeper_without_an_objective_is_refused_before_any_run(ketamine_sim, tmp_path):
+    run = ketamine_sim("-m", "hydra/sweeper=optuna", "seed=interval(1,3)", f"hydra.sweep.dir={tmp_path / 'fit'}")
+    assert run.returncode == 2
+    assert "objective.findings: the sweeper OptunaSweeper minimises what each run returns" in run.stderr
+    assert not list((tmp_path / "fit").glob("*/results.h5"))
 
-    with pytest.raises(ConfigError, match=r"^objective.findings: hydra/sweeper=optuna minimises what each run returns"):
-        preflight(["-m", "hydra/sweeper=optuna", "seed=interval(1,3)"])
+
+def test_the_basic_sweeper_needs_no_objective():
+    from experiments.app import _needs_an_objective
+
+    _needs_an_objective("hydra._internal.core_plugins.basic_sweeper.BasicSweeper", compose_config([]))
+    with pytest.raises(ConfigError, match="^objective.findings: the sweeper OptunaSweeper"):
+        _needs_an_objective("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", compose_config([]))

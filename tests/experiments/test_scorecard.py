@@ -272,13 +272,13 @@ def test_a_seed_without_a_value_fails_the_cell():
 
 
 def test_the_likelihood_of_a_reported_mean_under_the_seed_distribution():
-    """log N(target; mean over seeds, var between seeds + reported_sd^2), checked against the
-    density written out; NaN without a reported spread."""
+    """log N(target; mean over seeds, var between seeds / n + reported_sd^2), checked against
+    the density written out; NaN without a reported spread."""
     from experiments.scoring.scorecard import log_likelihood
 
     record = {"target": {"value": 37.8}, "reported_sd": 7.5}
     values = [28.0, 30.0, 32.0]
-    variance = np.var(values, ddof=1) + 7.5**2  # 4 + 56.25
+    variance = np.var(values, ddof=1) / 3 + 7.5**2  # 4 / 3 + 56.25
     expected = -0.5 * np.log(2 * np.pi * variance) - (37.8 - 30.0) ** 2 / (2 * variance)
     assert log_likelihood(record, values) == pytest.approx(expected, rel=1e-12)
     assert math.isnan(log_likelihood({"target": {"value": 37.8}}, values))
@@ -309,5 +309,8 @@ def test_scorecard_md_ranks_the_hypotheses_by_likelihood(tmp_path):
         < section.index("| 2 | default")
         < section.index("| 3 | hnk_ampa")
     )
+    write([row("default", -3.5), row("combined", math.nan)], tmp_path / "gap")
+    gap = (tmp_path / "gap" / "scorecard.md").read_text()
+    assert "| 1 | default | -3.500 | 1 |" in gap and "| 2 | combined | 0.000 (incomplete) | 0 |" in gap
     write([{**row("default", math.nan)}], tmp_path / "none")
     assert "## Likelihood" not in (tmp_path / "none" / "scorecard.md").read_text()

@@ -41,8 +41,9 @@ def run(
 ) -> Run | pd.DataFrame:
     """Validate, run and write one experiment; returns its results (`dose_response`: the
     results of the last dose, with `dose_response.csv` beside them; `scorecard` and
-    `cohort`, whose results are tables: the table, `scorecard.csv` or `cohort.csv`, as a
-    pandas DataFrame).
+    `cohort` and `sensitivity`, whose results are tables: the table, `scorecard.csv`,
+    `cohort.csv` or `sensitivity.csv`, as a pandas DataFrame). With `objective.findings` it
+    also writes the run's `objective.json` ([fitting](../fitting.md)).
 
     The overrides are checked as the command line checks them (a key given twice, a key
     nothing reads, a value out of range) before anything is compiled or simulated.
@@ -106,6 +107,10 @@ def run(
     )  # the command line's checks: a key given twice, a key nothing reads
     cfg = compose_config(overrides)
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
+    if cfg.objective.findings:  # as the command does: objective.json beside results.h5
+        from experiments.scoring.objective import objective
+
+        objective(cfg, output_dir)
     results = kinds.kind_of(cfg).results(cfg)  # dose_response: one results.h5 per dose, the last loaded
     if not results and path.suffix == ".csv":  # scorecard, cohort, sensitivity: a table of many runs
         return pd.read_csv(path)

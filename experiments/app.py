@@ -87,6 +87,8 @@ def preflight(argv: Sequence[str]) -> None:
     check_overrides(
         args.overrides, multirun=multirun, config_name=args.config_name or "config", validate=args.cfg is None
     )
+    if multirun and args.cfg is None:
+        check_search_space(args.overrides)
 
 
 def _needs_an_objective(sweeper_target: str, cfg: DictConfig) -> None:
@@ -101,6 +103,46 @@ def _needs_an_objective(sweeper_target: str, cfg: DictConfig) -> None:
             f"the sweeper {name} minimises what each run returns: give the findings to fit, "
             "e.g. 'objective.findings=[C7,C8]' (docs/fitting.md)",
         )
+
+
+def check_search_space(overrides: Sequence[str]) -> None:
+    """For an optimising sweeper chosen on the command line (``hydra/sweeper=optuna``), the
+    configs at the ends of every searched range (``interval(a,b)``, ``range(...)``,
+    ``choice(...)``; the other parameters at their first end) pass the whole validation, so
+    that a range reaching outside a key's allowed values, or a misspelt key, is refused before
+    the first trial. Raises ConfigError."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    sweeper = next((o.value() for o in parsed if o.key_or_group == "hydra/sweeper"), "basic")
+    if sweeper == "basic":
+        return
+    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    ends = {}
+    for o in (o for o in parsed if o.is_sweep_override()):
+        space = o._value
+        if isinstance(space, IntervalSweep):
+            if not space.start < space.end:
+                raise ConfigError(
+                    o.key_or_group, f"interval({space.start:g}, {space.end:g}): the low end must be below the high end"
+                )
+            ends[o.key_or_group] = [space.start, space.end]
+        elif isinstance(space, RangeSweep):
+            values = (
+                list(range(space.start, space.stop, space.step))
+                if all(isinstance(x, int) for x in (space.start, space.stop, space.step))
+                else [space.start]
+            )
+            if not values:
+                raise ConfigError(o.key_or_group, "range(...) holds no value")
+            ends[o.key_or_group] = [values[0], values[-1]]
+        elif isinstance(space, ChoiceSweep):
+            ends[o.key_or_group] = list(space.list)
+    for key, values in ends.items():
+        others = [f"{k}={v[0]}" for k, v in ends.items() if k != key]
+        for value in values:
+            check_overrides([*plain, *others, f"{key}={value}"], validate=True)
 
 
 def check_overrides(

@@ -351,6 +351,12 @@ def _read_by_the_experiment(job: Sequence[str], cfg: DictConfig) -> None:
         error = C.unread_override(key, experiment) if experiment in C.EXPERIMENTS else None
         if error is not None:
             raise error
+        if experiment == "sensitivity" and key == "seed" and cfg.get("sensitivity", {}).get("noise_floor"):
+            raise ConfigError(
+                "seed",
+                "nothing reads it: with sensitivity.noise_floor every sample draws its circuit seed; "
+                "sensitivity.noise_floor=false runs every sample on this seed",
+            )
 
 
 def check_overrides(

@@ -1527,6 +1527,13 @@ def sensitivity_checks(cfg) -> None:
     seen = set()
     for i, entry in enumerate(entries):
         _sensitivity_parameter(cfg, f"sensitivity.parameters.{i}", entry, seen)
+    last_day = max(dose_days(cfg)) + _number(cfg, "dosing.follow_days")
+    if last_day < 7.0:
+        raise ConfigError(
+            "dosing.follow_days",
+            f"the sensitivity analysis reads the mood proxy 7 days after the first dose; the course ends on day "
+            f"{last_day:g} (follow at least {7.0 - max(dose_days(cfg)):g} days after the last dose)",
+        )
     k = len(entries) + bool(_get(cfg, "sensitivity.noise_floor"))
     runs = samples * (k + 1) if method == "morris" else samples * (k + 2)
     if runs > MAX_SENSITIVITY_RUNS:
@@ -1546,11 +1553,10 @@ def _sensitivity_parameter(cfg, path: str, entry, seen: set) -> None:
     key = entry["key"]
     if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", key):
         raise ConfigError(f"{path}.key", f"must be a dotted config key such as plasticity.bdnf_gain, got {key!r}")
-    if key.startswith(_NOT_VARIED) or key == "seed":
-        raise ConfigError(
-            f"{path}.key",
-            f"{key} chooses what runs, not a model constant (sensitivity.noise_floor analyses the circuit seed)",
-        )
+    if key == "seed":
+        raise ConfigError(f"{path}.key", "the circuit seed is analysed by sensitivity.noise_floor=true")
+    if key.startswith(_NOT_VARIED):
+        raise ConfigError(f"{path}.key", f"{key} chooses what runs, not a model constant")
     current = OmegaConf.select(cfg, key, default=None)
     if isinstance(current, bool) or not isinstance(current, (int, float)):
         raise ConfigError(f"{path}.key", f"{key} is not a numeric key of the config (it holds {current!r})")

@@ -227,12 +227,25 @@ def execute(
     pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn"))
     with Interrupts(f"the {label} stops after the current windows of its running runs") as interrupts:
         try:
-            futures = {pool.submit(run_one, r.overrides, str(r.directory)): r for r in todo}
-            pending, done, started = set(futures), 0, time.perf_counter()
+            # at most one submitted run per worker: a run queued in the executor would still start
+            # after an interrupt, so the next one is submitted only when one finishes
+            queue, futures = iter(todo), {}
+
+            def submit_next() -> set:
+                run = next(queue, None)
+                if run is None or interrupts.requested:
+                    return set()
+                future = pool.submit(run_one, run.overrides, str(run.directory))
+                futures[future] = run
+                return {future}
+
+            pending = set().union(*(submit_next() for _ in range(min(n_jobs, len(todo)))))
+            done, started = 0, time.perf_counter()
             while pending and not interrupts.requested:
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in finished:
                     future.result()  # a worker's error (an interrupted worker: KeyboardInterrupt) ends the scorecard
+                    pending |= submit_next()
                     done += 1
                     run = futures[future]
                     elapsed = time.perf_counter() - started

@@ -679,6 +679,30 @@ def test_ctrl_c_stops_a_scorecard(tmp_path):
     assert time.monotonic() - start < 40
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.cli  # its workers are Python processes
+def test_no_run_starts_after_ctrl_c(tmp_path):
+    """One worker, runs of 4 s: SIGINT during the first run; no later run starts (none was
+    queued in the executor ahead of time), although the first is stopped."""
+    import signal
+    import threading
+
+    from helpers.slow_worker import marking_run
+
+    from experiments.scoring.scorecard import PlannedRun, execute
+
+    runs = [PlannedRun("default", seed, ("sleep_s=4", f"seed={seed}"), tmp_path / str(seed)) for seed in range(4)]
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="0 of 4 scorecard runs finished"):
+            execute(runs, marking_run, n_jobs=1, grace_s=10.0)
+    finally:
+        timer.cancel()
+    time.sleep(5.0)  # a run queued before the interrupt would have started by now
+    assert sorted(p.parent.name for p in tmp_path.glob("*/started")) == ["0"]
+
+
 def test_provenance_says_whether_the_checkout_was_modified(tmp_path, monkeypatch):
     """``git_dirty``/``git_describe`` beside ``git_commit``: a clean checkout, one with a
     modified tracked file, and a folder outside any checkout (an installed wheel)."""

@@ -130,3 +130,33 @@ def test_the_basic_sweeper_needs_no_objective():
     _needs_an_objective("hydra._internal.core_plugins.basic_sweeper.BasicSweeper", compose_config([]))
     with pytest.raises(ConfigError, match="^objective.findings: the sweeper OptunaSweeper"):
         _needs_an_objective("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", compose_config([]))
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        (
+            "circuit.background.weight_nS.pyr=interval(-0.5,4.0)",
+            "circuit.background.weight_nS.pyr: must be >= 0, got -0.5",
+        ),
+        ("circuit.background.weight_nS.pyr=interval(4.0,2.0)", "the low end must be below the high end"),
+        ("circuit.background.weight_nS.pyx=interval(2.0,4.0)", "did you mean circuit.background.weight_nS.pyr"),
+        ("circuit.background.weight_nS.pv=choice(1.5,-1)", "circuit.background.weight_nS.pv: must be >= 0, got -1"),
+    ],
+)
+def test_an_optimiser_s_search_space_is_checked_at_its_ends_before_any_trial(search, message):
+    from experiments.app import check_search_space
+
+    command = [*BASELINE, "objective.findings=[C7]", "hydra/sweeper=optuna", search]
+    with pytest.raises(ConfigError) as refused:
+        check_search_space(command)
+    assert message in str(refused.value)
+    check_search_space(
+        [
+            *BASELINE,
+            "objective.findings=[C7]",
+            "hydra/sweeper=optuna",
+            "circuit.background.weight_nS.pyr=interval(2.0,4.0)",
+        ]
+    )
+    check_search_space([*BASELINE, search])  # the basic sweeper: the sweep's own checks apply

@@ -24,6 +24,8 @@ BASE = ["experiment=sensitivity", "circuit=small"]
 TWO = "sensitivity.parameters=[{key: plasticity.bdnf_gain, low: 2.5, high: 10}, {key: state.bdnf_tone, low: 0.55, high: 0.85}]"
 #: a short course for the stand-in runs: two windows around the dose, one day of follow-up
 SHORT = ["course.windows_per_dose_min=[-10,40]", "course.window_days_after_last_dose=[]", "dosing.follow_days=1"]
+#: the shortest course a sensitivity analysis takes: its last readout is on day 7
+WEEK = [*SHORT[:2], "dosing.follow_days=7"]
 
 
 def sensitivity_config(*overrides):
@@ -140,6 +142,21 @@ def test_bad_settings_are_one_line_naming_the_field(override, field, words):
         sensitivity_config(override)
 
 
+def test_a_course_too_short_for_the_day_7_readout_is_refused():
+    with pytest.raises(
+        ConfigError, match=r"^dosing.follow_days: .*7 days after the first dose; the course ends on day 3"
+    ):
+        sensitivity_config("dosing.follow_days=3")
+
+
+def test_a_seed_that_the_noise_floor_replaces_is_refused():
+    from experiments.app import check_overrides
+
+    with pytest.raises(ConfigError, match=r"^seed: nothing reads it: with sensitivity.noise_floor"):
+        check_overrides([*BASE, "seed=3"])
+    check_overrides([*BASE, "seed=3", "sensitivity.noise_floor=false"])
+
+
 def test_sobol_needs_a_power_of_two():
     with pytest.raises(ConfigError, match=r"^sensitivity.samples: must be a power of 2"):
         sensitivity_config("sensitivity.method=sobol", "sensitivity.samples=12")
@@ -159,7 +176,7 @@ def test_a_range_outside_a_key_s_allowed_values_is_refused_before_any_run():
 
 def test_a_sensitivity_analysis_runs_writes_its_tables_and_resumes(tmp_path, caplog):
     one = "sensitivity.parameters=[{key: neurochemistry.adenosine_gain, low: 0.5, high: 2}]"
-    cfg = sensitivity_config(one, "sensitivity.samples=2", *SHORT)
+    cfg = sensitivity_config(one, "sensitivity.samples=2", *WEEK)
     path = S.run_sensitivity(cfg, tmp_path, fake_configured_run, F.sensitivity)
     table = pd.read_csv(path)
     assert set(table["parameter"]) == {"neurochemistry.adenosine_gain", "seed"}
@@ -222,7 +239,7 @@ def test_the_command_runs_a_sensitivity_analysis_of_compiled_courses(ketamine_si
         "sensitivity.n_jobs=2",
         # the window at +20 min measures the glutamate that drives the adenosine of the next
         "course.windows_per_dose_min=[-10,20,40]",
-        *SHORT[1:],
+        *WEEK[1:],
     )
     assert run.returncode == 0, run.stderr[-3000:]
     table = pd.read_csv(run.run_dir / S.TABLE)

@@ -25,7 +25,8 @@ the sweep was killed.
 The index has one row per job of the sweep (as ``multirun.yaml`` at the root defines it):
 ``job``, ``status`` (one of :data:`STATUSES`), ``run`` (the folder that recorded that job
 number, relative to the root), ``overrides``, one column per overridden key, key readouts
-(:func:`key_readouts`), wall times and, for a failed job, ``error``.
+(:func:`key_readouts`), the run's ``objective`` where it has one (``objective.findings``),
+wall times and, for a failed job, ``error``.
 """
 
 from __future__ import annotations
@@ -445,6 +446,12 @@ def _index_row(sweep_dir: Path, job: int | None, overrides: Sequence[str], folde
                 row["status"], row["error"] = "missing", f"unreadable {results[0].name}: {error}"
         else:  # dose_response: per-dose readouts are in its dose_response.csv
             row["n_results"] = len(results)
+    objective_file = folder / "objective.json"  # experiments.scoring.objective.OBJECTIVE_FILE
+    if row["status"] in ("done", "skipped-finished") and objective_file.exists():
+        try:
+            row["objective"] = float(json.loads(objective_file.read_text())["objective"])
+        except (OSError, KeyError, TypeError, ValueError):
+            pass  # an unreadable objective: the trial's own file says so
     if "job_wall_s" in status:
         row["job_wall_s"] = status["job_wall_s"]
     return row

@@ -115,6 +115,10 @@ def test_optuna_fits_two_free_parameters_to_calibration_findings(ketamine_sim, t
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(min(trials))
     assert set(best["best_params"]) == {"circuit.background.weight_nS.pyr", "circuit.background.weight_nS.pv"}
+    import pandas as pd
+
+    index = pd.read_csv(sweep / "sweep_index.csv")  # every trial with its objective
+    assert sorted(index["objective"]) == pytest.approx(sorted(trials))
 
 
 def test_an_optimising_sweeper_without_an_objective_is_refused_before_any_run(ketamine_sim, tmp_path):

@@ -40,10 +40,12 @@ def run(
     overrides: Sequence[str] = (), output_dir: str | Path = "outputs/api", overwrite: bool = False
 ) -> Run | pd.DataFrame:
     """Validate, run and write one experiment; returns its results (`dose_response`: the
-    results of the last dose, with `dose_response.csv` beside them; `scorecard` and
-    `cohort` and `sensitivity`, whose results are tables: the table, `scorecard.csv`,
-    `cohort.csv` or `sensitivity.csv`, as a pandas DataFrame). With `objective.findings` it
-    also writes the run's `objective.json` ([fitting](../fitting.md)).
+    results of the last dose, with `dose_response.csv` beside them; `scorecard`, `cohort`
+    and `sensitivity`, whose results are tables: the table, `scorecard.csv`, `cohort.csv` or
+    `sensitivity.csv`, as a pandas DataFrame).
+
+    With `objective.findings` it also writes the run's `objective.json`
+    ([fitting](../fitting.md)).
 
     The overrides are checked as the command line checks them (a key given twice, a key
     nothing reads, a value out of range) before anything is compiled or simulated.

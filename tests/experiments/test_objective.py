@@ -122,7 +122,12 @@ def test_optuna_fits_two_free_parameters_to_calibration_findings(ketamine_sim, t
 
 
 def test_an_optimising_sweeper_without_an_objective_is_refused_before_any_run(ketamine_sim, tmp_path):
-    run = ketamine_sim("-m", "hydra/sweeper=optuna", "seed=interval(1,3)", f"hydra.sweep.dir={tmp_path / 'fit'}")
+    run = ketamine_sim(
+        "-m",
+        "hydra/sweeper=optuna",
+        "circuit.background.weight_nS.pyr=interval(2.0,4.0)",
+        f"hydra.sweep.dir={tmp_path / 'fit'}",
+    )
     assert run.returncode == 2
     assert "objective.findings: the sweeper OptunaSweeper minimises what each run returns" in run.stderr
     assert not list((tmp_path / "fit").glob("*/results.h5"))

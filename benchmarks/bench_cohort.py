@@ -14,31 +14,25 @@ patient's mean wall time per part (build, windows, slow layer) from its provenan
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from cli_timing import time_command
 
 
 def _cohort(args, folder: Path, cache: Path) -> float:
-    env = dict(os.environ, KETAMINE_SIM_CACHE=str(cache), MPLBACKEND="Agg")
-    command = [
-        sys.executable,
-        "-m",
-        "experiments.app",
-        "experiment=cohort",
-        "circuit=small",
-        "backend.threads=1",
-        f"dosing={args.dosing}",
-        f"cohort.n_patients={args.patients}",
-        f"cohort.n_jobs={args.n_jobs}",
-        f"hydra.run.dir={folder}",
-    ]
-    start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    return time_command(
+        [
+            "experiment=cohort",
+            "circuit=small",
+            "backend.threads=1",
+            f"dosing={args.dosing}",
+            f"cohort.n_patients={args.patients}",
+            f"cohort.n_jobs={args.n_jobs}",
+            f"hydra.run.dir={folder}",
+        ],
+        cache,
+    )
 
 
 def _wall_times(folder: Path) -> dict[str, list[float]]:

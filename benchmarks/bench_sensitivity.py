@@ -14,30 +14,24 @@ cache), runs per minute and the resumed run's time.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from cli_timing import time_command
 
 
 def _analysis(args, folder: Path, cache: Path) -> float:
-    env = dict(os.environ, KETAMINE_SIM_CACHE=str(cache), MPLBACKEND="Agg")
-    command = [
-        sys.executable,
-        "-m",
-        "experiments.app",
-        "experiment=sensitivity",
-        "circuit=small",
-        "backend.threads=1",
-        f"sensitivity.samples={args.samples}",
-        f"sensitivity.n_jobs={args.n_jobs}",
-        f"hydra.run.dir={folder}",
-    ]
-    start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    return time_command(
+        [
+            "experiment=sensitivity",
+            "circuit=small",
+            "backend.threads=1",
+            f"sensitivity.samples={args.samples}",
+            f"sensitivity.n_jobs={args.n_jobs}",
+            f"hydra.run.dir={folder}",
+        ],
+        cache,
+    )
 
 
 def main() -> None:

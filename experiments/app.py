@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -41,7 +40,11 @@ def _app(cfg: DictConfig) -> str | float | None:
         else:
             kinds.run_experiment(cfg, hydra_cfg.runtime.output_dir)
             outcome = None
-        return _objective(cfg, hydra_cfg.runtime.output_dir) if cfg.objective.findings else outcome
+        if cfg.objective.findings:
+            from experiments.scoring.objective import objective
+
+            return objective(cfg, hydra_cfg.runtime.output_dir)
+        return outcome
     except RunFolderError as error:  # a folder, not a config value: no "invalid config" prefix
         print(f"ketamine-sim: {error}", file=sys.stderr)
         sys.exit(2)
@@ -52,19 +55,6 @@ def _app(cfg: DictConfig) -> str | float | None:
     except NumericalError as error:  # the model left its range in a window: nothing was written
         print(f"ketamine-sim: run stopped: {error}", file=sys.stderr)
         sys.exit(1)
-
-
-def _objective(cfg: DictConfig, folder: str) -> float:
-    """The finished run's objective, logged with its file."""
-    import logging
-
-    from experiments.scoring.objective import OBJECTIVE_FILE, objective
-
-    value = objective(cfg, folder)
-    logging.getLogger("experiments.objective").info(
-        "objective %.6g over %s; %s", value, ", ".join(cfg.objective.findings), Path(folder, OBJECTIVE_FILE).resolve()
-    )
-    return value
 
 
 def _refuse(error: ConfigError) -> None:

@@ -62,9 +62,8 @@ log = logging.getLogger(__name__)
 TABLE, SAMPLES = "sensitivity.csv", "sensitivity_samples.csv"
 #: The pseudo-parameter of ``sensitivity.noise_floor``: the circuit seed, drawn from this range.
 SEED_PARAMETER, SEED_RANGE = "seed", (1.0, 1.0e6)
-METHODS = ("morris", "sobol")
-#: The method's index that ranks the parameters and its confidence column.
-RANKED_BY = {"morris": ("mu_star", "mu_star_conf"), "sobol": ("ST", "ST_conf")}
+#: The method's index that ranks the parameters.
+RANKED_BY = {"morris": "mu_star", "sobol": "ST"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +102,10 @@ def peak_window(run: RunData) -> int:
     return int(np.argmax(np.sum(brain, axis=0))) if brain else 0
 
 
-def _change_at_peak(run: RunData, population: str, name: str) -> float:
-    """A window readout at the brain's peak window relative to the first (baseline) window, minus 1."""
-    values = np.asarray(run.readouts[population][name], dtype=float)
+def _change_at_peak(run: RunData, values) -> float:
+    """Per-window ``values`` at the brain's peak window relative to the first (baseline)
+    window, minus 1 (NaN when the baseline is 0)."""
+    values = np.asarray(values, dtype=float)
     before, after = float(values[0]), float(values[peak_window(run)])
     return after / before - 1.0 if before > 0 else math.nan
 
@@ -114,7 +114,7 @@ def _rate_change(population: str) -> Readout:
     return Readout(
         "1",
         f"{population} rate at the window of peak brain drug relative to the first (baseline) window, minus 1",
-        lambda run: _change_at_peak(run, population, "rate"),
+        lambda run: _change_at_peak(run, run.readouts[population]["rate"]),
     )
 
 
@@ -131,7 +131,7 @@ READOUTS: dict[str, Readout] = {
         "1",
         "pyramidal release fraction U at the window of peak brain drug relative to the first window, minus 1 "
         "(the adenosine A1 feedback that lowers evoked release, TARGETS A1, A2)",
-        lambda run: _window_change(run, "release_fraction"),
+        lambda run: _change_at_peak(run, run.windows["release_fraction"]),
     ),
     "spine_rise_day_1": Readout(
         "1",
@@ -155,12 +155,6 @@ def _excess_within(run: RunData, name: str, day: float) -> float:
     """`excess_at_day`, NaN past the end of the run's timeline (a course shorter than ``day``)."""
     end_day = float(run.timeline["time_from_dose_s"][-1]) / SECONDS_PER_DAY
     return excess_at_day(run.timeline, name, day) if day <= end_day + 1e-9 else math.nan
-
-
-def _window_change(run: RunData, name: str) -> float:
-    values = np.asarray(run.windows[name], dtype=float)
-    before, after = float(values[0]), float(values[peak_window(run)])
-    return after / before - 1.0 if before > 0 else math.nan
 
 
 def readouts(run: RunData) -> dict[str, float]:
@@ -267,13 +261,20 @@ def plan(cfg, folder: Path) -> tuple[np.ndarray, list[PlannedRun]]:
     for i, row in enumerate(X):
         values = dict(zip(names, (float(v) for v in row)))
         run_cfg = sample_config(cfg, values)
-        try:
-            validate(run_cfg)
-        except ConfigError as error:
-            raise _range_error(cfg, error, values) from None
+        payload = payload_of(run_cfg)
+        if payload not in _VALID:  # the command's checks, the run and the analysis plan the same samples
+            try:
+                validate(run_cfg)
+            except ConfigError as error:
+                raise _range_error(cfg, error, values) from None
+            _VALID.add(payload)
         directory = folder / "samples" / f"sample{i:05d}-{config_digest(run_cfg)}"
-        planned.append(PlannedRun(f"sample {i}", int(run_cfg.seed), payload_of(run_cfg), directory))
+        planned.append(PlannedRun(f"sample {i}", int(run_cfg.seed), payload, directory))
     return X, planned
+
+
+#: Payloads of the sample configs this process has validated (each whole config, as YAML).
+_VALID: set[tuple[str]] = set()
 
 
 def _range_error(cfg, error: ConfigError, values: dict[str, float]) -> ConfigError:
@@ -324,7 +325,7 @@ def indices(cfg, X: np.ndarray, Y: np.ndarray) -> pd.DataFrame:
         columns = ("S1", "S1_conf", "ST", "ST_conf")
     frame = pd.DataFrame({c: np.asarray(result[c], dtype=float) for c in columns})
     frame.insert(0, "parameter", prob["names"])
-    ranked = frame[RANKED_BY[s.method][0]].clip(lower=0.0)
+    ranked = frame[RANKED_BY[s.method]].clip(lower=0.0)
     total = float(ranked.sum())
     frame.insert(1, "rank", ranked.rank(ascending=False, method="min").astype(int))
     frame.insert(2, "share", ranked / total if total > 0 else np.nan)

@@ -446,7 +446,9 @@ def _index_row(sweep_dir: Path, job: int | None, overrides: Sequence[str], folde
                 row["status"], row["error"] = "missing", f"unreadable {results[0].name}: {error}"
         else:  # dose_response: per-dose readouts are in its dose_response.csv
             row["n_results"] = len(results)
-    objective_file = folder / "objective.json"  # experiments.scoring.objective.OBJECTIVE_FILE
+    from experiments.scoring.objective import OBJECTIVE_FILE
+
+    objective_file = folder / OBJECTIVE_FILE
     if row["status"] in ("done", "skipped-finished") and objective_file.exists():
         try:
             row["objective"] = float(json.loads(objective_file.read_text())["objective"])

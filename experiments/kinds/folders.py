@@ -18,6 +18,7 @@ from pathlib import Path
 
 from experiments.config import dose_folder
 from experiments.errors import ConfigError, RunFolderError
+from experiments.scoring.objective import OBJECTIVE_FILE
 
 #: The file lock a run holds in its output folder while it runs (removed when it ends).
 LOCK_FILE = ".ketamine-sim.lock"
@@ -25,7 +26,7 @@ LOCK_FILE = ".ketamine-sim.lock"
 RESULT_FILES = ("results.h5", "dose_response.csv", "scorecard.csv")
 #: Everything else a run writes into its folder (figures, tables), removed with its results.
 OUTPUT_FILES = (
-    "objective.json",
+    OBJECTIVE_FILE,
     "summary.png",
     "spine_density.png",
     "spine_density.svg",

@@ -26,6 +26,7 @@ distance.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from experiments.files import atomic_write
 from experiments.paths import SEEDS_DIR
 from experiments.scoring.observables import OBSERVABLES, evaluate, matches
 from experiments.scoring.scorecard import compare, load_records, scorable
+
+log = logging.getLogger(__name__)
 
 #: The file the objective is written to, in the run's folder.
 OBJECTIVE_FILE = "objective.json"
@@ -127,7 +130,7 @@ def distance(record: dict, value) -> float:
 def objective(cfg, folder: str | Path) -> float:
     """The run's objective: the sum of the distances of ``objective.findings`` (each read from
     the run in ``folder``), written with each finding's value and distance to
-    `OBJECTIVE_FILE`.
+    `OBJECTIVE_FILE` and logged.
 
     Returns
     -------
@@ -143,5 +146,6 @@ def objective(cfg, folder: str | Path) -> float:
         parts[record["id"]] = {"value": value, "distance": distance(record, value)}
     total = float(sum(p["distance"] for p in parts.values()))
     text = json.dumps({"objective": total, "findings": parts}, indent=2, allow_nan=True)
-    atomic_write(folder / OBJECTIVE_FILE, lambda tmp: Path(tmp).write_text(text))
+    path = atomic_write(folder / OBJECTIVE_FILE, lambda tmp: Path(tmp).write_text(text))
+    log.info("objective %.6g over %s; %s", total, ", ".join(parts), path.resolve())
     return total

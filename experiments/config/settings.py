@@ -1,12 +1,12 @@
 """From a composed config to model objects, with one clear error per bad field.
 
-Every check runs before any simulation; a failure raises :class:`ConfigError`, which
+Every check runs before any simulation; a failure raises ``ConfigError``, which
 names the field (as a Hydra override path) and what is allowed. The command line prints
 it as one line, without a traceback.
 
 configs/ is the only home of the model's numbers: the dataclasses of ``circuits`` have no
-defaults, and :func:`_build` maps a config node's keys onto a dataclass's fields, each
-checked by its spec (:class:`Num`, :class:`Table`, :class:`Choice`), refusing a key that is
+defaults, and ``_build`` maps a config node's keys onto a dataclass's fields, each
+checked by its spec (``Num``, ``Table``, ``Choice``), refusing a key that is
 no field and a field without a key. The circuit's structure and drive gather values from
 several nodes (and cross-checks between them) and are assembled by hand from those pieces.
 """
@@ -192,12 +192,12 @@ def _read_field(cfg, path: str, field: dataclasses.Field, spec) -> Any:
 def _build(cls, cfg, path: str, specs: dict, given: dict | None = None, skip: tuple[str, ...] = ()):
     """The dataclass ``cls`` from the config node at ``path``, one field per key.
 
-    Each field is read from ``path.<field>`` and checked by its spec in ``specs`` (:class:`Num`,
-    :class:`Table`, :class:`Choice`; a bool field needs none: true or false, a str field none: a
+    Each field is read from ``path.<field>`` and checked by its spec in ``specs`` (``Num``,
+    ``Table``, ``Choice``; a bool field needs none: true or false, a str field none: a
     string); ``given`` supplies fields that live elsewhere in the config, ``skip`` names keys of
     the node that other objects read. A key that is no field of ``cls``, a field without a key
     (the dataclasses have no defaults: configs/ holds every value) and a value that the
-    dataclass's own checks refuse are each a one-line :class:`ConfigError` naming the override path.
+    dataclass's own checks refuse are each a one-line ``ConfigError`` naming the override path.
     """
     node = _get(cfg, path)
     if not _is_mapping(node):
@@ -518,7 +518,7 @@ def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
 
 
 def _per_population(cfg, path: str, **limits) -> dict[str, float]:
-    """One number per population (``pyr``, ``pv``, ``sst``), each within ``limits`` (as :class:`Num`)."""
+    """One number per population (``pyr``, ``pv``, ``sst``), each within ``limits`` (as ``Num``)."""
     return Table(POPULATIONS, Num(**limits)).read(cfg, path)
 
 
@@ -538,7 +538,7 @@ def _path_name(cfg, path: str) -> str:
 
 
 def seed(cfg, path: str = "seed") -> int:
-    """A run seed: an integer in [0, 2**32 - 1] (:data:`circuits.spiking.network.SEED_MAX`)."""
+    """A run seed: an integer in [0, 2**32 - 1] (``circuits.spiking.network.SEED_MAX``)."""
     value = int(_number(cfg, path, integer=True))
     if not 0 <= value <= SEED_MAX:
         raise ConfigError(path, f"must be an integer in [0, {SEED_MAX}] (2**32 - 1), got {value}")
@@ -549,7 +549,7 @@ def engine_options(cfg) -> dict:
     """How windows run: ``backend.name``, ``backend.direct`` (run the compiled binary from its
     call file, without Brian2's code generation) and ``backend.wait_policy`` (OpenMP's
     ``OMP_WAIT_POLICY`` for the binary), as keyword arguments of
-    :func:`experiments.simulation.engine.make_engine`."""
+    ``experiments.simulation.engine.make_engine``."""
     return {
         "backend": _choice(cfg, "backend.name", BACKENDS),
         "direct": _flag(cfg, "backend.direct"),
@@ -729,7 +729,7 @@ def _counts(cfg, path: str) -> dict[str, int]:
 
 
 def _check_size(cfg) -> None:
-    """Cell counts within :data:`MAX_NEURONS` and a circuit of at most :data:`MAX_SYNAPSES`."""
+    """Cell counts within ``MAX_NEURONS`` and a circuit of at most ``MAX_SYNAPSES``."""
     counts = _counts(cfg, "circuit.counts")
     _counts(cfg, "circuit.reference_counts")
     probability = _pathways(cfg, "circuit.connection_probability", maximum=1)
@@ -800,7 +800,7 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
 
 def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
     """``manipulation.<name>_window_min``: null (the whole protocol) or [from, to] in minutes
-    on the dosing clock (0 = start of the first dose, see :func:`dose_starts_min`)."""
+    on the dosing clock (0 = start of the first dose, see ``dose_starts_min``)."""
     path = f"manipulation.{name}_window_min"
     value = _get(cfg, path)
     if value is None:
@@ -1111,7 +1111,7 @@ def block(cfg) -> BlockParameters:
 
 def dosing_events(cfg) -> tuple[list[DosingEvent], float]:
     """Every dose of ``dosing.*`` as a pharmacokinetic event, with the body weight (kg). The
-    events lie on the dosing clock (:func:`dose_starts_min`: the first starts at 0)."""
+    events lie on the dosing clock (``dose_starts_min``: the first starts at 0)."""
     route = _choice(cfg, "dosing.route", ROUTES)
     duration = _number(cfg, "dosing.duration_min", minimum=0)
     if route == "iv_infusion" and duration <= 0:
@@ -1235,7 +1235,7 @@ def dose_folder(dose_mg_per_kg: float) -> str:
 
 
 def dose_list(cfg) -> list[float]:
-    """``dose_response.doses_mg_per_kg``: distinct doses (each writes its own folder, :func:`dose_folder`)."""
+    """``dose_response.doses_mg_per_kg``: distinct doses (each writes its own folder, ``dose_folder``)."""
     path = "dose_response.doses_mg_per_kg"
     doses = _get(cfg, path)
     if not _is_list(doses) or len(doses) == 0:
@@ -1249,7 +1249,7 @@ def dose_list(cfg) -> list[float]:
 
 def course_windows_min(cfg) -> tuple[list[float], float, float]:
     """The course's window times, its start and its end, all in min on the dosing clock
-    (:func:`dose_starts_min`): ``course.windows_per_dose_min`` around every dose,
+    (``dose_starts_min``): ``course.windows_per_dose_min`` around every dose,
     ``course.window_days_after_last_dose`` up to ``dosing.follow_days``; the start is
     ``course.start_min``, the end ``dosing.follow_days`` after the last dose."""
     around = [
@@ -1313,7 +1313,7 @@ def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "th
 def scorecard_settings(cfg) -> None:
     """``scorecard.*``: known hypotheses, seeds, the shape of ``records``, jobs. (That the
     records exist and have a registered observable is checked by the scorecard experiment
-    kind, :mod:`experiments.kinds`, which knows the observables.)"""
+    kind, ``experiments.kinds``, which knows the observables.)"""
     from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR
 
     known = sorted(p.stem for p in HYPOTHESIS_DIR.glob("*.yaml"))
@@ -1329,7 +1329,8 @@ def scorecard_settings(cfg) -> None:
         raise ConfigError("scorecard.seeds", f"must be a non-empty list of seeds, got {seeds!r}")
     for i in range(len(seeds)):
         seed(cfg, f"scorecard.seeds.{i}")
-    _number(cfg, "scorecard.n_jobs", minimum=1, integer=True)
+    if _get(cfg, "scorecard.n_jobs") is not None:
+        _number(cfg, "scorecard.n_jobs", minimum=1, integer=True)
     _number(cfg, "scorecard.none_band", minimum=0)
     folder = _get(cfg, "scorecard.seeds_dir") or SEEDS_DIR
     if not Path(folder).is_dir():
@@ -1344,12 +1345,13 @@ def scorecard_settings(cfg) -> None:
 
 def _scorecard_lists(cfg) -> None:
     """Distinct hypotheses and seeds, bounded jobs and band, records and extra overrides as
-    lists of strings (besides the checks of :func:`scorecard_settings`)."""
+    lists of strings (besides the checks of ``scorecard_settings``)."""
     _distinct("scorecard.hypotheses", list(_get(cfg, "scorecard.hypotheses")))
     seeds = _get(cfg, "scorecard.seeds")
     if _is_list(seeds):
         _distinct("scorecard.seeds", list(seeds))
-    _number(cfg, "scorecard.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
+    if _get(cfg, "scorecard.n_jobs") is not None:
+        _number(cfg, "scorecard.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
     _number(cfg, "scorecard.none_band", minimum=0, maximum=MAX_SCALE, why="a relative change")
     _extra_overrides(cfg)
     if _get(cfg, "scorecard.records") is not None:
@@ -1400,9 +1402,9 @@ def _strings(cfg, path: str) -> list[str]:
 
 def validate(cfg) -> None:
     """Check the fields every experiment uses, then those of the chosen experiment (the checks of
-    its kind, :data:`KIND_CHECKS`); raise ConfigError on the first bad one.
+    its kind, ``KIND_CHECKS``); raise ConfigError on the first bad one.
 
-    :func:`experiments.kinds.validate` runs this and what the experiment kind checks besides
+    ``experiments.kinds.validate`` runs this and what the experiment kind checks besides
     (the scorecard's records)."""
     seed(cfg)
     experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
@@ -1570,7 +1572,7 @@ def _sensitivity_parameter(cfg, path: str, entry, seen: set) -> None:
 
 
 #: The checks of each experiment kind's own settings (the registry of kinds,
-#: :data:`experiments.kinds.KINDS`, adds what needs the layers above).
+#: ``experiments.kinds.KINDS``, adds what needs the layers above).
 KIND_CHECKS = {
     "bath": bath_checks,
     "evoked_release": evoked_release_checks,
@@ -1757,11 +1759,37 @@ def launcher_settings(cfg) -> None:
         raise ConfigError("hydra.launcher.batch_size", f"must be auto or a whole number >= 1, got {batch!r}")
     if launcher.get("mem_gb") is not None:
         _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)
+    if _get(cfg, "experiment.name") == "scorecard" and OmegaConf.select(cfg, "scorecard.n_jobs") is not None:
+        launched_jobs(str(launcher.get("_target_", "")), _get(cfg, "scorecard.n_jobs"), "scorecard.n_jobs")
+
+
+#: The launcher (hydra/launcher=local) whose parallel processes an experiment's ``n_jobs`` sets.
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+
+
+def launched_jobs(launcher_target: str, n_jobs, field: str) -> None:
+    """An experiment's ``n_jobs`` (``scorecard.n_jobs``) sets the processes of the local
+    launcher (joblib) its runs are launched through; another launcher runs them as its own
+    keys say (``hydra.launcher.array_parallelism``), so a number there would do nothing:
+    refused (ConfigError naming ``field``).
+
+    >>> launched_jobs("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", 2, "scorecard.n_jobs")
+    Traceback (most recent call last):
+    ...
+    experiments.errors.ConfigError: scorecard.n_jobs: sets the parallel runs of hydra/launcher=local; SlurmLauncher runs them as its own keys say (e.g. hydra.launcher.array_parallelism): leave it null
+    """
+    if n_jobs is not None and launcher_target != JOBLIB_LAUNCHER:
+        name = launcher_target.rpartition(".")[2] or "this launcher"
+        raise ConfigError(
+            field,
+            f"sets the parallel runs of hydra/launcher=local; {name} runs them as its own keys say "
+            "(e.g. hydra.launcher.array_parallelism): leave it null",
+        )
 
 
 def mechanisms(cfg, structure: CircuitStructure) -> dict[str, object]:
     """The parameters of every slow mechanism, by the name of the track that reads them
-    (:class:`experiments.simulation.tracks.base.SlowContext`)."""
+    (``experiments.simulation.tracks.base.SlowContext``)."""
     return {
         "chemistry": neurochemistry(cfg),
         "a1_antagonist": a1_antagonist(cfg),

@@ -1,13 +1,17 @@
 """Experiment kinds and running one into a folder.
 
-- ``run``: the registry of experiment kinds (``KINDS``, one [`Kind`][experiments.kinds.Kind]
+- ``registry``: the registry of experiment kinds (``KINDS``, one [`Kind`][experiments.kinds.Kind]
   per ``experiment.name``), the whole validation ([`validate`][experiments.kinds.validate])
   and [`run_experiment`][experiments.kinds.run_experiment] /
   [`run_in_folder`][experiments.kinds.run_in_folder];
+- ``catalog``: the kinds themselves, registered on import;
 - ``folders``: the output folder's bookkeeping (claimed, checked, cleaned);
-- ``protocol_run``: a protocol experiment (and the dose-response series) on one compiled circuit.
+- ``protocol_run``: a protocol experiment (and the dose-response series) on one compiled circuit;
+- ``jobs``: a run folder as a job that resumes (sweep jobs, launched runs);
+- ``launch``: many runs launched through the command's Hydra launcher (the scorecard's).
 """
 
+from experiments.kinds import catalog  # noqa: F401  (registers the kinds in KINDS)
 from experiments.kinds.folders import (
     check_folder,
     check_writable,
@@ -16,7 +20,7 @@ from experiments.kinds.folders import (
     existing_results,
     remove_results,
 )
-from experiments.kinds.run import KINDS, Kind, kind_of, run_experiment, run_in_folder, validate
+from experiments.kinds.registry import KINDS, Kind, kind_of, run_experiment, run_in_folder, validate
 
 __all__ = [
     "KINDS",

@@ -606,16 +606,17 @@ def inherited_overrides(cfg) -> list[str]:
     ]
 
 
-def run_scorecard(cfg, output_dir: Path, run_one, check_overrides, heat_map=None) -> Path:
-    """The scorecard experiment (``experiment=scorecard``): ``run_one(overrides, directory)``
-    runs one planned run in a worker process, ``check_overrides(overrides)`` checks one before
-    any runs (raising ConfigError), ``heat_map(table, path)`` draws the figure (None: none)."""
+def run_scorecard(cfg, output_dir: Path, execute_runs, check_overrides, heat_map=None) -> Path:
+    """The scorecard experiment (``experiment=scorecard``): ``execute_runs(runs)`` runs the
+    planned runs not finished yet (``PlannedRun``, each into its folder),
+    ``check_overrides(overrides)`` checks one before any runs (raising ConfigError),
+    ``heat_map(table, path)`` draws the figure (None: none)."""
     s = cfg.scorecard
     records = scorable(load_records(s.seeds_dir or SEEDS_DIR), list(s.records) if s.records is not None else None)
     base = [*inherited_overrides(cfg), *s.extra_overrides]
     planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)
     check_runs(planned.values(), check_overrides)
-    execute(list(planned.values()), run_one, int(s.n_jobs))
+    execute_runs(list(dict.fromkeys(planned.values())))
     rows = score(records, list(s.hypotheses), list(s.seeds), planned, float(s.none_band))
     path = write(rows, output_dir, heat_map)
     log.info("scorecard: %s; %s", summary_line(rows), path.resolve())

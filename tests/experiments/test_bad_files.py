@@ -7,7 +7,7 @@ attribute), a wrong dtype, a newer format, a ``/config`` that is not YAML, a fol
 dangling link in its place, no permission to read it. The readers are ``read_results``,
 ``load_run`` and ``load_sweep`` (which skips the bad run with a warning, or raises on request),
 plus the other readers of ``results.h5``: ``observables.find_runs`` and the sweep index and
-resume checks of ``experiments.sweep``.
+resume checks of ``experiments.sweep`` and ``experiments.kinds.jobs``.
 """
 
 import os
@@ -20,6 +20,7 @@ import pytest
 from helpers.results_data import make_data
 
 from experiments import analysis, results, sweep
+from experiments.kinds import jobs
 from experiments.results import read_results, write_results
 from experiments.scoring import observables
 
@@ -363,7 +364,7 @@ def test_sweep_stored_config(tmp_path, case):
     """The resume check (check_finished) reads the stored config through the checked reader."""
     path = damaged(tmp_path, case)
     with pytest.raises(Exception) as info:
-        sweep._stored_config(path)
+        jobs._stored_config(path)
     check_error(info.value, path, case)
 
 

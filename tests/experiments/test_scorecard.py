@@ -139,7 +139,7 @@ def tiny_scorecard(build_cache, tmp_path_factory):
     seeds = write_seeds(root / "seeds", [GOOD, WRONG])
     out = root / "out"
 
-    def run():
+    def run(*extra, folder=out):
         env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg")
         return subprocess.run(
             [
@@ -152,7 +152,8 @@ def tiny_scorecard(build_cache, tmp_path_factory):
                 "scorecard.hypotheses=[default]",
                 "scorecard.seeds=[1]",
                 f"scorecard.seeds_dir={seeds}",
-                f"hydra.run.dir={out}",
+                f"hydra.run.dir={folder}",
+                *extra,
             ],
             capture_output=True,
             text=True,
@@ -186,6 +187,26 @@ def test_a_rerun_reuses_finished_runs(tiny_scorecard):
     assert again.returncode == 0
     assert results[0].stat().st_mtime_ns == before
     assert "1 already finished" in again.stdout + again.stderr
+    # the run was a job of the command's launcher (hydra/launcher=local): Hydra's files beside it
+    run_folder = results[0].parent
+    assert (run_folder / ".hydra" / "overrides.yaml").exists() and (run_folder / "job_status.json").exists()
+
+
+@pytest.mark.compiles
+def test_the_scorecard_runs_through_submitit_and_resumes(tiny_scorecard, tmp_path):
+    """hydra/launcher=local_submitit: the cluster path (pickled jobs in processes of their own)."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the cluster extra is not installed")
+    out, _, run = tiny_scorecard
+    first = run("hydra/launcher=local_submitit", folder=tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert (tmp_path / ".submitit").is_dir()
+    table, reference = pd.read_csv(tmp_path / "scorecard.csv"), pd.read_csv(out / "scorecard.csv")
+    assert table["value"].tolist() == reference["value"].tolist()  # the same runs as the local launcher's
+    (result,) = tmp_path.glob("runs/**/results.h5")
+    before = result.stat().st_mtime_ns
+    again = run("hydra/launcher=local_submitit", folder=tmp_path)
+    assert again.returncode == 0 and "1 already finished" in again.stdout + again.stderr
+    assert result.stat().st_mtime_ns == before
 
 
 @pytest.mark.compiles

@@ -164,12 +164,13 @@ def test_scorecard_tables_are_written_atomically(tmp_path, monkeypatch):
 
 def test_sweep_status_and_index_are_written_atomically(tmp_path, monkeypatch):
     from experiments import sweep
+    from experiments.kinds import jobs
 
-    sweep._write_status(tmp_path, status="done", job=3)
+    jobs._write_status(tmp_path, status="done", job=3)
     assert sweep.read_status(tmp_path) == {"status": "done", "job": 3}
     monkeypatch.setattr(Path, "write_text", lambda self, text: (open(self, "w").write(text[:5]), 1 / 0))
     with pytest.raises(ZeroDivisionError):
-        sweep._write_status(tmp_path, status="failed", job=3)
+        jobs._write_status(tmp_path, status="failed", job=3)
     assert sweep.read_status(tmp_path) == {"status": "done", "job": 3}
     assert os.listdir(tmp_path) == [sweep.STATUS_FILE]
 

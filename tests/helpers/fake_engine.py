@@ -120,3 +120,33 @@ def fake_configured_run(payload, directory):
         patch.setattr(protocol_run, "make_engine", lambda structure, **options: Engine(structure))
         run_experiment(config_of(payload), Path(directory))
     return directory
+
+
+def fake_folder_run(cfg, output_dir):
+    """``run_in_folder`` of a composed config with `FakeEngine` windows: the ``run`` of a
+    launched job (:func:`experiments.kinds.launch.launch_runs`; module level: pickled by name)."""
+    import pytest
+
+    from experiments.kinds import protocol_run, run_in_folder
+
+    class Engine(FakeEngine):
+        timings = {"build_s": 0.0}
+        recompiled = False
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(protocol_run, "make_engine", lambda structure, **options: Engine(structure))
+        return run_in_folder(cfg, output_dir, "hydra.sweep.dir")
+
+
+def failing_folder_run(cfg, output_dir):
+    """A launched job's ``run`` that fails for ``seed=13`` and runs `fake_folder_run` otherwise."""
+    if cfg.seed == 13:
+        raise RuntimeError("this run fails on purpose")
+    return fake_folder_run(cfg, output_dir)
+
+
+def interrupted_folder_run(cfg, output_dir):
+    """A launched job's ``run`` interrupted (Ctrl-C) for ``seed=13``, `fake_folder_run` otherwise."""
+    if cfg.seed == 13:
+        raise KeyboardInterrupt
+    return fake_folder_run(cfg, output_dir)

@@ -1,0 +1,251 @@
+"""Many runs of one experiment launched through the command's Hydra launcher (docs/scorecard.md).
+
+``ketamine-sim experiment=scorecard hydra/launcher=slurm ...``: every planned run of the
+scorecard is one job of the launcher the command line chose (``hydra/launcher=local``, the
+default: joblib processes on this machine; ``local_submitit``; ``slurm``), as the jobs of a
+``-m`` sweep are. Hydra composes each job's config from the command's ``hydra.*`` overrides
+and the run's own overrides, and each job runs through
+[`run_job`][experiments.kinds.jobs.run_job] into its planned folder: kept when that folder
+holds finished results of the same config (the sweep's resume rule), run (again) otherwise.
+Runs found finished before the launch are not launched at all, so a resumed scorecard on a
+cluster submits only the work left.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
+from hydra.types import HydraContext, RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from experiments.config.settings import launched_jobs
+from experiments.kinds.jobs import check_finished, run_job
+from experiments.simulation.progress import format_time_s
+
+log = logging.getLogger(__name__)
+
+
+def in_hydra_app() -> bool:
+    """Whether this process runs a job of the ``ketamine-sim`` command (Hydra's config and
+    config loader are set), whose launcher can start more runs; False in the Python API."""
+    return HydraConfig.initialized() and GlobalHydra.instance().is_initialized()
+
+
+@dataclass(frozen=True)
+class LaunchedRun:
+    """The task function of one launched run (pickled to the launcher's workers).
+
+    Parameters
+    ----------
+    label : str
+        Names the runs in the log (``scorecard``).
+    total : int
+        Runs launched: the log counts ``run k/total`` with the time left.
+    started : float
+        ``time.time()`` at the launch (wall clock: the jobs may run in other processes).
+    run : callable or None
+        ``run(cfg, output_dir)``; None: the experiment's own run (a stand-in in tests).
+    """
+
+    label: str
+    total: int
+    started: float
+    run: Callable | None = None
+
+    def __call__(self, cfg: DictConfig) -> str:
+        hydra_cfg = HydraConfig.get()
+        overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
+        outcome = run_job(cfg, hydra_cfg.runtime.output_dir, overrides, hydra_cfg.job.num, run=self.run)
+        count = max(1, min(self.total, _written_since(Path(hydra_cfg.sweep.dir), self.started)))
+        elapsed = time.time() - self.started
+        log.info(
+            "%s run %d/%d %s: %s [%s elapsed, about %s left]",
+            self.label,
+            count,
+            self.total,
+            outcome,
+            Path(hydra_cfg.runtime.output_dir).name,
+            format_time_s(elapsed),
+            format_time_s(elapsed / count * (self.total - count)),
+        )
+        return outcome
+
+
+def _written_since(folder: Path, started: float) -> int:
+    """Runs below ``folder`` whose ``results.h5`` was written after ``started`` (all jobs
+    write there, in whichever process or node they run)."""
+    count = 0
+    for path in folder.rglob("results.h5"):
+        try:
+            count += path.stat().st_mtime >= started
+        except OSError:  # replaced meanwhile
+            pass
+    return count
+
+
+def _quoted(text: str) -> str:
+    r"""``text`` as a quoted Hydra override value.
+
+    >>> _quoted("/data/it's here")
+    "'/data/it\\'s here'"
+    """
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _hydra_overrides(folder: Path, n_jobs: int | None) -> list[str]:
+    """The command's ``hydra.*`` overrides for every launched run: the sweep folder is
+    ``folder`` (each run's own folder is its ``hydra.sweep.subdir``), ``n_jobs`` the local
+    launcher's processes (None: as the command line says)."""
+    keep = [
+        o
+        for o in OmegaConf.to_container(HydraConfig.get().overrides.hydra, resolve=False)
+        if not o.startswith(("hydra.sweep.dir=", "hydra.sweep.subdir=", "hydra.mode="))
+        and not (n_jobs is not None and o.startswith("hydra.launcher.n_jobs="))
+    ]
+    return [
+        *keep,
+        f"hydra.sweep.dir={_quoted(str(folder.resolve()))}",
+        *([f"hydra.launcher.n_jobs={n_jobs}"] if n_jobs is not None else []),
+    ]
+
+
+def _task_config(job_cfg: DictConfig) -> DictConfig:
+    """A job's config without its ``hydra`` node (what the run stores)."""
+    task = copy.deepcopy(job_cfg)
+    with open_dict(task):
+        del task["hydra"]
+    return task
+
+
+def _subdir(folder: Path, directory: Path) -> str:
+    return directory.relative_to(folder).as_posix()
+
+
+def launch_runs(
+    runs: Sequence,
+    folder: str | Path,
+    label: str = "scorecard",
+    n_jobs: int | None = None,
+    run: Callable | None = None,
+) -> None:
+    """Run every planned run not already finished through the command's Hydra launcher.
+
+    Parameters
+    ----------
+    runs : sequence of PlannedRun
+        Each with ``overrides`` (its command line) and ``directory`` (below ``folder``).
+    folder : str or pathlib.Path
+        The experiment's folder: the sweep folder of the launch.
+    label : str
+        Names the runs in the log.
+    n_jobs : int or None
+        Parallel processes of ``hydra/launcher=local`` (None: ``hydra.launcher.n_jobs``).
+    run : callable or None
+        ``run(cfg, output_dir)`` of each job (None: the experiment's own run).
+
+    Raises
+    ------
+    ConfigError
+        ``n_jobs`` with a launcher other than the local one.
+    Exception
+        The error of the first failed run, after every run ended (the finished ones are
+        kept: a rerun into the same folder resumes).
+    KeyboardInterrupt
+        Ctrl-C: the runs in this process stop after their current window and write nothing;
+        the local launcher's worker processes (``hydra.launcher.n_jobs`` > 1) are ended,
+        their temp files removed when the experiment resumes.
+    """
+    folder = Path(folder)
+    hydra_cfg = HydraConfig.get()
+    launched_jobs(str(hydra_cfg.launcher.get("_target_", "")), n_jobs, f"{label}.n_jobs")
+    loader = GlobalHydra.instance().config_loader()
+    root = loader.load_configuration(
+        config_name=hydra_cfg.job.config_name,
+        overrides=[*_hydra_overrides(folder, n_jobs), *hydra_cfg.overrides.task],
+        run_mode=RunMode.MULTIRUN,
+    )
+    planned = list(dict.fromkeys(runs))
+    todo = [r for r in planned if not _finished(loader, root, r, folder)]
+    log.info("%s: %d runs, %d already finished", label, len(planned), len(planned) - len(todo))
+    if not todo:
+        return
+    task = LaunchedRun(label, len(todo), time.time(), run)
+    launcher = Plugins.instance().instantiate_launcher(
+        hydra_context=HydraContext(config_loader=loader, callbacks=_no_callbacks()), task_function=task, config=root
+    )
+    jobs = [[*r.overrides, f"hydra.sweep.subdir={_subdir(folder, r.directory)}"] for r in todo]
+    with _kept_state():
+        try:
+            returns = launcher.launch(jobs, initial_job_idx=0)
+        except KeyboardInterrupt:
+            message = (
+                f"interrupted: {_written_since(folder, task.started)} of {len(todo)} {label} runs finished "
+                "and are kept; rerun into the same folder to resume"
+            )
+            log.warning("%s", message)
+            raise KeyboardInterrupt(message) from None
+    failed = [(r, ret) for r, ret in zip(todo, returns, strict=True) if ret.status != JobStatus.COMPLETED]
+    log.info(
+        "%s: %d runs launched, %d finished, %d failed [%s]",
+        label,
+        len(todo),
+        len(todo) - len(failed),
+        len(failed),
+        format_time_s(time.time() - task.started),
+    )
+    for r, ret in failed:
+        log.error("%s run failed: %s (%s)", label, r.directory, ret._return_value)
+    if failed:
+        raise failed[0][1]._return_value
+
+
+def _finished(loader, root: DictConfig, run, folder: Path) -> bool:
+    """Whether the run's folder holds finished results of the config its job would compose
+    (checked only where a ``results.h5`` exists: a first launch composes nothing here)."""
+    if not (Path(run.directory) / "results.h5").exists():
+        return False
+    job_cfg = loader.load_sweep_config(root, [*run.overrides, f"hydra.sweep.subdir={_subdir(folder, run.directory)}"])
+    finished, why = check_finished(run.directory, _task_config(job_cfg))
+    if not finished:
+        log.info("running %s again: %s", run.directory, why)
+    return finished
+
+
+def _no_callbacks():
+    """Hydra's empty callback list (the command's own callbacks act on its run, not on these)."""
+    from hydra._internal.callbacks import Callbacks
+
+    return Callbacks()
+
+
+class _kept_state:
+    """Keeps this process's Hydra config and root log handlers across a launch: the local
+    launcher runs jobs in this process (``n_jobs=1``), each setting its own config and
+    log file, and the experiment goes on logging to its own."""
+
+    def __enter__(self):
+        root = logging.getLogger()
+        self._hydra = HydraConfig.instance().cfg
+        self._handlers, self._level = list(root.handlers), root.level
+        return self
+
+    def __exit__(self, *exc) -> None:
+        HydraConfig.instance().cfg = self._hydra
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if handler not in self._handlers:
+                root.removeHandler(handler)
+                handler.close()
+        for handler in self._handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(self._level)

@@ -1,0 +1,139 @@
+"""Runs launched through the command's Hydra launcher (experiments.kinds.launch): each planned
+run of the scorecard is a job of ``hydra/launcher=...``, composed by Hydra from its overrides
+and kept on a rerun only when its folder holds results of the same config. Stand-in windows
+(helpers.fake_engine): no compiler."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers.fake_engine import failing_folder_run, fake_folder_run, interrupted_folder_run
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+
+from experiments.config import check_overrides
+from experiments.errors import ConfigError
+from experiments.kinds.jobs import STATUS_FILE
+from experiments.kinds.launch import in_hydra_app, launch_runs
+from experiments.paths import CONFIG_DIR
+from experiments.results import read_config
+from experiments.scoring.scorecard import PlannedRun
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def command(*overrides: str):
+    """The state of a ``ketamine-sim OVERRIDES`` job: Hydra's config and config loader set."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+        try:
+            yield cfg
+        finally:
+            HydraConfig.instance().cfg = None
+
+
+def planned(folder: Path, seed: int, name: str | None = None) -> PlannedRun:
+    overrides = (
+        "circuit=small",
+        "backend.threads=1",
+        "output.figure=false",
+        "hypothesis=default",
+        f"seed={seed}",
+        "experiment=bath",
+        "bath.concentrations_uM=[0]",
+    )
+    return PlannedRun("default", seed, overrides, folder / "runs" / (name or f"seed{seed}"))
+
+
+def stamps(runs) -> list[int]:
+    return [(r.directory / "results.h5").stat().st_mtime_ns for r in runs]
+
+
+def test_outside_the_command_nothing_is_launched():
+    assert not in_hydra_app()  # the Python API runs the scorecard in its own worker processes
+    with command("experiment=scorecard"):
+        assert in_hydra_app()
+
+
+def test_launched_runs_are_jobs_that_resume_by_their_config(tmp_path, caplog):
+    runs = [planned(tmp_path, 1), planned(tmp_path, 2)]
+    with command("experiment=scorecard", "circuit=small"), caplog.at_level(logging.INFO):
+        handlers = list(logging.getLogger().handlers)
+        launch_runs(runs, tmp_path, run=fake_folder_run)
+        # the jobs ran in this process (n_jobs=1): its config and log handlers are its own again
+        assert "experiment=scorecard" in HydraConfig.get().overrides.task
+        assert list(logging.getLogger().handlers) == handlers
+        for run in runs:
+            assert read_config(run.directory / "results.h5")["seed"] == run.seed
+            assert yaml.safe_load((run.directory / ".hydra" / "overrides.yaml").read_text()) == list(run.overrides)
+            assert json.loads((run.directory / STATUS_FILE).read_text())["status"] == "done"
+        assert "2 runs, 0 already finished" in caplog.text and "2 runs launched, 2 finished" in caplog.text
+        before = stamps(runs)
+
+        caplog.clear()
+        launch_runs(runs, tmp_path, run=fake_folder_run)
+        assert "2 runs, 2 already finished" in caplog.text and "launched" not in caplog.text
+        assert stamps(runs) == before
+
+        # the same folder planned with another config: its results are not kept for it
+        other = planned(tmp_path, 3, name="seed1")
+        caplog.clear()
+        launch_runs([other, runs[1]], tmp_path, run=fake_folder_run)
+        assert "1 already finished" in caplog.text and "written with another config (seed)" in caplog.text
+        assert read_config(other.directory / "results.h5")["seed"] == 3
+        assert stamps(runs)[1] == before[1]
+
+
+def test_a_failed_run_ends_the_launch_after_the_others_finished(tmp_path):
+    runs = [planned(tmp_path, 13), planned(tmp_path, 1)]
+    with command("experiment=scorecard", "circuit=small"), pytest.raises(RuntimeError, match="on purpose"):
+        launch_runs(runs, tmp_path, run=failing_folder_run)
+    assert json.loads((runs[0].directory / STATUS_FILE).read_text())["status"] == "failed"
+    assert (runs[1].directory / "results.h5").exists()
+
+
+def test_an_interrupt_stops_the_launch_and_says_what_is_kept(tmp_path):
+    runs = [planned(tmp_path, 1), planned(tmp_path, 13), planned(tmp_path, 2)]
+    with command("experiment=scorecard", "circuit=small"), pytest.raises(KeyboardInterrupt, match="1 of 3"):
+        launch_runs(runs, tmp_path, run=interrupted_folder_run)
+    assert (runs[0].directory / "results.h5").exists()
+    assert not (runs[2].directory / "results.h5").exists()  # joblib stops at the interrupt
+    assert json.loads((runs[1].directory / STATUS_FILE).read_text())["status"] == "interrupted"
+
+
+def test_the_scorecards_n_jobs_is_for_the_local_launcher_only():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the cluster extra is not installed")
+    check_overrides(["experiment=scorecard", "scorecard.n_jobs=2"])
+    check_overrides(["experiment=scorecard", "hydra/launcher=local_submitit"])
+    with pytest.raises(ConfigError, match=r"^scorecard.n_jobs: .*hydra/launcher=local; LocalLauncher"):
+        check_overrides(["experiment=scorecard", "scorecard.n_jobs=2", "hydra/launcher=local_submitit"])
+    with command("experiment=scorecard", "hydra/launcher=slurm"), pytest.raises(ConfigError, match="SlurmLauncher"):
+        launch_runs([], Path("unused"), n_jobs=2)
+
+
+@pytest.mark.cli  # submitit runs every job in a Python process of its own
+def test_submitit_runs_the_jobs_in_their_own_processes_and_resumes(tmp_path, monkeypatch, caplog):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the cluster extra is not installed")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    runs = [planned(tmp_path, 1), planned(tmp_path, 2)]
+    with command("experiment=scorecard", "circuit=small", "hydra/launcher=local_submitit"):
+        launch_runs(runs, tmp_path, run=fake_folder_run)
+        assert (tmp_path / ".submitit").is_dir()
+        for run in runs:
+            assert read_config(run.directory / "results.h5")["seed"] == run.seed
+            assert json.loads((run.directory / STATUS_FILE).read_text())["status"] == "done"
+        before = stamps(runs)
+        with caplog.at_level(logging.INFO):
+            launch_runs(runs, tmp_path, run=fake_folder_run)
+        assert "2 already finished" in caplog.text
+        assert stamps(runs) == before

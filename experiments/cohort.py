@@ -54,7 +54,7 @@ from experiments.errors import ConfigError
 from experiments.files import atomic_write
 from experiments.results import read_results
 from experiments.scoring.configured_runs import config_digest, payload_of
-from experiments.scoring.scorecard import PlannedRun, execute
+from experiments.scoring.scorecard import PlannedRun
 
 log = logging.getLogger(__name__)
 
@@ -381,12 +381,12 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def run_cohort(cfg, folder: Path, run_one, figure=None) -> Path:
-    """The cohort experiment: run every patient not already finished in ``cohort.n_jobs``
-    worker processes (``run_one(payload, directory)``), then write `TABLE`, `SUMMARY` and,
+def run_cohort(cfg, folder: Path, execute_runs, figure=None) -> Path:
+    """The cohort experiment: run every patient not already finished (``execute_runs(runs)``:
+    the command's Hydra launcher, or ``cohort.n_jobs`` worker processes), then write `TABLE`, `SUMMARY` and,
     with ``figure(rows, km, path)``, its figure. Returns the path of `TABLE`."""
     planned = plan(cfg, folder)
-    execute([run for _, run in planned], run_one, int(cfg.cohort.n_jobs), label="cohort")
+    execute_runs([run for _, run in planned])
     rows = table(cfg, planned)
     path = atomic_write(folder / TABLE, lambda tmp: rows.to_csv(tmp, index=False))
     stats = summary(rows)

@@ -54,7 +54,7 @@ from experiments.errors import ConfigError
 from experiments.files import atomic_write
 from experiments.results import RunData, read_results
 from experiments.scoring.configured_runs import config_digest, payload_of
-from experiments.scoring.scorecard import PlannedRun, execute
+from experiments.scoring.scorecard import PlannedRun
 
 log = logging.getLogger(__name__)
 
@@ -375,13 +375,14 @@ def sample_table(X: np.ndarray, names: list[str], planned: list[PlannedRun]) -> 
     return pd.DataFrame(rows)
 
 
-def run_sensitivity(cfg, folder: Path, run_one, figure=None) -> Path:
-    """The sensitivity experiment: run every sample not already finished in
-    ``sensitivity.n_jobs`` worker processes (``run_one(payload, directory)``), then write
+def run_sensitivity(cfg, folder: Path, execute_runs, figure=None) -> Path:
+    """The sensitivity experiment: run every sample not already finished
+    (``execute_runs(runs)``: the command's Hydra launcher, or ``sensitivity.n_jobs`` worker
+    processes), then write
     `SAMPLES`, `TABLE` and, with ``figure(table, method, path, parameters=names)``, its figure. Returns the path
     of `TABLE`."""
     X, planned = plan(cfg, folder)
-    execute(planned, run_one, int(cfg.sensitivity.n_jobs), label="sensitivity")
+    execute_runs(planned)
     samples = sample_table(X, problem(cfg)["names"], planned)
     atomic_write(folder / SAMPLES, lambda tmp: samples.to_csv(tmp, index=False))
     table = analyse(cfg, X, samples)

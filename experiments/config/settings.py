@@ -1497,7 +1497,8 @@ def cohort_checks(cfg) -> None:
     course_checks(cfg)
     _number(cfg, "cohort.n_patients", minimum=1, integer=True, maximum=MAX_PATIENTS, why="runs of a cohort")
     seed(cfg, "cohort.seed")
-    _number(cfg, "cohort.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
+    if _get(cfg, "cohort.n_jobs") is not None:
+        _number(cfg, "cohort.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
     _number(cfg, "cohort.response_fraction", minimum=0, maximum=1, strict=True)
     _number(cfg, "cohort.state_spread", minimum=0, maximum=MAX_SPREAD, why="a CV of 200%")
     _number(cfg, "cohort.plasticity_spread", minimum=0, maximum=MAX_SPREAD, why="a CV of 200%")
@@ -1521,7 +1522,8 @@ def sensitivity_checks(cfg) -> None:
     if method == "sobol" and samples & (samples - 1):
         raise ConfigError("sensitivity.samples", f"must be a power of 2 for sobol (Saltelli's scheme), got {samples}")
     seed(cfg, "sensitivity.seed")
-    _number(cfg, "sensitivity.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
+    if _get(cfg, "sensitivity.n_jobs") is not None:
+        _number(cfg, "sensitivity.n_jobs", minimum=1, integer=True, maximum=MAX_JOBS, why="parallel processes")
     _flag(cfg, "sensitivity.noise_floor")
     entries = _get(cfg, "sensitivity.parameters")
     if not _is_list(entries) or len(entries) == 0:
@@ -1759,8 +1761,9 @@ def launcher_settings(cfg) -> None:
         raise ConfigError("hydra.launcher.batch_size", f"must be auto or a whole number >= 1, got {batch!r}")
     if launcher.get("mem_gb") is not None:
         _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)
-    if _get(cfg, "experiment.name") == "scorecard" and OmegaConf.select(cfg, "scorecard.n_jobs") is not None:
-        launched_jobs(str(launcher.get("_target_", "")), _get(cfg, "scorecard.n_jobs"), "scorecard.n_jobs")
+    name = _get(cfg, "experiment.name")
+    if name in ("scorecard", "cohort", "sensitivity") and OmegaConf.select(cfg, f"{name}.n_jobs") is not None:
+        launched_jobs(str(launcher.get("_target_", "")), _get(cfg, f"{name}.n_jobs"), f"{name}.n_jobs")
 
 
 #: The launcher (hydra/launcher=local) whose parallel processes an experiment's ``n_jobs`` sets.
@@ -1768,7 +1771,7 @@ JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLau
 
 
 def launched_jobs(launcher_target: str, n_jobs, field: str) -> None:
-    """An experiment's ``n_jobs`` (``scorecard.n_jobs``) sets the processes of the local
+    """An experiment's ``n_jobs`` (``scorecard.n_jobs``, ``cohort.n_jobs``, ``sensitivity.n_jobs``) sets the processes of the local
     launcher (joblib) its runs are launched through; another launcher runs them as its own
     keys say (``hydra.launcher.array_parallelism``), so a number there would do nothing:
     refused (ConfigError naming ``field``).

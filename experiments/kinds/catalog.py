@@ -69,17 +69,21 @@ def _scorecard(cfg, folder: Path, folder_field: str) -> Path:
     ``scorecard.n_jobs`` worker processes (no engine here)."""
     from experiments.figures import scorecard as heat_map
 
-    n_jobs = cfg.scorecard.n_jobs
-    if launch.in_hydra_app():
-
-        def execute_runs(runs):
-            launch.launch_runs(runs, folder, "scorecard", n_jobs)
-    else:
-
-        def execute_runs(runs):
-            scorecard.execute(runs, _run_one, n_jobs or 1)
-
+    execute_runs = _executor(cfg, folder, "scorecard", cfg.scorecard.n_jobs, configured=False)
     return scorecard.run_scorecard(cfg, folder, execute_runs, _check_run, heat_map if cfg.output.figure else None)
+
+
+def _executor(cfg, folder: Path, label: str, n_jobs, configured: bool):
+    """How an experiment of many runs runs them: ``execute_runs(runs)``, through the
+    command's Hydra launcher (``experiments.kinds.launch``), or (the Python API, no launcher)
+    in ``n_jobs`` worker processes of its own (``null``: one). ``configured``: runs planned as
+    whole configs (cohort patients, sensitivity samples), else as command lines."""
+    if launch.in_hydra_app():
+        if configured:
+            return lambda runs: launch.launch_configured_runs(cfg, runs, folder, label, n_jobs)
+        return lambda runs: launch.launch_runs(runs, folder, label, n_jobs)
+    worker = _run_config if configured else _run_one
+    return lambda runs: scorecard.execute(runs, worker, int(n_jobs or 1), label=label)
 
 
 def _scorecard_records(cfg) -> None:
@@ -97,11 +101,12 @@ def _scorecard_records(cfg) -> None:
 
 
 def _cohort(cfg, folder: Path, folder_field: str) -> Path:
-    """Every patient's course in its own process (no engine here)."""
+    """Every patient's course as a job of the command's Hydra launcher, or in worker processes (no engine here)."""
     from experiments.figures import cohort as cohort_figure
 
     log.info("experiment cohort: %d patients drawn from cohort.seed %d", cfg.cohort.n_patients, cfg.cohort.seed)
-    return cohort.run_cohort(cfg, folder, _run_config, cohort_figure if cfg.output.figure else None)
+    execute_runs = _executor(cfg, folder, "cohort", cfg.cohort.n_jobs, configured=True)
+    return cohort.run_cohort(cfg, folder, execute_runs, cohort_figure if cfg.output.figure else None)
 
 
 def _check_patients(cfg) -> None:
@@ -118,7 +123,7 @@ def _check_patients(cfg) -> None:
 
 
 def _sensitivity(cfg, folder: Path, folder_field: str) -> Path:
-    """Every sample's course in its own process (no engine here)."""
+    """Every sample's course as a job of the command's Hydra launcher, or in worker processes (no engine here)."""
     from experiments.figures import sensitivity as sensitivity_figure
 
     log.info(
@@ -127,7 +132,8 @@ def _sensitivity(cfg, folder: Path, folder_field: str) -> Path:
         len(sensitivity.parameters(cfg)),
         cfg.sensitivity.seed,
     )
-    return sensitivity.run_sensitivity(cfg, folder, _run_config, sensitivity_figure if cfg.output.figure else None)
+    execute_runs = _executor(cfg, folder, "sensitivity", cfg.sensitivity.n_jobs, configured=True)
+    return sensitivity.run_sensitivity(cfg, folder, execute_runs, sensitivity_figure if cfg.output.figure else None)
 
 
 def _check_samples(cfg) -> None:

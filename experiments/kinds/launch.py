@@ -14,6 +14,7 @@ cluster submits only the work left.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from experiments.config.settings import launched_jobs
 from experiments.kinds.jobs import check_finished, run_job
+from experiments.scoring.configured_runs import config_digest, config_of, overrides_between
 from experiments.simulation.progress import format_time_s
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,7 @@ def launch_runs(
     label: str = "scorecard",
     n_jobs: int | None = None,
     run: Callable | None = None,
+    expected: dict[Path, str] | None = None,
 ) -> None:
     """Run every planned run not already finished through the command's Hydra launcher.
 
@@ -151,11 +154,16 @@ def launch_runs(
         Parallel processes of ``hydra/launcher=local`` (None: ``hydra.launcher.n_jobs``).
     run : callable or None
         ``run(cfg, output_dir)`` of each job (None: the experiment's own run).
+    expected : dict or None
+        Run folder -> the ``config_digest`` its composed config must have (runs planned as
+        whole configs: `launch_configured_runs`); checked for every run before any launches.
 
     Raises
     ------
     ConfigError
         ``n_jobs`` with a launcher other than the local one.
+    RuntimeError
+        A run whose overrides compose to another config than the one planned (``expected``).
     Exception
         The error of the first failed run, after every run ended (the finished ones are
         kept: a rerun into the same folder resumes).
@@ -174,7 +182,7 @@ def launch_runs(
         run_mode=RunMode.MULTIRUN,
     )
     planned = list(dict.fromkeys(runs))
-    todo = [r for r in planned if not _finished(loader, root, r, folder)]
+    todo = _left_to_run(loader, root, planned, folder, expected)
     log.info("%s: %d runs, %d already finished", label, len(planned), len(planned) - len(todo))
     if not todo:
         return
@@ -208,16 +216,55 @@ def launch_runs(
         raise failed[0][1]._return_value
 
 
-def _finished(loader, root: DictConfig, run, folder: Path) -> bool:
-    """Whether the run's folder holds finished results of the config its job would compose
-    (checked only where a ``results.h5`` exists: a first launch composes nothing here)."""
-    if not (Path(run.directory) / "results.h5").exists():
-        return False
+def launch_configured_runs(
+    cfg: DictConfig,
+    runs: Sequence,
+    folder: str | Path,
+    label: str,
+    n_jobs: int | None = None,
+    run: Callable | None = None,
+) -> None:
+    """`launch_runs` for runs planned as whole configs (a cohort's patients, a sensitivity
+    analysis's samples; their ``overrides`` hold the config's YAML,
+    ``experiments.scoring.configured_runs.payload_of``): each becomes the command's own
+    overrides plus those that turn the experiment's config ``cfg`` into the run's
+    (``overrides_between``: ``~cohort experiment.name=course seed=... pk.clearance_...=...``),
+    which Hydra composes back; every run is checked to compose to exactly its planned config
+    before any launches."""
+    command = list(HydraConfig.get().overrides.task)
+    launched, expected = [], {}
+    for r in runs:
+        run_cfg = config_of(r.overrides)
+        launched.append(dataclasses.replace(r, overrides=(*command, *overrides_between(cfg, run_cfg))))
+        expected[Path(r.directory)] = config_digest(run_cfg)
+    launch_runs(launched, folder, label, n_jobs, run, expected)
+
+
+def _composed(loader, root: DictConfig, run, folder: Path) -> DictConfig:
+    """The task config the run's job composes (its Hydra node dropped)."""
     job_cfg = loader.load_sweep_config(root, [*run.overrides, f"hydra.sweep.subdir={_subdir(folder, run.directory)}"])
-    finished, why = check_finished(run.directory, _task_config(job_cfg))
-    if not finished:
-        log.info("running %s again: %s", run.directory, why)
-    return finished
+    return _task_config(job_cfg)
+
+
+def _left_to_run(loader, root: DictConfig, planned: list, folder: Path, expected: dict[Path, str] | None) -> list:
+    """The planned runs whose folder does not hold finished results of the config their job
+    composes (composed here only where a ``results.h5`` exists or ``expected`` asks for the
+    check: a first launch of command lines composes nothing)."""
+    todo = []
+    for run in planned:
+        composed = None
+        if expected is not None:
+            composed = _composed(loader, root, run, folder)
+            if config_digest(composed) != expected[Path(run.directory)]:
+                raise RuntimeError(f"the overrides of {run.directory} compose to another config than the one planned")
+        if not (Path(run.directory) / "results.h5").exists():
+            todo.append(run)
+            continue
+        finished, why = check_finished(run.directory, composed or _composed(loader, root, run, folder))
+        if not finished:
+            log.info("running %s again: %s", run.directory, why)
+            todo.append(run)
+    return todo
 
 
 def _no_callbacks():

@@ -68,3 +68,62 @@ def _numbers_as_floats(node):
     if isinstance(node, list):
         return [_numbers_as_floats(v) for v in node]
     return float(node) if isinstance(node, int) and not isinstance(node, bool) else node
+
+
+def override_value(value) -> str:
+    """``value`` in Hydra's override grammar, parsed back to the same value: strings quoted,
+    floats as their shortest exact text, lists and dicts element by element.
+
+    Examples
+    --------
+    >>> [override_value(v) for v in (0.1, 14, 2.0, True, None, "a'b", [1, 0.5], {"k": "1e3"})]
+    ['0.1', '14', '2.0', 'true', 'null', "'a\\\\'b'", '[1,0.5]', "{k:'1e3'}"]
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(override_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{override_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no override for a {type(value).__name__}")
+
+
+def overrides_between(base, run) -> list[str]:
+    """The overrides that turn the config ``base`` into ``run`` (both unresolved): ``key=value``
+    for a changed or new value (a whole list or a new block at once), ``~key`` for a block or
+    key ``run`` drops. A run planned as a whole config becomes a command line this way, which a
+    Hydra launcher composes back (``experiments.kinds.launch``).
+
+    Examples
+    --------
+    >>> from omegaconf import OmegaConf
+    >>> base = OmegaConf.create({"seed": 1, "pk": {"cl": 1.0, "fp": None}, "cohort": {"n": 5}})
+    >>> run = OmegaConf.create({"seed": 7, "pk": {"cl": 0.9, "fp": {"k": 2.0}}})
+    >>> overrides_between(base, run)
+    ['seed=7', 'pk.cl=0.9', 'pk.fp={k:2.0}', '~cohort']
+    """
+    a = OmegaConf.to_container(base, resolve=False)
+    b = OmegaConf.to_container(run, resolve=False)
+    a.pop("hydra", None)
+    b.pop("hydra", None)
+    return list(_between(a, b, ""))
+
+
+def _between(a: dict, b: dict, prefix: str):
+    for key, value in b.items():
+        path = f"{prefix}{key}"
+        if key not in a:
+            yield f"+{path}={override_value(value)}"
+        elif isinstance(value, dict) and isinstance(a[key], dict):
+            yield from _between(a[key], value, path + ".")
+        elif _numbers_as_floats(value) != _numbers_as_floats(a[key]) or type(value) is not type(a[key]):
+            yield f"{path}={override_value(value)}"
+    for key in a:
+        if key not in b:
+            yield f"~{prefix}{key}"

@@ -157,16 +157,23 @@ def test_kaplan_meier_median_and_wilson_interval():
     assert fig.axes[2].get_xlabel() == "days after the last dose"
 
 
+def in_workers(runs):
+    """The Python API's way to run the patients: worker processes (stand-in windows)."""
+    from experiments.scoring.scorecard import execute
+
+    execute(runs, fake_configured_run, 1, label="cohort")
+
+
 def test_a_cohort_runs_writes_its_tables_and_resumes(tmp_path, caplog):
     cfg = cohort_config("cohort.n_patients=2")
-    path = cohort.run_cohort(cfg, tmp_path, fake_configured_run, F.cohort)
+    path = cohort.run_cohort(cfg, tmp_path, in_workers, F.cohort)
     rows = pd.read_csv(path)
     assert list(rows["patient"]) == [0, 1] and set(rows["responded"]) <= {0.0, 1.0}
     stats = pd.read_csv(tmp_path / cohort.SUMMARY)
     assert {"responded_rate", "response_day_1_rate", "response_after_last_dose_rate"} <= set(stats["measure"])
     assert (tmp_path / "cohort.png").is_file() and len(list((tmp_path / "patients").glob("*/results.h5"))) == 2
     caplog.set_level("INFO")
-    again = cohort.run_cohort(cfg, tmp_path, fake_configured_run)
+    again = cohort.run_cohort(cfg, tmp_path, in_workers)
     assert "cohort: 2 runs, 2 already finished" in caplog.text
     pd.testing.assert_frame_equal(pd.read_csv(again), rows)
 

@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from experiments.config import check_overrides
 from experiments.errors import ConfigError
 from experiments.kinds.jobs import STATUS_FILE
-from experiments.kinds.launch import in_hydra_app, launch_runs
+from experiments.kinds.launch import in_hydra_app, launch_configured_runs, launch_runs
 from experiments.paths import CONFIG_DIR
 from experiments.results import read_config
 from experiments.scoring.scorecard import PlannedRun
@@ -111,14 +111,69 @@ def test_an_interrupt_stops_the_launch_and_says_what_is_kept(tmp_path):
     assert json.loads((runs[1].directory / STATUS_FILE).read_text())["status"] == "interrupted"
 
 
-def test_the_scorecards_n_jobs_is_for_the_local_launcher_only():
+def test_an_experiments_n_jobs_is_for_the_local_launcher_only():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the cluster extra is not installed")
     check_overrides(["experiment=scorecard", "scorecard.n_jobs=2"])
     check_overrides(["experiment=scorecard", "hydra/launcher=local_submitit"])
-    with pytest.raises(ConfigError, match=r"^scorecard.n_jobs: .*hydra/launcher=local; LocalLauncher"):
-        check_overrides(["experiment=scorecard", "scorecard.n_jobs=2", "hydra/launcher=local_submitit"])
+    for experiment in ("scorecard", "cohort", "sensitivity"):
+        with pytest.raises(ConfigError, match=rf"^{experiment}.n_jobs: .*hydra/launcher=local; LocalLauncher"):
+            check_overrides([f"experiment={experiment}", f"{experiment}.n_jobs=2", "hydra/launcher=local_submitit"])
     with command("experiment=scorecard", "hydra/launcher=slurm"), pytest.raises(ConfigError, match="SlurmLauncher"):
         launch_runs([], Path("unused"), n_jobs=2)
+
+
+def task_config(cfg):
+    """The config without its ``hydra`` node, as the experiment's kind receives it."""
+    from omegaconf import open_dict
+
+    task = cfg.copy()
+    with open_dict(task):
+        del task["hydra"]
+    return task
+
+
+@pytest.mark.parametrize(
+    "experiment, extra",
+    [
+        ("cohort", ["cohort.n_patients=2", "pk=perez_ruixo2021"]),
+        (
+            "sensitivity",
+            [
+                "sensitivity.parameters=[{key: neurochemistry.adenosine_gain, low: 0.5, high: 2}]",
+                "sensitivity.samples=1",
+            ],
+        ),
+    ],
+)
+def test_runs_planned_as_whole_configs_are_launched_as_the_command_lines_of_those_configs(
+    tmp_path, caplog, experiment, extra
+):
+    """A cohort's patients and a sensitivity analysis's samples: each job's overrides compose to
+    exactly the planned config (its folder's hash), and a rerun keeps them."""
+    from experiments import cohort, sensitivity
+    from experiments.scoring.configured_runs import config_digest
+
+    overrides = [f"experiment={experiment}", "circuit=small", "dosing.follow_days=7", *extra]
+    with command(*overrides) as cfg:
+        task = task_config(cfg)
+        if experiment == "cohort":
+            runs = [run for _, run in cohort.plan(task, tmp_path)]
+        else:
+            runs = sensitivity.plan(task, tmp_path)[1]
+        launch_configured_runs(task, runs, tmp_path, experiment, run=fake_folder_run)
+        for run in runs:
+            stored = yaml.safe_load((run.directory / ".hydra" / "overrides.yaml").read_text())
+            assert stored[: len(overrides)] == overrides and f"~{experiment}" in stored
+            from omegaconf import OmegaConf
+
+            assert run.directory.name.endswith(
+                config_digest(OmegaConf.create(read_config(run.directory / "results.h5")))
+            )
+        before = stamps(runs)
+        with caplog.at_level(logging.INFO):
+            launch_configured_runs(task, runs, tmp_path, experiment, run=fake_folder_run)
+        assert f"{len(runs)} runs, {len(runs)} already finished" in caplog.text
+        assert stamps(runs) == before
 
 
 @pytest.mark.cli  # submitit runs every job in a Python process of its own

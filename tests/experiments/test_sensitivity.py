@@ -174,10 +174,17 @@ def test_a_range_outside_a_key_s_allowed_values_is_refused_before_any_run():
         validate(cfg)
 
 
+def in_workers(runs):
+    """The Python API's way to run the samples: worker processes (stand-in windows)."""
+    from experiments.scoring.scorecard import execute
+
+    execute(runs, fake_configured_run, 1, label="sensitivity")
+
+
 def test_a_sensitivity_analysis_runs_writes_its_tables_and_resumes(tmp_path, caplog):
     one = "sensitivity.parameters=[{key: neurochemistry.adenosine_gain, low: 0.5, high: 2}]"
     cfg = sensitivity_config(one, "sensitivity.samples=2", *WEEK)
-    path = S.run_sensitivity(cfg, tmp_path, fake_configured_run, F.sensitivity)
+    path = S.run_sensitivity(cfg, tmp_path, in_workers, F.sensitivity)
     table = pd.read_csv(path)
     assert set(table["parameter"]) == {"neurochemistry.adenosine_gain", "seed"}
     assert set(table["readout"]) <= set(S.READOUTS) and {"mu_star", "mu_star_conf", "sigma", "rank", "share"} <= set(
@@ -187,7 +194,7 @@ def test_a_sensitivity_analysis_runs_writes_its_tables_and_resumes(tmp_path, cap
     assert len(samples) == 6 and set(S.READOUTS) <= set(samples)
     assert (tmp_path / "sensitivity.png").is_file() and len(list((tmp_path / "samples").glob("*/results.h5"))) == 6
     caplog.set_level("INFO")
-    again = S.run_sensitivity(cfg, tmp_path, fake_configured_run)
+    again = S.run_sensitivity(cfg, tmp_path, in_workers)
     assert "sensitivity: 6 runs, 6 already finished" in caplog.text
     pd.testing.assert_frame_equal(pd.read_csv(again), table)
 

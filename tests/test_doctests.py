@@ -58,7 +58,7 @@ MODULES = {
     "experiments.kinds.protocol_run": 0,
     "experiments.kinds.catalog": 0,
     "experiments.kinds.jobs": 0,
-    "experiments.kinds.launch": 1,
+    "experiments.kinds.launch": 0,
     "experiments.kinds.registry": 6,
     "experiments.paths": 0,
     "experiments.results": 33,

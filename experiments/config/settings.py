@@ -1763,29 +1763,35 @@ def launcher_settings(cfg) -> None:
         _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)
     name = _get(cfg, "experiment.name")
     if name in ("scorecard", "cohort", "sensitivity") and OmegaConf.select(cfg, f"{name}.n_jobs") is not None:
-        launched_jobs(str(launcher.get("_target_", "")), _get(cfg, f"{name}.n_jobs"), f"{name}.n_jobs")
+        launched_jobs(
+            str(launcher.get("_target_", "")),
+            _get(cfg, f"{name}.n_jobs"),
+            f"{name}.n_jobs",
+            OmegaConf.select(cfg, "hydra.runtime.choices", default={}).get("hydra/launcher"),
+        )
 
 
 #: The launcher (hydra/launcher=local) whose parallel processes an experiment's ``n_jobs`` sets.
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 
 
-def launched_jobs(launcher_target: str, n_jobs, field: str) -> None:
-    """An experiment's ``n_jobs`` (``scorecard.n_jobs``, ``cohort.n_jobs``, ``sensitivity.n_jobs``) sets the processes of the local
-    launcher (joblib) its runs are launched through; another launcher runs them as its own
-    keys say (``hydra.launcher.array_parallelism``), so a number there would do nothing:
-    refused (ConfigError naming ``field``).
+def launched_jobs(launcher_target: str, n_jobs, field: str, choice: str | None = None) -> None:
+    """An experiment's ``n_jobs`` (``scorecard.n_jobs``, ``cohort.n_jobs``, ``sensitivity.n_jobs``)
+    sets the processes of the local launcher (joblib) its runs are launched through; another
+    launcher (``choice``: its ``hydra/launcher`` option) runs them as its own keys say
+    (``hydra.launcher.array_parallelism``), so a number there would do nothing: refused
+    (ConfigError naming ``field``).
 
-    >>> launched_jobs("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", 2, "scorecard.n_jobs")
+    >>> launched_jobs("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", 2, "scorecard.n_jobs", "slurm")
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: scorecard.n_jobs: sets the parallel runs of hydra/launcher=local; SlurmLauncher runs them as its own keys say (e.g. hydra.launcher.array_parallelism): leave it null
+    experiments.errors.ConfigError: scorecard.n_jobs: sets the parallel runs of hydra/launcher=local; with hydra/launcher=slurm the launcher's own keys decide (e.g. hydra.launcher.array_parallelism): leave it null
     """
     if n_jobs is not None and launcher_target != JOBLIB_LAUNCHER:
-        name = launcher_target.rpartition(".")[2] or "this launcher"
+        name = f"hydra/launcher={choice}" if choice else (launcher_target.rpartition(".")[2] or "this launcher")
         raise ConfigError(
             field,
-            f"sets the parallel runs of hydra/launcher=local; {name} runs them as its own keys say "
+            f"sets the parallel runs of hydra/launcher=local; with {name} the launcher's own keys decide "
             "(e.g. hydra.launcher.array_parallelism): leave it null",
         )
 

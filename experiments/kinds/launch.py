@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,9 +30,9 @@ from hydra.core.utils import JobStatus
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from experiments.config.settings import launched_jobs
+from experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
 from experiments.kinds.jobs import check_finished, run_job
-from experiments.scoring.configured_runs import config_digest, config_of, overrides_between
+from experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
 from experiments.simulation.progress import format_time_s
 
 log = logging.getLogger(__name__)
@@ -94,15 +96,6 @@ def _written_since(folder: Path, started: float) -> int:
     return count
 
 
-def _quoted(text: str) -> str:
-    r"""``text`` as a quoted Hydra override value.
-
-    >>> _quoted("/data/it's here")
-    "'/data/it\\'s here'"
-    """
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _hydra_overrides(folder: Path, n_jobs: int | None) -> list[str]:
     """The command's ``hydra.*`` overrides for every launched run: the sweep folder is
     ``folder`` (each run's own folder is its ``hydra.sweep.subdir``), ``n_jobs`` the local
@@ -115,9 +108,19 @@ def _hydra_overrides(folder: Path, n_jobs: int | None) -> list[str]:
     ]
     return [
         *keep,
-        f"hydra.sweep.dir={_quoted(str(folder.resolve()))}",
+        f"hydra.sweep.dir={override_value(str(folder.resolve()))}",
         *([f"hydra.launcher.n_jobs={n_jobs}"] if n_jobs is not None else []),
     ]
+
+
+def _root(loader, folder: Path, n_jobs: int | None) -> DictConfig:
+    """The launch's primary config: the command's, with ``folder`` as its sweep folder."""
+    hydra_cfg = HydraConfig.get()
+    return loader.load_configuration(
+        config_name=hydra_cfg.job.config_name,
+        overrides=[*_hydra_overrides(folder, n_jobs), *hydra_cfg.overrides.task],
+        run_mode=RunMode.MULTIRUN,
+    )
 
 
 def _task_config(job_cfg: DictConfig) -> DictConfig:
@@ -174,13 +177,12 @@ def launch_runs(
     """
     folder = Path(folder)
     hydra_cfg = HydraConfig.get()
-    launched_jobs(str(hydra_cfg.launcher.get("_target_", "")), n_jobs, f"{label}.n_jobs")
+    target = str(hydra_cfg.launcher.get("_target_", ""))
+    launched_jobs(target, n_jobs, f"{label}.n_jobs", hydra_cfg.runtime.choices.get("hydra/launcher"))
+    if n_jobs is None and target == JOBLIB_LAUNCHER and hydra_cfg.mode == RunMode.MULTIRUN:
+        n_jobs = 1  # a job of a -m sweep: the sweep's hydra.launcher.n_jobs already runs its jobs side by side
     loader = GlobalHydra.instance().config_loader()
-    root = loader.load_configuration(
-        config_name=hydra_cfg.job.config_name,
-        overrides=[*_hydra_overrides(folder, n_jobs), *hydra_cfg.overrides.task],
-        run_mode=RunMode.MULTIRUN,
-    )
+    root = _root(loader, folder, n_jobs)
     planned = list(dict.fromkeys(runs))
     todo = _left_to_run(loader, root, planned, folder, expected)
     log.info("%s: %d runs, %d already finished", label, len(planned), len(planned) - len(todo))
@@ -191,21 +193,27 @@ def launch_runs(
         hydra_context=HydraContext(config_loader=loader, callbacks=_no_callbacks()), task_function=task, config=root
     )
     jobs = [[*r.overrides, f"hydra.sweep.subdir={_subdir(folder, r.directory)}"] for r in todo]
-    with _kept_state():
+    interrupted = False
+    with _kept_state(), _SigintSeen() as sigint:
         try:
             returns = launcher.launch(jobs, initial_job_idx=0)
-        except KeyboardInterrupt:
-            message = (
-                f"interrupted: {_written_since(folder, task.started)} of {len(todo)} {label} runs finished "
-                "and are kept; rerun into the same folder to resume"
-            )
-            log.warning("%s", message)
-            raise KeyboardInterrupt(message) from None
+        except BaseException as error:  # a launcher may end in its own error after Ctrl-C (submitit)
+            if not (isinstance(error, KeyboardInterrupt) or sigint.seen):
+                raise
+            interrupted = True
+    if interrupted:  # logged here, where the experiment's own log handlers are back
+        message = (
+            f"interrupted: {_written_since(folder, task.started)} of {len(todo)} {label} runs finished "
+            "and are kept; rerun into the same folder to resume"
+        )
+        log.warning("%s", message)
+        raise KeyboardInterrupt(message)
     failed = [(r, ret) for r, ret in zip(todo, returns, strict=True) if ret.status != JobStatus.COMPLETED]
     log.info(
-        "%s: %d runs launched, %d finished, %d failed [%s]",
+        "%s: %d run%s launched, %d finished, %d failed [%s]",
         label,
         len(todo),
+        "" if len(todo) == 1 else "s",
         len(todo) - len(failed),
         len(failed),
         format_time_s(time.time() - task.started),
@@ -226,18 +234,39 @@ def launch_configured_runs(
 ) -> None:
     """`launch_runs` for runs planned as whole configs (a cohort's patients, a sensitivity
     analysis's samples; their ``overrides`` hold the config's YAML,
-    ``experiments.scoring.configured_runs.payload_of``): each becomes the command's own
-    overrides plus those that turn the experiment's config ``cfg`` into the run's
-    (``overrides_between``: ``~cohort experiment.name=course seed=... pk.clearance_...=...``),
-    which Hydra composes back; every run is checked to compose to exactly its planned config
-    before any launches."""
-    command = list(HydraConfig.get().overrides.task)
-    launched, expected = [], {}
-    for r in runs:
-        run_cfg = config_of(r.overrides)
-        launched.append(dataclasses.replace(r, overrides=(*command, *overrides_between(cfg, run_cfg))))
-        expected[Path(r.directory)] = config_digest(run_cfg)
+    ``experiments.scoring.configured_runs.payload_of``). Each becomes a command line of its own
+    kind: the command's overrides with ``experiment=`` the run's kind (``course``) and without
+    the keys of blocks the run has not (``cohort.*``), plus the overrides that turn that
+    command's config into the run's (``overrides_between``: ``seed=... state.bdnf_tone=...``),
+    so that its ``.hydra/overrides.yaml`` reruns it alone. Every run is checked to compose to
+    exactly its planned config before any launches (RuntimeError otherwise)."""
+    configs = [config_of(r.overrides) for r in runs]
+    if not configs:
+        return
+    kind = str(configs[0].experiment.name)
+    command = [_as_kind(o, kind) for o in HydraConfig.get().overrides.task if _kept_for(o, configs[0])]
+    loader = GlobalHydra.instance().config_loader()
+    base = _task_config(loader.load_sweep_config(_root(loader, Path(folder), n_jobs), command))
+    launched = [
+        dataclasses.replace(r, overrides=(*command, *overrides_between(base, c)))
+        for r, c in zip(runs, configs, strict=True)
+    ]
+    expected = {Path(r.directory): config_digest(c) for r, c in zip(runs, configs, strict=True)}
     launch_runs(launched, folder, label, n_jobs, run, expected)
+
+
+def _override_key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def _kept_for(override: str, run_cfg: DictConfig) -> bool:
+    """Whether a command-line override applies to a run's config (its top-level block exists there)."""
+    return _override_key(override).split(".")[0].split("/")[0] in run_cfg
+
+
+def _as_kind(override: str, kind: str) -> str:
+    """``experiment=<anything>`` as ``experiment=<kind>``; any other override as it is."""
+    return f"experiment={kind}" if _override_key(override) == "experiment" else override
 
 
 def _composed(loader, root: DictConfig, run, folder: Path) -> DictConfig:
@@ -272,6 +301,30 @@ def _no_callbacks():
     from hydra._internal.callbacks import Callbacks
 
     return Callbacks()
+
+
+class _SigintSeen:
+    """Records whether SIGINT came while a launch ran, passing it on to the handler before
+    (Python's: KeyboardInterrupt), so that an error a launcher raises after Ctrl-C (submitit:
+    a job that ended without output) is read as the interruption it follows."""
+
+    def __enter__(self):
+        self.seen, self._previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.seen = True
+        if callable(self._previous):
+            self._previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class _kept_state:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from omegaconf import OmegaConf
 
@@ -71,13 +72,15 @@ def _numbers_as_floats(node):
 
 
 def override_value(value) -> str:
-    """``value`` in Hydra's override grammar, parsed back to the same value: strings quoted,
+    r"""``value`` in Hydra's override grammar, parsed back to the same value: strings quoted,
     floats as their shortest exact text, lists and dicts element by element.
 
     Examples
     --------
-    >>> [override_value(v) for v in (0.1, 14, 2.0, True, None, "a'b", [1, 0.5], {"k": "1e3"})]
-    ['0.1', '14', '2.0', 'true', 'null', "'a\\\\'b'", '[1,0.5]', "{k:'1e3'}"]
+    >>> [override_value(v) for v in (0.1, 14, 2.0, True, None, [1, 0.5], {"k": "1e3"})]
+    ['0.1', '14', '2.0', 'true', 'null', '[1,0.5]', "{k:'1e3'}"]
+    >>> print(override_value("it's a\\b\\"))
+    'it\'s a\b\\'
     """
     if value is None:
         return "null"
@@ -86,12 +89,19 @@ def override_value(value) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return _quoted(value)
     if isinstance(value, list | tuple):
         return "[" + ",".join(override_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ",".join(f"{k}:{override_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no override for a {type(value).__name__}")
+
+
+def _quoted(text: str) -> str:
+    """``text`` in single quotes as Hydra's override grammar reads it back: a quote escaped, and
+    the backslashes before a quote or the closing quote doubled (others are literal there)."""
+    escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), text)
+    return f"'{escaped}'"
 
 
 def overrides_between(base, run) -> list[str]:

@@ -116,10 +116,42 @@ def test_an_experiments_n_jobs_is_for_the_local_launcher_only():
     check_overrides(["experiment=scorecard", "scorecard.n_jobs=2"])
     check_overrides(["experiment=scorecard", "hydra/launcher=local_submitit"])
     for experiment in ("scorecard", "cohort", "sensitivity"):
-        with pytest.raises(ConfigError, match=rf"^{experiment}.n_jobs: .*hydra/launcher=local; LocalLauncher"):
+        with pytest.raises(
+            ConfigError, match=rf"^{experiment}.n_jobs: .*hydra/launcher=local; with hydra/launcher=local_"
+        ):
             check_overrides([f"experiment={experiment}", f"{experiment}.n_jobs=2", "hydra/launcher=local_submitit"])
-    with command("experiment=scorecard", "hydra/launcher=slurm"), pytest.raises(ConfigError, match="SlurmLauncher"):
+    with command("experiment=scorecard", "hydra/launcher=slurm"), pytest.raises(ConfigError, match="launcher=slurm"):
         launch_runs([], Path("unused"), n_jobs=2)
+
+
+def test_in_a_sweep_job_the_runs_run_one_after_another(tmp_path, monkeypatch):
+    """A scorecard that is itself a job of a -m sweep: the sweep's hydra.launcher.n_jobs runs
+    the sweep's jobs side by side, not again each job's runs (n_jobs null: one process)."""
+    runs = [planned(tmp_path, 1), planned(tmp_path, 2)]
+    with command("experiment=scorecard", "circuit=small", "hydra.launcher.n_jobs=2") as cfg:
+        from hydra.types import RunMode
+        from omegaconf import open_dict, read_write
+
+        with read_write(cfg.hydra), open_dict(cfg.hydra):
+            cfg.hydra.mode = RunMode.MULTIRUN
+        HydraConfig.instance().set_config(cfg)
+        from experiments.kinds import launch
+
+        seen, original = [], launch._hydra_overrides
+        monkeypatch.setattr(
+            launch, "_hydra_overrides", lambda folder, n_jobs: seen.append(n_jobs) or original(folder, n_jobs)
+        )
+        launch_runs(runs, tmp_path, run=fake_folder_run)
+    assert seen == [1] and all((r.directory / "results.h5").exists() for r in runs)
+
+
+def test_a_folder_with_backslashes_and_quotes_is_the_launchs_folder(tmp_path):
+    folder = tmp_path / "it's a \\ folder\\"
+    runs = [planned(folder, 1)]
+    with command("experiment=scorecard", "circuit=small"):
+        launch_runs(runs, folder, run=fake_folder_run)
+    assert (runs[0].directory / "results.h5").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
 
 
 def task_config(cfg):
@@ -163,7 +195,9 @@ def test_runs_planned_as_whole_configs_are_launched_as_the_command_lines_of_thos
         launch_configured_runs(task, runs, tmp_path, experiment, run=fake_folder_run)
         for run in runs:
             stored = yaml.safe_load((run.directory / ".hydra" / "overrides.yaml").read_text())
-            assert stored[: len(overrides)] == overrides and f"~{experiment}" in stored
+            # the run's own command line: a course, without the experiment's block, which reruns it alone
+            assert stored[0] == "experiment=course" and not any(o.startswith(experiment) for o in stored)
+            check_overrides(stored)
             from omegaconf import OmegaConf
 
             assert run.directory.name.endswith(

@@ -18,7 +18,9 @@ The index has one row per job of the sweep (as ``multirun.yaml`` at the root def
 ``job``, ``status`` (one of :data:`STATUSES`), ``run`` (the folder that recorded that job
 number, relative to the root), ``overrides``, one column per overridden key, key readouts
 (:func:`key_readouts`), the run's ``objective`` where it has one (``objective.findings``),
-wall times and, for a failed job, ``error``.
+the main ``table`` of a job of many runs (``scorecard.csv``, ``cohort.csv``,
+``sensitivity.csv``: a finished one is done, its runs are in its folder), wall times and, for
+a failed job, ``error``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
+from experiments import cohort, sensitivity
 from experiments.kinds.jobs import (  # noqa: F401  (re-exported: the sweep's job API)
     RESUME_IGNORES,
     STATUS_FILE,
@@ -171,6 +174,15 @@ def _split_override(override: str) -> tuple[str, str]:
     return key.lstrip("+~"), value
 
 
+#: The main table of each experiment of many runs, whose job folder holds no results.h5 of its own.
+_RUN_TABLES = ("scorecard.csv", cohort.TABLE, sensitivity.TABLE)
+
+
+def _table_of(folder: Path) -> str:
+    """The main table a job of an experiment of many runs wrote in ``folder`` ("" if none)."""
+    return next((name for name in _RUN_TABLES if (folder / name).exists()), "")
+
+
 def _index_row(sweep_dir: Path, job: int | None, overrides: Sequence[str], folder: Path | None) -> dict[str, object]:
     row: dict[str, object] = {"job": job, "status": "missing", "run": "", "overrides": " ".join(overrides)}
     row.update(_split_override(o) for o in overrides)
@@ -187,6 +199,8 @@ def _index_row(sweep_dir: Path, job: int | None, overrides: Sequence[str], folde
     results = results or ([folder / _RESULTS] if (folder / _RESULTS).exists() else [])
     if recorded == "failed":
         row["status"], row["error"] = "failed", status.get("error", "")
+    elif not results and recorded in ("done", "skipped-finished") and _table_of(folder):
+        row["status"], row["table"] = recorded, _table_of(folder)  # a scorecard, cohort or sensitivity job
     elif results and recorded in ("done", "skipped-finished", None):  # None: run before job status files
         row["status"] = recorded or "done"
         if len(results) == 1:

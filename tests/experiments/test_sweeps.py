@@ -269,3 +269,21 @@ def test_local_submitit_launcher_runs_and_resumes(parallel_builds, tmp_path):
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert _stamp(tmp_path / "0" / "results.h5") == stamp
     assert [r["status"] for r in _index(tmp_path)] == ["skipped-finished"]
+
+
+@pytest.mark.parametrize("table", ["scorecard.csv", "cohort.csv", "sensitivity.csv"])
+def test_the_index_counts_a_finished_job_of_many_runs_by_its_table(tmp_path, table):
+    """A sweep of scorecards (or cohorts, sensitivity analyses): a job's folder holds its table
+    and its runs' folders, no results.h5 of its own; finished, it is done, not missing."""
+    import json
+
+    for job, written in ((0, True), (1, False)):
+        folder = tmp_path / str(job)
+        folder.mkdir()
+        status = {"status": "done", "job": job, "jobs": [job], "overrides": [f"seed={job}"]}
+        (folder / STATUS_FILE).write_text(json.dumps(status))
+        if written:
+            (folder / table).write_text("finding\n")
+    rows = sweep_index(tmp_path)
+    assert list(rows["status"]) == ["done", "missing"]
+    assert rows.loc[0, "table"] == table

@@ -38,7 +38,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from experiments import cohort, sensitivity
+from experiments.kinds import KINDS
 from experiments.kinds.jobs import (  # noqa: F401  (re-exported: the sweep's job API)
     RESUME_IGNORES,
     STATUS_FILE,
@@ -174,13 +174,11 @@ def _split_override(override: str) -> tuple[str, str]:
     return key.lstrip("+~"), value
 
 
-#: The main table of each experiment of many runs, whose job folder holds no results.h5 of its own.
-_RUN_TABLES = ("scorecard.csv", cohort.TABLE, sensitivity.TABLE)
-
-
 def _table_of(folder: Path) -> str:
-    """The main table a job of an experiment of many runs wrote in ``folder`` ("" if none)."""
-    return next((name for name in _RUN_TABLES if (folder / name).exists()), "")
+    """The main table a job of an experiment of many runs (a kind that resumes: its job folder
+    holds no results.h5 of its own) wrote in ``folder`` ("" if none)."""
+    tables = [kind.tables(None)[0] for kind in KINDS.values() if kind.resumes]
+    return next((name for name in tables if (folder / name).exists()), "")
 
 
 def _index_row(sweep_dir: Path, job: int | None, overrides: Sequence[str], folder: Path | None) -> dict[str, object]:
@@ -272,7 +270,7 @@ class SweepCallback(Callback):
         from omegaconf import OmegaConf
 
         from experiments.errors import ConfigError
-        from experiments.kinds import KINDS, check_folder
+        from experiments.kinds import check_folder
 
         kind = KINDS.get(OmegaConf.select(config, "experiment.name", default=None))
         resume = kind is not None and kind.resumes  # the scorecard resumes on purpose

@@ -1761,14 +1761,13 @@ def launcher_settings(cfg) -> None:
         raise ConfigError("hydra.launcher.batch_size", f"must be auto or a whole number >= 1, got {batch!r}")
     if launcher.get("mem_gb") is not None:
         _number(cfg, "hydra.launcher.mem_gb", minimum=0, strict=True)
-    name = _get(cfg, "experiment.name")
-    if name in ("scorecard", "cohort", "sensitivity") and OmegaConf.select(cfg, f"{name}.n_jobs") is not None:
-        launched_jobs(
-            str(launcher.get("_target_", "")),
-            _get(cfg, f"{name}.n_jobs"),
-            f"{name}.n_jobs",
-            OmegaConf.select(cfg, "hydra.runtime.choices", default={}).get("hydra/launcher"),
-        )
+    name = _get(cfg, "experiment.name")  # an experiment of many runs has <name>.n_jobs
+    launched_jobs(
+        str(launcher.get("_target_", "")),
+        OmegaConf.select(cfg, f"{name}.n_jobs"),
+        f"{name}.n_jobs",
+        OmegaConf.select(cfg, "hydra.runtime.choices", default={}).get("hydra/launcher"),
+    )
 
 
 #: The launcher (hydra/launcher=local) whose parallel processes an experiment's ``n_jobs`` sets.

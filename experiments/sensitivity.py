@@ -38,6 +38,7 @@ readouts, run folder).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -214,7 +215,7 @@ def design(cfg) -> np.ndarray:
     return sobol.sample(problem(cfg), int(s.samples), calc_second_order=False, seed=int(s.seed))
 
 
-def sample_config(cfg, values: dict[str, float]):
+def sample_config(cfg, values: dict[str, float], course=None):
     """The ``course`` config of one sample: the experiment's config without ``sensitivity``,
     each parameter set to its value as a float (the seed rounded to an integer; a key that must
     be an integer refuses the sample when it is checked), and no figure.
@@ -225,21 +226,29 @@ def sample_config(cfg, values: dict[str, float]):
         A validated ``experiment=sensitivity`` config.
     values : dict of str to float
         Parameter key -> value.
+    course : omegaconf.DictConfig, optional
+        `course_config` of ``cfg``, when the caller has it (it is copied; None: built here).
 
     Returns
     -------
     omegaconf.DictConfig
         A config that ``experiments.kinds.run_experiment`` runs as a course.
     """
+    course = copy.deepcopy(course) if course is not None else course_config(cfg)
+    for key, value in values.items():  # a float, whatever the key held: the design's levels are kept
+        OmegaConf.update(course, key, int(round(value)) if key == SEED_PARAMETER else float(value), merge=False)
+    return course
+
+
+def course_config(cfg):
+    """The experiment's config as the ``course`` every sample varies: without ``sensitivity``
+    (and Hydra's own node), no figure."""
     tree = OmegaConf.to_container(cfg, resolve=False)
     tree.pop("hydra", None)
     tree.pop("sensitivity")
     tree["experiment"]["name"] = "course"
     tree["output"]["figure"] = False
-    course = OmegaConf.create(tree)
-    for key, value in values.items():  # a float, whatever the key held: the design's levels are kept
-        OmegaConf.update(course, key, int(round(value)) if key == SEED_PARAMETER else float(value), merge=False)
-    return course
+    return OmegaConf.create(tree)
 
 
 def plan(cfg, folder: Path) -> tuple[np.ndarray, list[PlannedRun]]:
@@ -257,10 +266,10 @@ def plan(cfg, folder: Path) -> tuple[np.ndarray, list[PlannedRun]]:
 
     X = design(cfg)
     names = problem(cfg)["names"]
-    planned = []
+    planned, course = [], course_config(cfg)
     for i, row in enumerate(X):
         values = dict(zip(names, (float(v) for v in row)))
-        run_cfg = sample_config(cfg, values)
+        run_cfg = sample_config(cfg, values, course)
         payload = payload_of(run_cfg)
         if payload not in _VALID:  # the command's checks, the run and the analysis plan the same samples
             try:

@@ -68,7 +68,7 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
     overrides = list(overrides)
-    groups, values = _split_value_overrides(overrides)
+    groups, values = split_value_overrides(overrides)
     cfg = copy.deepcopy(_composed(tuple(groups)))  # callers may change their copy
     for key, value in values:
         try:
@@ -128,20 +128,40 @@ def _keep(name: str, cfg: DictConfig) -> None:
     _UNWRITTEN.discard(name)
 
 
-def _split_value_overrides(overrides: list[str]) -> tuple[list[str], list[tuple[str, object]]]:
-    """The overrides Hydra must compose (group choices, additions, deletions, anything unusual)
-    and the plain ``dotted.key=value`` changes, which Hydra applies after composing anyway
-    (``OmegaConf.update(cfg, key, value, merge=True)``): applied here to a kept composition."""
+def split_value_overrides(overrides: Sequence[str]) -> tuple[list[str], list[tuple[str, object]]]:
+    """The overrides Hydra must compose and the plain value changes it applies after composing.
+
+    Hydra composes the defaults list with the group choices, additions and deletions, then sets
+    each plain ``key=value`` of a key that is not a config group with ``OmegaConf.update(cfg, key, value, merge=True)``;
+    setting those on a kept composition of the others gives Hydra's config without composing
+    again (`compose_config`, `check_overrides`, and the launched runs of
+    ``experiments.kinds.launch``).
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        Hydra overrides.
+
+    Returns
+    -------
+    groups : list of str
+        The overrides to compose (everything when a key is given twice or an override does not
+        parse, so that Hydra reports it).
+    values : list of (str, object)
+        The dotted keys and their parsed values, in the order given.
+
+    Examples
+    --------
+    >>> split_value_overrides(["circuit=small", "seed=3", "dosing.dose_mg_per_kg=0.5"])
+    (['circuit=small'], [('seed', 3), ('dosing.dose_mg_per_kg', 0.5)])
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException:
-        return overrides, []  # Hydra reports the syntax error
-    dotted = [o.key_or_group for o in parsed if "." in o.key_or_group]
-    if len(dotted) != len(set(dotted)):  # a key given twice: Hydra's order decides
-        return overrides, []
+        return list(overrides), []  # Hydra reports the syntax error
     groups, values = [], []
     for text, override in zip(overrides, parsed):
         key = override.key_or_group
@@ -149,14 +169,22 @@ def _split_value_overrides(overrides: list[str]) -> tuple[list[str], list[tuple[
         if (
             plain
             and override.package is None
-            and "." in key
+            and ("." in key or key not in _config_groups())
             and not key.startswith("hydra")
             and not override.is_sweep_override()
         ):
             values.append((key, override.value()))
         else:
             groups.append(text)
+    keys = [key for key, _ in values]
+    if len(keys) != len(set(keys)):  # a key given twice: Hydra's order decides
+        return list(overrides), []
     return groups, values
+
+
+def _config_groups() -> frozenset[str]:
+    """The config groups of ``configs/`` (its folders): ``seed=3`` is a value, ``drug=x`` a choice."""
+    return frozenset(p.name for p in Path(CONFIG_DIR).iterdir() if p.is_dir())
 
 
 #: Composed configs by (overrides, config files' signature): Hydra takes about 0.2 s per
@@ -294,7 +322,7 @@ def _compose(job: list[str], config_name: str, keep_on_disk: bool, to_keep: list
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    groups, values = _split_value_overrides(job)
+    groups, values = split_value_overrides(job)
     errors = (HydraException, OmegaConfBaseException, ValueError, KeyError, TypeError)
     if not any(text.lstrip("+~").startswith("hydra/") for text in groups):
         try:

@@ -30,6 +30,7 @@ from hydra.core.utils import JobStatus
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from experiments.config.compose import split_value_overrides
 from experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
 from experiments.kinds.jobs import check_finished, run_job
 from experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
@@ -176,21 +177,33 @@ def launch_runs(
         their temp files removed when the experiment resumes.
     """
     folder = Path(folder)
+    n_jobs = _checked_n_jobs(label, n_jobs)
+    _launch(runs, folder, label, run, expected, _compositions(folder, n_jobs))
+
+
+def _checked_n_jobs(label: str, n_jobs: int | None) -> int | None:
+    """``n_jobs`` as the launch uses it (refused with a launcher other than the local one; in a
+    job of a ``-m`` sweep None is 1)."""
     hydra_cfg = HydraConfig.get()
     target = str(hydra_cfg.launcher.get("_target_", ""))
     launched_jobs(target, n_jobs, f"{label}.n_jobs", hydra_cfg.runtime.choices.get("hydra/launcher"))
     if n_jobs is None and target == JOBLIB_LAUNCHER and hydra_cfg.mode == RunMode.MULTIRUN:
-        n_jobs = 1  # a job of a -m sweep: the sweep's hydra.launcher.n_jobs already runs its jobs side by side
-    loader = GlobalHydra.instance().config_loader()
-    root = _root(loader, folder, n_jobs)
+        return 1  # a job of a -m sweep: the sweep's hydra.launcher.n_jobs already runs its jobs side by side
+    return n_jobs
+
+
+def _launch(runs, folder: Path, label: str, run, expected, composed: _Compositions) -> None:
+    """`launch_runs` once the launch's primary config is composed (``composed.root``)."""
     planned = list(dict.fromkeys(runs))
-    todo = _left_to_run(loader, root, planned, folder, expected)
+    todo = _left_to_run(composed, planned, expected)
     log.info("%s: %d runs, %d already finished", label, len(planned), len(planned) - len(todo))
     if not todo:
         return
     task = LaunchedRun(label, len(todo), time.time(), run)
     launcher = Plugins.instance().instantiate_launcher(
-        hydra_context=HydraContext(config_loader=loader, callbacks=_no_callbacks()), task_function=task, config=root
+        hydra_context=HydraContext(config_loader=composed.loader, callbacks=_no_callbacks()),
+        task_function=task,
+        config=composed.root,
     )
     jobs = [[*r.overrides, f"hydra.sweep.subdir={_subdir(folder, r.directory)}"] for r in todo]
     interrupted = False
@@ -243,16 +256,18 @@ def launch_configured_runs(
     configs = [config_of(r.overrides) for r in runs]
     if not configs:
         return
+    folder = Path(folder)
+    n_jobs = _checked_n_jobs(label, n_jobs)
     kind = str(configs[0].experiment.name)
     command = [_as_kind(o, kind) for o in HydraConfig.get().overrides.task if _kept_for(o, configs[0])]
-    loader = GlobalHydra.instance().config_loader()
-    base = _task_config(loader.load_sweep_config(_root(loader, Path(folder), n_jobs), command))
+    composed = _compositions(folder, n_jobs)
+    base = composed(command)
     launched = [
         dataclasses.replace(r, overrides=(*command, *overrides_between(base, c)))
         for r, c in zip(runs, configs, strict=True)
     ]
     expected = {Path(r.directory): config_digest(c) for r, c in zip(runs, configs, strict=True)}
-    launch_runs(launched, folder, label, n_jobs, run, expected)
+    _launch(launched, folder, label, run, expected, composed)
 
 
 def _override_key(override: str) -> str:
@@ -269,27 +284,53 @@ def _as_kind(override: str, kind: str) -> str:
     return f"experiment={kind}" if _override_key(override) == "experiment" else override
 
 
-def _composed(loader, root: DictConfig, run, folder: Path) -> DictConfig:
-    """The task config the run's job composes (its Hydra node dropped)."""
-    job_cfg = loader.load_sweep_config(root, [*run.overrides, f"hydra.sweep.subdir={_subdir(folder, run.directory)}"])
-    return _task_config(job_cfg)
+class _Compositions:
+    """The task configs the jobs of a launch compose from its primary config ``root`` (their
+    ``hydra`` node dropped).
+
+    Hydra composes each distinct set of group overrides once; a run's plain ``key=value``
+    overrides are then set as Hydra sets them after composing (`split_value_overrides`), so
+    that checking a cohort of hundreds of patients composes once, not once per patient. A
+    value Hydra would refuse (a key the config lacks) composes the run whole, for Hydra's own
+    message."""
+
+    def __init__(self, loader, root: DictConfig):
+        self.loader, self.root, self.kept = loader, root, {}
+
+    def __call__(self, overrides: Sequence[str]) -> DictConfig:
+        groups, values = split_value_overrides(overrides)
+        if tuple(groups) not in self.kept:
+            self.kept[tuple(groups)] = _task_config(self.loader.load_sweep_config(self.root, groups))
+        cfg = copy.deepcopy(self.kept[tuple(groups)])
+        try:
+            for key, value in values:
+                OmegaConf.update(cfg, key, value, merge=True)
+        except Exception:  # noqa: BLE001 - composed whole below: Hydra's message names the problem
+            return _task_config(self.loader.load_sweep_config(self.root, list(overrides)))
+        return cfg
 
 
-def _left_to_run(loader, root: DictConfig, planned: list, folder: Path, expected: dict[Path, str] | None) -> list:
+def _compositions(folder: Path, n_jobs: int | None) -> _Compositions:
+    """The compositions of a launch into ``folder`` (its primary config composed once)."""
+    loader = GlobalHydra.instance().config_loader()
+    return _Compositions(loader, _root(loader, folder, n_jobs))
+
+
+def _left_to_run(composed: _Compositions, planned: list, expected: dict[Path, str] | None) -> list:
     """The planned runs whose folder does not hold finished results of the config their job
     composes (composed here only where a ``results.h5`` exists or ``expected`` asks for the
     check: a first launch of command lines composes nothing)."""
     todo = []
     for run in planned:
-        composed = None
+        cfg = None
         if expected is not None:
-            composed = _composed(loader, root, run, folder)
-            if config_digest(composed) != expected[Path(run.directory)]:
+            cfg = composed(run.overrides)
+            if config_digest(cfg) != expected[Path(run.directory)]:
                 raise RuntimeError(f"the overrides of {run.directory} compose to another config than the one planned")
         if not (Path(run.directory) / "results.h5").exists():
             todo.append(run)
             continue
-        finished, why = check_finished(run.directory, composed or _composed(loader, root, run, folder))
+        finished, why = check_finished(run.directory, cfg or composed(run.overrides))
         if not finished:
             log.info("running %s again: %s", run.directory, why)
             todo.append(run)

@@ -1,7 +1,7 @@
 # ketamine-sim: the two commands of the README's quickstart, and a few more.
 #   make run    set up .venv and run the default experiment (ARGS="key=value ..." for overrides)
 #   make test   set up .venv and run the test suite
-#   make test-fast  the in-process tests that need no C++ compiler, notebook kernel or docs build (2 workers)
+#   make test-fast  the quick in-process tests: no C++ compiler, notebook kernel, docs build or slow test (2 workers)
 #   make docs   set up .venv and build the documentation site into site/ (strict: broken links fail)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,7 +25,7 @@ test: setup
 	$(BIN)/python -m pytest $(ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not compiles and not notebook and not docs and not cli and not fuzz" -n 2 -q $(ARGS)
+	$(BIN)/python -m pytest -m "not compiles and not notebook and not docs and not cli and not fuzz and not slow" -n 2 -q $(ARGS)
 
 docs: setup
 	$(BIN)/mkdocs build --strict

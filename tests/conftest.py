@@ -11,7 +11,9 @@ through ``pytest_plugins``. Markers by what a test needs (registered in pyprojec
 the documentation site). ``compiles`` is added below to every test that uses a fixture of
 :data:`COMPILING_FIXTURES`; tests that compile otherwise carry the mark themselves. Brian2 in its
 runtime device with numpy code generation (``brian2_numpy``, ``block_sim``) needs no compiler.
-``make test-fast`` runs ``-m "not compiles and not notebook and not docs"``.
+``slow`` marks the tests that need none of these but take a second or more (a whole experiment
+with stand-in windows, a Brian2 numpy build, a file validator). ``make test-fast`` runs
+``-m "not compiles and not notebook and not docs and not cli and not fuzz and not slow"``.
 """
 
 from __future__ import annotations

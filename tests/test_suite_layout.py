@@ -67,10 +67,10 @@ def test_helpers_hold_no_tests():
 
 def test_markers_are_by_need():
     """The markers say what a test needs (compiler, notebooks, docs build, a subprocess, many
-    generated cases); pytest refuses any other."""
+    generated cases, a second or more); pytest refuses any other."""
     options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     names = {marker.split(":")[0].strip() for marker in options["markers"]}
-    assert names == {"compiles", "notebook", "docs", "cli", "fuzz"}
+    assert names == {"compiles", "notebook", "docs", "cli", "fuzz", "slow"}
     assert "--strict-markers" in options["addopts"]
 
 

@@ -29,6 +29,7 @@ def _structure(*overrides):
     return C.circuit_structure(cfg), C.circuit_drive(cfg)
 
 
+@pytest.mark.slow
 def test_fixed_indegree_gives_every_cell_k_distinct_inputs():
     from experiments.simulation.engine import RuntimeEngine
 

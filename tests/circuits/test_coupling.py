@@ -54,6 +54,7 @@ def as_arrays(block, n=1):
     return {k: np.full(n, float(block.get(k, 0.0))) for k in SPECIES}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fit", ["equilibrium", "kinetic"])
 def test_advance_block_matches_brian2(block_sim, fit):
     params = block_parameters(fit)

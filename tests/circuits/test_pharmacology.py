@@ -194,6 +194,7 @@ def test_r2_onset_rate_at_1uM_racemic(block_sim, fit, kon_target):
 # --- R3: voltage dependence ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_r3_ic50_e_fold_per_33_mV(block_sim):
     params = block_parameters()
     # R3 (Gilling 2009): delta 0.79, "e-fold per about 33 mV"; kT/(delta e) at 22 degC = 32.2 mV.
@@ -317,6 +318,7 @@ def test_r7_r8_metabolites_less_potent(block_sim):
 # --- Use dependence ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_use_dependence_open_channel_block(block_sim):
     """Block forms only through open channels: at s = 0.1 the onset at 1 uM is ~10x slower than at
     s = 1, and with escape from closed channels the steady state is lower for lower s (a less

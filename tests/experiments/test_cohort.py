@@ -47,6 +47,7 @@ def test_each_patient_is_a_valid_course_with_its_draws():
         assert {k: course.state[k] for k in cohort.STATE_KEYS} == patient.state
 
 
+@pytest.mark.slow
 def test_severity_and_gains_spread_as_configured():
     cfg = cohort_config("cohort.n_patients=4000", "cohort.state_spread=0.3", "cohort.plasticity_spread=0.2")
     patients = cohort.draw_patients(cfg)
@@ -164,6 +165,7 @@ def in_workers(runs):
     execute(runs, fake_configured_run, 1, label="cohort")
 
 
+@pytest.mark.slow
 def test_a_cohort_runs_writes_its_tables_and_resumes(tmp_path, caplog):
     cfg = cohort_config("cohort.n_patients=2")
     path = cohort.run_cohort(cfg, tmp_path, in_workers, F.cohort)

@@ -138,6 +138,7 @@ def full_runs(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["course", "iv_infusion"])
 def test_nwb_export_passes_nwbinspector(full_runs, kind, tmp_path):
     """No CRITICAL finding and no best-practice violation; with an experimenter and an

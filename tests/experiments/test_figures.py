@@ -131,6 +131,7 @@ def test_scorecard_heat_map(tmp_path):
         F.scorecard(pd.concat([table, table.iloc[:1]]))
 
 
+@pytest.mark.slow
 def test_spine_density_over_days(tmp_path):
     with pytest.raises(ValueError, match="spine_density"):
         F.spine_density(make_data())
@@ -191,6 +192,7 @@ def _summary(data, tmp_path, save=False):
     return captured["fig"]
 
 
+@pytest.mark.slow
 def test_the_summary_title_names_drug_dose_circuit_and_seed(stand_in_runs, tmp_path):
     fig = _summary(stand_in_runs["iv_infusion"], tmp_path, save=True)
     title = fig.get_suptitle()
@@ -198,6 +200,7 @@ def test_the_summary_title_names_drug_dose_circuit_and_seed(stand_in_runs, tmp_p
     assert "bath [0, 0.5, 1, 2, 5, 10] µM" in _summary(stand_in_runs["bath"], tmp_path).get_suptitle()
 
 
+@pytest.mark.slow
 def test_a_course_is_drawn_in_days_with_every_dose_marked(stand_in_runs, tmp_path):
     fig = _summary(stand_in_runs["course"], tmp_path)
     drug = fig.axes[0]
@@ -209,6 +212,7 @@ def test_a_course_is_drawn_in_days_with_every_dose_marked(stand_in_runs, tmp_pat
     assert infusion.axes[0].get_xlabel() == "time from start of dosing (min)"
 
 
+@pytest.mark.slow
 def test_the_rasters_have_a_time_axis(stand_in_runs, tmp_path):
     fig = _summary(stand_in_runs["iv_infusion"], tmp_path)
     rasters = [ax for ax in fig.axes if ax.get_xlabel() == "time in window (s)"]
@@ -217,6 +221,7 @@ def test_the_rasters_have_a_time_axis(stand_in_runs, tmp_path):
     assert rasters[0].get_xlim() == (0.0, 2.0)
 
 
+@pytest.mark.slow
 def test_spine_density_axis_is_labelled_and_scaled_honestly(stand_in_runs):
     fig = F.spine_density(stand_in_runs["course"])
     ax = fig.axes[0]
@@ -234,6 +239,7 @@ def test_natural_time_unit(span_s, unit):
     assert F.natural_time_unit(span_s)[0] == unit
 
 
+@pytest.mark.slow
 def test_an_experiment_without_a_dose_marks_none(tmp_path):
     from helpers.fake_engine import fake_run
 
@@ -243,6 +249,7 @@ def test_an_experiment_without_a_dose_marks_none(tmp_path):
     assert F._dose_spans_s(data) == [] and not lines(_summary(data, tmp_path), "dose")
 
 
+@pytest.mark.slow
 def test_doses_after_the_protocol_are_neither_marked_nor_counted(tmp_path):
     """An iv_infusion run of a course's schedule (esketamine twice weekly) simulates 5 h: only
     the first dose is marked and the title does not promise eight."""

@@ -65,6 +65,7 @@ def test_outside_the_command_nothing_is_launched():
         assert in_hydra_app()
 
 
+@pytest.mark.slow
 def test_launched_runs_are_jobs_that_resume_by_their_config(tmp_path, caplog):
     runs = [planned(tmp_path, 1), planned(tmp_path, 2)]
     with command("experiment=scorecard", "circuit=small"), caplog.at_level(logging.INFO):
@@ -102,6 +103,7 @@ def test_a_failed_run_ends_the_launch_after_the_others_finished(tmp_path):
     assert (runs[1].directory / "results.h5").exists()
 
 
+@pytest.mark.slow
 def test_an_interrupt_stops_the_launch_and_says_what_is_kept(tmp_path):
     runs = [planned(tmp_path, 1), planned(tmp_path, 13), planned(tmp_path, 2)]
     with command("experiment=scorecard", "circuit=small"), pytest.raises(KeyboardInterrupt, match="1 of 3"):
@@ -124,6 +126,7 @@ def test_an_experiments_n_jobs_is_for_the_local_launcher_only():
         launch_runs([], Path("unused"), n_jobs=2)
 
 
+@pytest.mark.slow
 def test_in_a_sweep_job_the_runs_run_one_after_another(tmp_path, monkeypatch):
     """A scorecard that is itself a job of a -m sweep: the sweep's hydra.launcher.n_jobs runs
     the sweep's jobs side by side, not again each job's runs (n_jobs null: one process)."""
@@ -145,6 +148,7 @@ def test_in_a_sweep_job_the_runs_run_one_after_another(tmp_path, monkeypatch):
     assert seen == [1] and all((r.directory / "results.h5").exists() for r in runs)
 
 
+@pytest.mark.slow
 def test_a_folder_with_backslashes_and_quotes_is_the_launchs_folder(tmp_path):
     folder = tmp_path / "it's a \\ folder\\"
     runs = [planned(folder, 1)]
@@ -164,6 +168,7 @@ def task_config(cfg):
     return task
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "experiment, extra",
     [

@@ -131,6 +131,7 @@ def _tiny_circuit(*overrides):
     return cfg, C.circuit_structure(cfg), C.circuit_drive(cfg)
 
 
+@pytest.mark.slow
 def test_circuit_fractions_stay_in_range_at_extreme_rates():
     """1 M of every species, NMDA content x 1e5 (alpha x dt >> 1 after a spike) and tau_rec
     0.01 ms (< dt): every fraction stays in [0, 1] and the NMDA conductance >= 0."""
@@ -235,6 +236,7 @@ def test_check_window_names_the_variable_and_window():
         check_window(good, {}, "pyr", "10 min", v_range_V=(-0.06, 0.0))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the diverging membrane, on purpose
 def test_conductances_too_large_for_the_time_step_fail_the_run():
     """Weights x 1e4 drive forward Euler's membrane step unstable (dt g / C_m >> 2): the run

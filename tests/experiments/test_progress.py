@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 
+import pytest
 from helpers.fake_engine import fake_run
 
 from experiments.kinds import progress as P
@@ -37,6 +38,7 @@ def test_a_course_reports_protocol_time_in_days(tmp_path, caplog):
     assert not any(re.search(r"protocol time \d{4,}", line) for line in _window_lines(caplog))
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_a_bar_with_eta(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(P, "_is_terminal", lambda: True)
     fake_run(tmp_path / "infusion", [])
@@ -45,6 +47,7 @@ def test_a_terminal_gets_a_bar_with_eta(tmp_path, capsys, monkeypatch):
     assert "window/s" in err or "s/window" in err
 
 
+@pytest.mark.slow
 def test_no_bar_outside_a_terminal(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(P, "_is_terminal", lambda: False)
     fake_run(tmp_path / "infusion", [])

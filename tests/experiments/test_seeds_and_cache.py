@@ -34,6 +34,7 @@ ALIASED = (0, 536_870_912, 2 * 536_870_912, 3 * 536_870_912)
 # --- seeds -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_distinct_seeds_give_distinct_generator_seeds_for_every_stream():
     from circuits.spiking.network import stream_seed
 

@@ -149,6 +149,7 @@ def test_a_course_too_short_for_the_day_7_readout_is_refused():
         sensitivity_config("dosing.follow_days=3")
 
 
+@pytest.mark.slow
 def test_a_seed_that_the_noise_floor_replaces_is_refused():
     from experiments.app import check_overrides
 
@@ -181,6 +182,7 @@ def in_workers(runs):
     execute(runs, fake_configured_run, 1, label="sensitivity")
 
 
+@pytest.mark.slow
 def test_a_sensitivity_analysis_runs_writes_its_tables_and_resumes(tmp_path, caplog):
     one = "sensitivity.parameters=[{key: neurochemistry.adenosine_gain, low: 0.5, high: 2}]"
     cfg = sensitivity_config(one, "sensitivity.samples=2", *WEEK)

@@ -81,6 +81,7 @@ def test_every_registered_track_implements_the_interface():
     assert names == ["block", "chemistry", "plasticity"]  # plasticity reads the block's trace
 
 
+@pytest.mark.slow
 def test_a_new_track_adds_its_traces_and_changes_nothing_else(monkeypatch):
     before = _run()
     after = _run(monkeypatch, LactateTrack)

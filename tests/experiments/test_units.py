@@ -46,6 +46,7 @@ def runs(tmp_path_factory):
     return {kind: fake_run(tmp_path_factory.mktemp(kind), overrides) for kind, overrides in KINDS.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_units_attribute_parses_with_pint(runs, kind):
     attributes = _unit_attributes(runs[kind])
@@ -57,6 +58,7 @@ def test_every_units_attribute_parses_with_pint(runs, kind):
             pytest.fail(f"{name}: units {unit!r} does not parse with pint ({error})")
 
 
+@pytest.mark.slow
 def test_explanations_are_kept_in_description_and_read_back(runs):
     attributes = _unit_attributes(runs["course"])
     unit, description = attributes["timeline/spine_density"]
@@ -74,6 +76,7 @@ def test_split_units(text, unit, description):
     assert split_units(text) == (unit, description)
 
 
+@pytest.mark.slow
 def test_total_plasma_ketamine_is_given_in_ng_per_ml_as_clinical_studies_report_it(tmp_path):
     """``/timeline/plasma_ketamine_ng_per_ml`` is S + R ketamine (an achiral assay of the
     racemate) converted with the molar mass; pint converts it back to the per-species uM."""

@@ -343,6 +343,7 @@ def test_every_experiment_validates_with_its_defaults(experiment):
     C.validate(compose_config([f"experiment={experiment}"]))
 
 
+@pytest.mark.slow
 def test_the_launchers_own_keys_and_values():
     assert cli_refused("+hydra.launcher.n_job=2", "seed=1,2", multirun=True).field == "hydra.launcher.n_job"
     assert "hydra.launcher.n_jobs" in str(cli_refused("+hydra.launcher.n_job=2", "seed=1,2", multirun=True))

@@ -1,4 +1,5 @@
-"""A run's spikes for other tools: NWB files (pynwb) and Neo `SpikeTrain`s (Elephant).
+"""A run for other tools: NWB files (pynwb), Neo `SpikeTrain`s (Elephant) and its circuit as
+SONATA network files (libsonata, BMTK).
 
 * [`to_nwb`][experiments.export.to_nwb] writes an NWB 2 file: one unit per neuron of every
   population, spike times in seconds of protocol time, each unit's observation intervals =
@@ -8,8 +9,12 @@
   and one `SpikeTrain` per neuron in each (ms, `t_start`/`t_stop` = the window's bounds);
   [`spiketrains`][experiments.export.spiketrains] gives the trains of one population in one
   window, ready for `elephant.statistics` and friends.
+* [`to_sonata_network`][experiments.export.to_sonata_network] writes the circuit of a run
+  stored with ``output.connectivity=true``: its cells as SONATA nodes (one population per
+  cell type, node ids = the spikes' node ids), its synapses as SONATA edges with weights and
+  delays, and a ``circuit_config.json``, as BMTK, NEST (via BMTK) and NetPyNE read them.
 
-Both need the optional extra `export` (`pip install -e ".[export]"`: pynwb, neo);
+NWB and Neo need the optional extra `export` (`pip install -e ".[export]"`: pynwb, neo);
 [Export](../export.md) describes the mapping.
 
 Examples
@@ -35,7 +40,7 @@ import numpy as np
 from experiments.analysis import Run, load_run
 from experiments.analysis.runs import _group_name
 
-__all__ = ["spiketrains", "to_neo", "to_nwb"]
+__all__ = ["spiketrains", "to_neo", "to_nwb", "to_sonata_network"]
 
 #: Description of the NWB units table.
 UNITS_DESCRIPTION = "ketamine-sim spiking neurons: one unit per simulated cell of every population"
@@ -428,3 +433,175 @@ def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = Non
         block.segments.append(seg)
     block.check_relationships()
     return block
+
+
+# --------------------------------------------------------------------------- SONATA network
+#: SONATA's ``model_template`` of each cell type and of each synapse kind (the equations are
+#: the simulator's own, written out in ``components/``; another simulator maps them to its models).
+SONATA_CELL_MODEL = "ketamine_sim:conductance_lif"
+SONATA_SYNAPSE_MODEL = {"pyr": "ketamine_sim:ampa_nmda", "pv": "ketamine_sim:gaba_a", "sst": "ketamine_sim:gaba_a"}
+
+
+def to_sonata_network(run: Run | str | os.PathLike, folder: str | os.PathLike) -> pathlib.Path:
+    """Write a run's circuit as SONATA network files.
+
+    The cells become one node population per cell type (``pyr``, ``pv``, ``sst``; node ids =
+    the node ids of the run's spike report), the synapses of the run's first window one edge
+    population per pathway (``pv_to_pyr``: ``source_node_id`` in ``pv``, ``target_node_id``
+    in ``pyr``) with ``syn_weight`` (nS: one presynaptic spike's conductance step, AMPA at
+    baseline release for pyramidal synapses) and ``delay`` (ms), indexed for fast lookup.
+
+    Parameters
+    ----------
+    run : Run, str or os.PathLike
+        A run stored with ``output.connectivity=true`` (a `Run`, a run folder or its
+        ``results.h5``).
+    folder : str or os.PathLike
+        The folder to create: ``circuit_config.json``, ``network/nodes.h5``,
+        ``network/node_types.csv``, ``network/edges.h5``, ``network/edge_types.csv`` and each
+        cell type's constants in ``components/cell_models/<type>.json``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder/circuit_config.json`` (``libsonata.CircuitConfig.from_file`` reads it).
+
+    Raises
+    ------
+    ValueError
+        The run holds no synapses (it ran without ``output.connectivity=true``).
+    FileExistsError
+        ``folder`` exists. The files are written into a temporary folder beside it first, so
+        that an interrupted export leaves nothing.
+
+    Examples
+    --------
+    >>> from experiments import export
+    >>> export.to_sonata_network("outputs/my_run", "my_run_circuit")  # doctest: +SKIP
+    PosixPath('my_run_circuit/circuit_config.json')
+    """
+    import json
+    import shutil
+    import tempfile
+
+    from omegaconf import OmegaConf
+
+    from experiments.config import circuit_structure
+
+    run, folder = _as_run(run), pathlib.Path(folder)
+    if not run.data.connectivity:
+        raise ValueError(f"{run.path}: no synapses stored; rerun with output.connectivity=true to export its circuit")
+    if folder.exists():
+        raise FileExistsError(f"{folder} exists; choose a new folder")
+    structure = circuit_structure(OmegaConf.create(run.config))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (work / "network").mkdir()
+        (work / "components" / "cell_models").mkdir(parents=True)
+        _sonata_nodes(work, structure)
+        _sonata_edges(work, run.data.connectivity, structure)
+        config = {
+            "manifest": {
+                "$BASE_DIR": ".",
+                "$NETWORK_DIR": "$BASE_DIR/network",
+                "$COMPONENTS_DIR": "$BASE_DIR/components",
+            },
+            "components": {"point_neuron_models_dir": "$COMPONENTS_DIR/cell_models"},
+            "networks": {
+                "nodes": [
+                    {
+                        "nodes_file": "$NETWORK_DIR/nodes.h5",
+                        "node_types_file": "$NETWORK_DIR/node_types.csv",
+                        "populations": {pop: {"type": "point_neuron"} for pop in structure.counts},
+                    }
+                ],
+                "edges": [
+                    {
+                        "edges_file": "$NETWORK_DIR/edges.h5",
+                        "edge_types_file": "$NETWORK_DIR/edge_types.csv",
+                        "populations": {name: {"type": "chemical"} for name in sorted(run.data.connectivity)},
+                    }
+                ],
+            },
+        }
+        (work / "circuit_config.json").write_text(json.dumps(config, indent=2) + "\n")
+        work.chmod(0o777 & ~_umask())  # mkdtemp's folder is private; the export is an ordinary folder
+        os.replace(work, folder)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return folder / "circuit_config.json"
+
+
+def _sonata_header(f) -> None:
+    """SONATA's file attributes: its magic number and the format version."""
+    f.attrs["magic"] = np.uint32(0x0A7A)
+    f.attrs["version"] = np.array([0, 1], dtype=np.uint32)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _sonata_nodes(work: pathlib.Path, structure) -> None:
+    """``nodes.h5`` (one population per cell type), ``node_types.csv`` and each type's constants."""
+    import dataclasses
+    import json
+
+    import h5py
+
+    rows = ["node_type_id pop_name ei model_type model_template dynamics_params"]
+    with h5py.File(work / "network" / "nodes.h5", "w") as f:
+        _sonata_header(f)
+        for type_id, pop in enumerate(structure.counts, start=100):
+            n = structure.counts[pop]
+            g = f.create_group(f"nodes/{pop}")
+            g.create_dataset("node_id", data=np.arange(n, dtype=np.int64))  # BMTK reads it; libsonata implies it
+            g.create_dataset("node_type_id", data=np.full(n, type_id, dtype=np.int64))
+            g.create_dataset("node_group_id", data=np.zeros(n, dtype=np.int64))
+            g.create_dataset("node_group_index", data=np.arange(n, dtype=np.int64))
+            g.create_group("0")
+            ei = "e" if pop == "pyr" else "i"
+            rows.append(f"{type_id} {pop} {ei} point_neuron {SONATA_CELL_MODEL} {pop}.json")
+            constants = dataclasses.asdict(structure.cells[pop])
+            (work / "components" / "cell_models" / f"{pop}.json").write_text(json.dumps(constants, indent=2) + "\n")
+    (work / "network" / "node_types.csv").write_text("\n".join(rows) + "\n")
+
+
+def _sonata_edges(work: pathlib.Path, connectivity: dict, structure) -> None:
+    """``edges.h5`` (one population per pathway, with syn_weight in nS and delay in ms, indexed)
+    and ``edge_types.csv``."""
+    import h5py
+    import libsonata
+
+    delay_ms = float(structure.synapses.delay_ms)
+    rows = ["edge_type_id pathway model_template"]
+    path = work / "network" / "edges.h5"
+    with h5py.File(path, "w") as f:
+        _sonata_header(f)
+        for type_id, (name, synapses) in enumerate(sorted(connectivity.items()), start=100):
+            pre, _, post = name.partition("_to_")
+            n = len(synapses["source_ids"])
+            g = f.create_group(f"edges/{name}")
+            source = g.create_dataset("source_node_id", data=np.asarray(synapses["source_ids"], dtype=np.uint64))
+            source.attrs["node_population"] = pre
+            target = g.create_dataset("target_node_id", data=np.asarray(synapses["target_ids"], dtype=np.uint64))
+            target.attrs["node_population"] = post
+            g.create_dataset("edge_type_id", data=np.full(n, type_id, dtype=np.int64))
+            g.create_dataset("edge_group_id", data=np.zeros(n, dtype=np.int64))
+            g.create_dataset("edge_group_index", data=np.arange(n, dtype=np.int64))
+            group = g.create_group("0")
+            group.create_dataset("syn_weight", data=np.asarray(synapses["weight_nS"], dtype=np.float64))
+            group.create_dataset("delay", data=np.full(n, delay_ms))
+            rows.append(f"{type_id} {name} {SONATA_SYNAPSE_MODEL[pre]}")
+    for name in sorted(connectivity):
+        pre, _, post = name.partition("_to_")
+        libsonata.EdgePopulation.write_indices(str(path), name, structure.counts[pre], structure.counts[post])
+    with h5py.File(path, "r+") as f:  # BMTK's reader names the lookup node_id_to_range: the same data, linked
+        for name in connectivity:
+            for index in f[f"edges/{name}/indices"].values():
+                index["node_id_to_range"] = index["node_id_to_ranges"]
+    (work / "network" / "edge_types.csv").write_text("\n".join(rows) + "\n")

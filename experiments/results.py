@@ -142,6 +142,12 @@ class RunData:
         (shape (n_sites,), presynaptic and postsynaptic pyramidal cell of each potential
         E->E site), ``present`` (bool, shape (n_windows, n_sites)) and ``weight_scale``
         (shape (n_windows, n_pyr), relative to the healthy weight); None if not recorded.
+    connectivity : dict of str to dict of str to numpy.ndarray
+        ``/connectivity/<pathway>`` (``output.connectivity``): the first window's synapses of
+        each pathway (``pv_to_pyr``), ``source_ids`` and ``target_ids`` (cell indices in the
+        populations of the spikes) and ``weight`` (nS, one presynaptic spike's conductance
+        step), shape (n_synapses,) each; pyr->pyr only the spine sites present. Empty if not
+        recorded.
     """
 
     spikes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -154,6 +160,7 @@ class RunData:
     config_yaml: str = ""
     provenance: dict = field(default_factory=dict)
     synapses: dict[str, np.ndarray] | None = None
+    connectivity: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def _is_str(a: np.ndarray) -> bool:
@@ -215,6 +222,10 @@ def _validate(data: RunData) -> dict:
             )
         if np.asarray(data.synapses["weight_scale"]).shape[0] != n:
             raise ValueError("synapses/weight_scale: needs one row per window")
+    for name, synapses in data.connectivity.items():
+        lengths = {np.shape(synapses[key]) for key in ("source_ids", "target_ids", "weight_nS")}
+        if len(lengths) != 1 or len(next(iter(lengths))) != 1:
+            raise ValueError(f"connectivity/{name}: source_ids, target_ids and weight_nS must be 1-D of one length")
     if not isinstance(data.config_yaml, str):
         raise ValueError("config_yaml: must be str")
     _check_provenance(data.provenance, "provenance")
@@ -262,6 +273,8 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         _set_units(ds, units)
     if data.synapses is not None:
         _write_synapses(f.create_group("synapses").create_group("pyr_to_pyr"), data.synapses)
+    if data.connectivity:
+        _write_connectivity(f.create_group("connectivity", track_order=True), data.connectivity)
     f.create_dataset("config", data=data.config_yaml, dtype=_STR)
     _write_provenance(f.create_group("provenance", track_order=True), data.provenance)
 
@@ -301,6 +314,17 @@ def _write_synapses(group: h5py.Group, synapses: dict) -> None:
     _set_units(group["present"], "1 (window x site)")
     weight_scale = group.create_dataset("weight_scale", data=np.asarray(synapses["weight_scale"], np.float64))
     _set_units(weight_scale, "1 (window x pyramidal cell, relative to healthy)")
+
+
+def _write_connectivity(group: h5py.Group, connectivity: dict) -> None:
+    """Every pathway's synapses: presynaptic and postsynaptic cell and weight (nS)."""
+    for name, synapses in connectivity.items():
+        _name("connectivity", name)
+        g = group.create_group(name)
+        g.create_dataset("source_ids", data=np.asarray(synapses["source_ids"], np.uint64), compression="gzip")
+        g.create_dataset("target_ids", data=np.asarray(synapses["target_ids"], np.uint64), compression="gzip")
+        weight = g.create_dataset("weight", data=np.asarray(synapses["weight_nS"], np.float64), compression="gzip")
+        _set_units(weight, "nS")
 
 
 def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
@@ -586,6 +610,14 @@ def _check_layout(f: h5py.File) -> None:
         g = _member(f["synapses"], "pyr_to_pyr", h5py.Group)
         for name, kinds in (("source_ids", "iu"), ("target_ids", "iu"), ("present", "biu"), ("weight_scale", "iuf")):
             _check_dtype(_member(g, name, h5py.Dataset), kinds, "numbers")
+    for pathway in _member(f, "connectivity", h5py.Group) if "connectivity" in f else ():
+        g = _member(f["connectivity"], pathway, h5py.Group)
+        sizes = set()
+        for name, kinds in (("source_ids", "iu"), ("target_ids", "iu"), ("weight", "iuf")):
+            _check_dtype(_member(g, name, h5py.Dataset), kinds, "numbers", ndim=1)
+            sizes.add(g[name].shape)
+        if len(sizes) != 1:
+            raise _Invalid(f"/connectivity/{pathway}: source_ids, target_ids and weight differ in length")
 
 
 @contextlib.contextmanager
@@ -759,6 +791,10 @@ def _read(f: h5py.File) -> RunData:
             "present": g["present"][()].astype(bool),
             "weight_scale": g["weight_scale"][()],
         }
+    connectivity = {
+        name: {"source_ids": g["source_ids"][()], "target_ids": g["target_ids"][()], "weight_nS": g["weight"][()]}
+        for name, g in f.get("connectivity", {}).items()
+    }
     return RunData(
         spikes,
         windows,
@@ -770,6 +806,7 @@ def _read(f: h5py.File) -> RunData:
         f["config"].asstr()[()],
         _read_provenance(f["provenance"]),
         synapses,
+        connectivity,
     )
 
 

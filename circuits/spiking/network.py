@@ -198,6 +198,9 @@ class Circuit:
     network: object
     objects: list = field(default_factory=list)
     synapses: dict[str, object] = field(default_factory=dict)
+    #: Every ``Synapses`` object by its pathway's name (``pv_to_pyr``); ``synapses`` holds the
+    #: pyr->pyr spine sites among them.
+    pathways: dict[str, object] = field(default_factory=dict)
 
 
 #: Per pyramidal cell: draw the cell's spine sites at the window start (first window) with
@@ -230,7 +233,7 @@ def build_circuit(
     import brian2 as b2
 
     shared = namespace(structure.synapses, structure.block)
-    groups, monitors, objects, synapses = {}, {}, [], {}
+    groups, monitors, objects, synapses, pathways = {}, {}, [], {}, {}
     for pop in POPULATIONS:
         cell = structure.cells[pop]
         # background: the number of the n_sources Poisson inputs that fire in a step is binomial
@@ -306,11 +309,18 @@ def build_circuit(
                 name="spine_sites",
             )
             synapses[f"{pre}_to_{post}"] = syn
+        pathways[f"{pre}_to_{post}"] = syn
         objects.append(syn)
     after_connect()
     network = b2.Network(objects, name="circuit")  # explicit names keep generated code identical across processes
     return Circuit(
-        structure=structure, groups=groups, spike_monitors=monitors, network=network, objects=objects, synapses=synapses
+        structure=structure,
+        groups=groups,
+        spike_monitors=monitors,
+        network=network,
+        objects=objects,
+        synapses=synapses,
+        pathways=pathways,
     )
 
 

@@ -443,7 +443,7 @@ SCORECARD_BACKEND_KEYS = (
 #: name, `SCORECARD_BACKEND_KEYS` and output.figure on to its runs (which compose their own
 #: configs); bath and evoked_release have no pharmacokinetics; dose_response sets the dose of
 #: each run itself. An override of anything else is a key nothing reads.
-READ_ONLY = {"scorecard": ("circuit.name", *SCORECARD_BACKEND_KEYS, "output", "scorecard", "experiment.name")}
+READ_ONLY = {"scorecard": ("circuit.name", *SCORECARD_BACKEND_KEYS, "output.figure", "scorecard", "experiment.name")}
 UNREAD = {
     "bath": ("dosing", "pk"),
     "evoked_release": ("dosing", "pk"),
@@ -1410,6 +1410,7 @@ def validate(cfg) -> None:
     experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
     check_keys(cfg, experiment)
     _flag(cfg, "output.figure")
+    _flag(cfg, "output.connectivity")
     engine_options(cfg)
     cache_dir(cfg)
     circuit_structure(cfg)

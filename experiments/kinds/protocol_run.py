@@ -140,6 +140,7 @@ def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: da
         config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
         provenance=provenance,
         synapses=result.synapses,
+        connectivity=result.connectivity if cfg.output.get("connectivity", False) else {},
     )
 
 

@@ -52,7 +52,7 @@ from experiments.simulation.builds import BUILD_MARKER, _compiler_identity, buil
 from experiments.simulation.windows import CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV, WindowOutput, _thread_seeds
 
 #: Version of the call file's layout; another version is ignored (the project is generated anew).
-CALL_VERSION = 2
+CALL_VERSION = 3
 #: The source code that generates the project: a change to any of it changes the structure key.
 _GENERATING_SOURCES = (
     "circuits",
@@ -172,6 +172,14 @@ def call_of(circuit, device, build: Path) -> dict:
         "pre": spec(synapses.variables["_synaptic_pre"], False),
         "post": spec(synapses.variables["_synaptic_post"], False),
     }
+    edges = {
+        name: {
+            "pre": spec(syn.variables["_synaptic_pre"], False),
+            "post": spec(syn.variables["_synaptic_post"], False),
+        }
+        for name, syn in circuit.pathways.items()
+        if name != "pyr_to_pyr"
+    }
     marker = json.loads((build / BUILD_MARKER).read_text())
     return {
         "version": CALL_VERSION,
@@ -181,6 +189,7 @@ def call_of(circuit, device, build: Path) -> dict:
         "outputs": outputs,
         "spikes": spikes,
         "sites": sites,
+        "edges": edges,
     }
 
 
@@ -229,9 +238,15 @@ def _valid_call(call: dict, structure: CircuitStructure) -> bool:
                 "dtype": dtype,
             }:
                 return False
+    pathways = [f"{pre}_to_{post}" for (pre, post), p in structure.connection_probability.items() if p > 0]
+    if set(call["edges"]) != {name for name in pathways if name != "pyr_to_pyr"}:
+        return False
     for key, name in (("pre", "_synaptic_pre"), ("post", "_synaptic_post")):
         if call["sites"][key] != {"file": array_file("_dynamic_array", "pyr_to_pyr", name), "dtype": index}:
             return False
+        for pathway, spec in call["edges"].items():
+            if spec[key] != {"file": array_file("_dynamic_array", pathway, name), "dtype": index}:
+                return False
     return True
 
 
@@ -372,11 +387,16 @@ class DirectEngine:
                 for pop in POPULATIONS
             }
             sites = {"spine": _read(results, self.call["outputs"]["pyr_to_pyr"]["spine"]).astype(float) > 0.5}
+            edges = None
             if "pyr_to_pyr" not in values:
                 sites.update({key: _read(results, spec).astype(np.int64) for key, spec in self.call["sites"].items()})
+                edges = {
+                    name: {key: _read(results, spec).astype(np.int64) for key, spec in specs.items()}
+                    for name, specs in self.call["edges"].items()
+                }
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites)
+        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites, edges=edges)
 
     def _run(self, arguments: list[str], environment: dict[str, str], results: Path) -> None:
         with open(results / "stdout.txt", "w") as stdout:

@@ -171,6 +171,18 @@ def _sites(circuit, with_indices: bool) -> dict[str, np.ndarray]:
     return out
 
 
+def _edges(circuit, with_indices: bool) -> dict[str, dict[str, np.ndarray]] | None:
+    """The presynaptic and postsynaptic cell of every synapse of each pathway but pyr->pyr
+    (whose indices come with the sites), when the window reports indices."""
+    if not with_indices:
+        return None
+    return {
+        name: {"pre": np.asarray(syn.i[:], dtype=np.int64), "post": np.asarray(syn.j[:], dtype=np.int64)}
+        for name, syn in circuit.pathways.items()
+        if name != "pyr_to_pyr"
+    }
+
+
 def _target(circuit, name: str):
     return circuit.groups[name] if name in circuit.groups else circuit.synapses[name]
 
@@ -271,9 +283,10 @@ class StandaloneEngine:
                 )
             spikes, state = _collect(self.circuit)
             sites = _sites(self.circuit, with_indices="pyr_to_pyr" not in values)
+            edges = _edges(self.circuit, with_indices="pyr_to_pyr" not in values)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites)
+        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites, edges=edges)
 
 
 class RuntimeEngine:
@@ -313,4 +326,5 @@ class RuntimeEngine:
             state=state,
             wall_s=time.perf_counter() - start,
             sites=_sites(circuit, with_indices="pyr_to_pyr" not in values),
+            edges=_edges(circuit, with_indices="pyr_to_pyr" not in values),
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -71,6 +71,11 @@ class ProtocolResult:
     synapses : dict or None
         The pyr->pyr sites (``source_ids``, ``target_ids``) and per window ``present`` and
         ``weight_scale``, from the plasticity track; None without plasticity.
+    connectivity : dict
+        The first window's synapses by pathway (``pv_to_pyr``): ``source_ids`` and
+        ``target_ids`` (cell indices in their populations; pyr->pyr: the spine sites present)
+        and ``weight_nS`` (the conductance step of one presynaptic spike at baseline release,
+        nS), shape (n_synapses,) each (`connectivity_of`).
     """
 
     spikes: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -81,6 +86,47 @@ class ProtocolResult:
     readouts: dict[str, dict[str, np.ndarray]]
     wall_s: dict[str, float]
     synapses: dict | None = None
+    connectivity: dict = field(default_factory=dict)
+
+
+def connectivity_of(out, values: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, np.ndarray]]:
+    """A window's synapses by pathway, as the window ran them.
+
+    Parameters
+    ----------
+    out : WindowOutput
+        A window's output with the synapses' indices (``sites`` with ``pre`` and ``post``, and
+        ``edges``: the first window of a run).
+    values : mapping
+        The values the window was given (`initial_values`): ``w_from_<pre>`` of each
+        postsynaptic population, in S, one value or one per postsynaptic cell.
+
+    Returns
+    -------
+    dict of str to dict of str to numpy.ndarray
+        Pathway -> ``source_ids``, ``target_ids`` (int64) and ``weight_nS`` (float): every
+        synapse, pyr->pyr only the spine sites present in the window. The weight is the
+        postsynaptic conductance step of one presynaptic spike (an interneuron's GABA_A; a
+        pyramidal cell's AMPA at baseline release, before the HNK scale), in nS. Empty
+        without indices.
+    """
+    if not out.edges or "pre" not in (out.sites or {}):
+        return {}
+    present = np.asarray(out.sites["spine"], dtype=bool)
+    pairs = {
+        "pyr_to_pyr": (out.sites["pre"][present], out.sites["post"][present]),
+        **{name: (e["pre"], e["post"]) for name, e in out.edges.items()},
+    }
+    connectivity = {}
+    for name, (pre_ids, post_ids) in sorted(pairs.items()):
+        pre, _, post = name.partition("_to_")
+        weight = np.broadcast_to(np.asarray(values[post][f"w_from_{pre}"], dtype=float), (len(values[post]["v"]),))
+        connectivity[name] = {
+            "source_ids": np.asarray(pre_ids, dtype=np.int64),
+            "target_ids": np.asarray(post_ids, dtype=np.int64),
+            "weight_nS": 1e9 * weight[post_ids],
+        }
+    return connectivity
 
 
 def run_protocol(
@@ -164,7 +210,7 @@ def run_protocol(
         values = initial_values(structure, window_drive, concentrations, rng=rng, **inputs)
         out = engine.run_window(values, connect_seed=seed, noise_seed=stream_seed(seed, "window_noise", span.index))
         wall["windows"] += out.wall_s
-        found = recorder.record(window, out, inputs["u_release"])
+        found = recorder.record(window, out, inputs["u_release"], values)
         start = time.perf_counter()
         for track in tracks:
             track.after_window(span, out, found)
@@ -190,6 +236,7 @@ def run_protocol(
         readouts=recorder.readouts(),
         wall_s=wall,
         synapses=next((s for track in tracks if (s := getattr(track, "synapses", lambda: None)()) is not None), None),
+        connectivity=recorder.connectivity,
     )
 
 
@@ -248,9 +295,13 @@ class _Recorder:
         self.structure, self.drive, self.train = structure, drive, train
         self._spikes = {pop: ([], []) for pop in POPULATIONS}
         self._readouts = {pop: {name: [] for name in READOUT_UNITS} for pop in POPULATIONS}
+        self.connectivity: dict[str, dict[str, np.ndarray]] = {}
 
-    def record(self, window: Window, out, u_release: float) -> dict[str, dict]:
-        """The window's readouts per population; raises NumericalError on out-of-range state."""
+    def record(self, window: Window, out, u_release: float, values: Mapping) -> dict[str, dict]:
+        """The window's readouts per population (and, from the first window, the synapses:
+        `connectivity_of`); raises NumericalError on out-of-range state."""
+        if not self.connectivity:
+            self.connectivity = connectivity_of(out, values)
         s, found_all = self.structure, {}
         for pop in POPULATIONS:
             times, ids = out.spikes[pop]

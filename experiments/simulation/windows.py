@@ -43,6 +43,9 @@ class WindowOutput:
     state: dict[str, dict[str, np.ndarray]]
     wall_s: float
     sites: dict[str, np.ndarray] | None = None  #: pyr->pyr spine sites: ``pre``, ``post``, ``spine`` (0/1)
+    #: The synapses of every other pathway (``pv_to_pyr``: ``pre``, ``post`` cell indices), with
+    #: the sites' indices (the first window of a run); None otherwise.
+    edges: dict[str, dict[str, np.ndarray]] | None = None
 
 
 def _thread_seeds(seed: int, purpose: str, threads: int) -> str:

@@ -107,6 +107,14 @@ def _call(structure, build: str, sha: str) -> dict:
         k: {"file": D.array_file("_dynamic_array", "pyr_to_pyr", n), "dtype": index}
         for k, n in (("pre", "_synaptic_pre"), ("post", "_synaptic_post"))
     }
+    edges = {
+        f"{pre}_to_{post}": {
+            k: {"file": D.array_file("_dynamic_array", f"{pre}_to_{post}", n), "dtype": index}
+            for k, n in (("pre", "_synaptic_pre"), ("post", "_synaptic_post"))
+        }
+        for (pre, post), p in structure.connection_probability.items()
+        if p > 0 and (pre, post) != ("pyr", "pyr")
+    }
     return {
         "version": D.CALL_VERSION,
         "build": build,
@@ -115,6 +123,7 @@ def _call(structure, build: str, sha: str) -> dict:
         "outputs": outputs,
         "spikes": spikes,
         "sites": sites,
+        "edges": edges,
     }
 
 
@@ -144,6 +153,8 @@ def test_only_a_sound_call_file_of_its_own_build_is_used(tmp_path):
     assert refused(lambda c: c["inputs"]["pyr"]["v"].update(dtype="<f4"))
     assert refused(lambda c: c["inputs"]["pyr"]["v"].update(size=10))
     assert refused(lambda c: c["spikes"]["pv"]["t"].update(file="nonexistent_file"))
+    assert refused(lambda c: c["edges"].pop("pv_to_pyr"))
+    assert refused(lambda c: c["edges"]["pv_to_pyr"]["pre"].update(file="_dynamic_array_pv_to_sst__synaptic_pre"))
     (tmp_path / "small-one" / "main").write_bytes(b"not the binary the marker names")
     assert refused(lambda c: None)
     path.write_text("{not json")
@@ -198,6 +209,8 @@ for k in range(2):
     for pop, state in window.state.items():
         out.update({f"{k}/state/{pop}/{name}": value for name, value in state.items()})
     out.update({f"{k}/sites/{name}": value for name, value in window.sites.items()})
+    for name, edges in (window.edges or {}).items():
+        out.update({f"{k}/edges/{name}/{key}": value for key, value in edges.items()})
 np.savez(args["out"], **out)
 print(json.dumps({"engine": type(engine).__name__, "brian2": "brian2" in sys.modules}))
 """
@@ -221,7 +234,8 @@ def test_direct_windows_equal_brian2s_device_run_without_brian2(build_cache, tmp
     direct, how = _windows(tmp_path, build_cache, "direct")
     assert how == {"engine": "DirectEngine", "brian2": False}  # the call file was found: no code generation
     assert sorted(direct) == sorted(reference)
-    assert "1/sites/pre" not in direct  # sites carried in: indices not read again
+    assert "1/sites/pre" not in direct and "1/edges/pv_to_pyr/pre" not in direct  # not read again
+    assert len(direct["0/edges/pv_to_pyr/pre"]) > 0  # every pathway's synapses with the first window
     for key in reference:
         assert np.array_equal(direct[key], reference[key], equal_nan=True), key
     assert len(reference["0/spikes/pyr/t"]) > 0 and not np.array_equal(reference["0/sites/spine"], [])

@@ -38,6 +38,7 @@ ALLOWED_DEFAULTS = {
     ("Neurochemistry", "adenosine"): "the state variables are relative to baseline: 1 by definition",
     ("Circuit", "objects"): "Brian2 objects of a built circuit, not numbers",
     ("Circuit", "synapses"): "Brian2 objects of a built circuit, not numbers",
+    ("Circuit", "pathways"): "Brian2 objects of a built circuit, not numbers",
 }
 
 #: Module-level numbers of circuits/ and why each stays in code.

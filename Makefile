@@ -22,10 +22,10 @@ run: setup
 	$(BIN)/ketamine-sim $(ARGS)
 
 test: setup
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/pytest $(ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not compiles and not notebook and not docs and not cli and not fuzz and not slow" -n 2 -q $(ARGS)
+	$(BIN)/pytest -m "not compiles and not notebook and not docs and not cli and not fuzz and not slow" -n 2 -q $(ARGS)
 
 docs: setup
 	$(BIN)/mkdocs build --strict

@@ -28,7 +28,7 @@ import numpy as np
 def _compose(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
-    from experiments.app import CONFIG_DIR
+    from ketamine_sim.experiments.app import CONFIG_DIR
 
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         return compose("config", overrides)
@@ -46,9 +46,9 @@ def _events_per_window(structure, spikes: dict) -> tuple[float, float]:
 
 def measure(backend: str, overrides: list[str], windows: int, cache: Path) -> dict:
     """Run in this process: build, then ``windows`` windows at baseline."""
-    from circuits.spiking.network import initial_values
-    from experiments import config as C
-    from experiments.simulation.engine import make_engine
+    from ketamine_sim.circuits.spiking.network import initial_values
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.simulation.engine import make_engine
 
     cfg = _compose(overrides + [f"backend={backend}"])
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)

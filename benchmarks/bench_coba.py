@@ -96,10 +96,10 @@ def pfc(duration_s: float) -> dict:
     """One baseline window of circuit=pfc through make_engine (defaults: 1 thread, vectorised)."""
     import numpy as np
 
-    from circuits.spiking.network import initial_values
-    from experiments import config as C
-    from experiments.api import compose_config
-    from experiments.simulation.engine import make_engine
+    from ketamine_sim.circuits.spiking.network import initial_values
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.simulation.engine import make_engine
 
     cfg = compose_config(["circuit=pfc", f"circuit.window_s={duration_s}"])
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)

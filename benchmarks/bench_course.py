@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def _run(overrides: list[str], cache: Path, out: Path) -> dict:
-    from experiments.results import read_results
+    from ketamine_sim.experiments.results import read_results
 
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(cache), MPLBACKEND="Agg")
     start = time.perf_counter()
@@ -28,7 +28,7 @@ def _run(overrides: list[str], cache: Path, out: Path) -> dict:
         [
             sys.executable,
             "-m",
-            "experiments.app",
+            "ketamine_sim.experiments.app",
             "experiment=course",
             *overrides,
             "output.figure=false",

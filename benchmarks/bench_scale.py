@@ -40,10 +40,10 @@ def measure(size: int, rule: str, windows: int, window_s: float, cache: Path) ->
     """In this process: build, then ``windows`` windows at baseline."""
     import numpy as np
 
-    from circuits.spiking.network import initial_values
-    from experiments import config as C
-    from experiments.api import compose_config
-    from experiments.simulation.engine import make_engine
+    from ketamine_sim.circuits.spiking.network import initial_values
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.simulation.engine import make_engine
 
     n = counts(size)
     cfg = compose_config(
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # size rule: measure in this process
     args = parser.parse_args()
-    from experiments.paths import default_cache_dir
+    from ketamine_sim.experiments.paths import default_cache_dir
 
     cache = args.cache or default_cache_dir()
     if args.one:

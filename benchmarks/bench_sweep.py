@@ -43,7 +43,7 @@ def _sweep(args, sweep_dir: Path, cache: Path) -> float:
     command = [
         sys.executable,
         "-m",
-        "experiments.app",
+        "ketamine_sim.experiments.app",
         "-m",
         *PROTOCOL,
         f"backend.threads={args.threads}",

@@ -32,10 +32,10 @@ POLICIES = ("passive", "auto", "active")
 
 
 def _engine(overrides: list[str], threads: int, cache: Path):
-    from circuits.spiking.network import initial_values
-    from experiments import config as C
-    from experiments.api import compose_config
-    from experiments.simulation.engine import make_engine
+    from ketamine_sim.circuits.spiking.network import initial_values
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.simulation.engine import make_engine
 
     cfg = compose_config([*overrides, f"backend.threads={threads}"])
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
@@ -57,7 +57,7 @@ def _windows(engine, values, windows: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    from experiments.simulation.direct import binary_environment
+    from ketamine_sim.experiments.simulation.direct import binary_environment
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", default=["circuit=pfc"])
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="build cache (default: the user's)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    from experiments.paths import default_cache_dir
+    from ketamine_sim.experiments.paths import default_cache_dir
 
     cache = args.cache or default_cache_dir()
     rows = []

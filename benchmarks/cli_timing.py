@@ -14,5 +14,7 @@ def time_command(overrides: list[str], cache: Path) -> float:
     ``cache``, from process start to exit; raises CalledProcessError if it fails."""
     env = dict(os.environ, KETAMINE_SIM_CACHE=str(cache), MPLBACKEND="Agg")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "experiments.app", *overrides], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *overrides], env=env, check=True, capture_output=True
+    )
     return time.perf_counter() - start

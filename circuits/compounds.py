@@ -13,7 +13,7 @@ norketamine C12H14ClNO 223.7 g/mol, hydroxynorketamine C12H14ClNO2 239.7 g/mol.
 
 Examples
 --------
->>> from circuits.compounds import MOLAR_MASS_G_PER_MOL, ng_per_ml_to_uM
+>>> from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, ng_per_ml_to_uM
 >>> round(ng_per_ml_to_uM(237.73, MOLAR_MASS_G_PER_MOL["s_ketamine"]), 6)
 1.0
 """
@@ -58,7 +58,7 @@ class Drug:
 
     Examples
     --------
-    >>> from circuits.compounds import Drug
+    >>> from ketamine_sim.circuits.compounds import Drug
     >>> Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5}).molar_mass
     237.73
     >>> Drug("bad", {"s_ketamine": 0.6})
@@ -95,7 +95,7 @@ def ng_per_ml_to_uM(value_ng_per_ml, molar_mass_g_per_mol: float):
         Mass concentration in ng/mL (= ug/L); an array is converted element-wise.
     molar_mass_g_per_mol : float
         Molar mass of the species in g/mol (`MOLAR_MASS_G_PER_MOL`, or a drug's
-        [`Drug.molar_mass`][circuits.compounds.Drug.molar_mass]).
+        [`Drug.molar_mass`][ketamine_sim.circuits.compounds.Drug.molar_mass]).
 
     Returns
     -------
@@ -111,7 +111,7 @@ def ng_per_ml_to_uM(value_ng_per_ml, molar_mass_g_per_mol: float):
     --------
     An anaesthetic serum level of S-ketamine, 2000 ng/mL, is about 8.4 uM:
 
-    >>> from circuits.compounds import MOLAR_MASS_G_PER_MOL, ng_per_ml_to_uM
+    >>> from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, ng_per_ml_to_uM
     >>> round(ng_per_ml_to_uM(2000.0, MOLAR_MASS_G_PER_MOL["s_ketamine"]), 2)
     8.41
     """
@@ -139,7 +139,7 @@ def uM_to_ng_per_ml(value_uM, molar_mass_g_per_mol: float):
 
     Examples
     --------
-    >>> from circuits.compounds import MOLAR_MASS_G_PER_MOL, uM_to_ng_per_ml
+    >>> from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, uM_to_ng_per_ml
     >>> round(uM_to_ng_per_ml(1.0, MOLAR_MASS_G_PER_MOL["hnk"]), 2)
     239.7
     """
@@ -179,7 +179,7 @@ def parse_concentration_uM(value, molar_mass_g_per_mol: float) -> float:
 
     Examples
     --------
-    >>> from circuits.compounds import parse_concentration_uM
+    >>> from ketamine_sim.circuits.compounds import parse_concentration_uM
     >>> parse_concentration_uM("500 nM", 237.73)
     0.5
     >>> parse_concentration_uM(2, 237.73)

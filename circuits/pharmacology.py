@@ -21,7 +21,7 @@ One first-order scheme cannot match both R1 and R2 of TARGETS: Gilling 2009's
 kinetic rates give koff/kon = 0.22 / 1.5e5 = 1.47 uM, its equilibrium IC50 is 0.71 uM
 (Hill 0.84). ``fit="equilibrium"`` (the configured choice, ``block.fit``) keeps the IC50 and koff and derives kon
 (2.1x Gilling's); ``fit="kinetic"`` keeps kon and koff and so the IC50 is 2.1x R1.
-[`fit_report`][circuits.pharmacology.fit_report] states the mismatch for either choice.
+[`fit_report`][ketamine_sim.circuits.pharmacology.fit_report] states the mismatch for either choice.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class BlockConstants:
     ``configs/config.yaml`` (``block.*``)."""
 
     ic50_racemic_uM: float  #: racemate IC50 at GluN1/GluN2A, -70 mV, no Mg (Gilling 2009, R1)
-    hill_racemic: float  #: its Hill coefficient (R1; reported by [`fit_report`][circuits.pharmacology.fit_report]: the scheme has Hill 1)
+    hill_racemic: float  #: its Hill coefficient (R1; reported by [`fit_report`][ketamine_sim.circuits.pharmacology.fit_report]: the scheme has Hill 1)
     kon_per_M_per_s: float  #: association rate at -70 mV (Gilling 2009, R2)
     koff_per_s: float  #: dissociation rate at -70 mV (Gilling 2009, R2)
     delta: float  #: electrical distance of the blocking site (Gilling 2009, R3)
@@ -101,7 +101,7 @@ class BlockConstants:
 
 @dataclass(frozen=True)
 class BlockParameters:
-    """Per-species constants of the block scheme at -70 mV (derived by [`block_parameters`][circuits.pharmacology.block_parameters])."""
+    """Per-species constants of the block scheme at -70 mV (derived by [`block_parameters`][ketamine_sim.circuits.pharmacology.block_parameters])."""
 
     dissociation_uM: dict[str, float]  #: K_k = koff/kon_k at -70 mV (uM)
     koff_per_s: float  #: shared by all species (assumption: affinity differences are in kon)
@@ -151,7 +151,7 @@ def steady_state_block(
     Parameters
     ----------
     params : BlockParameters
-        Constants of the scheme ([`block_parameters`][circuits.pharmacology.block_parameters]).
+        Constants of the scheme ([`block_parameters`][ketamine_sim.circuits.pharmacology.block_parameters]).
     concentrations_uM : dict of str to float
         Concentration in uM of each species present (absent ones are 0).
     v_mV : float
@@ -172,7 +172,7 @@ def steady_state_block(
     [@ebert1997norketamine] and Abbott 2020 [@abbott2020hydroxynorketamine], as
     ``configs/config.yaml`` holds them):
 
-    >>> from circuits.pharmacology import BlockConstants, block_parameters, steady_state_block
+    >>> from ketamine_sim.circuits.pharmacology import BlockConstants, block_parameters, steady_state_block
     >>> published = BlockConstants(
     ...     ic50_racemic_uM=0.71, hill_racemic=0.84, kon_per_M_per_s=1.5e5, koff_per_s=0.22,
     ...     delta=0.79, temperature_K=295.15, trapped_fraction=0.86, trapping_washout_s=120.0,

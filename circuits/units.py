@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> from circuits.units import SECONDS_PER_DAY
+>>> from ketamine_sim.circuits.units import SECONDS_PER_DAY
 >>> 3.5 * SECONDS_PER_DAY  # a treatment course day 3.5, in s of protocol time
 302400.0
 """

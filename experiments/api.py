@@ -9,14 +9,14 @@ Examples
 --------
 Compose the config a run would use, without running it (no compiler needed):
 
->>> from experiments.api import compose_config
+>>> from ketamine_sim.experiments.api import compose_config
 >>> cfg = compose_config(["drug=esketamine", "circuit=small", "seed=4"])
 >>> cfg.experiment.name, cfg.drug.name, cfg.circuit.name, cfg.seed
 ('iv_infusion', 'esketamine', 'small', 4)
 
 Run an experiment and read its readouts (compiles and simulates the circuit):
 
->>> from experiments.api import run
+>>> from ketamine_sim.experiments.api import run
 >>> result = run(["experiment=bath", "circuit=small", "bath.concentrations_uM=[0,1]"], "my_run")  # doctest: +SKIP
 >>> result.readouts_frame()  # doctest: +SKIP
 """
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments import kinds
-from experiments.analysis import Run, load_run
-from experiments.config import check_overrides, compose_config
-from experiments.kinds import run_experiment
+from ketamine_sim.experiments import kinds
+from ketamine_sim.experiments.analysis import Run, load_run
+from ketamine_sim.experiments.config import check_overrides, compose_config
+from ketamine_sim.experiments.kinds import run_experiment
 
 __all__ = ["compose_config", "run"]
 
@@ -66,21 +66,21 @@ def run(
     Returns
     -------
     Run
-        The run's results ([`Run`][experiments.analysis.Run], read back from the
-        `results.h5` written, as [`load_run`][experiments.analysis.load_run] reads it):
+        The run's results ([`Run`][ketamine_sim.experiments.analysis.Run], read back from the
+        `results.h5` written, as [`load_run`][ketamine_sim.experiments.analysis.load_run] reads it):
         spikes in ms per population and window, readouts, timeline, config.
 
     Raises
     ------
     ConfigError
-        A bad override (`experiments.errors.ConfigError`, a ValueError whose `field` is the
+        A bad override (`ketamine_sim.experiments.errors.ConfigError`, a ValueError whose `field` is the
         override path), as the command line refuses it.
     RunFolderError
         `output_dir` is not writable, is in use by a live run, or holds an earlier run's
-        results and `overwrite` is False (`experiments.errors.RunFolderError`, a
+        results and `overwrite` is False (`ketamine_sim.experiments.errors.RunFolderError`, a
         ConfigError naming `output_dir`); raised before anything is simulated.
     NumericalError
-        A window left the model's range (`experiments.errors.NumericalError`); nothing is
+        A window left the model's range (`ketamine_sim.experiments.errors.NumericalError`); nothing is
         written.
     KeyboardInterrupt
         An interrupt (Ctrl-C, a notebook's "interrupt kernel") stops the run after the
@@ -90,11 +90,11 @@ def run(
     --------
     A bad value is refused before anything runs (and nothing is written):
 
-    >>> from experiments.api import run
+    >>> from ketamine_sim.experiments.api import run
     >>> run(["dosing.dose_mg_per_kg=-3"], "outputs/never_written")
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: dosing.dose_mg_per_kg: must be >= 0, got -3
+    ketamine_sim.experiments.errors.ConfigError: dosing.dose_mg_per_kg: must be >= 0, got -3
 
     One bath application on the small circuit, then its readouts as a table (compiles and
     simulates the circuit):
@@ -110,7 +110,7 @@ def run(
     cfg = compose_config(overrides)
     path = run_experiment(cfg, output_dir, overwrite=overwrite, folder_field="output_dir")
     if cfg.objective.findings:  # as the command does: objective.json beside results.h5
-        from experiments.scoring.objective import objective
+        from ketamine_sim.experiments.scoring.objective import objective
 
         objective(cfg, output_dir)
     results = kinds.kind_of(cfg).results(cfg)  # dose_response: one results.h5 per dose, the last loaded

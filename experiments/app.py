@@ -18,10 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import kinds
-from experiments.config import compose
-from experiments.errors import ConfigError, NumericalError, RunFolderError
-from experiments.paths import CONFIG_DIR
+from ketamine_sim.experiments import kinds
+from ketamine_sim.experiments.config import compose
+from ketamine_sim.experiments.errors import ConfigError, NumericalError, RunFolderError
+from ketamine_sim.experiments.paths import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
@@ -31,7 +31,7 @@ def _app(cfg: DictConfig) -> str | float | None:
     hydra_cfg = HydraConfig.get()
     try:
         if hydra_cfg.mode == RunMode.MULTIRUN:  # a sweep job: skipped if its folder holds its finished results
-            from experiments.sweep import run_job
+            from ketamine_sim.experiments.sweep import run_job
 
             _needs_an_objective(str(hydra_cfg.sweeper.get("_target_", "")), cfg)
 
@@ -41,7 +41,7 @@ def _app(cfg: DictConfig) -> str | float | None:
             kinds.run_experiment(cfg, hydra_cfg.runtime.output_dir)
             outcome = None
         if cfg.objective.findings:
-            from experiments.scoring.objective import objective
+            from ketamine_sim.experiments.scoring.objective import objective
 
             return objective(cfg, hydra_cfg.runtime.output_dir)
         return outcome
@@ -139,8 +139,8 @@ def check_overrides(
     overrides: Sequence[str] = (), multirun: bool = False, config_name: str = "config", validate: bool = True
 ) -> list[DictConfig]:
     """What ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs
-    (:func:`experiments.config.compose.check_overrides`), with (``validate``, single runs) the
-    whole validation of the experiment kind (:func:`experiments.kinds.validate`). Returns the
+    (:func:`ketamine_sim.experiments.config.compose.check_overrides`), with (``validate``, single runs) the
+    whole validation of the experiment kind (:func:`ketamine_sim.experiments.kinds.validate`). Returns the
     composed configs (with their ``hydra`` node); raises :class:`ConfigError` on the first mistake."""
     return compose.check_overrides(
         overrides, multirun=multirun, config_name=config_name, validate=kinds.validate if validate else None
@@ -148,7 +148,7 @@ def check_overrides(
 
 
 def check_job(job: Sequence[str], cfg: DictConfig, validate: bool = True) -> None:
-    """:func:`experiments.config.compose.check_job` with the kind's validation (``validate``)."""
+    """:func:`ketamine_sim.experiments.config.compose.check_job` with the kind's validation (``validate``)."""
     compose.check_job(job, cfg, validate=kinds.validate if validate else None)
 
 

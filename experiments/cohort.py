@@ -7,7 +7,7 @@ whatever the cohort's size, and each part of it whatever the others):
 
 - the circuit seed (``seed``: a network and noise of its own);
 - the pharmacokinetic constants: one person of the pk model's population
-  (``pk.iiv``; `circuits.slow.pk_variability`); a model without a spread gives everyone its
+  (``pk.iiv``; `ketamine_sim.circuits.slow.pk_variability`); a model without a spread gives everyone its
   typical constants;
 - the severity of the stressed state: each ``state.*`` constant x (a factor relative to
   healthy, 1) as x^exp(eta), eta ~ N(0, ln(1 + s^2)), s = ``cohort.state_spread``: its log
@@ -24,7 +24,7 @@ mood proxy, so its runs are not needed); in the drug arm a patient responds when
 its placebo response does (independent causes). The difference between the arms is what
 trials report and what the model is compared with.
 
-Each patient's outcome follows the course readouts (`experiments.analysis.course`): the mood
+Each patient's outcome follows the course readouts (`ketamine_sim.experiments.analysis.course`): the mood
 proxy responds when it closes ``cohort.response_fraction`` of its gap to healthy, and relapses
 when it falls back below that line for good. Relapse is counted, as trials count it, among the
 patients responding a day after the last dose, from the last dose, censored at the end of the
@@ -44,17 +44,17 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from circuits.slow.pharmacokinetics import PKParameters
-from circuits.slow.pk_variability import IIV_PARAMETERS, individual, omega
-from circuits.spiking.network import SEED_MAX
-from circuits.units import SECONDS_PER_DAY
-from experiments import config as C
-from experiments.analysis.course import response_summary, value_at_day
-from experiments.errors import ConfigError
-from experiments.files import atomic_write
-from experiments.results import read_results
-from experiments.scoring.configured_runs import config_digest, payload_of
-from experiments.scoring.scorecard import PlannedRun
+from ketamine_sim.circuits.slow.pharmacokinetics import PKParameters
+from ketamine_sim.circuits.slow.pk_variability import IIV_PARAMETERS, individual, omega
+from ketamine_sim.circuits.spiking.network import SEED_MAX
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.analysis.course import response_summary, value_at_day
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.files import atomic_write
+from ketamine_sim.experiments.results import read_results
+from ketamine_sim.experiments.scoring.configured_runs import config_digest, payload_of
+from ketamine_sim.experiments.scoring.scorecard import PlannedRun
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Patient:
     seed : int
         The circuit seed of its run.
     pk_etas : dict of str to float
-        Its eta per parameter of the pk model's spread (`circuits.slow.pk_variability`).
+        Its eta per parameter of the pk model's spread (`ketamine_sim.circuits.slow.pk_variability`).
     state : dict of str to float
         Its ``state.*`` constants (`STATE_KEYS`).
     plasticity : dict of str to float
@@ -113,8 +113,8 @@ def draw_patients(cfg) -> list[Patient]:
 
     Examples
     --------
-    >>> from experiments.config import compose_config
-    >>> from experiments.cohort import draw_patients
+    >>> from ketamine_sim.experiments.config import compose_config
+    >>> from ketamine_sim.experiments.cohort import draw_patients
     >>> cfg = compose_config(["experiment=cohort", "cohort.n_patients=3", "pk=perez_ruixo2021"])
     >>> patients = draw_patients(cfg)
     >>> [p.index for p in patients], len(set(p.seed for p in patients))
@@ -157,13 +157,13 @@ def patient_config(cfg, patient: Patient, typical: PKParameters | None = None):
     patient : Patient
         One of `draw_patients`.
     typical : PKParameters, optional
-        ``experiments.config.pk_parameters(cfg)``, when the caller has it already (None: built
+        ``ketamine_sim.experiments.config.pk_parameters(cfg)``, when the caller has it already (None: built
         here).
 
     Returns
     -------
     omegaconf.DictConfig
-        A config that ``experiments.kinds.run_experiment`` runs as a course.
+        A config that ``ketamine_sim.experiments.kinds.run_experiment`` runs as a course.
     """
     tree = OmegaConf.to_container(cfg, resolve=False)
     tree.pop("hydra", None)  # a composition with Hydra's own node (check_overrides) has it
@@ -246,7 +246,7 @@ def outcome(timeline: dict[str, np.ndarray], dose_days: list[float], fraction: f
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.cohort import outcome
+    >>> from ketamine_sim.experiments.cohort import outcome
     >>> day = 86400.0
     >>> timeline = {
     ...     "time_from_dose_s": np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 4.0, 7.0]) * day,
@@ -307,7 +307,7 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float]:
 
     Examples
     --------
-    >>> from experiments.cohort import wilson_interval
+    >>> from ketamine_sim.experiments.cohort import wilson_interval
     >>> [round(x, 3) for x in wilson_interval(7, 10)]
     [0.397, 0.892]
     """

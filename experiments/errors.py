@@ -1,10 +1,10 @@
 """The errors a run reports to its user (a leaf module).
 
-- [`ConfigError`][experiments.errors.ConfigError]: a bad config value; the command prints
+- [`ConfigError`][ketamine_sim.experiments.errors.ConfigError]: a bad config value; the command prints
   one line and exits 2.
-- [`RunFolderError`][experiments.errors.RunFolderError]: the output folder cannot take the
+- [`RunFolderError`][ketamine_sim.experiments.errors.RunFolderError]: the output folder cannot take the
   run (exit 2).
-- [`NumericalError`][experiments.errors.NumericalError]: a window left the model's range;
+- [`NumericalError`][ketamine_sim.experiments.errors.NumericalError]: a window left the model's range;
   nothing is written (exit 1).
 """
 
@@ -48,7 +48,7 @@ class ConfigError(ValueError):
 
 
 class RunFolderError(ConfigError):
-    """The output folder cannot take the run (a [`ConfigError`][experiments.errors.ConfigError]).
+    """The output folder cannot take the run (a [`ConfigError`][ketamine_sim.experiments.errors.ConfigError]).
 
     Raised when the folder is not writable, is in use by a live run, holds an earlier run's
     results, or failed when the results were written. ``field`` names the setting that chose

@@ -1,15 +1,15 @@
 """A run for other tools: NWB files (pynwb), Neo `SpikeTrain`s (Elephant) and its circuit as
 SONATA network files (libsonata, BMTK).
 
-* [`to_nwb`][experiments.export.to_nwb] writes an NWB 2 file: one unit per neuron of every
+* [`to_nwb`][ketamine_sim.experiments.export.to_nwb] writes an NWB 2 file: one unit per neuron of every
   population, spike times in seconds of protocol time, each unit's observation intervals =
   the spiking windows, the windows as epochs. Any NWB reader (pynwb, MatNWB, NWB Widgets)
   opens it.
-* [`to_neo`][experiments.export.to_neo] builds a `neo.Block` with one `Segment` per window
+* [`to_neo`][ketamine_sim.experiments.export.to_neo] builds a `neo.Block` with one `Segment` per window
   and one `SpikeTrain` per neuron in each (ms, `t_start`/`t_stop` = the window's bounds);
-  [`spiketrains`][experiments.export.spiketrains] gives the trains of one population in one
+  [`spiketrains`][ketamine_sim.experiments.export.spiketrains] gives the trains of one population in one
   window, ready for `elephant.statistics` and friends.
-* [`to_sonata_network`][experiments.export.to_sonata_network] writes the circuit of a run
+* [`to_sonata_network`][ketamine_sim.experiments.export.to_sonata_network] writes the circuit of a run
   stored with ``output.connectivity=true``: its cells as SONATA nodes (one population per
   cell type, node ids = the spikes' node ids), its synapses as SONATA edges with weights and
   delays, and a ``circuit_config.json``, as BMTK, NEST (via BMTK) and NetPyNE read them.
@@ -19,7 +19,7 @@ NWB and Neo need the optional extra `export` (`pip install -e ".[export]"`: pynw
 
 Examples
 --------
->>> from experiments import export
+>>> from ketamine_sim.experiments import export
 >>> export.to_nwb("outputs/my_run", "my_run.nwb")  # doctest: +SKIP
 PosixPath('my_run.nwb')
 >>> block = export.to_neo("outputs/my_run")  # doctest: +SKIP
@@ -37,8 +37,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from experiments.analysis import Run, load_run
-from experiments.analysis.runs import _group_name
+from ketamine_sim.experiments.analysis import Run, load_run
+from ketamine_sim.experiments.analysis.runs import _group_name
 
 __all__ = ["spiketrains", "to_neo", "to_nwb", "to_sonata_network"]
 
@@ -109,7 +109,7 @@ def to_nwb(
     institution: str | None = None,
     subject: dict[str, str] | None = None,
 ) -> pathlib.Path:
-    """Write the spikes of `run` (a [`Run`][experiments.analysis.Run], a run folder or a `results.h5`) to an NWB file.
+    """Write the spikes of `run` (a [`Run`][ketamine_sim.experiments.analysis.Run], a run folder or a `results.h5`) to an NWB file.
 
     Units table (`nwbfile.units`): one row per neuron of each population, in population
     order and node id order (silent cells included, so unit counts match the circuit), with
@@ -136,7 +136,7 @@ def to_nwb(
     Parameters
     ----------
     run : Run, str or os.PathLike
-        The run: a loaded [`Run`][experiments.analysis.Run], a run folder or its `results.h5`.
+        The run: a loaded [`Run`][ketamine_sim.experiments.analysis.Run], a run folder or its `results.h5`.
     path : str or os.PathLike
         The NWB file to write (its folder is created; an existing file is replaced).
     populations : sequence of str, optional
@@ -164,14 +164,14 @@ def to_nwb(
         If a population is not in the run.
     ResultsFileError
         If `run` is a path that does not hold a readable `results.h5`
-        ([`ResultsFileError`][experiments.results.ResultsFileError], a ValueError).
+        ([`ResultsFileError`][ketamine_sim.experiments.results.ResultsFileError], a ValueError).
     ModuleNotFoundError
         If pynwb is not installed (the `export` extra).
 
     Examples
     --------
     >>> from pynwb import NWBHDF5IO  # doctest: +SKIP
-    >>> from experiments.export import to_nwb
+    >>> from ketamine_sim.experiments.export import to_nwb
     >>> path = to_nwb("outputs/my_run", "my_run.nwb", populations=["pyr"])  # doctest: +SKIP
     >>> with NWBHDF5IO(str(path), "r") as io:  # doctest: +SKIP
     ...     units = io.read().units.to_dataframe()
@@ -181,7 +181,7 @@ def to_nwb(
     from pynwb.file import Subject
     from pynwb.misc import Units
 
-    from experiments.files import atomic_write
+    from ketamine_sim.experiments.files import atomic_write
 
     run = _as_run(run)
     pops = _populations(run, populations)
@@ -263,7 +263,7 @@ def _add_slow_layer(nwb, run: Run, populations: Sequence[str]) -> None:
     from hdmf.common import DynamicTable, VectorData
     from pynwb import TimeSeries
 
-    from experiments.results import split_units
+    from ketamine_sim.experiments.results import split_units
 
     module = nwb.create_processing_module(
         name="misc", description="ketamine-sim: the simulation's slow layer (timeline) and per-window readouts"
@@ -315,13 +315,13 @@ def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_ne
     Parameters
     ----------
     run : Run, str or os.PathLike
-        The run: a loaded [`Run`][experiments.analysis.Run], a run folder or its `results.h5`.
+        The run: a loaded [`Run`][ketamine_sim.experiments.analysis.Run], a run folder or its `results.h5`.
     population : str
         The population (`"pyr"`, `"pv"`, `"sst"`).
     window : int
         Index of the spiking window, in [0, number of windows).
     n_neurons : int, optional
-        Number of trains; None: [`Run.n_neurons`][experiments.analysis.Run.n_neurons] (the
+        Number of trains; None: [`Run.n_neurons`][ketamine_sim.experiments.analysis.Run.n_neurons] (the
         config's cell count).
 
     Returns
@@ -345,7 +345,7 @@ def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_ne
     Spike counts and rates (Hz) of the pyramidal cells in window 1 with Elephant:
 
     >>> import elephant.statistics as es  # doctest: +SKIP
-    >>> from experiments.export import spiketrains
+    >>> from ketamine_sim.experiments.export import spiketrains
     >>> trains = spiketrains("outputs/my_run", "pyr", window=1)  # doctest: +SKIP
     >>> counts = [len(st) for st in trains]  # doctest: +SKIP
     >>> rates = [es.mean_firing_rate(st).rescale("Hz") for st in trains]  # doctest: +SKIP
@@ -386,12 +386,12 @@ def spiketrains(run: Run | str | os.PathLike, population: str, window: int, n_ne
 def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = None):
     """The spikes of `run` as a `neo.Block`: one `Segment` per window (`name` = its label,
     annotations `window`, `start_s`, `duration_s`), holding
-    [`spiketrains`][experiments.export.spiketrains] of every population.
+    [`spiketrains`][ketamine_sim.experiments.export.spiketrains] of every population.
 
     Parameters
     ----------
     run : Run, str or os.PathLike
-        The run: a loaded [`Run`][experiments.analysis.Run], a run folder or its `results.h5`.
+        The run: a loaded [`Run`][ketamine_sim.experiments.analysis.Run], a run folder or its `results.h5`.
     populations : sequence of str, optional
         The populations to include; None: every population of the run.
 
@@ -412,7 +412,7 @@ def to_neo(run: Run | str | os.PathLike, populations: Sequence[str] | None = Non
     --------
     Select one population of one window:
 
-    >>> from experiments.export import to_neo
+    >>> from ketamine_sim.experiments.export import to_neo
     >>> block = to_neo("outputs/my_run")  # doctest: +SKIP
     >>> pyr = block.segments[1].filter(population="pyr", objects="SpikeTrain")  # doctest: +SKIP
     """
@@ -476,7 +476,7 @@ def to_sonata_network(run: Run | str | os.PathLike, folder: str | os.PathLike) -
 
     Examples
     --------
-    >>> from experiments import export
+    >>> from ketamine_sim.experiments import export
     >>> export.to_sonata_network("outputs/my_run", "my_run_circuit")  # doctest: +SKIP
     PosixPath('my_run_circuit/circuit_config.json')
     """
@@ -486,7 +486,7 @@ def to_sonata_network(run: Run | str | os.PathLike, folder: str | os.PathLike) -
 
     from omegaconf import OmegaConf
 
-    from experiments.config import circuit_structure
+    from ketamine_sim.experiments.config import circuit_structure
 
     run, folder = _as_run(run), pathlib.Path(folder)
     if not run.data.connectivity:

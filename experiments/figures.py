@@ -1,29 +1,29 @@
 """The figure set of a run ([Figures](../figures.md)) and the summary figure the command line writes.
 
-One function per figure, each taking a run (a [`Run`][experiments.analysis.Run], a
-[`RunData`][experiments.results.RunData], a run folder or a ``results.h5``) or a table, and
+One function per figure, each taking a run (a [`Run`][ketamine_sim.experiments.analysis.Run], a
+[`RunData`][ketamine_sim.experiments.results.RunData], a run folder or a ``results.h5``) or a table, and
 returning a ``matplotlib.figure.Figure``; with ``path`` it also saves ``<path>.png`` and
 ``<path>.svg`` (a ``.png``/``.svg`` suffix of ``path`` is replaced):
 
-* [`raster`][experiments.figures.raster] -- spikes per population (rows) per window (columns);
-* [`population_rates`][experiments.figures.population_rates] -- each population's rate per
+* [`raster`][ketamine_sim.experiments.figures.raster] -- spikes per population (rows) per window (columns);
+* [`population_rates`][ketamine_sim.experiments.figures.population_rates] -- each population's rate per
   window over protocol time;
-* [`pk_curve`][experiments.figures.pk_curve] -- plasma and brain concentrations, the spiking
+* [`pk_curve`][ketamine_sim.experiments.figures.pk_curve] -- plasma and brain concentrations, the spiking
   windows marked;
-* [`neurochemistry`][experiments.figures.neurochemistry] -- bulk glutamate and adenosine
+* [`neurochemistry`][ketamine_sim.experiments.figures.neurochemistry] -- bulk glutamate and adenosine
   relative to baseline;
-* [`dose_response`][experiments.figures.dose_response] -- the ``dose_response`` experiment's table;
-* [`scorecard`][experiments.figures.scorecard] -- findings x hypotheses, passed or failed,
+* [`dose_response`][ketamine_sim.experiments.figures.dose_response] -- the ``dose_response`` experiment's table;
+* [`scorecard`][ketamine_sim.experiments.figures.scorecard] -- findings x hypotheses, passed or failed,
   value against target;
-* [`spine_density`][experiments.figures.spine_density] -- ``/timeline/spine_density`` over days;
-* [`figure_set`][experiments.figures.figure_set] -- every figure a run supports, into one folder.
+* [`spine_density`][ketamine_sim.experiments.figures.spine_density] -- ``/timeline/spine_density`` over days;
+* [`figure_set`][ketamine_sim.experiments.figures.figure_set] -- every figure a run supports, into one folder.
 
 All share the rc settings ``STYLE`` and the population colours ``COLORS``. Figures are built
 without pyplot (no global figure state, no display needed).
 
 Examples
 --------
->>> from experiments.figures import scorecard
+>>> from ketamine_sim.experiments.figures import scorecard
 >>> fig = scorecard([
 ...     {"finding": "C1", "hypothesis": "nmda_block", "passed": True, "value": 1.4, "target": "> 1"},
 ...     {"finding": "C1", "hypothesis": "none", "passed": False, "value": 0.9, "target": "> 1"},
@@ -41,12 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from circuits.compounds import SPECIES
-from circuits.spiking.cells import POPULATIONS
-from circuits.units import SECONDS_PER_DAY
-from experiments.analysis.dose_response import CHANGE_COLUMNS
-from experiments.results import RunData, atomic_write, read_results, spikes_in_window, split_units
-from experiments.simulation.progress import format_uM
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
+from ketamine_sim.experiments.analysis.dose_response import CHANGE_COLUMNS
+from ketamine_sim.experiments.results import RunData, atomic_write, read_results, spikes_in_window, split_units
+from ketamine_sim.experiments.simulation.progress import format_uM
 
 #: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
@@ -144,7 +144,7 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
     ------
     OSError
         A file cannot be written; it is then left as it was
-        ([`atomic_write`][experiments.files.atomic_write]).
+        ([`atomic_write`][ketamine_sim.experiments.files.atomic_write]).
 
     Examples
     --------
@@ -166,7 +166,7 @@ def save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _save_atomic(fig, path: Path, **kwargs) -> Path:
-    """``fig.savefig`` to ``path`` through [`atomic_write`][experiments.files.atomic_write], in the
+    """``fig.savefig`` to ``path`` through [`atomic_write`][ketamine_sim.experiments.files.atomic_write], in the
     format its suffix names (matplotlib's default format if it has none)."""
     import matplotlib
 
@@ -228,7 +228,7 @@ def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
         return []
     from omegaconf import OmegaConf
 
-    from experiments import config as C
+    from ketamine_sim.experiments import config as C
 
     try:
         cfg = OmegaConf.create(_config(data))
@@ -244,8 +244,8 @@ def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
 
 def _takes_doses(experiment: str) -> bool:
     """Whether ``experiment`` reads ``dosing.*`` (bath and evoked_release apply the drug to the
-    bath instead; `experiments.config.UNREAD` says which keys each experiment ignores)."""
-    from experiments import config as C
+    bath instead; `ketamine_sim.experiments.config.UNREAD` says which keys each experiment ignores)."""
+    from ketamine_sim.experiments import config as C
 
     return "dosing" not in C.UNREAD.get(experiment, ())
 
@@ -279,7 +279,7 @@ def conditions(data: RunData) -> str:
     Examples
     --------
     >>> import yaml
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> config = {"seed": 3, "experiment": {"name": "iv_infusion"}, "drug": {"name": "esketamine"},
     ...           "dosing": {"route": "iv_infusion", "dose_mg_per_kg": 0.5, "duration_min": 40, "days": [0]},
     ...           "circuit": {"name": "pfc"}, "hypothesis": {"name": "default"}, "state": {"name": "healthy"}}
@@ -354,9 +354,9 @@ def raster(
     Parameters
     ----------
     run : Run, RunData, str or os.PathLike
-        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        A [`Run`][ketamine_sim.experiments.analysis.Run], a [`RunData`][ketamine_sim.experiments.results.RunData], a
         run folder or a ``results.h5`` (read with
-        [`read_results`][experiments.results.read_results]).
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
     windows : sequence of int or None
         Rows of ``/windows`` to show; default all, or at most 6 (the first five and the last).
     populations : sequence of str or None
@@ -365,7 +365,7 @@ def raster(
         Cells shown per population (ids below it).
     path : str, os.PathLike or None
         Also save the figure as ``<path>.png`` and ``<path>.svg``
-        ([`save`][experiments.figures.save]); None: only return it.
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
 
     Returns
     -------
@@ -386,7 +386,7 @@ def raster(
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     spikes={"pyr": (np.array([100.0, 1200.0, 1700.0]), np.array([0, 1, 0]))},
     ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
@@ -443,14 +443,14 @@ def population_rates(run, populations: Sequence[str] | None = None, path: str | 
     Parameters
     ----------
     run : Run, RunData, str or os.PathLike
-        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        A [`Run`][ketamine_sim.experiments.analysis.Run], a [`RunData`][ketamine_sim.experiments.results.RunData], a
         run folder or a ``results.h5`` (read with
-        [`read_results`][experiments.results.read_results]).
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
     populations : sequence of str or None
         Populations to plot (default: every one with a ``rate`` readout).
     path : str, os.PathLike or None
         Also save the figure as ``<path>.png`` and ``<path>.svg``
-        ([`save`][experiments.figures.save]); None: only return it.
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
 
     Returns
     -------
@@ -472,7 +472,7 @@ def population_rates(run, populations: Sequence[str] | None = None, path: str | 
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     spikes={"pyr": (np.array([100.0, 1200.0, 1700.0]), np.array([0, 1, 0]))},
     ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
@@ -509,15 +509,15 @@ def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike 
     Parameters
     ----------
     run : Run, RunData, str or os.PathLike
-        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        A [`Run`][ketamine_sim.experiments.analysis.Run], a [`RunData`][ketamine_sim.experiments.results.RunData], a
         run folder or a ``results.h5`` (read with
-        [`read_results`][experiments.results.read_results]).
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
     species : sequence of str or None
         Species to plot (``s_ketamine``, ``r_ketamine``, ``s_norketamine``, ``r_norketamine``,
         ``hnk``); default every species whose brain concentration is ever above zero.
     path : str, os.PathLike or None
         Also save the figure as ``<path>.png`` and ``<path>.svg``
-        ([`save`][experiments.figures.save]); None: only return it.
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
 
     Returns
     -------
@@ -537,7 +537,7 @@ def pk_curve(run, species: Sequence[str] | None = None, path: str | os.PathLike 
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     windows={"start_s": np.array([0.0, 1200.0]), "duration_s": np.array([2.0, 2.0])},
     ...     timeline={"time_s": np.array([0.0, 600.0, 1200.0, 1800.0]),
@@ -582,12 +582,12 @@ def neurochemistry(run, path: str | os.PathLike | None = None):
     Parameters
     ----------
     run : Run, RunData, str or os.PathLike
-        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        A [`Run`][ketamine_sim.experiments.analysis.Run], a [`RunData`][ketamine_sim.experiments.results.RunData], a
         run folder or a ``results.h5`` (read with
-        [`read_results`][experiments.results.read_results]).
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
     path : str, os.PathLike or None
         Also save the figure as ``<path>.png`` and ``<path>.svg``
-        ([`save`][experiments.figures.save]); None: only return it.
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
 
     Returns
     -------
@@ -607,7 +607,7 @@ def neurochemistry(run, path: str | os.PathLike | None = None):
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     spikes={"pyr": (np.array([100.0, 1200.0, 1700.0]), np.array([0, 1, 0]))},
     ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
@@ -666,11 +666,11 @@ def dose_response(table, path: str | os.PathLike | None = None):
     ----------
     table : pandas.DataFrame, str, os.PathLike or list of dict
         ``dose_response.csv`` (a path), its DataFrame, or the rows as dicts
-        ([`summarize`][experiments.analysis.dose_response.summarize]); needs the columns
+        ([`summarize`][ketamine_sim.experiments.analysis.dose_response.summarize]); needs the columns
         ``DOSE_RESPONSE_COLUMNS``. Rows are sorted by dose.
     path : str, os.PathLike or None
         Also save the figure as ``<path>.png`` and ``<path>.svg``
-        ([`save`][experiments.figures.save]); None: only return it.
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
 
     Returns
     -------
@@ -751,7 +751,7 @@ def scorecard(table, path: str | os.PathLike | None = None):
         ``finding``, ``hypothesis``, ``passed``, ``value``, ``target``; one row per pair.
     path : str, os.PathLike or None
         Also save the figure as ``<path>.png`` and ``<path>.svg``
-        ([`save`][experiments.figures.save]); None: only return it.
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
 
     Returns
     -------
@@ -837,7 +837,7 @@ def cohort(rows, km, response_fraction: float = 0.5, path: str | os.PathLike | N
         ``cohort.csv``: one row per patient with ``response_day_1``,
         ``response_after_last_dose`` and ``placebo_responder`` (1/0) and ``peak_gap_closed``.
     km : lifelines.KaplanMeierFitter or None
-        The fitted estimate (``experiments.cohort.kaplan_meier``); None: no responder, the
+        The fitted estimate (``ketamine_sim.experiments.cohort.kaplan_meier``); None: no responder, the
         right panel says so.
     response_fraction : float
         The response line (``cohort.response_fraction``).
@@ -848,7 +848,7 @@ def cohort(rows, km, response_fraction: float = 0.5, path: str | os.PathLike | N
     -------
     matplotlib.figure.Figure
     """
-    from experiments.cohort import wilson_interval
+    from ketamine_sim.experiments.cohort import wilson_interval
 
     fig, axes = _figure(1, 3, figsize=(13.0, 3.8))
     gaps, left, right = axes[0]
@@ -906,7 +906,7 @@ def sensitivity(table, method: str = "morris", path: str | os.PathLike | None = 
     Parameters
     ----------
     table : pandas.DataFrame, str or os.PathLike
-        ``sensitivity.csv`` (``experiments.sensitivity.analyse``): ``readout``,
+        ``sensitivity.csv`` (``ketamine_sim.experiments.sensitivity.analyse``): ``readout``,
         ``parameter``, ``share``.
     method : str
         ``morris`` or ``sobol`` (names the index in the title).
@@ -932,7 +932,7 @@ def sensitivity(table, method: str = "morris", path: str | os.PathLike | None = 
     import pandas as pd
     from matplotlib import colormaps
 
-    from experiments.sensitivity import SEED_PARAMETER
+    from ketamine_sim.experiments.sensitivity import SEED_PARAMETER
 
     table = pd.read_csv(table) if isinstance(table, (str, os.PathLike)) else table
     readouts = list(dict.fromkeys(table["readout"]))
@@ -994,12 +994,12 @@ def spine_density(run, path: str | os.PathLike | None = None):
     Parameters
     ----------
     run : Run, RunData, str or os.PathLike
-        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        A [`Run`][ketamine_sim.experiments.analysis.Run], a [`RunData`][ketamine_sim.experiments.results.RunData], a
         run folder or a ``results.h5`` (read with
-        [`read_results`][experiments.results.read_results]).
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
     path : str, os.PathLike or None
         Also save the figure as ``<path>.png`` and ``<path>.svg``
-        ([`save`][experiments.figures.save]); None: only return it.
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
 
     Returns
     -------
@@ -1022,7 +1022,7 @@ def spine_density(run, path: str | os.PathLike | None = None):
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> day = 86400.0
     >>> data = RunData(
     ...     windows={"start_s": np.array([0.0]), "duration_s": np.array([2.0])},
@@ -1072,9 +1072,9 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
     Parameters
     ----------
     run : Run, RunData, str or os.PathLike
-        A [`Run`][experiments.analysis.Run], a [`RunData`][experiments.results.RunData], a
+        A [`Run`][ketamine_sim.experiments.analysis.Run], a [`RunData`][ketamine_sim.experiments.results.RunData], a
         run folder or a ``results.h5`` (read with
-        [`read_results`][experiments.results.read_results]).
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
     folder : str or os.PathLike
         Where to write (created if missing); files of the same name are replaced.
 
@@ -1115,12 +1115,12 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
 def summary_figure(data: RunData, path: str | Path) -> Path:
     """The command line's summary figure of a run, as one PNG (written atomically).
 
-    Titled with the run's conditions ([`conditions`][experiments.figures.conditions]). Four
+    Titled with the run's conditions ([`conditions`][ketamine_sim.experiments.figures.conditions]). Four
     panels: brain (and plasma) concentration with the doses and windows marked; NMDA blocked
     fraction per population with glutamate and adenosine; firing rate per window; rasters of
     the baseline (first) window and the window with the highest brain concentration, against
     time in the window. Time is in the unit of the protocol's span
-    ([`natural_time_unit`][experiments.figures.natural_time_unit]: min for an infusion, days
+    ([`natural_time_unit`][ketamine_sim.experiments.figures.natural_time_unit]: min for an infusion, days
     for a course). Drawn in the shared ``STYLE`` (150 dpi); built without pyplot, so it
     leaves the caller's matplotlib backend alone (a notebook's inline backend stays).
 
@@ -1242,7 +1242,7 @@ def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
     Parameters
     ----------
     rows : list of dict of str to float
-        One row per dose ([`summarize`][experiments.analysis.dose_response.summarize]).
+        One row per dose ([`summarize`][ketamine_sim.experiments.analysis.dose_response.summarize]).
     path : pathlib.Path
         The PNG to write (the shared ``STYLE``, 150 dpi).
 
@@ -1255,7 +1255,7 @@ def dose_response_png(rows: list[dict[str, float]], path: Path) -> Path:
     ------
     ValueError
         A column of ``DOSE_RESPONSE_COLUMNS`` is missing
-        ([`dose_response`][experiments.figures.dose_response]).
+        ([`dose_response`][ketamine_sim.experiments.figures.dose_response]).
     OSError
         The file cannot be written; it is then left as it was.
     """

@@ -1,8 +1,8 @@
 """Files written whole or not at all (a leaf module).
 
-[`atomic_write`][experiments.files.atomic_write] is the one temp-and-rename writer of the
+[`atomic_write`][ketamine_sim.experiments.files.atomic_write] is the one temp-and-rename writer of the
 project: results, figures, tables, the scorecard and the build cache's call files use it.
-``experiments.results.atomic_write`` is the same function.
+``ketamine_sim.experiments.results.atomic_write`` is the same function.
 """
 
 from __future__ import annotations

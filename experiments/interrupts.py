@@ -2,8 +2,8 @@
 
 `Interrupts` records SIGINT (Ctrl-C, a notebook's "interrupt kernel") in the main thread
 while a block runs, so that the work stops where it can stop cleanly: a protocol after its
-current window (`experiments.kinds.protocol_run`), the scorecard after its running runs'
-windows (`experiments.scoring.scorecard`). With ``twice_stops`` a second interrupt raises
+current window (`ketamine_sim.experiments.kinds.protocol_run`), the scorecard after its running runs'
+windows (`ketamine_sim.experiments.scoring.scorecard`). With ``twice_stops`` a second interrupt raises
 KeyboardInterrupt at once.
 """
 

@@ -2,14 +2,14 @@
 
 The spikes are a SONATA spike report at the file root (``/spikes/<population>``),
 so ``libsonata.SpikeReader(path)`` and BMTK read the file as is. The file is
-written atomically ([`atomic_write`][experiments.files.atomic_write]: a temp file in the
+written atomically ([`atomic_write`][ketamine_sim.experiments.files.atomic_write]: a temp file in the
 same folder, flushed to disk, then ``os.replace``), the helper every writer of a run's files
 uses.
 
 This is the only module that opens ``results.h5`` with h5py: the rest of the package reads
-through [`read_results`][experiments.results.read_results],
-[`read_config`][experiments.results.read_config] and
-[`read_summary`][experiments.results.read_summary].
+through [`read_results`][ketamine_sim.experiments.results.read_results],
+[`read_config`][ketamine_sim.experiments.results.read_config] and
+[`read_summary`][ketamine_sim.experiments.results.read_summary].
 
 Examples
 --------
@@ -18,7 +18,7 @@ starts and durations in s):
 
 >>> import pathlib, tempfile
 >>> import numpy as np
->>> from experiments.results import RunData, read_results, spikes_in_window, write_results
+>>> from ketamine_sim.experiments.results import RunData, read_results, spikes_in_window, write_results
 >>> data = RunData(
 ...     spikes={"pyr": (np.array([120.0, 1250.0, 1900.0]), np.array([3, 0, 3]))},
 ...     windows={"start_s": np.array([0.0, 1.0]), "duration_s": np.array([1.0, 1.0])},
@@ -50,8 +50,8 @@ import h5py
 import numpy as np
 import yaml
 
-from experiments.files import atomic_write
-from experiments.simulation.readouts import in_window
+from ketamine_sim.experiments.files import atomic_write
+from ketamine_sim.experiments.simulation.readouts import in_window
 
 FORMAT = "ketamine-sim results"
 FORMAT_VERSION = 1
@@ -107,8 +107,8 @@ class RunData:
     """Everything one run writes, as numpy arrays and plain Python values.
 
     Each field is one group of ``results.h5`` ([Output format](../output_format.md) lists
-    every dataset and its unit); [`write_results`][experiments.results.write_results] checks
-    and writes it, [`read_results`][experiments.results.read_results] returns it.
+    every dataset and its unit); [`write_results`][ketamine_sim.experiments.results.write_results] checks
+    and writes it, [`read_results`][ketamine_sim.experiments.results.read_results] returns it.
 
     Attributes
     ----------
@@ -353,7 +353,7 @@ def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
     OSError
         The file cannot be written. On this or any other exception, KeyboardInterrupt
         included, the temp file is removed and ``path`` is untouched
-        ([`atomic_write`][experiments.files.atomic_write]).
+        ([`atomic_write`][ketamine_sim.experiments.files.atomic_write]).
 
     Examples
     --------
@@ -411,7 +411,7 @@ class ResultsFileError(ValueError):
 
 
 class _Invalid(ValueError):
-    """What is wrong with an open file; [`open_results`][experiments.results.open_results] adds the path."""
+    """What is wrong with an open file; [`open_results`][ketamine_sim.experiments.results.open_results] adds the path."""
 
 
 #: Exceptions h5py raises when it reads damaged or partly written data.
@@ -449,7 +449,7 @@ def results_path(path: str | os.PathLike) -> pathlib.Path:
     >>> results_path(folder)
     Traceback (most recent call last):
     ...
-    experiments.results.ResultsFileError: ...: a folder without a results.h5 in it, not a results file
+    ketamine_sim.experiments.results.ResultsFileError: ...: a folder without a results.h5 in it, not a results file
     """
     path = pathlib.Path(path)
     if path.is_dir():
@@ -642,7 +642,7 @@ def open_results(path: str | os.PathLike) -> Iterator[h5py.File]:
     ------
     ResultsFileError
         Every fault, including h5py errors raised while the body reads damaged data, naming
-        the file and the fault (see [`read_results`][experiments.results.read_results]).
+        the file and the fault (see [`read_results`][ketamine_sim.experiments.results.read_results]).
     """
     path = results_path(path)
     with _open_hdf5(path) as f:
@@ -694,7 +694,7 @@ def read_config(path: str | os.PathLike) -> dict:
     Raises
     ------
     ResultsFileError
-        The file is checked as [`open_results`][experiments.results.open_results] checks it;
+        The file is checked as [`open_results`][ketamine_sim.experiments.results.open_results] checks it;
         also if ``/config`` is not YAML or not a mapping.
     """
     with open_results(path) as f:
@@ -704,7 +704,7 @@ def read_config(path: str | os.PathLike) -> dict:
 @dataclass
 class RunSummary:
     """What a run's ``results.h5`` says without its spikes, timeline or synapses
-    ([`read_summary`][experiments.results.read_summary]): enough to index a sweep.
+    ([`read_summary`][ketamine_sim.experiments.results.read_summary]): enough to index a sweep.
 
     Attributes
     ----------
@@ -728,7 +728,7 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     """The window count, readouts and provenance of a ``results.h5`` (or run folder).
 
     Reads neither the spikes, the timeline nor the synapses, so it stays fast on large runs;
-    the file is checked as [`open_results`][experiments.results.open_results] checks it.
+    the file is checked as [`open_results`][ketamine_sim.experiments.results.open_results] checks it.
 
     Parameters
     ----------
@@ -744,7 +744,7 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     Raises
     ------
     ResultsFileError
-        Naming the file and the fault, as [`read_results`][experiments.results.read_results] does.
+        Naming the file and the fault, as [`read_results`][ketamine_sim.experiments.results.read_results] does.
     """
     with open_results(path) as f:
         n_windows = int(f["windows/start_s"].shape[0])
@@ -840,7 +840,7 @@ def read_results(path: str | os.PathLike) -> RunData:
     >>> read_results(empty)
     Traceback (most recent call last):
     ...
-    experiments.results.ResultsFileError: ...results.h5: an empty file (0 bytes): truncated, or not written by ketamine-sim
+    ketamine_sim.experiments.results.ResultsFileError: ...results.h5: an empty file (0 bytes): truncated, or not written by ketamine-sim
     """
     with open_results(path) as f:
         data = _read(f)
@@ -900,8 +900,8 @@ def spikes_in_window(data: RunData, population: str, window: int) -> tuple[np.nd
     -------
     times_ms : numpy.ndarray of float, shape (n,)
         Times of the spikes in ``[start, start + duration)`` (see
-        [`window_bounds_ms`][experiments.results.window_bounds_ms] and
-        ``experiments.simulation.readouts.in_window``), in ms from the window start.
+        [`window_bounds_ms`][ketamine_sim.experiments.results.window_bounds_ms] and
+        ``ketamine_sim.experiments.simulation.readouts.in_window``), in ms from the window start.
     node_ids : numpy.ndarray, shape (n,)
         Their node ids.
 

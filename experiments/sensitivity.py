@@ -49,13 +49,13 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from circuits.units import SECONDS_PER_DAY
-from experiments.analysis.course import excess_at_day
-from experiments.errors import ConfigError
-from experiments.files import atomic_write
-from experiments.results import RunData, read_results
-from experiments.scoring.configured_runs import config_digest, payload_of
-from experiments.scoring.scorecard import PlannedRun
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
+from ketamine_sim.experiments.analysis.course import excess_at_day
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.files import atomic_write
+from ketamine_sim.experiments.results import RunData, read_results
+from ketamine_sim.experiments.scoring.configured_runs import config_digest, payload_of
+from ketamine_sim.experiments.scoring.scorecard import PlannedRun
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def readouts(run: RunData) -> dict[str, float]:
     Parameters
     ----------
     run : RunData
-        A course run's results (``experiments.results.read_results``).
+        A course run's results (``ketamine_sim.experiments.results.read_results``).
 
     Returns
     -------
@@ -232,7 +232,7 @@ def sample_config(cfg, values: dict[str, float], course=None):
     Returns
     -------
     omegaconf.DictConfig
-        A config that ``experiments.kinds.run_experiment`` runs as a course.
+        A config that ``ketamine_sim.experiments.kinds.run_experiment`` runs as a course.
     """
     course = copy.deepcopy(course) if course is not None else course_config(cfg)
     for key, value in values.items():  # a float, whatever the key held: the design's levels are kept
@@ -262,7 +262,7 @@ def plan(cfg, folder: Path) -> tuple[np.ndarray, list[PlannedRun]]:
         A sample whose config is not valid (a range reaching outside a key's allowed values),
         naming the parameter's entry, before any run.
     """
-    from experiments.config import validate
+    from ketamine_sim.experiments.config import validate
 
     X = design(cfg)
     names = problem(cfg)["names"]

@@ -3,7 +3,7 @@
 A Hydra multirun (``ketamine-sim -m ...``) gives every job its own run folder under the
 sweep folder. Run the same command again into the same sweep folder
 (``hydra.sweep.dir=<same>``) and each job first checks its folder
-([`run_job`][experiments.kinds.jobs.run_job], re-exported here): complete results written
+([`run_job`][ketamine_sim.experiments.kinds.jobs.run_job], re-exported here): complete results written
 with the job's own resolved config are kept (``skipping finished run ...``), anything else
 runs again. Each job records its outcome and job number(s) in
 ``<run folder>/job_status.json``.
@@ -11,7 +11,7 @@ runs again. Each job records its outcome and job number(s) in
 :class:`SweepCallback` (``hydra.callbacks`` in configs/config.yaml) checks the output folder
 before Hydra writes into it, and writes ``sweep_index.csv`` at the sweep root when a
 multirun ends, also after a failed job or Ctrl-C; :func:`write_sweep_index`
-(``python -m experiments.sweep SWEEP_DIR``) rebuilds it from the folder alone, e.g. after
+(``python -m ketamine_sim.experiments.sweep SWEEP_DIR``) rebuilds it from the folder alone, e.g. after
 the sweep was killed.
 
 The index has one row per job of the sweep (as ``multirun.yaml`` at the root defines it):
@@ -38,8 +38,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from experiments.kinds import KINDS
-from experiments.kinds.jobs import (  # noqa: F401  (re-exported: the sweep's job API)
+from ketamine_sim.experiments.kinds import KINDS
+from ketamine_sim.experiments.kinds.jobs import (  # noqa: F401  (re-exported: the sweep's job API)
     RESUME_IGNORES,
     STATUS_FILE,
     check_finished,
@@ -69,7 +69,7 @@ def key_readouts(results_path: str | os.PathLike) -> dict[str, object]:
     without its spikes."""
     import numpy as np
 
-    from experiments.results import read_summary
+    from ketamine_sim.experiments.results import read_summary
 
     summary = read_summary(results_path)  # a damaged file raises ResultsFileError naming it
     out: dict[str, object] = {"n_windows": summary.n_windows}
@@ -208,7 +208,7 @@ def _index_row(sweep_dir: Path, job: int | None, overrides: Sequence[str], folde
                 row["status"], row["error"] = "missing", f"unreadable {results[0].name}: {error}"
         else:  # dose_response: per-dose readouts are in its dose_response.csv
             row["n_results"] = len(results)
-    from experiments.scoring.objective import OBJECTIVE_FILE
+    from ketamine_sim.experiments.scoring.objective import OBJECTIVE_FILE
 
     objective_file = folder / OBJECTIVE_FILE
     if row["status"] in ("done", "skipped-finished") and objective_file.exists():
@@ -269,8 +269,8 @@ class SweepCallback(Callback):
     def on_run_start(self, config, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
-        from experiments.errors import ConfigError
-        from experiments.kinds import check_folder
+        from ketamine_sim.experiments.errors import ConfigError
+        from ketamine_sim.experiments.kinds import check_folder
 
         kind = KINDS.get(OmegaConf.select(config, "experiment.name", default=None))
         resume = kind is not None and kind.resumes  # the scorecard resumes on purpose
@@ -280,8 +280,8 @@ class SweepCallback(Callback):
             _refuse(error)
 
     def on_multirun_start(self, config, **kwargs: Any) -> None:
-        from experiments.errors import ConfigError
-        from experiments.kinds import check_writable
+        from ketamine_sim.experiments.errors import ConfigError
+        from ketamine_sim.experiments.kinds import check_writable
 
         try:
             check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
@@ -290,7 +290,7 @@ class SweepCallback(Callback):
         if self.index:
             import pandas  # noqa: F401  (imported now: an import at interpreter exit may fail)
 
-            import experiments.results  # noqa: F401  (and h5py with it)
+            import ketamine_sim.experiments.results  # noqa: F401  (and h5py with it)
 
             self._sweep_dir = Path(str(config.hydra.sweep.dir))
             atexit.register(self._write_index)
@@ -312,10 +312,10 @@ class SweepCallback(Callback):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m experiments.sweep SWEEP_DIR...``: (re)write each folder's sweep index."""
+    """``python -m ketamine_sim.experiments.sweep SWEEP_DIR...``: (re)write each folder's sweep index."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m experiments.sweep SWEEP_DIR...  (rewrites SWEEP_DIR/sweep_index.csv)")
+        print("usage: python -m ketamine_sim.experiments.sweep SWEEP_DIR...  (rewrites SWEEP_DIR/sweep_index.csv)")
         return 0 if argv else 2
     import pandas as pd
 

@@ -1,6 +1,6 @@
 """Shared fixtures and the test markers.
 
-``block_sim`` runs the real NMDA-block equations (:func:`circuits.spiking.receptors.block_equations`)
+``block_sim`` runs the real NMDA-block equations (:func:`ketamine_sim.circuits.spiking.receptors.block_equations`)
 in a small Brian2 group (runtime device, numpy code generation) with clamped ``v`` and
 ``s_nmda``; one neuron per condition. Used by test_pharmacology.py and test_coupling.py.
 
@@ -23,10 +23,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from circuits.compounds import SPECIES
-from circuits.spiking.receptors import SynapseParameters
-from experiments import config as C
-from experiments.config import compose_config
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.spiking.receptors import SynapseParameters
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config
 
 #: The synaptic constants a configured run uses (configs/circuit/pfc.yaml, Wang 2002's values),
 #: for unit tests of the receptor equations.
@@ -53,7 +53,7 @@ def brian2_numpy():
 
 def _run_block(params, conditions, duration_s, dt_ms=1.0, record_dt_ms=None, syn=WANG2002_SYNAPSES):
     """Step the block equations for ``duration_s`` as the circuit does (the exact step of
-    :func:`circuits.spiking.receptors.block_update_code`, run before the state update).
+    :func:`ketamine_sim.circuits.spiking.receptors.block_update_code`, run before the state update).
 
     ``conditions``: one dict per neuron with ``v_mV`` (default -70), ``s`` (open fraction,
     default 1), ``c`` ({species: uM}) and ``b0`` ({species: initial blocked fraction}).
@@ -63,7 +63,7 @@ def _run_block(params, conditions, duration_s, dt_ms=1.0, record_dt_ms=None, syn
     """
     import brian2 as b2
 
-    from circuits.spiking.receptors import block_equations, block_update_code, namespace
+    from ketamine_sim.circuits.spiking.receptors import block_equations, block_update_code, namespace
 
     b2.set_device("runtime")
     b2.prefs.codegen.target = "numpy"
@@ -71,7 +71,7 @@ def _run_block(params, conditions, duration_s, dt_ms=1.0, record_dt_ms=None, syn
     group = b2.NeuronGroup(len(conditions), eqs, dt=dt_ms * b2.ms, namespace=namespace(syn, params))
     group.run_regularly(
         block_update_code(SPECIES), when="groups", order=-1
-    )  # as in circuits.spiking.network.build_circuit
+    )  # as in ketamine_sim.circuits.spiking.network.build_circuit
     group.v = np.array([c.get("v_mV", -70.0) for c in conditions]) * b2.mV
     group.s_nmda = np.array([c.get("s", 1.0) for c in conditions])
     for k in SPECIES:

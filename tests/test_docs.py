@@ -1,6 +1,6 @@
 """The documentation site builds in strict mode (mkdocs.yml, docs/): every page in the nav, no
 broken link or anchor, every API reference block resolves; and the API reference carries the
-docstrings (``experiments.api.run``'s summary on its page)."""
+docstrings (``ketamine_sim.experiments.api.run``'s summary on its page)."""
 
 from __future__ import annotations
 
@@ -49,13 +49,13 @@ def test_every_page_is_built(site):
 
 
 def test_api_reference_carries_the_docstring_of_run(site):
-    from experiments.api import run
+    from ketamine_sim.experiments.api import run
 
     summary = inspect.getdoc(run).split("\n\n")[0]
     summary = re.sub(r"\]\[[^\]]*\]", "]", summary)  # a Markdown cross-reference shows its text only
-    anchor = 'id="experiments.api.run"'
+    anchor = 'id="ketamine_sim.experiments.api.run"'
     pages = [p for p in (site / "api").rglob("*.html") if anchor in p.read_text(encoding="utf-8")]
-    assert len(pages) == 1, f"experiments.api.run is documented on {len(pages)} API pages"
+    assert len(pages) == 1, f"ketamine_sim.experiments.api.run is documented on {len(pages)} API pages"
     page = pages[0].read_text(encoding="utf-8")
     section = _page_text(page[page.index(anchor) :])
     expected = " ".join(_words(summary))

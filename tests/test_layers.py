@@ -14,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("circuits", "experiments")
+#: The installed package: links to the model and the experiments under the project's own name.
+NAMESPACE = "ketamine_sim"
 
 
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess:
@@ -33,14 +35,23 @@ def test_the_layer_contract_holds():
 @pytest.mark.parametrize(
     "module, line",
     [
-        ("experiments/paths.py", "import experiments.app  # a leaf reaching up"),
-        ("experiments/config/settings.py", "from experiments.scoring import scorecard  # config reaching up"),
-        ("circuits/spiking/network.py", "import experiments.results  # the model importing the experiments"),
+        ("experiments/paths.py", "import ketamine_sim.experiments.app  # a leaf reaching up"),
+        (
+            "experiments/config/settings.py",
+            "from ketamine_sim.experiments.scoring import scorecard  # config reaching up",
+        ),
+        (
+            "circuits/spiking/network.py",
+            "import ketamine_sim.experiments.results  # the model importing the experiments",
+        ),
     ],
 )
 def test_the_contract_fails_on_a_violation(tmp_path, module, line):
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+        (tmp_path / NAMESPACE).mkdir(exist_ok=True)
+        (tmp_path / NAMESPACE / package).symlink_to(Path("..") / package)
+    shutil.copy(ROOT / NAMESPACE / "__init__.py", tmp_path / NAMESPACE / "__init__.py")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     target = tmp_path / module
     target.write_text(target.read_text() + f"\n{line}\n")
@@ -80,7 +91,7 @@ def _cycles(graph, modules: set[str]) -> list[list[str]]:
 
 
 def test_no_import_cycle_among_project_modules():
-    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    graph = grimp.build_graph(NAMESPACE, cache_dir=None)
     assert _cycles(graph, set(graph.modules)) == []
 
 
@@ -92,3 +103,22 @@ def test_the_cycle_finder_finds_a_cycle():
             return self.edges[module]
 
     assert _cycles(Graph(), {"a", "b", "c", "d"}) == [["a", "b", "c"]]
+
+
+def test_code_docs_and_notebooks_import_the_package_names_only():
+    """``ketamine_sim.circuits`` and ``ketamine_sim.experiments``, as a wheel installs them
+    (tests/test_install.py): never the repository's folder names, which a wheel does not
+    install (doctest and notebook lines included)."""
+    import re
+
+    generic = re.compile(r"(?<![\w.])(from|import) (circuits|experiments)\b(?!/)")
+    found = []
+    for folder in (*PACKAGES, "tests", "benchmarks", "docs", "notebooks"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in {".py", ".md", ".ipynb"} and "__pycache__" not in path.parts:
+                for number, line in enumerate(path.read_text().splitlines(), 1):
+                    if generic.search(line) and "generic =" not in line:
+                        found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    for name in ("README.md", "CONTRIBUTING.md"):
+        found += [f"{name}: {line}" for line in (ROOT / name).read_text().splitlines() if generic.search(line)]
+    assert found == []

@@ -281,8 +281,8 @@ def test_role_says_whether_the_finding_set_parameters(name, record):
     set nothing. A finding a parameter was chosen from is not evidence for the model."""
     from omegaconf import OmegaConf
 
-    from experiments.config import compose_config
-    from experiments.paths import ROOT as ROOT_DIR
+    from ketamine_sim.experiments.config import compose_config
+    from ketamine_sim.experiments.paths import ROOT as ROOT_DIR
 
     assert record["role"] in ROLES, f"{record['id']}: role {record['role']!r}; allowed: {sorted(ROLES)}"
     keys = record.get("calibrates") or []

@@ -86,6 +86,7 @@ def test_compiling_fixtures_mark_their_tests(request, fixture):
 PROJECT_TESTS = {
     "test_docs.py",
     "test_doctests.py",
+    "test_install.py",
     "test_layers.py",
     "test_notebooks.py",
     "test_references.py",

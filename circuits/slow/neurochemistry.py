@@ -107,7 +107,7 @@ def release_fraction(
 
     Examples
     --------
-    >>> from circuits.slow.neurochemistry import NeurochemistryParameters, release_fraction
+    >>> from ketamine_sim.circuits.slow.neurochemistry import NeurochemistryParameters, release_fraction
     >>> params = NeurochemistryParameters(
     ...     glutamate_pool=True, glutamate_tau_min=10.0, adenosine_feedback=True, adenosine_tau_min=20.0,
     ...     adenosine_gain=1.0, a1_max_inhibition=0.5, a1_half_effect=1.0, a1_hill=1.0)

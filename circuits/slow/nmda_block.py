@@ -1,11 +1,11 @@
 """The slow layer of the NMDA block: carrying each neuron's block from one window to the next.
 
 Between two spiking windows the block of every neuron follows the scheme of
-[`circuits.pharmacology`][circuits.pharmacology] with its channel activity frozen at what
+[`ketamine_sim.circuits.pharmacology`][ketamine_sim.circuits.pharmacology] with its channel activity frozen at what
 the last window measured (first-order closure): the mean open fraction `s_bar = <s>` and
 the mean voltage-weighted open fraction `u_bar = <s exp((V + 70 mV)/V_e)>`. With the
 unbinding rate shared by all species (see
-[`BlockParameters`][circuits.pharmacology.BlockParameters]) the system is solved exactly for
+[`BlockParameters`][ketamine_sim.circuits.pharmacology.BlockParameters]) the system is solved exactly for
 concentrations held constant over each step h:
 
     a_k = s_bar kon_k c_k,   A = sum_k a_k,   lam = koff u_bar + (1 - s_bar) kesc
@@ -15,9 +15,9 @@ concentrations held constant over each step h:
 
 (the two fractions tend to h as lam or A tend to 0). Every term is >= 0 and the B_k sum to
 `1 - F` in [0, 1] for any step and concentration;
-[`advance_block`][circuits.slow.nmda_block.advance_block] only removes the rounding (each
+[`advance_block`][ketamine_sim.circuits.slow.nmda_block.advance_block] only removes the rounding (each
 B_k clipped to [0, 1], all divided by their sum where it exceeds 1), as the circuit's own
-step does ([`block_update_code`][circuits.spiking.receptors.block_update_code]).
+step does ([`block_update_code`][ketamine_sim.circuits.spiking.receptors.block_update_code]).
 """
 
 from __future__ import annotations
@@ -102,10 +102,10 @@ def advance_block(
     Ten minutes at 1 uM S-ketamine with the channels open a fifth of the time:
 
     >>> import numpy as np
-    >>> from circuits.compounds import SPECIES
-    >>> from experiments import config as C
+    >>> from ketamine_sim.circuits.compounds import SPECIES
+    >>> from ketamine_sim.experiments import config as C
     >>> params = C.circuit_structure(C.compose_config([])).block  # the configured block
-    >>> from circuits.slow.nmda_block import ChannelActivity, advance_block
+    >>> from ketamine_sim.circuits.slow.nmda_block import ChannelActivity, advance_block
     >>> free = {k: np.zeros(1) for k in SPECIES}
     >>> activity = ChannelActivity(np.array([0.2]), np.array([0.2]))
     >>> b = advance_block(free, activity, {"s_ketamine": 1.0}, params, 600.0)
@@ -146,7 +146,7 @@ def within_unit_sum(block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     Examples
     --------
     >>> import numpy as np
-    >>> from circuits.slow.nmda_block import within_unit_sum
+    >>> from ketamine_sim.circuits.slow.nmda_block import within_unit_sum
     >>> out = within_unit_sum({"a": np.array([0.8]), "b": np.array([0.6])})
     >>> [round(float(v[0]), 4) for v in out.values()]
     [0.5714, 0.4286]

@@ -82,7 +82,7 @@ def absorbed_routes(first_pass: bool) -> tuple[str, ...]:
 
     Examples
     --------
-    >>> from circuits.slow.pharmacokinetics import absorbed_routes
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import absorbed_routes
     >>> absorbed_routes(False), absorbed_routes(True)
     (('im', 'intranasal', 'oral', 'sublingual'), ('im', 'sublingual'))
     """
@@ -106,7 +106,7 @@ class DosingEvent:
 
     Examples
     --------
-    >>> from circuits.slow.pharmacokinetics import DosingEvent
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import DosingEvent
     >>> DosingEvent("iv_infusion", dose_mg_per_kg=0.5, start_min=0.0, duration_min=40.0)
     DosingEvent(route='iv_infusion', dose_mg_per_kg=0.5, start_min=0.0, duration_min=40.0)
     """
@@ -184,7 +184,7 @@ class FirstPass:
         --------
         Perez-Ruixo 2021, Table 3 (Qh 151 L/h, Vh 101 L, kel 1.11 /h, kmet 2.77 /h):
 
-        >>> from experiments import config as C
+        >>> from ketamine_sim.experiments import config as C
         >>> fp = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"])).first_pass
         >>> round(fp.extraction(), 3)
         0.722
@@ -199,7 +199,7 @@ class FirstPass:
 
         Examples
         --------
-        >>> from experiments import config as C
+        >>> from ketamine_sim.experiments import config as C
         >>> fp = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"])).first_pass
         >>> [round(fp.nasal_absorbed_fraction(mg), 4) for mg in (28, 56, 84)]
         [0.54, 0.4374, 0.4032]
@@ -215,7 +215,7 @@ class FirstPass:
         The absolute bioavailability of 56 and 84 mg nasal esketamine, 54% and 51% in
         Perez-Ruixo 2021, and of oral esketamine:
 
-        >>> from experiments import config as C
+        >>> from ketamine_sim.experiments import config as C
         >>> fp = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"])).first_pass
         >>> [round(fp.bioavailability("intranasal", mg), 2) for mg in (56, 84)]
         [0.54, 0.51]
@@ -331,7 +331,7 @@ class PKParameters:
 
         Examples
         --------
-        >>> from experiments import config as C
+        >>> from ketamine_sim.experiments import config as C
         >>> p = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"]))
         >>> round(p.elimination_scale("r_ketamine"), 3), p.elimination_scale("s_ketamine")
         (0.576, 1.0)
@@ -384,9 +384,9 @@ def brain_partition_coefficient(params: PKParameters) -> float:
     --------
     The configured parameters (``pk=kamp2020``, ``configs/pk/kamp2020.yaml``):
 
-    >>> from experiments import config as C
+    >>> from ketamine_sim.experiments import config as C
     >>> KAMP_2020 = C.pk_parameters(C.compose_config(["pk=kamp2020"]))
-    >>> from circuits.slow.pharmacokinetics import brain_partition_coefficient
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import brain_partition_coefficient
     >>> brain_partition_coefficient(KAMP_2020)
     0.53
     """
@@ -436,10 +436,10 @@ def terminal_half_life_h(params: PKParameters, species: str | None = None) -> fl
 
     Examples
     --------
-    >>> from experiments import config as C
+    >>> from ketamine_sim.experiments import config as C
     >>> DOMINO_1984 = C.pk_parameters(C.compose_config(["pk=domino1984"]))
     >>> KAMP_2020 = C.pk_parameters(C.compose_config(["pk=kamp2020"]))
-    >>> from circuits.slow.pharmacokinetics import terminal_half_life_h
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import terminal_half_life_h
     >>> round(float(terminal_half_life_h(DOMINO_1984)), 2), round(float(terminal_half_life_h(KAMP_2020)), 2)
     (1.91, 2.21)
     >>> [round(float(terminal_half_life_h(KAMP_2020, e)), 2) for e in ("s_ketamine", "r_ketamine")]
@@ -475,9 +475,9 @@ def clearance_l_per_min(params: PKParameters, body_weight_kg: float, species: st
     Perez-Ruixo 2021: Qh 151 L/h x E 0.722 = 109 L/h of esketamine (the paper's abstract
     gives 114 L/h):
 
-    >>> from experiments import config as C
+    >>> from ketamine_sim.experiments import config as C
     >>> p = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"]))
-    >>> from circuits.slow.pharmacokinetics import clearance_l_per_min
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import clearance_l_per_min
     >>> round(60 * clearance_l_per_min(p, 74.0), 1)
     109.0
     """
@@ -505,7 +505,7 @@ def validate_events(events: Sequence[DosingEvent]) -> None:
 
     Examples
     --------
-    >>> from circuits.slow.pharmacokinetics import DosingEvent, validate_events
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import DosingEvent, validate_events
     >>> validate_events([DosingEvent("iv_bolus", 0.5, 0.0)])
     >>> validate_events([DosingEvent("iv_infusion", 0.5, 0.0)])
     Traceback (most recent call last):
@@ -574,8 +574,8 @@ def first_pass_route_check(params: PKParameters, events: Sequence[DosingEvent], 
 
     Examples
     --------
-    >>> from experiments import config as C
-    >>> from circuits.slow.pharmacokinetics import DosingEvent, first_pass_route_check
+    >>> from ketamine_sim.experiments import config as C
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import DosingEvent, first_pass_route_check
     >>> p = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"]))
     >>> first_pass_route_check(p, [DosingEvent("oral", 1.0, 0.0)], ["hnk"])
     Traceback (most recent call last):
@@ -632,7 +632,7 @@ def simulate(
         The preparation dosed (its species' mass fractions).
     events : sequence of DosingEvent
         The dosing schedule (checked by
-        [`validate_events`][circuits.slow.pharmacokinetics.validate_events]).
+        [`validate_events`][ketamine_sim.circuits.slow.pharmacokinetics.validate_events]).
     body_weight_kg : float
         Body weight in kg (> 0).
     time_s : numpy.ndarray
@@ -657,10 +657,10 @@ def simulate(
     0.5 mg/kg racemic ketamine infused over 40 min, at its end:
 
     >>> import numpy as np
-    >>> from circuits.compounds import Drug
-    >>> from experiments import config as C
+    >>> from ketamine_sim.circuits.compounds import Drug
+    >>> from ketamine_sim.experiments import config as C
     >>> KAMP_2020 = C.pk_parameters(C.compose_config(["pk=kamp2020"]))
-    >>> from circuits.slow.pharmacokinetics import DosingEvent, simulate
+    >>> from ketamine_sim.circuits.slow.pharmacokinetics import DosingEvent, simulate
     >>> racemic = Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5})
     >>> infusion = [DosingEvent("iv_infusion", 0.5, start_min=0.0, duration_min=40.0)]
     >>> pk = simulate(racemic, infusion, 70.0, np.array([0.0, 2400.0]), KAMP_2020)

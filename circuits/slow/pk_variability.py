@@ -12,7 +12,7 @@ variation CV), and for a fraction f
 
 with omega the reported standard deviation on the logit scale. The spread is given for the
 source's own parameters (volumes, flows, rate constants); this module maps each draw onto the
-rate constants of [`PKParameters`][circuits.slow.pharmacokinetics.PKParameters]: a central
+rate constants of [`PKParameters`][ketamine_sim.circuits.slow.pharmacokinetics.PKParameters]: a central
 volume V1 scaled by f scales V1 and divides every rate out of the central compartment
 (Q/V1) by f, a hepatic blood flow scales both exchange rates with the liver, and so on.
 
@@ -69,7 +69,7 @@ def omega(spread: float, name: str) -> float:
     --------
     Perez-Ruixo 2021, Table 3: central volume CV 27.5%, nasal fraction 0.708 (logit):
 
-    >>> from circuits.slow.pk_variability import omega
+    >>> from ketamine_sim.circuits.slow.pk_variability import omega
     >>> round(omega(0.275, "central_volume"), 4), omega(0.708, "nasal_fraction")
     (0.27, 0.708)
     """
@@ -82,8 +82,8 @@ def check_iiv(iiv: Mapping[str, float], params: PKParameters) -> None:
 
     Examples
     --------
-    >>> from experiments import config as C
-    >>> from circuits.slow.pk_variability import check_iiv
+    >>> from ketamine_sim.experiments import config as C
+    >>> from ketamine_sim.circuits.slow.pk_variability import check_iiv
     >>> check_iiv({"liver_volume": 0.3}, C.pk_parameters(C.compose_config(["pk=kamp2020"])))
     Traceback (most recent call last):
     ...
@@ -119,7 +119,7 @@ def draw_etas(iiv: Mapping[str, float], rng: np.random.Generator) -> dict[str, f
     Examples
     --------
     >>> import numpy as np
-    >>> from circuits.slow.pk_variability import draw_etas
+    >>> from ketamine_sim.circuits.slow.pk_variability import draw_etas
     >>> etas = draw_etas({"central_volume": 0.275}, np.random.default_rng(1))
     >>> round(etas["central_volume"], 4)
     0.0933
@@ -151,8 +151,8 @@ def individual(params: PKParameters, etas: Mapping[str, float]) -> PKParameters:
     --------
     A person whose central volume is e^0.1 times the typical one:
 
-    >>> from experiments import config as C
-    >>> from circuits.slow.pk_variability import individual
+    >>> from ketamine_sim.experiments import config as C
+    >>> from ketamine_sim.circuits.slow.pk_variability import individual
     >>> typical = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"]))
     >>> person = individual(typical, {"central_volume": 0.1})
     >>> round(person.v1_l_per_kg / typical.v1_l_per_kg, 4), round(typical.k12_per_min / person.k12_per_min, 4)

@@ -46,7 +46,7 @@ Examples
 --------
 A brain state with twice the healthy spine elimination settles at a lower occupancy:
 
->>> from circuits.slow.plasticity import BrainState, PlasticityParameters, steady_occupancy
+>>> from ketamine_sim.circuits.slow.plasticity import BrainState, PlasticityParameters, steady_occupancy
 >>> params = PlasticityParameters(
 ...     activity_threshold=0.1, bdnf_gain=5.0, bdnf_tau_h=1.0, mtor_tau_h=1.0, protein_gain=5.0,
 ...     protein_tau_h=36.0, formation_gain=10.0, elimination_per_day=1 / 35, occupancy=0.8,
@@ -63,7 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuits.units import SECONDS_PER_DAY
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -190,7 +190,7 @@ def steady_occupancy(params: PlasticityParameters, state: BrainState) -> float:
 class PlasticityState:
     """Per pyramidal cell: BDNF, mTOR, synaptic protein, expected site occupancy, and the
     transition probabilities accumulated since the last window (see
-    [`start_interval`][circuits.slow.plasticity.PlasticityState.start_interval]).
+    [`start_interval`][ketamine_sim.circuits.slow.plasticity.PlasticityState.start_interval]).
 
     Every field is an array of shape `(n_cells,)`; BDNF and mTOR are relative to the healthy
     tone, the protein is relative to the healthy synaptic strength.

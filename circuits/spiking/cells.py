@@ -5,7 +5,7 @@
 One point compartment per cell (as in Wang 2002 [@wang2002probabilistic] and Brunel &
 Wang 2001 [@brunel2001effects]). SST cells target dendrites in the cortex; in a point
 neuron that is expressed only by their slower GABA_A kinetics (see
-[`circuits.spiking.receptors`][circuits.spiking.receptors]). Values live in
+[`ketamine_sim.circuits.spiking.receptors`][ketamine_sim.circuits.spiking.receptors]). Values live in
 `configs/circuit/*.yaml` with their sources; this module holds the equations.
 """
 
@@ -44,7 +44,7 @@ class CellParameters:
 
     Examples
     --------
-    >>> from circuits.spiking.cells import CellParameters
+    >>> from ketamine_sim.circuits.spiking.cells import CellParameters
     >>> CellParameters(0.5, 25.0, -70.0, -50.0, -55.0, 2.0).tau_m_ms
     20.0
     """

@@ -2,10 +2,10 @@
 
 The circuit is split in two parts on purpose:
 
-* [`CircuitStructure`][circuits.spiking.network.CircuitStructure] is what the compiled
+* [`CircuitStructure`][ketamine_sim.circuits.spiking.network.CircuitStructure] is what the compiled
   code depends on (cell counts, connection probabilities, cell and receptor constants,
   time step, window length). One structure is compiled once.
-* [`CircuitDrive`][circuits.spiking.network.CircuitDrive] holds what a window may change
+* [`CircuitDrive`][ketamine_sim.circuits.spiking.network.CircuitDrive] holds what a window may change
   without recompiling: synaptic weights, NMDA content per cell type, background strength,
   drug concentrations and the carried-over block state. They enter as per-neuron variables
   (Brian2 `run_args` in standalone mode).
@@ -23,8 +23,8 @@ Connectivity is random, one of two rules (``CircuitStructure.connectivity``):
   [@brunel2000dynamics]; NEST's ``fixed_indegree``). Needs K <= the presynaptic count.
 
 Every random stream of a run (connectivity, initial potentials, noise per window) is
-seeded from the run's seed by [`stream_seed`][circuits.spiking.network.stream_seed] or
-[`stream_rng`][circuits.spiking.network.stream_rng].
+seeded from the run's seed by [`stream_seed`][ketamine_sim.circuits.spiking.network.stream_seed] or
+[`stream_rng`][ketamine_sim.circuits.spiking.network.stream_rng].
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class BackgroundInput:
 class CircuitStructure:
     """Everything the compiled circuit depends on (values: ``configs/circuit/*.yaml``,
     ``block.*``). Its
-    [`digest`][circuits.spiking.network.CircuitStructure.digest] names it in the provenance (the
+    [`digest`][ketamine_sim.circuits.spiking.network.CircuitStructure.digest] names it in the provenance (the
     build cache is keyed on the generated code itself, see `experiments/simulation/engine.py`)."""
 
     name: str
@@ -384,7 +384,7 @@ def stream_seed(seed: int, purpose: str, *index: int) -> int:
     --------
     The same arguments give the same seed, in every process and on every platform:
 
-    >>> from circuits.spiking.network import stream_seed
+    >>> from ketamine_sim.circuits.spiking.network import stream_seed
     >>> stream_seed(1, "connectivity") == stream_seed(1, "connectivity")
     True
     >>> stream_seed(1, "connectivity")
@@ -420,7 +420,7 @@ def stream_rng(seed: int, purpose: str, *index: int) -> np.random.Generator:
     -------
     numpy.random.Generator
         A generator seeded by a `numpy.random.SeedSequence` of (`seed`, `purpose`, `index`)
-        (arguments as in [`stream_seed`][circuits.spiking.network.stream_seed]).
+        (arguments as in [`stream_seed`][ketamine_sim.circuits.spiking.network.stream_seed]).
 
     Raises
     ------
@@ -429,7 +429,7 @@ def stream_rng(seed: int, purpose: str, *index: int) -> np.random.Generator:
 
     Examples
     --------
-    >>> from circuits.spiking.network import stream_rng
+    >>> from ketamine_sim.circuits.spiking.network import stream_rng
     >>> a = stream_rng(7, "spine_sites", 2).random(3)
     >>> b = stream_rng(7, "spine_sites", 2).random(3)
     >>> bool((a == b).all())

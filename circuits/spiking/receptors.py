@@ -13,12 +13,12 @@ no per-synapse state), which keeps the compiled loop fast:
 [@jahr1990voltage].) `s` is the fraction of the neuron's NMDA receptors with glutamate
 bound (it saturates per neuron rather than per synapse: the approximation that keeps NMDA
 state per neuron). `B` is ketamine's blocked fraction, see
-[`circuits.pharmacology`][circuits.pharmacology].
+[`ketamine_sim.circuits.pharmacology`][ketamine_sim.circuits.pharmacology].
 
 Fractions are stepped implicitly, not by the group's (forward) Euler method: `s` and the
 blocked fractions `B_k` obey equations that are linear in themselves once the other
 variables are held over a step, and
-[`receptor_update_code`][circuits.spiking.receptors.receptor_update_code] applies their
+[`receptor_update_code`][ketamine_sim.circuits.spiking.receptors.receptor_update_code] applies their
 backward Euler step, solved in closed form (with `x`, `s`, `V` and the concentrations held
 at their values at the start of the step, the values Euler would use). Forward Euler leaves
 [0, 1] as soon as a rate times dt exceeds 1 (`kon c dt` > 1 at about 20 mM of S-ketamine
@@ -59,7 +59,7 @@ def mg_unblocked_fraction(v_mV, mg_mM: float):
 
     Examples
     --------
-    >>> from circuits.spiking.receptors import mg_unblocked_fraction
+    >>> from ketamine_sim.circuits.spiking.receptors import mg_unblocked_fraction
     >>> [round(float(f), 3) for f in mg_unblocked_fraction([-70.0, 0.0], mg_mM=1.0)]
     [0.044, 0.781]
     """
@@ -145,7 +145,7 @@ def block_equations(species: tuple[str, ...] = SPECIES) -> str:
 
     Concentrations `c_<species>` are per-neuron constants in uM (run arguments),
     `kon_<species>` namespace constants in 1/(uM s). The fractions are stepped by
-    [`block_update_code`][circuits.spiking.receptors.block_update_code] (a group that has them
+    [`block_update_code`][ketamine_sim.circuits.spiking.receptors.block_update_code] (a group that has them
     needs it as a `run_regularly`).
 
     Parameters
@@ -160,7 +160,7 @@ def block_equations(species: tuple[str, ...] = SPECIES) -> str:
 
     Examples
     --------
-    >>> from circuits.spiking.receptors import block_equations
+    >>> from ketamine_sim.circuits.spiking.receptors import block_equations
     >>> print(block_equations(("s_ketamine",)))
     b_total = clip(b_s_ketamine, 0, 1) : 1
     koff_v = koff * exp((v - v_block_ref) / v_block_e) : Hz
@@ -236,7 +236,7 @@ def on_pre_code(pre: str, spine_sites: bool = False) -> str:
     A pyramidal spike opens AMPA and (through the rise variable ``x_nmda``) NMDA receptors in
     proportion to the fraction of the vesicle pool it released relative to baseline release
     (``last_release_pre / u_baseline_pre``: short-term depression and the A1 feedback act
-    here, [`circuits.spiking.vesicles`][circuits.spiking.vesicles]), times ``spine`` on E->E synapses that are spine
+    here, [`ketamine_sim.circuits.spiking.vesicles`][ketamine_sim.circuits.spiking.vesicles]), times ``spine`` on E->E synapses that are spine
     sites; the AMPA part also counts the local activation the plasticity track reads
     (``ampa_local``, after the transient ``t_settle``). An interneuron spike adds its weight
     to the postsynaptic GABA_A conductance of its type (``g_pv`` or ``g_sst``).

@@ -8,7 +8,7 @@ depression model one pool per cell is exact for synapses with equal U and tau_re
 
 (Tsodyks & Markram 1997 [@tsodyks1997neural].) x is the fraction of the releasable pool
 available, U the fraction of it released by a spike (the release probability, lowered by
-presynaptic A1 receptors, see [`circuits.slow.neurochemistry`][circuits.slow.neurochemistry]).
+presynaptic A1 receptors, see [`ketamine_sim.circuits.slow.neurochemistry`][ketamine_sim.circuits.slow.neurochemistry]).
 Ketamine slows recycling (Lazarevic 2021 [@lazarevic2021ketamine], TARGETS A3):
 
     tau_rec,eff = tau_rec (1 + slowing * B)      B: the cell's NMDA blocked fraction
@@ -84,7 +84,7 @@ def effective_tau_rec_ms(params: VesicleParameters, blocked_fraction):
 
     Examples
     --------
-    >>> from circuits.spiking.vesicles import VesicleParameters, effective_tau_rec_ms
+    >>> from ketamine_sim.circuits.spiking.vesicles import VesicleParameters, effective_tau_rec_ms
     >>> float(effective_tau_rec_ms(VesicleParameters(0.5, 800.0, recycling_slowing=1.0, depression=True, initial_rate_hz=2.0), 0.5))
     1200.0
     """
@@ -120,7 +120,7 @@ def train_release(u, tau_rec_ms, n_pulses: int, interval_ms: float, x0=1.0, retu
     --------
     A 20 Hz train depresses release (U = 0.5, tau_rec = 800 ms):
 
-    >>> from circuits.spiking.vesicles import train_release
+    >>> from ketamine_sim.circuits.spiking.vesicles import train_release
     >>> [round(float(r), 3) for r in train_release(0.5, 800.0, 4, 50.0)]
     [0.5, 0.265, 0.155, 0.103]
     """
@@ -156,7 +156,7 @@ def pool_after_recovery(x_start, tau_rec_ms, t_ms):
 
     Examples
     --------
-    >>> from circuits.spiking.vesicles import pool_after_recovery
+    >>> from ketamine_sim.circuits.spiking.vesicles import pool_after_recovery
     >>> round(float(pool_after_recovery(0.2, 800.0, 800.0)), 3)
     0.706
     """
@@ -177,7 +177,7 @@ released : 1
 #: One implicit (backward Euler) step of dx/dt = (1 - x) / tau_rec,eff with the block (so
 #: tau_rec,eff) held at its value at the step's start: x' = (x + dt / tau) / (1 + dt / tau) stays in
 #: [0, 1] for any tau_rec, where forward Euler overshoots 1 once dt > tau_rec,eff. Runs before the
-#: block's own step (``circuits.spiking.network.build_circuit``).
+#: block's own step (``ketamine_sim.circuits.spiking.network.build_circuit``).
 VESICLE_UPDATE = """
 x_ves = (x_ves + dt / tau_rec_eff) / (1 + dt / tau_rec_eff)
 """

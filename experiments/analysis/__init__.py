@@ -1,18 +1,18 @@
-"""Analysis of stored runs (reads through [`experiments.results`][experiments.results] only).
+"""Analysis of stored runs (reads through [`ketamine_sim.experiments.results`][ketamine_sim.experiments.results] only).
 
 - ``runs``: runs and sweeps as tidy pandas tables
-  ([`load_run`][experiments.analysis.load_run], [`load_sweep`][experiments.analysis.load_sweep]),
+  ([`load_run`][ketamine_sim.experiments.analysis.load_run], [`load_sweep`][ketamine_sim.experiments.analysis.load_sweep]),
   rate changes and synaptic charge of a run;
 - ``spiketrains``: spike-train statistics (rates, CV of ISI, spectra, gamma power, synchrony);
-- [`course`][experiments.analysis.course]: summaries of treatment courses (values and excess
+- [`course`][ketamine_sim.experiments.analysis.course]: summaries of treatment courses (values and excess
   at a day);
-- [`dose_response`][experiments.analysis.dose_response]: one row of dose-response columns per run.
+- [`dose_response`][ketamine_sim.experiments.analysis.dose_response]: one row of dose-response columns per run.
 
 The names of ``runs`` and ``spiketrains`` are available here
-(``from experiments import analysis as A; A.load_run(...)``); times are in ms, rates in Hz.
+(``from ketamine_sim.experiments import analysis as A; A.load_run(...)``); times are in ms, rates in Hz.
 """
 
-from experiments.analysis.runs import (
+from ketamine_sim.experiments.analysis.runs import (
     CHARGE_UNITS,
     ResultsFileError,
     Run,
@@ -23,7 +23,7 @@ from experiments.analysis.runs import (
     rate_change,
     synaptic_charge,
 )
-from experiments.analysis.spiketrains import (
+from ketamine_sim.experiments.analysis.spiketrains import (
     GAMMA_BAND_HZ,
     WELCH_SEGMENT_MS,
     band_power,

@@ -17,7 +17,7 @@ A synthetic course: the proxy starts at 0.6 of healthy, rises after the dose and
 within a week.
 
 >>> import numpy as np
->>> from experiments.analysis.course import response_summary, value_at_day
+>>> from ketamine_sim.experiments.analysis.course import response_summary, value_at_day
 >>> day = 86400.0
 >>> timeline = {
 ...     "time_from_dose_s": np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 4.0, 7.0]) * day,
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.units import SECONDS_PER_DAY
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
 
 
 def response_summary(
@@ -161,7 +161,7 @@ def excess_at_day(timeline: dict[str, np.ndarray], name: str, day: float) -> flo
     Returns
     -------
     float
-        [`value_at_day`][experiments.analysis.course.value_at_day] at ``day`` minus its value
+        [`value_at_day`][ketamine_sim.experiments.analysis.course.value_at_day] at ``day`` minus its value
         at day 0, in the trace's unit.
 
     Examples

@@ -1,11 +1,11 @@
 """The dose-response summary: one row per IV dose, from that dose's results.
 
 The ``dose_response`` experiment runs the iv_infusion protocol once per dose;
-[`summarize`][experiments.analysis.dose_response.summarize] turns each dose's
-[`RunData`][experiments.results.RunData] into one row of changes from the baseline window,
-[`write_table`][experiments.analysis.dose_response.write_table] writes the rows as
+[`summarize`][ketamine_sim.experiments.analysis.dose_response.summarize] turns each dose's
+[`RunData`][ketamine_sim.experiments.results.RunData] into one row of changes from the baseline window,
+[`write_table`][ketamine_sim.experiments.analysis.dose_response.write_table] writes the rows as
 ``dose_response.csv`` (columns ``COLUMNS``) and
-[`figures.dose_response`][experiments.figures.dose_response] plots them.
+[`figures.dose_response`][ketamine_sim.experiments.figures.dose_response] plots them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.results import RunData, atomic_write
+from ketamine_sim.experiments.results import RunData, atomic_write
 
 #: The dose (mg/kg) and the changes from baseline (%) of ``summarize`` (what the dose-response figure plots).
 CHANGE_COLUMNS = (
@@ -61,7 +61,7 @@ def summarize(dose_mg_per_kg: float, data: RunData) -> dict[str, float]:
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     timeline={"time_s": np.array([0.0, 60.0, 120.0]), "glutamate": np.array([1.0, 1.25, 1.1])},
     ...     readouts={
@@ -105,7 +105,7 @@ def write_table(rows: list[dict[str, float]], path: Path) -> Path:
     Parameters
     ----------
     rows : list of dict of str to float
-        One row per dose, as [`summarize`][experiments.analysis.dose_response.summarize]
+        One row per dose, as [`summarize`][ketamine_sim.experiments.analysis.dose_response.summarize]
         returns them.
     path : pathlib.Path
         The CSV file; its folder must exist.
@@ -121,7 +121,7 @@ def write_table(rows: list[dict[str, float]], path: Path) -> Path:
         A row has a key that is not one of ``COLUMNS`` (``csv.DictWriter``).
     OSError
         The file cannot be written; ``path`` is then left as it was
-        ([`atomic_write`][experiments.files.atomic_write]: never half-written).
+        ([`atomic_write`][ketamine_sim.experiments.files.atomic_write]: never half-written).
 
     Examples
     --------

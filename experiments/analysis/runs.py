@@ -2,19 +2,19 @@
 
 Loading ([Analysis](../analysis.md)):
 
-* [`load_run`][experiments.analysis.load_run] -> [`Run`][experiments.analysis.Run] (the
-  [`RunData`][experiments.results.RunData] plus ``readouts_frame()``, ``timeline_frame()``,
+* [`load_run`][ketamine_sim.experiments.analysis.load_run] -> [`Run`][ketamine_sim.experiments.analysis.Run] (the
+  [`RunData`][ketamine_sim.experiments.results.RunData] plus ``readouts_frame()``, ``timeline_frame()``,
   ``spikes()``, ``config``, ``overrides``);
-* [`load_sweep`][experiments.analysis.load_sweep] -> one long DataFrame of every
+* [`load_sweep`][ketamine_sim.experiments.analysis.load_sweep] -> one long DataFrame of every
   ``results.h5`` below a folder (e.g. a Hydra multirun), with the run's seed, drug,
   experiment, circuit and manipulation.
 
-Readouts of a run: [`rate_change`][experiments.analysis.rate_change] (per-neuron rate change
-between two windows, Hz) and [`synaptic_charge`][experiments.analysis.synaptic_charge] (AMPA
+Readouts of a run: [`rate_change`][ketamine_sim.experiments.analysis.rate_change] (per-neuron rate change
+between two windows, Hz) and [`synaptic_charge`][ketamine_sim.experiments.analysis.synaptic_charge] (AMPA
 and NMDA charge per unit driving force and their ratio). The spike-train statistics
-([`population_rate`][experiments.analysis.population_rate],
-[`cv_isi`][experiments.analysis.cv_isi], [`synchrony`][experiments.analysis.synchrony], ...)
-are in ``experiments.analysis.spiketrains``. The equations are in each docstring and in
+([`population_rate`][ketamine_sim.experiments.analysis.population_rate],
+[`cv_isi`][ketamine_sim.experiments.analysis.cv_isi], [`synchrony`][ketamine_sim.experiments.analysis.synchrony], ...)
+are in ``ketamine_sim.experiments.analysis.spiketrains``. The equations are in each docstring and in
 [Analysis](../analysis.md).
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from experiments.results import (
+from ketamine_sim.experiments.results import (
     ResultsFileError,
     RunData,
     find_results,
@@ -91,12 +91,12 @@ def flatten_config(d: dict, prefix: str = "") -> dict[str, object]:
 @dataclass
 class Run:
     """One run's results with tables and spike slices on top: what
-    [`load_run`][experiments.analysis.load_run] returns.
+    [`load_run`][ketamine_sim.experiments.analysis.load_run] returns.
 
     Attributes
     ----------
     data : RunData
-        Everything the run wrote ([`RunData`][experiments.results.RunData]).
+        Everything the run wrote ([`RunData`][ketamine_sim.experiments.results.RunData]).
     path : pathlib.Path or None
         The ``results.h5`` it was read from (None for a run built in memory).
 
@@ -105,7 +105,7 @@ class Run:
     A run built in memory (one population, two windows of 1 s; spike times in ms):
 
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     spikes={"pyr": (np.array([100.0, 400.0, 1200.0, 1300.0, 1700.0]), np.array([0, 1, 0, 0, 1]))},
     ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
@@ -264,7 +264,7 @@ class Run:
         window : int or None
             None: every spike, times in ms of protocol time. A window's row: the spikes in
             ``[start, start + duration)`` of that window, times in ms from its start
-            ([`spikes_in_window`][experiments.results.spikes_in_window]).
+            ([`spikes_in_window`][ketamine_sim.experiments.results.spikes_in_window]).
 
         Returns
         -------
@@ -294,7 +294,7 @@ class Run:
         Returns
         -------
         tuple of float
-            ``(start_ms, stop_ms)`` (ms; [`window_bounds_ms`][experiments.results.window_bounds_ms]):
+            ``(start_ms, stop_ms)`` (ms; [`window_bounds_ms`][ketamine_sim.experiments.results.window_bounds_ms]):
             the window holds the spikes in ``[start_ms, stop_ms)``.
         """
         return window_bounds_ms(self.data, window)
@@ -342,12 +342,12 @@ class Run:
 
 
 class SkippedRunWarning(UserWarning):
-    """[`load_sweep`][experiments.analysis.load_sweep] skipped a run whose ``results.h5``
+    """[`load_sweep`][ketamine_sim.experiments.analysis.load_sweep] skipped a run whose ``results.h5``
     cannot be read (the message names it and says why)."""
 
 
 def load_run(path: str | os.PathLike) -> Run:
-    """Read a ``results.h5`` (or a run folder holding one) into a [`Run`][experiments.analysis.Run].
+    """Read a ``results.h5`` (or a run folder holding one) into a [`Run`][ketamine_sim.experiments.analysis.Run].
 
     Parameters
     ----------
@@ -363,7 +363,7 @@ def load_run(path: str | os.PathLike) -> Run:
     ------
     ResultsFileError
         A ValueError naming the file and what is wrong with it if it cannot be read (see
-        [`read_results`][experiments.results.read_results]).
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
     """
     path = results_path(path)
     return Run(read_results(path), path)
@@ -408,16 +408,16 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error:
     on_error : {"skip", "raise"}
         What to do with a file that cannot be read (truncated, empty, foreign, partly
         deleted, unreadable, newer format; see
-        [`read_results`][experiments.results.read_results]): ``"skip"`` leaves the run out,
-        warns with a [`SkippedRunWarning`][experiments.analysis.SkippedRunWarning] naming it
+        [`read_results`][ketamine_sim.experiments.results.read_results]): ``"skip"`` leaves the run out,
+        warns with a [`SkippedRunWarning`][ketamine_sim.experiments.analysis.SkippedRunWarning] naming it
         and why, and records it in ``df.attrs["skipped"]`` (path relative to ``folder`` ->
         reason); ``"raise"`` raises its
-        [`ResultsFileError`][experiments.results.ResultsFileError].
+        [`ResultsFileError`][ketamine_sim.experiments.results.ResultsFileError].
 
     Returns
     -------
     pandas.DataFrame
-        Each run's [`Run.readouts_frame`][experiments.analysis.Run.readouts_frame] (one row
+        Each run's [`Run.readouts_frame`][ketamine_sim.experiments.analysis.Run.readouts_frame] (one row
         per window x population) after the columns ``run`` (path of its folder relative to
         ``folder``, ``"."`` for a file directly in it), ``seed``, ``drug`` (``drug.name``),
         ``experiment`` (``experiment.name``), ``circuit`` (``circuit.name``),
@@ -441,7 +441,7 @@ def load_sweep(folder: str | os.PathLike, pattern: str = "results.h5", on_error:
 
     >>> import pathlib, tempfile
     >>> import numpy as np
-    >>> from experiments.results import RunData, write_results
+    >>> from ketamine_sim.experiments.results import RunData, write_results
     >>> sweep = pathlib.Path(tempfile.mkdtemp())
     >>> for seed, rate in ((1, 2.0), (2, 3.0)):
     ...     _ = write_results(sweep / f"seed={seed}" / "results.h5", RunData(
@@ -520,7 +520,7 @@ def rate_change(run: Run, population: str, window_a: int, window_b: int, n_neuro
     window_a, window_b : int
         Rows of ``/windows``: the change is b minus a.
     n_neurons : int or None
-        Number of cells (default: [`Run.n_neurons`][experiments.analysis.Run.n_neurons], the
+        Number of cells (default: [`Run.n_neurons`][ketamine_sim.experiments.analysis.Run.n_neurons], the
         config's ``circuit.counts``).
 
     Returns
@@ -542,7 +542,7 @@ def rate_change(run: Run, population: str, window_a: int, window_b: int, n_neuro
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     spikes={"pyr": (np.array([100.0, 400.0, 1200.0, 1300.0, 1700.0]), np.array([0, 1, 0, 0, 1]))},
     ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),
@@ -607,7 +607,7 @@ def synaptic_charge(run: Run) -> pd.DataFrame:
     Examples
     --------
     >>> import numpy as np
-    >>> from experiments.results import RunData
+    >>> from ketamine_sim.experiments.results import RunData
     >>> data = RunData(
     ...     spikes={"pyr": (np.array([100.0, 400.0, 1200.0, 1300.0, 1700.0]), np.array([0, 1, 0, 0, 1]))},
     ...     windows={"label": np.array(["baseline", "drug"]), "start_s": np.array([0.0, 1.0]),

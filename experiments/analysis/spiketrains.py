@@ -1,8 +1,8 @@
 """Readouts of spike trains (pure numpy/scipy; times in ms, rates in Hz).
 
-[`population_rate`][experiments.analysis.population_rate], [`cv_isi`][experiments.analysis.cv_isi],
-[`power_spectrum`][experiments.analysis.power_spectrum], [`band_power`][experiments.analysis.band_power],
-[`gamma_power`][experiments.analysis.gamma_power], [`synchrony`][experiments.analysis.synchrony]. The
+[`population_rate`][ketamine_sim.experiments.analysis.population_rate], [`cv_isi`][ketamine_sim.experiments.analysis.cv_isi],
+[`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum], [`band_power`][ketamine_sim.experiments.analysis.band_power],
+[`gamma_power`][ketamine_sim.experiments.analysis.gamma_power], [`synchrony`][ketamine_sim.experiments.analysis.synchrony]. The
 equations are in each docstring and in [Analysis](../analysis.md). Spikes are given as two arrays of
 one length, ``times_ms`` and (where a function needs them) ``ids``, node ids in ``[0, n_neurons)``;
 a window is ``[start_ms, stop_ms)`` (a spike at ``stop_ms`` belongs to the next one), the same
@@ -13,7 +13,7 @@ Examples
 Two cells, each firing every 25 ms (40 Hz) for one second:
 
 >>> import numpy as np
->>> from experiments.analysis import cv_isi, population_rate
+>>> from ketamine_sim.experiments.analysis import cv_isi, population_rate
 >>> times = np.tile(np.arange(0.0, 1000.0, 25.0), 2)
 >>> ids = np.repeat([0, 1], 40)
 >>> cv_isi(times, ids, n_neurons=2, start_ms=0.0, stop_ms=1000.0)
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.simulation.readouts import cv_isi_per_cell, in_window
+from ketamine_sim.experiments.simulation.readouts import cv_isi_per_cell, in_window
 
 #: The gamma band (Hz) of the seed record C5 (``seeds/acute_circuit.yaml``) [@pinault2008nmda].
 GAMMA_BAND_HZ: tuple[float, float] = (30.0, 80.0)
@@ -152,7 +152,7 @@ def cv_isi(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, min_s
     consecutive spikes of cell i in ``[start_ms, stop_ms)``. CV = 0 for a regular train,
     CV -> 1 for a Poisson train (exponential intervals). The mean over the cells with a value
     is the ``cv_isi`` readout of ``results.h5`` (which uses the window after its transient and
-    ``min_spikes = 3``): both are ``experiments.simulation.readouts.cv_isi_per_cell``.
+    ``min_spikes = 3``): both are ``ketamine_sim.experiments.simulation.readouts.cv_isi_per_cell``.
 
     Examples
     --------
@@ -202,11 +202,11 @@ def power_spectrum(
     Raises
     ------
     ValueError
-        As [`population_rate`][experiments.analysis.population_rate].
+        As [`population_rate`][ketamine_sim.experiments.analysis.population_rate].
 
     Notes
     -----
-    The rate r(t) of [`population_rate`][experiments.analysis.population_rate], minus its mean,
+    The rate r(t) of [`population_rate`][ketamine_sim.experiments.analysis.population_rate], minus its mean,
     goes to Welch's method (``scipy.signal.welch``: Hann window, 50 % overlap, density
     scaling), so that the integral of psd over f is var r(t) (Parseval).
 
@@ -239,7 +239,7 @@ def band_power(freq, psd, low_hz: float, high_hz: float) -> float:
         Frequencies (Hz), increasing.
     psd : array_like of float, shape (n_freq,)
         Power spectral density at ``freq`` (e.g. Hz^2/Hz from
-        [`power_spectrum`][experiments.analysis.power_spectrum]).
+        [`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum]).
     low_hz, high_hz : float
         Edges of the band (Hz), both included.
 
@@ -247,7 +247,7 @@ def band_power(freq, psd, low_hz: float, high_hz: float) -> float:
     -------
     float
         P = integral of psd(f) df over the band (trapezoid rule over the frequencies in the
-        band); Hz^2 for the psd of [`power_spectrum`][experiments.analysis.power_spectrum] (the
+        band); Hz^2 for the psd of [`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum] (the
         variance of the rate in that band). 0 if fewer than two frequencies fall in the band.
 
     Examples
@@ -272,7 +272,7 @@ def gamma_power(freq, psd, band: tuple[float, float] = GAMMA_BAND_HZ) -> float:
     Parameters
     ----------
     freq, psd : array_like of float, shape (n_freq,)
-        A spectrum, as [`power_spectrum`][experiments.analysis.power_spectrum] returns it
+        A spectrum, as [`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum] returns it
         (Hz, Hz^2/Hz).
     band : tuple of float
         ``(low_hz, high_hz)``; `GAMMA_BAND_HZ` = (30, 80) Hz, the band of the seed record C5
@@ -281,7 +281,7 @@ def gamma_power(freq, psd, band: tuple[float, float] = GAMMA_BAND_HZ) -> float:
     Returns
     -------
     float
-        [`band_power`][experiments.analysis.band_power] over ``band`` (Hz^2 for a rate spectrum).
+        [`band_power`][ketamine_sim.experiments.analysis.band_power] over ``band`` (Hz^2 for a rate spectrum).
 
     Examples
     --------

@@ -2,13 +2,13 @@
 
 - :mod:`.compose`: composing configs and checking command-line overrides.
 - :mod:`.settings`: the declared keys, validation of every value (one-line
-  :class:`~experiments.errors.ConfigError`), and the model objects built from a config.
+  :class:`~ketamine_sim.experiments.errors.ConfigError`), and the model objects built from a config.
 
-``from experiments import config as C`` gives both (``C.validate``, ``C.circuit_structure``, ...).
+``from ketamine_sim.experiments import config as C`` gives both (``C.validate``, ``C.circuit_structure``, ...).
 """
 
-from experiments.config.compose import check_job, check_overrides, compose_config
-from experiments.config.settings import (
+from ketamine_sim.experiments.config.compose import check_job, check_overrides, compose_config
+from ketamine_sim.experiments.config.settings import (
     EXPERIMENTS,
     MAX_BODY_WEIGHT_KG,
     MAX_CLOCK_MIN,
@@ -76,7 +76,7 @@ from experiments.config.settings import (
     validate,
     vesicles,
 )
-from experiments.errors import ConfigError
+from ketamine_sim.experiments.errors import ConfigError
 
 __all__ = [
     "ConfigError",

@@ -1,10 +1,10 @@
 """Composing configs and checking command-line overrides (Hydra's compose API).
 
-[`compose_config`][experiments.config.compose.compose_config] is the config a run would use;
-[`check_overrides`][experiments.config.compose.check_overrides] is what
+[`compose_config`][ketamine_sim.experiments.config.compose.compose_config] is the config a run would use;
+[`check_overrides`][ketamine_sim.experiments.config.compose.check_overrides] is what
 ``ketamine-sim [-m] OVERRIDES`` checks before Hydra runs: the overrides parse and name each
 key once, every job's config composes (an unknown group option, key or launcher plugin
-becomes a [`ConfigError`][experiments.errors.ConfigError] naming it), the launcher settings
+becomes a [`ConfigError`][ketamine_sim.experiments.errors.ConfigError] naming it), the launcher settings
 are usable and, given a validation function, a single run's config is valid. The keys and
 their units are listed in [Configuration](../configuration.md).
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from experiments.config import kept
-from experiments.errors import ConfigError
-from experiments.paths import CONFIG_DIR
+from ketamine_sim.experiments.config import kept
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.paths import CONFIG_DIR
 
 #: Sweeps of more jobs than this are checked one swept value at a time (each composition
 #: takes about 0.1 s), not job by job.
@@ -43,13 +43,13 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     omegaconf.DictConfig
         The composed config from ``configs/config.yaml`` (without Hydra's own ``hydra``
         node). Values are not validated here (see
-        [`check_overrides`][experiments.config.compose.check_overrides]).
+        [`check_overrides`][ketamine_sim.experiments.config.compose.check_overrides]).
 
     Raises
     ------
     hydra.errors.HydraException
         An override that does not parse or compose (an unknown group option or key), as
-        Hydra reports it; [`check_overrides`][experiments.config.compose.check_overrides]
+        Hydra reports it; [`check_overrides`][ketamine_sim.experiments.config.compose.check_overrides]
         turns these into one-line ConfigErrors.
     ValueError
         Called while Hydra is already initialised (inside a running app).
@@ -86,7 +86,7 @@ def _composed(
     to_keep: list | None = None,
 ) -> DictConfig:
     """Hydra's composition of ``overrides``, kept in memory by (overrides, config, config
-    files' signature) and on disk by `experiments.config.kept` (``keep_on_disk``).
+    files' signature) and on disk by `ketamine_sim.experiments.config.kept` (``keep_on_disk``).
 
     ``with_hydra``: with Hydra's own ``hydra`` node, composed in the Hydra context already
     initialised (inside a running app, or `check_overrides`'s). A running app's context may
@@ -135,7 +135,7 @@ def split_value_overrides(overrides: Sequence[str]) -> tuple[list[str], list[tup
     each plain ``key=value`` of a key that is not a config group with ``OmegaConf.update(cfg, key, value, merge=True)``;
     setting those on a kept composition of the others gives Hydra's config without composing
     again (`compose_config`, `check_overrides`, and the launched runs of
-    ``experiments.kinds.launch``).
+    ``ketamine_sim.experiments.kinds.launch``).
 
     Parameters
     ----------
@@ -274,7 +274,7 @@ def _composition_error(error: Exception, job: Sequence[str]) -> ConfigError:
     """Hydra's composition error as a ConfigError naming the group or key."""
     from hydra.errors import MissingConfigException
 
-    from experiments.config.settings import EXPERIMENTS, unknown_key
+    from ketamine_sim.experiments.config.settings import EXPERIMENTS, unknown_key
 
     text = str(error)
     if isinstance(error, MissingConfigException) and error.missing_cfg_file:
@@ -371,7 +371,7 @@ def _set_job_fields(cfg: DictConfig, job: list[str]) -> None:
 
 def _read_by_the_experiment(job: Sequence[str], cfg: DictConfig) -> None:
     """Refuse an override that the chosen experiment never reads (``dosing.*`` in a bath)."""
-    from experiments.config import settings as C
+    from ketamine_sim.experiments.config import settings as C
 
     experiment = cfg.get("experiment", {}).get("name")
     for text in job:
@@ -410,8 +410,8 @@ def check_overrides(
     config_name : str
         The primary config in ``configs/``.
     validate : callable or None
-        ``validate(task_cfg)``, raising [`ConfigError`][experiments.errors.ConfigError] on a
-        bad value (``experiments.config.validate``, or ``experiments.kinds.validate`` for the
+        ``validate(task_cfg)``, raising [`ConfigError`][ketamine_sim.experiments.errors.ConfigError] on a
+        bad value (``ketamine_sim.experiments.config.validate``, or ``ketamine_sim.experiments.kinds.validate`` for the
         whole validation); None: composition checks only.
 
     Returns
@@ -433,16 +433,16 @@ def check_overrides(
     >>> check_overrides(["seed=1", "seed=2"])
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: seed: given twice ('seed=1' and 'seed=2'); give each key once
+    ketamine_sim.experiments.errors.ConfigError: seed: given twice ('seed=1' and 'seed=2'); give each key once
     >>> check_overrides(["drug=aspirin"])
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: drug: unknown option 'aspirin'; allowed: arketamine, esketamine, ..., saline
-    >>> from experiments.config import validate
+    ketamine_sim.experiments.errors.ConfigError: drug: unknown option 'aspirin'; allowed: arketamine, esketamine, ..., saline
+    >>> from ketamine_sim.experiments.config import validate
     >>> check_overrides(["dosing.dose_mg_per_kg=-1"], validate=validate)
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: dosing.dose_mg_per_kg: must be >= 0, got -1
+    ketamine_sim.experiments.errors.ConfigError: dosing.dose_mg_per_kg: must be >= 0, got -1
     """
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -486,7 +486,7 @@ def check_job(job: Sequence[str], cfg: DictConfig, validate: Callable[[DictConfi
     """
     from omegaconf import open_dict
 
-    from experiments.config import settings as C
+    from ketamine_sim.experiments.config import settings as C
 
     C.launcher_settings(cfg)
     _read_by_the_experiment(job, cfg)

@@ -4,7 +4,7 @@ Hydra takes about 0.2 s per composition (most of it parsing YAML and merging nod
 kept one takes a few milliseconds. Every ``ketamine-sim`` command composes its jobs once
 before Hydra runs (`check_overrides`), and a notebook or test process composes the same few
 configs again and again. A composition is kept in the user's cache
-(``<cache>/compositions/<key>.pickle``, see `experiments.paths.default_cache_dir`) under a key
+(``<cache>/compositions/<key>.pickle``, see `ketamine_sim.experiments.paths.default_cache_dir`) under a key
 that hashes everything its result depends on: the overrides, the primary config's name,
 whether the ``hydra`` node is included, the *content* of every file of the config tree and
 its location, the versions of Python, Hydra and OmegaConf, and the Hydra plugins installed.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from experiments.files import atomic_write
-from experiments.paths import default_cache_dir
+from ketamine_sim.experiments.files import atomic_write
+from ketamine_sim.experiments.paths import default_cache_dir
 
 #: Changes when the format of a kept file does.
 STORE_VERSION = 1

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from circuits.compounds import SPECIES, Drug, parse_concentration_uM
-from circuits.pharmacology import (
+from ketamine_sim.circuits.compounds import SPECIES, Drug, parse_concentration_uM
+from ketamine_sim.circuits.pharmacology import (
     FITS,
     KI_SPECIES,
     MAX_CONCENTRATION_UM,
@@ -32,8 +32,8 @@ from circuits.pharmacology import (
     BlockParameters,
     block_parameters,
 )
-from circuits.slow.neurochemistry import NeurochemistryParameters
-from circuits.slow.pharmacokinetics import (
+from ketamine_sim.circuits.slow.neurochemistry import NeurochemistryParameters
+from ketamine_sim.circuits.slow.pharmacokinetics import (
     BRAIN_PARTITIONS,
     DISPOSITION_OF,
     EXTRAVASCULAR,
@@ -45,14 +45,20 @@ from circuits.slow.pharmacokinetics import (
     absorbed_routes,
     first_pass_route_check,
 )
-from circuits.slow.pk_variability import IIV_PARAMETERS, check_iiv
-from circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
-from circuits.spiking.cells import POPULATIONS, CellParameters
-from circuits.spiking.network import CONNECTIVITY_RULES, SEED_MAX, BackgroundInput, CircuitDrive, CircuitStructure
-from circuits.spiking.receptors import SynapseParameters
-from circuits.spiking.vesicles import VesicleParameters
-from experiments.errors import ConfigError
-from experiments.paths import BACKENDS, WAIT_POLICIES, cache_dir_problem, default_cache_dir
+from ketamine_sim.circuits.slow.pk_variability import IIV_PARAMETERS, check_iiv
+from ketamine_sim.circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
+from ketamine_sim.circuits.spiking.cells import POPULATIONS, CellParameters
+from ketamine_sim.circuits.spiking.network import (
+    CONNECTIVITY_RULES,
+    SEED_MAX,
+    BackgroundInput,
+    CircuitDrive,
+    CircuitStructure,
+)
+from ketamine_sim.circuits.spiking.receptors import SynapseParameters
+from ketamine_sim.circuits.spiking.vesicles import VesicleParameters
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.paths import BACKENDS, WAIT_POLICIES, cache_dir_problem, default_cache_dir
 
 EXPERIMENTS = ("iv_infusion", "bath", "evoked_release", "dose_response", "course", "scorecard", "cohort", "sensitivity")
 
@@ -265,7 +271,7 @@ def _config_dir():
     """The configs/ tree: every key a run may hold is declared in one of its files."""
     from pathlib import Path
 
-    from experiments.paths import CONFIG_DIR
+    from ketamine_sim.experiments.paths import CONFIG_DIR
 
     return Path(CONFIG_DIR)
 
@@ -431,7 +437,7 @@ def _flat_keys(tree: dict, prefix: str = ""):
             yield f"{prefix}{key}"
 
 
-#: The backend keys a scorecard passes on to its runs (``experiments.scoring.scorecard``).
+#: The backend keys a scorecard passes on to its runs (``ketamine_sim.experiments.scoring.scorecard``).
 SCORECARD_BACKEND_KEYS = (
     "backend.threads",
     "backend.cache_dir",
@@ -538,7 +544,7 @@ def _path_name(cfg, path: str) -> str:
 
 
 def seed(cfg, path: str = "seed") -> int:
-    """A run seed: an integer in [0, 2**32 - 1] (``circuits.spiking.network.SEED_MAX``)."""
+    """A run seed: an integer in [0, 2**32 - 1] (``ketamine_sim.circuits.spiking.network.SEED_MAX``)."""
     value = int(_number(cfg, path, integer=True))
     if not 0 <= value <= SEED_MAX:
         raise ConfigError(path, f"must be an integer in [0, {SEED_MAX}] (2**32 - 1), got {value}")
@@ -549,7 +555,7 @@ def engine_options(cfg) -> dict:
     """How windows run: ``backend.name``, ``backend.direct`` (run the compiled binary from its
     call file, without Brian2's code generation) and ``backend.wait_policy`` (OpenMP's
     ``OMP_WAIT_POLICY`` for the binary), as keyword arguments of
-    ``experiments.simulation.engine.make_engine``."""
+    ``ketamine_sim.experiments.simulation.engine.make_engine``."""
     return {
         "backend": _choice(cfg, "backend.name", BACKENDS),
         "direct": _flag(cfg, "backend.direct"),
@@ -1029,7 +1035,7 @@ def pk_parameters(cfg) -> PKParameters:
 
 def pk_variability(cfg) -> dict[str, float]:
     """``pk.iiv``: the spread between people of the chosen model's constants (name -> CV, or
-    SD on the logit scale; `circuits.slow.pk_variability`); empty when the model gives none."""
+    SD on the logit scale; `ketamine_sim.circuits.slow.pk_variability`); empty when the model gives none."""
     node = _get(cfg, "pk.iiv")
     if node is None:
         return {}
@@ -1313,8 +1319,8 @@ def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "th
 def scorecard_settings(cfg) -> None:
     """``scorecard.*``: known hypotheses, seeds, the shape of ``records``, jobs. (That the
     records exist and have a registered observable is checked by the scorecard experiment
-    kind, ``experiments.kinds``, which knows the observables.)"""
-    from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR
+    kind, ``ketamine_sim.experiments.kinds``, which knows the observables.)"""
+    from ketamine_sim.experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR
 
     known = sorted(p.stem for p in HYPOTHESIS_DIR.glob("*.yaml"))
     hypotheses = _get(cfg, "scorecard.hypotheses")
@@ -1404,7 +1410,7 @@ def validate(cfg) -> None:
     """Check the fields every experiment uses, then those of the chosen experiment (the checks of
     its kind, ``KIND_CHECKS``); raise ConfigError on the first bad one.
 
-    ``experiments.kinds.validate`` runs this and what the experiment kind checks besides
+    ``ketamine_sim.experiments.kinds.validate`` runs this and what the experiment kind checks besides
     (the scorecard's records)."""
     seed(cfg)
     experiment = _choice(cfg, "experiment.name", EXPERIMENTS)
@@ -1575,7 +1581,7 @@ def _sensitivity_parameter(cfg, path: str, entry, seen: set) -> None:
 
 
 #: The checks of each experiment kind's own settings (the registry of kinds,
-#: ``experiments.kinds.KINDS``, adds what needs the layers above).
+#: ``ketamine_sim.experiments.kinds.KINDS``, adds what needs the layers above).
 KIND_CHECKS = {
     "bath": bath_checks,
     "evoked_release": evoked_release_checks,
@@ -1785,7 +1791,7 @@ def launched_jobs(launcher_target: str, n_jobs, field: str, choice: str | None =
     >>> launched_jobs("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher", 2, "scorecard.n_jobs", "slurm")
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: scorecard.n_jobs: sets the parallel runs of hydra/launcher=local; with hydra/launcher=slurm the launcher's own keys decide (e.g. hydra.launcher.array_parallelism): leave it null
+    ketamine_sim.experiments.errors.ConfigError: scorecard.n_jobs: sets the parallel runs of hydra/launcher=local; with hydra/launcher=slurm the launcher's own keys decide (e.g. hydra.launcher.array_parallelism): leave it null
     """
     if n_jobs is not None and launcher_target != JOBLIB_LAUNCHER:
         name = f"hydra/launcher={choice}" if choice else (launcher_target.rpartition(".")[2] or "this launcher")
@@ -1798,7 +1804,7 @@ def launched_jobs(launcher_target: str, n_jobs, field: str, choice: str | None =
 
 def mechanisms(cfg, structure: CircuitStructure) -> dict[str, object]:
     """The parameters of every slow mechanism, by the name of the track that reads them
-    (``experiments.simulation.tracks.base.SlowContext``)."""
+    (``ketamine_sim.experiments.simulation.tracks.base.SlowContext``)."""
     return {
         "chemistry": neurochemistry(cfg),
         "a1_antagonist": a1_antagonist(cfg),

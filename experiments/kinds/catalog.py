@@ -1,10 +1,10 @@
 """The experiment kinds: how each runs in a folder, registered in
-[`KINDS`][experiments.kinds.registry.KINDS].
+[`KINDS`][ketamine_sim.experiments.kinds.registry.KINDS].
 
 Protocol experiments (``bath``, ``iv_infusion``, ``evoked_release``, ``course``) and the
 dose-response series run one compiled circuit in this process; the scorecard, the cohort and
 the sensitivity analysis run many such runs: the scorecard's through the command's Hydra
-launcher (``experiments.kinds.launch``), or in worker processes of their own.
+launcher (``ketamine_sim.experiments.kinds.launch``), or in worker processes of their own.
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from experiments import cohort, sensitivity
-from experiments import config as C
-from experiments.errors import ConfigError
-from experiments.kinds import launch
-from experiments.kinds.folders import Outputs, dose_folders
-from experiments.kinds.protocol_run import (
+from ketamine_sim.experiments import cohort, sensitivity
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.kinds import launch
+from ketamine_sim.experiments.kinds.folders import Outputs, dose_folders
+from ketamine_sim.experiments.kinds.protocol_run import (
     redraw_dose_response,
     redraw_summary,
     run_dose_response,
     run_protocol_experiment,
 )
-from experiments.kinds.registry import KINDS, Kind, run_experiment, validate
-from experiments.scoring import scorecard
-from experiments.scoring.configured_runs import config_of
+from ketamine_sim.experiments.kinds.registry import KINDS, Kind, run_experiment, validate
+from ketamine_sim.experiments.scoring import scorecard
+from ketamine_sim.experiments.scoring.configured_runs import config_of
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _dose_results(cfg) -> list[tuple[str, object]]:
 def _scorecard(cfg, folder: Path, folder_field: str) -> Path:
     """Every planned run as a job of the command's Hydra launcher, or (the Python API) in
     ``scorecard.n_jobs`` worker processes (no engine here)."""
-    from experiments.figures import scorecard as heat_map
+    from ketamine_sim.experiments.figures import scorecard as heat_map
 
     execute_runs = _executor(cfg, folder, "scorecard", cfg.scorecard.n_jobs, configured=False)
     return scorecard.run_scorecard(cfg, folder, execute_runs, _check_run, heat_map if cfg.output.figure else None)
@@ -75,7 +75,7 @@ def _scorecard(cfg, folder: Path, folder_field: str) -> Path:
 
 def _executor(cfg, folder: Path, label: str, n_jobs, configured: bool):
     """How an experiment of many runs runs them: ``execute_runs(runs)``, through the
-    command's Hydra launcher (``experiments.kinds.launch``), or (the Python API, no launcher)
+    command's Hydra launcher (``ketamine_sim.experiments.kinds.launch``), or (the Python API, no launcher)
     in ``n_jobs`` worker processes of its own (``null``: one). ``configured``: runs planned as
     whole configs (cohort patients, sensitivity samples), else as command lines."""
     if launch.in_hydra_app():
@@ -102,7 +102,7 @@ def _scorecard_records(cfg) -> None:
 
 def _cohort(cfg, folder: Path, folder_field: str) -> Path:
     """Every patient's course as a job of the command's Hydra launcher, or in worker processes (no engine here)."""
-    from experiments.figures import cohort as cohort_figure
+    from ketamine_sim.experiments.figures import cohort as cohort_figure
 
     log.info("experiment cohort: %d patients drawn from cohort.seed %d", cfg.cohort.n_patients, cfg.cohort.seed)
     execute_runs = _executor(cfg, folder, "cohort", cfg.cohort.n_jobs, configured=True)
@@ -124,7 +124,7 @@ def _check_patients(cfg) -> None:
 
 def _sensitivity(cfg, folder: Path, folder_field: str) -> Path:
     """Every sample's course as a job of the command's Hydra launcher, or in worker processes (no engine here)."""
-    from experiments.figures import sensitivity as sensitivity_figure
+    from ketamine_sim.experiments.figures import sensitivity as sensitivity_figure
 
     log.info(
         "experiment sensitivity: %s over %d parameters, sensitivity.seed %d",

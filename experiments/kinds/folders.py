@@ -1,6 +1,6 @@
 """A run's output folder: held while the run runs, checked before, cleaned after.
 
-A run holds its output folder while it runs ([`claim_folder`][experiments.kinds.claim_folder]): the folder must be
+A run holds its output folder while it runs ([`claim_folder`][ketamine_sim.experiments.kinds.claim_folder]): the folder must be
 writable (checked before anything is simulated), no other run may be running in it (a
 file lock, `LOCK_FILE`), and it must not hold the results of an earlier run, unless
 the run resumes into it (sweep jobs, the scorecard) or was asked to overwrite them. An
@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from experiments.config import dose_folder
-from experiments.errors import ConfigError, RunFolderError
-from experiments.scoring.objective import OBJECTIVE_FILE
+from ketamine_sim.experiments.config import dose_folder
+from ketamine_sim.experiments.errors import ConfigError, RunFolderError
+from ketamine_sim.experiments.scoring.objective import OBJECTIVE_FILE
 
 #: The file lock a run holds in its output folder while it runs (removed when it ends).
 LOCK_FILE = ".ketamine-sim.lock"
@@ -51,7 +51,7 @@ def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
     Returns
     -------
     list of str
-        ``experiments.config.dose_folder`` of each dose (``dose_<dose>_mg_per_kg``), in order.
+        ``ketamine_sim.experiments.config.dose_folder`` of each dose (``dose_<dose>_mg_per_kg``), in order.
 
     Raises
     ------
@@ -65,7 +65,7 @@ def dose_folders(doses_mg_per_kg: Sequence[float]) -> list[str]:
     >>> dose_folders([0.5, 0.50])
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: dose_response.doses_mg_per_kg: doses 0.5 and 0.5 would write into one folder (dose_0.5_mg_per_kg); give each dose once
+    ketamine_sim.experiments.errors.ConfigError: dose_response.doses_mg_per_kg: doses 0.5 and 0.5 would write into one folder (dose_0.5_mg_per_kg); give each dose once
     """
     names: dict[str, float] = {}
     for dose in doses_mg_per_kg:
@@ -181,10 +181,10 @@ def check_writable(folder: str | os.PathLike, field: str = "hydra.run.dir") -> P
 def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume: bool = False) -> Iterator[Path]:
     """Hold a folder for one run (a context manager).
 
-    Checks that it can be written ([`check_writable`][experiments.kinds.check_writable]),
+    Checks that it can be written ([`check_writable`][ketamine_sim.experiments.kinds.check_writable]),
     takes its lock (``LOCK_FILE``; a folder whose lock a live run holds is refused) and, unless
     ``resume``, refuses a folder that holds an earlier run's results
-    ([`existing_results`][experiments.kinds.existing_results]). The lock file is removed when
+    ([`existing_results`][ketamine_sim.experiments.kinds.existing_results]). The lock file is removed when
     the block ends.
 
     Parameters
@@ -217,7 +217,7 @@ def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume
     ...     pass
     Traceback (most recent call last):
     ...
-    experiments.errors.RunFolderError: output_dir: ... already holds the results of an earlier run (results.h5); choose another folder or remove them
+    ketamine_sim.experiments.errors.RunFolderError: output_dir: ... already holds the results of an earlier run (results.h5); choose another folder or remove them
     """
     from filelock import FileLock, Timeout
 
@@ -247,8 +247,8 @@ def claim_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume
 
 
 def check_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume: bool = False) -> None:
-    """What [`claim_folder`][experiments.kinds.claim_folder] checks, without holding the folder
-    afterwards; raises [`RunFolderError`][experiments.errors.RunFolderError] naming ``field``.
+    """What [`claim_folder`][ketamine_sim.experiments.kinds.claim_folder] checks, without holding the folder
+    afterwards; raises [`RunFolderError`][ketamine_sim.experiments.errors.RunFolderError] naming ``field``.
     """
     with claim_folder(folder, field, resume):
         pass
@@ -256,7 +256,7 @@ def check_folder(folder: str | os.PathLike, field: str = "hydra.run.dir", resume
 
 class Outputs:
     """The files a run writes, each failure as one
-    [`RunFolderError`][experiments.errors.RunFolderError] naming the path; on an interruption
+    [`RunFolderError`][ketamine_sim.experiments.errors.RunFolderError] naming the path; on an interruption
     (``discard``) removes what it wrote.
 
     Parameters

@@ -1,7 +1,7 @@
 """A run folder as one job that resumes: skipped when it holds finished results of its config.
 
 A sweep's jobs (``ketamine-sim -m``) and the scorecard's runs launched through Hydra's launcher
-(``experiments.kinds.launch``) each run through ``run_job``. It first checks its folder:
+(``ketamine_sim.experiments.kinds.launch``) each run through ``run_job``. It first checks its folder:
 
 * complete results written with the job's own resolved config (``RESUME_IGNORES``
   aside): the job is skipped (``skipping finished run ...`` in the log); a missing or
@@ -11,7 +11,7 @@ A sweep's jobs (``ketamine-sim -m``) and the scorecard's runs launched through H
   run whose stored config differs (other overrides, other defaults) is overwritten (its
   files are removed first).
 
-A job holds its folder while it runs ([`claim_folder`][experiments.kinds.claim_folder]): a
+A job holds its folder while it runs ([`claim_folder`][ketamine_sim.experiments.kinds.claim_folder]): a
 second job into the same folder is refused instead of writing over a live one. Each job
 records its outcome and job number(s) in ``<run folder>/job_status.json``.
 """
@@ -31,10 +31,10 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
-from experiments.analysis import flatten_config
-from experiments.kinds.folders import claim_folder, remove_results
-from experiments.kinds.registry import kind_of, run_in_folder, validate
-from experiments.results import atomic_write, read_config
+from ketamine_sim.experiments.analysis import flatten_config
+from ketamine_sim.experiments.kinds.folders import claim_folder, remove_results
+from ketamine_sim.experiments.kinds.registry import kind_of, run_in_folder, validate
+from ketamine_sim.experiments.results import atomic_write, read_config
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _config_dict(cfg) -> dict:
 
 def _expected_results(cfg) -> list[tuple[Path, Any]]:
     """(results path relative to the run folder, the config stored in it) of every file a run
-    writes ([`Kind.results`][experiments.kinds.Kind])."""
+    writes ([`Kind.results`][ketamine_sim.experiments.kinds.Kind])."""
     return [(Path(rel), stored) for rel, stored in kind_of(cfg).results(cfg)]
 
 
@@ -105,7 +105,7 @@ def check_finished(output_dir: str | os.PathLike, cfg) -> tuple[bool, str]:
 
 def remove_leftover_temp_files(output_dir: str | os.PathLike) -> list[Path]:
     """Delete the temp files an interrupted run left in its folder (``.results.h5.<pid>.<random>.tmp``,
-    ``.dose_response.csv.<pid>.<random>.tmp``, ...: [`atomic_write`][experiments.files.atomic_write]);
+    ``.dose_response.csv.<pid>.<random>.tmp``, ...: [`atomic_write`][ketamine_sim.experiments.files.atomic_write]);
     returns them. Only this job writes its folder."""
     output_dir = Path(output_dir)
     removed = []
@@ -120,7 +120,7 @@ def remove_leftover_temp_files(output_dir: str | os.PathLike) -> list[Path]:
 
 def _redraw_figure_if_needed(output_dir: Path, cfg) -> bool:
     """Redraw the figure of finished results if it is missing or cut off; returns whether it
-    did ([`Kind.redraw`][experiments.kinds.Kind])."""
+    did ([`Kind.redraw`][ketamine_sim.experiments.kinds.Kind])."""
     return bool(cfg.output.figure) and kind_of(cfg).redraw(output_dir, cfg)
 
 
@@ -129,7 +129,7 @@ def _now() -> str:
 
 
 def write_atomic_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically ([`atomic_write`][experiments.files.atomic_write])."""
+    """Write ``text`` to ``path`` atomically ([`atomic_write`][ketamine_sim.experiments.files.atomic_write])."""
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
@@ -209,8 +209,8 @@ def run_job(
     run: Callable | None = None,
 ) -> str:
     """One job of a sweep: skip it if ``output_dir`` holds its finished results, else run it
-    (``run(cfg, output_dir)``, default [`run_in_folder`][experiments.kinds.run_in_folder]). The folder is
-    held meanwhile ([`claim_folder`][experiments.kinds.claim_folder]: writable, no other live run in it,
+    (``run(cfg, output_dir)``, default [`run_in_folder`][ketamine_sim.experiments.kinds.run_in_folder]). The folder is
+    held meanwhile ([`claim_folder`][ketamine_sim.experiments.kinds.claim_folder]: writable, no other live run in it,
     else RunFolderError); the results of another config found there are removed before the
     job runs again. Records the outcome in ``job_status.json``; returns ``"done"`` or
     ``"skipped-finished"``; re-raises the run's error (after recording ``"failed"``) and an

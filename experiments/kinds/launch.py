@@ -5,7 +5,7 @@ scorecard is one job of the launcher the command line chose (``hydra/launcher=lo
 default: joblib processes on this machine; ``local_submitit``; ``slurm``), as the jobs of a
 ``-m`` sweep are. Hydra composes each job's config from the command's ``hydra.*`` overrides
 and the run's own overrides, and each job runs through
-[`run_job`][experiments.kinds.jobs.run_job] into its planned folder: kept when that folder
+[`run_job`][ketamine_sim.experiments.kinds.jobs.run_job] into its planned folder: kept when that folder
 holds finished results of the same config (the sweep's resume rule), run (again) otherwise.
 Runs found finished before the launch are not launched at all, so a resumed scorecard on a
 cluster submits only the work left.
@@ -30,11 +30,11 @@ from hydra.core.utils import JobStatus
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from experiments.config.compose import split_value_overrides
-from experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
-from experiments.kinds.jobs import check_finished, run_job
-from experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
-from experiments.simulation.progress import format_time_s
+from ketamine_sim.experiments.config.compose import split_value_overrides
+from ketamine_sim.experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
+from ketamine_sim.experiments.kinds.jobs import check_finished, run_job
+from ketamine_sim.experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
+from ketamine_sim.experiments.simulation.progress import format_time_s
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def launch_configured_runs(
 ) -> None:
     """`launch_runs` for runs planned as whole configs (a cohort's patients, a sensitivity
     analysis's samples; their ``overrides`` hold the config's YAML,
-    ``experiments.scoring.configured_runs.payload_of``). Each becomes a command line of its own
+    ``ketamine_sim.experiments.scoring.configured_runs.payload_of``). Each becomes a command line of its own
     kind: the command's overrides with ``experiment=`` the run's kind (``course``) and without
     the keys of blocks the run has not (``cohort.*``), plus the overrides that turn that
     command's config into the run's (``overrides_between``: ``seed=... state.bdnf_tone=...``),

@@ -1,6 +1,6 @@
 """A run's windows as a progress bar in a terminal (tqdm), as plain log lines elsewhere.
 
-Every window's line (see [`WindowDone`][experiments.simulation.progress.WindowDone]) is logged
+Every window's line (see [`WindowDone`][ketamine_sim.experiments.simulation.progress.WindowDone]) is logged
 as before, so Hydra's log file and a sweep's logs hold it with its estimate of the time left;
 when standard error is a terminal a tqdm bar with elapsed time and ETA stays below the log
 lines (tqdm's ``logging_redirect_tqdm`` writes console log lines above it) and disappears at
@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Iterator
 
-from experiments.simulation.progress import WindowDone
+from ketamine_sim.experiments.simulation.progress import WindowDone
 
 
 def _is_terminal() -> bool:

@@ -19,17 +19,17 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from experiments import config as C
-from experiments.analysis import dose_response
-from experiments.interrupts import Interrupts
-from experiments.kinds.folders import Outputs, dose_folders
-from experiments.kinds.progress import window_bar
-from experiments.protocols import PROTOCOLS
-from experiments.results import RunData, write_results
-from experiments.simulation.engine import make_engine
-from experiments.simulation.progress import WindowDone
-from experiments.simulation.readouts import READOUT_UNITS, TRAIN_READOUT_UNITS
-from experiments.simulation.timeline import run_protocol
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.analysis import dose_response
+from ketamine_sim.experiments.interrupts import Interrupts
+from ketamine_sim.experiments.kinds.folders import Outputs, dose_folders
+from ketamine_sim.experiments.kinds.progress import window_bar
+from ketamine_sim.experiments.protocols import PROTOCOLS
+from ketamine_sim.experiments.results import RunData, write_results
+from ketamine_sim.experiments.simulation.engine import make_engine
+from ketamine_sim.experiments.simulation.progress import WindowDone
+from ketamine_sim.experiments.simulation.readouts import READOUT_UNITS, TRAIN_READOUT_UNITS
+from ketamine_sim.experiments.simulation.timeline import run_protocol
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _versions() -> dict[str, str]:
 
 def _git(*args: str) -> str:
     """``git ARGS`` in the checkout ('' when git or the checkout is missing)."""
-    from experiments.paths import ROOT
+    from ketamine_sim.experiments.paths import ROOT
 
     try:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
@@ -161,7 +161,7 @@ def run_protocol_experiment(cfg, output_dir: Path, outputs: Outputs, clock: floa
 
 
 def _figures(data: RunData, output_dir: Path, outputs: Outputs) -> None:
-    from experiments.figures import spine_density, summary_figure
+    from ketamine_sim.experiments.figures import spine_density, summary_figure
 
     png = outputs.write(output_dir / "summary.png", lambda p: summary_figure(data, p))
     log.info("figure: %s", png.resolve())
@@ -216,7 +216,7 @@ def _dose_response(cfg, output_dir: Path, outputs: Outputs, clock: float, starte
     path = outputs.write(output_dir / "dose_response.csv", lambda p: dose_response.write_table(rows, p))
     log.info("results: %s (and dose_*/results.h5)", path.resolve())
     if cfg.output.figure:
-        from experiments.figures import dose_response_png
+        from ketamine_sim.experiments.figures import dose_response_png
 
         png = outputs.write(output_dir / "dose_response.png", lambda p: dose_response_png(rows, p))
         log.info("figure: %s", png.resolve())
@@ -225,8 +225,8 @@ def _dose_response(cfg, output_dir: Path, outputs: Outputs, clock: float, starte
 
 def redraw_summary(folder: Path, cfg) -> bool:
     """Redraw ``summary.png`` of finished results if it is missing or cut off."""
-    from experiments.figures import png_complete, summary_figure
-    from experiments.results import read_results
+    from ketamine_sim.experiments.figures import png_complete, summary_figure
+    from ketamine_sim.experiments.results import read_results
 
     png = Path(folder) / "summary.png"
     if png_complete(png):
@@ -237,8 +237,8 @@ def redraw_summary(folder: Path, cfg) -> bool:
 
 def redraw_dose_response(folder: Path, results: list[tuple[str, object]]) -> bool:
     """Redraw ``dose_response.png`` from the per-dose results if it is missing or cut off."""
-    from experiments.figures import dose_response_png, png_complete
-    from experiments.results import read_results
+    from ketamine_sim.experiments.figures import dose_response_png, png_complete
+    from ketamine_sim.experiments.results import read_results
 
     png = Path(folder) / "dose_response.png"
     if png_complete(png):

@@ -1,10 +1,10 @@
 """The registry of experiment kinds, and running one into a folder.
 
-Every experiment kind (``experiment.name``) is one [`Kind`][experiments.kinds.Kind] in `KINDS`
-(the kinds themselves are defined and registered in ``experiments.kinds.catalog``): how it is
+Every experiment kind (``experiment.name``) is one [`Kind`][ketamine_sim.experiments.kinds.Kind] in `KINDS`
+(the kinds themselves are defined and registered in ``ketamine_sim.experiments.kinds.catalog``): how it is
 validated beyond the config's values, how it runs in a folder, which results files it writes
 and whether it resumes into a folder that holds its earlier results. The command, the Python
-API and sweeps ask the registry ([`kind_of`][experiments.kinds.kind_of]) instead of testing the kind's name.
+API and sweeps ask the registry ([`kind_of`][ketamine_sim.experiments.kinds.kind_of]) instead of testing the kind's name.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments import config as C
-from experiments.kinds.folders import claim_folder, remove_results
-from experiments.scoring.objective import check_objective
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.kinds.folders import claim_folder, remove_results
+from ketamine_sim.experiments.scoring.objective import check_objective
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,13 @@ class Kind:
     results : callable
         ``results(cfg)`` lists the ``results.h5`` files it writes, relative to the folder, each
         with the config it stores (the last one is what
-        [`experiments.api.run`][experiments.api.run] loads).
+        [`ketamine_sim.experiments.api.run`][ketamine_sim.experiments.api.run] loads).
     tables : callable
         ``tables(cfg)``: its other result tables (``dose_response.csv``, ``scorecard.csv``,
         ``cohort.csv``).
     validate : callable
-        ``validate(cfg)`` checks what ``experiments.config.validate`` cannot; raises
-        [`ConfigError`][experiments.errors.ConfigError].
+        ``validate(cfg)`` checks what ``ketamine_sim.experiments.config.validate`` cannot; raises
+        [`ConfigError`][ketamine_sim.experiments.errors.ConfigError].
     redraw : callable
         ``redraw(folder, cfg)`` redraws a missing or cut-off figure of finished results;
         returns whether it did.
@@ -60,17 +60,17 @@ class Kind:
     resumes: bool = False
 
 
-#: ``experiment.name`` -> its Kind; filled by ``experiments.kinds.catalog`` (imported with the package).
+#: ``experiment.name`` -> its Kind; filled by ``ketamine_sim.experiments.kinds.catalog`` (imported with the package).
 KINDS: dict[str, Kind] = {}
 
 
 def kind_of(cfg) -> Kind:
-    """The [`Kind`][experiments.kinds.Kind] of a config's ``experiment.name``.
+    """The [`Kind`][ketamine_sim.experiments.kinds.Kind] of a config's ``experiment.name``.
 
     Parameters
     ----------
     cfg : omegaconf.DictConfig
-        A composed config (validated by [`validate`][experiments.kinds.validate]).
+        A composed config (validated by [`validate`][ketamine_sim.experiments.kinds.validate]).
 
     Returns
     -------
@@ -84,7 +84,7 @@ def kind_of(cfg) -> Kind:
 
     Examples
     --------
-    >>> from experiments.config import compose_config
+    >>> from ketamine_sim.experiments.config import compose_config
     >>> kind = kind_of(compose_config(["experiment=dose_response"]))
     >>> kind.name, kind.resumes, kind.tables(None)
     ('dose_response', False, ['dose_response.csv'])
@@ -93,7 +93,7 @@ def kind_of(cfg) -> Kind:
 
 
 def validate(cfg) -> None:
-    """The whole validation of a config: every value (``experiments.config.validate``) and what
+    """The whole validation of a config: every value (``ketamine_sim.experiments.config.validate``) and what
     its kind checks besides.
 
     Parameters
@@ -108,15 +108,15 @@ def validate(cfg) -> None:
 
     Examples
     --------
-    >>> from experiments.config import compose_config
+    >>> from ketamine_sim.experiments.config import compose_config
     >>> validate(compose_config(["dosing.dose_mg_per_kg=-3"]))
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: dosing.dose_mg_per_kg: must be >= 0, got -3
+    ketamine_sim.experiments.errors.ConfigError: dosing.dose_mg_per_kg: must be >= 0, got -3
     >>> validate(compose_config(["experiment=scorecard", "scorecard.records=[no_such_record]"]))
     Traceback (most recent call last):
     ...
-    experiments.errors.ConfigError: scorecard.records: ... are not records with a registered observable; scorable: ...
+    ketamine_sim.experiments.errors.ConfigError: scorecard.records: ... are not records with a registered observable; scorable: ...
     """
     C.validate(cfg)
     check_objective(cfg)
@@ -128,7 +128,7 @@ def run_experiment(
 ) -> Path:
     """Validate a config, run its experiment and write its results into a folder.
 
-    The folder is held while the run runs ([`claim_folder`][experiments.kinds.claim_folder]).
+    The folder is held while the run runs ([`claim_folder`][ketamine_sim.experiments.kinds.claim_folder]).
     The scorecard resumes into its folder (finished runs are kept).
 
     Parameters
@@ -151,12 +151,12 @@ def run_experiment(
     Raises
     ------
     ConfigError
-        A bad value ([`validate`][experiments.kinds.validate]), before anything runs.
+        A bad value ([`validate`][ketamine_sim.experiments.kinds.validate]), before anything runs.
     RunFolderError
         A folder that cannot be written, in which another run is running, or (unless
         ``overwrite``) that holds earlier results
-        ([`RunFolderError`][experiments.errors.RunFolderError], a
-        [`ConfigError`][experiments.errors.ConfigError] naming ``folder_field``), before
+        ([`RunFolderError`][ketamine_sim.experiments.errors.RunFolderError], a
+        [`ConfigError`][ketamine_sim.experiments.errors.ConfigError] naming ``folder_field``), before
         anything is simulated.
     NumericalError
         A window left the model's range; nothing is written.
@@ -173,8 +173,8 @@ def run_experiment(
 
 
 def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.dir") -> Path:
-    """[`run_experiment`][experiments.kinds.run_experiment] in a folder the caller already holds
-    ([`claim_folder`][experiments.kinds.claim_folder]): validates ``cfg`` and runs its kind;
+    """[`run_experiment`][ketamine_sim.experiments.kinds.run_experiment] in a folder the caller already holds
+    ([`claim_folder`][ketamine_sim.experiments.kinds.claim_folder]): validates ``cfg`` and runs its kind;
     files it writes replace files of the same name. Returns the path of the main file.
     """
     validate(cfg)

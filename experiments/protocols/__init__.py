@@ -4,7 +4,7 @@
 - :mod:`.builders`: one builder per experiment kind (:data:`PROTOCOLS`) and the dosing clock.
 """
 
-from experiments.protocols.base import Protocol, Window, check_windows, timeline_grid
-from experiments.protocols.builders import PROTOCOLS, DosingClock
+from ketamine_sim.experiments.protocols.base import Protocol, Window, check_windows, timeline_grid
+from ketamine_sim.experiments.protocols.builders import PROTOCOLS, DosingClock
 
 __all__ = ["PROTOCOLS", "DosingClock", "Protocol", "Window", "check_windows", "timeline_grid"]

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuits.compounds import SPECIES
-from circuits.slow.pharmacokinetics import simulate
-from experiments import config as C
-from experiments.protocols.base import Protocol, Window, timeline_grid
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.slow.pharmacokinetics import simulate
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.protocols.base import Protocol, Window, timeline_grid
 
 
 def bath_protocol(cfg) -> Protocol:
@@ -39,7 +39,7 @@ class DosingClock:
     """The one conversion between the two time axes of a protocol with a dose.
 
     *Dosing clock*: minutes (or s) from the start of the first dose, negative before it
-    (:func:`experiments.config.dose_starts_min`); every window time, protocol start and end,
+    (:func:`ketamine_sim.experiments.config.dose_starts_min`); every window time, protocol start and end,
     dose and timed manipulation of the config is on it, and so is ``time_from_dose_s`` in the
     output. *Protocol time*: s from the protocol start (``start_min`` on the dosing clock), the
     axis of ``time_s`` and of spike times (SONATA spike times cannot be negative)."""

@@ -108,7 +108,7 @@ def overrides_between(base, run) -> list[str]:
     """The overrides that turn the config ``base`` into ``run`` (both unresolved): ``key=value``
     for a changed or new value (a whole list or a new block at once), ``~key`` for a block or
     key ``run`` drops. A run planned as a whole config becomes a command line this way, which a
-    Hydra launcher composes back (``experiments.kinds.launch``).
+    Hydra launcher composes back (``ketamine_sim.experiments.kinds.launch``).
 
     Examples
     --------

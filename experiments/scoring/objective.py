@@ -4,7 +4,7 @@ With ``objective.findings`` (ids of `seeds/` records), a run returns the sum of 
 finding's distance from its target, so that an optimising Hydra sweeper
 (``hydra/sweeper=optuna``) can fit free parameters to findings
 ([fitting](../fitting.md)). Each finding is read from the run itself, so the run must be of
-the finding's condition (the scorecard's, ``experiments.scoring.observables``): a finding
+the finding's condition (the scorecard's, ``ketamine_sim.experiments.scoring.observables``): a finding
 whose observable needs several runs, or a run of another condition, is refused before the
 run.
 
@@ -32,11 +32,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from experiments.errors import ConfigError
-from experiments.files import atomic_write
-from experiments.paths import SEEDS_DIR
-from experiments.scoring.observables import OBSERVABLES, evaluate, matches
-from experiments.scoring.scorecard import compare, load_records, scorable
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.files import atomic_write
+from ketamine_sim.experiments.paths import SEEDS_DIR
+from ketamine_sim.experiments.scoring.observables import OBSERVABLES, evaluate, matches
+from ketamine_sim.experiments.scoring.scorecard import compare, load_records, scorable
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def check_objective(cfg) -> None:
     ConfigError
         Naming ``objective.findings`` and what the finding needs.
     """
-    from experiments.scoring.scorecard import RecordError
+    from ketamine_sim.experiments.scoring.scorecard import RecordError
 
     ids = list(cfg.objective.findings or [])
     if not ids:

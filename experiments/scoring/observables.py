@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from circuits.units import SECONDS_PER_DAY
-from experiments.analysis.course import excess_at_day, peak_excess, value_at_day
-from experiments.results import RunData, read_results
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
+from ketamine_sim.experiments.analysis.course import excess_at_day, peak_excess, value_at_day
+from ketamine_sim.experiments.results import RunData, read_results
 
 #: Conditions (later overrides of a key replace earlier ones, see `merge`). Windows are
 #: few, so that a scorecard stays affordable; defaults that a run folder may differ in are explicit.
@@ -229,7 +229,7 @@ def find_runs(folder: str | Path) -> list[tuple[dict, Path]]:
     cannot be read is left out with a warning naming it and why."""
     import warnings
 
-    from experiments.results import ResultsFileError, find_results, read_config
+    from ketamine_sim.experiments.results import ResultsFileError, find_results, read_config
 
     out = []
     for path in find_results(folder):

@@ -1,13 +1,13 @@
 """The scorecard: which hypothesis reproduces which published finding.
 
 ``ketamine-sim experiment=scorecard`` reads the records of ``seeds/``, keeps those whose
-observable is registered (`experiments.scoring.observables`), runs every condition they need
+observable is registered (`ketamine_sim.experiments.scoring.observables`), runs every condition they need
 for every hypothesis and seed (one process per run, finished runs are skipped on a rerun),
 and writes ``scorecard.csv``, ``scorecard.md`` and ``scorecard.png``/``.svg``.
 
 A record can also be checked against existing runs without simulating:
 
-    python -m experiments.scoring.scorecard check S1 outputs/course/2026-11-22_10-00-00
+    python -m ketamine_sim.experiments.scoring.scorecard check S1 outputs/course/2026-11-22_10-00-00
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from experiments.errors import ConfigError
-from experiments.interrupts import Interrupts
-from experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR  # noqa: F401  (re-exported)
-from experiments.results import ResultsFileError, atomic_write, read_config
-from experiments.scoring.observables import OBSERVABLES, evaluate, find_runs, merge, pick
-from experiments.simulation.progress import format_time_s
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.interrupts import Interrupts
+from ketamine_sim.experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR  # noqa: F401  (re-exported)
+from ketamine_sim.experiments.results import ResultsFileError, atomic_write, read_config
+from ketamine_sim.experiments.scoring.observables import OBSERVABLES, evaluate, find_runs, merge, pick
+from ketamine_sim.experiments.simulation.progress import format_time_s
 
 log = logging.getLogger(__name__)
 
@@ -590,7 +590,7 @@ def inherited_overrides(cfg) -> list[str]:
     ``backend.wait_policy`` and ``backend.vectorise`` only where they differ from their
     defaults, so that the run folders (named by a hash of the overrides) keep their names.
 
-    >>> from experiments.config import compose_config
+    >>> from ketamine_sim.experiments.config import compose_config
     >>> inherited_overrides(compose_config(["circuit=small", "backend.vectorise=false"]))
     ['circuit=small', 'backend.threads=1', 'output.figure=false', 'backend.vectorise=false']
     """
@@ -660,7 +660,7 @@ def check_record(
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 3 or argv[0] != "check":
-        print("usage: python -m experiments.scoring.scorecard check RECORD_ID FOLDER", file=sys.stderr)
+        print("usage: python -m ketamine_sim.experiments.scoring.scorecard check RECORD_ID FOLDER", file=sys.stderr)
         return 2
     try:
         result = check_record(argv[1], argv[2])

@@ -26,7 +26,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from circuits.spiking.network import CircuitStructure
+from ketamine_sim.circuits.spiking.network import CircuitStructure
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _compiler_identity(compiler: str, flags: tuple[str, ...]) -> str:
             timeout=60,
         )
     except (OSError, subprocess.SubprocessError) as error:
-        from experiments.errors import ConfigError
+        from ketamine_sim.experiments.errors import ConfigError
 
         raise ConfigError(
             "backend.name",
@@ -228,7 +228,7 @@ def _cached_build(device, structure: CircuitStructure, cache: Path) -> tuple[Pat
         if build_is_complete(final):
             return final, False
         if not _writable(cache):
-            from experiments.errors import ConfigError
+            from ketamine_sim.experiments.errors import ConfigError
 
             state = "an incomplete build" if final.exists() else "no build"
             raise ConfigError(

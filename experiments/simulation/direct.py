@@ -43,13 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
-from circuits.spiking.cells import POPULATIONS
-from circuits.spiking.network import CircuitStructure
-from circuits.spiking.window import INIT_VARIABLES, OUTPUT_VARIABLES, variables
-from experiments.files import atomic_write
-from experiments.paths import ROOT, WAIT_POLICIES
-from experiments.simulation.builds import BUILD_MARKER, _compiler_identity, build_is_complete, safe_name
-from experiments.simulation.windows import CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV, WindowOutput, _thread_seeds
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.network import CircuitStructure
+from ketamine_sim.circuits.spiking.window import INIT_VARIABLES, OUTPUT_VARIABLES, variables
+from ketamine_sim.experiments.files import atomic_write
+from ketamine_sim.experiments.paths import ROOT, WAIT_POLICIES
+from ketamine_sim.experiments.simulation.builds import BUILD_MARKER, _compiler_identity, build_is_complete, safe_name
+from ketamine_sim.experiments.simulation.windows import CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV, WindowOutput, _thread_seeds
 
 #: Version of the call file's layout; another version is ignored (the project is generated anew).
 CALL_VERSION = 3
@@ -353,7 +353,7 @@ class DirectEngine:
         return cls(structure, path.parent.parent / call["build"], call, wait_policy, time.perf_counter() - start)
 
     def run_window(self, values: dict[str, dict[str, object]], connect_seed: int, noise_seed: int):
-        """Run one window: the contract of ``experiments.simulation.engine.StandaloneEngine.run_window``."""
+        """Run one window: the contract of ``ketamine_sim.experiments.simulation.engine.StandaloneEngine.run_window``."""
         threads = self.structure.threads
         environment = {
             **os.environ,

@@ -1,6 +1,6 @@
 """What the protocol loop reports after every window, in units people read at a glance.
 
-[`WindowDone`][experiments.simulation.progress.WindowDone] is the event `run_protocol` hands
+[`WindowDone`][ketamine_sim.experiments.simulation.progress.WindowDone] is the event `run_protocol` hands
 its ``progress`` hook; its text is one plain log line. Protocol time is written in the unit
 of its size (s, min, h, d: a 14-day course reads "14.0 d", not "20175.0 min"),
 concentrations with a metric prefix (fM to mM; "0 µM" below 1 fM), and the line ends with
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from circuits.units import SECONDS_PER_DAY
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
 
 #: Below this brain concentration (uM) the drug is written as 0 (1 fM: the tail of a washout).
 ZERO_UM = 1e-9

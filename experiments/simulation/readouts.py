@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.compounds import SPECIES
-from circuits.spiking.vesicles import VesicleParameters, effective_tau_rec_ms, pool_after_recovery, train_release
-from experiments.errors import NumericalError  # noqa: F401  (raised here; importable from here as before)
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.spiking.vesicles import (
+    VesicleParameters,
+    effective_tau_rec_ms,
+    pool_after_recovery,
+    train_release,
+)
+from ketamine_sim.experiments.errors import NumericalError  # noqa: F401  (raised here; importable from here as before)
 
 #: Readout name -> unit (the ``units`` attribute in ``/readouts``).
 READOUT_UNITS: dict[str, str] = {
@@ -125,8 +130,8 @@ def check_window(
 def in_window(times: np.ndarray, start: float, stop: float) -> np.ndarray:
     """Which spikes a window holds: the mask of ``start <= times < stop``.
 
-    The one convention for slicing spikes by window (readouts, :func:`experiments.results.spikes_in_window`,
-    the spike-train statistics of :mod:`experiments.analysis`). Any time unit, the same for all three.
+    The one convention for slicing spikes by window (readouts, :func:`ketamine_sim.experiments.results.spikes_in_window`,
+    the spike-train statistics of :mod:`ketamine_sim.experiments.analysis`). Any time unit, the same for all three.
     """
     return (times >= start) & (times < stop)
 

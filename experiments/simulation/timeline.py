@@ -2,7 +2,7 @@
 
 A protocol is a time grid with the brain concentration of every species on it and a list
 of windows. Before each window every slow mechanism (a *track*,
-[`experiments.simulation.tracks`][experiments.simulation.tracks]) is advanced to the window's start and says what the
+[`ketamine_sim.experiments.simulation.tracks`][ketamine_sim.experiments.simulation.tracks]) is advanced to the window's start and says what the
 window starts from (the carried NMDA block, the release fraction and vesicle pool, the spine
 sites and E->E weights); the window runs the compiled circuit with the concentration of its
 start held fixed; its readouts are recorded and checked; then every track takes the window's
@@ -19,12 +19,18 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, uM_to_ng_per_ml
-from circuits.spiking.cells import POPULATIONS
-from circuits.spiking.network import CircuitDrive, CircuitStructure, initial_values, stream_rng, stream_seed
-from experiments.protocols.base import Protocol, Window, check_windows
-from experiments.simulation.progress import WindowDone
-from experiments.simulation.readouts import (
+from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, uM_to_ng_per_ml
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.network import (
+    CircuitDrive,
+    CircuitStructure,
+    initial_values,
+    stream_rng,
+    stream_seed,
+)
+from ketamine_sim.experiments.protocols.base import Protocol, Window, check_windows
+from ketamine_sim.experiments.simulation.progress import WindowDone
+from ketamine_sim.experiments.simulation.readouts import (
     READOUT_UNITS,
     TRAIN_READOUT_UNITS,
     check_window,
@@ -32,7 +38,7 @@ from experiments.simulation.readouts import (
     release_readouts,
     window_readouts,
 )
-from experiments.simulation.tracks import (
+from ketamine_sim.experiments.simulation.tracks import (
     SlowContext,
     Track,
     WindowSpan,
@@ -45,8 +51,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ProtocolResult:
-    """What [`run_protocol`][experiments.simulation.timeline.run_protocol] returns: the
-    fields of a [`RunData`][experiments.results.RunData] that the protocol fills.
+    """What [`run_protocol`][ketamine_sim.experiments.simulation.timeline.run_protocol] returns: the
+    fields of a [`RunData`][ketamine_sim.experiments.results.RunData] that the protocol fills.
 
     Attributes
     ----------
@@ -65,7 +71,7 @@ class ProtocolResult:
         Unit of each timeline trace.
     readouts : dict of str to dict of str to numpy.ndarray
         Population -> readout -> one value per window (units:
-        ``experiments.simulation.readouts.READOUT_UNITS``).
+        ``ketamine_sim.experiments.simulation.readouts.READOUT_UNITS``).
     wall_s : dict of str to float
         Wall time (s) of the ``windows`` and of the ``slow_layer``.
     synapses : dict or None
@@ -153,18 +159,18 @@ def run_protocol(
     engine : object
         Runs one window: ``engine.run_window(values, connect_seed, noise_seed)`` returns the
         window's output (spikes, final state, wall time; see
-        ``experiments.simulation.engine.StandaloneEngine``).
+        ``ketamine_sim.experiments.simulation.engine.StandaloneEngine``).
     seed : int
         The run's seed: the connectivity, each window's noise and initial values, and the
         tracks' draws come from their own streams of it
-        ([`stream_seed`][circuits.spiking.network.stream_seed]).
+        ([`stream_seed`][ketamine_sim.circuits.spiking.network.stream_seed]).
     mechanisms : Mapping of str to object
-        Each slow mechanism's parameters by name (``experiments.config.mechanisms``).
+        Each slow mechanism's parameters by name (``ketamine_sim.experiments.config.mechanisms``).
     train : tuple of (int, float) or None
         ``(pulses, interval_ms)``: add the train readouts of ``experiment=evoked_release``.
     progress : callable
         Called after every window with a
-        [`WindowDone`][experiments.simulation.progress.WindowDone] (its ``str`` is one plain
+        [`WindowDone`][ketamine_sim.experiments.simulation.progress.WindowDone] (its ``str`` is one plain
         line with the elapsed time and an estimate of the time left; default: that line to
         the module's logger).
 
@@ -181,12 +187,12 @@ def run_protocol(
         timeline, or the first window sees the drug.
     NumericalError
         A window left the model's range
-        ([`NumericalError`][experiments.errors.NumericalError]); nothing is returned.
+        ([`NumericalError`][ketamine_sim.experiments.errors.NumericalError]); nothing is returned.
 
     Notes
     -----
     For each window, every track (in the order of
-    [`registered_tracks`][experiments.simulation.tracks.registered_tracks]) is advanced to
+    [`registered_tracks`][ketamine_sim.experiments.simulation.tracks.registered_tracks]) is advanced to
     the window's start (``predict``) and hands the window its inputs (``window_inputs``);
     the window runs with the brain concentrations of its start held fixed; its readouts are
     recorded and checked; then every track takes its output and corrects the interval

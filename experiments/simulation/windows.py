@@ -1,7 +1,7 @@
 """What a spiking window returns, and the generator seeds its compiled binary reads.
 
 Random numbers: every generator seed is derived from the run's seed, a purpose and an index
-([`stream_seed`][circuits.spiking.network.stream_seed]). The compiled code seeds its generators (one
+([`stream_seed`][ketamine_sim.circuits.spiking.network.stream_seed]). The compiled code seeds its generators (one
 per OpenMP thread) from two environment variables holding one seed per thread:
 ``KETAMINE_SIM_CONNECT_SEEDS`` before the connectivity is drawn (the same for every window of
 a run, so all windows see one network) and ``KETAMINE_SIM_NOISE_SEEDS`` after it (different
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuits.spiking.network import stream_seed
+from ketamine_sim.circuits.spiking.network import stream_seed
 
 #: Environment variables with one generator seed per thread (decimal, space separated).
 CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV = "KETAMINE_SIM_CONNECT_SEEDS", "KETAMINE_SIM_NOISE_SEEDS"

@@ -9,10 +9,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from circuits.spiking.network import initial_values
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.errors import ConfigError
+from ketamine_sim.circuits.spiking.network import initial_values
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.errors import ConfigError
 
 #: A circuit of 120 cells at its own reference size, one short window on Brian2's numpy runtime.
 TINY = [
@@ -31,7 +31,7 @@ def _structure(*overrides):
 
 @pytest.mark.slow
 def test_fixed_indegree_gives_every_cell_k_distinct_inputs():
-    from experiments.simulation.engine import RuntimeEngine
+    from ketamine_sim.experiments.simulation.engine import RuntimeEngine
 
     structure, drive = _structure(
         "circuit.connectivity=fixed_indegree", "circuit.reference_counts={pyr: 80, pv: 20, sst: 20}"

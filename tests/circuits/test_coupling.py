@@ -1,8 +1,8 @@
-"""The slow layer of the block (:mod:`circuits.slow.nmda_block`) against the real Brian2 equations.
+"""The slow layer of the block (:mod:`ketamine_sim.circuits.slow.nmda_block`) against the real Brian2 equations.
 
 ``advance_block`` is the exact solution of the block ODE with s and V frozen; here it is
 compared with a Brian2 integration (fixture ``block_sim``: the circuit's implicit step, dt = 0.5 ms)
-of :func:`circuits.spiking.receptors.block_equations` with the same constant s and v. The step's error is
+of :func:`ketamine_sim.circuits.spiking.receptors.block_equations` with the same constant s and v. The step's error is
 at most (lam dt / 2) e^-1 |dB| <= 2e-4 for the fastest rate here (lam ~ 1.7 /s), five times
 below the 1e-3 tolerance (measured: 5e-5).
 """
@@ -14,13 +14,13 @@ import math
 import numpy as np
 import pytest
 
-from circuits.compounds import SPECIES
-from circuits.pharmacology import block_parameters as derive_block
-from circuits.pharmacology import steady_state_block
-from circuits.slow.nmda_block import ChannelActivity, advance_block, advance_block_through
-from circuits.spiking.receptors import ACCUMULATOR_EQUATIONS, block_equations, namespace
-from experiments.config import compose_config
-from experiments.config.settings import block_constants
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.pharmacology import block_parameters as derive_block
+from ketamine_sim.circuits.pharmacology import steady_state_block
+from ketamine_sim.circuits.slow.nmda_block import ChannelActivity, advance_block, advance_block_through
+from ketamine_sim.circuits.spiking.receptors import ACCUMULATOR_EQUATIONS, block_equations, namespace
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.config.settings import block_constants
 
 #: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
 _DEFAULT = compose_config([])

@@ -14,9 +14,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from circuits.compounds import MOLAR_MASS_G_PER_MOL, Drug
-from circuits.slow.pharmacokinetics import DosingEvent, clearance_l_per_min, simulate, terminal_half_life_h
-from experiments import config as C
+from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, Drug
+from ketamine_sim.circuits.slow.pharmacokinetics import DosingEvent, clearance_l_per_min, simulate, terminal_half_life_h
+from ketamine_sim.experiments import config as C
 
 PARAMS = C.pk_parameters(C.compose_config(["pk=perez_ruixo2021"]))
 ESKETAMINE = Drug("esketamine", {"s_ketamine": 1.0})
@@ -148,7 +148,7 @@ def test_a_clearance_ratio_beyond_the_liver_is_refused():
     ],
 )
 def test_a_bad_first_pass_is_one_error_naming_its_key(overrides, field, message):
-    from experiments.errors import ConfigError
+    from ketamine_sim.experiments.errors import ConfigError
 
     with pytest.raises(ConfigError, match=message) as error:
         C.validate(C.compose_config(["pk=perez_ruixo2021", *overrides]))
@@ -156,8 +156,8 @@ def test_a_bad_first_pass_is_one_error_naming_its_key(overrides, field, message)
 
 
 def test_a_first_pass_key_of_another_model_names_the_model_that_has_it():
-    from experiments.config.compose import check_overrides
-    from experiments.errors import ConfigError
+    from ketamine_sim.experiments.config.compose import check_overrides
+    from ketamine_sim.experiments.errors import ConfigError
 
     for experiment in ("iv_infusion", "course"):
         with pytest.raises(ConfigError, match="not a key of the chosen options; the options that have it: pk=perez"):

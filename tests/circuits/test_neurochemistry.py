@@ -1,5 +1,5 @@
-"""Bulk glutamate, adenosine and the A1 effect on release (:mod:`circuits.slow.neurochemistry`), and the
-release readouts of a window (:func:`experiments.simulation.readouts.release_readouts`).
+"""Bulk glutamate, adenosine and the A1 effect on release (:mod:`ketamine_sim.circuits.slow.neurochemistry`), and the
+release readouts of a window (:func:`ketamine_sim.experiments.simulation.readouts.release_readouts`).
 
 Model (relative to the drug-free baseline):
 
@@ -22,12 +22,12 @@ import math
 import numpy as np
 import pytest
 
-from circuits.compounds import SPECIES
-from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
-from circuits.spiking.vesicles import train_release
-from experiments import config as C
-from experiments.config import compose_config
-from experiments.simulation.readouts import PAIRED_PULSE_INTERVAL_MS, release_readouts
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
+from ketamine_sim.circuits.spiking.vesicles import train_release
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.simulation.readouts import PAIRED_PULSE_INTERVAL_MS, release_readouts
 
 #: What a configured run uses (configs/config.yaml, neurochemistry group); the tests below
 #: write the expected values out from the equations.
@@ -254,7 +254,7 @@ def test_parameter_edges_are_accepted():
 
 
 # ---------------------------------------------------------------------------------------------
-# release_readouts (experiments.simulation.readouts)
+# release_readouts (ketamine_sim.experiments.simulation.readouts)
 # ---------------------------------------------------------------------------------------------
 
 #: the configured pool (configs/circuit/pfc.yaml: U 0.5, tau_rec 800 ms, slowing 1)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, parse_concentration_uM, uM_to_ng_per_ml
-from circuits.slow.pharmacokinetics import (
+from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, parse_concentration_uM, uM_to_ng_per_ml
+from ketamine_sim.circuits.slow.pharmacokinetics import (
     EXTRAVASCULAR,
     FIRST_PASS_ROUTES,
     ROUTES,
@@ -21,9 +21,9 @@ from circuits.slow.pharmacokinetics import (
     terminal_half_life_h,
     validate_events,
 )
-from experiments import config as C
-from experiments.app import CONFIG_DIR
-from experiments.config import compose_config
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.app import CONFIG_DIR
+from ketamine_sim.experiments.config import compose_config
 
 #: Every pk and drug option as a configured run builds it (configs/pk/*.yaml with the shared pk.*
 #: of configs/config.yaml; configs/drug/*.yaml).

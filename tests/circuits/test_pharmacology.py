@@ -1,5 +1,5 @@
 """Ketamine's NMDA block against TARGETS section 1 (R1-R8), simulated with the real Brian2
-equations of :func:`circuits.spiking.receptors.block_equations` (fixture ``block_sim`` in conftest.py:
+equations of :func:`ketamine_sim.circuits.spiking.receptors.block_equations` (fixture ``block_sim`` in conftest.py:
 numpy runtime, the circuit's implicit step, ``v`` and ``s_nmda`` clamped per neuron).
 
 Integration accuracy. The block ODE is affine in B with rates lam <= ~3.5 /s in these tests.
@@ -18,12 +18,12 @@ import math
 import numpy as np
 import pytest
 
-from circuits.compounds import SPECIES
-from circuits.pharmacology import block_parameters as derive_block
-from circuits.pharmacology import fit_report, steady_state_block, voltage_e_fold_mV
-from experiments import config as C
-from experiments.config import compose_config
-from experiments.config.settings import block_constants
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.pharmacology import block_parameters as derive_block
+from ketamine_sim.circuits.pharmacology import fit_report, steady_state_block, voltage_e_fold_mV
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.config.settings import block_constants
 
 #: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
 _DEFAULT = compose_config([])

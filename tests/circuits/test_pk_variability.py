@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from circuits.compounds import Drug
-from circuits.slow.pharmacokinetics import DosingEvent, clearance_l_per_min, simulate
-from circuits.slow.pk_variability import IIV_PARAMETERS, check_iiv, draw_etas, individual, omega
-from experiments import config as C
-from experiments.config import ConfigError
+from ketamine_sim.circuits.compounds import Drug
+from ketamine_sim.circuits.slow.pharmacokinetics import DosingEvent, clearance_l_per_min, simulate
+from ketamine_sim.circuits.slow.pk_variability import IIV_PARAMETERS, check_iiv, draw_etas, individual, omega
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import ConfigError
 
 CFG = C.compose_config(["pk=perez_ruixo2021"])
 TYPICAL = C.pk_parameters(CFG)
@@ -106,7 +106,7 @@ def test_check_iiv_refuses(iiv, message):
 
 
 def test_a_spread_the_model_cannot_take_is_a_config_error():
-    from experiments.config.compose import check_overrides
+    from ketamine_sim.experiments.config.compose import check_overrides
 
     with pytest.raises(ConfigError, match=r"pk.iiv.liver_volume: not a key of the chosen options.*pk=perez_ruixo2021"):
         check_overrides(["pk=kamp2020", "pk.iiv.liver_volume=0.3"], validate=C.validate)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from circuits.slow.plasticity import (
+from ketamine_sim.circuits.slow.plasticity import (
     PlasticityState,
     activity_drive,
     advance,
@@ -15,8 +15,8 @@ from circuits.slow.plasticity import (
     steady_occupancy,
     update_sites,
 )
-from experiments import config as C
-from experiments.config import compose_config
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config
 
 _SETTINGS = C.plasticity(compose_config([]))
 P = _SETTINGS.params
@@ -153,7 +153,7 @@ def test_bad_parameters_name_the_field(field, value):
 def test_set_point_absorbs_lasting_activity_but_not_a_burst():
     """A change of activity drives BDNF at first; held for days, the set point catches up
     (tau_h) and the drive ends, so the chain cannot feed on its own stronger synapses."""
-    from circuits.slow.plasticity import drive_and_adapt
+    from ketamine_sim.circuits.slow.plasticity import drive_and_adapt
 
     s = PlasticityState.at_rest(1, P, STRESS)
     first = drive_and_adapt(s, 1.5, 600.0, P)

@@ -1,5 +1,5 @@
 """Mg block (TARGETS R9, Jahr & Stevens 1990) and the NMDA conductance, in Python and in the
-real Brian2 expressions of :data:`circuits.spiking.receptors.SYNAPTIC_EQUATIONS`."""
+real Brian2 expressions of :data:`ketamine_sim.circuits.spiking.receptors.SYNAPTIC_EQUATIONS`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from circuits.compounds import SPECIES
-from circuits.pharmacology import block_parameters as derive_block
-from circuits.spiking.receptors import (
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.pharmacology import block_parameters as derive_block
+from ketamine_sim.circuits.spiking.receptors import (
     MG_HALF_BLOCK_MM,
     MG_VOLTAGE_SLOPE_PER_MV,
     SYNAPTIC_EQUATIONS,
@@ -18,8 +18,8 @@ from circuits.spiking.receptors import (
     mg_unblocked_fraction,
     namespace,
 )
-from experiments.config import compose_config
-from experiments.config.settings import block_constants
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.config.settings import block_constants
 
 #: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
 _DEFAULT = compose_config([])

@@ -1,4 +1,4 @@
-"""The Tsodyks-Markram vesicle pool of the pyramidal terminals (:mod:`circuits.spiking.vesicles`).
+"""The Tsodyks-Markram vesicle pool of the pyramidal terminals (:mod:`ketamine_sim.circuits.spiking.vesicles`).
 
 Model (Tsodyks & Markram 1997 PNAS): between spikes the available fraction x recovers as
 dx/dt = (1 - x) / tau_rec; a spike releases U x and leaves x (1 - U). For a regular train
@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pytest
 
-from circuits.spiking.vesicles import (
+from ketamine_sim.circuits.spiking.vesicles import (
     VESICLE_EQUATIONS,
     VESICLE_RESET,
     VESICLE_UPDATE,
@@ -207,7 +207,9 @@ def run_vesicle_cells(b2, duration_ms):
         namespace={"t_settle": 0 * b2.ms},
         name="vesicle_cells",
     )
-    group.run_regularly(VESICLE_UPDATE, when="groups", order=-1)  # as in circuits.spiking.network.build_circuit
+    group.run_regularly(
+        VESICLE_UPDATE, when="groups", order=-1
+    )  # as in ketamine_sim.circuits.spiking.network.build_circuit
     cols = np.array(CELLS).T
     group.u_release, group.tau_rec = cols[0], cols[1] * b2.ms
     group.recycling_slowing, group.b_total, group.depression = cols[2], cols[3], cols[4]

@@ -1,15 +1,15 @@
-"""The declared window contract (circuits.spiking.window) matches what the code sets and reads."""
+"""The declared window contract (ketamine_sim.circuits.spiking.window) matches what the code sets and reads."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from circuits.spiking.cells import POPULATIONS
-from circuits.spiking.network import initial_values, neuron_equations
-from circuits.spiking.window import CARRIED_VARIABLES, INIT_VARIABLES, OUTPUT_VARIABLES, variables
-from experiments import config as C
-from experiments.config import compose_config
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.network import initial_values, neuron_equations
+from ketamine_sim.circuits.spiking.window import CARRIED_VARIABLES, INIT_VARIABLES, OUTPUT_VARIABLES, variables
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config
 
 
 @pytest.fixture(scope="module")

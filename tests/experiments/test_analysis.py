@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from helpers.analysis_data import POPS, make_data
 
-from experiments import analysis as A
-from experiments.results import write_results
+from ketamine_sim.experiments import analysis as A
+from ketamine_sim.experiments.results import write_results
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def test_cv_isi_regular_poisson_and_readout():
     np.testing.assert_allclose(A.cv_isi(t, ids, 4, 0.0, 25.0)[0], 0.0)
     assert np.isnan(A.cv_isi(t, ids, 4, 0.0, 15.0)[0])
     # Poisson cells: CV ~ 1 (exponential ISIs); nanmean agrees with the results.h5 readout
-    from experiments.simulation.readouts import mean_cv_isi
+    from ketamine_sim.experiments.simulation.readouts import mean_cv_isi
 
     rng = np.random.default_rng(5)
     tp, idp = poisson_population(rng, 50, 20.0, 20_000.0)
@@ -220,8 +220,8 @@ def test_cv_isi_regular_poisson_and_readout():
 
 
 def test_window_slicing_has_one_convention(run_and_data):
-    from experiments.results import spikes_in_window, window_bounds_ms
-    from experiments.simulation.readouts import in_window
+    from ketamine_sim.experiments.results import spikes_in_window, window_bounds_ms
+    from ketamine_sim.experiments.simulation.readouts import in_window
 
     run, data = run_and_data
     for w in range(run.n_windows):
@@ -236,11 +236,11 @@ def test_window_slicing_has_one_convention(run_and_data):
 
 
 def test_shared_constants_have_one_home():
-    from circuits import units
-    from circuits.slow import plasticity
-    from experiments import figures
-    from experiments.analysis import course, dose_response
-    from experiments.scoring import observables
+    from ketamine_sim.circuits import units
+    from ketamine_sim.circuits.slow import plasticity
+    from ketamine_sim.experiments import figures
+    from ketamine_sim.experiments.analysis import course, dose_response
+    from ketamine_sim.experiments.scoring import observables
 
     for module in (course, figures, observables, plasticity):
         assert module.SECONDS_PER_DAY is units.SECONDS_PER_DAY

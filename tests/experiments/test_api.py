@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from experiments.api import compose_config
-from experiments.config import ConfigError
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.config import ConfigError
 
 SCRIPT = """
 import sys
-from experiments.api import run
+from ketamine_sim.experiments.api import run
 result = run(["experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false"], sys.argv[1])
 frame = result.readouts_frame()
 print("ROWS", len(frame), "SEED", result.seed)
@@ -37,14 +37,14 @@ def test_run_from_python_equals_the_command_line(ketamine_sim, build_cache, tmp_
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "ROWS 3 SEED 1" in proc.stdout  # one window x three populations
     cli = ketamine_sim("experiment=bath", "circuit=small", "bath.concentrations_uM=[0]", "output.figure=false").read()
-    from experiments.results import read_results
+    from ketamine_sim.experiments.results import read_results
 
     api = read_results(tmp_path / "api" / "results.h5")
     np.testing.assert_array_equal(api.spikes["pyr"][0], cli.spikes["pyr"][0])
 
 
 def test_bad_override_from_python_raises_config_error():
-    from experiments.api import run
+    from ketamine_sim.experiments.api import run
 
     with pytest.raises(ConfigError, match="dosing.dose_mg_per_kg"):
         run(["dosing.dose_mg_per_kg=-3"], "unused")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circuits.spiking.cells import POPULATIONS
-from experiments.results import read_results
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.experiments.results import read_results
 
 pytestmark = pytest.mark.compiles
 

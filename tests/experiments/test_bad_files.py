@@ -7,7 +7,7 @@ attribute), a wrong dtype, a newer format, a ``/config`` that is not YAML, a fol
 dangling link in its place, no permission to read it. The readers are ``read_results``,
 ``load_run`` and ``load_sweep`` (which skips the bad run with a warning, or raises on request),
 plus the other readers of ``results.h5``: ``observables.find_runs`` and the sweep index and
-resume checks of ``experiments.sweep`` and ``experiments.kinds.jobs``.
+resume checks of ``ketamine_sim.experiments.sweep`` and ``ketamine_sim.experiments.kinds.jobs``.
 """
 
 import os
@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from helpers.results_data import make_data
 
-from experiments import analysis, results, sweep
-from experiments.kinds import jobs
-from experiments.results import read_results, write_results
-from experiments.scoring import observables
+from ketamine_sim.experiments import analysis, results, sweep
+from ketamine_sim.experiments.kinds import jobs
+from ketamine_sim.experiments.results import read_results, write_results
+from ketamine_sim.experiments.scoring import observables
 
 
 def valid_data():
@@ -370,7 +370,7 @@ def test_sweep_stored_config(tmp_path, case):
 
 def test_scorecard_reruns_a_damaged_result(tmp_path):
     """A planned scorecard run whose results.h5 is damaged counts as not finished."""
-    from experiments.scoring.scorecard import _finished
+    from ketamine_sim.experiments.scoring.scorecard import _finished
 
     assert not _finished(tmp_path)
     (tmp_path / "results.h5").write_bytes(b"")
@@ -378,9 +378,9 @@ def test_scorecard_reruns_a_damaged_result(tmp_path):
 
 
 def test_scorecard_check_names_a_damaged_file(tmp_path, capsys):
-    """``python -m experiments.scoring.scorecard check`` skips a damaged file with a warning naming it and
+    """``python -m ketamine_sim.experiments.scoring.scorecard check`` skips a damaged file with a warning naming it and
     ends in one line (exit 2), not a traceback."""
-    from experiments.scoring.scorecard import main
+    from ketamine_sim.experiments.scoring.scorecard import main
 
     run = tmp_path / "run"
     run.mkdir()

@@ -2,7 +2,7 @@
 is held by one run at a time and never silently overwritten, an interrupted run writes nothing,
 output names derived from values are unique, and unwritable folders end in one line.
 
-The fast tests stand in for the simulation (``experiments.kinds.protocol_run._run_data``) where only the
+The fast tests stand in for the simulation (``ketamine_sim.experiments.kinds.protocol_run._run_data``) where only the
 writing is checked; the tests marked ``compiles`` run the real command on ``circuit=small`` with one
 thread and real signals.
 """
@@ -26,14 +26,14 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from experiments.api import compose_config
-from experiments.config import ConfigError, dose_folder
-from experiments.errors import RunFolderError
-from experiments.kinds import claim_folder, dose_folders, run_experiment
-from experiments.kinds import folders as R
-from experiments.kinds import protocol_run as P
-from experiments.results import RunData
-from experiments.sweep import STATUS_FILE, run_job, sweep_index
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.config import ConfigError, dose_folder
+from ketamine_sim.experiments.errors import RunFolderError
+from ketamine_sim.experiments.kinds import claim_folder, dose_folders, run_experiment
+from ketamine_sim.experiments.kinds import folders as R
+from ketamine_sim.experiments.kinds import protocol_run as P
+from ketamine_sim.experiments.results import RunData
+from ketamine_sim.experiments.sweep import STATUS_FILE, run_job, sweep_index
 
 BATH = ("experiment=bath", "circuit=small", "backend.threads=1", "output.figure=false")
 #: Four 2 s windows on circuit=small (the real runs below signal the process during a window before the last).
@@ -49,7 +49,7 @@ def _env(cache: Path | None = None) -> dict:
 
 def _cli(*args: str, cache: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "experiments.app", *args],
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *args],
         capture_output=True,
         text=True,
         env=_env(cache),
@@ -195,7 +195,7 @@ def test_folder_errors_cross_process_boundaries():
 
 
 def test_api_refuses_a_folder_with_results_before_building(tmp_path, monkeypatch):
-    from experiments.api import run
+    from ketamine_sim.experiments.api import run
 
     monkeypatch.setattr(P, "make_engine", lambda *a, **k: pytest.fail("built a circuit"))
     (tmp_path / "dose_0.5_mg_per_kg").mkdir()
@@ -270,13 +270,13 @@ def test_close_doses_are_written_to_their_own_folders(tmp_path, no_simulation):
         ]
     )
     run_experiment(cfg, tmp_path)
-    from experiments.results import read_results
+    from ketamine_sim.experiments.results import read_results
 
     for dose, folder in ((0.1, "dose_0.1_mg_per_kg"), (0.1000001, "dose_0.1000001_mg_per_kg")):
         stored = yaml.safe_load(read_results(tmp_path / folder / "results.h5").config_yaml)
         assert stored["dosing"]["dose_mg_per_kg"] == dose
     assert (tmp_path / "dose_response.csv").read_text().count("\n") == 3
-    from experiments.sweep import check_finished
+    from ketamine_sim.experiments.sweep import check_finished
 
     assert check_finished(tmp_path, cfg)[0]  # the resume check names the folders alike
 
@@ -326,10 +326,10 @@ def test_a_runtime_window_cut_short_is_refused(monkeypatch):
     """Brian2's SIGINT handler ends a runtime network early; the engine refuses the window."""
     from types import SimpleNamespace
 
-    from experiments.simulation import engine as E
+    from ketamine_sim.experiments.simulation import engine as E
 
     structure = compose_config(["circuit=small"])
-    from experiments.config import circuit_structure
+    from ketamine_sim.experiments.config import circuit_structure
 
     structure = circuit_structure(structure)
 
@@ -380,7 +380,7 @@ def test_read_only_run_folder_is_one_line_on_the_command_line(tmp_path):
                 *prefix,
                 sys.executable,
                 "-m",
-                "experiments.app",
+                "ketamine_sim.experiments.app",
                 *BATH,
                 "bath.concentrations_uM=[0]",
                 f"hydra.run.dir={folder}",
@@ -533,7 +533,7 @@ def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
     window ends, nothing more runs, nothing is written, api.run raises KeyboardInterrupt."""
     script = (
         "import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
-        "from experiments.api import run\n"
+        "from ketamine_sim.experiments.api import run\n"
         "try:\n    run(sys.argv[2:], sys.argv[1])\n"
         "except KeyboardInterrupt as error:\n    print('RAISED KeyboardInterrupt', error)\n    sys.exit(130)\n"
         "print('FINISHED')\n"
@@ -552,7 +552,9 @@ def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
 @needs_proc
 def test_ctrl_c_to_the_process_group_during_a_window_writes_nothing(build_cache, tmp_path):
     """Ctrl-C in a terminal: the binary cuts its window short, the run stops, writes nothing."""
-    run = _Running([sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache)
+    run = _Running(
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache
+    )
     run.wait_for("window 1/4")
     _, window = run.binary_in_its_run_loop()
     os.killpg(run.proc.pid, signal.SIGINT)
@@ -572,7 +574,7 @@ def test_sigterm_during_a_window_stops_the_binary_and_leaves_nothing(build_cache
     scratch.mkdir()
     folder = tmp_path / "run"
     run = _Running(
-        [sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"],
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"],
         build_cache,
         TMPDIR=str(scratch),
     )
@@ -590,7 +592,9 @@ def test_sigterm_during_a_window_stops_the_binary_and_leaves_nothing(build_cache
 def test_a_window_the_binary_cut_short_is_never_written(build_cache, tmp_path):
     """SIGINT to a window's binary alone: it ends its run loop early and exits 0; the engine sees the
     window is short (last_run_info.txt) and the run stops instead of writing it."""
-    run = _Running([sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache)
+    run = _Running(
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache
+    )
     run.wait_for("window 1/4")
     binary, window = run.binary_in_its_run_loop()
     os.kill(binary, signal.SIGINT)
@@ -605,7 +609,8 @@ def test_folder_unwritable_mid_run_is_one_line_naming_the_path(build_cache, tmp_
     prefix = _unprivileged()
     folder = tmp_path / "run"
     run = _Running(
-        [*prefix, sys.executable, "-m", "experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"], build_cache
+        [*prefix, sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"],
+        build_cache,
     )
     try:
         run.wait_for("window 1/4")
@@ -624,17 +629,17 @@ def test_config_errors_cross_process_boundaries():
     """A ConfigError raised in a worker process (joblib, scorecard) arrives whole, not as a TypeError."""
     import pickle
 
-    from experiments.config import ConfigError
+    from ketamine_sim.experiments.config import ConfigError
 
     error = pickle.loads(pickle.dumps(ConfigError("seed", "must be >= 0, got -1")))
     assert isinstance(error, ConfigError) and error.field == "seed" and str(error) == "seed: must be >= 0, got -1"
 
 
 def test_api_run_refuses_what_the_command_line_refuses(tmp_path):
-    """``experiments.api.run`` applies the command line's checks: a key given twice and a key
+    """``ketamine_sim.experiments.api.run`` applies the command line's checks: a key given twice and a key
     nothing reads are refused before anything is built."""
-    from experiments.api import run
-    from experiments.config import ConfigError
+    from ketamine_sim.experiments.api import run
+    from ketamine_sim.experiments.config import ConfigError
 
     with pytest.raises(ConfigError, match="seed"):
         run(["circuit=small", "seed=1", "seed=2"], tmp_path / "twice")
@@ -646,7 +651,7 @@ def test_api_run_refuses_what_the_command_line_refuses(tmp_path):
 def test_a_compile_ended_by_ctrl_c_is_an_interrupt():
     """Brian2 reports a make killed by SIGINT as "compilation failed (error code: 2)" (os.system's
     raw wait status); the engine turns it into an interrupt, other failures stay errors."""
-    from experiments.simulation.builds import _interrupted
+    from ketamine_sim.experiments.simulation.builds import _interrupted
 
     assert _interrupted(RuntimeError("Project compilation failed (error code: 2)."))
     assert not _interrupted(RuntimeError("Project compilation failed (error code: 512)."))  # make exited 2
@@ -665,7 +670,7 @@ def test_ctrl_c_stops_a_scorecard(tmp_path):
 
     from helpers.slow_worker import sleep_run
 
-    from experiments.scoring.scorecard import PlannedRun, execute
+    from ketamine_sim.experiments.scoring.scorecard import PlannedRun, execute
 
     runs = [PlannedRun("default", seed, ("sleep_s=60", f"seed={seed}"), tmp_path / str(seed)) for seed in range(4)]
     timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
@@ -689,7 +694,7 @@ def test_no_run_starts_after_ctrl_c(tmp_path):
 
     from helpers.slow_worker import marking_run
 
-    from experiments.scoring.scorecard import PlannedRun, execute
+    from ketamine_sim.experiments.scoring.scorecard import PlannedRun, execute
 
     runs = [PlannedRun("default", seed, ("sleep_s=4", f"seed={seed}"), tmp_path / str(seed)) for seed in range(4)]
     timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
@@ -709,8 +714,8 @@ def test_provenance_says_whether_the_checkout_was_modified(tmp_path, monkeypatch
     import shutil
     import subprocess
 
-    from experiments import paths
-    from experiments.kinds.protocol_run import git_state
+    from ketamine_sim.experiments import paths
+    from ketamine_sim.experiments.kinds.protocol_run import git_state
 
     if shutil.which("git") is None:
         pytest.skip("git is not installed")

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from helpers.fake_engine import fake_configured_run
 
-from circuits.slow.pk_variability import individual
-from experiments import cohort
-from experiments import config as C
-from experiments import figures as F
-from experiments.config import compose_config
+from ketamine_sim.circuits.slow.pk_variability import individual
+from ketamine_sim.experiments import cohort
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments import figures as F
+from ketamine_sim.experiments.config import compose_config
 
 BASE = ["experiment=cohort", "circuit=small", "pk=perez_ruixo2021", "dosing.follow_days=3"]
 
@@ -81,16 +81,16 @@ def test_each_part_of_a_patient_stays_whatever_the_others():
 
 
 def test_a_draw_outside_the_ranges_is_refused_before_any_run():
-    from experiments.errors import ConfigError
-    from experiments.kinds import validate
+    from ketamine_sim.experiments.errors import ConfigError
+    from ketamine_sim.experiments.kinds import validate
 
     with pytest.raises(ConfigError, match=r"cohort.plasticity_spread: patient \d+'s draw is out of range"):
         validate(cohort_config("cohort.n_patients=200", "cohort.plasticity_spread=2"))
 
 
 def test_the_top_level_seed_is_not_a_cohort_setting():
-    from experiments.config.compose import check_overrides
-    from experiments.errors import ConfigError
+    from ketamine_sim.experiments.config.compose import check_overrides
+    from ketamine_sim.experiments.errors import ConfigError
 
     with pytest.raises(ConfigError, match="seed: nothing reads it in experiment=cohort: every patient draws"):
         check_overrides(["experiment=cohort", "seed=7"], validate=C.validate)
@@ -160,7 +160,7 @@ def test_kaplan_meier_median_and_wilson_interval():
 
 def in_workers(runs):
     """The Python API's way to run the patients: worker processes (stand-in windows)."""
-    from experiments.scoring.scorecard import execute
+    from ketamine_sim.experiments.scoring.scorecard import execute
 
     execute(runs, fake_configured_run, 1, label="cohort")
 
@@ -200,7 +200,7 @@ def test_without_a_drug_the_mood_proxy_does_not_move(ketamine_sim):
         "experiment=course", "circuit=small", "drug=saline", "dosing.follow_days=3", "output.figure=false"
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    from experiments.results import read_results
+    from ketamine_sim.experiments.results import read_results
 
     data = read_results(run.run_dir / "results.h5")
     assert cohort.outcome(data.timeline, [0.0], 0.5)["peak_gap_closed"] == pytest.approx(0.0, abs=1e-6)

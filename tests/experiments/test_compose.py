@@ -7,8 +7,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from experiments.config import compose as K
-from experiments.paths import CONFIG_DIR
+from ketamine_sim.experiments.config import compose as K
+from ketamine_sim.experiments.paths import CONFIG_DIR
 
 CASES = [
     [],
@@ -80,7 +80,7 @@ def test_an_edited_config_file_composes_anew(tmp_path, monkeypatch):
     assert K.compose_config(["circuit=small"]).seed == before + 1
 
 
-# --- compositions kept on disk (experiments.config.kept) -------------------------------------
+# --- compositions kept on disk (ketamine_sim.experiments.config.kept) -------------------------------------
 @pytest.fixture
 def fresh_store(tmp_path, monkeypatch):
     """An empty cache folder and no composition kept in memory."""
@@ -140,7 +140,7 @@ def test_a_cache_that_cannot_be_written_is_not_used(tmp_path, monkeypatch):
 def test_the_key_follows_the_files_content_and_the_overrides(tmp_path):
     import shutil
 
-    from experiments.config import kept
+    from ketamine_sim.experiments.config import kept
 
     tree = tmp_path / "configs"
     shutil.copytree(CONFIG_DIR, tree)
@@ -165,7 +165,7 @@ def test_the_key_follows_the_files_content_and_the_overrides(tmp_path):
 
 
 def test_a_refused_command_keeps_no_composition(fresh_store):
-    from experiments.config import ConfigError, validate
+    from ketamine_sim.experiments.config import ConfigError, validate
 
     with pytest.raises(ConfigError):
         K.check_overrides(["circuit=small", "drug=esketamine", "dosing.dose_mg_per_kg=-1"], validate=validate)

@@ -3,7 +3,7 @@
 The groups and their options are read from configs/ itself, so a new option file is checked
 without editing this test. Each option is composed on its own and, where it belongs to a
 protocol, together with the experiments that use it; the composed config then goes through
-:func:`experiments.config.validate` and the pure-Python steps a run takes before it builds
+:func:`ketamine_sim.experiments.config.validate` and the pure-Python steps a run takes before it builds
 the circuit (circuit structure, drive, protocol). Runs of every experiment kind on
 ``circuit=small`` are covered by the other test files (test_experiments, test_release,
 test_course, test_scorecard, test_api).
@@ -17,10 +17,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.app import CONFIG_DIR
-from experiments.protocols import PROTOCOLS
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.app import CONFIG_DIR
+from ketamine_sim.experiments.protocols import PROTOCOLS
 
 CONFIGS = Path(CONFIG_DIR)
 #: Hydra's own groups under configs/hydra/ (composed with the hydra node, not validated).

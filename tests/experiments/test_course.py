@@ -8,9 +8,9 @@ check signs, orderings and the time course's shape, never a magnitude tuned to t
 import numpy as np
 import pytest
 
-from circuits.units import SECONDS_PER_DAY
-from experiments.analysis.course import excess_at_day, response_summary, value_at_day
-from experiments.analysis.course import peak_excess as course_peak_excess
+from ketamine_sim.circuits.units import SECONDS_PER_DAY
+from ketamine_sim.experiments.analysis.course import excess_at_day, response_summary, value_at_day
+from ketamine_sim.experiments.analysis.course import peak_excess as course_peak_excess
 
 pytestmark = pytest.mark.compiles
 

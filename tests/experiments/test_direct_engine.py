@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.simulation import direct as D
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.simulation import direct as D
 
 SMALL = ["circuit=small", "backend.threads=1"]
 
@@ -47,9 +47,9 @@ def test_the_structure_key_follows_brians_preferences_and_the_compiler(tmp_path,
 
 KEY = """
 import sys
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.simulation.direct import structure_key
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.simulation.direct import structure_key
 if sys.argv[1] != "plain":
     import brian2
     brian2.prefs.codegen.target = "numpy"  # what a runtime engine sets: not read by standalone code
@@ -73,7 +73,7 @@ def test_the_structure_key_is_the_same_with_brian2_imported_unless_a_preference_
 
 def _fake_build(cache: Path, name: str, content: bytes = b"#!/bin/sh\n") -> str:
     """A folder with an executable ``main`` and its completion marker; returns main's SHA-256."""
-    from experiments.simulation.builds import _write_marker
+    from ketamine_sim.experiments.simulation.builds import _write_marker
 
     (cache / name).mkdir(parents=True)
     (cache / name / "main").write_bytes(content)
@@ -188,10 +188,10 @@ WINDOWS = """
 import json, sys
 from pathlib import Path
 import numpy as np
-from circuits.spiking.network import initial_values
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.simulation.engine import make_engine
+from ketamine_sim.circuits.spiking.network import initial_values
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.simulation.engine import make_engine
 
 args = json.loads(sys.argv[1])
 cfg = compose_config(["circuit=small", "backend.threads=1", *args.get("extra", [])])
@@ -255,8 +255,8 @@ def test_vectorised_windows_keep_the_rates_of_brian2s_flags(build_cache, tmp_pat
 
 
 def test_a_missing_compiler_is_one_line_naming_the_backend():
-    from experiments.errors import ConfigError
-    from experiments.simulation.builds import _compiler_identity
+    from ketamine_sim.experiments.errors import ConfigError
+    from ketamine_sim.experiments.simulation.builds import _compiler_identity
 
     with pytest.raises(ConfigError, match=r"backend.name: cannot run the C\+\+ compiler '/nonexistent/g\+\+'"):
         _compiler_identity("/nonexistent/g++", ("-march=native",))
@@ -268,7 +268,7 @@ def test_the_compiler_identity_ignores_its_temp_files_in_a_folder_with_spaces(tm
     every run recompiled)."""
     import tempfile
 
-    from experiments.simulation.builds import _compiler_identity
+    from ketamine_sim.experiments.simulation.builds import _compiler_identity
 
     folder = tmp_path / "a folder"
     folder.mkdir()

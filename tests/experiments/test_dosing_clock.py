@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circuits.compounds import SPECIES
-from experiments import config as C
-from experiments.analysis.course import excess_at_day
-from experiments.api import compose_config
-from experiments.protocols import PROTOCOLS
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.analysis.course import excess_at_day
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.protocols import PROTOCOLS
 
 #: The reported case: a window 5 min into the infusion.
 REPORTED = ("circuit=small", "iv_infusion.window_times_min=[-10,5,10]", "iv_infusion.end_min=30")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES
-from circuits.spiking.cells import POPULATIONS
-from experiments.results import read_results, spikes_in_window
+from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.experiments.results import read_results, spikes_in_window
 
 pytestmark = pytest.mark.compiles
 
@@ -219,7 +219,7 @@ def test_ctrl_c_leaves_no_partial_results(build_cache, tmp_path, bath):
         [
             sys.executable,
             "-m",
-            "experiments.app",
+            "ketamine_sim.experiments.app",
             "experiment=bath",
             "circuit=small",
             "bath.concentrations_uM=[0,1,2,5,10]",

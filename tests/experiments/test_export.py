@@ -10,9 +10,9 @@ import quantities as pq  # noqa: E402
 from helpers.analysis_data import N, make_data  # noqa: E402
 from pynwb import NWBHDF5IO  # noqa: E402
 
-from experiments import export  # noqa: E402
-from experiments.analysis import load_run  # noqa: E402
-from experiments.results import write_results  # noqa: E402
+from ketamine_sim.experiments import export  # noqa: E402
+from ketamine_sim.experiments.analysis import load_run  # noqa: E402
+from ketamine_sim.experiments.results import write_results  # noqa: E402
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_nwb_export_passes_nwbinspector(full_runs, kind, tmp_path):
 def test_nwb_holds_the_timeline_and_the_window_readouts(full_runs, tmp_path):
     """Every /timeline trace is a TimeSeries (values, timestamps, unit); every readout a column
     of the window table; the subject, keywords and resolution are set."""
-    from experiments.results import read_results, split_units
+    from ketamine_sim.experiments.results import read_results, split_units
 
     data = read_results(full_runs["course"])
     with NWBHDF5IO(str(export.to_nwb(full_runs["course"], tmp_path / "c.nwb")), "r") as io:

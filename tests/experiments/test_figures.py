@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from helpers.analysis_data import make_data
 
-from experiments import figures as F
-from experiments.analysis import dose_response as DR
-from experiments.results import write_results
+from ketamine_sim.experiments import figures as F
+from ketamine_sim.experiments.analysis import dose_response as DR
+from ketamine_sim.experiments.results import write_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -164,7 +164,7 @@ def stand_in_runs(tmp_path_factory):
     """An infusion, a six-dose course and a bath with stand-in windows (no compiler)."""
     from helpers.fake_engine import fake_run
 
-    from experiments.results import read_results
+    from ketamine_sim.experiments.results import read_results
 
     cases = {
         "iv_infusion": [],
@@ -243,7 +243,7 @@ def test_natural_time_unit(span_s, unit):
 def test_an_experiment_without_a_dose_marks_none(tmp_path):
     from helpers.fake_engine import fake_run
 
-    from experiments.results import read_results
+    from ketamine_sim.experiments.results import read_results
 
     data = read_results(fake_run(tmp_path / "evoked", ["experiment=evoked_release"]))
     assert F._dose_spans_s(data) == [] and not lines(_summary(data, tmp_path), "dose")
@@ -255,7 +255,7 @@ def test_doses_after_the_protocol_are_neither_marked_nor_counted(tmp_path):
     the first dose is marked and the title does not promise eight."""
     from helpers.fake_engine import fake_run
 
-    from experiments.results import read_results
+    from ketamine_sim.experiments.results import read_results
 
     data = read_results(fake_run(tmp_path / "nasal", ["experiment=iv_infusion", "dosing=esketamine_nasal"]))
     assert len(F._dose_spans_s(data)) == 1

@@ -2,7 +2,7 @@
 exit 2 on the command line) or in a valid config whose protocol builds; never a traceback,
 a hang or a silent nonsense run.
 
-The fuzzing runs in-process: the command line's own checks (experiments.app: parsing,
+The fuzzing runs in-process: the command line's own checks (ketamine_sim.experiments.app: parsing,
 duplicate keys, Hydra's composition errors, the launcher) and ``validate``, without any
 simulation. Composition of the group options is cached and the drawn key=value overrides
 are applied with the function Hydra's composition applies them with, so that hundreds of
@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from experiments import app
-from experiments import config as C
-from experiments.config import compose
-from experiments.protocols import PROTOCOLS
-from experiments.simulation.timeline import check_windows
+from ketamine_sim.experiments import app
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose
+from ketamine_sim.experiments.protocols import PROTOCOLS
+from ketamine_sim.experiments.simulation.timeline import check_windows
 
 FUZZ = settings(
     derandomize=True,
@@ -238,12 +238,12 @@ def _builds(task: DictConfig) -> None:
     if name == "scorecard":
         return
     if name == "cohort":  # every patient is a course: the first one's builds
-        from experiments import cohort
+        from ketamine_sim.experiments import cohort
 
         first = cohort.draw_patients(OmegaConf.merge(task, {"cohort": {"n_patients": 1}}))[0]
         task, name = cohort.patient_config(task, first), "course"
     if name == "sensitivity":  # every sample is a course: the first one's builds
-        from experiments import sensitivity
+        from ketamine_sim.experiments import sensitivity
 
         first = sensitivity.design(task)[0]
         task, name = sensitivity.sample_config(task, dict(zip(sensitivity.problem(task)["names"], first))), "course"
@@ -410,7 +410,7 @@ def test_the_command_line_exits_2_with_one_line(tmp_path, overrides):
         [
             sys.executable,
             "-m",
-            "experiments.app",
+            "ketamine_sim.experiments.app",
             *flags,
             *base,
             *[o for o in overrides if o not in flags],

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 from helpers.fake_engine import FakeEngine
 
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.protocols import PROTOCOLS
-from experiments.simulation.timeline import run_protocol
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.protocols import PROTOCOLS
+from ketamine_sim.experiments.simulation.timeline import run_protocol
 
 GOLDEN = Path(__file__).parents[1] / "data" / "golden_timeline.npz"
 REGENERATE = os.environ.get("KETAMINE_SIM_REGENERATE_GOLDEN") == "1"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from helpers.cli import merged
 
-from experiments import config as C
-from experiments.api import compose_config
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
 
 HYPOTHESES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "configs" / "hypothesis").glob("*.yaml"))
 BATH = (

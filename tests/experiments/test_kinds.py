@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments import config as C
-from experiments.config import compose_config
-from experiments.kinds import KINDS, kind_of
-from experiments.paths import CONFIG_DIR
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.kinds import KINDS, kind_of
+from ketamine_sim.experiments.paths import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Runs launched through the command's Hydra launcher (experiments.kinds.launch): each planned
+"""Runs launched through the command's Hydra launcher (ketamine_sim.experiments.kinds.launch): each planned
 run of the scorecard is a job of ``hydra/launcher=...``, composed by Hydra from its overrides
 and kept on a rerun only when its folder holds results of the same config. Stand-in windows
 (helpers.fake_engine): no compiler."""
@@ -18,13 +18,13 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 
-from experiments.config import check_overrides
-from experiments.errors import ConfigError
-from experiments.kinds.jobs import STATUS_FILE
-from experiments.kinds.launch import in_hydra_app, launch_configured_runs, launch_runs
-from experiments.paths import CONFIG_DIR
-from experiments.results import read_config
-from experiments.scoring.scorecard import PlannedRun
+from ketamine_sim.experiments.config import check_overrides
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.kinds.jobs import STATUS_FILE
+from ketamine_sim.experiments.kinds.launch import in_hydra_app, launch_configured_runs, launch_runs
+from ketamine_sim.experiments.paths import CONFIG_DIR
+from ketamine_sim.experiments.results import read_config
+from ketamine_sim.experiments.scoring.scorecard import PlannedRun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,7 +138,7 @@ def test_in_a_sweep_job_the_runs_run_one_after_another(tmp_path, monkeypatch):
         with read_write(cfg.hydra), open_dict(cfg.hydra):
             cfg.hydra.mode = RunMode.MULTIRUN
         HydraConfig.instance().set_config(cfg)
-        from experiments.kinds import launch
+        from ketamine_sim.experiments.kinds import launch
 
         seen, original = [], launch._hydra_overrides
         monkeypatch.setattr(
@@ -187,8 +187,8 @@ def test_runs_planned_as_whole_configs_are_launched_as_the_command_lines_of_thos
 ):
     """A cohort's patients and a sensitivity analysis's samples: each job's overrides compose to
     exactly the planned config (its folder's hash), and a rerun keeps them."""
-    from experiments import cohort, sensitivity
-    from experiments.scoring.configured_runs import config_digest
+    from ketamine_sim.experiments import cohort, sensitivity
+    from ketamine_sim.experiments.scoring.configured_runs import config_digest
 
     overrides = [f"experiment={experiment}", "circuit=small", "dosing.follow_days=7", *extra]
     with command(*overrides) as cfg:

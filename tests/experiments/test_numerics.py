@@ -2,8 +2,8 @@
 leaves it stops the run.
 
 - The circuit's fractions (blocked fractions ``b_k``, NMDA open fraction ``s``, vesicle pool
-  ``x``) are stepped implicitly (``circuits.spiking.receptors.block_update_code``, ``NMDA_OPEN_UPDATE``,
-  ``circuits.spiking.vesicles.VESICLE_UPDATE``): forward Euler left [0, 1] once a rate times dt
+  ``x``) are stepped implicitly (``ketamine_sim.circuits.spiking.receptors.block_update_code``, ``NMDA_OPEN_UPDATE``,
+  ``ketamine_sim.circuits.spiking.vesicles.VESICLE_UPDATE``): forward Euler left [0, 1] once a rate times dt
   exceeded 1 (a negative NMDA conductance at 100 mM ketamine, NaN at 1 M).
 - The slow layer's steps (block, glutamate/adenosine, BDNF/mTOR/spines, vesicle trains) are
   exact for any step length.
@@ -23,13 +23,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from circuits.compounds import SPECIES
-from circuits.pharmacology import block_parameters as derive_block
-from circuits.pharmacology import steady_state_block
-from circuits.slow.nmda_block import ChannelActivity, advance_block
-from circuits.spiking.cells import POPULATIONS
-from experiments.config import compose_config as _compose
-from experiments.config.settings import block_constants
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.pharmacology import block_parameters as derive_block
+from ketamine_sim.circuits.pharmacology import steady_state_block
+from ketamine_sim.circuits.slow.nmda_block import ChannelActivity, advance_block
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.experiments.config import compose_config as _compose
+from ketamine_sim.experiments.config.settings import block_constants
 
 #: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
 _DEFAULT = _compose([])
@@ -124,8 +124,8 @@ TINY = [
 
 
 def _tiny_circuit(*overrides):
-    from experiments import config as C
-    from experiments.api import compose_config
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.api import compose_config
 
     cfg = compose_config([*TINY, *overrides])
     return cfg, C.circuit_structure(cfg), C.circuit_drive(cfg)
@@ -135,8 +135,8 @@ def _tiny_circuit(*overrides):
 def test_circuit_fractions_stay_in_range_at_extreme_rates():
     """1 M of every species, NMDA content x 1e5 (alpha x dt >> 1 after a spike) and tau_rec
     0.01 ms (< dt): every fraction stays in [0, 1] and the NMDA conductance >= 0."""
-    from circuits.spiking.network import initial_values
-    from experiments.simulation.engine import RuntimeEngine
+    from ketamine_sim.circuits.spiking.network import initial_values
+    from ketamine_sim.experiments.simulation.engine import RuntimeEngine
 
     _, structure, drive = _tiny_circuit()
     drive = replace(
@@ -168,11 +168,11 @@ def test_circuit_fractions_stay_in_range_at_extreme_rates():
 def test_slow_layer_steps_of_any_length_stay_in_range():
     """The slow layer integrates exactly: steps from 1 us to 30 years at concentrations up to
     1 M keep block, pools and site probabilities in range (a guard: it was already exact)."""
-    from circuits.slow.neurochemistry import Neurochemistry
-    from circuits.slow.plasticity import PlasticityState, advance
-    from circuits.spiking.vesicles import pool_after_recovery, train_release
-    from experiments import config as C
-    from experiments.config import compose_config
+    from ketamine_sim.circuits.slow.neurochemistry import Neurochemistry
+    from ketamine_sim.circuits.slow.plasticity import PlasticityState, advance
+    from ketamine_sim.circuits.spiking.vesicles import pool_after_recovery, train_release
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.config import compose_config
 
     params = block_parameters()
     rng = np.random.default_rng(3)
@@ -208,8 +208,8 @@ def test_slow_layer_steps_of_any_length_stay_in_range():
 
 
 def test_check_window_names_the_variable_and_window():
-    from experiments.errors import NumericalError
-    from experiments.simulation.readouts import check_window
+    from ketamine_sim.experiments.errors import NumericalError
+    from ketamine_sim.experiments.simulation.readouts import check_window
 
     good = {
         "b_s_ketamine": np.array([0.2, 0.3]),
@@ -241,12 +241,12 @@ def test_check_window_names_the_variable_and_window():
 def test_conductances_too_large_for_the_time_step_fail_the_run():
     """Weights x 1e4 drive forward Euler's membrane step unstable (dt g / C_m >> 2): the run
     stops with a message naming the window, instead of reporting rates of a diverged state."""
-    from circuits.spiking.network import CircuitDrive
-    from experiments import config as C
-    from experiments.errors import NumericalError
-    from experiments.protocols.builders import bath_protocol
-    from experiments.simulation.engine import RuntimeEngine
-    from experiments.simulation.timeline import run_protocol
+    from ketamine_sim.circuits.spiking.network import CircuitDrive
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.errors import NumericalError
+    from ketamine_sim.experiments.protocols.builders import bath_protocol
+    from ketamine_sim.experiments.simulation.engine import RuntimeEngine
+    from ketamine_sim.experiments.simulation.timeline import run_protocol
 
     cfg, structure, drive = _tiny_circuit()
     # the background drive too, so that the huge conductances arrive whatever the seed's spikes
@@ -286,9 +286,9 @@ class _PoisonedEngine:
 def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkeypatch):
     from helpers.fake_engine import FakeEngine
 
-    from experiments.api import compose_config
-    from experiments.errors import NumericalError
-    from experiments.kinds import protocol_run, run_experiment
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.errors import NumericalError
+    from ketamine_sim.experiments.kinds import protocol_run, run_experiment
 
     cfg = compose_config(TINY)
     monkeypatch.setattr(
@@ -314,8 +314,8 @@ def test_window_with_nan_state_fails_the_run_and_writes_nothing(tmp_path, monkey
     ],
 )
 def test_concentration_above_the_bound_is_refused(overrides, field):
-    from experiments import config as C
-    from experiments.api import compose_config
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.api import compose_config
 
     with pytest.raises(C.ConfigError, match=r"<= 1000 uM") as error:
         C.validate(compose_config(["circuit=small", *overrides]))
@@ -323,9 +323,9 @@ def test_concentration_above_the_bound_is_refused(overrides, field):
 
 
 def test_concentration_at_the_bound_is_accepted():
-    from circuits.pharmacology import MAX_CONCENTRATION_UM
-    from experiments import config as C
-    from experiments.api import compose_config
+    from ketamine_sim.circuits.pharmacology import MAX_CONCENTRATION_UM
+    from ketamine_sim.experiments import config as C
+    from ketamine_sim.experiments.api import compose_config
 
     assert MAX_CONCENTRATION_UM == 1000.0
     C.validate(compose_config(["circuit=small", "experiment=bath", "bath.concentrations_uM=[0,'1 mM']"]))
@@ -348,11 +348,11 @@ def test_cli_refuses_100_mM_with_exit_2_and_one_line(ketamine_sim):
 _COMPILED = """
 import json, sys
 import numpy as np
-from circuits.compounds import SPECIES
-from circuits.spiking.network import initial_values
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.simulation.engine import StandaloneEngine, default_cache_dir
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.spiking.network import initial_values
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.simulation.engine import StandaloneEngine, default_cache_dir
 cfg = compose_config(["circuit=small", "backend.threads=1"])
 structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
 engine = StandaloneEngine(structure, default_cache_dir())

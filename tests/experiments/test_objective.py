@@ -11,11 +11,11 @@ import pytest
 import yaml
 from helpers.fake_engine import fake_run
 
-from experiments.config import compose_config
-from experiments.errors import ConfigError
-from experiments.kinds import validate
-from experiments.results import read_results
-from experiments.scoring import objective as O
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.kinds import validate
+from ketamine_sim.experiments.results import read_results
+from ketamine_sim.experiments.scoring import objective as O
 
 BASELINE = ["experiment=bath", "bath.concentrations_uM=[0]", "circuit=small"]
 
@@ -134,7 +134,7 @@ def test_an_optimising_sweeper_without_an_objective_is_refused_before_any_run(ke
 
 
 def test_the_basic_sweeper_needs_no_objective():
-    from experiments.app import _needs_an_objective
+    from ketamine_sim.experiments.app import _needs_an_objective
 
     _needs_an_objective("hydra._internal.core_plugins.basic_sweeper.BasicSweeper", compose_config([]))
     with pytest.raises(ConfigError, match="^objective.findings: the sweeper OptunaSweeper"):
@@ -154,7 +154,7 @@ def test_the_basic_sweeper_needs_no_objective():
     ],
 )
 def test_an_optimiser_s_search_space_is_checked_at_its_ends_before_any_trial(search, message):
-    from experiments.app import check_search_space
+    from ketamine_sim.experiments.app import check_search_space
 
     command = [*BASELINE, "objective.findings=[C7]", "hydra/sweeper=optuna", search]
     with pytest.raises(ConfigError) as refused:

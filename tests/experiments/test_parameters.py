@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-import circuits
-from circuits.slow.pharmacokinetics import EXTRAVASCULAR, INTRAVASCULAR_BIOAVAILABILITY
-from circuits.spiking.vesicles import VesicleParameters
-from experiments import config as C
-from experiments.config import compose_config, settings
-from experiments.paths import CONFIG_DIR
+from ketamine_sim import ketamine_sim.circuits
+from ketamine_sim.circuits.slow.pharmacokinetics import EXTRAVASCULAR, INTRAVASCULAR_BIOAVAILABILITY
+from ketamine_sim.circuits.spiking.vesicles import VesicleParameters
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config, settings
+from ketamine_sim.experiments.paths import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -232,7 +232,7 @@ def test_moved_numbers_are_checked_like_every_other(override, path, message):
 def test_a_name_alone_does_not_relabel_the_chosen_options_numbers(override, group):
     """The numbers come with the group option (drug=esketamine brings its composition); renaming
     the option's name key would run one option's numbers under another's name."""
-    from experiments import app
+    from ketamine_sim.experiments import app
 
     with pytest.raises(C.ConfigError) as error:
         app.check_overrides(["circuit=small", override])

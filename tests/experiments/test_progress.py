@@ -10,8 +10,8 @@ import threading
 import pytest
 from helpers.fake_engine import fake_run
 
-from experiments.kinds import progress as P
-from experiments.simulation import builds
+from ketamine_sim.experiments.kinds import progress as P
+from ketamine_sim.experiments.simulation import builds
 
 COURSE = ["experiment=course", "dosing=single_iv", "dosing.follow_days=3", "course.window_days_after_last_dose=[3]"]
 
@@ -86,27 +86,27 @@ def test_no_message_when_the_lock_is_free(tmp_path, caplog):
 
 
 def test_a_sweep_job_tags_its_log_lines(tmp_path, caplog):
-    from experiments.api import compose_config
-    from experiments.sweep import run_job
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.sweep import run_job
 
     caplog.set_level(logging.INFO)
     cfg = compose_config(["circuit=small", "seed=2"])
 
     def run(cfg, output_dir):
-        logging.getLogger("experiments.test").info("window 1/1")
+        logging.getLogger("ketamine_sim.experiments.test").info("window 1/1")
         (output_dir / "results.h5").write_text("")
 
     run_job(cfg, tmp_path / "job", ["circuit=small", "seed=2"], job=3, run=run)
     lines = [r.getMessage() for r in caplog.records if "window 1/1" in r.getMessage()]
     assert lines == ["[job 3: circuit=small seed=2] window 1/1"]
-    logging.getLogger("experiments.test").info("after the job")
+    logging.getLogger("ketamine_sim.experiments.test").info("after the job")
     assert caplog.records[-1].getMessage() == "after the job"
 
 
 def test_a_job_tag_with_a_percent_sign_keeps_the_line(caplog):
-    from experiments.sweep import job_log_tag
+    from ketamine_sim.experiments.sweep import job_log_tag
 
     caplog.set_level(logging.INFO)
     with job_log_tag(1, ["output.note=100%"]):
-        logging.getLogger("experiments.test").info("window %d/%d", 1, 2)
+        logging.getLogger("ketamine_sim.experiments.test").info("window %d/%d", 1, 2)
     assert caplog.records[-1].getMessage() == "[job 1: output.note=100%] window 1/2"

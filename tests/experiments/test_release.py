@@ -9,7 +9,7 @@ import csv
 import numpy as np
 import pytest
 
-from experiments.results import read_results
+from ketamine_sim.experiments.results import read_results
 
 pytestmark = pytest.mark.compiles
 

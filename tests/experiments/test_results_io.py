@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from helpers.results_data import POPS, make_data
 
-from experiments import results
-from experiments.results import RunData, read_results, spikes_in_window, write_results
+from ketamine_sim.experiments import results
+from ketamine_sim.experiments.results import RunData, read_results, spikes_in_window, write_results
 
 
 def assert_same(a: RunData, b: RunData) -> None:
@@ -107,7 +107,7 @@ def test_read_summary_without_spikes(tmp_path):
 
 
 def test_sweep_key_readouts_from_the_summary(tmp_path):
-    from experiments import sweep
+    from ketamine_sim.experiments import sweep
 
     data = make_data()
     data.provenance["recompiled"] = False

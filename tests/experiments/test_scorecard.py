@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from experiments.scoring.scorecard import RecordError, check_record, compare, load_records, scorable
+from ketamine_sim.experiments.scoring.scorecard import RecordError, check_record, compare, load_records, scorable
 
 GOOD = {
     "id": "C1",
@@ -93,7 +93,7 @@ def test_a_malformed_record_names_its_file_and_field(tmp_path, broken, field):
 
 
 def test_validation_is_reported_first_and_calibration_apart(tmp_path):
-    from experiments.scoring.scorecard import write
+    from ketamine_sim.experiments.scoring.scorecard import write
 
     def row(finding, role, passed):
         return {
@@ -145,7 +145,7 @@ def tiny_scorecard(build_cache, tmp_path_factory):
             [
                 sys.executable,
                 "-m",
-                "experiments.app",
+                "ketamine_sim.experiments.app",
                 "experiment=scorecard",
                 "circuit=small",
                 "backend.threads=1",
@@ -221,8 +221,8 @@ def test_a_record_is_checked_against_existing_runs_without_simulating(tiny_score
 def test_runs_inherit_every_backend_setting_of_the_command_line():
     """The backend keys the scorecard accepts reach its runs (defaults left out: run folders
     keep their names)."""
-    from experiments.api import compose_config
-    from experiments.scoring.scorecard import inherited_overrides
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.scoring.scorecard import inherited_overrides
 
     default = inherited_overrides(compose_config(["experiment=scorecard", "circuit=small"]))
     assert default == ["circuit=small", "backend.threads=1", "output.figure=false"]
@@ -251,7 +251,7 @@ def test_runs_inherit_every_backend_setting_of_the_command_line():
 
 
 def test_with_several_seeds_the_interval_decides_a_sign():
-    from experiments.scoring.scorecard import judge
+    from ketamine_sim.experiments.scoring.scorecard import judge
 
     positive = record(sign="positive")
     assert judge(positive, [0.4])["decided_by"] == "one seed" and judge(positive, [0.4])["passed"]
@@ -265,7 +265,7 @@ def test_with_several_seeds_the_interval_decides_a_sign():
 
 
 def test_an_ordering_passes_when_the_interval_of_its_smallest_gap_is_above_zero():
-    from experiments.scoring.scorecard import judge
+    from ketamine_sim.experiments.scoring.scorecard import judge
 
     r = record(ordering=["a", "b"])
     clear = [{"a": 1.0 + e, "b": 0.5} for e in (0.0, 0.05, -0.05)]
@@ -275,7 +275,7 @@ def test_an_ordering_passes_when_the_interval_of_its_smallest_gap_is_above_zero(
 
 
 def test_a_value_target_reports_its_distance_in_tolerances():
-    from experiments.scoring.scorecard import judge
+    from ketamine_sim.experiments.scoring.scorecard import judge
 
     r = record(value=37.8, tolerance=7.5)
     verdict = judge(r, [28.0, 30.0, 29.0])
@@ -286,7 +286,7 @@ def test_a_value_target_reports_its_distance_in_tolerances():
 
 
 def test_a_seed_without_a_value_fails_the_cell():
-    from experiments.scoring.scorecard import judge
+    from ketamine_sim.experiments.scoring.scorecard import judge
 
     verdict = judge(record(sign="positive"), [0.3, float("nan"), 0.5, 0.4, 0.6])
     assert verdict["passed"] is False and verdict["decided_by"] == "non-finite seed"
@@ -295,7 +295,7 @@ def test_a_seed_without_a_value_fails_the_cell():
 def test_the_likelihood_of_a_reported_mean_under_the_seed_distribution():
     """log N(target; mean over seeds, var between seeds / n + reported_sd^2), checked against
     the density written out; NaN without a reported spread."""
-    from experiments.scoring.scorecard import log_likelihood
+    from ketamine_sim.experiments.scoring.scorecard import log_likelihood
 
     record = {"target": {"value": 37.8}, "reported_sd": 7.5}
     values = [28.0, 30.0, 32.0]
@@ -308,7 +308,7 @@ def test_the_likelihood_of_a_reported_mean_under_the_seed_distribution():
 
 
 def test_scorecard_md_ranks_the_hypotheses_by_likelihood(tmp_path):
-    from experiments.scoring.scorecard import write
+    from ketamine_sim.experiments.scoring.scorecard import write
 
     def row(hypothesis, ll):
         return {

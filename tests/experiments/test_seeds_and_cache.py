@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.api import compose_config
-from experiments.config import ConfigError, validate
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.config import ConfigError, validate
 
 SMALL = ("circuit=small", "backend.threads=1")
 SEED_MAX = 2**32 - 1
@@ -36,7 +36,7 @@ ALIASED = (0, 536_870_912, 2 * 536_870_912, 3 * 536_870_912)
 
 @pytest.mark.slow
 def test_distinct_seeds_give_distinct_generator_seeds_for_every_stream():
-    from circuits.spiking.network import stream_seed
+    from ketamine_sim.circuits.spiking.network import stream_seed
 
     seeds = list(range(20_000)) + list(ALIASED) + [2**k for k in range(32)] + [SEED_MAX, SEED_MAX - 1]
     seeds = sorted(set(seeds))
@@ -54,7 +54,7 @@ def test_distinct_seeds_give_distinct_generator_seeds_for_every_stream():
 
 def test_streams_of_one_seed_are_unrelated():
     """Different purposes, windows and threads of one seed get different generator seeds."""
-    from circuits.spiking.network import stream_seed
+    from ketamine_sim.circuits.spiking.network import stream_seed
 
     for seed in (0, 1, 536_870_912, SEED_MAX):
         streams = [
@@ -65,7 +65,7 @@ def test_streams_of_one_seed_are_unrelated():
 
 def test_the_binary_gets_a_distinct_seed_per_thread_and_seed():
     """What the compiled code reads: one derived seed per OpenMP thread."""
-    from experiments.simulation.windows import _thread_seeds
+    from ketamine_sim.experiments.simulation.windows import _thread_seeds
 
     texts = {seed: _thread_seeds(seed, "connectivity", 4).split() for seed in ALIASED + (1, SEED_MAX)}
     everything = [s for seeds in texts.values() for s in seeds]
@@ -74,7 +74,7 @@ def test_the_binary_gets_a_distinct_seed_per_thread_and_seed():
 
 
 def test_window_generators_differ_by_seed_and_window_and_repeat():
-    from circuits.spiking.network import stream_rng
+    from ketamine_sim.circuits.spiking.network import stream_rng
 
     draws = {
         (seed, w): stream_rng(seed, "window_values", w).uniform(size=4).tolist()
@@ -87,10 +87,10 @@ def test_window_generators_differ_by_seed_and_window_and_repeat():
 
 @pytest.mark.cli
 def test_derived_seeds_are_the_same_in_another_process():
-    from circuits.spiking.network import stream_rng, stream_seed
+    from ketamine_sim.circuits.spiking.network import stream_rng, stream_seed
 
     code = (
-        "from circuits.spiking.network import stream_rng, stream_seed; "
+        "from ketamine_sim.circuits.spiking.network import stream_rng, stream_seed; "
         "print(stream_seed(536870912, 'connectivity', 1), stream_rng(3, 'window_values', 2).integers(1 << 30))"
     )
     other = subprocess.run(
@@ -120,7 +120,7 @@ def test_the_largest_seed_is_accepted_and_scorecard_seeds_are_checked():
         validate(compose_config([*SMALL, "experiment=scorecard", "scorecard.seeds=[1,4294967296]"]))
     assert error.value.field == "scorecard.seeds.1"
     with pytest.raises(ValueError):
-        from circuits.spiking.network import stream_seed
+        from ketamine_sim.circuits.spiking.network import stream_seed
 
         stream_seed(2**32, "connectivity", 0)
 
@@ -136,7 +136,7 @@ def test_circuit_names_that_would_leave_the_cache_are_refused(name):
 
 
 def test_the_engine_turns_any_name_into_one_path_component():
-    from experiments.simulation.builds import safe_name
+    from ketamine_sim.experiments.simulation.builds import safe_name
 
     for name in ("../../somewhere", "/etc/passwd", "..", "", "a/../../b", "name with spaces"):
         safe = safe_name(name)
@@ -161,7 +161,7 @@ def test_a_bad_cache_folder_is_one_line_and_exit_2(tmp_path):
         [
             sys.executable,
             "-m",
-            "experiments.app",
+            "ketamine_sim.experiments.app",
             *SMALL,
             "backend.cache_dir=/dev/null",
             f"hydra.run.dir={tmp_path / 'run'}",
@@ -193,7 +193,7 @@ def _project(folder: Path, prefix: str, source: str = "int main() { return 0; }\
 
 
 def _key_in_new_process(folder: Path) -> str:
-    code = f"from experiments.simulation.builds import build_key; print(build_key({str(folder)!r}))"
+    code = f"from ketamine_sim.experiments.simulation.builds import build_key; print(build_key({str(folder)!r}))"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -201,7 +201,7 @@ def _key_in_new_process(folder: Path) -> str:
 def test_the_build_key_ignores_the_environment_and_follows_the_code(tmp_path):
     """Two virtual environments (their include and library paths in the makefile) share a
     build; other code, other flags do not; the key is the same in every process."""
-    from experiments.simulation.builds import build_key
+    from ketamine_sim.experiments.simulation.builds import build_key
 
     one = _project(tmp_path / "one", "/home/a/venv-one")
     other_env = _project(tmp_path / "two", "/opt/conda/envs/two")
@@ -213,7 +213,7 @@ def test_the_build_key_ignores_the_environment_and_follows_the_code(tmp_path):
 
 
 def test_a_build_without_a_matching_marker_is_not_complete(tmp_path):
-    from experiments.simulation.builds import BUILD_MARKER, _write_marker, build_is_complete
+    from ketamine_sim.experiments.simulation.builds import BUILD_MARKER, _write_marker, build_is_complete
 
     binary = tmp_path / "main"
     binary.write_bytes(b"")  # what kill -9 during linking leaves: 0 bytes, not executable
@@ -264,7 +264,7 @@ def test_a_read_only_cache_without_the_build_is_one_line(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "experiments.app",
+                "ketamine_sim.experiments.app",
                 *SMALL,
                 "experiment=bath",
                 "bath.concentrations_uM=[0]",
@@ -290,10 +290,10 @@ WINDOWS = """
 import json, sys
 from pathlib import Path
 import brian2 as b2, numpy as np
-from circuits.spiking.network import initial_values
-from experiments import config as C
-from experiments.api import compose_config
-from experiments.simulation.engine import make_engine
+from ketamine_sim.circuits.spiking.network import initial_values
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.simulation.engine import make_engine
 
 args = json.loads(sys.argv[1])
 for key, value in args["prefs"].items():

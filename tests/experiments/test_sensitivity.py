@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from helpers.fake_engine import fake_configured_run, fake_run
 
-from experiments import config as C
-from experiments import figures as F
-from experiments import sensitivity as S
-from experiments.config import compose_config
-from experiments.errors import ConfigError
-from experiments.results import read_results
-from experiments.scoring.configured_runs import config_of
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments import figures as F
+from ketamine_sim.experiments import sensitivity as S
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.errors import ConfigError
+from ketamine_sim.experiments.results import read_results
+from ketamine_sim.experiments.scoring.configured_runs import config_of
 
 BASE = ["experiment=sensitivity", "circuit=small"]
 TWO = "sensitivity.parameters=[{key: plasticity.bdnf_gain, low: 2.5, high: 10}, {key: state.bdnf_tone, low: 0.55, high: 0.85}]"
@@ -151,7 +151,7 @@ def test_a_course_too_short_for_the_day_7_readout_is_refused():
 
 @pytest.mark.slow
 def test_a_seed_that_the_noise_floor_replaces_is_refused():
-    from experiments.app import check_overrides
+    from ketamine_sim.experiments.app import check_overrides
 
     with pytest.raises(ConfigError, match=r"^seed: nothing reads it: with sensitivity.noise_floor"):
         check_overrides([*BASE, "seed=3"])
@@ -164,7 +164,7 @@ def test_sobol_needs_a_power_of_two():
 
 
 def test_a_range_outside_a_key_s_allowed_values_is_refused_before_any_run():
-    from experiments.kinds import validate
+    from ketamine_sim.experiments.kinds import validate
 
     cfg = compose_config(
         [*BASE, "sensitivity.parameters=[{key: neurochemistry.a1_max_inhibition, low: 0.5, high: 1.5}]"]
@@ -177,7 +177,7 @@ def test_a_range_outside_a_key_s_allowed_values_is_refused_before_any_run():
 
 def in_workers(runs):
     """The Python API's way to run the samples: worker processes (stand-in windows)."""
-    from experiments.scoring.scorecard import execute
+    from ketamine_sim.experiments.scoring.scorecard import execute
 
     execute(runs, fake_configured_run, 1, label="sensitivity")
 

@@ -1,4 +1,4 @@
-"""A run's circuit as SONATA network files (experiments.export.to_sonata_network), read back
+"""A run's circuit as SONATA network files (ketamine_sim.experiments.export.to_sonata_network), read back
 with the clients users have: libsonata (its circuit config, nodes, edges and indices) and
 BMTK's SONATA reader. The run is a tiny circuit on Brian2's numpy runtime (no compiler); the
 compiled engines return the same synapses (tests/experiments/test_direct_engine.py)."""
@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments import config as C
-from experiments import export
-from experiments.api import compose_config, run
-from experiments.results import read_results
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments import export
+from ketamine_sim.experiments.api import compose_config, run
+from ketamine_sim.experiments.results import read_results
 
 TINY = [
     "experiment=bath",
@@ -143,7 +143,7 @@ def test_an_existing_folder_is_refused_and_a_failed_export_leaves_nothing(stored
 
 
 def test_output_connectivity_is_a_flag():
-    from experiments.errors import ConfigError
+    from ketamine_sim.experiments.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"^output.connectivity: "):
         C.validate(compose_config(["output.connectivity=3"]))
@@ -180,7 +180,7 @@ def test_the_connectivity_is_written_and_read_back_and_checked(tmp_path):
     import h5py
     from helpers.results_data import make_data
 
-    from experiments.results import ResultsFileError, write_results
+    from ketamine_sim.experiments.results import ResultsFileError, write_results
 
     data = make_data()
     data.connectivity = {

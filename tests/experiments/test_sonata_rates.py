@@ -11,7 +11,7 @@ import pytest
 import yaml
 from helpers.fake_engine import fake_run
 
-from experiments.results import read_results
+from ketamine_sim.experiments.results import read_results
 
 libsonata = pytest.importorskip("libsonata")
 

@@ -1,4 +1,4 @@
-"""The one atomic-write helper (experiments.results.atomic_write) and the writers that use it:
+"""The one atomic-write helper (ketamine_sim.experiments.results.atomic_write) and the writers that use it:
 a file is either complete or untouched, and no temp file is left behind."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import results
-from experiments.results import atomic_write
+from ketamine_sim.experiments import results
+from ketamine_sim.experiments.results import atomic_write
 
 ERRORS = [RuntimeError("disk full"), OSError(28, "No space left on device"), KeyboardInterrupt()]
 
@@ -119,7 +119,7 @@ def test_a_folder_that_refuses_fsync_is_no_error(tmp_path, monkeypatch):
 
 
 def test_dose_response_table_is_complete_or_untouched(tmp_path):
-    from experiments.analysis import dose_response
+    from ketamine_sim.experiments.analysis import dose_response
 
     path = tmp_path / "dose_response.csv"
     row = {c: float(i) for i, c in enumerate(dose_response.COLUMNS)}
@@ -132,7 +132,7 @@ def test_dose_response_table_is_complete_or_untouched(tmp_path):
 
 
 def test_scorecard_tables_are_written_atomically(tmp_path, monkeypatch):
-    from experiments.scoring import scorecard
+    from ketamine_sim.experiments.scoring import scorecard
 
     rows = [
         {
@@ -163,8 +163,8 @@ def test_scorecard_tables_are_written_atomically(tmp_path, monkeypatch):
 
 
 def test_sweep_status_and_index_are_written_atomically(tmp_path, monkeypatch):
-    from experiments import sweep
-    from experiments.kinds import jobs
+    from ketamine_sim.experiments import sweep
+    from ketamine_sim.experiments.kinds import jobs
 
     jobs._write_status(tmp_path, status="done", job=3)
     assert sweep.read_status(tmp_path) == {"status": "done", "job": 3}
@@ -178,7 +178,7 @@ def test_sweep_status_and_index_are_written_atomically(tmp_path, monkeypatch):
 def test_figures_are_complete_or_untouched(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
-    from experiments import figures
+    from ketamine_sim.experiments import figures
 
     fig = Figure()
     fig.subplots().plot(np.arange(3))

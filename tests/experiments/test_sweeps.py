@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import pytest
 from helpers.cli import merged
 
-from experiments.results import read_results
-from experiments.sweep import STATUS_FILE, check_finished, sweep_index
-from experiments.sweep import main as sweep_main
+from ketamine_sim.experiments.results import read_results
+from ketamine_sim.experiments.sweep import STATUS_FILE, check_finished, sweep_index
+from ketamine_sim.experiments.sweep import main as sweep_main
 
 #: A tiny sweep: two 2 s windows per run, one thread (jobs one after another, in one process).
 TINY = (
@@ -38,7 +38,14 @@ def _env(cache: Path) -> dict:
 
 def _sweep(cache: Path, sweep_dir: Path, *overrides: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "experiments.app", "-m", *merged(*TINY, *overrides), f"hydra.sweep.dir={sweep_dir}"],
+        [
+            sys.executable,
+            "-m",
+            "ketamine_sim.experiments.app",
+            "-m",
+            *merged(*TINY, *overrides),
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
         check=False,
         capture_output=True,
         text=True,
@@ -68,7 +75,7 @@ def parallel_builds(tmp_path_factory):
             [
                 sys.executable,
                 "-m",
-                "experiments.app",
+                "ketamine_sim.experiments.app",
                 *merged(*TINY, "bath.concentrations_uM=[0]"),
                 f"hydra.run.dir={runs / f'run{i}'}",
             ],
@@ -112,7 +119,15 @@ def resumed(parallel_builds, tmp_path_factory):
     log = sweep_dir.parent / "killed.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "experiments.app", "-m", *TINY, "seed=1,2,3", f"hydra.sweep.dir={sweep_dir}"],
+            [
+                sys.executable,
+                "-m",
+                "ketamine_sim.experiments.app",
+                "-m",
+                *TINY,
+                "seed=1,2,3",
+                f"hydra.sweep.dir={sweep_dir}",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=_env(cache),
@@ -186,7 +201,7 @@ def test_sweep_index_lists_every_run_after_resume(resumed):
 
 @pytest.mark.compiles  # builds into its own cache (parallel_builds)
 def test_check_finished_compares_the_resolved_config(resumed):
-    from experiments.api import compose_config
+    from ketamine_sim.experiments.api import compose_config
 
     job1 = resumed.sweep_dir / "1"
     assert check_finished(job1, compose_config([*TINY, "seed=2"])) == (True, "complete results with the same config")
@@ -237,7 +252,7 @@ def test_launcher_configs_compose(launcher, target):
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from experiments.app import CONFIG_DIR
+    from ketamine_sim.experiments.app import CONFIG_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from helpers.fake_engine import FakeEngine
 
-from experiments import config as C
-from experiments.config import compose_config
-from experiments.protocols import PROTOCOLS
-from experiments.simulation import timeline, tracks
-from experiments.simulation.tracks import SlowContext, WindowSpan, registered_tracks
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments.config import compose_config
+from ketamine_sim.experiments.protocols import PROTOCOLS
+from ketamine_sim.experiments.simulation import timeline, tracks
+from ketamine_sim.experiments.simulation.tracks import SlowContext, WindowSpan, registered_tracks
 
 OVERRIDES = ["circuit=small", "experiment=iv_infusion"]
 

@@ -8,7 +8,7 @@ import h5py
 import pytest
 from helpers.fake_engine import fake_run
 
-from experiments.results import read_results, split_units
+from ketamine_sim.experiments.results import read_results, split_units
 
 pint = pytest.importorskip("pint")
 UNITS = pint.UnitRegistry()
@@ -80,7 +80,7 @@ def test_split_units(text, unit, description):
 def test_total_plasma_ketamine_is_given_in_ng_per_ml_as_clinical_studies_report_it(tmp_path):
     """``/timeline/plasma_ketamine_ng_per_ml`` is S + R ketamine (an achiral assay of the
     racemate) converted with the molar mass; pint converts it back to the per-species uM."""
-    from circuits.compounds import MOLAR_MASS_G_PER_MOL
+    from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL
 
     data = read_results(fake_run(tmp_path / "iv", ["experiment=iv_infusion"]))
     total = data.timeline["plasma_ketamine_ng_per_ml"]

@@ -3,7 +3,7 @@ with one line naming the field (experiments/config/settings.py, experiments/app.
 
 The config checks run in-process (Hydra's compose API, then ``validate``); the checks of the
 command line itself (duplicate keys, Hydra's composition errors, the launcher) go through
-:func:`experiments.app.check_overrides`, what ``ketamine-sim`` runs before Hydra.
+:func:`ketamine_sim.experiments.app.check_overrides`, what ``ketamine-sim`` runs before Hydra.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import json
 
 import pytest
 
-from circuits.pharmacology import block_parameters as derive_block
-from experiments import config as C
-from experiments import kinds
-from experiments.api import compose_config
-from experiments.app import check_overrides
-from experiments.config.settings import block_constants
+from ketamine_sim.circuits.pharmacology import block_parameters as derive_block
+from ketamine_sim.experiments import config as C
+from ketamine_sim.experiments import kinds
+from ketamine_sim.experiments.api import compose_config
+from ketamine_sim.experiments.app import check_overrides
+from ketamine_sim.experiments.config.settings import block_constants
 
 #: The block's published constants as a configured run takes them (configs/config.yaml, block.*).
 _DEFAULT = compose_config([])
@@ -30,7 +30,7 @@ def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.bloc
 
 
 def refused(*overrides: str) -> C.ConfigError:
-    """The ConfigError that the whole validation (:func:`experiments.kinds.validate`) raises
+    """The ConfigError that the whole validation (:func:`ketamine_sim.experiments.kinds.validate`) raises
     for the config of ``overrides``."""
     cfg = compose_config(["circuit=small", *overrides])
     with pytest.raises(C.ConfigError) as info:
@@ -441,11 +441,11 @@ def test_scorecard_extra_overrides_parse_and_are_not_lost(extra, words):
 def test_scorecard_runs_are_checked_before_any_runs(tmp_path, extra, words):
     """A bad ``scorecard.extra_overrides`` stops the scorecard before any of its runs, in one line
     naming the field (the runs' configs are composed and validated first)."""
-    from experiments.api import compose_config
-    from experiments.app import check_overrides
-    from experiments.config import ConfigError
-    from experiments.kinds import validate
-    from experiments.scoring.scorecard import SEEDS_DIR, check_runs, load_records, plan, scorable
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.app import check_overrides
+    from ketamine_sim.experiments.config import ConfigError
+    from ketamine_sim.experiments.kinds import validate
+    from ketamine_sim.experiments.scoring.scorecard import SEEDS_DIR, check_runs, load_records, plan, scorable
 
     overrides = [
         "experiment=scorecard",
@@ -465,8 +465,8 @@ def test_scorecard_runs_are_checked_before_any_runs(tmp_path, extra, words):
 
 
 def test_an_empty_scorecard_record_list_is_refused():
-    from experiments.api import compose_config
-    from experiments.config import ConfigError, validate
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.config import ConfigError, validate
 
     with pytest.raises(ConfigError, match="scorecard.records: must be null .* or a non-empty list"):
         validate(compose_config(["experiment=scorecard", "circuit=small", "scorecard.records=[]"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.results import RunData
+from ketamine_sim.experiments.results import RunData
 
 POPS = ("pyr", "pv")
 N = {"pyr": 3, "pv": 2}

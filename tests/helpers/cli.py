@@ -25,7 +25,7 @@ class CliResult:
 
     def read(self):
         """The run's results (asserting that the run succeeded, with its output tail if not)."""
-        from experiments.results import read_results
+        from ketamine_sim.experiments.results import read_results
 
         assert self.returncode == 0, self.stdout[-3000:] + self.stderr[-3000:]
         return read_results(self.results)
@@ -57,7 +57,7 @@ def ketamine_sim(build_cache, tmp_path_factory):
         run_dir = runs / f"run{next(counter)}"
         env = dict(os.environ, KETAMINE_SIM_CACHE=str(build_cache), MPLBACKEND="Agg")
         proc = subprocess.run(
-            [sys.executable, "-m", "experiments.app", *overrides, f"hydra.run.dir={run_dir}"],
+            [sys.executable, "-m", "ketamine_sim.experiments.app", *overrides, f"hydra.run.dir={run_dir}"],
             capture_output=True,
             text=True,
             env=env,

@@ -12,14 +12,14 @@ import hashlib
 
 import numpy as np
 
-from circuits.compounds import SPECIES
-from circuits.spiking.cells import POPULATIONS
-from circuits.spiking.receptors import ACCUMULATORS
-from experiments.simulation.readouts import membrane_range_V
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.receptors import ACCUMULATORS
+from ketamine_sim.experiments.simulation.readouts import membrane_range_V
 
 
 class FakeEngine:
-    """Stands in for :class:`experiments.simulation.engine.StandaloneEngine`: same ``run_window`` contract."""
+    """Stands in for :class:`ketamine_sim.experiments.simulation.engine.StandaloneEngine`: same ``run_window`` contract."""
 
     def __init__(self, structure):
         self.structure = structure
@@ -35,7 +35,7 @@ class FakeEngine:
         return h.hexdigest()
 
     def run_window(self, values, connect_seed, noise_seed):
-        from experiments.simulation.windows import WindowOutput
+        from ketamine_sim.experiments.simulation.windows import WindowOutput
 
         self.calls.append(self._digest(values, connect_seed, noise_seed))
         s = self.structure
@@ -87,8 +87,8 @@ def fake_run(folder, overrides):
     the path of its ``results.h5``."""
     import pytest
 
-    from experiments.api import compose_config
-    from experiments.kinds import protocol_run, run_experiment
+    from ketamine_sim.experiments.api import compose_config
+    from ketamine_sim.experiments.kinds import protocol_run, run_experiment
 
     class Engine(FakeEngine):
         timings = {"build_s": 0.0}
@@ -104,13 +104,13 @@ def fake_run(folder, overrides):
 def fake_configured_run(payload, directory):
     """A run planned as a whole config (a cohort's patient, a sensitivity sample) with
     `FakeEngine` windows, in its worker process (module level: pickled by name; the ``run_one``
-    of ``experiments.cohort.run_cohort`` and ``experiments.sensitivity.run_sensitivity``)."""
+    of ``ketamine_sim.experiments.cohort.run_cohort`` and ``ketamine_sim.experiments.sensitivity.run_sensitivity``)."""
     from pathlib import Path
 
     import pytest
 
-    from experiments.kinds import protocol_run, run_experiment
-    from experiments.scoring.configured_runs import config_of
+    from ketamine_sim.experiments.kinds import protocol_run, run_experiment
+    from ketamine_sim.experiments.scoring.configured_runs import config_of
 
     class Engine(FakeEngine):
         timings = {"build_s": 0.0}
@@ -124,10 +124,10 @@ def fake_configured_run(payload, directory):
 
 def fake_folder_run(cfg, output_dir):
     """``run_in_folder`` of a composed config with `FakeEngine` windows: the ``run`` of a
-    launched job (:func:`experiments.kinds.launch.launch_runs`; module level: pickled by name)."""
+    launched job (:func:`ketamine_sim.experiments.kinds.launch.launch_runs`; module level: pickled by name)."""
     import pytest
 
-    from experiments.kinds import protocol_run, run_in_folder
+    from ketamine_sim.experiments.kinds import protocol_run, run_in_folder
 
     class Engine(FakeEngine):
         timings = {"build_s": 0.0}

@@ -23,8 +23,8 @@ _cache: dict[str, object] = {}
 
 @pytest.fixture
 def small_run(ketamine_sim):
-    """The loaded :class:`experiments.analysis.Run` of the shared small run (simulated on first use)."""
-    from experiments.analysis import load_run
+    """The loaded :class:`ketamine_sim.experiments.analysis.Run` of the shared small run (simulated on first use)."""
+    from ketamine_sim.experiments.analysis import load_run
 
     if "run" not in _cache:
         result = ketamine_sim(*OVERRIDES)

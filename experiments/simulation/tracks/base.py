@@ -1,5 +1,5 @@
 """The interface every track implements, and what tracks share (see
-[`experiments.simulation.tracks`][experiments.simulation.tracks])."""
+[`ketamine_sim.experiments.simulation.tracks`][ketamine_sim.experiments.simulation.tracks])."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Protocol as _Protocol
 
 import numpy as np
 
-from circuits.compounds import SPECIES
-from circuits.pharmacology import BlockParameters
-from circuits.spiking.network import CircuitDrive, CircuitStructure
-from experiments.protocols.base import Protocol
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.pharmacology import BlockParameters
+from ketamine_sim.circuits.spiking.network import CircuitDrive, CircuitStructure
+from ketamine_sim.experiments.protocols.base import Protocol
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class WindowSpan:
 
 @dataclass
 class SlowContext:
-    """What every track is built from ([`Track.from_context`][experiments.simulation.tracks.Track]).
+    """What every track is built from ([`Track.from_context`][ketamine_sim.experiments.simulation.tracks.Track]).
 
     Attributes
     ----------
@@ -52,12 +52,12 @@ class SlowContext:
     seed : int
         The run's seed (tracks draw from their own streams of it).
     mechanisms : Mapping of str to object
-        Each slow mechanism's parameters by name (``experiments.config.mechanisms``):
+        Each slow mechanism's parameters by name (``ketamine_sim.experiments.config.mechanisms``):
         ``chemistry`` (NeurochemistryParameters), ``a1_antagonist`` (bool), ``plasticity``
         (PlasticitySettings), and those of any track added since.
     occupancy : numpy.ndarray of float, shape (n_times,)
         The drug's equilibrium NMDA occupancy on the timeline
-        ([`equilibrium_occupancy`][experiments.simulation.tracks.equilibrium_occupancy]).
+        ([`equilibrium_occupancy`][ketamine_sim.experiments.simulation.tracks.equilibrium_occupancy]).
     ampa_available : numpy.ndarray of float, shape (n_times,)
         Fraction of AMPA receptors not blocked (NBQX), on the timeline.
     tracks : dict of str to Track
@@ -78,14 +78,14 @@ class SlowContext:
 class Track(_Protocol):
     """The interface of a slow mechanism: ``name``, ``from_context``, ``predict``,
     ``window_inputs``, ``after_window``, ``traces`` and ``columns``, called in the order
-    that [`experiments.simulation.tracks`][experiments.simulation.tracks] describes."""
+    that [`ketamine_sim.experiments.simulation.tracks`][ketamine_sim.experiments.simulation.tracks] describes."""
 
     #: The track's name, its key in ``SlowContext.tracks``.
     name: str
 
     @classmethod
     def from_context(cls, context: SlowContext) -> Track:
-        """Build the track from the run's [`SlowContext`][experiments.simulation.tracks.SlowContext]."""
+        """Build the track from the run's [`SlowContext`][ketamine_sim.experiments.simulation.tracks.SlowContext]."""
         ...
 
     def predict(self, i0: int, i1: int) -> None:
@@ -93,7 +93,7 @@ class Track(_Protocol):
         ...
 
     def window_inputs(self, index: int, i_start: int) -> dict:
-        """Keyword arguments of [`initial_values`][circuits.spiking.network.initial_values]
+        """Keyword arguments of [`initial_values`][ketamine_sim.circuits.spiking.network.initial_values]
         that this track sets for window ``index`` (starting at timeline index ``i_start``)."""
         ...
 
@@ -157,17 +157,17 @@ def equilibrium_occupancy(brain_uM: dict[str, np.ndarray], block: BlockParameter
     Parameters
     ----------
     brain_uM : dict of str to numpy.ndarray
-        Brain concentration of every species of ``circuits.compounds.SPECIES`` on the
+        Brain concentration of every species of ``ketamine_sim.circuits.compounds.SPECIES`` on the
         timeline (uM), arrays of one shape.
     block : BlockParameters
         The block's dissociation constants K_d,k (uM)
-        ([`BlockParameters`][circuits.pharmacology.BlockParameters]).
+        ([`BlockParameters`][ketamine_sim.circuits.pharmacology.BlockParameters]).
 
     Returns
     -------
     numpy.ndarray of float
         L / (1 + L) with L = sum over species k of c_k / K_d,k (competitive binding at one
-        site, [`circuits.pharmacology`][circuits.pharmacology]); same shape as the
+        site, [`ketamine_sim.circuits.pharmacology`][ketamine_sim.circuits.pharmacology]); same shape as the
         concentrations.
 
     Examples
@@ -175,8 +175,8 @@ def equilibrium_occupancy(brain_uM: dict[str, np.ndarray], block: BlockParameter
     S-ketamine at 0, 1 and 3 times its dissociation constant:
 
     >>> import numpy as np
-    >>> from circuits.compounds import SPECIES
-    >>> from experiments import config as C
+    >>> from ketamine_sim.circuits.compounds import SPECIES
+    >>> from ketamine_sim.experiments import config as C
     >>> block = C.circuit_structure(C.compose_config([])).block  # the configured block
     >>> brain = {k: np.zeros(3) for k in SPECIES}
     >>> brain["s_ketamine"] = block.dissociation_uM["s_ketamine"] * np.array([0.0, 1.0, 3.0])

@@ -2,7 +2,7 @@
 
 A window starts from the block the previous one left, advanced through the interval with
 the channel activity that window measured
-([`advance_block_through`][circuits.slow.nmda_block.advance_block_through]); the window's
+([`advance_block_through`][ketamine_sim.circuits.slow.nmda_block.advance_block_through]); the window's
 final block is carried on. Cells outside the drug's targets see no drug.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.compounds import SPECIES
-from circuits.slow.nmda_block import ChannelActivity, advance_block_through
-from circuits.spiking.cells import POPULATIONS
-from circuits.spiking.network import CircuitStructure
-from experiments.simulation.tracks.base import SlowContext, WindowSpan
+from ketamine_sim.circuits.compounds import SPECIES
+from ketamine_sim.circuits.slow.nmda_block import ChannelActivity, advance_block_through
+from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.network import CircuitStructure
+from ketamine_sim.experiments.simulation.tracks.base import SlowContext, WindowSpan
 
 
 class BlockTrack:

@@ -5,7 +5,7 @@ rate held (that prediction sets the next window's release fraction through adeno
 receptors), then, once the next window has run, *corrected* from the previous window's end
 with the rate interpolated between the two windows along the drug's equilibrium NMDA
 occupancy (so a rise starts with the dose, not before it), or linearly in time where the
-occupancy does not change ([`interpolation_weight`][experiments.simulation.tracks.interpolation_weight]).
+occupancy does not change ([`interpolation_weight`][ketamine_sim.experiments.simulation.tracks.interpolation_weight]).
 The pyramidal cells' vesicle pool at a window's end is the next window's start.
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
-from circuits.spiking.vesicles import VesicleParameters
-from experiments.simulation.tracks.base import SlowContext, WindowSpan, interpolation_weight
+from ketamine_sim.circuits.slow.neurochemistry import Neurochemistry, NeurochemistryParameters, release_fraction
+from ketamine_sim.circuits.spiking.vesicles import VesicleParameters
+from ketamine_sim.experiments.simulation.tracks.base import SlowContext, WindowSpan, interpolation_weight
 
 
 class ChemistryTrack:

@@ -2,7 +2,7 @@
 
 Each window hands this track the local AMPA input its pyramidal cells received; the
 track turns it into the activity ``a`` (relative to the baseline window) and, against the
-adapting set point, the drive ``u`` of [`circuits.slow.plasticity`][circuits.slow.plasticity], and integrates the
+adapting set point, the drive ``u`` of [`ketamine_sim.circuits.slow.plasticity`][ketamine_sim.circuits.slow.plasticity], and integrates the
 chain on the protocol's time grid. Between two windows the activity is first *predicted*
 (the last window's excess over baseline, scaled down with the drug's NMDA occupancy when
 that falls),
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuits.slow.plasticity import (
+from ketamine_sim.circuits.slow.plasticity import (
     PlasticitySettings,
     PlasticityState,
     activity_drive,
@@ -29,8 +29,8 @@ from circuits.slow.plasticity import (
     outcome,
     update_sites,
 )
-from circuits.spiking.network import stream_rng
-from experiments.simulation.tracks.base import SlowContext, WindowSpan, interpolation_weight
+from ketamine_sim.circuits.spiking.network import stream_rng
+from ketamine_sim.experiments.simulation.tracks.base import SlowContext, WindowSpan, interpolation_weight
 
 #: Timeline traces (name -> unit) written when plasticity is enabled.
 TRACE_UNITS: dict[str, str] = {
@@ -53,7 +53,7 @@ WINDOW_UNITS: dict[str, str] = {
 
 class PlasticityTrack:
     """The spine sites and the BDNF/mTOR chain of the pyramidal cells (a track: see
-    [`experiments.simulation.tracks`][experiments.simulation.tracks])."""
+    [`ketamine_sim.experiments.simulation.tracks`][ketamine_sim.experiments.simulation.tracks])."""
 
     name = "plasticity"
 
@@ -111,7 +111,7 @@ class PlasticityTrack:
 
     # -- handing a window its parameters -------------------------------------------------
     def window_inputs(self, index: int, i_start: int) -> dict:
-        """Keyword arguments of [`initial_values`][circuits.spiking.network.initial_values] for
+        """Keyword arguments of [`initial_values`][ketamine_sim.circuits.spiking.network.initial_values] for
         window ``index`` (``spines``, ``spine_init``, ``ee_weight_scale``); draws the sites'
         transitions since the last window (plasticity enabled)."""
         formed = eliminated = 0

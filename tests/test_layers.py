@@ -111,7 +111,7 @@ def test_code_docs_and_notebooks_import_the_package_names_only():
     install (doctest and notebook lines included)."""
     import re
 
-    generic = re.compile(r"(?<![\w.])(from|import) (circuits|experiments)\b(?!/)")
+    generic = re.compile(r"(?<![\w.])from (circuits|experiments)\b(?!/)|^\W*(>>> )?import (circuits|experiments)\b")
     found = []
     for folder in (*PACKAGES, "tests", "benchmarks", "docs", "notebooks"):
         for path in sorted((ROOT / folder).rglob("*")):

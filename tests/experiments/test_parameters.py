@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from ketamine_sim import ketamine_sim.circuits
+from ketamine_sim import circuits
 from ketamine_sim.circuits.slow.pharmacokinetics import EXTRAVASCULAR, INTRAVASCULAR_BIOAVAILABILITY
 from ketamine_sim.circuits.spiking.vesicles import VesicleParameters
 from ketamine_sim.experiments import config as C
@@ -63,7 +63,7 @@ PARAMETER_GROUPS = ("circuit", "drug", "pk", "state", "hypothesis", "manipulatio
 
 
 def _circuits_modules():
-    for info in pkgutil.walk_packages(circuits.__path__, "circuits."):
+    for info in pkgutil.walk_packages(circuits.__path__, "ketamine_sim.circuits."):
         yield importlib.import_module(info.name)
 
 

@@ -132,11 +132,17 @@ def load(name: str) -> DictConfig | None:
 
 
 def store(name: str, cfg: DictConfig) -> None:
-    """Keep ``cfg`` under ``name`` (whole or not at all); a cache that cannot be written is skipped."""
+    """Keep ``cfg`` under ``name`` (whole or not at all); a cache that cannot be written is
+    skipped, and so is a composition that cannot be pickled (a launcher's structured config
+    whose class Hydra's plugin scan has since loaded anew)."""
     path = _path(name)
     try:
+        data = pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return
+    try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(cfg, protocol=pickle.HIGHEST_PROTOCOL)))
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
         _prune(path.parent)
     except OSError:
         pass

@@ -129,6 +129,28 @@ def test_an_unreadable_kept_file_is_composed_anew_and_replaced(fresh_store, monk
     assert K.compose_config(["circuit=small"]).circuit.name == "small"  # the replaced file is read
 
 
+def test_a_composition_that_cannot_be_pickled_is_used_but_not_kept(fresh_store):
+    """Hydra's plugin scan can load a launcher's config module anew: a composition holding the
+    old class cannot be pickled any more. The command goes on; the composition is not kept."""
+    import importlib
+
+    import hydra_plugins.hydra_joblib_launcher.config as launcher_config
+
+    K.check_overrides(["seed=1,2"], multirun=True)  # composed with the launcher's structured config
+    K._COMPOSED.clear()
+    for path in fresh_store.glob("*.pickle"):
+        path.unlink()
+    composed = K.check_overrides(["seed=1,2"], multirun=True)
+    importlib.reload(launcher_config)  # as Hydra's scan does: the class in the config is no longer the module's
+    K._COMPOSED.clear()
+    K._UNWRITTEN.clear()
+    from ketamine_sim.experiments.config import kept
+
+    kept.store("reloaded", composed[0])  # no error
+    assert not (fresh_store / "reloaded.pickle").exists()
+    assert [cfg.seed for cfg in K.check_overrides(["seed=1,2"], multirun=True)] == [1, 2]
+
+
 def test_a_cache_that_cannot_be_written_is_not_used(tmp_path, monkeypatch):
     blocker = tmp_path / "a_file"
     blocker.write_text("")

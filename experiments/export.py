@@ -39,6 +39,7 @@ import numpy as np
 
 from ketamine_sim.experiments.analysis import Run, load_run
 from ketamine_sim.experiments.analysis.runs import _group_name
+from ketamine_sim.experiments.files import as_new_folder
 
 __all__ = ["spiketrains", "to_neo", "to_nwb", "to_sonata_network"]
 
@@ -526,7 +527,7 @@ def to_sonata_network(run: Run | str | os.PathLike, folder: str | os.PathLike) -
             },
         }
         (work / "circuit_config.json").write_text(json.dumps(config, indent=2) + "\n")
-        work.chmod(0o777 & ~_umask())  # mkdtemp's folder is private; the export is an ordinary folder
+        as_new_folder(work)
         os.replace(work, folder)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -538,12 +539,6 @@ def _sonata_header(f) -> None:
     """SONATA's file attributes: its magic number and the format version."""
     f.attrs["magic"] = np.uint32(0x0A7A)
     f.attrs["version"] = np.array([0, 1], dtype=np.uint32)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _sonata_nodes(work: pathlib.Path, structure) -> None:

@@ -13,6 +13,25 @@ import secrets
 from collections.abc import Callable
 
 
+def as_new_folder(folder: str | os.PathLike) -> None:
+    """Give a folder the permissions of an ordinary new one (0o777 less the umask): one from
+    ``tempfile.mkdtemp`` is private (0o700), wrong for a build cache others share or an export
+    someone else reads.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> as_new_folder(folder)
+    >>> mask = os.umask(0); _ = os.umask(mask)
+    >>> os.stat(folder).st_mode & 0o777 == 0o777 & ~mask
+    True
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(folder, 0o777 & ~mask)
+
+
 def _fsync_folder(folder: pathlib.Path) -> None:
     """Flush a folder's entries (a rename in it) to disk where the system allows it (POSIX)."""
     if not hasattr(os, "O_DIRECTORY"):  # Windows: folders cannot be opened; NTFS journals renames

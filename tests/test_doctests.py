@@ -51,7 +51,7 @@ MODULES = {
     "ketamine_sim.experiments.errors": 7,
     "ketamine_sim.experiments.interrupts": 1,
     "ketamine_sim.experiments.export": 3,
-    "ketamine_sim.experiments.files": 6,
+    "ketamine_sim.experiments.files": 10,
     "ketamine_sim.experiments.figures": 39,
     "ketamine_sim.experiments.kinds": 0,
     "ketamine_sim.experiments.kinds.folders": 11,

@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from ketamine_sim.circuits.spiking.network import CircuitStructure
+from ketamine_sim.experiments.files import as_new_folder
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +175,7 @@ def _compile(device, generated: Path, final: Path) -> None:
     building = final.with_name(f".building-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         shutil.copytree(generated, building)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(building, 0o777 & ~umask)  # mkdtemp made the generated folder private; a cache may be shared
+        as_new_folder(building)  # mkdtemp made the generated folder private; a cache may be shared
         try:
             device.compile_source(str(building), get_compiler_and_args()[0], debug=False, clean=False)
         except RuntimeError as error:

@@ -64,17 +64,27 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
     """
     import copy
 
-    from omegaconf import OmegaConf
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
     overrides = list(overrides)
     groups, values = split_value_overrides(overrides)
-    cfg = copy.deepcopy(_composed(tuple(groups)))  # callers may change their copy
+    try:
+        return with_values(_composed(tuple(groups)), values)  # a copy: callers may change it
+    except (ConfigAttributeError, ConfigKeyError):  # not a key of the config: Hydra says so
+        return copy.deepcopy(_composed(tuple(overrides)))
+
+
+def with_values(composed: DictConfig, values: Sequence[tuple[str, object]]) -> DictConfig:
+    """A copy of a composition with each value override of `split_value_overrides` set as Hydra
+    sets it after composing (``OmegaConf.update(cfg, key, value, merge=True)``); OmegaConf's
+    error for a key the config lacks."""
+    import copy
+
+    from omegaconf import OmegaConf
+
+    cfg = copy.deepcopy(composed)
     for key, value in values:
-        try:
-            OmegaConf.update(cfg, key, value, merge=True)
-        except (ConfigAttributeError, ConfigKeyError):  # not a key of the config: Hydra says so
-            return copy.deepcopy(_composed(tuple(overrides)))
+        OmegaConf.update(cfg, key, value, merge=True)
     return cfg
 
 
@@ -315,11 +325,9 @@ def _compose(job: list[str], config_name: str, keep_on_disk: bool, to_keep: list
     """The job's composition with its ``hydra`` node; plain value overrides are applied to a
     kept composition of the others, as `compose_config` does (not when the job chooses an
     option of Hydra's own groups, ``hydra/launcher=...``, whose configs plugins register)."""
-    import copy
 
     from hydra import compose
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     groups, values = split_value_overrides(job)
@@ -335,9 +343,7 @@ def _compose(job: list[str], config_name: str, keep_on_disk: bool, to_keep: list
             kept_cfg = None
         if kept_cfg is not None:
             try:
-                cfg = copy.deepcopy(kept_cfg)
-                for key, value in values:
-                    OmegaConf.update(cfg, key, value, merge=True)
+                cfg = with_values(kept_cfg, values)
                 _set_job_fields(cfg, job)
                 return cfg
             except errors:

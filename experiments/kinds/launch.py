@@ -30,7 +30,7 @@ from hydra.core.utils import JobStatus
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ketamine_sim.experiments.config.compose import split_value_overrides
+from ketamine_sim.experiments.config.compose import split_value_overrides, with_values
 from ketamine_sim.experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
 from ketamine_sim.experiments.kinds.jobs import check_finished, run_job
 from ketamine_sim.experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
@@ -301,13 +301,10 @@ class _Compositions:
         groups, values = split_value_overrides(overrides)
         if tuple(groups) not in self.kept:
             self.kept[tuple(groups)] = _task_config(self.loader.load_sweep_config(self.root, groups))
-        cfg = copy.deepcopy(self.kept[tuple(groups)])
         try:
-            for key, value in values:
-                OmegaConf.update(cfg, key, value, merge=True)
+            return with_values(self.kept[tuple(groups)], values)
         except Exception:  # noqa: BLE001 - composed whole below: Hydra's message names the problem
             return _task_config(self.loader.load_sweep_config(self.root, list(overrides)))
-        return cfg
 
 
 def _compositions(folder: Path, n_jobs: int | None) -> _Compositions:

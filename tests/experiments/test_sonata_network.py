@@ -67,7 +67,7 @@ def test_libsonata_reads_the_cells_and_every_synapse_with_its_weight_and_delay(s
 
 
 @pytest.mark.slow
-def test_the_pyramidal_synapses_are_the_spine_sites_present_in_the_first_window(stored):
+def test_the_pyramidal_synapses_are_as_many_as_the_connection_probability_gives(stored):
     data, _ = stored
     cfg = compose_config(TINY)
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
@@ -78,6 +78,24 @@ def test_the_pyramidal_synapses_are_the_spine_sites_present_in_the_first_window(
     assert abs(len(ee["source_ids"]) - expected) < 5 * np.sqrt(expected)
     healthy = drive.weight_nS["pyr", "pyr"] * structure.weight_scale("pyr")
     assert np.all(ee["weight_nS"] > 0) and np.allclose(np.median(ee["weight_nS"]), healthy, rtol=0.5)
+
+
+def test_the_pyramidal_synapses_are_the_spine_sites_present_with_each_target_cells_weight():
+    """`connectivity_of` on a window's output: pyr->pyr keeps only the sites present, every
+    other pathway every synapse; each weight is the target cell's ``w_from_<pre>`` in nS."""
+    from ketamine_sim.experiments.simulation.timeline import connectivity_of
+    from ketamine_sim.experiments.simulation.windows import WindowOutput
+
+    sites = {"pre": np.array([0, 1, 2, 2]), "post": np.array([1, 0, 0, 2]), "spine": np.array([1, 0, 1, 1], bool)}
+    edges = {"pv_to_pyr": {"pre": np.array([0, 1]), "post": np.array([2, 2])}}
+    values = {"pyr": {"v": np.zeros(3), "w_from_pyr": np.array([1e-9, 2e-9, 3e-9]), "w_from_pv": 4e-9}}
+    out = WindowOutput(spikes={}, state={}, wall_s=0.0, sites=sites, edges=edges)
+    found = connectivity_of(out, values)
+    np.testing.assert_array_equal(found["pyr_to_pyr"]["source_ids"], [0, 2, 2])
+    np.testing.assert_array_equal(found["pyr_to_pyr"]["target_ids"], [1, 0, 2])
+    np.testing.assert_allclose(found["pyr_to_pyr"]["weight_nS"], [2.0, 1.0, 3.0])
+    np.testing.assert_allclose(found["pv_to_pyr"]["weight_nS"], [4.0, 4.0])
+    assert connectivity_of(WindowOutput(spikes={}, state={}, wall_s=0.0, sites={"spine": sites["spine"]}), values) == {}
 
 
 @pytest.mark.slow

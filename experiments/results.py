@@ -148,6 +148,12 @@ class RunData:
         populations of the spikes) and ``weight`` (nS, one presynaptic spike's conductance
         step), shape (n_synapses,) each; pyr->pyr only the spine sites present. Empty if not
         recorded.
+    field_potential : dict of str to numpy.ndarray
+        ``/field_potential``: ``time_ms`` (shape (n_samples,), ms from each window's start:
+        the centres of the sampling bins) and ``i_glu``, ``i_gaba`` and ``proxy`` (nA, shape
+        (n_windows, n_samples)): the summed synaptic currents of the pyramidal cells and the
+        field-potential proxy made of them
+        ([`field_potential`][ketamine_sim.circuits.spiking.field_potential]). Empty if not recorded.
     """
 
     spikes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -161,6 +167,20 @@ class RunData:
     provenance: dict = field(default_factory=dict)
     synapses: dict[str, np.ndarray] | None = None
     connectivity: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    field_potential: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+#: ``/field_potential`` datasets: name -> (units, description).
+FIELD_POTENTIAL_DATASETS: dict[str, tuple[str, str]] = {
+    "time_ms": ("ms", "sample times from each window's start (centres of the sampling bins)"),
+    "i_glu": ("nA", "AMPA + NMDA current summed over the pyramidal cells, membrane convention (inward < 0)"),
+    "i_gaba": ("nA", "GABA_A current summed over the pyramidal cells, membrane convention (outward > 0)"),
+    "proxy": (
+        "nA",
+        "field-potential proxy, the reference weighted sum i_glu(t - 6 ms) - 1.65 i_gaba(t) of Mazzoni et al. "
+        "2015 (NaN for the first 6 ms of a window); proportional to the LFP",
+    ),
+}
 
 
 def _is_str(a: np.ndarray) -> bool:
@@ -226,10 +246,26 @@ def _validate(data: RunData) -> dict:
         lengths = {np.shape(synapses[key]) for key in ("source_ids", "target_ids", "weight_nS")}
         if len(lengths) != 1 or len(next(iter(lengths))) != 1:
             raise ValueError(f"connectivity/{name}: source_ids, target_ids and weight_nS must be 1-D of one length")
+    if data.field_potential:
+        _check_field_potential(data.field_potential, n)
     if not isinstance(data.config_yaml, str):
         raise ValueError("config_yaml: must be str")
     _check_provenance(data.provenance, "provenance")
     return out
+
+
+def _check_field_potential(field_potential: dict, n_windows: int) -> None:
+    if set(field_potential) != set(FIELD_POTENTIAL_DATASETS):
+        raise ValueError(
+            f"field_potential: needs exactly {sorted(FIELD_POTENTIAL_DATASETS)}, got {sorted(field_potential)}"
+        )
+    n_samples = np.shape(field_potential["time_ms"])
+    for name in ("i_glu", "i_gaba", "proxy"):
+        if np.shape(field_potential[name]) != (n_windows, *n_samples) or len(n_samples) != 1:
+            raise ValueError(
+                f"field_potential/{name}: must be (windows, samples) = ({n_windows}, {n_samples[0] if n_samples else '?'}), "
+                f"got {np.shape(field_potential[name])}"
+            )
 
 
 def _check_provenance(d: dict, where: str) -> None:
@@ -275,6 +311,8 @@ def _write(f: h5py.File, data: RunData, tables: dict) -> None:
         _write_synapses(f.create_group("synapses").create_group("pyr_to_pyr"), data.synapses)
     if data.connectivity:
         _write_connectivity(f.create_group("connectivity", track_order=True), data.connectivity)
+    if data.field_potential:
+        _write_field_potential(f.create_group("field_potential", track_order=True), data.field_potential)
     f.create_dataset("config", data=data.config_yaml, dtype=_STR)
     _write_provenance(f.create_group("provenance", track_order=True), data.provenance)
 
@@ -325,6 +363,15 @@ def _write_connectivity(group: h5py.Group, connectivity: dict) -> None:
         g.create_dataset("target_ids", data=np.asarray(synapses["target_ids"], np.uint64), compression="gzip")
         weight = g.create_dataset("weight", data=np.asarray(synapses["weight_nS"], np.float64), compression="gzip")
         _set_units(weight, "nS")
+
+
+def _write_field_potential(group: h5py.Group, field_potential: dict) -> None:
+    """The summed currents and the proxy, float32 (a 2-s window: 2000 samples each)."""
+    for name, (units, description) in FIELD_POTENTIAL_DATASETS.items():
+        dtype = np.float64 if name == "time_ms" else np.float32
+        ds = group.create_dataset(name, data=np.asarray(field_potential[name], dtype=dtype))
+        ds.attrs["units"] = units
+        ds.attrs["description"] = description
 
 
 def write_results(path: str | os.PathLike, data: RunData) -> pathlib.Path:
@@ -618,6 +665,17 @@ def _check_layout(f: h5py.File) -> None:
             sizes.add(g[name].shape)
         if len(sizes) != 1:
             raise _Invalid(f"/connectivity/{pathway}: source_ids, target_ids and weight differ in length")
+    if "field_potential" in f:
+        g = _member(f, "field_potential", h5py.Group)
+        n_samples = _member(g, "time_ms", h5py.Dataset).shape
+        n_windows = f["windows/start_s"].shape[0]
+        for name in FIELD_POTENTIAL_DATASETS:
+            _check_dtype(_member(g, name, h5py.Dataset), "f", "floats")
+            if name != "time_ms" and g[name].shape != (n_windows, *n_samples):
+                raise _Invalid(
+                    f"/field_potential/{name} has shape {g[name].shape}, expected (windows, samples) = "
+                    f"({n_windows}, {n_samples[0] if n_samples else '?'})"
+                )
 
 
 @contextlib.contextmanager
@@ -795,6 +853,10 @@ def _read(f: h5py.File) -> RunData:
         name: {"source_ids": g["source_ids"][()], "target_ids": g["target_ids"][()], "weight_nS": g["weight"][()]}
         for name, g in f.get("connectivity", {}).items()
     }
+    field_potential = {
+        name: np.asarray(f["field_potential"][name][()], dtype=np.float64)
+        for name in (FIELD_POTENTIAL_DATASETS if "field_potential" in f else ())
+    }
     return RunData(
         spikes,
         windows,
@@ -807,6 +869,7 @@ def _read(f: h5py.File) -> RunData:
         _read_provenance(f["provenance"]),
         synapses,
         connectivity,
+        field_potential,
     )
 
 

@@ -141,6 +141,7 @@ def _run_data(cfg, protocol, structure, drive, engine, clock: float, started: da
         provenance=provenance,
         synapses=result.synapses,
         connectivity=result.connectivity if cfg.output.get("connectivity", False) else {},
+        field_potential=result.field_potential,
     )
 
 

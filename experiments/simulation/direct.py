@@ -10,7 +10,9 @@ takes, and later processes run it from that alone:
 - ``inputs``: per target (population or synapse group) and variable, the run-argument name,
   its dtype and size (None for a synapse variable, whose size is drawn in the binary);
 - ``outputs``: per target and variable, the result file and dtype; ``spikes``: the spike
-  monitors' time and index files; ``sites``: the pyramidal synapses' spine flags and indices.
+  monitors' time and index files; ``sites``: the pyramidal synapses' spine flags and indices;
+  ``edges``: every other pathway's indices; ``field``: the summed currents of the
+  field-potential proxy.
 
 The call file lives in the cache as ``calls/<circuit>-<structure key>.json``
 (`structure_key`): a hash of the circuit structure, of the source code that generates
@@ -44,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.field_potential import FIELD_CURRENTS
 from ketamine_sim.circuits.spiking.network import CircuitStructure
 from ketamine_sim.circuits.spiking.window import INIT_VARIABLES, OUTPUT_VARIABLES, variables
 from ketamine_sim.experiments.files import atomic_write
@@ -52,7 +55,7 @@ from ketamine_sim.experiments.simulation.builds import BUILD_MARKER, _compiler_i
 from ketamine_sim.experiments.simulation.windows import CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV, WindowOutput, _thread_seeds
 
 #: Version of the call file's layout; another version is ignored (the project is generated anew).
-CALL_VERSION = 3
+CALL_VERSION = 4
 #: The source code that generates the project: a change to any of it changes the structure key.
 _GENERATING_SOURCES = (
     "circuits",
@@ -180,6 +183,7 @@ def call_of(circuit, device, build: Path) -> dict:
         for name, syn in circuit.pathways.items()
         if name != "pyr_to_pyr"
     }
+    field = {name: spec(circuit.field_monitor.variables[name], False) for name in FIELD_CURRENTS}
     marker = json.loads((build / BUILD_MARKER).read_text())
     return {
         "version": CALL_VERSION,
@@ -190,6 +194,7 @@ def call_of(circuit, device, build: Path) -> dict:
         "spikes": spikes,
         "sites": sites,
         "edges": edges,
+        "field": field,
     }
 
 
@@ -238,6 +243,9 @@ def _valid_call(call: dict, structure: CircuitStructure) -> bool:
                 "dtype": dtype,
             }:
                 return False
+    for name in FIELD_CURRENTS:
+        if call["field"].get(name) != {"file": array_file("_dynamic_array", "field_monitor", name), "dtype": real}:
+            return False
     pathways = [f"{pre}_to_{post}" for (pre, post), p in structure.connection_probability.items() if p > 0]
     if set(call["edges"]) != {name for name in pathways if name != "pyr_to_pyr"}:
         return False
@@ -394,9 +402,12 @@ class DirectEngine:
                     name: {key: _read(results, spec).astype(np.int64) for key, spec in specs.items()}
                     for name, specs in self.call["edges"].items()
                 }
+            field = {name: np.asarray(_read(results, spec), dtype=float) for name, spec in self.call["field"].items()}
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites, edges=edges)
+        return WindowOutput(
+            spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites, edges=edges, field=field
+        )
 
     def _run(self, arguments: list[str], environment: dict[str, str], results: Path) -> None:
         with open(results / "stdout.txt", "w") as stdout:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.field_potential import FIELD_CURRENTS
 from ketamine_sim.circuits.spiking.network import CircuitStructure, build_circuit, stream_seed
 from ketamine_sim.circuits.spiking.window import OUTPUT_VARIABLES, variables
 from ketamine_sim.experiments.paths import BACKENDS, default_cache_dir
@@ -163,6 +164,12 @@ def _collect(circuit, start_time_s: float = 0.0) -> tuple[dict, dict]:
     return spikes, state
 
 
+def _field(circuit) -> dict[str, np.ndarray]:
+    """The summed currents of the field-potential proxy, one sample per time step (A)."""
+    monitor = circuit.field_monitor
+    return {name: np.asarray(getattr(monitor, name + "_"), dtype=float).ravel() for name in FIELD_CURRENTS}
+
+
 def _sites(circuit, with_indices: bool) -> dict[str, np.ndarray]:
     syn = circuit.synapses["pyr_to_pyr"]
     out = {"spine": np.asarray(syn.spine[:], dtype=float) > 0.5}
@@ -284,9 +291,12 @@ class StandaloneEngine:
             spikes, state = _collect(self.circuit)
             sites = _sites(self.circuit, with_indices="pyr_to_pyr" not in values)
             edges = _edges(self.circuit, with_indices="pyr_to_pyr" not in values)
+            field = _field(self.circuit)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return WindowOutput(spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites, edges=edges)
+        return WindowOutput(
+            spikes=spikes, state=state, wall_s=time.perf_counter() - start, sites=sites, edges=edges, field=field
+        )
 
 
 class RuntimeEngine:
@@ -327,4 +337,5 @@ class RuntimeEngine:
             wall_s=time.perf_counter() - start,
             sites=_sites(circuit, with_indices="pyr_to_pyr" not in values),
             edges=_edges(circuit, with_indices="pyr_to_pyr" not in values),
+            field=_field(circuit),
         )

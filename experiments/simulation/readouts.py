@@ -22,6 +22,7 @@ from ketamine_sim.circuits.spiking.vesicles import (
     train_release,
 )
 from ketamine_sim.experiments.errors import NumericalError  # noqa: F401  (raised here; importable from here as before)
+from ketamine_sim.experiments.simulation.spectra import SPECTRAL_READOUT_UNITS, gamma_rhythmicity
 
 #: Readout name -> unit (the ``units`` attribute in ``/readouts``).
 READOUT_UNITS: dict[str, str] = {
@@ -38,6 +39,9 @@ READOUT_UNITS: dict[str, str] = {
     "vesicle_recovery_tau": "ms",
     "evoked_release": "1",
     "paired_pulse_ratio": "1",
+    # gamma beyond the spike count (every population), and the field proxy's spectrum
+    # (pyramidal cells only): experiments/simulation/spectra.py
+    **SPECTRAL_READOUT_UNITS,
 }
 #: Readouts of the train probe (experiment=evoked_release), pyramidal terminals only.
 TRAIN_READOUT_UNITS: dict[str, str] = {"train_release": "1", "pool_after_train_1s": "1"}
@@ -46,8 +50,9 @@ PAIRED_PULSE_INTERVAL_MS = 50.0
 
 
 #: Readouts that are NaN by definition in some windows (no neuron with ``min_spikes``
-#: spikes; no vesicle depression): NaN allowed, never inf.
-UNDEFINED_READOUTS: tuple[str, ...] = ("cv_isi", "vesicle_recovery_tau")
+#: spikes; no vesicle depression; no spikes or a window too short for a spectrum): NaN
+#: allowed, never inf.
+UNDEFINED_READOUTS: tuple[str, ...] = ("cv_isi", "vesicle_recovery_tau", *SPECTRAL_READOUT_UNITS)
 #: Final-state variables that are fractions (prefixes; ``b_`` is every species' block).
 FRACTION_STATE: tuple[str, ...] = ("b_", "s_nmda", "x_ves")
 #: Final-state variables that are integrals or counts of non-negative quantities.
@@ -253,4 +258,5 @@ def window_readouts(
         "g_ampa_mean": 1e9 * float(np.mean(state["q_ampa"])) / duration_s,
         "g_nmda_mean": 1e9 * float(np.mean(state["q_nmda"])) / duration_s,
         "g_inh_mean": 1e9 * float(np.mean(state["q_inh"])) / duration_s,
+        "gamma_rhythmicity": gamma_rhythmicity(1e3 * times, n_neurons, 1e3 * transient_s, 1e3 * duration_s),
     }

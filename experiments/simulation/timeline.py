@@ -38,6 +38,7 @@ from ketamine_sim.experiments.simulation.readouts import (
     release_readouts,
     window_readouts,
 )
+from ketamine_sim.experiments.simulation.spectra import field_readouts, field_samples
 from ketamine_sim.experiments.simulation.tracks import (
     SlowContext,
     Track,
@@ -82,6 +83,11 @@ class ProtocolResult:
         ``target_ids`` (cell indices in their populations; pyr->pyr: the spine sites present)
         and ``weight_nS`` (the conductance step of one presynaptic spike at baseline release,
         nS), shape (n_synapses,) each (`connectivity_of`).
+    field_potential : dict
+        The field-potential proxy's samples: ``time_ms`` (n_samples,), ms from each window's
+        start, and ``i_glu``, ``i_gaba``, ``proxy`` (n_windows, n_samples), nA
+        ([`field_samples`][ketamine_sim.experiments.simulation.spectra.field_samples]); empty where the
+        engine records none.
     """
 
     spikes: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -93,6 +99,7 @@ class ProtocolResult:
     wall_s: dict[str, float]
     synapses: dict | None = None
     connectivity: dict = field(default_factory=dict)
+    field_potential: dict = field(default_factory=dict)
 
 
 def connectivity_of(out, values: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, np.ndarray]]:
@@ -243,6 +250,7 @@ def run_protocol(
         wall_s=wall,
         synapses=next((s for track in tracks if (s := getattr(track, "synapses", lambda: None)()) is not None), None),
         connectivity=recorder.connectivity,
+        field_potential=recorder.field_potential(),
     )
 
 
@@ -302,6 +310,8 @@ class _Recorder:
         self._spikes = {pop: ([], []) for pop in POPULATIONS}
         self._readouts = {pop: {name: [] for name in READOUT_UNITS} for pop in POPULATIONS}
         self.connectivity: dict[str, dict[str, np.ndarray]] = {}
+        self._field: list[dict[str, np.ndarray]] = []
+        self._field_sample_ms = 0.0
 
     def record(self, window: Window, out, u_release: float, values: Mapping) -> dict[str, dict]:
         """The window's readouts per population (and, from the first window, the synapses:
@@ -309,6 +319,7 @@ class _Recorder:
         if not self.connectivity:
             self.connectivity = connectivity_of(out, values)
         s, found_all = self.structure, {}
+        field_found = self._record_field(out.field)
         for pop in POPULATIONS:
             times, ids = out.spikes[pop]
             self._spikes[pop][0].append(1e3 * (window.start_s + times))
@@ -319,6 +330,7 @@ class _Recorder:
                 found.update(
                     release_readouts(state, u_release, self.drive.vesicles, s.window_s, s.transient_s, self.train)
                 )
+                found.update(field_found)
             # NaN, inf or out-of-range state or readouts: stop, write nothing
             check_window(state, found, pop, window.label, membrane_range_V(s.cells[pop], s.synapses))
             for name in READOUT_UNITS:
@@ -328,6 +340,23 @@ class _Recorder:
                     self._readouts[pop].setdefault(name, []).append(found[name])
             found_all[pop] = found
         return found_all
+
+    def _record_field(self, field_currents: dict[str, np.ndarray] | None) -> dict[str, float]:
+        """Keep the window's field samples (engines that record none: nothing); its field readouts."""
+        if field_currents is None:
+            return {}
+        self._field_sample_ms, samples = field_samples(field_currents, self.structure.dt_ms)
+        self._field.append(samples)
+        return field_readouts(samples["proxy"], self._field_sample_ms, 1e3 * self.structure.transient_s)
+
+    def field_potential(self) -> dict[str, np.ndarray]:
+        """``time_ms`` (sample times from the window start, bin centres) and per name of
+        `field_samples` an array (window, sample) in nA; empty unless every window had them."""
+        if not self._field or len(self._field) != len(self._readouts[POPULATIONS[0]]["rate"]):
+            return {}
+        n = min(len(w["proxy"]) for w in self._field)
+        out = {name: np.stack([w[name][:n] for w in self._field]) for name in self._field[0]}
+        return {"time_ms": self._field_sample_ms * (np.arange(n) + 0.5), **out}
 
     def spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return {pop: (np.concatenate(s[0]), np.concatenate(s[1])) for pop, s in self._spikes.items()}

@@ -46,6 +46,9 @@ class WindowOutput:
     #: The synapses of every other pathway (``pv_to_pyr``: ``pre``, ``post`` cell indices), with
     #: the sites' indices (the first window of a run); None otherwise.
     edges: dict[str, dict[str, np.ndarray]] | None = None
+    #: The summed pyramidal currents of the field-potential proxy, one sample per time step from
+    #: the window's start (``i_glu``, ``i_gaba``: A; `ketamine_sim.circuits.spiking.field_potential`).
+    field: dict[str, np.ndarray] | None = None
 
 
 def _thread_seeds(seed: int, purpose: str, threads: int) -> str:

@@ -124,6 +124,9 @@ def _call(structure, build: str, sha: str) -> dict:
         "spikes": spikes,
         "sites": sites,
         "edges": edges,
+        "field": {
+            n: {"file": D.array_file("_dynamic_array", "field_monitor", n), "dtype": real} for n in ("i_glu", "i_gaba")
+        },
     }
 
 
@@ -155,6 +158,8 @@ def test_only_a_sound_call_file_of_its_own_build_is_used(tmp_path):
     assert refused(lambda c: c["spikes"]["pv"]["t"].update(file="nonexistent_file"))
     assert refused(lambda c: c["edges"].pop("pv_to_pyr"))
     assert refused(lambda c: c["edges"]["pv_to_pyr"]["pre"].update(file="_dynamic_array_pv_to_sst__synaptic_pre"))
+    assert refused(lambda c: c.pop("field"))  # a call file of version 3 has none
+    assert refused(lambda c: c["field"]["i_glu"].update(dtype="<f4"))
     (tmp_path / "small-one" / "main").write_bytes(b"not the binary the marker names")
     assert refused(lambda c: None)
     path.write_text("{not json")
@@ -211,6 +216,7 @@ for k in range(2):
     out.update({f"{k}/sites/{name}": value for name, value in window.sites.items()})
     for name, edges in (window.edges or {}).items():
         out.update({f"{k}/edges/{name}/{key}": value for key, value in edges.items()})
+    out.update({f"{k}/field/{name}": value for name, value in window.field.items()})
 np.savez(args["out"], **out)
 print(json.dumps({"engine": type(engine).__name__, "brian2": "brian2" in sys.modules}))
 """
@@ -239,6 +245,8 @@ def test_direct_windows_equal_brian2s_device_run_without_brian2(build_cache, tmp
     for key in reference:
         assert np.array_equal(direct[key], reference[key], equal_nan=True), key
     assert len(reference["0/spikes/pyr/t"]) > 0 and not np.array_equal(reference["0/sites/spine"], [])
+    # the field proxy's currents: one sample per time step of the 2-s window, inward excitation
+    assert reference["1/field/i_glu"].shape == (20000,) and np.all(reference["1/field/i_glu"][1:] < 0)
 
 
 @pytest.mark.compiles

@@ -39,6 +39,7 @@ ALLOWED_DEFAULTS = {
     ("Circuit", "objects"): "Brian2 objects of a built circuit, not numbers",
     ("Circuit", "synapses"): "Brian2 objects of a built circuit, not numbers",
     ("Circuit", "pathways"): "Brian2 objects of a built circuit, not numbers",
+    ("Circuit", "field_monitor"): "Brian2 objects of a built circuit, not numbers",
 }
 
 #: Module-level numbers of circuits/ and why each stays in code.
@@ -55,6 +56,8 @@ CODE_CONSTANTS = {
     "SEED_MAX": "the range of a 32-bit seed",
     "MG_HALF_BLOCK_MM": "constant of the published Mg-block equation (Jahr & Stevens 1990), part of its form",
     "MG_VOLTAGE_SLOPE_PER_MV": "constant of the published Mg-block equation (Jahr & Stevens 1990), part of its form",
+    "MAZZONI_DELAY_MS": "constant of the published field-potential proxy (Mazzoni 2015, RWS), part of its form",
+    "MAZZONI_GABA_WEIGHT": "constant of the published field-potential proxy (Mazzoni 2015, RWS), part of its form",
     "V_REF_MV": "the holding potential at which the published block constants were measured (their reference), not a parameter",
 }
 

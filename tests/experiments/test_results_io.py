@@ -29,6 +29,9 @@ def assert_same(a: RunData, b: RunData) -> None:
         for k in a.readouts[pop]:
             np.testing.assert_array_equal(a.readouts[pop][k], b.readouts[pop][k])
     assert (a.window_units, a.timeline_units, a.readout_units) == (b.window_units, b.timeline_units, b.readout_units)
+    assert a.field_potential.keys() == b.field_potential.keys()
+    for k in a.field_potential:  # stored as float32 (time_ms as float64)
+        np.testing.assert_allclose(a.field_potential[k], b.field_potential[k], rtol=1e-6)
     assert a.config_yaml == b.config_yaml
     assert a.provenance == b.provenance
     assert {k: type(v) for k, v in a.provenance.items()} == {k: type(v) for k, v in b.provenance.items()}
@@ -162,6 +165,8 @@ def test_atomic_write(tmp_path, monkeypatch, exc):
         ("timeline/nmda_blocked_pyr", lambda d: d.timeline.__setitem__("nmda_blocked_pyr", np.zeros(3))),
         ("brain_s_ketamine_uM", lambda d: d.window_units.pop("brain_s_ketamine_uM")),
         ("provenance/wall_time_s/run", lambda d: d.provenance["wall_time_s"].__setitem__("run", [1, 2])),
+        ("field_potential/proxy", lambda d: d.field_potential.__setitem__("proxy", np.zeros((2, 40)))),
+        ("field_potential: needs exactly", lambda d: d.field_potential.pop("i_gaba")),
     ],
 )
 def test_validation_names_field(tmp_path, field, edit):
@@ -170,6 +175,27 @@ def test_validation_names_field(tmp_path, field, edit):
     with pytest.raises(ValueError, match=field):
         write_results(tmp_path / "results.h5", data)
     assert os.listdir(tmp_path) == []
+
+
+def test_field_potential_units_and_a_damaged_shape(tmp_path):
+    path = write_results(tmp_path / "results.h5", make_data())
+    with h5py.File(path, "r") as f:
+        g = f["field_potential"]
+        assert {name: g[name].attrs["units"] for name in g} == {
+            "time_ms": "ms",
+            "i_glu": "nA",
+            "i_gaba": "nA",
+            "proxy": "nA",
+        }
+        assert "Mazzoni" in g["proxy"].attrs["description"] and g["proxy"].dtype == np.float32
+    with h5py.File(path, "a") as f:
+        del f["field_potential/i_glu"]
+        f["field_potential"].create_dataset("i_glu", data=np.zeros((2, 40), np.float32))
+    with pytest.raises(results.ResultsFileError, match=r"/field_potential/i_glu has shape \(2, 40\)"):
+        read_results(path)
+    data = make_data()
+    data.field_potential = {}  # a run whose engine records none: no group, read back empty
+    assert read_results(write_results(tmp_path / "none.h5", data)).field_potential == {}
 
 
 def test_spikes_in_window_relative_times():

@@ -1,9 +1,9 @@
 """A stand-in for the compiled engine: a deterministic function of what the protocol loop
 hands a window, with the engine's ``run_window`` contract. No compiler, no Brian2 run.
 
-Its spikes, final block, accumulators, vesicle pool and spine sites respond to the
-concentrations, the carried block, the release fraction, the weight scale and the spine sites
-passed in, so a loop that hands a window anything different changes its output.
+Its spikes, final block, accumulators, vesicle pool, spine sites and field-proxy currents respond
+to the concentrations, the carried block, the release fraction, the weight scale and the spine
+sites passed in, so a loop that hands a window anything different changes its output.
 """
 
 from __future__ import annotations
@@ -79,7 +79,23 @@ class FakeEngine:
         else:
             init = np.broadcast_to(np.asarray(values["pyr"]["spine_init"], dtype=float), (n_pyr,))
             sites = {"spine": site_rng.uniform(size=pre.size) < init[post], "pre": pre, "post": post}
-        return WindowOutput(spikes=spikes, state=state, wall_s=0.0, sites=sites)
+        return WindowOutput(
+            spikes=spikes, state=state, wall_s=0.0, sites=sites, field=self._field(spikes, connect_seed, noise_seed)
+        )
+
+    def _field(self, spikes, connect_seed, noise_seed) -> dict[str, np.ndarray]:
+        """Summed currents (A) per time step: a 40 Hz rhythm in noise, scaled by the pyramidal
+        spike count (its own random stream: the other outputs stay as they were)."""
+        s = self.structure
+        n_steps = int(round(1e3 * s.window_s / s.dt_ms))
+        t_s = 1e-3 * s.dt_ms * np.arange(n_steps)
+        rng = np.random.default_rng([noise_seed, connect_seed, 11])
+        scale = 1e-12 * (1.0 + len(spikes["pyr"][0]))
+        rhythm = np.sin(2 * np.pi * 40.0 * t_s)
+        return {
+            "i_glu": -scale * (5.0 + rhythm + rng.normal(0.0, 1.0, n_steps)),
+            "i_gaba": scale * (2.0 + 0.5 * rhythm + rng.normal(0.0, 0.5, n_steps)),
+        }
 
 
 def fake_run(folder, overrides):

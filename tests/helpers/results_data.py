@@ -33,6 +33,10 @@ def make_data(seed: int = 0) -> RunData:
         "nmda_blocked_pyr": rng.uniform(0, 1, 11),
     }
     readouts = {pop: {"rate": rng.uniform(0, 20, 3), "cv": rng.uniform(0, 2, 3)} for pop in POPS}
+    glu, gaba = -rng.uniform(100, 200, (3, 40)), rng.uniform(50, 100, (3, 40))
+    proxy = glu - 1.65 * gaba
+    proxy[:, :6] = np.nan
+    field_potential = {"time_ms": 0.5 + np.arange(40.0), "i_glu": glu, "i_gaba": gaba, "proxy": proxy}
     return RunData(
         spikes=spikes,
         windows=windows,
@@ -51,4 +55,5 @@ def make_data(seed: int = 0) -> RunData:
             "wall_time_s": {"build": 3.1, "run": 12.5},
             "versions": {"brian2": "2.9.0"},
         },
+        field_potential=field_potential,
     )

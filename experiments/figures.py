@@ -16,6 +16,8 @@ returning a ``matplotlib.figure.Figure``; with ``path`` it also saves ``<path>.p
 * [`scorecard`][ketamine_sim.experiments.figures.scorecard] -- findings x hypotheses, passed or failed,
   value against target;
 * [`spine_density`][ketamine_sim.experiments.figures.spine_density] -- ``/timeline/spine_density`` over days;
+* [`field_spectra`][ketamine_sim.experiments.figures.field_spectra] -- the field proxy's spectrum per
+  window and its gamma power relative to the first window;
 * [`figure_set`][ketamine_sim.experiments.figures.figure_set] -- every figure a run supports, into one folder.
 
 All share the rc settings ``STYLE`` and the population colours ``COLORS``. Figures are built
@@ -47,6 +49,7 @@ from ketamine_sim.circuits.units import SECONDS_PER_DAY
 from ketamine_sim.experiments.analysis.dose_response import CHANGE_COLUMNS
 from ketamine_sim.experiments.results import RunData, atomic_write, read_results, spikes_in_window, split_units
 from ketamine_sim.experiments.simulation.progress import format_uM
+from ketamine_sim.experiments.simulation.spectra import FIT_SEGMENT_MS, GAMMA_BAND_HZ, welch_spectrum
 
 #: Colour of each population, in every figure.
 COLORS = {"pyr": "tab:red", "pv": "tab:blue", "sst": "tab:green"}
@@ -1082,7 +1085,7 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
     -------
     list of pathlib.Path
         The files written: ``raster``, ``population_rates``, ``pk_curve``, and
-        ``neurochemistry`` and ``spine_density`` where the run has the traces, each as
+        ``neurochemistry``, ``spine_density`` and ``field_spectra`` where the run has the traces, each as
         ``.png`` and ``.svg``.
 
     Raises
@@ -1103,10 +1106,91 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
         makers.append(("neurochemistry", neurochemistry))
     if "spine_density" in data.timeline:
         makers.append(("spine_density", spine_density))
+    if data.field_potential:
+        makers.append(("field_spectra", field_spectra))
     written: list[Path] = []
     for name, make in makers:
         written.extend(save(make(data), folder / name))
     return written
+
+
+def field_spectra(run, published: tuple[float, float] | None = None, path: str | os.PathLike | None = None):
+    """The field-potential proxy's spectrum in every window, and its gamma power against the first.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A [`Run`][ketamine_sim.experiments.analysis.Run], a [`RunData`][ketamine_sim.experiments.results.RunData], a
+        run folder or a ``results.h5`` (read with
+        [`read_results`][ketamine_sim.experiments.results.read_results]).
+    published : tuple of float or None
+        A published range of the gamma power ratio (fold) to shade beside the model's (seed
+        C5: (2, 5)); None: none drawn.
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``
+        ([`save`][ketamine_sim.experiments.figures.save]); None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: the Welch spectrum (nA^2/Hz, 256-ms segments, after the transient) of
+        ``/field_potential/proxy`` per window, log-log, the gamma band shaded. Right: per window,
+        ``field_power_gamma`` relative to the first window's, and the pyramidal and PV
+        ``gamma_rhythmicity`` (1: no gamma beyond the spike count).
+
+    Raises
+    ------
+    ValueError
+        The run has no field potential (its engine recorded none).
+    ResultsFileError
+        ``run`` is a path that cannot be read.
+    TypeError
+        ``run`` is none of the accepted types.
+    """
+    data = _data(run)
+    if not data.field_potential:
+        raise ValueError("the run has no /field_potential (a run of a version or engine that records none)")
+    fp, labels = data.field_potential, _labels(data)
+    sample_ms = float(np.diff(fp["time_ms"][:2])[0]) if len(fp["time_ms"]) > 1 else 1.0
+    transient_ms = 1e3 * float(_config(data).get("circuit", {}).get("transient_s", 0.0))
+    keep = fp["time_ms"] >= transient_ms
+    with _style():
+        fig, axes = _figure(1, 2, figsize=(10.0, 3.8))
+        ax, right = axes[0, 0], axes[0, 1]
+        colors = _colors("viridis", len(labels))
+        for i, label in enumerate(labels):
+            proxy = fp["proxy"][i][keep]
+            if np.count_nonzero(np.isfinite(proxy)) < 2:
+                continue
+            freq, psd = welch_spectrum(proxy, sample_ms, FIT_SEGMENT_MS)
+            ax.loglog(freq[1:], psd[1:], color=colors[i], label=label, gid=f"spectrum_{i}")
+        ax.axvspan(*GAMMA_BAND_HZ, color="0.9", zorder=0)
+        ax.set(xlabel="frequency (Hz)", ylabel="power (nA$^2$/Hz)", title="field-potential proxy (Mazzoni 2015)")
+        ax.legend(title="window", fontsize=7)
+        x = np.arange(len(labels))
+        gamma = np.asarray(data.readouts.get("pyr", {}).get("field_power_gamma", np.full(len(labels), np.nan)))
+        right.plot(x, gamma / gamma[0], "ko-", label="field gamma power / first window", gid="gamma_ratio")
+        for pop in ("pyr", "pv"):
+            values = data.readouts.get(pop, {}).get("gamma_rhythmicity")
+            if values is not None:
+                right.plot(
+                    x, values, "s--", color=COLORS[pop], label=f"{pop} gamma rhythmicity", gid=f"rhythmicity_{pop}"
+                )
+        if published is not None:
+            right.axhspan(*published, color="tab:orange", alpha=0.2, label="published gamma power ratio")
+        right.axhline(1.0, color="0.7", lw=0.8)
+        right.set_xticks(x, labels, rotation=30, ha="right")
+        right.set(ylabel="fold", title="gamma (30-80 Hz): power and rhythm")
+        right.legend(fontsize=7)
+        return _finish(fig, path)
+
+
+def _colors(name: str, n: int) -> list:
+    """``n`` colours evenly spaced along a matplotlib colormap."""
+    from matplotlib import colormaps
+
+    cmap = colormaps[name]
+    return [cmap(v) for v in np.linspace(0.0, 0.9, max(n, 1))]
 
 
 # --------------------------------------------------------------------------- summary (command line)

@@ -4,11 +4,14 @@
   ([`load_run`][ketamine_sim.experiments.analysis.load_run], [`load_sweep`][ketamine_sim.experiments.analysis.load_sweep]),
   rate changes and synaptic charge of a run;
 - ``spiketrains``: spike-train statistics (rates, CV of ISI, spectra, gamma power, synchrony);
+- the spectral readouts of a window
+  ([`spectra`][ketamine_sim.experiments.simulation.spectra]: the field proxy's spectrum, band
+  powers, aperiodic fit, gamma beyond the spike count);
 - [`course`][ketamine_sim.experiments.analysis.course]: summaries of treatment courses (values and excess
   at a day);
 - [`dose_response`][ketamine_sim.experiments.analysis.dose_response]: one row of dose-response columns per run.
 
-The names of ``runs`` and ``spiketrains`` are available here
+The names of ``runs``, ``spiketrains`` and ``spectra`` are available here
 (``from ketamine_sim.experiments import analysis as A; A.load_run(...)``); times are in ms, rates in Hz.
 """
 
@@ -33,9 +36,21 @@ from ketamine_sim.experiments.analysis.spiketrains import (
     power_spectrum,
     synchrony,
 )
+from ketamine_sim.experiments.simulation.spectra import (
+    FIELD_BANDS_HZ,
+    aperiodic_fit,
+    field_readouts,
+    gamma_rhythmicity,
+    welch_spectrum,
+)
 
 __all__ = [
     "CHARGE_UNITS",
+    "FIELD_BANDS_HZ",
+    "aperiodic_fit",
+    "field_readouts",
+    "gamma_rhythmicity",
+    "welch_spectrum",
     "GAMMA_BAND_HZ",
     "WELCH_SEGMENT_MS",
     "ResultsFileError",

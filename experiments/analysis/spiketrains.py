@@ -28,9 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ketamine_sim.experiments.simulation.readouts import cv_isi_per_cell, in_window
+from ketamine_sim.experiments.simulation.spectra import GAMMA_BAND_HZ, band_power, welch_spectrum
 
-#: The gamma band (Hz) of the seed record C5 (``seeds/acute_circuit.yaml``) [@pinault2008nmda].
-GAMMA_BAND_HZ: tuple[float, float] = (30.0, 80.0)
 #: Default Welch segment length (ms): 256 ms gives a frequency resolution of 1000/256 = 3.9 Hz.
 WELCH_SEGMENT_MS: float = 256.0
 
@@ -223,47 +222,7 @@ def power_spectrum(
     38400.0
     """
     _, rate = population_rate(times_ms, n_neurons, start_ms, stop_ms, bin_ms)
-    fs = 1e3 / bin_ms
-    nperseg = max(1, min(len(rate), round(segment_ms / bin_ms)))
-    from scipy import signal  # imported here: 0.6 s that every run process would pay at start
-
-    return signal.welch(rate - rate.mean(), fs=fs, nperseg=nperseg, scaling="density")
-
-
-def band_power(freq, psd, low_hz: float, high_hz: float) -> float:
-    """Power of a spectrum in the band ``[low_hz, high_hz]``.
-
-    Parameters
-    ----------
-    freq : array_like of float, shape (n_freq,)
-        Frequencies (Hz), increasing.
-    psd : array_like of float, shape (n_freq,)
-        Power spectral density at ``freq`` (e.g. Hz^2/Hz from
-        [`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum]).
-    low_hz, high_hz : float
-        Edges of the band (Hz), both included.
-
-    Returns
-    -------
-    float
-        P = integral of psd(f) df over the band (trapezoid rule over the frequencies in the
-        band); Hz^2 for the psd of [`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum] (the
-        variance of the rate in that band). 0 if fewer than two frequencies fall in the band.
-
-    Examples
-    --------
-    >>> band_power([0.0, 10.0, 20.0, 30.0], [1.0, 1.0, 1.0, 1.0], 0.0, 20.0)
-    20.0
-    >>> band_power([0.0, 10.0, 20.0], [1.0, 1.0, 1.0], 12.0, 18.0)
-    0.0
-    """
-    freq, psd = np.asarray(freq, dtype=float), np.asarray(psd, dtype=float)
-    band = (freq >= low_hz) & (freq <= high_hz)
-    if np.count_nonzero(band) < 2:
-        return 0.0
-    from scipy import integrate
-
-    return float(integrate.trapezoid(psd[band], freq[band]))
+    return welch_spectrum(rate, bin_ms, segment_ms)
 
 
 def gamma_power(freq, psd, band: tuple[float, float] = GAMMA_BAND_HZ) -> float:

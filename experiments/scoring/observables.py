@@ -77,6 +77,12 @@ def _window_change(run: RunData, pop: str, name: str) -> float:
     return _relative(float(values[0]), float(values[-1]))
 
 
+def _window_ratio(run: RunData, pop: str, name: str) -> float:
+    """The last window's readout over the first's (NaN where the first is not > 0)."""
+    values = run.readouts[pop][name]
+    return float(values[-1]) / float(values[0]) if float(values[0]) > 0 else np.nan
+
+
 def _excess(run: RunData, name: str, day: float) -> float:
     return excess_at_day(run.timeline, name, day)
 
@@ -123,6 +129,10 @@ OBSERVABLES: dict[str, Observable] = {
         {"iv": IV}, lambda r, c: min(_window_change(r["iv"], "pv", "rate"), _window_change(r["iv"], "sst", "rate"))
     ),
     "inhibitory_input_change_pyr": Observable({"iv": IV}, lambda r, c: _window_change(r["iv"], "pyr", "g_inh_mean")),
+    # the field proxy's 30-80 Hz power at the end of the infusion over baseline (Pinault 2008's band)
+    "gamma_power_ratio": Observable(
+        {"iv": IV}, lambda r, c: _window_ratio(r["iv"], "pyr", "field_power_gamma"), unit="fold"
+    ),
     "glx_change_percent": Observable(
         {"iv": IV}, lambda r, c: 100.0 * (float(np.max(r["iv"].timeline["glutamate"])) - 1.0), unit="%"
     ),

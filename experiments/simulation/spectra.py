@@ -86,7 +86,7 @@ def field_samples(field: dict[str, np.ndarray], dt_ms: float) -> tuple[float, di
     --------
     >>> import numpy as np
     >>> step, out = field_samples({"i_glu": np.full(100, -2e-9), "i_gaba": np.full(100, 1e-9)}, 0.1)
-    >>> step, out["i_glu"].shape, float(out["proxy"][-1])
+    >>> step, out["i_glu"].shape, round(float(out["proxy"][-1]), 6)
     (1.0, (10,), -3.65)
     """
     per = max(1, int(round(FIELD_SAMPLE_MS / dt_ms)))
@@ -148,19 +148,40 @@ def welch_spectrum(signal, sample_ms: float, segment_ms: float = FIELD_SEGMENT_M
 
 
 def band_power(freq, psd, low_hz: float, high_hz: float) -> float:
-    """Integral of ``psd`` over ``[low_hz, high_hz]`` (trapezoid rule; NaN if fewer than two
-    frequencies fall in the band).
+    """Power of a spectrum in the band ``[low_hz, high_hz]``.
 
+    Parameters
+    ----------
+    freq : array_like of float, shape (n_freq,)
+        Frequencies (Hz), increasing.
+    psd : array_like of float, shape (n_freq,)
+        Power spectral density at ``freq`` (e.g. Hz^2/Hz from
+        [`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum]).
+    low_hz, high_hz : float
+        Edges of the band (Hz), both included.
+
+    Returns
+    -------
+    float
+        P = integral of psd(f) df over the band (trapezoid rule over the frequencies in the
+        band); Hz^2 for the psd of [`power_spectrum`][ketamine_sim.experiments.analysis.power_spectrum] (the
+        variance of the rate in that band). NaN if fewer than two frequencies fall in the
+        band (the spectrum does not resolve it).
+
+    Examples
+    --------
     >>> band_power([0.0, 10.0, 20.0, 30.0], [1.0, 1.0, 1.0, 1.0], 0.0, 20.0)
     20.0
+    >>> band_power([0.0, 10.0, 20.0], [1.0, 1.0, 1.0], 12.0, 18.0)
+    nan
     """
     freq, psd = np.asarray(freq, dtype=float), np.asarray(psd, dtype=float)
     band = (freq >= low_hz) & (freq <= high_hz)
     if np.count_nonzero(band) < 2:
         return float("nan")
-    from scipy.integrate import trapezoid
+    from scipy import integrate
 
-    return float(trapezoid(psd[band], freq[band]))
+    return float(integrate.trapezoid(psd[band], freq[band]))
 
 
 def aperiodic_fit(freq, psd, fit_hz: tuple[float, float] = APERIODIC_FIT_HZ, mode: str = APERIODIC_MODE) -> dict:

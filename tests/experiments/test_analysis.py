@@ -143,6 +143,7 @@ def test_band_power_trapezoid():
     assert A.band_power(f, psd, 30, 80) == pytest.approx(100.0)  # 2 x (80 - 30)
     assert A.gamma_power(f, psd) == pytest.approx(100.0)
     assert A.band_power(f, psd, 0, 20) == 0.0
+    assert np.isnan(A.band_power(f, psd, 20.2, 20.8))  # no frequency in the band: not resolved
 
 
 def test_synchrony_limits():

@@ -79,7 +79,9 @@ def test_neurochemistry_traces(small_run, tmp_path):
 def test_figure_set_of_a_run(small_run, tmp_path):
     written = F.figure_set(small_run, tmp_path / "set")
     assert sorted(p.name for p in written) == sorted(
-        f"{n}.{ext}" for n in ("raster", "population_rates", "pk_curve", "neurochemistry") for ext in ("png", "svg")
+        f"{n}.{ext}"
+        for n in ("raster", "population_rates", "pk_curve", "neurochemistry", "field_spectra")
+        for ext in ("png", "svg")
     )
     assert all(p.stat().st_size > 2000 for p in written)
 
@@ -263,3 +265,22 @@ def test_doses_after_the_protocol_are_neither_marked_nor_counted(tmp_path):
     (doses,) = lines(fig, "dose")[:1]
     np.testing.assert_allclose(doses.get_xdata(), [0.0])
     assert "esketamine 56 mg intranasal;" in fig.get_suptitle()
+
+
+def test_field_spectra_draws_every_window_and_the_gamma_ratio(small_run, tmp_path):
+    fig = F.field_spectra(small_run, published=(2.0, 5.0), path=tmp_path / "field_spectra")
+    check_files(tmp_path / "field_spectra")
+    spectra = [line for line in fig.axes[0].lines if (line.get_gid() or "").startswith("spectrum_")]
+    assert len(spectra) == small_run.n_windows
+    gamma = small_run.data.readouts["pyr"]["field_power_gamma"]
+    np.testing.assert_allclose(lines(fig, "gamma_ratio")[0].get_ydata(), gamma / gamma[0])
+    np.testing.assert_allclose(
+        lines(fig, "rhythmicity_pyr")[0].get_ydata(), small_run.data.readouts["pyr"]["gamma_rhythmicity"]
+    )
+
+
+def test_field_spectra_of_a_run_without_a_field_is_one_error():
+    data = make_data()
+    data.field_potential = {}
+    with pytest.raises(ValueError, match="no /field_potential"):
+        F.field_spectra(data)

@@ -101,3 +101,16 @@ def test_spikes_locked_to_a_gamma_cycle_read_far_above_one():
     locked = cycles + rng.normal(0.0, 3.0, size=cycles.size)
     assert gamma_rhythmicity(locked % 2000.0, 500, 0.0, 2000.0) > 10.0
     assert np.isnan(gamma_rhythmicity([], 500, 0.0, 2000.0))
+
+
+def test_c5_an_infusion_does_not_raise_field_gamma_as_recorded(small_run):
+    """Seed C5 (documented discrepancy): subanaesthetic NMDA antagonists raise 30-80 Hz power 2-5
+    fold (Pinault 2008); 30 min into the 0.5 mg/kg infusion the small circuit's field proxy has
+    about the baseline's gamma power (0.89 x at 40 min over five seeds, docs/model/field_potential.md), while
+    pyramidal cells fire about twice as fast. This pins the miss: a change that makes the model
+    reach the published range fails here and should update C5."""
+    pyr = small_run.data.readouts["pyr"]
+    ratio = pyr["field_power_gamma"][1] / pyr["field_power_gamma"][0]
+    assert ratio < 2.0
+    assert pyr["rate"][1] > 1.5 * pyr["rate"][0]  # more spikes, not more gamma
+    assert small_run.data.field_potential["proxy"].shape == (2, 2000)  # 2-s windows at 1 ms

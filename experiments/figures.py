@@ -18,6 +18,8 @@ returning a ``matplotlib.figure.Figure``; with ``path`` it also saves ``<path>.p
 * [`spine_density`][ketamine_sim.experiments.figures.spine_density] -- ``/timeline/spine_density`` over days;
 * [`field_spectra`][ketamine_sim.experiments.figures.field_spectra] -- the field proxy's spectrum per
   window and its gamma power relative to the first window;
+* [`onset`][ketamine_sim.experiments.figures.onset] -- brain concentration, each population's rate
+  and NMDA block after a dose, with the half-times of their changes;
 * [`figure_set`][ketamine_sim.experiments.figures.figure_set] -- every figure a run supports, into one folder.
 
 All share the rc settings ``STYLE`` and the population colours ``COLORS``. Figures are built
@@ -47,6 +49,7 @@ from ketamine_sim.circuits.compounds import SPECIES
 from ketamine_sim.circuits.spiking.cells import POPULATIONS
 from ketamine_sim.circuits.units import SECONDS_PER_DAY
 from ketamine_sim.experiments.analysis.dose_response import CHANGE_COLUMNS
+from ketamine_sim.experiments.analysis.onset import SMOOTH_S, onset_table, running_mean
 from ketamine_sim.experiments.results import RunData, atomic_write, read_results, spikes_in_window, split_units
 from ketamine_sim.experiments.simulation.progress import format_uM
 from ketamine_sim.experiments.simulation.spectra import FIT_SEGMENT_MS, GAMMA_BAND_HZ, welch_spectrum
@@ -1182,6 +1185,78 @@ def field_spectra(run, published: tuple[float, float] | None = None, path: str |
         right.set_xticks(x, labels, rotation=30, ha="right")
         right.set(ylabel="fold", title="gamma (30-80 Hz): power and rhythm")
         right.legend(fontsize=7)
+        return _finish(fig, path)
+
+
+def onset(run, smooth_s: float = SMOOTH_S, path: str | os.PathLike | None = None):
+    """What changes first after a dose: brain concentration, rates and NMDA block over time.
+
+    Parameters
+    ----------
+    run : Run, RunData, str or os.PathLike
+        A run with windows after the dose (best back to back, ``iv_infusion.back_to_back_min``
+        with ``circuit.carry_state=true``), as for
+        [`onset_table`][ketamine_sim.experiments.analysis.onset.onset_table].
+    smooth_s : float
+        Running mean of the rates (s).
+    path : str, os.PathLike or None
+        Also save the figure as ``<path>.png`` and ``<path>.svg``; None: only return it.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three rows against min from the dose, over the post-dose windows: the brain
+        concentration of the drug (all species, uM); each population's rate relative to its
+        pre-dose baseline (each window faint, the running mean solid, the half-time of the
+        change marked); each population's mean blocked NMDA fraction (half-times marked).
+
+    Raises
+    ------
+    ValueError
+        As [`onset_table`][ketamine_sim.experiments.analysis.onset.onset_table].
+    """
+    data = _data(run)
+    table = onset_table(data, smooth_s).set_index("population")
+    t = np.asarray(data.windows["time_from_dose_s"], dtype=float)
+    after = t >= 0
+    t_min = t[after] / 60.0
+    tl = np.asarray(data.timeline["time_from_dose_s"], dtype=float)
+    shown = (tl >= 0) & (tl <= t[after][-1] + float(np.asarray(data.windows["duration_s"])[-1]))
+    with _style():
+        fig, axes = _figure(3, 1, figsize=(7.0, 7.5), sharex=True)
+        drug = sum(np.asarray(data.timeline[f"brain_{k}_uM"]) for k in SPECIES if f"brain_{k}_uM" in data.timeline)
+        axes[0, 0].plot(tl[shown] / 60.0, np.asarray(drug)[shown], "k", gid="brain_drug")
+        axes[0, 0].set(ylabel="brain drug (uM)", title="after the dose: drug, rates, block")
+        ax = axes[1, 0]
+        for pop in data.readouts:
+            rate = np.asarray(data.readouts[pop]["rate"], dtype=float)
+            baseline = float(table.loc[pop, "rate_baseline_hz"])
+            relative = rate[after] / baseline if baseline > 0 else np.full(t_min.shape, np.nan)
+            color = COLORS.get(pop, "k")
+            ax.plot(t_min, relative, color=color, alpha=0.25, lw=0.6)
+            smooth = running_mean(t[after], relative, smooth_s)
+            ax.plot(t_min, smooth, color=color, label=pop, gid=f"rate_{pop}")
+            half = table.loc[pop, "rate_half_time_s"]
+            if np.isfinite(half):
+                ax.axvline(half / 60.0, color=color, ls=":", lw=1.0)
+        ax.axhline(1.0, color="0.7", lw=0.8)
+        ax.set(ylabel="rate / baseline")
+        ax.legend(title=f"running mean {smooth_s:g} s; dotted: half-time", fontsize=7, loc="center right")
+        ax = axes[2, 0]
+        for pop in data.readouts:
+            color = COLORS.get(pop, "k")
+            ax.plot(
+                tl[shown] / 60.0,
+                np.asarray(data.timeline[f"nmda_blocked_{pop}"])[shown],
+                color=color,
+                label=pop,
+                gid=f"block_{pop}",
+            )
+            half = table.loc[pop, "block_half_time_s"]
+            if np.isfinite(half):
+                ax.axvline(half / 60.0, color=color, ls=":", lw=1.0)
+        ax.set(xlabel="min from the start of the dose", ylabel="NMDA blocked fraction")
+        ax.legend(fontsize=7)
         return _finish(fig, path)
 
 

@@ -39,6 +39,7 @@ MODULES = {
     "ketamine_sim.experiments.analysis": 0,
     "ketamine_sim.experiments.analysis.course": 25,
     "ketamine_sim.experiments.analysis.dose_response": 8,
+    "ketamine_sim.experiments.analysis.onset": 6,
     "ketamine_sim.experiments.analysis.runs": 26,
     "ketamine_sim.experiments.analysis.spiketrains": 31,
     "ketamine_sim.experiments.api": 4,

@@ -52,7 +52,7 @@ from .receptors import (
     receptor_update_code,
 )
 from .vesicles import VESICLE_EQUATIONS, VESICLE_RESET, VESICLE_UPDATE, VesicleParameters
-from .window import DRIVE_VARIABLES, SPINE_SITE_VARIABLES
+from .window import DRIVE_VARIABLES, NETWORK_STATE_VARIABLES, SPINE_SITE_VARIABLES
 
 Pathway = tuple[str, str]  # (presynaptic population, postsynaptic population)
 
@@ -473,9 +473,12 @@ def initial_values(
     spines: np.ndarray | None = None,
     spine_init: np.ndarray | float | None = None,
     ee_weight_scale: np.ndarray | float = 1.0,
+    network_state: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict[str, dict[str, object]]:
-    """Per-population values to set before a window: membrane potential (uniform between rest
-    and threshold), drive variables, concentrations, the carried-over block state, and for the
+    """Per-population values to set before a window: the network state (``network_state``, the
+    last window's final membrane potential, conductances and NMDA gating per population, or
+    potentials uniform between rest and threshold and no synaptic activity), drive variables,
+    concentrations, the carried-over block state, and for the
     pyramidal cells the release fraction U (default: baseline), the carried-over vesicle pool,
     the E->E weight scale per cell and the spine sites: ``spines`` (0/1 per pyr->pyr site, in
     the compiled synapse order) or, if None, sites drawn at the window start with probability
@@ -488,8 +491,11 @@ def initial_values(
     values: dict[str, dict[str, object]] = {}
     for pop in POPULATIONS:
         cell, n = structure.cells[pop], structure.counts[pop]
+        # drawn even when the state is carried, so that every other draw stays where it was
+        v = 1e-3 * rng.uniform(cell.e_l_mV, cell.v_th_mV, size=n)
+        carried = network_state[pop] if network_state is not None else {"v": v}
         pop_values: dict[str, object] = {
-            "v": 1e-3 * rng.uniform(cell.e_l_mV, cell.v_th_mV, size=n),
+            **{name: carried.get(name, 0.0) for name in NETWORK_STATE_VARIABLES},
             "nmda_ratio": float(drive.nmda_ratio[pop]),
             "w_ext": 1e-9 * drive.background_weight_nS[pop],
             # HNK's rise was measured at synapses onto pyramidal cells (Zanos 2016): applied there only

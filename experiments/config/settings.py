@@ -278,8 +278,12 @@ def _config_dir():
 
 #: Keys that may be added beyond the files (``+circuit.weight_nS.sst_sst=0.2``): any pathway.
 _PATHWAY_NODES = ("circuit.weight_nS", "circuit.connection_probability")
-#: Keys whose files hold only null but which take a value of a kind (list of record ids).
-_EXTRA_KINDS = {"scorecard.records": {"list"}, "scorecard.seeds_dir": {"str"}}
+#: Keys whose files hold only null but which take a value of a kind (a list of record ids, a span).
+_EXTRA_KINDS = {
+    "scorecard.records": {"list"},
+    "scorecard.seeds_dir": {"str"},
+    "iv_infusion.back_to_back_min": {"list"},
+}
 
 
 def _kind(value) -> str:
@@ -1290,22 +1294,52 @@ def course_windows_min(cfg) -> tuple[list[float], float, float]:
     return kept, start, end
 
 
+def back_to_back_span_min(cfg, block: str) -> tuple[float, float] | None:
+    """``<block>.back_to_back_min``: ``[from, to]`` (min on the dosing clock), the span filled with
+    windows that follow one another without a gap; None where the block has none or it is null."""
+    path = f"{block}.back_to_back_min"
+    span = _get(cfg, path) if "back_to_back_min" in _get(cfg, block) else None
+    if span is None:
+        return None
+    if not _is_list(span) or len(span) != 2:
+        raise ConfigError(path, f"must be null or [from, to] in min on the dosing clock, got {span!r}")
+    low, high = _number(cfg, f"{path}.0"), _number(cfg, f"{path}.1")
+    if high <= low:
+        raise ConfigError(path, f"'to' ({high:g}) must be after 'from' ({low:g})")
+    return low, high
+
+
+def window_minutes(cfg, block: str) -> list[float]:
+    """The window starts of ``<block>`` (min on the dosing clock), in time order: those of
+    ``window_times_min`` and, with ``back_to_back_min: [from, to]``, one every
+    ``circuit.window_s`` from ``from`` while it ends by ``to`` (at most `MAX_WINDOWS`)."""
+    listed = [float(m) for m in _get(cfg, f"{block}.window_times_min")]
+    span = back_to_back_span_min(cfg, block)
+    if span is None:
+        return listed
+    window_s = float(_get(cfg, "circuit.window_s"))
+    count = int(np.floor(60.0 * (span[1] - span[0]) / window_s + 1e-9))
+    _window_count(f"{block}.back_to_back_min", len(listed) + count)
+    return sorted(listed + [span[0] + k * window_s / 60.0 for k in range(count)])
+
+
 def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "the first dose (time 0)") -> None:
     """``<block>.window_times_min``, ``start_min`` and ``end_min`` (min on the dosing clock):
     increasing windows that do not overlap, within the protocol, the first before ``onset_min``
     (the baseline); timed manipulations within the protocol."""
     path = f"{block}.window_times_min"
-    times = [_number(cfg, f"{path}.{i}") for i in range(len(_get(cfg, path)))]
-    if not times:
+    listed = [_number(cfg, f"{path}.{i}") for i in range(len(_get(cfg, path)))]
+    if not listed:
         raise ConfigError(path, "needs at least one window time")
     start = _number(cfg, f"{block}.start_min")
     end = _number(cfg, f"{block}.end_min")
     _number(cfg, f"{block}.timeline_step_s", minimum=0, strict=True)
-    if times != sorted(times) or len(set(times)) != len(times):
-        raise ConfigError(path, f"must be strictly increasing, got {times}")
+    if listed != sorted(listed) or len(set(listed)) != len(listed):
+        raise ConfigError(path, f"must be strictly increasing, got {listed}")
     window_min = float(_get(cfg, "circuit.window_s")) / 60.0
+    times = window_minutes(cfg, block)
     for a, b in zip(times, times[1:]):
-        if b < a + window_min:
+        if b < a + window_min - 1e-9:
             raise ConfigError(
                 path, f"windows at {a:g} and {b:g} min overlap (each lasts circuit.window_s = {60.0 * window_min:g} s)"
             )
@@ -1417,6 +1451,7 @@ def validate(cfg) -> None:
     check_keys(cfg, experiment)
     _flag(cfg, "output.figure")
     _flag(cfg, "output.connectivity")
+    _flag(cfg, "circuit.carry_state")
     engine_options(cfg)
     cache_dir(cfg)
     circuit_structure(cfg)
@@ -1809,4 +1844,5 @@ def mechanisms(cfg, structure: CircuitStructure) -> dict[str, object]:
         "chemistry": neurochemistry(cfg),
         "a1_antagonist": a1_antagonist(cfg),
         "plasticity": plasticity(cfg, structure),
+        "network_state": _flag(cfg, "circuit.carry_state"),
     }

@@ -31,11 +31,13 @@ GOLDEN = Path(__file__).parents[1] / "data" / "golden_timeline.npz"
 REGENERATE = os.environ.get("KETAMINE_SIM_REGENERATE_GOLDEN") == "1"
 
 #: name -> overrides; each exercises a part of the loop (block, chemistry, NBQX timing,
-#: rapamycin gate, A1 antagonist, evoked train, plasticity with spine sites, bath).
+#: rapamycin gate, A1 antagonist, evoked train, plasticity with spine sites, bath, the network
+#: state carried from window to window).
 CASES = {
     "iv_infusion": ["experiment=iv_infusion"],
     "iv_adenosine_dpcpx": ["experiment=iv_infusion", "hypothesis=adenosine_feedback", "manipulation=dpcpx"],
     "iv_nbqx_timed": ["experiment=iv_infusion", "manipulation=nbqx_timed"],
+    "iv_carried_state": ["experiment=iv_infusion", "circuit.carry_state=true"],
     "evoked_release": ["experiment=evoked_release"],
     "bath": ["experiment=bath"],
     "course_single": ["experiment=course", "dosing.follow_days=7"],

@@ -78,7 +78,7 @@ def test_every_registered_track_implements_the_interface():
         for method in ("from_context", "predict", "window_inputs", "after_window", "traces", "columns"):
             assert callable(getattr(cls, method, None)), f"{cls.__name__} lacks {method}"
     names = [cls.name for cls in registered_tracks()]
-    assert names == ["block", "chemistry", "plasticity"]  # plasticity reads the block's trace
+    assert names == ["block", "chemistry", "plasticity", "network_state"]  # plasticity reads the block's trace
 
 
 @pytest.mark.slow
@@ -110,11 +110,11 @@ def test_tracks_run_in_the_registered_order(monkeypatch):
 
         monkeypatch.setattr(cls, "predict", recording)
     _run()
-    assert calls[:3] == ["block", "chemistry", "plasticity"]
-    assert len(calls) % 3 == 0
+    assert calls[:4] == ["block", "chemistry", "plasticity", "network_state"]
+    assert len(calls) % 4 == 0
 
 
-@pytest.mark.parametrize("missing", ["chemistry", "plasticity"])
+@pytest.mark.parametrize("missing", ["chemistry", "plasticity", "network_state"])
 def test_a_track_without_its_parameters_fails_at_once(missing):
     cfg = compose_config(OVERRIDES)
     structure = C.circuit_structure(cfg)
@@ -129,3 +129,52 @@ def test_a_track_without_its_parameters_fails_at_once(missing):
             mechanisms,
             progress=lambda message: None,
         )
+
+
+class _Recording(FakeEngine):
+    """The stand-in engine, keeping every window's values and output."""
+
+    def __init__(self, structure):
+        super().__init__(structure)
+        self.values, self.outputs = [], []
+
+    def run_window(self, values, connect_seed, noise_seed):
+        out = super().run_window(values, connect_seed, noise_seed)
+        self.values.append(values)
+        self.outputs.append(out)
+        return out
+
+
+@pytest.mark.parametrize("carry", [True, False])
+def test_a_carried_window_starts_from_exactly_the_state_the_last_one_ended_with(carry):
+    """circuit.carry_state=true: every network-state variable handed to window k + 1 is window k's
+    final value, bit for bit, and the windows say so; false: potentials drawn afresh, no
+    synaptic activity (the default, as before)."""
+    from ketamine_sim.circuits.spiking.window import NETWORK_STATE_VARIABLES
+
+    cfg = compose_config(["circuit=small", "experiment=iv_infusion", f"circuit.carry_state={str(carry).lower()}"])
+    structure = C.circuit_structure(cfg)
+    engine = _Recording(structure)
+    result = timeline.run_protocol(
+        PROTOCOLS["iv_infusion"](cfg),
+        structure,
+        C.circuit_drive(cfg),
+        engine,
+        1,
+        C.mechanisms(cfg, structure),
+        progress=lambda done: None,
+    )
+    n = len(engine.values)
+    assert n > 2
+    expected = np.r_[0.0, np.ones(n - 1)] if carry else np.zeros(n)
+    np.testing.assert_array_equal(result.windows["network_state_carried"], expected)
+    for k in range(1, n):
+        for pop in ("pyr", "pv", "sst"):
+            for name in NETWORK_STATE_VARIABLES:
+                handed, final = engine.values[k][pop][name], engine.outputs[k - 1].state[pop][name]
+                if carry:
+                    np.testing.assert_array_equal(handed, final)
+                elif name == "v":
+                    assert not np.array_equal(handed, final)
+                else:
+                    assert handed == 0.0

@@ -56,6 +56,7 @@ def assert_refused(overrides, field: str, *words: str) -> None:
         "neurochemistry.glutamate_pool",
         "plasticity.enabled",
         "manipulation.a1_antagonist",
+        "circuit.carry_state",
     ],
 )
 @pytest.mark.parametrize("value", ["off", "no", "'false'", "yes", "1", "0"])
@@ -105,6 +106,36 @@ def test_time_constants_shorter_than_the_step_are_refused():
 )
 def test_overlapping_windows_are_refused_before_the_build(overrides, field):
     assert_refused(overrides, field, "overlap", "circuit.window_s")
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("5", ["must be a list or null", "5"]),  # a number where a span is wanted
+        ("[0]", ["[from, to]"]),
+        ("[0,1,2]", ["[from, to]"]),
+        ("[3,1]", ["'to' (1)", "after 'from' (3)"]),
+        ("[0,100]", ["at most 1000 windows"]),
+        ("[9.99,12]", ["overlap"]),  # its first window overlaps the listed one at 10 min
+    ],
+)
+def test_a_bad_back_to_back_span_is_one_line_naming_it(value, words):
+    assert_refused(
+        [f"iv_infusion.back_to_back_min={value}"],
+        "iv_infusion.back_to_back_min" if "overlap" not in words else "iv_infusion.window_times_min",
+        *words,
+    )
+
+
+def test_back_to_back_windows_follow_one_another_exactly():
+    from ketamine_sim.experiments.protocols import PROTOCOLS
+
+    cfg = compose_config(["iv_infusion.window_times_min=[-10,30]", "iv_infusion.back_to_back_min=[0,1]"])
+    C.validate(cfg)
+    windows = PROTOCOLS["iv_infusion"](cfg).windows
+    starts = [w.start_s for w in windows]
+    assert [w.label for w in windows][:3] == ["-10 min", "0 s", "2 s"] and windows[-1].label == "30 min"
+    assert len(windows) == 2 + 30 and all(b - a == 2.0 for a, b in zip(starts[1:31], starts[2:31]))
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,7 @@ class FakeEngine:
                 pop_state["x_ves"] = np.clip(0.8 * pool + 0.2 * rng.uniform(0.5, 1.0, n), 0.0, 1.0)
                 pop_state["released"] = u * rate * window_s * rng.uniform(0.8, 1.2, n)
                 pop_state["ampa_local"] = float(v["ampa_scale"]) * rate * window_s * rng.uniform(0.8, 1.2, n)
+            pop_state.update(self._network_state(v, n, connect_seed, noise_seed, pop))
             state[pop] = pop_state
         sites = None
         n_pyr = s.counts["pyr"]
@@ -82,6 +83,17 @@ class FakeEngine:
         return WindowOutput(
             spikes=spikes, state=state, wall_s=0.0, sites=sites, field=self._field(spikes, connect_seed, noise_seed)
         )
+
+    @staticmethod
+    def _network_state(v, n, connect_seed, noise_seed, pop) -> dict[str, np.ndarray]:
+        """Final conductances and NMDA rise fraction that follow the ones handed in (their own
+        random stream, per population)."""
+        rng = np.random.default_rng([noise_seed, connect_seed, 13, ("pyr", "pv", "sst").index(pop)])
+        out = {}
+        for name in ("g_ampa", "g_pv", "g_sst", "x_nmda"):
+            start = np.broadcast_to(np.asarray(v[name], dtype=float), (n,))
+            out[name] = 0.5 * start + (1e-9 if name.startswith("g") else 0.1) * rng.uniform(0.0, 1.0, n)
+        return out
 
     def _field(self, spikes, connect_seed, noise_seed) -> dict[str, np.ndarray]:
         """Summed currents (A) per time step: a 40 Hz rhythm in noise, scaled by the pyramidal

@@ -22,7 +22,9 @@ Each track is built by ``from_context`` from a
 [`ChemistryTrack`][ketamine_sim.experiments.simulation.tracks.ChemistryTrack] (bulk glutamate, adenosine,
 the release fraction and the vesicle pool),
 [`PlasticityTrack`][ketamine_sim.experiments.simulation.tracks.PlasticityTrack] (spine sites and the
-BDNF/mTOR chain). A new slow mechanism is one more track (see CONTRIBUTING.md).
+BDNF/mTOR chain),
+[`NetworkStateTrack`][ketamine_sim.experiments.simulation.tracks.NetworkStateTrack] (with
+``circuit.carry_state``: the membrane and synaptic state from one window into the next). A new slow mechanism is one more track (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ketamine_sim.experiments.simulation.tracks.base import (
 )
 from ketamine_sim.experiments.simulation.tracks.block import BlockTrack
 from ketamine_sim.experiments.simulation.tracks.chemistry import ChemistryTrack
+from ketamine_sim.experiments.simulation.tracks.network_state import NetworkStateTrack
 from ketamine_sim.experiments.simulation.tracks.plasticity import PlasticityTrack
 
 
@@ -43,7 +46,8 @@ def registered_tracks() -> tuple[type[Track], ...]:
     """The track classes, in the order the loop builds and runs them.
 
     The block first (plasticity reads its pyramidal trace), then the neurochemistry, then
-    plasticity. A new slow mechanism adds its class here (CONTRIBUTING.md).
+    plasticity, then the network state. A new slow mechanism adds its class here
+    (CONTRIBUTING.md).
 
     Returns
     -------
@@ -53,14 +57,15 @@ def registered_tracks() -> tuple[type[Track], ...]:
     Examples
     --------
     >>> [track.name for track in registered_tracks()]
-    ['block', 'chemistry', 'plasticity']
+    ['block', 'chemistry', 'plasticity', 'network_state']
     """
-    return (BlockTrack, ChemistryTrack, PlasticityTrack)
+    return (BlockTrack, ChemistryTrack, PlasticityTrack, NetworkStateTrack)
 
 
 __all__ = [
     "BlockTrack",
     "ChemistryTrack",
+    "NetworkStateTrack",
     "PlasticityTrack",
     "SlowContext",
     "Track",

@@ -811,7 +811,11 @@ def plasticity(cfg, structure: CircuitStructure | None = None):
 def manipulation_window(cfg, name: str) -> tuple[float, float] | None:
     """``manipulation.<name>_window_min``: null (the whole protocol) or [from, to] in minutes
     on the dosing clock (0 = start of the first dose, see ``dose_starts_min``)."""
-    path = f"manipulation.{name}_window_min"
+    return _span_min(cfg, f"manipulation.{name}_window_min")
+
+
+def _span_min(cfg, path: str) -> tuple[float, float] | None:
+    """A span key: null, or ``[from_min, to_min]`` with ``to_min`` after ``from_min``."""
     value = _get(cfg, path)
     if value is None:
         return None
@@ -1297,16 +1301,9 @@ def course_windows_min(cfg) -> tuple[list[float], float, float]:
 def back_to_back_span_min(cfg, block: str) -> tuple[float, float] | None:
     """``<block>.back_to_back_min``: ``[from, to]`` (min on the dosing clock), the span filled with
     windows that follow one another without a gap; None where the block has none or it is null."""
-    path = f"{block}.back_to_back_min"
-    span = _get(cfg, path) if "back_to_back_min" in _get(cfg, block) else None
-    if span is None:
+    if "back_to_back_min" not in _get(cfg, block):
         return None
-    if not _is_list(span) or len(span) != 2:
-        raise ConfigError(path, f"must be null or [from, to] in min on the dosing clock, got {span!r}")
-    low, high = _number(cfg, f"{path}.0"), _number(cfg, f"{path}.1")
-    if high <= low:
-        raise ConfigError(path, f"'to' ({high:g}) must be after 'from' ({low:g})")
-    return low, high
+    return _span_min(cfg, f"{block}.back_to_back_min")
 
 
 def window_minutes(cfg, block: str) -> list[float]:

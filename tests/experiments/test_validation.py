@@ -112,9 +112,9 @@ def test_overlapping_windows_are_refused_before_the_build(overrides, field):
     "value, words",
     [
         ("5", ["must be a list or null", "5"]),  # a number where a span is wanted
-        ("[0]", ["[from, to]"]),
-        ("[0,1,2]", ["[from, to]"]),
-        ("[3,1]", ["'to' (1)", "after 'from' (3)"]),
+        ("[0]", ["[from_min, to_min]"]),
+        ("[0,1,2]", ["[from_min, to_min]"]),
+        ("[3,1]", ["must end after it starts", "[3, 1]"]),
         ("[0,100]", ["at most 1000 windows"]),
         ("[9.99,12]", ["overlap"]),  # its first window overlaps the listed one at 10 min
     ],

@@ -40,7 +40,7 @@ import numpy as np
 from ..compounds import SPECIES
 from ..pharmacology import BlockParameters
 from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
-from .field_potential import FIELD_CURRENTS, FIELD_EQUATIONS, FIELD_SUMS
+from .field_potential import FIELD_CURRENTS, FIELD_EQUATIONS, FIELD_SUMS, field_step_ms
 from .receptors import (
     ACCUMULATOR_EQUATIONS,
     ACCUMULATORS,
@@ -203,7 +203,8 @@ class Circuit:
     #: pyr->pyr spine sites among them.
     pathways: dict[str, object] = field(default_factory=dict)
     #: The ``StateMonitor`` of the summed pyramidal currents of the field-potential proxy
-    #: ([`field_potential`][ketamine_sim.circuits.spiking.field_potential]), one sample per time step.
+    #: ([`field_potential`][ketamine_sim.circuits.spiking.field_potential]), one sample per
+    #: `field_step_ms`.
     field_monitor: object = None
 
 
@@ -315,9 +316,8 @@ def build_circuit(
             synapses[f"{pre}_to_{post}"] = syn
         pathways[f"{pre}_to_{post}"] = syn
         objects.append(syn)
-    field_monitor = _field_recording(
-        groups["pyr"], dict(shared, g_nmda_max=structure.g_nmda_max_nS["pyr"] * b2.nS), objects
-    )
+    names = dict(shared, g_nmda_max=structure.g_nmda_max_nS["pyr"] * b2.nS)
+    field_monitor = _field_recording(groups["pyr"], names, field_step_ms(structure.dt_ms) * b2.ms, objects)
     after_connect()
     network = b2.Network(objects, name="circuit")  # explicit names keep generated code identical across processes
     return Circuit(
@@ -332,18 +332,19 @@ def build_circuit(
     )
 
 
-def _field_recording(pyramidal, names: dict, objects: list):
+def _field_recording(pyramidal, names: dict, step, objects: list):
     """The one-cell ``field`` group, the pyramidal-to-field synapses that sum the currents of
-    the field-potential proxy into it, and the monitor recording them every step (appended to
-    ``objects``; no random numbers drawn). ``names``: the constants of the pyramidal
-    currents (reversal potentials, the Mg block, the NMDA capacity)."""
+    the field-potential proxy into it every ``step`` (a Brian2 time), and the monitor recording
+    the sums (appended to ``objects``; no random numbers drawn). ``names``: the constants of
+    the pyramidal currents (reversal potentials, the Mg block, the NMDA capacity)."""
     import brian2 as b2
 
-    field_group = b2.NeuronGroup(1, FIELD_EQUATIONS, name="field")
-    sums = b2.Synapses(pyramidal, field_group, model=FIELD_SUMS, namespace=names, name="pyr_to_field")
+    # the sums run on the clock of the group they sum into: the group's dt is the step
+    field_group = b2.NeuronGroup(1, FIELD_EQUATIONS, dt=step, name="field")
+    sums = b2.Synapses(pyramidal, field_group, model=FIELD_SUMS, namespace=names, dt=step, name="pyr_to_field")
     sums.connect()
-    # at the step's end: sample k holds the currents the sums took at t = k dt
-    monitor = b2.StateMonitor(field_group, list(FIELD_CURRENTS), record=0, when="end", name="field_monitor")
+    # at the step's end: sample k holds the currents the sums took at t = k step
+    monitor = b2.StateMonitor(field_group, list(FIELD_CURRENTS), record=0, when="end", dt=step, name="field_monitor")
     objects += [field_group, sums, monitor]
     return monitor
 

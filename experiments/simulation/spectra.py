@@ -62,21 +62,21 @@ SPECTRAL_READOUT_UNITS: dict[str, str] = {
 }
 
 
-def field_samples(field: dict[str, np.ndarray], dt_ms: float) -> tuple[float, dict[str, np.ndarray]]:
+def field_samples(field: dict[str, np.ndarray], step_ms: float) -> tuple[float, dict[str, np.ndarray]]:
     """A window's summed currents as stored: means over bins of about `FIELD_SAMPLE_MS`, in nA,
     and the field proxy computed from them.
 
     Parameters
     ----------
     field : dict of str to numpy.ndarray
-        ``i_glu`` and ``i_gaba`` (A), one sample per time step from the window's start.
-    dt_ms : float
-        The circuit's time step (ms).
+        ``i_glu`` and ``i_gaba`` (A), one sample per ``step_ms`` from the window's start.
+    step_ms : float
+        Their sampling interval (ms): ``field_step_ms`` of the circuit's time step.
 
     Returns
     -------
     sample_ms : float
-        The bin: a whole number of time steps, round(`FIELD_SAMPLE_MS` / dt) (at least 1).
+        The bin: a whole number of samples, round(`FIELD_SAMPLE_MS` / ``step_ms``) (at least 1).
     samples : dict of str to numpy.ndarray, shape (n_samples,) each
         ``i_glu``, ``i_gaba`` and ``proxy`` (the reference weighted sum of
         `ketamine_sim.circuits.spiking.field_potential`), nA; sample k is the mean over
@@ -89,13 +89,13 @@ def field_samples(field: dict[str, np.ndarray], dt_ms: float) -> tuple[float, di
     >>> step, out["i_glu"].shape, round(float(out["proxy"][-1]), 6)
     (1.0, (10,), -3.65)
     """
-    per = max(1, int(round(FIELD_SAMPLE_MS / dt_ms)))
+    per = max(1, int(round(FIELD_SAMPLE_MS / step_ms)))
     n = len(field["i_glu"]) // per
     binned = {
         name: 1e9 * np.asarray(field[name][: n * per], dtype=float).reshape(n, per).mean(axis=1)
         for name in FIELD_CURRENTS
     }
-    sample_ms = per * dt_ms
+    sample_ms = per * step_ms
     binned["proxy"] = reference_weighted_sum(binned["i_glu"], binned["i_gaba"], sample_ms)
     return sample_ms, binned
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, uM_to_ng_per_ml
 from ketamine_sim.circuits.spiking.cells import POPULATIONS
+from ketamine_sim.circuits.spiking.field_potential import field_step_ms
 from ketamine_sim.circuits.spiking.network import (
     CircuitDrive,
     CircuitStructure,
@@ -345,7 +346,7 @@ class _Recorder:
         """Keep the window's field samples (engines that record none: nothing); its field readouts."""
         if field_currents is None:
             return {}
-        self._field_sample_ms, samples = field_samples(field_currents, self.structure.dt_ms)
+        self._field_sample_ms, samples = field_samples(field_currents, field_step_ms(self.structure.dt_ms))
         self._field.append(samples)
         return field_readouts(samples["proxy"], self._field_sample_ms, 1e3 * self.structure.transient_s)
 

@@ -46,8 +46,8 @@ class WindowOutput:
     #: The synapses of every other pathway (``pv_to_pyr``: ``pre``, ``post`` cell indices), with
     #: the sites' indices (the first window of a run); None otherwise.
     edges: dict[str, dict[str, np.ndarray]] | None = None
-    #: The summed pyramidal currents of the field-potential proxy, one sample per time step from
-    #: the window's start (``i_glu``, ``i_gaba``: A; `ketamine_sim.circuits.spiking.field_potential`).
+    #: The summed pyramidal currents of the field-potential proxy, one sample per ``field_step_ms``
+    #: from the window's start (``i_glu``, ``i_gaba``: A; `ketamine_sim.circuits.spiking.field_potential`).
     field: dict[str, np.ndarray] | None = None
 
 

@@ -57,6 +57,7 @@ CODE_CONSTANTS = {
     "MG_HALF_BLOCK_MM": "constant of the published Mg-block equation (Jahr & Stevens 1990), part of its form",
     "MG_VOLTAGE_SLOPE_PER_MV": "constant of the published Mg-block equation (Jahr & Stevens 1990), part of its form",
     "MAZZONI_DELAY_MS": "constant of the published field-potential proxy (Mazzoni 2015, RWS), part of its form",
+    "FIELD_STEP_MS": "the recording interval of the field proxy's currents (a measurement choice, not a model parameter)",
     "MAZZONI_GABA_WEIGHT": "constant of the published field-potential proxy (Mazzoni 2015, RWS), part of its form",
     "V_REF_MV": "the holding potential at which the published block constants were measured (their reference), not a parameter",
 }

@@ -96,11 +96,14 @@ class FakeEngine:
         return out
 
     def _field(self, spikes, connect_seed, noise_seed) -> dict[str, np.ndarray]:
-        """Summed currents (A) per time step: a 40 Hz rhythm in noise, scaled by the pyramidal
+        """Summed currents (A) per field step: a 40 Hz rhythm in noise, scaled by the pyramidal
         spike count (its own random stream: the other outputs stay as they were)."""
+        from ketamine_sim.circuits.spiking.field_potential import field_step_ms
+
         s = self.structure
-        n_steps = int(round(1e3 * s.window_s / s.dt_ms))
-        t_s = 1e-3 * s.dt_ms * np.arange(n_steps)
+        step_ms = field_step_ms(s.dt_ms)
+        n_steps = int(round(1e3 * s.window_s / step_ms))
+        t_s = 1e-3 * step_ms * np.arange(n_steps)
         rng = np.random.default_rng([noise_seed, connect_seed, 11])
         scale = 1e-12 * (1.0 + len(spikes["pyr"][0]))
         rhythm = np.sin(2 * np.pi * 40.0 * t_s)

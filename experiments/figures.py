@@ -1088,7 +1088,8 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
     -------
     list of pathlib.Path
         The files written: ``raster``, ``population_rates``, ``pk_curve``, and
-        ``neurochemistry``, ``spine_density`` and ``field_spectra`` where the run has the traces, each as
+        ``neurochemistry``, ``spine_density``, ``field_spectra`` and ``onset`` (windows carried
+        from one to the next after a dose) where the run has the traces, each as
         ``.png`` and ``.svg``.
 
     Raises
@@ -1111,6 +1112,8 @@ def figure_set(run, folder: str | os.PathLike) -> list[Path]:
         makers.append(("spine_density", spine_density))
     if data.field_potential:
         makers.append(("field_spectra", field_spectra))
+    if _continuous_after_dose(data):
+        makers.append(("onset", onset))
     written: list[Path] = []
     for name, make in makers:
         written.extend(save(make(data), folder / name))
@@ -1137,7 +1140,8 @@ def field_spectra(run, published: tuple[float, float] | None = None, path: str |
     -------
     matplotlib.figure.Figure
         Left: the Welch spectrum (nA^2/Hz, 256-ms segments, after the transient) of
-        ``/field_potential/proxy`` per window, log-log, the gamma band shaded. Right: per window,
+        ``/field_potential/proxy`` per window (at most 8: the first, the last and evenly
+        between), log-log, the gamma band shaded. Right: per window,
         ``field_power_gamma`` relative to the first window's, and the pyramidal and PV
         ``gamma_rhythmicity`` (1: no gamma beyond the spike count).
 
@@ -1161,7 +1165,10 @@ def field_spectra(run, published: tuple[float, float] | None = None, path: str |
         fig, axes = _figure(1, 2, figsize=(10.0, 3.8))
         ax, right = axes[0, 0], axes[0, 1]
         colors = _colors("viridis", len(labels))
-        for i, label in enumerate(labels):
+        # at most 8 spectra (the first, the last and evenly between): more would hide each other
+        shown = np.unique(np.linspace(0, len(labels) - 1, min(len(labels), 8)).round().astype(int))
+        for i in shown:
+            label = labels[i]
             proxy = fp["proxy"][i][keep]
             if np.count_nonzero(np.isfinite(proxy)) < 2:
                 continue
@@ -1182,7 +1189,7 @@ def field_spectra(run, published: tuple[float, float] | None = None, path: str |
         if published is not None:
             right.axhspan(*published, color="tab:orange", alpha=0.2, label="published gamma power ratio")
         right.axhline(1.0, color="0.7", lw=0.8)
-        right.set_xticks(x, labels, rotation=30, ha="right")
+        right.set_xticks(x[shown], [labels[i] for i in shown], rotation=30, ha="right")
         right.set(ylabel="fold", title="gamma (30-80 Hz): power and rhythm")
         right.legend(fontsize=7)
         return _finish(fig, path)
@@ -1258,6 +1265,14 @@ def onset(run, smooth_s: float = SMOOTH_S, path: str | os.PathLike | None = None
         ax.set(xlabel="min from the start of the dose", ylabel="NMDA blocked fraction")
         ax.legend(fontsize=7)
         return _finish(fig, path)
+
+
+def _continuous_after_dose(data: RunData) -> bool:
+    """Whether the run has windows before a dose and windows after it that started from the last
+    one's state (``circuit.carry_state``): what `onset` reads."""
+    carried = np.asarray(data.windows.get("network_state_carried", []), dtype=float)
+    t = np.asarray(data.windows.get("time_from_dose_s", []), dtype=float)
+    return bool(carried.size and t.size and np.any(carried > 0) and np.any(t < 0) and np.any(t >= 0))
 
 
 def _colors(name: str, n: int) -> list:

@@ -65,6 +65,8 @@ def test_onset_of_a_back_to_back_run_with_the_stand_in_engine(tmp_path):
     gids = {line.get_gid() for ax in fig.axes for line in ax.lines}
     assert {"brain_drug", "rate_pyr", "rate_pv", "rate_sst", "block_pyr", "block_pv", "block_sst"} <= gids
     assert (tmp_path / "onset.png").stat().st_size > 2000
+    written = {p.stem for p in F.figure_set(data, tmp_path / "set")}
+    assert {"onset", "field_spectra"} <= written
 
 
 def test_a_run_without_a_baseline_or_a_dose_has_no_onset():

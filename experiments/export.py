@@ -129,7 +129,9 @@ def to_nwb(
     and readouts, so that the drug is seen with the spikes: one `TimeSeries` per
     `/timeline` trace (plasma and brain concentrations, NMDA block, glutamate, adenosine,
     plasticity; timestamps in s of protocol time, the unit and its explanation from
-    `results.h5`) and the table `window_readouts`, one row per window with its label,
+    `results.h5`), the field-potential proxy and its two currents (`field_potential_proxy`,
+    `field_i_glu`, `field_i_gaba`: every window's samples in time order, nA) and the table
+    `window_readouts`, one row per window with its label,
     start and duration and every per-population readout (`<population>_<readout>`; readouts
     that are NaN in every window, those of the pyramidal terminals for PV and SST cells, are
     left out).
@@ -259,8 +261,36 @@ def _code_version(provenance: dict) -> str:
     return "simulated with " + ", ".join(parts)
 
 
+def _add_field_potential(module, run: Run) -> None:
+    """``field_potential_proxy``, ``field_i_glu`` and ``field_i_gaba``: the window samples of
+    ``/field_potential`` one after another on protocol time (s), nA; nothing if not recorded."""
+    from pynwb import TimeSeries
+
+    from ketamine_sim.experiments.results import FIELD_POTENTIAL_DATASETS
+
+    field = run.data.field_potential
+    if not field:
+        return
+    starts = np.asarray(run.data.windows["start_s"], dtype=float)
+    timestamps = (starts[:, None] + 1e-3 * np.asarray(field["time_ms"], dtype=float)[None, :]).ravel()
+    for name, series in (("proxy", "field_potential_proxy"), ("i_glu", "field_i_glu"), ("i_gaba", "field_i_gaba")):
+        unit, description = FIELD_POTENTIAL_DATASETS[name]
+        module.add(
+            TimeSeries(
+                name=series,
+                data=np.asarray(field[name], dtype=np.float32).ravel(),
+                timestamps=timestamps,
+                unit=unit,
+                description=description,
+                comments="ketamine-sim /field_potential: the spiking windows' samples in time order "
+                "(protocol time in s; nothing between windows)",
+            )
+        )
+
+
 def _add_slow_layer(nwb, run: Run, populations: Sequence[str]) -> None:
-    """The processing module ``misc``: the timeline traces and the window readouts."""
+    """The processing module ``misc``: the timeline traces, the field potential's samples and
+    the window readouts."""
     from hdmf.common import DynamicTable, VectorData
     from pynwb import TimeSeries
 
@@ -285,6 +315,7 @@ def _add_slow_layer(nwb, run: Run, populations: Sequence[str]) -> None:
                 comments="ketamine-sim /timeline; time in s of protocol time",
             )
         )
+    _add_field_potential(module, run)
     columns = [
         VectorData(name="label", description="window label", data=_labels(run)),
         VectorData(name="start_s", description="window start (s, protocol time)", data=run.data.windows["start_s"]),

@@ -154,8 +154,9 @@ def test_nwb_export_passes_nwbinspector(full_runs, kind, tmp_path):
 
 
 def test_nwb_holds_the_timeline_and_the_window_readouts(full_runs, tmp_path):
-    """Every /timeline trace is a TimeSeries (values, timestamps, unit); every readout a column
-    of the window table; the subject, keywords and resolution are set."""
+    """Every /timeline trace is a TimeSeries (values, timestamps, unit); so are the field proxy and
+    its currents; every readout a column of the window table; the subject, keywords and
+    resolution are set."""
     from ketamine_sim.experiments.results import read_results, split_units
 
     data = read_results(full_runs["course"])
@@ -176,8 +177,15 @@ def test_nwb_holds_the_timeline_and_the_window_readouts(full_runs, tmp_path):
             for name, values in readouts.items():
                 if f"{pop}_{name}" in table:
                     np.testing.assert_array_equal(np.stack(table[f"{pop}_{name}"].to_numpy()), values)
-                else:  # left out: never measured for this population (the stand-in engine records no field)
+                else:  # left out: never measured for this population
                     assert np.all(np.isnan(values)) and (pop != "pyr" or name.startswith("field_")), (pop, name)
+        # the field potential: every window's samples in time order, on protocol time (s)
+        proxy = module["field_potential_proxy"]
+        starts, time_ms = data.windows["start_s"], data.field_potential["time_ms"]
+        np.testing.assert_allclose(proxy.timestamps[:], (starts[:, None] + 1e-3 * time_ms[None, :]).ravel())
+        np.testing.assert_array_equal(proxy.data[:], data.field_potential["proxy"].astype(np.float32).ravel())
+        assert proxy.unit == "nA" and "Mazzoni" in proxy.description
+        assert module["field_i_glu"].data.shape == module["field_i_gaba"].data.shape == proxy.data.shape
         assert "pyr_rate" in table and "pyr_release_rate" in table and "pv_release_rate" not in table
         assert nwb.subject.species == "Homo sapiens" and "not an animal" in nwb.subject.description
         assert "ketamine" in list(nwb.keywords[:]) and nwb.units.resolution == pytest.approx(1e-4)

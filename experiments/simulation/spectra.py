@@ -261,8 +261,9 @@ def field_readouts(proxy_nA, sample_ms: float, transient_ms: float) -> dict[str,
     x = np.asarray(proxy_nA, dtype=float)[int(np.ceil(transient_ms / sample_ms - 1e-9)) :]
     out = {f"field_power_{band}": np.nan for band in FIELD_BANDS_HZ}
     out.update(field_gamma_peak_hz=np.nan, field_gamma_peak_height=np.nan, field_aperiodic_exponent=np.nan)
-    if np.count_nonzero(np.isfinite(x)) < 2:
-        return out
+    finite = np.flatnonzero(np.isfinite(x))
+    if finite.size < 2 or not np.all(np.isfinite(x[finite[0] : finite[-1] + 1])):
+        return out  # too short, or NaN inside (the window's state check names the cause)
     freq, psd = welch_spectrum(x, sample_ms)
     for band, (low, high) in FIELD_BANDS_HZ.items():
         out[f"field_power_{band}"] = band_power(freq, psd, low, high)

@@ -70,6 +70,9 @@ def test_a_rhythm_is_a_gamma_peak_a_broadband_rise_is_not():
 
 def test_a_window_too_short_or_silent_has_no_field_readouts():
     assert all(np.isnan(v) for v in field_readouts(np.full(10, np.nan), 1.0, 0.0).values())
+    holed = np.random.default_rng(0).normal(size=2000)
+    holed[1000] = np.nan  # a state that left its range: no readout here, the window's check reports it
+    assert all(np.isnan(v) for v in field_readouts(holed, 1.0, 0.0).values())
     flat = field_readouts(np.zeros(2000), 1.0, 500.0)  # no fluctuation: powers 0, nothing to fit
     assert flat["field_power_gamma"] == 0.0 and np.isnan(flat["field_aperiodic_exponent"])
     with pytest.raises(ValueError, match="inside"):

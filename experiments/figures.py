@@ -1176,7 +1176,10 @@ def field_spectra(run, published: tuple[float, float] | None = None, path: str |
             ax.loglog(freq[1:], psd[1:], color=colors[i], label=label, gid=f"spectrum_{i}")
         ax.axvspan(*GAMMA_BAND_HZ, color="0.9", zorder=0)
         ax.set(xlabel="frequency (Hz)", ylabel="power (nA$^2$/Hz)", title="field-potential proxy (Mazzoni 2015)")
-        ax.legend(title="window", fontsize=7)
+        if ax.lines:
+            ax.legend(title="window", fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no window long enough for a spectrum", transform=ax.transAxes, ha="center")
         x = np.arange(len(labels))
         gamma = np.asarray(data.readouts.get("pyr", {}).get("field_power_gamma", np.full(len(labels), np.nan)))
         right.plot(x, gamma / gamma[0], "ko-", label="field gamma power / first window", gid="gamma_ratio")

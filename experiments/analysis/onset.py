@@ -119,10 +119,14 @@ def onset_table(run: RunData, smooth_s: float = SMOOTH_S, end_fraction: float = 
     Raises
     ------
     ValueError
-        If the run has no window before or none after the dose.
+        If the run has no dosing clock (a bath), or no window before or none after the dose.
     """
     import pandas as pd
 
+    if "time_from_dose_s" not in run.windows:
+        raise ValueError(
+            "the run has no dosing clock (/windows/time_from_dose_s): onset needs an experiment with a dose"
+        )
     t = np.asarray(run.windows["time_from_dose_s"], dtype=float)
     before, after = t < 0, t >= 0
     if not before.any() or not after.any():

@@ -1320,6 +1320,31 @@ def window_minutes(cfg, block: str) -> list[float]:
     return sorted(listed + [span[0] + k * window_s / 60.0 for k in range(count)])
 
 
+def _check_back_to_back(cfg, block: str, listed: list[float], start: float, end: float, window_min: float) -> None:
+    """``<block>.back_to_back_min`` holds at least one window, lies within the protocol and
+    overlaps no listed window (each error names the span)."""
+    span = back_to_back_span_min(cfg, block)
+    if span is None:
+        return
+    path = f"{block}.back_to_back_min"
+    count = int(np.floor((span[1] - span[0]) / window_min + 1e-9))
+    if count < 1:
+        raise ConfigError(
+            path, f"[{span[0]:g}, {span[1]:g}] min holds no window of circuit.window_s = {60.0 * window_min:g} s"
+        )
+    _window_count(path, len(listed) + count)
+    last_end = span[0] + count * window_min
+    if span[0] < start or last_end > end + 1e-9:
+        raise ConfigError(path, f"its windows must lie within {block}.start_min ({start:g}) and end_min ({end:g}) min")
+    for t in listed:
+        if t + window_min > span[0] + 1e-9 and t < last_end - 1e-9:
+            raise ConfigError(
+                path,
+                f"its windows ({span[0]:g} to {last_end:g} min) overlap the listed window at {t:g} min "
+                f"({block}.window_times_min)",
+            )
+
+
 def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "the first dose (time 0)") -> None:
     """``<block>.window_times_min``, ``start_min`` and ``end_min`` (min on the dosing clock):
     increasing windows that do not overlap, within the protocol, the first before ``onset_min``
@@ -1334,6 +1359,7 @@ def _check_window_times(cfg, block: str, onset_min: float = 0.0, what: str = "th
     if listed != sorted(listed) or len(set(listed)) != len(listed):
         raise ConfigError(path, f"must be strictly increasing, got {listed}")
     window_min = float(_get(cfg, "circuit.window_s")) / 60.0
+    _check_back_to_back(cfg, block, listed, start, end, window_min)
     times = window_minutes(cfg, block)
     for a, b in zip(times, times[1:]):
         if b < a + window_min - 1e-9:

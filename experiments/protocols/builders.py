@@ -79,18 +79,18 @@ def _listed_windows(block, window_s: float) -> tuple[DosingClock, list[float], l
     """The clock, window times (min), windows and time grid of a block with ``window_times_min``, ``start_min``,
     ``end_min`` and ``timeline_step_s``, all times in min on the dosing clock; with
     ``back_to_back_min: [from, to]`` also windows one after another from ``from`` (labelled in
-    s from the dose, their starts exact multiples of the window apart)."""
+    s from the dose; each starts at the float the last one ends at, start + window_s, so that
+    no rounding makes neighbours overlap)."""
     clock = DosingClock(float(block.start_min))
     listed = [float(m) for m in block.window_times_min]
     entries = [(m, Window(f"{m:g} min", float(s))) for m, s in zip(listed, clock.protocol_s(listed))]
     span = block.get("back_to_back_min")
     if span is not None:
-        first_s = float(clock.protocol_s(float(span[0])))
-        count = int(np.floor(60.0 * (float(span[1]) - float(span[0])) / window_s + 1e-9))
-        for k in range(count):
-            start_s = first_s + k * window_s
+        start_s = float(clock.protocol_s(float(span[0])))
+        for _ in range(int(np.floor(60.0 * (float(span[1]) - float(span[0])) / window_s + 1e-9))):
             from_dose_s = float(clock.from_dose_s(start_s))
             entries.append((from_dose_s / 60.0, Window(f"{from_dose_s:.6g} s", start_s)))
+            start_s = start_s + window_s  # what every check computes as this window's end
         entries.sort(key=lambda entry: entry[1].start_s)
     minutes, windows = [m for m, _ in entries], [w for _, w in entries]
     t = timeline_grid(

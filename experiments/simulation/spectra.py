@@ -255,8 +255,9 @@ def field_readouts(proxy_nA, sample_ms: float, transient_ms: float) -> dict[str,
     Returns
     -------
     dict of str to float
-        ``field_power_<band>`` (nA^2) for `FIELD_BANDS_HZ`, ``field_gamma_peak_hz``,
-        ``field_gamma_peak_height``, ``field_aperiodic_exponent``; NaN where too short.
+        ``field_power_<band>`` (nA^2) for `FIELD_BANDS_HZ` (NaN for a band the spectrum does
+        not resolve), ``field_gamma_peak_hz``, ``field_gamma_peak_height``,
+        ``field_aperiodic_exponent`` (NaN for less than `FIT_SEGMENT_MS` of samples).
     """
     x = np.asarray(proxy_nA, dtype=float)[int(np.ceil(transient_ms / sample_ms - 1e-9)) :]
     out = {f"field_power_{band}": np.nan for band in FIELD_BANDS_HZ}
@@ -267,6 +268,8 @@ def field_readouts(proxy_nA, sample_ms: float, transient_ms: float) -> dict[str,
     freq, psd = welch_spectrum(x, sample_ms)
     for band, (low, high) in FIELD_BANDS_HZ.items():
         out[f"field_power_{band}"] = band_power(freq, psd, low, high)
+    if sample_ms * (finite[-1] - finite[0] + 1) < FIT_SEGMENT_MS:
+        return out  # shorter than one fit segment: too coarse a spectrum to fit
     fit = aperiodic_fit(*welch_spectrum(x, sample_ms, FIT_SEGMENT_MS))
     out.update(
         field_gamma_peak_hz=fit["gamma_peak_hz"],

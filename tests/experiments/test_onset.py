@@ -73,6 +73,8 @@ def test_a_run_without_a_baseline_or_a_dose_has_no_onset():
     from helpers.analysis_data import make_data
 
     data = make_data()
+    with pytest.raises(ValueError, match="no dosing clock"):  # a bath
+        onset_table(data)
     data.windows["time_from_dose_s"] = np.array([10.0, 20.0, 30.0])
     with pytest.raises(ValueError, match="before the dose"):
         onset_table(data)

@@ -73,6 +73,9 @@ def test_a_window_too_short_or_silent_has_no_field_readouts():
     holed = np.random.default_rng(0).normal(size=2000)
     holed[1000] = np.nan  # a state that left its range: no readout here, the window's check reports it
     assert all(np.isnan(v) for v in field_readouts(holed, 1.0, 0.0).values())
+    short = field_readouts(np.random.default_rng(1).normal(size=40), 1.0, 0.0)  # 40 ms: 25 Hz resolution
+    assert np.isfinite(short["field_power_gamma"]) and np.isnan(short["field_aperiodic_exponent"])
+    assert np.isnan(short["field_gamma_peak_height"])
     flat = field_readouts(np.zeros(2000), 1.0, 500.0)  # no fluctuation: powers 0, nothing to fit
     assert flat["field_power_gamma"] == 0.0 and np.isnan(flat["field_aperiodic_exponent"])
     with pytest.raises(ValueError, match="inside"):

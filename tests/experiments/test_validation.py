@@ -116,26 +116,39 @@ def test_overlapping_windows_are_refused_before_the_build(overrides, field):
         ("[0,1,2]", ["[from_min, to_min]"]),
         ("[3,1]", ["must end after it starts", "[3, 1]"]),
         ("[0,100]", ["at most 1000 windows"]),
-        ("[9.99,12]", ["overlap"]),  # its first window overlaps the listed one at 10 min
+        ("[9.99,12]", ["overlap the listed window at 10 min"]),
+        ("[-11,-9]", ["overlap the listed window at -10 min"]),
+        ("[-20,-12]", ["must lie within iv_infusion.start_min (-15)"]),
+        ("[290,310]", ["end_min (300)"]),
+        ("[0,0.01]", ["holds no window", "2 s"]),
     ],
 )
 def test_a_bad_back_to_back_span_is_one_line_naming_it(value, words):
-    assert_refused(
-        [f"iv_infusion.back_to_back_min={value}"],
-        "iv_infusion.back_to_back_min" if "overlap" not in words else "iv_infusion.window_times_min",
-        *words,
-    )
+    assert_refused([f"iv_infusion.back_to_back_min={value}"], "iv_infusion.back_to_back_min", *words)
 
 
-def test_back_to_back_windows_follow_one_another_exactly():
+@pytest.mark.parametrize("window_s", [2.0, 0.2, 0.1])
+def test_back_to_back_windows_follow_one_another_exactly(window_s):
+    """Each starts at the float the last one ends at (window lengths whose multiples are not exact
+    floats, 0.2 and 0.1 s, included): the protocol's own check passes."""
     from ketamine_sim.experiments.protocols import PROTOCOLS
+    from ketamine_sim.experiments.protocols.base import check_windows
 
-    cfg = compose_config(["iv_infusion.window_times_min=[-10,30]", "iv_infusion.back_to_back_min=[0,1]"])
+    cfg = compose_config(
+        [
+            f"circuit.window_s={window_s}",
+            "circuit.transient_s=0.05",
+            "iv_infusion.window_times_min=[-10,30]",
+            "iv_infusion.back_to_back_min=[0,1]",
+        ]
+    )
     C.validate(cfg)
-    windows = PROTOCOLS["iv_infusion"](cfg).windows
-    starts = [w.start_s for w in windows]
-    assert [w.label for w in windows][:3] == ["-10 min", "0 s", "2 s"] and windows[-1].label == "30 min"
-    assert len(windows) == 2 + 30 and all(b - a == 2.0 for a, b in zip(starts[1:31], starts[2:31]))
+    protocol = PROTOCOLS["iv_infusion"](cfg)
+    windows, n = protocol.windows, int(round(60.0 / window_s))
+    assert [w.label for w in windows][:2] == ["-10 min", "0 s"] and windows[-1].label == "30 min"
+    assert len(windows) == 2 + n
+    assert all(b.start_s == a.start_s + window_s for a, b in zip(windows[1 : n + 1], windows[2 : n + 1]))
+    check_windows(windows, window_s, float(protocol.time_s[0]), float(protocol.time_s[-1]))
 
 
 @pytest.mark.parametrize(

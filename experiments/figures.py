@@ -229,7 +229,8 @@ def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
     """(start, duration) of every dose given within the run's timeline, in s from the start of
     dosing, from the run's config (``dosing.*``); empty for a run without dosing (a bath) or
     without its config. A schedule longer than the protocol (an ``iv_infusion`` run of a
-    course's dosing) is cut to the doses the run simulated."""
+    course's dosing) is cut to the doses the run simulated, and an infusion to the protocol's
+    end."""
     if "time_from_dose_s" not in data.timeline:
         return []
     from omegaconf import OmegaConf
@@ -245,7 +246,8 @@ def _dose_spans_s(data: RunData) -> list[tuple[float, float]]:
     except Exception:  # an older or hand-made run without a usable dosing block: no marks
         return []
     last = float(np.max(data.timeline["time_from_dose_s"]))
-    return [(60.0 * start, 60.0 * duration) for start in starts if 60.0 * start <= last]
+    # an infusion running past the protocol's end is shaded up to the end (no axis beyond it)
+    return [(60.0 * start, min(60.0 * duration, last - 60.0 * start)) for start in starts if 60.0 * start <= last]
 
 
 def _takes_doses(experiment: str) -> bool:
@@ -1251,7 +1253,13 @@ def onset(run, smooth_s: float = SMOOTH_S, path: str | os.PathLike | None = None
                 ax.axvline(half / 60.0, color=color, ls=":", lw=1.0)
         ax.axhline(1.0, color="0.7", lw=0.8)
         ax.set(ylabel="rate / baseline")
-        ax.legend(title=f"running mean {smooth_s:g} s; dotted: half-time", fontsize=7, loc="center right")
+        # beside the axes: no curve hidden
+        ax.legend(
+            title=f"running mean {smooth_s:g} s\ndotted: half-time",
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )
         ax = axes[2, 0]
         for pop in data.readouts:
             color = COLORS.get(pop, "k")
@@ -1266,7 +1274,7 @@ def onset(run, smooth_s: float = SMOOTH_S, path: str | os.PathLike | None = None
             if np.isfinite(half):
                 ax.axvline(half / 60.0, color=color, ls=":", lw=1.0)
         ax.set(xlabel="min from the start of the dose", ylabel="NMDA blocked fraction")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return _finish(fig, path)
 
 

@@ -267,6 +267,24 @@ def test_doses_after_the_protocol_are_neither_marked_nor_counted(tmp_path):
     assert "esketamine 56 mg intranasal;" in fig.get_suptitle()
 
 
+@pytest.mark.slow
+def test_an_infusion_running_past_the_protocol_is_shaded_to_its_end(tmp_path):
+    """A 40-min infusion in a protocol that ends at 10 min: shaded from 0 to 10 min, so the time
+    axis does not run on past the simulated protocol."""
+    from helpers.fake_engine import fake_run
+
+    from ketamine_sim.experiments.results import read_results
+
+    data = read_results(
+        fake_run(
+            tmp_path / "short",
+            ["experiment=iv_infusion", "iv_infusion.window_times_min=[-10,5]", "iv_infusion.end_min=10"],
+        )
+    )
+    ((start, duration),) = F._dose_spans_s(data)
+    assert start == 0.0 and duration == pytest.approx(600.0)
+
+
 def test_field_spectra_draws_every_window_and_the_gamma_ratio(small_run, tmp_path):
     fig = F.field_spectra(small_run, published=(2.0, 5.0), path=tmp_path / "field_spectra")
     check_files(tmp_path / "field_spectra")

@@ -1306,6 +1306,15 @@ def back_to_back_span_min(cfg, block: str) -> tuple[float, float] | None:
     return _span_min(cfg, f"{block}.back_to_back_min")
 
 
+def back_to_back_count(span_min: tuple[float, float], window_s: float) -> int:
+    """How many windows of ``window_s`` (s) fit one after another in ``span_min`` ([from, to], min).
+
+    >>> back_to_back_count((0.0, 1.0), 2.0), back_to_back_count((0.0, 0.01), 2.0)
+    (30, 0)
+    """
+    return int(np.floor(60.0 * (span_min[1] - span_min[0]) / window_s + 1e-9))
+
+
 def window_minutes(cfg, block: str) -> list[float]:
     """The window starts of ``<block>`` (min on the dosing clock), in time order: those of
     ``window_times_min`` and, with ``back_to_back_min: [from, to]``, one every
@@ -1315,7 +1324,7 @@ def window_minutes(cfg, block: str) -> list[float]:
     if span is None:
         return listed
     window_s = float(_get(cfg, "circuit.window_s"))
-    count = int(np.floor(60.0 * (span[1] - span[0]) / window_s + 1e-9))
+    count = back_to_back_count(span, window_s)
     _window_count(f"{block}.back_to_back_min", len(listed) + count)
     return sorted(listed + [span[0] + k * window_s / 60.0 for k in range(count)])
 
@@ -1327,7 +1336,7 @@ def _check_back_to_back(cfg, block: str, listed: list[float], start: float, end:
     if span is None:
         return
     path = f"{block}.back_to_back_min"
-    count = int(np.floor((span[1] - span[0]) / window_min + 1e-9))
+    count = back_to_back_count(span, 60.0 * window_min)
     if count < 1:
         raise ConfigError(
             path, f"[{span[0]:g}, {span[1]:g}] min holds no window of circuit.window_s = {60.0 * window_min:g} s"

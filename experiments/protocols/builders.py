@@ -87,7 +87,7 @@ def _listed_windows(block, window_s: float) -> tuple[DosingClock, list[float], l
     span = block.get("back_to_back_min")
     if span is not None:
         start_s = float(clock.protocol_s(float(span[0])))
-        for _ in range(int(np.floor(60.0 * (float(span[1]) - float(span[0])) / window_s + 1e-9))):
+        for _ in range(C.back_to_back_count((float(span[0]), float(span[1])), window_s)):
             from_dose_s = float(clock.from_dose_s(start_s))
             entries.append((from_dose_s / 60.0, Window(f"{from_dose_s:.6g} s", start_s)))
             start_s = start_s + window_s  # what every check computes as this window's end

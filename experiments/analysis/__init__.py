@@ -36,13 +36,8 @@ from ketamine_sim.experiments.analysis.spiketrains import (
     power_spectrum,
     synchrony,
 )
-from ketamine_sim.experiments.simulation.spectra import (
-    FIELD_BANDS_HZ,
-    aperiodic_fit,
-    field_readouts,
-    gamma_rhythmicity,
-    welch_spectrum,
-)
+from ketamine_sim.experiments.simulation.readouts import gamma_rhythmicity
+from ketamine_sim.experiments.simulation.spectra import FIELD_BANDS_HZ, aperiodic_fit, field_readouts, welch_spectrum
 
 __all__ = [
     "CHARGE_UNITS",

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ketamine_sim.experiments.simulation.readouts import cv_isi_per_cell, in_window
+from ketamine_sim.experiments.simulation.readouts import (
+    WELCH_SEGMENT_MS,
+    bin_edges,
+    bin_indices,
+    cv_isi_per_cell,
+    population_rate,
+)
 from ketamine_sim.experiments.simulation.spectra import GAMMA_BAND_HZ, band_power, welch_spectrum
-
-#: Default Welch segment length (ms): 256 ms gives a frequency resolution of 1000/256 = 3.9 Hz.
-WELCH_SEGMENT_MS: float = 256.0
 
 __all__ = [
     "GAMMA_BAND_HZ",
@@ -43,79 +46,6 @@ __all__ = [
     "power_spectrum",
     "synchrony",
 ]
-
-
-def _bins(start_ms: float, stop_ms: float, bin_ms: float) -> np.ndarray:
-    if bin_ms <= 0 or stop_ms <= start_ms:
-        raise ValueError(f"need bin_ms > 0 and stop_ms > start_ms (got {bin_ms}, [{start_ms}, {stop_ms}))")
-    n = int(np.floor((stop_ms - start_ms) / bin_ms + 1e-9))
-    if n < 1:
-        raise ValueError(f"window [{start_ms}, {stop_ms}) shorter than one bin of {bin_ms} ms")
-    return start_ms + bin_ms * np.arange(n + 1)
-
-
-def _bin_index(times_ms, start_ms: float, edges: np.ndarray, bin_ms: float):
-    """Bin index of each spike in [edges[0], edges[-1]) (a mask of the kept spikes and their bins)."""
-    t = np.asarray(times_ms, dtype=float)
-    keep = in_window(t, edges[0], edges[-1])
-    idx = np.floor((t[keep] - start_ms) / bin_ms).astype(np.int64)
-    return keep, np.clip(idx, 0, len(edges) - 2)
-
-
-def population_rate(
-    times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Population-averaged instantaneous rate, ``(t_ms, rate_hz)``.
-
-    Parameters
-    ----------
-    times_ms : array_like of float, shape (n_spikes,)
-        Spike times of all cells of the population (ms); spikes outside
-        ``[start_ms, stop_ms)`` are ignored.
-    n_neurons : int
-        Size N of the population, silent cells included (> 0).
-    start_ms, stop_ms : float
-        The window ``[start_ms, stop_ms)`` (ms, the time base of ``times_ms``).
-    bin_ms : float
-        Bin width dt (ms, > 0).
-
-    Returns
-    -------
-    t_ms : numpy.ndarray of float, shape (n_bins,)
-        Bin centres (ms, in the time base of ``times_ms``); n_bins = floor((stop - start) / dt).
-    rate_hz : numpy.ndarray of float, shape (n_bins,)
-        Rate per neuron in each bin (Hz).
-
-    Raises
-    ------
-    ValueError
-        ``n_neurons <= 0``, ``bin_ms <= 0``, ``stop_ms <= start_ms``, or a window shorter
-        than one bin.
-
-    Notes
-    -----
-    r(t_k) = n_k / (N dt), with n_k the spikes of all N neurons in bin
-    [start + k dt, start + (k + 1) dt) and dt in s. Only whole bins are used: a remainder
-    of the window shorter than one bin is dropped.
-
-    Examples
-    --------
-    Five spikes of a population of 10 cells in 10 ms bins: one spike in a bin is
-    1 / (10 x 0.01 s) = 10 Hz.
-
-    >>> import numpy as np
-    >>> t_ms, rate_hz = population_rate(np.array([5.0, 12.0, 30.0, 31.0, 47.0]), 10, 0.0, 50.0, bin_ms=10.0)
-    >>> t_ms
-    array([ 5., 15., 25., 35., 45.])
-    >>> rate_hz
-    array([10., 10.,  0., 20., 10.])
-    """
-    if n_neurons <= 0:
-        raise ValueError("n_neurons must be positive")
-    edges = _bins(start_ms, stop_ms, bin_ms)
-    _, idx = _bin_index(times_ms, start_ms, edges, bin_ms)
-    counts = np.bincount(idx, minlength=len(edges) - 1)
-    return edges[:-1] + bin_ms / 2, counts / (n_neurons * bin_ms * 1e-3)
 
 
 def cv_isi(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, min_spikes: int = 3) -> np.ndarray:
@@ -303,9 +233,9 @@ def synchrony(times_ms, ids, n_neurons: int, start_ms: float, stop_ms: float, bi
     >>> synchrony(in_turn, np.arange(200) % 4, n_neurons=4, start_ms=0.0, stop_ms=1000.0)
     0.0
     """
-    edges = _bins(start_ms, stop_ms, bin_ms)
+    edges = bin_edges(start_ms, stop_ms, bin_ms)
     nb = len(edges) - 1
-    keep, idx = _bin_index(times_ms, start_ms, edges, bin_ms)
+    keep, idx = bin_indices(times_ms, start_ms, edges, bin_ms)
     ids = np.asarray(ids)[keep].astype(np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= n_neurons):
         raise ValueError(f"node ids must lie in [0, {n_neurons})")

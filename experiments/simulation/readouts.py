@@ -4,10 +4,10 @@ All are computed after a transient (the first ``transient_s`` of a window, when 
 network settles from its random initial voltages), except the conductance means and
 the open fraction, which integrate over the whole window.
 
-:func:`check_window` stops a run whose window left the model's range: a state variable or
+[`check_window`][ketamine_sim.experiments.simulation.readouts.check_window] stops a run whose window left the model's range: a state variable or
 readout that is NaN or infinite, a fraction outside [0, 1] or a negative integral of a
 conductance, or a membrane potential beyond the reversal potentials raises
-:class:`NumericalError` before anything is written.
+[`NumericalError`][ketamine_sim.experiments.errors.NumericalError] before anything is written.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ketamine_sim.circuits.spiking.vesicles import (
     train_release,
 )
 from ketamine_sim.experiments.errors import NumericalError  # noqa: F401  (raised here; importable from here as before)
-from ketamine_sim.experiments.simulation.spectra import SPECTRAL_READOUT_UNITS, gamma_rhythmicity
+from ketamine_sim.experiments.simulation.spectra import GAMMA_BAND_HZ, SPECTRAL_READOUT_UNITS, welch_spectrum
 
 #: Readout name -> unit (the ``units`` attribute in ``/readouts``).
 READOUT_UNITS: dict[str, str] = {
@@ -43,6 +43,8 @@ READOUT_UNITS: dict[str, str] = {
     # (pyramidal cells only): experiments/simulation/spectra.py
     **SPECTRAL_READOUT_UNITS,
 }
+#: Default Welch segment of a population rate's spectrum (ms): 1000 / 256 = 3.9 Hz resolution.
+WELCH_SEGMENT_MS: float = 256.0
 #: Readouts of the train probe (experiment=evoked_release), pyramidal terminals only.
 TRAIN_READOUT_UNITS: dict[str, str] = {"train_release": "1", "pool_after_train_1s": "1"}
 #: Interval of the paired-pulse probe (ms).
@@ -85,9 +87,9 @@ def check_window(
     window: str,
     v_range_V: tuple[float, float] | None = None,
 ) -> None:
-    """Raise :class:`NumericalError` naming the window, population and variable if the final
+    """Raise [`NumericalError`][ketamine_sim.experiments.errors.NumericalError] naming the window, population and variable if the final
     state or the readouts of a population left the model's range (see module docstring);
-    with ``v_range_V`` (:func:`membrane_range_V`) also a membrane potential outside it."""
+    with ``v_range_V`` ([`membrane_range_V`][ketamine_sim.experiments.simulation.readouts.membrane_range_V]) also a membrane potential outside it."""
     where = f"window '{window}', population {population}"
     if v_range_V is not None and "v" in state:
         v = np.asarray(state["v"], dtype=float)
@@ -135,10 +137,131 @@ def check_window(
 def in_window(times: np.ndarray, start: float, stop: float) -> np.ndarray:
     """Which spikes a window holds: the mask of ``start <= times < stop``.
 
-    The one convention for slicing spikes by window (readouts, :func:`ketamine_sim.experiments.results.spikes_in_window`,
-    the spike-train statistics of :mod:`ketamine_sim.experiments.analysis`). Any time unit, the same for all three.
+    The one convention for slicing spikes by window (readouts, [`spikes_in_window`][ketamine_sim.experiments.results.spikes_in_window],
+    the spike-train statistics of [`analysis`][ketamine_sim.experiments.analysis]). Any time unit, the same for all three.
     """
     return (times >= start) & (times < stop)
+
+
+def bin_edges(start_ms: float, stop_ms: float, bin_ms: float) -> np.ndarray:
+    """Edges of the whole bins of ``bin_ms`` in ``[start_ms, stop_ms)`` (a remainder shorter than a
+    bin is dropped); ValueError for ``bin_ms <= 0``, an empty window or one shorter than a bin."""
+    if bin_ms <= 0 or stop_ms <= start_ms:
+        raise ValueError(f"need bin_ms > 0 and stop_ms > start_ms (got {bin_ms}, [{start_ms}, {stop_ms}))")
+    n = int(np.floor((stop_ms - start_ms) / bin_ms + 1e-9))
+    if n < 1:
+        raise ValueError(f"window [{start_ms}, {stop_ms}) shorter than one bin of {bin_ms} ms")
+    return start_ms + bin_ms * np.arange(n + 1)
+
+
+def bin_indices(times_ms, start_ms: float, edges: np.ndarray, bin_ms: float):
+    """Bin index of each spike in [edges[0], edges[-1]) (a mask of the kept spikes and their bins)."""
+    t = np.asarray(times_ms, dtype=float)
+    keep = in_window(t, edges[0], edges[-1])
+    idx = np.floor((t[keep] - start_ms) / bin_ms).astype(np.int64)
+    return keep, np.clip(idx, 0, len(edges) - 2)
+
+
+def population_rate(
+    times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population-averaged instantaneous rate, ``(t_ms, rate_hz)``.
+
+    Parameters
+    ----------
+    times_ms : array_like of float, shape (n_spikes,)
+        Spike times of all cells of the population (ms); spikes outside
+        ``[start_ms, stop_ms)`` are ignored.
+    n_neurons : int
+        Size N of the population, silent cells included (> 0).
+    start_ms, stop_ms : float
+        The window ``[start_ms, stop_ms)`` (ms, the time base of ``times_ms``).
+    bin_ms : float
+        Bin width dt (ms, > 0).
+
+    Returns
+    -------
+    t_ms : numpy.ndarray of float, shape (n_bins,)
+        Bin centres (ms, in the time base of ``times_ms``); n_bins = floor((stop - start) / dt).
+    rate_hz : numpy.ndarray of float, shape (n_bins,)
+        Rate per neuron in each bin (Hz).
+
+    Raises
+    ------
+    ValueError
+        ``n_neurons <= 0``, ``bin_ms <= 0``, ``stop_ms <= start_ms``, or a window shorter
+        than one bin.
+
+    Notes
+    -----
+    r(t_k) = n_k / (N dt), with n_k the spikes of all N neurons in bin
+    [start + k dt, start + (k + 1) dt) and dt in s. Only whole bins are used: a remainder
+    of the window shorter than one bin is dropped.
+
+    Examples
+    --------
+    Five spikes of a population of 10 cells in 10 ms bins: one spike in a bin is
+    1 / (10 x 0.01 s) = 10 Hz.
+
+    >>> import numpy as np
+    >>> from ketamine_sim.experiments.simulation.readouts import population_rate
+    >>> t_ms, rate_hz = population_rate(np.array([5.0, 12.0, 30.0, 31.0, 47.0]), 10, 0.0, 50.0, bin_ms=10.0)
+    >>> t_ms
+    array([ 5., 15., 25., 35., 45.])
+    >>> rate_hz
+    array([10., 10.,  0., 20., 10.])
+    """
+    if n_neurons <= 0:
+        raise ValueError("n_neurons must be positive")
+    edges = bin_edges(start_ms, stop_ms, bin_ms)
+    _, idx = bin_indices(times_ms, start_ms, edges, bin_ms)
+    counts = np.bincount(idx, minlength=len(edges) - 1)
+    return edges[:-1] + bin_ms / 2, counts / (n_neurons * bin_ms * 1e-3)
+
+
+def gamma_rhythmicity(times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0) -> float:
+    """Gamma-band power of a population's rate relative to a Poisson population of the same size
+    and rate (see `ketamine_sim.experiments.simulation.spectra`).
+
+    Parameters
+    ----------
+    times_ms : array_like of float, shape (n_spikes,)
+        Spike times of the population (ms).
+    n_neurons : int
+        Cells in the population (> 0).
+    start_ms, stop_ms : float
+        The window ``[start_ms, stop_ms)`` (ms).
+    bin_ms : float
+        Bin of the rate (ms); the band must lie below the Nyquist frequency 500 / ``bin_ms``.
+
+    Returns
+    -------
+    float
+        Mean Welch density of the rate over `GAMMA_BAND_HZ` divided by 2 r / N (r: the mean
+        rate in Hz, N: ``n_neurons``); NaN without spikes.
+
+    Examples
+    --------
+    Poisson cells: about 1. The same number of spikes locked to a 40 Hz cycle: far above.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> poisson = rng.uniform(0.0, 2000.0, size=20000)
+    >>> bool(0.8 < gamma_rhythmicity(poisson, 1000, 0.0, 2000.0) < 1.2)
+    True
+    >>> locked = 25.0 * rng.integers(0, 80, size=20000) + rng.normal(0.0, 2.0, size=20000)
+    >>> bool(gamma_rhythmicity(locked % 2000.0, 1000, 0.0, 2000.0) > 10)
+    True
+    """
+    t = np.asarray(times_ms, dtype=float)
+    t = t[in_window(t, start_ms, stop_ms)]
+    if t.size == 0 or n_neurons < 1:
+        return float("nan")
+    _, rate_hz = population_rate(t, n_neurons, start_ms, stop_ms, bin_ms)
+    freq, psd = welch_spectrum(rate_hz, bin_ms, WELCH_SEGMENT_MS)
+    band = (freq >= GAMMA_BAND_HZ[0]) & (freq <= GAMMA_BAND_HZ[1])
+    mean_rate = t.size / (n_neurons * (stop_ms - start_ms) * 1e-3)
+    return float(np.mean(psd[band]) / (2.0 * mean_rate / n_neurons))
 
 
 def mean_rate_hz(times_s: np.ndarray, n_neurons: int, start_s: float, stop_s: float) -> float:
@@ -192,7 +315,7 @@ def cv_isi_per_cell(
 
 def mean_cv_isi(times_s: np.ndarray, ids: np.ndarray, start_s: float, stop_s: float, min_spikes: int = 3) -> float:
     """Mean over neurons (with at least ``min_spikes`` spikes) of std(ISI) / mean(ISI); NaN if none
-    (the ``cv_isi`` readout; the per-cell values are :func:`cv_isi_per_cell`)."""
+    (the ``cv_isi`` readout; the per-cell values are [`cv_isi_per_cell`][ketamine_sim.experiments.simulation.readouts.cv_isi_per_cell])."""
     _, cvs = _cell_cvs(times_s, ids, start_s, stop_s, min_spikes)
     return float(np.mean(cvs)) if cvs.size else float("nan")
 

@@ -4,7 +4,8 @@ exponent, and each population's gamma beyond its spike count.
 A rise in firing alone raises the power of any signal made of spikes at every frequency; a
 rhythm raises it in its band. Two readouts separate them:
 
-* ``gamma_rhythmicity`` (per population, from spikes): the gamma-band power density of the
+* ``gamma_rhythmicity`` (per population, from spikes;
+  [`gamma_rhythmicity`][ketamine_sim.experiments.simulation.readouts.gamma_rhythmicity]): the gamma-band power density of the
   population rate divided by that of a Poisson population of the same size and mean rate,
   2 r / N (Hz^2/Hz; the count of a Poisson process in disjoint bins is white, of variance
   its mean, and a one-sided density of white noise of variance s^2 sampled at f_s is
@@ -279,53 +280,6 @@ def field_readouts(proxy_nA, sample_ms: float, transient_ms: float) -> dict[str,
     return out
 
 
-def gamma_rhythmicity(times_ms, n_neurons: int, start_ms: float, stop_ms: float, bin_ms: float = 1.0) -> float:
-    """Gamma-band power of a population's rate relative to a Poisson population of the same size
-    and rate (see the module's docstring).
-
-    Parameters
-    ----------
-    times_ms : array_like of float, shape (n_spikes,)
-        Spike times of the population (ms).
-    n_neurons : int
-        Cells in the population (> 0).
-    start_ms, stop_ms : float
-        The window ``[start_ms, stop_ms)`` (ms).
-    bin_ms : float
-        Bin of the rate (ms); the band must lie below the Nyquist frequency 500 / ``bin_ms``.
-
-    Returns
-    -------
-    float
-        Mean Welch density of the rate over `GAMMA_BAND_HZ` divided by 2 r / N (r: the mean
-        rate in Hz, N: ``n_neurons``); NaN without spikes.
-
-    Examples
-    --------
-    Poisson cells: about 1. The same number of spikes locked to a 40 Hz cycle: far above.
-
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> poisson = rng.uniform(0.0, 2000.0, size=20000)
-    >>> bool(0.8 < gamma_rhythmicity(poisson, 1000, 0.0, 2000.0) < 1.2)
-    True
-    >>> locked = 25.0 * rng.integers(0, 80, size=20000) + rng.normal(0.0, 2.0, size=20000)
-    >>> bool(gamma_rhythmicity(locked % 2000.0, 1000, 0.0, 2000.0) > 10)
-    True
-    """
-    t = np.asarray(times_ms, dtype=float)
-    t = t[(t >= start_ms) & (t < stop_ms)]
-    if t.size == 0 or n_neurons < 1:
-        return float("nan")
-    n_bins = int(np.floor((stop_ms - start_ms) / bin_ms + 1e-9))
-    counts = np.bincount(((t - start_ms) // bin_ms).astype(int).clip(0, n_bins - 1), minlength=n_bins)
-    rate_hz = counts / (n_neurons * bin_ms * 1e-3)
-    freq, psd = welch_spectrum(rate_hz, bin_ms, segment_ms=256.0)
-    band = (freq >= GAMMA_BAND_HZ[0]) & (freq <= GAMMA_BAND_HZ[1])
-    mean_rate = t.size / (n_neurons * (stop_ms - start_ms) * 1e-3)
-    return float(np.mean(psd[band]) / (2.0 * mean_rate / n_neurons))
-
-
 __all__ = [
     "FIELD_SAMPLE_MS",
     "field_samples",
@@ -340,6 +294,5 @@ __all__ = [
     "aperiodic_fit",
     "band_power",
     "field_readouts",
-    "gamma_rhythmicity",
     "welch_spectrum",
 ]

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ketamine_sim.experiments.simulation.readouts import gamma_rhythmicity
 from ketamine_sim.experiments.simulation.spectra import (
     FIELD_BANDS_HZ,
     aperiodic_fit,
     band_power,
     field_readouts,
     field_samples,
-    gamma_rhythmicity,
     welch_spectrum,
 )
 

@@ -1,5 +1,10 @@
 """The protocol loop frozen: a fake engine (no compiler) drives ``run_protocol`` and every
-array it returns must equal the golden arrays in ``tests/data/golden_timeline.npz`` bit for bit.
+array it returns must equal the golden arrays in ``tests/data/golden_timeline.npz``: integers,
+strings and booleans bit for bit, floating-point values to 1e-9 relative. Not bit for bit,
+because numpy and scipy take other floating-point paths on other CPUs (SIMD width) and
+versions, which moves the last bits (measured: 1e-15 relative in the pharmacokinetics); a
+changed loop moves values far more. The spectral fits on the stand-in's noise field
+(:data:`FITTED`) are held to 0.01: an optimiser's stopping point moves with those last bits.
 
 The fake engine is a deterministic function of what the loop hands a window (every value of
 every population, the seeds): its spikes, final block, accumulators, vesicle pool and spine
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.fake_engine import FakeEngine
+from helpers.fake_engine import FakeEngine, fingerprint
 
 from ketamine_sim.experiments import config as C
 from ketamine_sim.experiments.api import compose_config
@@ -46,8 +51,17 @@ CASES = {
 }
 
 
+#: readouts fitted by an optimiser (FOOOF's curve fit): compared to this absolute tolerance.
+FITTED = ("field_aperiodic_exponent", "field_gamma_peak_hz", "field_gamma_peak_height")
+RTOL = 1e-9
+
+
 def _flatten(result, engine) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {"engine_calls": np.array(engine.calls)}
+    out: dict[str, np.ndarray] = {
+        "engine_calls/seeds": np.array([(c, n) for c, n, _ in engine.calls], dtype=np.int64),
+        "engine_calls/values": np.array(["|".join(found) for _, _, found in engine.calls]),
+        "engine_calls/fingerprints": np.concatenate([v for _, _, found in engine.calls for v in found.values()]),
+    }
     for pop, (times, ids) in result.spikes.items():
         out[f"spikes/{pop}/times_ms"], out[f"spikes/{pop}/ids"] = times, ids
     for group in ("windows", "timeline"):
@@ -69,10 +83,13 @@ def _flatten(result, engine) -> dict[str, np.ndarray]:
 
 
 def _compact(value: np.ndarray) -> np.ndarray:
-    """Arrays above 2000 elements (spike trains, site flags) kept as the SHA-256 of their dtype,
-    shape and bytes: still bit for bit, without megabytes of golden data."""
+    """Arrays above 2000 elements (spike trains, site flags) kept without megabytes of golden
+    data: floating-point ones as their :func:`fingerprint`, others as the SHA-256 of their dtype,
+    shape and bytes (bit for bit)."""
     if value.size <= 2000:
         return value
+    if value.dtype.kind == "f":
+        return fingerprint(value)
     h = hashlib.sha256(f"{value.dtype.str}{value.shape}".encode())
     h.update(np.ascontiguousarray(value).tobytes())
     return np.array("sha256:" + h.hexdigest())
@@ -116,11 +133,21 @@ def test_protocol_loop_reproduces_the_golden_arrays(case, golden):
     for key, value in expected.items():
         assert found[key].dtype == value.dtype, key
         assert found[key].shape == value.shape, key
-        # bit for bit: NaN where NaN, every other element identical
-        same = (found[key] == value) | (
-            (found[key] != found[key]) & (value != value) if value.dtype.kind == "f" else False
+        assert np.all(_same(found[key], value, fitted=key.endswith(FITTED))), (
+            f"{case}: {key} differs from the golden arrays"
         )
-        assert np.all(same), f"{case}: {key} differs from the golden arrays"
+
+
+def _same(found: np.ndarray, expected: np.ndarray, fitted: bool) -> np.ndarray:
+    """Element-wise: equal (NaN where NaN) for every kind; floating point to :data:`RTOL`
+    (and a tiny absolute floor for values that are rounding noise around 0)."""
+    if expected.dtype.kind != "f":
+        return found == expected
+    both_nan = np.isnan(found) & np.isnan(expected)
+    finite = expected[np.isfinite(expected)]
+    floor = 1e-12 * float(np.max(np.abs(finite))) if finite.size else 0.0
+    close = np.abs(found - expected) <= (0.01 if fitted else RTOL * np.abs(expected) + floor)
+    return both_nan | (found == expected) | close
 
 
 def test_golden_arrays_respond_to_the_drug(golden):

@@ -54,6 +54,7 @@ from ketamine_sim.experiments.errors import ConfigError
 from ketamine_sim.experiments.files import atomic_write
 from ketamine_sim.experiments.results import read_results
 from ketamine_sim.experiments.scoring.configured_runs import config_digest, payload_of
+from ketamine_sim.experiments.scoring.observables import COHORT_SUMMARY
 from ketamine_sim.experiments.scoring.scorecard import PlannedRun
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ PLASTICITY_KEYS = ("bdnf_gain", "protein_gain", "formation_gain")
 #: that each part of patient i stays the same when another part changes (another pk model, a
 #: new iiv entry, another spread).
 STREAM = {"seed": 0, "pk": 1, "state": 2, "plasticity": 3, "placebo": 4}
-#: The cohort's tables, in its folder.
-TABLE, SUMMARY = "cohort.csv", "cohort_summary.csv"
+#: The cohort's tables, in its folder (the scorecard scores its cohort findings from the summary).
+TABLE, SUMMARY = "cohort.csv", COHORT_SUMMARY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,7 +345,9 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         (``drug_arm_response_day_1_rate``, ``drug_arm_response_after_last_dose_rate``), and the
         difference between the arms (``drug_minus_placebo_response_day_1``, ...: the same
         patients in both arms, so the share responding through the model and not the placebo,
-        with its Wilson interval).
+        with its Wilson interval); the median hours from the first dose to response among the
+        patients the model makes respond (``median_onset_h``, NaN without any; the interval is
+        the range of their onsets; ``n`` counts them).
     """
     from lifelines.utils import median_survival_times
 
@@ -365,6 +368,16 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         # the same patients in both arms and the drug arm's responders include the placebo
         # arm's, so the difference is the share that respond through the model alone
         rate(f"drug_minus_placebo_{measure}", (rows[measure] == 1) & ~placebo)
+    onsets = rows.loc[rows["responded"] == 1, "onset_h"].dropna()
+    out.append(
+        {
+            "measure": "median_onset_h",
+            "value": float(np.median(onsets)) if len(onsets) else math.nan,
+            "ci_low": float(onsets.min()) if len(onsets) else math.nan,
+            "ci_high": float(onsets.max()) if len(onsets) else math.nan,
+            "n": len(onsets),
+        }
+    )
     km = kaplan_meier(rows)
     if km is not None:
         ci = median_survival_times(km.confidence_interval_).iloc[0]

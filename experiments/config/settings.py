@@ -1404,6 +1404,7 @@ def scorecard_settings(cfg) -> None:
     if _get(cfg, "scorecard.n_jobs") is not None:
         _number(cfg, "scorecard.n_jobs", minimum=1, integer=True)
     _number(cfg, "scorecard.none_band", minimum=0)
+    _number(cfg, "scorecard.cohort_patients", minimum=1, integer=True, maximum=MAX_PATIENTS, why="runs of a cohort")
     folder = _get(cfg, "scorecard.seeds_dir") or SEEDS_DIR
     if not Path(folder).is_dir():
         raise ConfigError("scorecard.seeds_dir", f"not a folder: {folder}")

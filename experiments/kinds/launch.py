@@ -183,12 +183,14 @@ def launch_runs(
 
 def _checked_n_jobs(label: str, n_jobs: int | None) -> int | None:
     """``n_jobs`` as the launch uses it (refused with a launcher other than the local one; in a
-    job of a ``-m`` sweep None is 1)."""
+    job of a ``-m`` sweep or of another launch None is 1)."""
     hydra_cfg = HydraConfig.get()
     target = str(hydra_cfg.launcher.get("_target_", ""))
     launched_jobs(target, n_jobs, f"{label}.n_jobs", hydra_cfg.runtime.choices.get("hydra/launcher"))
-    if n_jobs is None and target == JOBLIB_LAUNCHER and hydra_cfg.mode == RunMode.MULTIRUN:
-        return 1  # a job of a -m sweep: the sweep's hydra.launcher.n_jobs already runs its jobs side by side
+    if n_jobs is None and target == JOBLIB_LAUNCHER and hydra_cfg.mode != RunMode.RUN:
+        # a job of a -m sweep (mode MULTIRUN) or of another launch (a scorecard's cohort: no
+        # mode): the outer launcher's n_jobs already runs its jobs side by side
+        return 1
     return n_jobs
 
 

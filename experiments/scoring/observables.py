@@ -43,6 +43,20 @@ COURSE = (
 SHORT_COURSE = COURSE + ("course.window_days_after_last_dose=[3]", "dosing.follow_days=3")
 #: The drug-free circuit: one window of a bath without drug.
 BASELINE = ("experiment=bath", "manipulation=none", "bath.concentrations_uM=[0]")
+#: A virtual patient cohort given one 0.5 mg/kg infusion, followed two weeks: the scorecard adds
+#: ``cohort.seed`` (its seed) and ``cohort.n_patients`` (``scorecard.cohort_patients``).
+COHORT = (
+    "experiment=cohort",
+    "manipulation=none",
+    "dosing=single_iv",
+    "dosing.dose_mg_per_kg=0.5",
+    "dosing.follow_days=14",
+    "course.windows_per_dose_min=[-10,20,40,1440]",
+    "course.window_days_after_last_dose=[3,7,14]",
+)
+#: What a cohort run leaves for scoring: its summary table (measure, value, ci_low, ci_high, n),
+#: written by ``ketamine_sim.experiments.cohort`` under this name.
+COHORT_SUMMARY = "cohort_summary.csv"
 
 
 def merge(*overrides: str) -> tuple[str, ...]:
@@ -58,10 +72,20 @@ def merge(*overrides: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Observable:
     conditions: Mapping[str, tuple[str, ...]]  #: name -> overrides
-    compute: Callable[[Mapping[str, RunData], dict], float | dict]
+    #: the number(s) from the runs of the conditions: RunData per condition, or for a cohort
+    #: observable each cohort's summary (measure -> value)
+    compute: Callable[[Mapping[str, RunData | dict[str, float]], dict], float | dict]
     unit: str = "1"
     #: which conditions a record's ``condition`` needs (default: all of them)
     select: Callable[[dict], list[str]] | None = None
+    #: whether its conditions are virtual patient cohorts (``experiment=cohort``), read from
+    #: their `COHORT_SUMMARY`, instead of single runs read from ``results.h5``
+    cohort: bool = False
+
+    @property
+    def output_file(self) -> str:
+        """The file of a condition's run this observable reads."""
+        return COHORT_SUMMARY if self.cohort else "results.h5"
 
     def needed(self, condition: dict) -> dict[str, tuple[str, ...]]:
         names = self.select(condition) if self.select else list(self.conditions)
@@ -121,6 +145,13 @@ def _baseline_rate(run: RunData, pop: str) -> float:
     return float(run.readouts[pop]["rate"][0])
 
 
+def _measure(summary: dict[str, float], name: str) -> float:
+    """One measure of a cohort's summary; NaN where the cohort could not estimate it (no
+    responders to time, no relapse among them)."""
+    value = summary.get(name, np.nan)
+    return float(value) if value is not None else np.nan
+
+
 OBSERVABLES: dict[str, Observable] = {
     "baseline_rate_pyr": Observable({"bath": BASELINE}, lambda r, c: _baseline_rate(r["bath"], "pyr"), unit="Hz"),
     "baseline_rate_pv": Observable({"bath": BASELINE}, lambda r, c: _baseline_rate(r["bath"], "pv"), unit="Hz"),
@@ -177,6 +208,25 @@ OBSERVABLES: dict[str, Observable] = {
     "antidepressant_effect": Observable(
         {f"{d:g}": SHORT_COURSE + (f"dosing.dose_mg_per_kg={d:g}",) for d in (0.1, 0.2, 0.5, 1.0)},
         lambda r, c: {float(k): _peak_excess(run, "outcome") for k, run in r.items()},
+    ),
+    # -- from virtual patient cohorts (one infusion): what trials measure ---------------------
+    # hours from the dose to response, the median among the patients the model makes respond
+    "antidepressant_onset_h": Observable(
+        {"cohort": COHORT}, lambda r, c: _measure(r["cohort"], "median_onset_h"), unit="h", cohort=True
+    ),
+    # days from the dose to relapse among those responding a day after it (Kaplan-Meier median)
+    "relapse_day": Observable(
+        {"cohort": COHORT}, lambda r, c: _measure(r["cohort"], "median_days_to_relapse"), unit="day", cohort=True
+    ),
+    # response a day after the dose: the drug arm (the model's or a placebo response) and the
+    # active-placebo arm, the same patients
+    "response_rate_day_1": Observable(
+        {"cohort": COHORT},
+        lambda r, c: {
+            "racemic": _measure(r["cohort"], "drug_arm_response_day_1_rate"),
+            "active placebo": _measure(r["cohort"], "placebo_arm_rate"),
+        },
+        cohort=True,
     ),
 }
 
@@ -258,8 +308,18 @@ def pick(runs: list[tuple[dict, Path]], overrides: tuple[str, ...], base: tuple[
     return None
 
 
-def evaluate(name: str, condition: dict, runs: Mapping[str, Path | RunData]):
-    """The observable ``name`` from the runs of its conditions (paths or loaded runs)."""
+def read_cohort_summary(path: str | Path) -> dict[str, float]:
+    """A cohort's `COHORT_SUMMARY` as measure -> value."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    return {str(m): float(v) for m, v in zip(table["measure"], table["value"])}
+
+
+def evaluate(name: str, condition: dict, runs: Mapping[str, Path | RunData | dict]):
+    """The observable ``name`` from the runs of its conditions (paths, or loaded runs or cohort
+    summaries)."""
     observable = OBSERVABLES[name]
-    loaded = {k: (v if isinstance(v, RunData) else read_results(v)) for k, v in runs.items()}
+    read = read_cohort_summary if observable.cohort else read_results
+    loaded = {k: (read(v) if isinstance(v, (str, Path)) else v) for k, v in runs.items()}
     return observable.compute(loaded, condition)

@@ -33,7 +33,7 @@ from ketamine_sim.experiments.errors import ConfigError
 from ketamine_sim.experiments.interrupts import Interrupts
 from ketamine_sim.experiments.paths import HYPOTHESIS_DIR, SEEDS_DIR  # noqa: F401  (re-exported)
 from ketamine_sim.experiments.results import ResultsFileError, atomic_write, read_config
-from ketamine_sim.experiments.scoring.observables import OBSERVABLES, evaluate, find_runs, merge, pick
+from ketamine_sim.experiments.scoring.observables import COHORT_SUMMARY, OBSERVABLES, evaluate, find_runs, merge, pick
 from ketamine_sim.experiments.simulation.progress import format_time_s
 
 log = logging.getLogger(__name__)
@@ -161,15 +161,29 @@ def _slug(overrides: tuple[str, ...]) -> str:
 
 
 def plan(
-    records: list[dict], hypotheses: Sequence[str], seeds: Sequence[int], base: Sequence[str], folder: Path
+    records: list[dict],
+    hypotheses: Sequence[str],
+    seeds: Sequence[int],
+    base: Sequence[str],
+    folder: Path,
+    cohort_patients: int = 10,
 ) -> dict[tuple[str, int, str, str], PlannedRun]:
-    """(hypothesis, seed, observable, condition) -> the run that provides it (shared runs once)."""
+    """(hypothesis, seed, observable, condition) -> the run that provides it (shared runs once).
+
+    A cohort observable's run is a virtual patient cohort of ``cohort_patients`` patients whose
+    draws come from ``cohort.seed`` = the seed (each patient has its own circuit seed)."""
     out, runs = {}, {}
     for record in records:
-        for name, condition in OBSERVABLES[record["observable"]].needed(record["condition"]).items():
+        observable = OBSERVABLES[record["observable"]]
+        for name, condition in observable.needed(record["condition"]).items():
             for hypothesis in hypotheses:
                 for seed in seeds:
-                    overrides = merge(*base, f"hypothesis={hypothesis}", f"seed={seed}", *condition)
+                    seeded = (
+                        (f"cohort.seed={seed}", f"cohort.n_patients={cohort_patients}")
+                        if observable.cohort
+                        else (f"seed={seed}",)
+                    )
+                    overrides = merge(*base, f"hypothesis={hypothesis}", *condition, *seeded)
                     if overrides not in runs:
                         runs[overrides] = PlannedRun(
                             hypothesis, seed, overrides, folder / "runs" / hypothesis / f"seed{seed}" / _slug(overrides)
@@ -183,7 +197,10 @@ def check_runs(runs, check_overrides) -> None:
     (the command line's checks, raising ConfigError) before any runs, so that a bad
     ``scorecard.extra_overrides`` stops the scorecard at once, in one line."""
     # one run per condition: seeds are checked apart, and the hypotheses are configs of their own
-    distinct = {tuple(o for o in run.overrides if not o.startswith(("seed=", "hypothesis="))): run for run in runs}
+    distinct = {
+        tuple(o for o in run.overrides if not o.startswith(("seed=", "cohort.seed=", "hypothesis="))): run
+        for run in runs
+    }
     for run in distinct.values():
         try:
             check_overrides(list(run.overrides))
@@ -193,9 +210,12 @@ def check_runs(runs, check_overrides) -> None:
             ) from None
 
 
-def _finished(directory: Path) -> bool:
-    """Whether ``directory`` holds a readable ``results.h5`` (a damaged one is run again)."""
-    path = directory / "results.h5"
+def _finished(run: PlannedRun) -> bool:
+    """Whether the run's folder holds a readable ``results.h5`` (a damaged one is run again),
+    or for a cohort its summary (written whole or not at all)."""
+    if "experiment=cohort" in run.overrides:
+        return (run.directory / COHORT_SUMMARY).is_file()
+    path = run.directory / "results.h5"
     if not path.exists():
         return False
     try:
@@ -220,7 +240,7 @@ def execute(
     after ``grace_s`` are ended, and KeyboardInterrupt is raised. Finished runs are kept, so
     a rerun into the same folder resumes. ``label`` names the runs in the log (``scorecard``,
     ``cohort``)."""
-    todo = [r for r in dict.fromkeys(runs) if not _finished(r.directory)]
+    todo = [r for r in dict.fromkeys(runs) if not _finished(r)]
     log.info("%s: %d runs, %d already finished", label, len(set(runs)), len(set(runs)) - len(todo))
     if not todo:
         return
@@ -448,7 +468,7 @@ def score(
             values = []
             for seed in seeds:
                 paths = {
-                    name: planned[(hypothesis, seed, record["observable"], name)].directory / "results.h5"
+                    name: planned[(hypothesis, seed, record["observable"], name)].directory / observable.output_file
                     for name in observable.needed(record["condition"])
                 }
                 values.append(evaluate(record["observable"], record["condition"], paths))
@@ -614,7 +634,7 @@ def run_scorecard(cfg, output_dir: Path, execute_runs, check_overrides, heat_map
     s = cfg.scorecard
     records = scorable(load_records(s.seeds_dir or SEEDS_DIR), list(s.records) if s.records is not None else None)
     base = [*inherited_overrides(cfg), *s.extra_overrides]
-    planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir)
+    planned = plan(records, list(s.hypotheses), list(s.seeds), base, output_dir, int(s.cohort_patients))
     check_runs(planned.values(), check_overrides)
     execute_runs(list(dict.fromkeys(planned.values())))
     rows = score(records, list(s.hypotheses), list(s.seeds), planned, float(s.none_band))
@@ -634,6 +654,11 @@ def check_record(
     record = records[record_id]
     if record["observable"] not in OBSERVABLES:
         raise RecordError(f"record {record_id}: observable {record['observable']!r} has no registered readout")
+    if OBSERVABLES[record["observable"]].cohort:
+        raise RecordError(
+            f"record {record_id}: observable {record['observable']!r} is read from virtual patient cohorts; "
+            f"score it with experiment=scorecard scorecard.records=[{record_id}]"
+        )
     found = find_runs(folder)
     paths = {}
     for name, condition in OBSERVABLES[record["observable"]].needed(record["condition"]).items():

@@ -370,11 +370,12 @@ def test_sweep_stored_config(tmp_path, case):
 
 def test_scorecard_reruns_a_damaged_result(tmp_path):
     """A planned scorecard run whose results.h5 is damaged counts as not finished."""
-    from ketamine_sim.experiments.scoring.scorecard import _finished
+    from ketamine_sim.experiments.scoring.scorecard import PlannedRun, _finished
 
-    assert not _finished(tmp_path)
+    run = PlannedRun("default", 1, ("experiment=iv_infusion",), tmp_path)
+    assert not _finished(run)
     (tmp_path / "results.h5").write_bytes(b"")
-    assert not _finished(tmp_path)
+    assert not _finished(run)
 
 
 def test_scorecard_check_names_a_damaged_file(tmp_path, capsys):

@@ -127,6 +127,7 @@ def test_kaplan_meier_median_and_wilson_interval():
     rows = pd.DataFrame(
         {
             "responded": [1, 1, 1, 1, 0],
+            "onset_h": [20.0, 30.0, 50.0, 90.0, np.nan],
             "days_to_relapse": [2.0, 4.0, 6.0, 8.0, np.nan],
             "relapsed": [1, 1, 0, 1, 0],
             "response_day_1": [1, 0, 1, 0, 0],
@@ -146,6 +147,8 @@ def test_kaplan_meier_median_and_wilson_interval():
     assert stats.loc["median_days_to_relapse", "value"] == 4.0
     assert stats.loc["median_days_to_relapse", "n"] == 4
     assert stats.loc["responded_rate", "value"] == 0.8
+    # onset among the four the model makes respond: median 40 h, range 20-90 h
+    assert stats.loc["median_onset_h", ["value", "ci_low", "ci_high", "n"]].tolist() == [40.0, 20.0, 90.0, 4]
     low, high = cohort.wilson_interval(4, 5)
     # Wilson: (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.959964
     z, p, n = 1.959964, 0.8, 5

@@ -127,16 +127,18 @@ def test_an_experiments_n_jobs_is_for_the_local_launcher_only():
 
 
 @pytest.mark.slow
-def test_in_a_sweep_job_the_runs_run_one_after_another(tmp_path, monkeypatch):
-    """A scorecard that is itself a job of a -m sweep: the sweep's hydra.launcher.n_jobs runs
-    the sweep's jobs side by side, not again each job's runs (n_jobs null: one process)."""
+@pytest.mark.parametrize("mode", ["MULTIRUN", None], ids=["job of a -m sweep", "job of a scorecard's launch"])
+def test_in_a_launched_job_the_runs_run_one_after_another(tmp_path, monkeypatch, mode):
+    """A scorecard that is itself a job of a -m sweep, or a cohort that is a job of a
+    scorecard's launch (Hydra gives such a job no mode): the outer hydra.launcher.n_jobs runs
+    the jobs side by side, not again each job's runs (n_jobs null: one process)."""
     runs = [planned(tmp_path, 1), planned(tmp_path, 2)]
     with command("experiment=scorecard", "circuit=small", "hydra.launcher.n_jobs=2") as cfg:
         from hydra.types import RunMode
         from omegaconf import open_dict, read_write
 
         with read_write(cfg.hydra), open_dict(cfg.hydra):
-            cfg.hydra.mode = RunMode.MULTIRUN
+            cfg.hydra.mode = RunMode[mode] if mode else None
         HydraConfig.instance().set_config(cfg)
         from ketamine_sim.experiments.kinds import launch
 

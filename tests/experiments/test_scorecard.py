@@ -335,3 +335,124 @@ def test_scorecard_md_ranks_the_hypotheses_by_likelihood(tmp_path):
     assert "| 1 | default | -3.500 | 1 |" in gap and "| 2 | combined | 0.000 (incomplete) | 0 |" in gap
     write([{**row("default", math.nan)}], tmp_path / "none")
     assert "## Likelihood" not in (tmp_path / "none" / "scorecard.md").read_text()
+
+
+# -- findings scored from virtual patient cohorts (K1, K2, K5) ---------------------------------
+
+COHORT_RECORDS = ("K1", "K2", "K5")
+
+
+def _cohort_plan(tmp_path, hypotheses=("default", "combined"), seeds=(1, 2)):
+    from ketamine_sim.experiments.scoring.scorecard import plan
+
+    records = scorable(load_records(), list(COHORT_RECORDS))
+    return records, plan(records, list(hypotheses), list(seeds), ["circuit=small"], tmp_path, cohort_patients=4)
+
+
+def test_cohort_findings_share_one_cohort_per_hypothesis_and_seed(tmp_path):
+    """K1, K2 and K5 read one cohort each per (hypothesis, seed): the seed draws the patients
+    (cohort.seed; a top-level seed= is refused by a cohort) and each composes and validates."""
+    from ketamine_sim.experiments.config import check_overrides, validate
+
+    _, planned = _cohort_plan(tmp_path)
+    runs = set(planned.values())
+    assert len(runs) == 4
+    for run in runs:
+        given = dict(o.split("=", 1) for o in run.overrides)
+        assert given["experiment"] == "cohort" and given["cohort.n_patients"] == "4"
+        assert given["cohort.seed"] == str(run.seed) and "seed" not in given
+        assert given["hypothesis"] == run.hypothesis
+    check_overrides(list(next(iter(runs)).overrides), validate=validate)
+
+
+def _write_cohort(directory: Path, onsets_h, relapse_days, placebo) -> None:
+    """A cohort's summary from patients with the given outcomes (NaN onset: no response)."""
+    from ketamine_sim.experiments.cohort import SUMMARY, summary
+
+    rows = pd.DataFrame(
+        {
+            "responded": [float(np.isfinite(h)) for h in onsets_h],
+            "onset_h": onsets_h,
+            "response_day_1": [float(np.isfinite(h) and h <= 24) for h in onsets_h],
+            "response_after_last_dose": [float(np.isfinite(h) and h <= 24) for h in onsets_h],
+            "relapsed": [float(np.isfinite(d)) for d in relapse_days],
+            "days_to_relapse": [d if np.isfinite(d) else 14.0 for d in relapse_days],
+            "placebo_responder": placebo,
+        }
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    summary(rows).to_csv(directory / SUMMARY, index=False)
+
+
+def test_cohort_findings_are_read_from_each_cohorts_summary(tmp_path):
+    """A model whose patients respond within hours and relapse after a week meets K1, K2 and K5;
+    one where nobody responds through the model has no onset or relapse (K1, K2 fail) and equal
+    arms (K5 fails)."""
+    from ketamine_sim.experiments.scoring.scorecard import score
+
+    records, planned = _cohort_plan(tmp_path)
+    nan = float("nan")
+    for run in set(planned.values()):
+        if run.hypothesis == "default":  # 3 of 4 respond at 4-6 h, relapse at 6-8 days
+            _write_cohort(run.directory, [4.0, 5.0 + run.seed, 6.0, nan], [6.0, 7.0, 8.0, nan], [0, 0, 0, 1])
+        else:  # nobody through the model; one placebo responder
+            _write_cohort(run.directory, [nan] * 4, [nan] * 4, [1, 0, 0, 0])
+    rows = {(r["finding"], r["hypothesis"]): r for r in score(records, ["default", "combined"], [1, 2], planned)}
+    assert rows[("K1", "default")]["passed"] and rows[("K1", "default")]["value"] == "6"  # median 6 h in both cohorts
+    assert rows[("K2", "default")]["passed"] and rows[("K2", "default")]["unit"] == "day"
+    assert rows[("K5", "default")]["passed"]
+    assert not any(rows[(k, "combined")]["passed"] for k in COHORT_RECORDS)
+    assert rows[("K5", "combined")]["value"] == "racemic: 0.25; active placebo: 0.25"
+
+
+def test_a_cohort_is_finished_when_its_summary_is_written(tmp_path):
+    from ketamine_sim.experiments.scoring.scorecard import _finished
+
+    _, planned = _cohort_plan(tmp_path, hypotheses=("default",), seeds=(1,))
+    (run,) = set(planned.values())
+    assert not _finished(run)
+    _write_cohort(run.directory, [4.0], [6.0], [0])
+    assert _finished(run)
+
+
+def test_a_cohort_finding_is_not_checked_against_single_runs(tmp_path):
+    with pytest.raises(RecordError, match="virtual patient cohorts; score it with experiment=scorecard"):
+        check_record("K5", tmp_path)
+
+
+def test_the_clinical_findings_are_scored_from_compiled_cohorts(ketamine_sim):
+    """K1, K2 and K5 from virtual cohorts of compiled courses (3 patients of cohort.seed 2, one
+    0.5 mg/kg infusion; each cohort a job of the scorecard's launch, its patients one after
+    another). The values are the cohorts' summaries. Pinned model results: under the default
+    hypothesis the mood proxy of no patient reaches the response line (no onset to time, no
+    relapse, equal arms on day 1: the documented misses of K1, K2, K5); under
+    disinhibition_sst one patient responds within hours and relapses days later, on top of
+    the placebo arm."""
+    run = ketamine_sim(
+        "experiment=scorecard",
+        "circuit=small",
+        "backend.threads=1",
+        "scorecard.hypotheses=[default,disinhibition_sst]",
+        "scorecard.seeds=[2]",
+        "scorecard.records=[K1,K2,K5]",
+        "scorecard.cohort_patients=3",
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    table = pd.read_csv(run.run_dir / "scorecard.csv").set_index(["finding", "hypothesis"])
+    for hypothesis in ("default", "disinhibition_sst"):
+        (path,) = run.run_dir.glob(f"runs/{hypothesis}/seed2/cohort-*/cohort_summary.csv")
+        summary = pd.read_csv(path).set_index("measure")["value"]
+        assert len(pd.read_csv(path.parent / "cohort.csv")) == 3
+        day_1 = (
+            f"racemic: {summary['drug_arm_response_day_1_rate']:.3g}; active placebo: {summary['placebo_arm_rate']:.3g}"
+        )
+        assert table.loc[("K5", hypothesis), "value"] == day_1
+        if hypothesis == "default":
+            assert math.isnan(summary["median_onset_h"]) and "median_days_to_relapse" not in summary
+            assert not table.xs(hypothesis, level="hypothesis")["passed"].any()
+        else:
+            assert float(table.loc[("K1", hypothesis), "value"]) == pytest.approx(summary["median_onset_h"], rel=1e-2)
+            assert float(table.loc[("K2", hypothesis), "value"]) == pytest.approx(
+                summary["median_days_to_relapse"], rel=1e-2
+            )
+            assert table.xs(hypothesis, level="hypothesis")["passed"].all()

@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ketamine_sim.experiments.config.compose import split_value_overrides, with_values
 from ketamine_sim.experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
-from ketamine_sim.experiments.kinds.jobs import check_finished, run_job
+from ketamine_sim.experiments.kinds.jobs import STATUS_FILE, check_finished, read_status, run_job
 from ketamine_sim.experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
 from ketamine_sim.experiments.simulation.progress import format_time_s
 
@@ -57,6 +57,8 @@ class LaunchedRun:
         Runs launched: the log counts ``run k/total`` with the time left.
     started : float
         ``time.time()`` at the launch (wall clock: the jobs may run in other processes).
+    directories : tuple of str
+        The launched runs' folders (the log counts those whose job has ended).
     run : callable or None
         ``run(cfg, output_dir)``; None: the experiment's own run (a stand-in in tests).
     """
@@ -64,13 +66,14 @@ class LaunchedRun:
     label: str
     total: int
     started: float
+    directories: tuple[str, ...] = ()
     run: Callable | None = None
 
     def __call__(self, cfg: DictConfig) -> str:
         hydra_cfg = HydraConfig.get()
         overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
         outcome = run_job(cfg, hydra_cfg.runtime.output_dir, overrides, hydra_cfg.job.num, run=self.run)
-        count = max(1, min(self.total, _written_since(Path(hydra_cfg.sweep.dir), self.started)))
+        count = max(1, min(self.total, _ended_since(self.directories, self.started)))
         elapsed = time.time() - self.started
         log.info(
             "%s run %d/%d %s: %s [%s elapsed, about %s left]",
@@ -85,14 +88,18 @@ class LaunchedRun:
         return outcome
 
 
-def _written_since(folder: Path, started: float) -> int:
-    """Runs below ``folder`` whose ``results.h5`` was written after ``started`` (all jobs
-    write there, in whichever process or node they run)."""
+def _ended_since(directories: Sequence[str], started: float, statuses=("done", "failed")) -> int:
+    """Launched runs (their folders, ``directories``) whose job ended with one of ``statuses``
+    after ``started`` (``time.time()``), from each folder's ``job_status.json``, which every job
+    writes wherever it runs. Only these folders count: a run of runs (a cohort scored by a
+    scorecard) writes results of its own below its folder."""
     count = 0
-    for path in folder.rglob("results.h5"):
+    for directory in directories:
+        path = Path(directory) / STATUS_FILE
         try:
-            count += path.stat().st_mtime >= started
-        except OSError:  # replaced meanwhile
+            if path.stat().st_mtime >= started and (read_status(directory) or {}).get("status") in statuses:
+                count += 1
+        except OSError:  # not written yet
             pass
     return count
 
@@ -201,7 +208,7 @@ def _launch(runs, folder: Path, label: str, run, expected, composed: _Compositio
     log.info("%s: %d runs, %d already finished", label, len(planned), len(planned) - len(todo))
     if not todo:
         return
-    task = LaunchedRun(label, len(todo), time.time(), run)
+    task = LaunchedRun(label, len(todo), time.time(), tuple(str(Path(r.directory).resolve()) for r in todo), run)
     launcher = Plugins.instance().instantiate_launcher(
         hydra_context=HydraContext(config_loader=composed.loader, callbacks=_no_callbacks()),
         task_function=task,
@@ -218,7 +225,7 @@ def _launch(runs, folder: Path, label: str, run, expected, composed: _Compositio
             interrupted = True
     if interrupted:  # logged here, where the experiment's own log handlers are back
         message = (
-            f"interrupted: {_written_since(folder, task.started)} of {len(todo)} {label} runs finished "
+            f"interrupted: {_ended_since(task.directories, task.started, ('done',))} of {len(todo)} {label} runs finished "
             "and are kept; rerun into the same folder to resume"
         )
         log.warning("%s", message)

@@ -95,6 +95,32 @@ def test_launched_runs_are_jobs_that_resume_by_their_config(tmp_path, caplog):
         assert stamps(runs)[1] == before[1]
 
 
+def _run_with_results_below(cfg, output_dir):
+    """A stand-in run that, as a cohort scored by a scorecard does, leaves results of its own
+    runs below its folder."""
+    fake_folder_run(cfg, output_dir)
+    for i in range(3):
+        inner = Path(output_dir) / "patients" / f"patient{i}"
+        inner.mkdir(parents=True)
+        (inner / "results.h5").write_bytes(b"")
+
+
+@pytest.mark.slow
+def test_the_log_counts_the_launched_runs_only(tmp_path, monkeypatch):
+    """``run k/N`` counts the launch's own runs as they end, not every results file below the
+    folder (a run of runs wrote 3 more each: the count reached N after the first run)."""
+    from ketamine_sim.experiments.kinds import launch
+
+    counted = []
+    monkeypatch.setattr(
+        launch.log, "info", lambda message, *args: counted.append(args[1:3]) if "run %d/%d" in message else None
+    )
+    runs = [planned(tmp_path, 1), planned(tmp_path, 2)]
+    with command("experiment=scorecard", "circuit=small"):
+        launch_runs(runs, tmp_path, run=_run_with_results_below)
+    assert counted == [(1, 2), (2, 2)]
+
+
 def test_a_failed_run_ends_the_launch_after_the_others_finished(tmp_path):
     runs = [planned(tmp_path, 13), planned(tmp_path, 1)]
     with command("experiment=scorecard", "circuit=small"), pytest.raises(RuntimeError, match="on purpose"):

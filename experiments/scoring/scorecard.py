@@ -2,10 +2,11 @@
 
 ``ketamine-sim experiment=scorecard`` reads the records of ``seeds/``, keeps those whose
 observable is registered (`ketamine_sim.experiments.scoring.observables`), runs every condition they need
-for every hypothesis and seed (one process per run, finished runs are skipped on a rerun),
-and writes ``scorecard.csv``, ``scorecard.md`` and ``scorecard.png``/``.svg``.
+for every hypothesis and seed (one process per run, finished runs are skipped on a rerun;
+the clinical findings read from virtual patient cohorts get one cohort per hypothesis and
+seed), and writes ``scorecard.csv``, ``scorecard.md`` and ``scorecard.png``/``.svg``.
 
-A record can also be checked against existing runs without simulating:
+A record read from single runs can also be checked against existing runs without simulating:
 
     python -m ketamine_sim.experiments.scoring.scorecard check S1 outputs/course/2026-11-22_10-00-00
 """

@@ -345,7 +345,10 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         (``drug_arm_response_day_1_rate``, ``drug_arm_response_after_last_dose_rate``), and the
         difference between the arms (``drug_minus_placebo_response_day_1``, ...: the same
         patients in both arms, so the share responding through the model and not the placebo,
-        with its Wilson interval); the median hours from the first dose to response among the
+        with its Wilson interval); the Kaplan-Meier median days from the last dose to relapse
+        among the patients responding through the model a day after it
+        (``median_days_to_relapse``, with its 95% interval; NaN without such patients); the
+        median hours from the first dose to response among the
         patients the model makes respond (``median_onset_h``, NaN without any; the interval is
         the range of their onsets; ``n`` counts them).
     """
@@ -379,18 +382,20 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         }
     )
     km = kaplan_meier(rows)
-    if km is not None:
-        ci = median_survival_times(km.confidence_interval_).iloc[0]
-        median = float(km.median_survival_time_)
-        out.append(
-            {
-                "measure": "median_days_to_relapse",
-                "value": median,
-                "ci_low": float(ci.iloc[0]),
-                "ci_high": float(ci.iloc[1]),
-                "n": int(rows["response_after_last_dose"].sum()),
-            }
-        )
+    low, high = (
+        (float(x) for x in median_survival_times(km.confidence_interval_).iloc[0])
+        if km is not None
+        else (math.nan, math.nan)
+    )
+    out.append(
+        {
+            "measure": "median_days_to_relapse",
+            "value": float(km.median_survival_time_) if km is not None else math.nan,
+            "ci_low": low,
+            "ci_high": high,
+            "n": int(rows["response_after_last_dose"].sum()),
+        }
+    )
     return pd.DataFrame(out)
 
 

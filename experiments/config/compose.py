@@ -229,9 +229,13 @@ def _parse(overrides: Sequence[str]) -> list:
         try:
             override = parser.parse_overrides([text])[0]
         except OverrideParseException as error:
-            raise ConfigError(
-                text.partition("=")[0] or text, f"cannot parse {text!r}: {_one_line(error.message)}"
-            ) from None
+            key, _, value = text.partition("=")
+            hint = (
+                "; a list item holding '=' is quoted: key=['a.b=1','c=2']"
+                if value.startswith("[") and "=" in value and "'" not in value and '"' not in value
+                else ""
+            )
+            raise ConfigError(key or text, f"cannot parse {text!r}: {_one_line(error.message)}{hint}") from None
         key = override.key_or_group
         if not key:
             raise ConfigError(text, "an override needs a key: key=value")

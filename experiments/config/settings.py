@@ -1433,6 +1433,11 @@ def _scorecard_lists(cfg) -> None:
 
 #: Keys that every scorecard run sets itself (later overrides win: an extra one would be lost).
 _SCORECARD_SETS = ("hypothesis", "seed", "experiment")
+#: Keys that every cohort of the scorecard sets itself: its patients' draws (the seed) and number.
+_SCORECARD_COHORT_SETS = {
+    "cohort.seed": "the scorecard's seed",
+    "cohort.n_patients": "scorecard.cohort_patients",
+}
 #: Keys of the scorecard's own command line that its runs inherit (an extra override would
 #: silently contradict them): set them on the scorecard's command line instead.
 _SCORECARD_INHERITS = ("circuit", "backend", *SCORECARD_BACKEND_KEYS, "output", "output.figure")
@@ -1456,6 +1461,10 @@ def _extra_overrides(cfg) -> None:
                 path,
                 f"{text!r}: "
                 + ("its key is given twice" if key in seen else f"every run sets {key.split('.')[0]} itself"),
+            )
+        if key in _SCORECARD_COHORT_SETS:
+            raise ConfigError(
+                path, f"{text!r}: every cohort of the scorecard sets {key} from {_SCORECARD_COHORT_SETS[key]}"
             )
         if key in _SCORECARD_INHERITS or key.split(".")[0] == "hydra" or key.startswith("hydra/"):
             raise ConfigError(

@@ -34,6 +34,7 @@ from ketamine_sim.experiments.config.compose import split_value_overrides, with_
 from ketamine_sim.experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
 from ketamine_sim.experiments.kinds.jobs import STATUS_FILE, check_finished, read_status, run_job
 from ketamine_sim.experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
+from ketamine_sim.experiments.scoring.scorecard import runs_text as _runs
 from ketamine_sim.experiments.simulation.progress import format_time_s
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ def _launch(runs, folder: Path, label: str, run, expected, composed: _Compositio
     """`launch_runs` once the launch's primary config is composed (``composed.root``)."""
     planned = list(dict.fromkeys(runs))
     todo = _left_to_run(composed, planned, expected)
-    log.info("%s: %d runs, %d already finished", label, len(planned), len(planned) - len(todo))
+    log.info("%s: %s, %d already finished", label, _runs(len(planned)), len(planned) - len(todo))
     if not todo:
         return
     task = LaunchedRun(label, len(todo), time.time(), tuple(str(Path(r.directory).resolve()) for r in todo), run)

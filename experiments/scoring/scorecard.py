@@ -211,6 +211,11 @@ def check_runs(runs, check_overrides) -> None:
             ) from None
 
 
+def runs_text(n: int) -> str:
+    """``"1 run"``, ``"2 runs"``."""
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def _finished(run: PlannedRun) -> bool:
     """Whether the run's folder holds a readable ``results.h5`` (a damaged one is run again),
     or for a cohort its summary (written whole or not at all)."""
@@ -242,7 +247,7 @@ def execute(
     a rerun into the same folder resumes. ``label`` names the runs in the log (``scorecard``,
     ``cohort``)."""
     todo = [r for r in dict.fromkeys(runs) if not _finished(r)]
-    log.info("%s: %d runs, %d already finished", label, len(set(runs)), len(set(runs)) - len(todo))
+    log.info("%s: %s, %d already finished", label, runs_text(len(set(runs))), len(set(runs)) - len(todo))
     if not todo:
         return
     pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn"))

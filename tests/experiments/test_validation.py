@@ -342,6 +342,11 @@ def test_a_key_given_twice_is_refused():
             ["neurochemistry.adenosine_tau_min"],
         ),
         (["seed=[1,"], "seed", ["cannot parse"]),
+        (
+            ["experiment=scorecard", "scorecard.extra_overrides=[cohort.placebo_response=0.5]"],
+            "scorecard.extra_overrides",
+            ["cannot parse", "a list item holding '=' is quoted"],
+        ),
         (["seed=1,2"], "seed", ["-m"]),
         (["=3"], "=3", ["key"]),
     ],
@@ -467,6 +472,8 @@ def test_a_pathway_with_a_probability_needs_a_weight():
         ("['hypothesis=combined']", ["sets hypothesis itself"]),
         ("['block.fit=kinetic','block.fit=equilibrium']", ["twice"]),
         ("['block.fit=[']", ["cannot parse"]),
+        ("['cohort.seed=7']", ["every cohort of the scorecard sets cohort.seed", "seed"]),
+        ("['cohort.n_patients=3']", ["sets cohort.n_patients", "scorecard.cohort_patients"]),
     ],
 )
 def test_scorecard_extra_overrides_parse_and_are_not_lost(extra, words):

@@ -146,6 +146,21 @@ def _try_write_status(output_dir: Path, **status) -> None:
         log.warning("%s not written: %s", output_dir / STATUS_FILE, error)
 
 
+def mark_interrupted(run_dirs) -> int:
+    """Record ``interrupted`` for every run of ``run_dirs``, or run below one (a cohort's
+    patients), whose ``job_status.json`` still says ``running``: after Ctrl-C the local
+    launcher ends its worker processes, whose jobs could not record it themselves. Returns how
+    many were marked."""
+    marked = 0
+    for run_dir in run_dirs:
+        for path in Path(run_dir).rglob(STATUS_FILE):
+            status = read_status(path.parent)
+            if status and status.get("status") == "running":
+                _try_write_status(path.parent, **{**status, "status": "interrupted", "ended": _now()})
+                marked += 1
+    return marked
+
+
 def read_status(run_dir: str | os.PathLike) -> dict | None:
     """A run folder's ``job_status.json`` (None if absent or unreadable)."""
     try:

@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ketamine_sim.experiments.config.compose import split_value_overrides, with_values
 from ketamine_sim.experiments.config.settings import JOBLIB_LAUNCHER, launched_jobs
-from ketamine_sim.experiments.kinds.jobs import STATUS_FILE, check_finished, read_status, run_job
+from ketamine_sim.experiments.kinds.jobs import STATUS_FILE, check_finished, mark_interrupted, read_status, run_job
 from ketamine_sim.experiments.scoring.configured_runs import config_digest, config_of, override_value, overrides_between
 from ketamine_sim.experiments.scoring.scorecard import runs_text as _runs
 from ketamine_sim.experiments.simulation.progress import format_time_s
@@ -225,6 +225,8 @@ def _launch(runs, folder: Path, label: str, run, expected, composed: _Compositio
                 raise
             interrupted = True
     if interrupted:  # logged here, where the experiment's own log handlers are back
+        if str(composed.root.hydra.launcher.get("_target_", "")) == JOBLIB_LAUNCHER:
+            mark_interrupted(task.directories)  # its workers are ended (a cluster's jobs may run on)
         message = (
             f"interrupted: {_ended_since(task.directories, task.started, ('done',))} of {len(todo)} {label} runs finished "
             "and are kept; rerun into the same folder to resume"

@@ -121,6 +121,24 @@ def test_the_log_counts_the_launched_runs_only(tmp_path, monkeypatch):
     assert counted == [(1, 2), (2, 2)]
 
 
+def test_runs_left_running_by_an_interrupt_are_marked_interrupted(tmp_path):
+    """After Ctrl-C the local launcher's workers are ended without recording it: the launch
+    marks their runs ``interrupted`` (a finished or failed run keeps its status)."""
+    from ketamine_sim.experiments.kinds.jobs import mark_interrupted
+
+    folders = {name: tmp_path / name for name in ("running", "done", "failed", "absent")}
+    folders["inner running"] = tmp_path / "done" / "patients" / "patient0"  # a run of a run below it
+    for name, folder in folders.items():
+        if name != "absent":
+            folder.mkdir(parents=True)
+            (folder / STATUS_FILE).write_text(json.dumps({"status": name.split()[-1], "job": 3}))
+    assert mark_interrupted([folders[n] for n in ("running", "done", "failed", "absent")]) == 2
+    status = {n: json.loads((f / STATUS_FILE).read_text()) for n, f in folders.items() if n != "absent"}
+    for name in ("running", "inner running"):
+        assert status[name]["status"] == "interrupted" and status[name]["job"] == 3 and "ended" in status[name]
+    assert status["done"]["status"] == "done" and status["failed"]["status"] == "failed"
+
+
 def test_a_failed_run_ends_the_launch_after_the_others_finished(tmp_path):
     runs = [planned(tmp_path, 13), planned(tmp_path, 1)]
     with command("experiment=scorecard", "circuit=small"), pytest.raises(RuntimeError, match="on purpose"):

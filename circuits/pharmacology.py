@@ -108,6 +108,10 @@ class BlockParameters:
     v_e_mV: float
     escape_per_s: float  #: from closed, blocked channels (R4)
     fit: str
+    #: ketamine binds only to open channels that no Mg2+ ion occupies (the two share the pore:
+    #: binding slowed by the Mg-unblocked fraction; Kotermanski & Johnson 2009 measured Mg
+    #: lowering ketamine's potency); False: binding ignores Mg, as the 0-Mg constants (R1, R2)
+    mg_competition: bool
 
     def kon_per_uM_per_s(self, species: str) -> float:
         return self.koff_per_s / self.dissociation_uM[species]
@@ -117,13 +121,16 @@ class BlockParameters:
         return 2 * k_s * k_r / (k_s + k_r)
 
 
-def block_parameters(constants: BlockConstants, fit: str, escape: bool) -> BlockParameters:
+def block_parameters(
+    constants: BlockConstants, fit: str, escape: bool, mg_competition: bool = False
+) -> BlockParameters:
     """Derive every species' dissociation constant from R1/R2 (racemate) and R6-R8 (ratios).
 
     The racemate's apparent constant K_rac (the IC50 for ``equilibrium``, koff/kon for
     ``kinetic``) fixes K_S through ``K_rac = 2 K_S K_R / (K_S + K_R)`` with
     ``K_R / K_S = Ki_R / Ki_S`` (Ebert 1997); norketamines keep Ebert's ratio to S-ketamine;
     HNK takes Abbott 2020's IC50 directly. ``escape`` false: no escape from trapped channels.
+    ``mg_competition``: binding only to Mg-free open channels (`BlockParameters`).
     """
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
@@ -140,6 +147,7 @@ def block_parameters(constants: BlockConstants, fit: str, escape: bool) -> Block
         v_e_mV=voltage_e_fold_mV(c.delta, c.temperature_K),
         escape_per_s=c.escape_per_s if escape else 0.0,
         fit=fit,
+        mg_competition=mg_competition,
     )
 
 
@@ -178,7 +186,7 @@ def steady_state_block(
     ...     delta=0.79, temperature_K=295.15, trapped_fraction=0.86, trapping_washout_s=120.0,
     ...     ki_uM={"s_ketamine": 0.30, "r_ketamine": 1.40, "s_norketamine": 1.70, "r_norketamine": 13.0},
     ...     ic50_hnk_uM=46.0)
-    >>> params = block_parameters(published, "equilibrium", escape=True)
+    >>> params = block_parameters(published, "equilibrium", escape=True, mg_competition=False)
     >>> round(sum(steady_state_block(params, {"s_ketamine": 0.355, "r_ketamine": 0.355}).values()), 6)
     0.5
     >>> round(sum(steady_state_block(params, {"s_ketamine": 0.355, "r_ketamine": 0.355}, v_mV=-30.0).values()), 3)

@@ -2,13 +2,14 @@
 
 Between two spiking windows the block of every neuron follows the scheme of
 [`ketamine_sim.circuits.pharmacology`][ketamine_sim.circuits.pharmacology] with its channel activity frozen at what
-the last window measured (first-order closure): the mean open fraction `s_bar = <s>` and
-the mean voltage-weighted open fraction `u_bar = <s exp((V + 70 mV)/V_e)>`. With the
-unbinding rate shared by all species (see
-[`BlockParameters`][ketamine_sim.circuits.pharmacology.BlockParameters]) the system is solved exactly for
-concentrations held constant over each step h:
+the last window measured (first-order closure): the mean open fraction `s_bar = <s>`, the
+mean voltage-weighted open fraction `u_bar = <s exp((V + 70 mV)/V_e)>` and the mean open
+fraction free of Mg `m_bar = <s m(V)>` (m the Mg-unblocked fraction with
+`block.mg_competition`, else 1, so m_bar = s_bar). With the unbinding rate shared by all
+species (see [`BlockParameters`][ketamine_sim.circuits.pharmacology.BlockParameters]) the
+system is solved exactly for concentrations held constant over each step h:
 
-    a_k = s_bar kon_k c_k,   A = sum_k a_k,   lam = koff u_bar + (1 - s_bar) kesc
+    a_k = m_bar kon_k c_k,   A = sum_k a_k,   lam = koff u_bar + (1 - s_bar) kesc
     dB_tot/dt = A (1 - B_tot) - lam B_tot
     F(t) = 1 - B_tot(t) = F_inf + (F_0 - F_inf) exp(-(A + lam) t),   F_inf = lam / (A + lam)
     B_k(h) = exp(-lam h) [B_k(0) + a_k (F_inf (exp(lam h) - 1) / lam + (F_0 - F_inf) (1 - exp(-A h)) / A)]
@@ -42,18 +43,34 @@ class ChannelActivity:
     unbind_weight : numpy.ndarray
         u_bar, the mean voltage-weighted open fraction `<s exp((V + 70 mV)/V_e)>`
         (dimensionless, >= 0), shape `(n_neurons,)`.
+    access_fraction : numpy.ndarray, optional
+        m_bar, the mean open fraction free of Mg, `<s m(V)>` (in [0, s_bar]), shape
+        `(n_neurons,)`; None: `open_fraction` (binding ignores Mg).
     """
 
     open_fraction: np.ndarray  #: s_bar
     unbind_weight: np.ndarray  #: u_bar
+    access_fraction: np.ndarray | None = None  #: m_bar
+
+    @property
+    def binding_fraction(self) -> np.ndarray:
+        """The fraction of time channels are open to the drug: m_bar, or s_bar without it."""
+        return self.open_fraction if self.access_fraction is None else self.access_fraction
 
     @classmethod
     def from_accumulators(
-        cls, open_time_s: np.ndarray, open_unbind_time_s: np.ndarray, duration_s: float
+        cls,
+        open_time_s: np.ndarray,
+        open_unbind_time_s: np.ndarray,
+        duration_s: float,
+        open_access_time_s: np.ndarray | None = None,
     ) -> ChannelActivity:
-        """From the window's accumulators: open time and voltage-weighted open time (s per
-        neuron) divided by the window's duration `duration_s` (s)."""
-        return cls(np.clip(open_time_s / duration_s, 0.0, 1.0), np.maximum(open_unbind_time_s / duration_s, 0.0))
+        """From the window's accumulators: open time, voltage-weighted open time and open time
+        free of Mg (s per neuron) divided by the window's duration `duration_s` (s)."""
+        access = None if open_access_time_s is None else np.clip(open_access_time_s / duration_s, 0.0, 1.0)
+        return cls(
+            np.clip(open_time_s / duration_s, 0.0, 1.0), np.maximum(open_unbind_time_s / duration_s, 0.0), access
+        )
 
 
 def _relaxation_integral(rate: np.ndarray, h: float) -> np.ndarray:
@@ -114,8 +131,8 @@ def advance_block(
     """
     if h_s < 0:
         raise ValueError(f"step must be >= 0 s, got {h_s}")
-    s_bar = activity.open_fraction
-    drive = {k: s_bar * params.kon_per_uM_per_s(k) * concentrations_uM.get(k, 0.0) for k in SPECIES}
+    s_bar, m_bar = activity.open_fraction, activity.binding_fraction
+    drive = {k: m_bar * params.kon_per_uM_per_s(k) * concentrations_uM.get(k, 0.0) for k in SPECIES}
     total_drive = sum(drive.values())
     loss = params.koff_per_s * activity.unbind_weight + (1.0 - s_bar) * params.escape_per_s
     b_total = sum(block[k] for k in SPECIES)

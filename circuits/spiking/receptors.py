@@ -136,8 +136,9 @@ dq_nmda/dt = g_nmda : siemens * second
 dq_inh/dt = g_pv + g_sst : siemens * second
 dopen_time/dt = s_nmda : second
 dopen_unbind_time/dt = s_nmda * exp((v - v_block_ref) / v_block_e) : second
+dopen_access_time/dt = s_nmda * mg_access : second
 """
-ACCUMULATORS: tuple[str, ...] = ("q_ampa", "q_nmda", "q_inh", "open_time", "open_unbind_time")
+ACCUMULATORS: tuple[str, ...] = ("q_ampa", "q_nmda", "q_inh", "open_time", "open_unbind_time", "open_access_time")
 
 
 def block_equations(species: tuple[str, ...] = SPECIES) -> str:
@@ -164,6 +165,7 @@ def block_equations(species: tuple[str, ...] = SPECIES) -> str:
     >>> print(block_equations(("s_ketamine",)))
     b_total = clip(b_s_ketamine, 0, 1) : 1
     koff_v = koff * exp((v - v_block_ref) / v_block_e) : Hz
+    mg_access = 1 / (1 + mg_competition * mg / mg_half_block * exp(-mg_slope * v / mV)) : 1
     b_s_ketamine : 1  # blocked fraction, stepped by block_update_code()
     c_s_ketamine : 1 (constant)
     <BLANKLINE>
@@ -172,6 +174,7 @@ def block_equations(species: tuple[str, ...] = SPECIES) -> str:
     lines = [
         f"b_total = clip({total}, 0, 1) : 1",
         "koff_v = koff * exp((v - v_block_ref) / v_block_e) : Hz",
+        "mg_access = 1 / (1 + mg_competition * mg / mg_half_block * exp(-mg_slope * v / mV)) : 1",
     ]
     for k in species:
         lines.append(f"b_{k} : 1  # blocked fraction, stepped by block_update_code()")
@@ -183,7 +186,8 @@ def block_update_code(species: tuple[str, ...] = SPECIES) -> str:
     """Brian2 code of one implicit (backward Euler) time step ``dt`` of the block equations.
 
     With ``s``, ``V`` and the concentrations held at their values at the step's start,
-    ``dB_k/dt = a_k (1 - B_tot) - lam B_k`` is linear (``a_k = s kon_k c_k``,
+    ``dB_k/dt = a_k (1 - B_tot) - lam B_k`` is linear (``a_k = s m kon_k c_k``, m the share of
+    open channels free of Mg, ``mg_access``, 1 without ``mg_competition``;
     ``lam = s koff(V) + (1 - s) kesc``, ``A = sum_k a_k``) and its backward Euler step solves
     in closed form: the free fraction ``F = 1 - B_tot`` first, then each species,
 
@@ -205,7 +209,7 @@ def block_update_code(species: tuple[str, ...] = SPECIES) -> str:
     str
         Brian2 abstract code, one statement per line.
     """
-    lines = [f"step_a_{k} = s_nmda * kon_{k} * c_{k} * dt" for k in species]
+    lines = [f"step_a_{k} = s_nmda * mg_access * kon_{k} * c_{k} * dt" for k in species]
     lines += [
         "step_loss = (s_nmda * koff_v + (1 - s_nmda) * kescape) * dt",
         "step_free = (1 - b_total + step_loss) / (1 + step_loss + " + " + ".join(f"step_a_{k}" for k in species) + ")",
@@ -271,6 +275,7 @@ def namespace(syn: SynapseParameters, block: BlockParameters) -> dict:
         "kescape": block.escape_per_s * Hz,
         "v_block_ref": V_REF_MV * mV,
         "v_block_e": block.v_e_mV * mV,
+        "mg_competition": 1.0 if block.mg_competition else 0.0,
     }
     for k in block.dissociation_uM:
         names[f"kon_{k}"] = block.kon_per_uM_per_s(k) * Hz

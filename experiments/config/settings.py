@@ -1114,13 +1114,21 @@ _BLOCK_SPECS = {
 
 def block_constants(cfg) -> BlockConstants:
     """The published constants of ketamine's NMDA block (``block.*``)."""
-    return _build(BlockConstants, cfg, "block", _BLOCK_SPECS, skip=("fit", "trapping_escape", "targets"))
+    return _build(
+        BlockConstants, cfg, "block", _BLOCK_SPECS, skip=("fit", "trapping_escape", "targets", "mg_competition")
+    )
 
 
 def block(cfg) -> BlockParameters:
-    """The block scheme's per-species constants: ``block.*`` with ``block.fit`` and ``block.trapping_escape``."""
+    """The block scheme's per-species constants: ``block.*`` with ``block.fit``,
+    ``block.trapping_escape`` and ``block.mg_competition``."""
     constants = block_constants(cfg)
-    return block_parameters(constants, _choice(cfg, "block.fit", FITS), _flag(cfg, "block.trapping_escape"))
+    return block_parameters(
+        constants,
+        _choice(cfg, "block.fit", FITS),
+        _flag(cfg, "block.trapping_escape"),
+        _flag(cfg, "block.mg_competition"),
+    )
 
 
 def dosing_events(cfg) -> tuple[list[DosingEvent], float]:

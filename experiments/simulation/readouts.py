@@ -64,6 +64,7 @@ NON_NEGATIVE_STATE: tuple[str, ...] = (
     "q_inh",
     "open_time",
     "open_unbind_time",
+    "open_access_time",
     "released",
     "ampa_local",
 )

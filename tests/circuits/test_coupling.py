@@ -18,7 +18,12 @@ from ketamine_sim.circuits.compounds import SPECIES
 from ketamine_sim.circuits.pharmacology import block_parameters as derive_block
 from ketamine_sim.circuits.pharmacology import steady_state_block
 from ketamine_sim.circuits.slow.nmda_block import ChannelActivity, advance_block, advance_block_through
-from ketamine_sim.circuits.spiking.receptors import ACCUMULATOR_EQUATIONS, block_equations, namespace
+from ketamine_sim.circuits.spiking.receptors import (
+    ACCUMULATOR_EQUATIONS,
+    block_equations,
+    mg_unblocked_fraction,
+    namespace,
+)
 from ketamine_sim.experiments.config import compose_config
 from ketamine_sim.experiments.config.settings import block_constants
 
@@ -29,7 +34,7 @@ BLOCK_CONSTANTS = block_constants(_DEFAULT)
 
 def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
     """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
-    return derive_block(BLOCK_CONSTANTS, fit, escape)
+    return derive_block(BLOCK_CONSTANTS, fit, escape, mg_competition=_DEFAULT.block.mg_competition)
 
 
 RACEMIC_1UM = {"s_ketamine": 0.5, "r_ketamine": 0.5}
@@ -129,23 +134,74 @@ def test_long_step_reaches_steady_state_block(escape):
 
 
 def test_activity_from_brian2_accumulators_matches_block_rates(brian2_numpy, wang2002_synapses):
-    """The window accumulators (ACCUMULATOR_EQUATIONS) give s_bar = s and u_bar with
-    koff * u_bar = s * koff_v, the unbinding rate of the Brian2 block equations."""
+    """The window accumulators (ACCUMULATOR_EQUATIONS) give s_bar = s, u_bar with
+    koff * u_bar = s * koff_v, the unbinding rate of the Brian2 block equations, and with Mg
+    competition m_bar = s m(V)."""
     b2 = brian2_numpy
-    params = block_parameters()
+    params = derive_block(BLOCK_CONSTANTS, _DEFAULT.block.fit, True, mg_competition=True)
     lines = [
         line
         for line in ACCUMULATOR_EQUATIONS.splitlines()
-        if line.strip().startswith(("dopen_time", "dopen_unbind_time"))
+        if line.strip().startswith(("dopen_time", "dopen_unbind_time", "dopen_access_time"))
     ]
-    assert len(lines) == 2
+    assert len(lines) == 3
     eqs = block_equations(SPECIES) + "v : volt (constant)\ns_nmda : 1 (constant)\n" + "\n".join(lines) + "\n"
     s = np.array([1.0, 0.3, 0.05, 0.0])
     v = np.array([-70.0, -40.0, -90.0, -20.0])
     group = b2.NeuronGroup(4, eqs, method="euler", dt=1 * b2.ms, namespace=namespace(wang2002_synapses, params))
     group.s_nmda, group.v = s, v * b2.mV
     b2.Network(group).run(0.5 * b2.second)
-    act = ChannelActivity.from_accumulators(np.array(group.open_time_[:]), np.array(group.open_unbind_time_[:]), 0.5)
+    act = ChannelActivity.from_accumulators(
+        np.array(group.open_time_[:]), np.array(group.open_unbind_time_[:]), 0.5, np.array(group.open_access_time_[:])
+    )
     np.testing.assert_allclose(act.open_fraction, s, rtol=1e-9)
+    np.testing.assert_allclose(act.binding_fraction, s * mg_free(v, wang2002_synapses), rtol=1e-9)
     np.testing.assert_allclose(act.unbind_weight, s * np.exp((v + 70.0) / params.v_e_mV), rtol=1e-9)
     np.testing.assert_allclose(params.koff_per_s * act.unbind_weight, s * np.array(group.koff_v_[:]), rtol=1e-9)
+
+
+# -- Mg competition (block.mg_competition): the drug binds only open channels free of Mg ------
+
+
+def mg_free(v_mV, syn) -> np.ndarray:
+    """The Mg-unblocked fraction m(V) (Jahr & Stevens 1990) at the circuit's Mg."""
+    return mg_unblocked_fraction(np.asarray(v_mV, dtype=float), syn.mg_mM)
+
+
+def test_mg_competition_raises_the_ic50_by_the_mg_unblocked_fraction(block_sim, wang2002_synapses):
+    """With every channel open at -66 mV in 1 mM Mg, the drug reaches only the share m(V) of
+    them free of Mg, so the concentration that blocks half is 1/m(V) = 17.8 times the 0-Mg one
+    (without competition both concentrations block as in 0 Mg). The Brian2 step reaches it."""
+    assert wang2002_synapses.mg_mM == 1.0
+    plain, competing = (
+        derive_block(BLOCK_CONSTANTS, "equilibrium", True, mg_competition=False),
+        derive_block(BLOCK_CONSTANTS, "equilibrium", True, mg_competition=True),
+    )
+    v, k = -66.0, "s_ketamine"
+    m = float(mg_free(v, wang2002_synapses))
+    assert 1.0 / m == pytest.approx(17.76, abs=0.01)
+    koff_v = plain.koff_per_s * math.exp((v + 70.0) / plain.v_e_mV)
+    half_0mg = koff_v / plain.kon_per_uM_per_s(k)  # uM: half block with every channel open
+    conditions = [dict(s=1.0, v_mV=v, c={k: c}) for c in (half_0mg, half_0mg / m)]
+    without = block_sim(plain, conditions, duration_s=120.0, dt_ms=50.0)
+    within = block_sim(competing, conditions, duration_s=120.0, dt_ms=50.0)
+    np.testing.assert_allclose(without.final[k], [0.5, 1.0 / (1.0 + m)], rtol=1e-6)
+    np.testing.assert_allclose(within.final[k], [m / (1.0 + m), 0.5], rtol=1e-6)
+
+
+def test_with_mg_competition_the_slow_solver_follows_brian2(block_sim, wang2002_synapses):
+    """The slow layer's exact step with the Mg-free open fraction m_bar = s m(V) follows the
+    Brian2 block equations with block.mg_competition, for every CASE."""
+    params = derive_block(BLOCK_CONSTANTS, "equilibrium", True, mg_competition=True)
+    conditions = [dict(s=s, v_mV=v, c=c, b0=b0) for s, v, c, b0 in CASES]
+    run = block_sim(params, conditions, duration_s=8.0, dt_ms=0.5, record_dt_ms=1000.0)
+    worst = 0.0
+    for i, (s, v, c, b0) in enumerate(CASES):
+        frozen = activity(s, v, params)
+        frozen = ChannelActivity(frozen.open_fraction, frozen.unbind_weight, s * mg_free([v], wang2002_synapses))
+        for j, t in enumerate(run.t_s):
+            exact = advance_block(as_arrays(b0), frozen, c, params, float(t))
+            worst = max(worst, max(abs(exact[k][0] - run.traces[k][i, j]) for k in SPECIES))
+    assert worst < 1e-3
+    plain = block_sim(block_parameters(), conditions, duration_s=8.0, dt_ms=0.5)
+    assert np.max(np.abs(plain.final_total - run.final_total)) > 0.1  # Mg slows the onset

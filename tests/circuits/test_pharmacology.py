@@ -32,7 +32,7 @@ BLOCK_CONSTANTS = block_constants(_DEFAULT)
 
 def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
     """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
-    return derive_block(BLOCK_CONSTANTS, fit, escape)
+    return derive_block(BLOCK_CONSTANTS, fit, escape, mg_competition=_DEFAULT.block.mg_competition)
 
 
 # The published values (TARGETS section 1) the model is held to, written out here: the model

@@ -28,7 +28,7 @@ BLOCK_CONSTANTS = block_constants(_DEFAULT)
 
 def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
     """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
-    return derive_block(BLOCK_CONSTANTS, fit, escape)
+    return derive_block(BLOCK_CONSTANTS, fit, escape, mg_competition=_DEFAULT.block.mg_competition)
 
 
 VOLTAGES_MV = np.array([-100.0, -80.0, -70.0, -55.0, -40.0, -20.0, 0.0, 20.0, 40.0])

@@ -40,6 +40,10 @@ ALLOWED_DEFAULTS = {
     ("Circuit", "synapses"): "Brian2 objects of a built circuit, not numbers",
     ("Circuit", "pathways"): "Brian2 objects of a built circuit, not numbers",
     ("Circuit", "field_monitor"): "Brian2 objects of a built circuit, not numbers",
+    (
+        "ChannelActivity",
+        "access_fraction",
+    ): "a measurement, not a parameter: None is the open fraction itself (binding without Mg competition)",
 }
 
 #: Module-level numbers of circuits/ and why each stays in code.

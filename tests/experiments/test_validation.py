@@ -26,7 +26,7 @@ BLOCK_CONSTANTS = block_constants(_DEFAULT)
 
 def block_parameters(fit: str = _DEFAULT.block.fit, escape: bool = _DEFAULT.block.trapping_escape):
     """The block scheme as a configured run derives it (``block.fit``, ``block.trapping_escape``)."""
-    return derive_block(BLOCK_CONSTANTS, fit, escape)
+    return derive_block(BLOCK_CONSTANTS, fit, escape, mg_competition=_DEFAULT.block.mg_competition)
 
 
 def refused(*overrides: str) -> C.ConfigError:

@@ -70,8 +70,10 @@ class FakeEngine:
                 target = 0.5 * c / (c + 1.0) / len(SPECIES)
                 pop_state[f"b_{k}"] = 0.5 * (carried[k] + target) * rng.uniform(0.9, 1.0, n)
             for name in ACCUMULATORS:
-                pop_state[name] = rng.uniform(0.0, 0.3 * window_s, n)
+                if name != "open_access_time":
+                    pop_state[name] = rng.uniform(0.0, 0.3 * window_s, n)
             pop_state["open_unbind_time"] = 0.2 * pop_state["open_time"] * (1.0 + drug)
+            pop_state["open_access_time"] = pop_state["open_time"].copy()  # no Mg competition
             if pop == "pyr":
                 u = float(v["u_release"])
                 pool = np.broadcast_to(np.asarray(v["x_ves"], dtype=float), (n,))

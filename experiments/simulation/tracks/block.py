@@ -75,7 +75,7 @@ class BlockTrack:
             self.block[pop] = {k: state[f"b_{k}"] for k in SPECIES}
             self.blocked[pop][window.i_end] = float(np.mean(sum(self.block[pop].values())))
             self.activity[pop] = ChannelActivity.from_accumulators(
-                state["open_time"], state["open_unbind_time"], self.window_s
+                state["open_time"], state["open_unbind_time"], self.window_s, state["open_access_time"]
             )
 
     def traces(self) -> dict[str, tuple[np.ndarray, str]]:

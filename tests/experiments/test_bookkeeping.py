@@ -468,8 +468,11 @@ class _Running:
                         with open(f"/proc/{child}/mem", "rb", buffering=0) as memory:
                             while time.time() < deadline:
                                 memory.seek(address)
-                                if memory.read(1) == b"\x01":
+                                flag = memory.read(1)
+                                if flag == b"\x01":
                                     return child, self.windows_reported() + 1
+                                if flag != b"\x00":  # it ended: an exited binary's memory reads empty
+                                    break
                                 time.sleep(0.001)
                 except OSError:  # it ended
                     continue

@@ -235,10 +235,9 @@ def _launch(runs, folder: Path, label: str, run, expected, composed: _Compositio
         raise KeyboardInterrupt(message)
     failed = [(r, ret) for r, ret in zip(todo, returns, strict=True) if ret.status != JobStatus.COMPLETED]
     log.info(
-        "%s: %d run%s launched, %d finished, %d failed [%s]",
+        "%s: %s launched, %d finished, %d failed [%s]",
         label,
-        len(todo),
-        "" if len(todo) == 1 else "s",
+        _runs(len(todo)),
         len(todo) - len(failed),
         len(failed),
         format_time_s(time.time() - task.started),

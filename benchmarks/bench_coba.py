@@ -92,8 +92,9 @@ def coba(n: int, duration_s: float) -> dict:
     }
 
 
-def pfc(duration_s: float) -> dict:
-    """One baseline window of circuit=pfc through make_engine (defaults: 1 thread, vectorised)."""
+def pfc(duration_s: float, circuit: str = "pfc") -> dict:
+    """One baseline window of the circuit (default pfc) through make_engine (defaults: 1 thread,
+    vectorised)."""
     import numpy as np
 
     from ketamine_sim.circuits.spiking.network import initial_values
@@ -101,7 +102,7 @@ def pfc(duration_s: float) -> dict:
     from ketamine_sim.experiments.api import compose_config
     from ketamine_sim.experiments.simulation.engine import make_engine
 
-    cfg = compose_config(["circuit=pfc", f"circuit.window_s={duration_s}"])
+    cfg = compose_config([f"circuit={circuit}", f"circuit.window_s={duration_s}"])
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
     start = time.perf_counter()
     engine = make_engine(structure, **{k: v for k, v in C.engine_options(cfg).items() if k != "backend"})
@@ -116,8 +117,15 @@ def pfc(duration_s: float) -> dict:
         count[pre] * p * structure.counts[post] for (pre, post), p in structure.connection_probability.items()
     )
     n = sum(structure.counts.values())
+    synapses = sum(
+        p
+        / (structure.spine_occupancy if (pre, post) == ("pyr", "pyr") else 1.0)
+        * structure.counts[pre]
+        * structure.counts[post]
+        for (pre, post), p in structure.connection_probability.items()
+    )
     return {
-        "model": "pfc window",
+        "model": f"{circuit} window",
         "cells": n,
         "build_s": round(build_s, 1),
         "binary_wall_s": round(out.wall_s, 2),
@@ -126,6 +134,8 @@ def pfc(duration_s: float) -> dict:
         ),
         "loop_s": None,
         "spikes": sum(count.values()),
+        "spikes_by_population": [count[pop] for pop in ("pyr", "pv", "sst")],
+        "synapses": synapses,  # expected (E->E: every spine site)
         "recurrent_events": recurrent,
         "background_events": n * structure.background.n_sources * structure.background.rate_hz * duration_s,
     }
@@ -137,9 +147,10 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=2.0)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--one", choices=("coba", "pfc"), help=argparse.SUPPRESS)
+    parser.add_argument("--circuit", default="pfc", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        result = coba(args.cells, args.duration_s) if args.one == "coba" else pfc(args.duration_s)
+        result = coba(args.cells, args.duration_s) if args.one == "coba" else pfc(args.duration_s, args.circuit)
         print(json.dumps(result))
         return
     rows = []

@@ -218,11 +218,85 @@ def _build_lock(path: str, circuit: str):
         lock.release()
 
 
+#: Environment variable of a window's binary: the result files to write, comma-separated
+#: (unset: every array, as Brian2 writes them). See `guard_result_writes`.
+WRITE_ONLY_ENV = "KETAMINE_SIM_WRITE_ONLY"
+
+_WRITE_GUARD = """
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <string>
+// ketamine-sim: write a result file only if $ENV_NAME names it (unset: write every file)
+static bool _ketamine_sim_writes(const char* file)
+{
+    static const char* only = std::getenv("ENV_NAME");
+    if (only == NULL) return true;
+    static std::set<std::string> names;
+    static bool parsed = false;
+    if (!parsed)
+    {
+        std::stringstream in(only);
+        std::string name;
+        while (std::getline(in, name, ',')) names.insert(name);
+        parsed = true;
+    }
+    return names.count(file) > 0;
+}
+""".replace("ENV_NAME", WRITE_ONLY_ENV)
+#: One array's write in Brian2's ``_write_arrays`` (objects.cpp): open, write, close, or report.
+_ARRAY_WRITE = re.compile(
+    r"(?P<block>    ofstream (?P<stream>outfile_\w+);\n"
+    r"    (?P=stream)\.open\(results_dir \+ \"(?P<file>[^\"]+)\", ios::binary \| ios::out\);\n"
+    r".*?"
+    r"    \} else\n    \{\n        std::cout << \"Error writing output file for [^\"]*\" << endl;\n    \}\n)",
+    re.DOTALL,
+)
+
+
+def guard_result_writes(objects_cpp: str) -> str:
+    r"""Brian2's ``objects.cpp`` with every array write of ``_write_arrays`` made conditional on
+    `WRITE_ONLY_ENV`, so that a window's binary writes only the files its caller reads.
+
+    Brian2's standalone binary writes every array at the end of a run, the synapse tables
+    (indices, delays, counts) included: about 90 MB per ``pfc`` window, of which the direct
+    runner reads the spikes, the state outputs and the field, and the synapse indices of the
+    first window only. Unset, the binary writes everything (Brian2's own runs read through it);
+    ``last_run_info.txt`` is always written. The arithmetic is untouched.
+
+    Examples
+    --------
+    >>> code = (
+    ...     "void _write_arrays()\n{\n"
+    ...     "    ofstream outfile__array_a;\n"
+    ...     '    outfile__array_a.open(results_dir + "_array_a_1", ios::binary | ios::out);\n'
+    ...     "    if(outfile__array_a.is_open())\n    {\n        write;\n    } else\n    {\n"
+    ...     '        std::cout << "Error writing output file for _array_a." << endl;\n    }\n}\n'
+    ... )
+    >>> guarded = guard_result_writes(code)
+    >>> 'if (_ketamine_sim_writes("_array_a_1"))' in guarded, guarded.count("ofstream outfile__array_a;")
+    (True, 1)
+    """
+    head, marker, body = objects_cpp.partition("void _write_arrays()")
+    if not marker:
+        raise ValueError("objects.cpp has no _write_arrays(): not a Brian2 standalone project")
+    end = body.index("\n}\n") + 3
+    writes, rest = body[:end], body[end:]
+    guarded, count = _ARRAY_WRITE.subn(
+        lambda m: f'    if (_ketamine_sim_writes("{m["file"]}"))\n    {{\n{m["block"]}    }}\n', writes
+    )
+    if count == 0:
+        raise ValueError("found no array writes in _write_arrays(): Brian2's objects.cpp changed its form")
+    return head + _WRITE_GUARD + marker + guarded + rest
+
+
 def _cached_build(device, structure: CircuitStructure, cache: Path) -> tuple[Path, bool]:
     """The build folder of the project the device holds, and whether this call compiled it."""
     generated = Path(tempfile.mkdtemp(prefix="ketamine-sim-code-"))
     try:
         device.build(directory=str(generated), compile=False, run=False, with_output=False)
+        objects = generated / "objects.cpp"
+        objects.write_text(guard_result_writes(objects.read_text()))
         final = cache / f"{safe_name(structure.name)}-{build_key(generated)}"
         if build_is_complete(final):
             return final, False

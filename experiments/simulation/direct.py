@@ -23,6 +23,10 @@ file and the process generates the project once, as before (the generated code's
 still decides whether it compiles). Windows from a call file are bit-identical to Brian2's
 ``device.run`` of the same build (tests/experiments/test_direct_engine.py).
 
+The binary writes only the result files this module reads (`read_files`, through
+``KETAMINE_SIM_WRITE_ONLY``, which ``builds.guard_result_writes`` makes the binary honour): the
+synapse tables only with a run's first window, whose synapses are returned.
+
 The binary runs with ``OMP_NUM_THREADS`` set to the structure's threads (the team size its
 array set-up loops start before ``main`` sets it) and ``OMP_WAIT_POLICY`` (``passive``: idle
 threads sleep instead of spinning, so a loaded machine slows a window in proportion to the
@@ -51,7 +55,13 @@ from ketamine_sim.circuits.spiking.network import CircuitStructure
 from ketamine_sim.circuits.spiking.window import INIT_VARIABLES, OUTPUT_VARIABLES, variables
 from ketamine_sim.experiments.files import atomic_write
 from ketamine_sim.experiments.paths import ROOT, WAIT_POLICIES
-from ketamine_sim.experiments.simulation.builds import BUILD_MARKER, _compiler_identity, build_is_complete, safe_name
+from ketamine_sim.experiments.simulation.builds import (
+    BUILD_MARKER,
+    WRITE_ONLY_ENV,
+    _compiler_identity,
+    build_is_complete,
+    safe_name,
+)
 from ketamine_sim.experiments.simulation.windows import CONNECT_SEEDS_ENV, NOISE_SEEDS_ENV, WindowOutput, _thread_seeds
 
 #: Version of the call file's layout; another version is ignored (the project is generated anew).
@@ -279,6 +289,18 @@ def read_call(path: Path, structure: CircuitStructure) -> dict | None:
 
 
 # --------------------------------------------------------------------------- running the binary
+def read_files(call: dict, with_indices: bool) -> list[str]:
+    """The result files of a window that `DirectEngine` reads (the binary writes only these,
+    `WRITE_ONLY_ENV`): spikes, every state output, the field sums, and with ``with_indices``
+    the synapse indices of every pathway (the first window of a run)."""
+    specs = [spec for target in call["spikes"].values() for spec in target.values()]
+    specs += [spec for target in call["outputs"].values() for spec in target.values()]
+    specs += list(call["field"].values())
+    if with_indices:
+        specs += list(call["sites"].values()) + [spec for edge in call["edges"].values() for spec in edge.values()]
+    return sorted(spec["file"] for spec in specs)
+
+
 def binary_environment(threads: int, wait_policy: str = "passive") -> dict[str, str]:
     """The variables a window's binary runs with (besides the seeds).
 
@@ -363,11 +385,13 @@ class DirectEngine:
     def run_window(self, values: dict[str, dict[str, object]], connect_seed: int, noise_seed: int):
         """Run one window: the contract of ``ketamine_sim.experiments.simulation.engine.StandaloneEngine.run_window``."""
         threads = self.structure.threads
+        with_indices = "pyr_to_pyr" not in values  # the synapse tables, read once per run
         environment = {
             **os.environ,
             **self.environment,
             CONNECT_SEEDS_ENV: _thread_seeds(connect_seed, "connectivity", threads),
             NOISE_SEEDS_ENV: _thread_seeds(noise_seed, "noise", threads),
+            WRITE_ONLY_ENV: ",".join(read_files(self.call, with_indices)),
         }
         scratch = Path(tempfile.mkdtemp(prefix="ketamine-sim-window-"))
         start = time.perf_counter()
@@ -396,7 +420,7 @@ class DirectEngine:
             }
             sites = {"spine": _read(results, self.call["outputs"]["pyr_to_pyr"]["spine"]).astype(float) > 0.5}
             edges = None
-            if "pyr_to_pyr" not in values:
+            if with_indices:
                 sites.update({key: _read(results, spec).astype(np.int64) for key, spec in self.call["sites"].items()})
                 edges = {
                     name: {key: _read(results, spec).astype(np.int64) for key, spec in specs.items()}

@@ -288,3 +288,31 @@ def test_the_compiler_identity_ignores_its_temp_files_in_a_folder_with_spaces(tm
         identities.append(_compiler_identity("g++", ("-march=native",)))
     _compiler_identity.cache_clear()
     assert identities[0] == identities[1] and str(folder) not in identities[0]
+
+
+@pytest.mark.compiles
+def test_a_direct_window_writes_only_the_files_it_reads(build_cache, tmp_path, monkeypatch):
+    """The binary writes the files `read_files` names (WRITE_ONLY_ENV), the synapse tables with
+    the first window only; Brian2's own runs (no variable) still get every array."""
+    from ketamine_sim.circuits.spiking.network import initial_values
+    from ketamine_sim.experiments.simulation.engine import make_engine
+
+    _windows(tmp_path, build_cache, "direct")  # the build and its call file
+    cfg = compose_config(SMALL)
+    structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
+    engine = make_engine(structure, "cpp_standalone", build_cache, direct=True)
+    assert isinstance(engine, D.DirectEngine)
+    written, run = [], engine._run
+
+    def listing(arguments, environment, results):
+        run(arguments, environment, results)
+        written.append({p.name for p in results.iterdir()} - {"stdout.txt", "last_run_info.txt"})
+
+    monkeypatch.setattr(engine, "_run", listing)
+    values = initial_values(structure, drive, {}, None, np.random.default_rng(0))
+    first = engine.run_window(values, connect_seed=5, noise_seed=7)
+    values["pyr_to_pyr"] = {"spine": first.sites["spine"].astype(float)}
+    engine.run_window(values, connect_seed=5, noise_seed=8)
+    assert written[0] == set(D.read_files(engine.call, with_indices=True))
+    assert written[1] == set(D.read_files(engine.call, with_indices=False))
+    assert len(written[1]) < len(written[0]) and not any("_synaptic_pre" in name for name in written[1])

@@ -262,7 +262,10 @@ def guard_result_writes(objects_cpp: str) -> str:
     (indices, delays, counts) included: about 90 MB per ``pfc`` window, of which the direct
     runner reads the spikes, the state outputs and the field, and the synapse indices of the
     first window only. Unset, the binary writes everything (Brian2's own runs read through it);
-    ``last_run_info.txt`` is always written. The arithmetic is untouched.
+    ``last_run_info.txt`` (and any file not of the array form, such as Brian2 2.10's spike
+    queue and generator states) is always written. The arithmetic is untouched. Code without
+    array writes of the known form (another Brian2's template) is returned unchanged, with a
+    warning: the binary then writes everything, as before.
 
     Examples
     --------
@@ -278,15 +281,14 @@ def guard_result_writes(objects_cpp: str) -> str:
     (True, 1)
     """
     head, marker, body = objects_cpp.partition("void _write_arrays()")
-    if not marker:
-        raise ValueError("objects.cpp has no _write_arrays(): not a Brian2 standalone project")
-    end = body.index("\n}\n") + 3
+    end = body.find("\n}\n") + 3
     writes, rest = body[:end], body[end:]
     guarded, count = _ARRAY_WRITE.subn(
         lambda m: f'    if (_ketamine_sim_writes("{m["file"]}"))\n    {{\n{m["block"]}    }}\n', writes
     )
-    if count == 0:
-        raise ValueError("found no array writes in _write_arrays(): Brian2's objects.cpp changed its form")
+    if not marker or end < 3 or count == 0:  # another Brian2's objects.cpp: it writes everything, as before
+        log.warning("the generated objects.cpp has no array writes of the known form: every result is written")
+        return objects_cpp
     return head + _WRITE_GUARD + marker + guarded + rest
 
 

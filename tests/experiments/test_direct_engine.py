@@ -45,6 +45,31 @@ def test_the_structure_key_follows_brians_preferences_and_the_compiler(tmp_path,
     assert D.structure_key(structure) != key
 
 
+def test_the_write_guard_wraps_every_array_write_and_leaves_other_code_as_it_is(caplog):
+    from ketamine_sim.experiments.simulation.builds import WRITE_ONLY_ENV, guard_result_writes
+
+    def write(name: str, mode: str = "ios::binary | ios::out") -> str:
+        return (
+            f"    ofstream outfile_{name};\n"
+            f'    outfile_{name}.open(results_dir + "{name}_7", {mode});\n'
+            f"    if(outfile_{name}.is_open())\n    {{\n        x;\n    }} else\n    {{\n"
+            f'        std::cout << "Error writing output file for {name}." << endl;\n    }}\n'
+        )
+
+    code = (
+        "int a;\nvoid _write_arrays()\n{\n"
+        + write("_array_a")
+        + write("_array_b")
+        + write("info", "ios::out")
+        + "}\nint b;\n"
+    )
+    guarded = guard_result_writes(code)
+    assert guarded.count("if (_ketamine_sim_writes(") == 2  # the two arrays, not the text file
+    assert f'std::getenv("{WRITE_ONLY_ENV}")' in guarded and guarded.endswith("}\nint b;\n")
+    other = "void _write_arrays()\n{\n    save_everything();\n}\n"
+    assert guard_result_writes(other) == other and "every result is written" in caplog.text
+
+
 KEY = """
 import sys
 from ketamine_sim.experiments import config as C

@@ -45,6 +45,8 @@ def params_header(circuit: str, window_s: float, seed: int) -> str:
 
     cfg = compose_config([f"circuit={circuit}", f"circuit.window_s={window_s}"])
     s, d = C.circuit_structure(cfg), C.circuit_drive(cfg)
+    if s.connectivity != "fixed_probability":
+        sys.exit(f"the kernel draws fixed-probability synapses only; circuit {circuit} has {s.connectivity}")
     syn, block, ves = s.synapses, s.block, d.vesicles
     cells = []
     for pop in POPULATIONS:
@@ -129,15 +131,16 @@ def product_flags() -> list[str]:
 
 def kernel(circuit: str, window_s: float, seed: int) -> dict:
     """Compile and run the kernel once; its JSON line."""
-    folder = Path(tempfile.mkdtemp(prefix="kernel-"))
-    (folder / "params.h").write_text(params_header(circuit, window_s, seed))
-    binary = folder / "pfc_window"
     # the product's flags, and the kernel's `omp simd` loops vectorised (no OpenMP threads)
     flags = [f for f in product_flags() if f not in ("-w", "-std=c++11")] + ["-std=c++17", "-fopenmp-simd"]
-    subprocess.run(["g++", *flags, f"-I{folder}", str(KERNEL), "-o", str(binary)], check=True)
-    before = os.times()
-    out = subprocess.run([str(binary)], capture_output=True, text=True, check=True)
-    after = os.times()
+    with tempfile.TemporaryDirectory(prefix="kernel-") as name:
+        folder = Path(name)
+        (folder / "params.h").write_text(params_header(circuit, window_s, seed))
+        binary = folder / "pfc_window"
+        subprocess.run(["g++", *flags, f"-I{folder}", str(KERNEL), "-o", str(binary)], check=True)
+        before = os.times()
+        out = subprocess.run([str(binary)], capture_output=True, text=True, check=True)
+        after = os.times()
     row = json.loads(out.stdout)
     row["process_cpu_s"] = after.children_user - before.children_user + after.children_system - before.children_system
     row["flags"] = " ".join(flags)
@@ -161,6 +164,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each; the median CPU is reported")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    try:
+        params_header(args.circuit, args.duration_s, 1)  # a bad circuit or duration: one line, before any run
+    except Exception as error:  # noqa: BLE001 (the config's own errors: Hydra's or the model's)
+        parser.error(str(error).strip().splitlines()[0])
     kernels, products = [], []
     for _ in range(args.repeats):  # alternate, so that a change in the machine's load hits both
         products.append(product(args.circuit, args.duration_s))

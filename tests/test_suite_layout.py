@@ -84,6 +84,7 @@ def test_compiling_fixtures_mark_their_tests(request, fixture):
 
 #: Tests of the project as a whole (layers, style, docs, references, seeds, notebooks, this file).
 PROJECT_TESTS = {
+    "test_benchmarks.py",
     "test_docs.py",
     "test_doctests.py",
     "test_install.py",

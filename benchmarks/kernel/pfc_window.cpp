@@ -85,11 +85,11 @@ struct Population {
     }
     v.resize(n);
     for (auto& x : v) x = e_l + (v_th - e_l) * rng.uniform();
+    zeros(ampa_local);  // every population counts its local AMPA activation, as the product does
     if (excitatory) {
       x_ves.assign(n, X_VES_START);
       zeros(last_release);
       zeros(released);
-      zeros(ampa_local);
     }
     refractory_until.assign(n, -1);
   }
@@ -241,7 +241,7 @@ void deliver(const Pathway& w, std::vector<Population>& pops, const std::vector<
         const double efficacy = w.spine.empty() ? efficacy0 : efficacy0 * w.spine[k];
         const int j = w.targets[k];
         post.g_ampa[j] += w.weight * AMPA_SCALE * efficacy;
-        if (post.excitatory) post.ampa_local[j] += AMPA_SCALE * efficacy * (settle ? 1.0 : 0.0);
+        post.ampa_local[j] += AMPA_SCALE * efficacy * (settle ? 1.0 : 0.0);
         post.x_nmda[j] += nmda * efficacy;
       }
     } else {
@@ -295,6 +295,21 @@ int main() {
   std::vector<int> fired;
   const double cpu1 = cpu_seconds();
   for (int step = 0; step < steps; ++step) {
+    // the field proxy's sums, from the values at the step's start (before the state update)
+    if (step % field_every == 0) {
+      const Population& P = pops[0];
+      double glu = 0.0, gaba = 0.0;
+      for (int i = 0; i < P.n; ++i) {
+        double b_total = 0.0;
+        for (int k = 0; k < N_SPECIES; ++k) b_total += P.b[k][i];
+        b_total = b_total < 0.0 ? 0.0 : (b_total > 1.0 ? 1.0 : b_total);
+        const double mg_block = 1.0 / (1.0 + MG / MG_HALF * std::exp(-MG_SLOPE * P.v[i] * 1e3));
+        glu += (P.g_ampa[i] + P.g_nmda_max * P.s_nmda[i] * (1.0 - b_total) * mg_block) * (P.v[i] - E_EXC);
+        gaba += (P.g_pv[i] + P.g_sst[i]) * (P.v[i] - E_INH);
+      }
+      field_glu.push_back(glu);
+      field_gaba.push_back(gaba);
+    }
     for (auto& P : pops) update(P, step);
     for (int p = 0; p < 3; ++p) {
       threshold(pops[p], step, fired);
@@ -304,19 +319,6 @@ int main() {
     if (step >= delay)
       for (const auto& w : pathways) deliver(w, pops, queue[w.pre][arriving], step);
     for (auto& P : pops) background(P, rng);
-    if (step % field_every == 0) {
-      const Population& P = pops[0];
-      double glu = 0.0, gaba = 0.0;
-      for (int i = 0; i < P.n; ++i) {
-        double b_total = 0.0;
-        for (int k = 0; k < N_SPECIES; ++k) b_total += P.b[k][i];
-        const double mg_block = 1.0 / (1.0 + MG / MG_HALF * std::exp(-MG_SLOPE * P.v[i] * 1e3));
-        glu += (P.g_ampa[i] + P.g_nmda_max * P.s_nmda[i] * (1.0 - b_total) * mg_block) * (P.v[i] - E_EXC);
-        gaba += (P.g_pv[i] + P.g_sst[i]) * (P.v[i] - E_INH);
-      }
-      field_glu.push_back(glu);
-      field_gaba.push_back(gaba);
-    }
   }
   const double cpu_loop = cpu_seconds() - cpu1;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();

@@ -131,7 +131,7 @@ class CircuitStructure:
     def in_degree(self, pre: str, post: str) -> int:
         """``fixed_indegree``: the synapses (pyr->pyr: potential spine sites) each ``post`` cell
         receives from ``pre``, round(p x reference count of ``pre``): on pfc 230 from PV
-        (0.5 x 460) and 800 pyramidal spine sites (0.1 / 0.4 x 3200) per pyramidal cell."""
+        (0.5 x 460) and 400 pyramidal spine sites (0.1 / 0.8 x 3200) per pyramidal cell."""
         p = self.connection_probability.get((pre, post), 0.0)
         if pre == post == "pyr":
             p = p / self.spine_occupancy

@@ -981,7 +981,7 @@ def drug(cfg) -> Drug:
 
 
 _PK_RATE = Num(minimum=0, maximum=1000.0, why="a time constant of 60 ms")
-_PK_VOLUME = Num(minimum=0, strict=True, maximum=100.0, why="L/kg: total body water is about 0.6 L/kg")
+_PK_VOLUME = Num(minimum=0.01, maximum=100.0, why="L/kg: plasma is about 0.04 L/kg, total body water about 0.6 L/kg")
 _FRACTION = Num(minimum=0, maximum=1)
 _HALF_LIFE_MIN = Num(minimum=0, strict=True, maximum=MAX_PROTOCOL_MIN, why="a year")
 _RELEASE_MIN = Num(minimum=0, strict=True, maximum=1440.0, why="a day")

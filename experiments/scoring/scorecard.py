@@ -627,7 +627,7 @@ def inherited_overrides(cfg) -> list[str]:
         "output.figure=false",
         *([f"backend.cache_dir={b.cache_dir}"] if b.cache_dir else []),
         *(["backend.direct=false"] if not b.direct else []),
-        *([f"backend.wait_policy={b.wait_policy}"] if b.wait_policy != "passive" else []),
+        *([f"backend.wait_policy={b.wait_policy}"] if b.wait_policy != "active" else []),
         *(["backend.vectorise=false"] if not b.vectorise else []),
     ]
 

@@ -259,9 +259,9 @@ def guard_result_writes(objects_cpp: str) -> str:
     `WRITE_ONLY_ENV`, so that a window's binary writes only the files its caller reads.
 
     Brian2's standalone binary writes every array at the end of a run, the synapse tables
-    (indices, delays, counts) included: about 90 MB per ``pfc`` window, of which the direct
-    runner reads the spikes, the state outputs and the field, and the synapse indices of the
-    first window only. Unset, the binary writes everything (Brian2's own runs read through it);
+    included: 40 MB in 203 files per ``pfc`` window, of which the direct runner reads the
+    spikes, the state outputs, the spine flags and the field (11 MB in 65 files), and the
+    synapse indices of the first window only. Unset, the binary writes everything (Brian2's own runs read through it);
     ``last_run_info.txt`` (and any file not of the array form, such as Brian2 2.10's spike
     queue and generator states) is always written. The arithmetic is untouched. Code without
     array writes of the known form (another Brian2's template) is returned unchanged, with a

@@ -28,9 +28,8 @@ The binary writes only the result files this module reads (`read_files`, through
 synapse tables only with a run's first window, whose synapses are returned.
 
 The binary runs with ``OMP_NUM_THREADS`` set to the structure's threads (the team size its
-array set-up loops start before ``main`` sets it) and ``OMP_WAIT_POLICY`` (``passive``: idle
-threads sleep instead of spinning, so a loaded machine slows a window in proportion to the
-load; see ``backend.wait_policy``).
+array set-up loops start before ``main`` sets it) and ``OMP_WAIT_POLICY`` (``active`` by
+default: waiting threads spin; see ``backend.wait_policy``).
 """
 
 from __future__ import annotations
@@ -301,11 +300,11 @@ def read_files(call: dict, with_indices: bool) -> list[str]:
     return sorted(spec["file"] for spec in specs)
 
 
-def binary_environment(threads: int, wait_policy: str = "passive") -> dict[str, str]:
+def binary_environment(threads: int, wait_policy: str = "active") -> dict[str, str]:
     """The variables a window's binary runs with (besides the seeds).
 
     >>> binary_environment(2)
-    {'LD_BIND_NOW': '1', 'OMP_NUM_THREADS': '2', 'OMP_WAIT_POLICY': 'passive'}
+    {'LD_BIND_NOW': '1', 'OMP_NUM_THREADS': '2', 'OMP_WAIT_POLICY': 'active'}
     """
     if wait_policy not in WAIT_POLICIES:
         raise ValueError(f"wait_policy must be one of {WAIT_POLICIES}, got {wait_policy!r}")
@@ -359,7 +358,7 @@ class DirectEngine:
         structure: CircuitStructure,
         build: Path,
         call: dict,
-        wait_policy: str = "passive",
+        wait_policy: str = "active",
         build_s: float = 0.0,
         recompiled: bool = False,
     ):
@@ -370,7 +369,7 @@ class DirectEngine:
 
     @classmethod
     def find(
-        cls, structure: CircuitStructure, cache: Path, wait_policy: str = "passive", path: Path | None = None
+        cls, structure: CircuitStructure, cache: Path, wait_policy: str = "active", path: Path | None = None
     ) -> DirectEngine | None:
         """The engine of ``structure``'s finished build in ``cache``, or None (no call file for
         this structure key, or its build is gone or damaged). ``path``: the call file, if

@@ -29,7 +29,7 @@ from ketamine_sim.circuits.spiking.field_potential import FIELD_CURRENTS
 from ketamine_sim.circuits.spiking.network import CircuitStructure, build_circuit, stream_seed
 from ketamine_sim.circuits.spiking.window import OUTPUT_VARIABLES, variables
 from ketamine_sim.experiments.paths import BACKENDS, default_cache_dir
-from ketamine_sim.experiments.simulation.builds import _cached_build
+from ketamine_sim.experiments.simulation.builds import WRITE_ONLY_ENV, _cached_build
 from ketamine_sim.experiments.simulation.direct import DirectEngine, binary_environment, call_file, call_of, write_call
 from ketamine_sim.experiments.simulation.windows import (
     _SEED_CODE,
@@ -47,7 +47,7 @@ def make_engine(
     backend: str = "cpp_standalone",
     cache_dir: Path | None = None,
     direct: bool = True,
-    wait_policy: str = "passive",
+    wait_policy: str = "active",
 ):
     """The engine of ``backend`` for ``structure``.
 
@@ -200,7 +200,7 @@ class StandaloneEngine:
     backend = "cpp_standalone"
 
     def __init__(
-        self, structure: CircuitStructure, cache_dir: Path, wait_policy: str = "passive", calls: Path | None = None
+        self, structure: CircuitStructure, cache_dir: Path, wait_policy: str = "active", calls: Path | None = None
     ):
         import brian2 as b2
 
@@ -271,6 +271,7 @@ class StandaloneEngine:
         # read by the binary (see _SEED_CODE)
         os.environ[CONNECT_SEEDS_ENV] = _thread_seeds(connect_seed, "connectivity", self.structure.threads)
         os.environ[NOISE_SEEDS_ENV] = _thread_seeds(noise_seed, "noise", self.structure.threads)
+        os.environ.pop(WRITE_ONLY_ENV, None)  # Brian2 reads back every array: the binary writes them all
         scratch = Path(tempfile.mkdtemp(prefix="ketamine-sim-window-"))
         start = time.perf_counter()
         try:

@@ -205,7 +205,7 @@ def test_run_arguments_are_written_as_brian2_writes_them(tmp_path):
 
 def test_the_binary_gets_the_thread_count_and_wait_policy():
     assert D.binary_environment(3, "active")["OMP_NUM_THREADS"] == "3"
-    assert D.binary_environment(1)["OMP_WAIT_POLICY"] == "passive"
+    assert D.binary_environment(1)["OMP_WAIT_POLICY"] == "active"
     with pytest.raises(ValueError, match="wait_policy"):
         D.binary_environment(1, "spin")
 

@@ -234,7 +234,7 @@ def test_runs_inherit_every_backend_setting_of_the_command_line():
                 "backend.threads=2",
                 "backend.cache_dir=/tmp/builds",
                 "backend.direct=false",
-                "backend.wait_policy=active",
+                "backend.wait_policy=passive",
                 "backend.vectorise=false",
             ]
         )
@@ -245,7 +245,7 @@ def test_runs_inherit_every_backend_setting_of_the_command_line():
         "output.figure=false",
         "backend.cache_dir=/tmp/builds",
         "backend.direct=false",
-        "backend.wait_policy=active",
+        "backend.wait_policy=passive",
         "backend.vectorise=false",
     ]
 

@@ -262,6 +262,8 @@ def test_every_declared_key_is_read_by_some_experiment():
         (["plasticity.bdnf_tau_h=1e9"], "plasticity.bdnf_tau_h", "a year"),
         (["state.bdnf_tone=1e9"], "state.bdnf_tone", "<= 100"),
         (["backend.threads=100000"], "backend.threads", "<= 256"),
+        (["pk.hnk_v_l_per_kg=1e-100"], "pk.hnk_v_l_per_kg", ">= 0.01"),
+        (["pk.v1_l_per_kg=1e-6"], "pk.v1_l_per_kg", ">= 0.01"),
     ],
 )
 def test_numbers_beyond_their_meaningful_range_are_refused_naming_the_bound(overrides, field, bound):

@@ -35,10 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 def params_header(circuit: str, window_s: float, seed: int) -> str:
     """``params.h`` for the kernel: the composed circuit's constants in SI units."""
+    import numpy as np
+
     from ketamine_sim.circuits.compounds import SPECIES
     from ketamine_sim.circuits.pharmacology import V_REF_MV
     from ketamine_sim.circuits.spiking.field_potential import field_step_ms
-    from ketamine_sim.circuits.spiking.network import POPULATIONS
+    from ketamine_sim.circuits.spiking.network import POPULATIONS, initial_values
     from ketamine_sim.circuits.spiking.receptors import MG_HALF_BLOCK_MM, MG_VOLTAGE_SLOPE_PER_MV
     from ketamine_sim.experiments import config as C
     from ketamine_sim.experiments.api import compose_config
@@ -97,9 +99,7 @@ def params_header(circuit: str, window_s: float, seed: int) -> str:
         "DEPRESSION": 1.0 if ves.depression else 0.0,
         "TAU_REC": ves.tau_rec_ms * 1e-3,
         "RECYCLING_SLOWING": ves.recycling_slowing,
-        "X_VES_START": 1.0 / (1.0 + ves.u_release * ves.initial_rate_hz * 1e-3 * ves.tau_rec_ms)
-        if ves.depression
-        else 1.0,
+        "X_VES_START": float(initial_values(s, d, {}, None, np.random.default_rng(0))["pyr"]["x_ves"]),
         "SPINE_OCCUPANCY": s.spine_occupancy,
         "AMPA_SCALE": 1.0,
         "BACKGROUND_PER_STEP": s.background.n_sources * s.background.rate_hz * s.dt_ms * 1e-3,

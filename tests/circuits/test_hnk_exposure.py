@@ -16,19 +16,13 @@ the gut wall and liver form HNK itself before ketamine reaches the circulation.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers.pk_models import PK_MODELS
 
 from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, Drug
 from ketamine_sim.circuits.slow.pharmacokinetics import DosingEvent, simulate
-from ketamine_sim.experiments import config as C
-from ketamine_sim.experiments.app import CONFIG_DIR
 
-PK_MODELS = {
-    p.stem: C.pk_parameters(C.compose_config([f"pk={p.stem}"])) for p in sorted(Path(CONFIG_DIR, "pk").glob("*.yaml"))
-}
 RACEMIC = Drug("racemic", {"s_ketamine": 0.5, "r_ketamine": 0.5})
 BODY_WEIGHT_KG = 70.0
 #: Hasan 2021: metabolic clearance (mL/min) and the 40-mg tablets' bioavailability per enantiomer.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.pk_models import PK_MODELS
 
 from ketamine_sim.circuits.compounds import MOLAR_MASS_G_PER_MOL, SPECIES, parse_concentration_uM, uM_to_ng_per_ml
 from ketamine_sim.circuits.slow.pharmacokinetics import (
@@ -25,11 +26,7 @@ from ketamine_sim.experiments import config as C
 from ketamine_sim.experiments.app import CONFIG_DIR
 from ketamine_sim.experiments.config import compose_config
 
-#: Every pk and drug option as a configured run builds it (configs/pk/*.yaml with the shared pk.*
-#: of configs/config.yaml; configs/drug/*.yaml).
-PK_MODELS = {
-    p.stem: C.pk_parameters(compose_config([f"pk={p.stem}"])) for p in sorted(Path(CONFIG_DIR, "pk").glob("*.yaml"))
-}
+#: Every drug option as a configured run builds it (configs/drug/*.yaml).
 DRUGS = {p.stem: C.drug(compose_config([f"drug={p.stem}"])) for p in sorted(Path(CONFIG_DIR, "drug").glob("*.yaml"))}
 #: Plasma tmax (min) of one dose that ka is fitted to per model: IM 15 (5-15 min, as commonly
 #: summarised in reviews), intranasal 20 (14-23 min, Pharmacotherapy 2022;42:298), sublingual

@@ -92,9 +92,9 @@ def coba(n: int, duration_s: float) -> dict:
     }
 
 
-def pfc(duration_s: float, circuit: str = "pfc") -> dict:
+def pfc(duration_s: float, circuit: str = "pfc", background_draw: str | None = None) -> dict:
     """One baseline window of the circuit (default pfc) through make_engine (defaults: 1 thread,
-    vectorised)."""
+    vectorised; ``background_draw``: ``backend.background_draw``, None: the configured one)."""
     import numpy as np
 
     from ketamine_sim.circuits.spiking.network import initial_values
@@ -102,7 +102,8 @@ def pfc(duration_s: float, circuit: str = "pfc") -> dict:
     from ketamine_sim.experiments.api import compose_config
     from ketamine_sim.experiments.simulation.engine import make_engine
 
-    cfg = compose_config([f"circuit={circuit}", f"circuit.window_s={duration_s}"])
+    draw = [f"backend.background_draw={background_draw}"] if background_draw else []
+    cfg = compose_config([f"circuit={circuit}", f"circuit.window_s={duration_s}", *draw])
     structure, drive = C.circuit_structure(cfg), C.circuit_drive(cfg)
     start = time.perf_counter()
     engine = make_engine(structure, **{k: v for k, v in C.engine_options(cfg).items() if k != "backend"})
@@ -127,7 +128,7 @@ def pfc(duration_s: float, circuit: str = "pfc") -> dict:
         for (pre, post), p in structure.connection_probability.items()
     )
     return {
-        "model": f"{circuit} window",
+        "model": f"{circuit} window ({structure.background.draw})",
         "cells": n,
         "build_s": round(build_s, 1),
         "binary_wall_s": round(out.wall_s, 2),
@@ -150,13 +151,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--one", choices=("coba", "pfc"), help=argparse.SUPPRESS)
     parser.add_argument("--circuit", default="pfc", help=argparse.SUPPRESS)
+    parser.add_argument("--background-draw", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        result = coba(args.cells, args.duration_s) if args.one == "coba" else pfc(args.duration_s, args.circuit)
+        if args.one == "coba":
+            result = coba(args.cells, args.duration_s)
+        else:
+            result = pfc(args.duration_s, args.circuit, args.background_draw)
         print(json.dumps(result))
         return
     rows = []
-    for which in ("coba", "pfc"):
+    for which, draw in (("coba", None), ("pfc", "per_cell"), ("pfc", "per_population")):
         command = [
             sys.executable,
             __file__,
@@ -166,13 +171,14 @@ def main() -> None:
             str(args.cells),
             "--duration-s",
             str(args.duration_s),
+            *(["--background-draw", draw] if draw else []),
         ]
         proc = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         if proc.returncode:
             sys.exit(f"{which} failed:\n{proc.stderr[-3000:]}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
-    coba_row, pfc_row = rows
+    coba_row = rows[0]
     rate = {r["model"]: r["recurrent_events"] / r["binary_cpu_s"] for r in rows}
     print(f"\n{args.cells} cells, {args.duration_s} s of network time, 1 thread, {os.cpu_count()} cores\n")
     print(
@@ -185,7 +191,10 @@ def main() -> None:
             f"| {r['model']} | {r['spikes']} | {r['recurrent_events'] / 1e6:.1f} | {r['binary_cpu_s']} | "
             f"{rate[r['model']]:.3g} | {both:.3g} |"
         )
-    print(f"\npfc / COBA, recurrent events per CPU second: {rate[pfc_row['model']] / rate[coba_row['model']]:.2f}")
+    for row in rows[1:]:
+        print(
+            f"\n{row['model']} / COBA, recurrent events per CPU second: {rate[row['model']] / rate[coba_row['model']]:.2f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -12,7 +12,7 @@ the composed config, and it is compiled with the flags of the product's vectoris
 (Brian2's GCC flags through ``compile_flags``), and ``-fopenmp-simd`` so that its
 ``omp simd`` loops vectorise (no OpenMP threads). The product's window is the binary of the
 cached build run directly (``benchmarks/bench_coba.py --one pfc``: the configured defaults, 1
-thread), in its own process. Both are timed as CPU seconds of the whole window (drawing the
+thread), in its own process, once with each ``backend.background_draw``. Both are timed as CPU seconds of the whole window (drawing the
 synapses and the loop; the product's also reading its arguments and writing its results).
 Spike counts are printed beside each other: the kernel runs the same equations from other
 random numbers, so they agree statistically, not exactly.
@@ -29,6 +29,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The product's two ways of drawing the background (``backend.background_draw``), each timed.
+DRAWS = ("per_cell", "per_population")
 KERNEL = Path(__file__).resolve().parent / "kernel" / "pfc_window.cpp"
 sys.path.insert(0, str(ROOT))
 
@@ -147,10 +149,11 @@ def kernel(circuit: str, window_s: float, seed: int) -> dict:
     return row
 
 
-def product(circuit: str, window_s: float) -> dict:
-    """One window of the product (``bench_coba.py --one pfc``), in its own process."""
+def product(circuit: str, window_s: float, background_draw: str) -> dict:
+    """One window of the product (``bench_coba.py --one pfc``) with ``backend.background_draw``,
+    in its own process."""
     command = [sys.executable, str(Path(__file__).with_name("bench_coba.py")), "--one", "pfc"]
-    command += ["--duration-s", str(window_s), "--circuit", circuit]
+    command += ["--duration-s", str(window_s), "--circuit", circuit, "--background-draw", background_draw]
     proc = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if proc.returncode:
         sys.exit(f"the product's window failed:\n{proc.stderr[-3000:]}")
@@ -170,9 +173,10 @@ def main() -> None:
         params_header(args.circuit, args.duration_s, 1)  # a bad circuit or duration: one line, before any run
     except Exception as error:  # noqa: BLE001 (the config's own errors: Hydra's or the model's)
         parser.error(str(error).strip().splitlines()[0])
-    kernels, products = [], []
-    for _ in range(args.repeats):  # alternate, so that a change in the machine's load hits both
-        products.append(product(args.circuit, args.duration_s))
+    kernels, products = [], {draw: [] for draw in DRAWS}
+    for _ in range(args.repeats):  # alternate, so that a change in the machine's load hits all
+        for draw in DRAWS:
+            products[draw].append(product(args.circuit, args.duration_s, draw))
         kernels.append(kernel(args.circuit, args.duration_s, seed=len(kernels) + 1))
 
     def median(rows, key):
@@ -180,21 +184,23 @@ def main() -> None:
         return values[len(values) // 2]
 
     k_cpu = median(kernels, "process_cpu_s")
-    p_cpu = median(products, "binary_cpu_s")
     spikes_k = kernels[0]["spikes"]
     print(f"\ncircuit={args.circuit}, {args.duration_s} s of network time, 1 thread, {os.cpu_count()} cores")
     print(f"kernel flags: {kernels[0]['flags']}\n")
     print(f"| window | spikes (pyr, pv, sst) | synapses (M) | CPU s (median of {args.repeats}) |")
     print("|---|---|---|---|")
-    print(
-        f"| product (cached binary, run directly) | {products[0]['spikes_by_population']} | "
-        f"{products[0]['synapses'] / 1e6:.2f} | {p_cpu:.2f} |"
-    )
+    for draw, rows in products.items():
+        print(
+            f"| product, background_draw={draw} (cached binary, run directly) | {rows[0]['spikes_by_population']} | "
+            f"{rows[0]['synapses'] / 1e6:.2f} | {median(rows, 'binary_cpu_s'):.2f} |"
+        )
     print(
         f"| hand-written kernel | {spikes_k} | {kernels[0]['synapses'] / 1e6:.2f} | {k_cpu:.2f} "
         f"(synapses {median(kernels, 'cpu_connect_s'):.2f}, loop {median(kernels, 'cpu_loop_s'):.2f}) |"
     )
-    print(f"\nproduct / kernel, CPU per window: {p_cpu / k_cpu:.2f}")
+    print()
+    for draw, rows in products.items():
+        print(f"product (background_draw={draw}) / kernel, CPU per window: {median(rows, 'binary_cpu_s') / k_cpu:.2f}")
     if args.json:
         args.json.write_text(json.dumps({"kernel": kernels, "product": products}, indent=1) + "\n")
 

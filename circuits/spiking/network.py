@@ -39,6 +39,7 @@ import numpy as np
 
 from ..compounds import SPECIES
 from ..pharmacology import BlockParameters
+from .background import BACKGROUND_DRAWS, PER_POPULATION_EQUATIONS, per_cell_draw, per_population_draw
 from .cells import MEMBRANE_EQUATION, POPULATIONS, CellParameters
 from .field_potential import FIELD_CURRENTS, FIELD_EQUATIONS, FIELD_SUMS, field_step_ms
 from .receptors import (
@@ -64,10 +65,23 @@ SEED_MAX = 2**32 - 1
 
 @dataclass(frozen=True)
 class BackgroundInput:
-    """Poisson background: ``n_sources`` independent AMPA inputs at ``rate_hz`` per neuron."""
+    """Poisson background: ``n_sources`` independent AMPA inputs at ``rate_hz`` per neuron,
+    their events per step drawn ``draw`` (one of `BACKGROUND_DRAWS`, see
+    [`background`][ketamine_sim.circuits.spiking.background])."""
 
     n_sources: int
     rate_hz: float
+    draw: str
+
+    def __post_init__(self) -> None:
+        if self.draw not in BACKGROUND_DRAWS:
+            raise ValueError(f"background draw must be one of {BACKGROUND_DRAWS}, got {self.draw!r}")
+
+    def code(self, group: str, n_cells: int, dt_ms: float) -> tuple[str, dict]:
+        """The per-step statement of population ``group`` and its namespace."""
+        if self.draw == "per_population":
+            return per_population_draw(group, n_cells, self.n_sources, self.rate_hz, dt_ms)
+        return per_cell_draw(group, self.n_sources, self.rate_hz, dt_ms)
 
 
 @dataclass(frozen=True)
@@ -241,13 +255,7 @@ def build_circuit(
     groups, monitors, objects, synapses, pathways = {}, {}, [], {}, {}
     for pop in POPULATIONS:
         cell = structure.cells[pop]
-        # background: the number of the n_sources Poisson inputs that fire in a step is binomial
-        # (what PoissonInput does, with an explicit name so generated code is identical in every process)
-        background = b2.BinomialFunction(
-            structure.background.n_sources,
-            structure.background.rate_hz * structure.dt_ms * 1e-3,
-            name=f"background_{pop}",
-        )
+        background, background_names = structure.background.code(pop, structure.counts[pop], structure.dt_ms)
         ns = dict(
             shared,
             c_m=cell.c_m_nF * b2.nF,
@@ -257,13 +265,14 @@ def build_circuit(
             v_reset=cell.v_reset_mV * b2.mV,
             g_nmda_max=structure.g_nmda_max_nS[pop] * b2.nS,
             t_settle=structure.transient_s * b2.second,
-            **{f"background_{pop}": background},
+            **background_names,
         )
         excitatory = pop == "pyr"
         reset = "v = v_reset" + (VESICLE_RESET if excitatory else "")
         group = b2.NeuronGroup(
             structure.counts[pop],
-            neuron_equations(excitatory),
+            neuron_equations(excitatory)
+            + (PER_POPULATION_EQUATIONS if structure.background.draw == "per_population" else ""),
             threshold="v > v_th",
             reset=reset,
             refractory=cell.t_ref_ms * b2.ms,
@@ -278,7 +287,7 @@ def build_circuit(
             order=-1,
             name=f"{pop}_fractions",
         )
-        group.run_regularly(f"g_ampa += w_ext * background_{pop}()", when="synapses", name=f"{pop}_background")
+        group.run_regularly(background, when="synapses", name=f"{pop}_background")
         groups[pop] = group
         monitors[pop] = b2.SpikeMonitor(group, name=f"spikes_{pop}")
         objects += [group, monitors[pop]]

@@ -47,6 +47,7 @@ from ketamine_sim.circuits.slow.pharmacokinetics import (
 )
 from ketamine_sim.circuits.slow.pk_variability import IIV_PARAMETERS, check_iiv
 from ketamine_sim.circuits.slow.plasticity import BrainState, PlasticityParameters, PlasticitySettings
+from ketamine_sim.circuits.spiking.background import BACKGROUND_DRAWS
 from ketamine_sim.circuits.spiking.cells import POPULATIONS, CellParameters
 from ketamine_sim.circuits.spiking.network import (
     CONNECTIVITY_RULES,
@@ -448,6 +449,7 @@ SCORECARD_BACKEND_KEYS = (
     "backend.direct",
     "backend.wait_policy",
     "backend.vectorise",
+    "backend.background_draw",
 )
 #: What an experiment reads of the config: ``experiment=scorecard`` passes only the circuit's
 #: name, `SCORECARD_BACKEND_KEYS` and output.figure on to its runs (which compose their own
@@ -721,7 +723,12 @@ def _background(cfg, dt_ms: float) -> BackgroundInput:
     path = "circuit.background"
     sources = Num(minimum=0, maximum=MAX_SOURCES, integer=True, why="a cortical neuron receives about 10^4 synapses")
     background = _build(
-        BackgroundInput, cfg, path, {"n_sources": sources, "rate_hz": Num(minimum=0)}, skip=("weight_nS",)
+        BackgroundInput,
+        cfg,
+        path,
+        {"n_sources": sources, "rate_hz": Num(minimum=0)},
+        given={"draw": _background_draw(cfg)},
+        skip=("weight_nS",),
     )
     rate = background.rate_hz
     if rate * dt_ms * 1e-3 > 1:  # each source fires at most once per step (a probability per step)
@@ -732,6 +739,17 @@ def _background(cfg, dt_ms: float) -> BackgroundInput:
         )
     _number(cfg, f"{path}.rate_hz", maximum=MAX_RATE_HZ, why="cortical neurons fire below ~500 Hz")
     return background
+
+
+def _background_draw(cfg) -> str:
+    """``backend.background_draw``: one of `BACKGROUND_DRAWS`; ``per_population`` is C++ code of
+    the compiled circuit (``backend=cpp_standalone``)."""
+    path = "backend.background_draw"
+    draw = _choice(cfg, path, BACKGROUND_DRAWS)
+    if draw == "per_population" and _get(cfg, "backend.name") != "cpp_standalone":
+        backend = _get(cfg, "backend.name")
+        raise ConfigError(path, f"per_population needs backend=cpp_standalone (got backend={backend}); use per_cell")
+    return draw
 
 
 def _counts(cfg, path: str) -> dict[str, int]:

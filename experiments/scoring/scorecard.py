@@ -613,7 +613,7 @@ def summary_line(rows: list[dict]) -> str:
 def inherited_overrides(cfg) -> list[str]:
     """The overrides every run of the scorecard ``cfg`` inherits from its command line: the
     circuit, the backend's threads and cache, no figure; ``backend.direct``,
-    ``backend.wait_policy`` and ``backend.vectorise`` only where they differ from their
+    ``backend.wait_policy``, ``backend.vectorise`` and ``backend.background_draw`` only where they differ from their
     defaults, so that the run folders (named by a hash of the overrides) keep their names.
 
     >>> from ketamine_sim.experiments.config import compose_config
@@ -629,6 +629,7 @@ def inherited_overrides(cfg) -> list[str]:
         *(["backend.direct=false"] if not b.direct else []),
         *([f"backend.wait_policy={b.wait_policy}"] if b.wait_policy != "active" else []),
         *(["backend.vectorise=false"] if not b.vectorise else []),
+        *([f"backend.background_draw={b.background_draw}"] if b.background_draw != "per_population" else []),
     ]
 
 

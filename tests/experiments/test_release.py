@@ -86,13 +86,15 @@ def test_ketamine_slows_vesicle_recycling(evoked):
 
 def test_saline_changes_no_release_readout(evoked):
     """No block, so recycling is unchanged; the release rate fluctuates from window to window,
-    which moves glutamate, adenosine and so U by far less than ketamine does."""
+    which moves glutamate, adenosine and so U by far less than ketamine does (adenosine: at
+    most a tenth of ketamine's rise, +32% here; over seeds 1-9 of saline it moved 0.2-2.3%)."""
     data = evoked["saline"]
     assert abs(_change(data, "vesicle_recovery_tau")) < 1e-12
     fall = -_change(evoked["ketamine"], "evoked_release")
     for readout in ("evoked_release", "paired_pulse_ratio"):
         assert abs(_change(data, readout)) < min(0.01, fall / 4)
-    assert np.allclose(data.timeline["adenosine"], 1, atol=0.02)
+    rise = evoked["ketamine"].timeline["adenosine"].max() - 1
+    assert rise > 0.1 and np.abs(data.timeline["adenosine"] - 1).max() < rise / 10
     assert np.allclose(data.timeline["glutamate"], 1, atol=0.1)
 
 

@@ -2,7 +2,8 @@
 
 A window starts from the block the previous one left, advanced through the interval with
 the channel activity that window measured
-([`advance_block_through`][ketamine_sim.circuits.slow.nmda_block.advance_block_through]); the window's
+([`advance_block_through`][ketamine_sim.circuits.slow.nmda_block.advance_block_through], on stacked
+species: [`block_steps`][ketamine_sim.circuits.slow.nmda_block.block_steps]); the window's
 final block is carried on. Cells outside the drug's targets see no drug.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ketamine_sim.circuits.compounds import SPECIES
-from ketamine_sim.circuits.slow.nmda_block import ChannelActivity, advance_block_through
+from ketamine_sim.circuits.slow.nmda_block import ChannelActivity, block_steps
 from ketamine_sim.circuits.spiking.cells import POPULATIONS
 from ketamine_sim.circuits.spiking.network import CircuitStructure
 from ketamine_sim.experiments.simulation.tracks.base import SlowContext, WindowSpan
@@ -54,14 +55,20 @@ class BlockTrack:
         """Advance every neuron's block from ``i0`` to ``i1`` with the last window's activity."""
         if self.activity is None:  # before the first window: no drug yet, nothing to carry
             return
-        conc = {k: self.brain_uM[k][i0 : i1 + 1] for k in SPECIES}
+        conc = np.stack([self.brain_uM[k][i0 : i1 + 1] for k in SPECIES])
+        kon = [self.params.kon_per_uM_per_s(k) for k in SPECIES]
         for pop in POPULATIONS:
-            reached = conc if pop in self.drug_targets else {k: np.zeros_like(c) for k, c in conc.items()}
-            states = advance_block_through(
-                self.block[pop], self.activity[pop], self.t[i0 : i1 + 1], reached, self.params
+            reached = conc if pop in self.drug_targets else np.zeros_like(conc)
+            states = block_steps(
+                np.stack([self.block[pop][k] for k in SPECIES]),
+                self.activity[pop],
+                self.t[i0 : i1 + 1],
+                reached,
+                kon,
+                self.params,
             )
-            self.blocked[pop][i0 : i1 + 1] = [np.mean(sum(s.values())) for s in states]
-            self.block[pop] = states[-1]
+            self.blocked[pop][i0 : i1 + 1] = [np.mean(s.sum(axis=0)) for s in states]
+            self.block[pop] = dict(zip(SPECIES, states[-1], strict=True))
 
     def window_inputs(self, index: int, i_start: int) -> dict:
         """The carried block of every neuron (``block_state``)."""

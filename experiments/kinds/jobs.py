@@ -249,7 +249,7 @@ def run_job(
         if run is None:
 
             def run(cfg, output_dir):
-                return run_in_folder(cfg, output_dir, "hydra.sweep.dir")
+                return run_in_folder(cfg, output_dir, "hydra.sweep.dir", validated=True)  # validated below
 
         started, clock = _now(), time.perf_counter()
         _write_status(output_dir, status="running", **base, started=started)

@@ -169,13 +169,15 @@ def run_experiment(
         if overwrite and not resume:
             for path in remove_results(folder):
                 log.info("overwrite: removed %s", path)
-        return run_in_folder(cfg, folder, folder_field)
+        return run_in_folder(cfg, folder, folder_field, validated=True)
 
 
-def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.dir") -> Path:
+def run_in_folder(cfg, output_dir: str | Path, folder_field: str = "hydra.run.dir", *, validated: bool = False) -> Path:
     """[`run_experiment`][ketamine_sim.experiments.kinds.run_experiment] in a folder the caller already holds
-    ([`claim_folder`][ketamine_sim.experiments.kinds.claim_folder]): validates ``cfg`` and runs its kind;
-    files it writes replace files of the same name. Returns the path of the main file.
+    ([`claim_folder`][ketamine_sim.experiments.kinds.claim_folder]): validates ``cfg`` (unless the caller
+    just did: ``validated``) and runs its kind; files it writes replace files of the same name.
+    Returns the path of the main file.
     """
-    validate(cfg)
+    if not validated:
+        validate(cfg)
     return kind_of(cfg).run(cfg, Path(output_dir), folder_field)

@@ -455,6 +455,12 @@ SCORECARD_BACKEND_KEYS = (
 #: name, `SCORECARD_BACKEND_KEYS` and output.figure on to its runs (which compose their own
 #: configs); bath and evoked_release have no pharmacokinetics; dose_response sets the dose of
 #: each run itself. An override of anything else is a key nothing reads.
+#: Why a scorecard takes no backend group (on its command line or in its extra overrides).
+SCORECARD_BACKEND_GROUP = (
+    "a scorecard runs every run with the compiled circuit (backend=cpp_standalone); the runtime "
+    "backends (cython, numpy) are not offered for it. Its runs take backend.threads, backend.cache_dir, "
+    "backend.direct, backend.wait_policy, backend.vectorise and backend.background_draw from its command line"
+)
 READ_ONLY = {"scorecard": ("circuit.name", *SCORECARD_BACKEND_KEYS, "output.figure", "scorecard", "experiment.name")}
 UNREAD = {
     "bath": ("dosing", "pk"),
@@ -483,6 +489,8 @@ def unread_override(key: str, experiment: str) -> ConfigError | None:
             f"(allowed: {', '.join(_options(group))}), which brings its "
             f"{'composition' if group == 'drug' else 'rates'}",
         )
+    if experiment in READ_ONLY and key == "backend":
+        return ConfigError(key, SCORECARD_BACKEND_GROUP)
     if experiment in READ_ONLY and key not in ("circuit", "experiment") and not under(READ_ONLY[experiment]):
         return ConfigError(
             key,
@@ -513,6 +521,20 @@ def _resolved(cfg, path: str, value):
         raise ConfigError(path, f"cannot resolve {value!r}: {str(error).splitlines()[0]}") from None
 
 
+def _choice_keys() -> dict[str, tuple[str, ...]]:
+    """Keys whose value is one of a fixed list of names, and that list (named in the message
+    for a value of the wrong type, as `_choice` names it for an unknown name)."""
+    return {
+        "backend.name": BACKENDS,
+        "backend.wait_policy": WAIT_POLICIES,
+        "backend.background_draw": BACKGROUND_DRAWS,
+        "circuit.connectivity": CONNECTIVITY_RULES,
+        "block.fit": FITS,
+        "dosing.route": ROUTES,
+        "sensitivity.method": SENSITIVITY_METHODS,
+    }
+
+
 def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
     kind = _kind(value)
     if kind in kinds or (kind == "null" and "null" in kinds):
@@ -526,6 +548,9 @@ def _check_kind(path: str, value, kinds: frozenset[str]) -> None:
             path, f"must be a single value, not a {'list' if kind == 'list' else 'mapping'}, got {value!r}"
         )
     if kinds <= {"str", "null"} and "str" in kinds:  # names and folders
+        allowed = _choice_keys().get(path)
+        if allowed:
+            raise ConfigError(path, f"unknown value {value!r}; allowed: {', '.join(allowed)}")
         raise ConfigError(path, f"must be a string{' or null' if 'null' in kinds else ''}, got {value!r}")
 
 
@@ -1492,6 +1517,8 @@ def _extra_overrides(cfg) -> None:
             raise ConfigError(
                 path, f"{text!r}: every cohort of the scorecard sets {key} from {_SCORECARD_COHORT_SETS[key]}"
             )
+        if key == "backend":
+            raise ConfigError(path, f"{text!r}: {SCORECARD_BACKEND_GROUP}")
         if key in _SCORECARD_INHERITS or key.split(".")[0] == "hydra" or key.startswith("hydra/"):
             raise ConfigError(
                 path,

@@ -424,7 +424,8 @@ def test_the_launchers_own_keys_and_values():
         ),
         (["experiment=scorecard", "seed=3"], "seed", ["scorecard.extra_overrides"]),
         (["experiment=scorecard", "circuit.dt_ms=0.05"], "circuit.dt_ms", ["scorecard.extra_overrides"]),
-        (["experiment=scorecard", "backend=numpy"], "backend", ["scorecard.extra_overrides"]),
+        # no backend group in either place: each message says the same, not "use the other place"
+        (["experiment=scorecard", "backend=numpy"], "backend", ["cpp_standalone", "not offered"]),
         (["experiment.name=bath"], "experiment.name", ["experiment=<name>"]),
     ],
 )
@@ -476,6 +477,7 @@ def test_a_pathway_with_a_probability_needs_a_weight():
         ("['block.fit=[']", ["cannot parse"]),
         ("['cohort.seed=7']", ["every cohort of the scorecard sets cohort.seed", "seed"]),
         ("['cohort.n_patients=3']", ["sets cohort.n_patients", "scorecard.cohort_patients"]),
+        ("['backend=cython']", ["cpp_standalone", "not offered"]),
     ],
 )
 def test_scorecard_extra_overrides_parse_and_are_not_lost(extra, words):
@@ -535,3 +537,19 @@ def test_an_unresolvable_launcher_interpolation_is_refused():
     """Found by the fuzz test: ``hydra.launcher.n_jobs=${oops}`` ended in an omegaconf traceback."""
     with pytest.raises(C.ConfigError, match=r"hydra.launcher.n_jobs: cannot resolve"):
         check_overrides(["circuit=small", "hydra.launcher.n_jobs=${oops}"], multirun=True)
+
+
+@pytest.mark.parametrize(
+    "override, allowed",
+    [
+        ("backend.background_draw=null", "per_cell, per_population"),
+        ("backend.background_draw=1", "per_cell, per_population"),
+        ("backend.wait_policy=true", "passive, active, auto"),
+        ("circuit.connectivity=null", "fixed_probability, fixed_indegree"),
+        ("block.fit=3", "equilibrium, kinetic"),
+    ],
+)
+def test_a_choice_of_the_wrong_type_names_the_allowed_values(override, allowed):
+    """A value that is not even a name (null, a number, a flag) is answered as an unknown name
+    is: the field and the names it allows."""
+    assert_refused([override], override.partition("=")[0], f"allowed: {allowed}")

@@ -451,16 +451,16 @@ SCORECARD_BACKEND_KEYS = (
     "backend.vectorise",
     "backend.background_draw",
 )
-#: What an experiment reads of the config: ``experiment=scorecard`` passes only the circuit's
-#: name, `SCORECARD_BACKEND_KEYS` and output.figure on to its runs (which compose their own
-#: configs); bath and evoked_release have no pharmacokinetics; dose_response sets the dose of
-#: each run itself. An override of anything else is a key nothing reads.
 #: Why a scorecard takes no backend group (on its command line or in its extra overrides).
 SCORECARD_BACKEND_GROUP = (
     "a scorecard runs every run with the compiled circuit (backend=cpp_standalone); the runtime "
     "backends (cython, numpy) are not offered for it. Its runs take backend.threads, backend.cache_dir, "
     "backend.direct, backend.wait_policy, backend.vectorise and backend.background_draw from its command line"
 )
+#: What an experiment reads of the config: ``experiment=scorecard`` passes only the circuit's
+#: name, `SCORECARD_BACKEND_KEYS` and output.figure on to its runs (which compose their own
+#: configs); bath and evoked_release have no pharmacokinetics; dose_response sets the dose of
+#: each run itself. An override of anything else is a key nothing reads.
 READ_ONLY = {"scorecard": ("circuit.name", *SCORECARD_BACKEND_KEYS, "output.figure", "scorecard", "experiment.name")}
 UNREAD = {
     "bath": ("dosing", "pk"),

@@ -454,8 +454,8 @@ SCORECARD_BACKEND_KEYS = (
 #: Why a scorecard takes no backend group (on its command line or in its extra overrides).
 SCORECARD_BACKEND_GROUP = (
     "a scorecard runs every run with the compiled circuit (backend=cpp_standalone); the runtime "
-    "backends (cython, numpy) are not offered for it. Its runs take backend.threads, backend.cache_dir, "
-    "backend.direct, backend.wait_policy, backend.vectorise and backend.background_draw from its command line"
+    f"backends (cython, numpy) are not offered for it. Its runs take {', '.join(SCORECARD_BACKEND_KEYS)} "
+    "from its command line"
 )
 #: What an experiment reads of the config: ``experiment=scorecard`` passes only the circuit's
 #: name, `SCORECARD_BACKEND_KEYS` and output.figure on to its runs (which compose their own

@@ -37,7 +37,10 @@ from ketamine_sim.experiments.sweep import STATUS_FILE, run_job, sweep_index
 
 BATH = ("experiment=bath", "circuit=small", "backend.threads=1", "output.figure=false")
 #: Four 2 s windows on circuit=small (the real runs below signal the process during a window before the last).
-FOUR_WINDOWS = (*BATH, "bath.concentrations_uM=[0,1,2,5]", "bath.equilibration_s=60")
+#: The interrupted runs' windows: enough that a probe on a slow machine meets one before the last
+#: (a small window's run loop lasts about 0.15-0.3 s; with four, one run met only the last).
+N_WINDOWS = 8
+WINDOWS = (*BATH, "bath.concentrations_uM=[0,0.5,1,2,3,5,10,20]", "bath.equilibration_s=60")
 
 
 def _env(cache: Path | None = None) -> dict:
@@ -448,8 +451,8 @@ class _Running:
             time.sleep(0.05)
 
     def windows_reported(self) -> int:
-        """How many "window k/4" lines the command has printed so far."""
-        return len(re.findall(r"window \d+/4 ", self.output))
+        """How many "window k/N" lines the command has printed so far."""
+        return len(re.findall(rf"window \d+/{N_WINDOWS} ", self.output))
 
     def binary_in_its_run_loop(self, timeout: float = 600) -> tuple[int, int]:
         """``(pid, window)``: a window binary once it is inside its run loop (Brian2's
@@ -483,7 +486,7 @@ class _Running:
         """:meth:`binary_in_its_run_loop`, refusing to go on if it is the last window's (then
         "nothing more runs" could not be told from "the run was over")."""
         binary, window = self.binary_in_its_run_loop()
-        assert window < 4, f"found the last window's binary, not an earlier one:\n{self.output[-3000:]}"
+        assert window < N_WINDOWS, f"found the last window's binary, not an earlier one:\n{self.output[-3000:]}"
         return binary, window
 
     def finish(self, timeout: float = 300) -> int:
@@ -532,7 +535,7 @@ needs_proc = pytest.mark.skipif(
 @pytest.mark.compiles
 @needs_proc
 def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
-    """A notebook's "interrupt kernel" (one SIGINT to the process) during a window (2 or 3): that
+    """A notebook's "interrupt kernel" (one SIGINT to the process) during a window before the last: that
     window ends, nothing more runs, nothing is written, api.run raises KeyboardInterrupt."""
     script = (
         "import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
@@ -541,8 +544,8 @@ def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
         "except KeyboardInterrupt as error:\n    print('RAISED KeyboardInterrupt', error)\n    sys.exit(130)\n"
         "print('FINISHED')\n"
     )
-    run = _Running([sys.executable, "-c", script, str(tmp_path / "api"), *FOUR_WINDOWS], build_cache)
-    run.wait_for("window 1/4")
+    run = _Running([sys.executable, "-c", script, str(tmp_path / "api"), *WINDOWS], build_cache)
+    run.wait_for(f"window 1/{N_WINDOWS}")
     _, window = run.binary_in_a_window_before_the_last()
     os.kill(run.proc.pid, signal.SIGINT)  # the Python process only, as a kernel interrupt
     assert run.finish() == 130, run.output[-3000:]
@@ -556,9 +559,9 @@ def test_one_sigint_from_python_stops_after_the_window(build_cache, tmp_path):
 def test_ctrl_c_to_the_process_group_during_a_window_writes_nothing(build_cache, tmp_path):
     """Ctrl-C in a terminal: the binary cuts its window short, the run stops, writes nothing."""
     run = _Running(
-        [sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache
     )
-    run.wait_for("window 1/4")
+    run.wait_for(f"window 1/{N_WINDOWS}")
     _, window = run.binary_in_its_run_loop()
     os.killpg(run.proc.pid, signal.SIGINT)
     assert run.finish() != 0, run.output[-3000:]
@@ -577,11 +580,11 @@ def test_sigterm_during_a_window_stops_the_binary_and_leaves_nothing(build_cache
     scratch.mkdir()
     folder = tmp_path / "run"
     run = _Running(
-        [sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"],
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *WINDOWS, f"hydra.run.dir={folder}"],
         build_cache,
         TMPDIR=str(scratch),
     )
-    run.wait_for("window 1/4")
+    run.wait_for(f"window 1/{N_WINDOWS}")
     binary, _ = run.binary_in_its_run_loop()
     os.kill(run.proc.pid, signal.SIGTERM)
     assert run.finish() == 143, run.output[-3000:]
@@ -596,9 +599,9 @@ def test_a_window_the_binary_cut_short_is_never_written(build_cache, tmp_path):
     """SIGINT to a window's binary alone: it ends its run loop early and exits 0; the engine sees the
     window is short (last_run_info.txt) and the run stops instead of writing it."""
     run = _Running(
-        [sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache
+        [sys.executable, "-m", "ketamine_sim.experiments.app", *WINDOWS, f"hydra.run.dir={tmp_path}"], build_cache
     )
-    run.wait_for("window 1/4")
+    run.wait_for(f"window 1/{N_WINDOWS}")
     binary, window = run.binary_in_its_run_loop()
     os.kill(binary, signal.SIGINT)
     assert run.finish() != 0, run.output[-3000:]
@@ -612,11 +615,11 @@ def test_folder_unwritable_mid_run_is_one_line_naming_the_path(build_cache, tmp_
     prefix = _unprivileged()
     folder = tmp_path / "run"
     run = _Running(
-        [*prefix, sys.executable, "-m", "ketamine_sim.experiments.app", *FOUR_WINDOWS, f"hydra.run.dir={folder}"],
+        [*prefix, sys.executable, "-m", "ketamine_sim.experiments.app", *WINDOWS, f"hydra.run.dir={folder}"],
         build_cache,
     )
     try:
-        run.wait_for("window 1/4")
+        run.wait_for(f"window 1/{N_WINDOWS}")
         folder.chmod(0o555)
         code = run.finish()
     finally:

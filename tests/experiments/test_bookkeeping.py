@@ -425,6 +425,9 @@ class _Running:
     """A command started in its own process group, its output collected by a thread."""
 
     def __init__(self, args: list[str], cache: Path, **env: str):
+        self.cache = Path(cache)
+        for exe in self.cache.glob("*/main"):  # nm each build now, not while its windows run
+            _running_flag_offset(os.path.realpath(exe))
         self.proc = subprocess.Popen(
             args,
             stdout=subprocess.PIPE,
@@ -461,7 +464,12 @@ class _Running:
         SIGINT kills it instead of stopping the loop), and the 1-based window it runs. Windows
         run one after another and each is reported as it ends, before the next binary starts,
         so the window is one more than those reported when the binary was found in its loop (a
-        loaded machine may find window 3's binary instead of window 2's)."""
+        loaded machine may find window 3's binary instead of window 2's). The builds' symbol
+        offsets are read (``nm``, seconds on a busy machine) before the probe starts, so that no
+        window passes while it reads them."""
+        for name in re.findall(r"the compiled build (\S+?),", self.output):  # built by this run: nm it now
+            if (self.cache / name / "main").exists():
+                _running_flag_offset(os.path.realpath(self.cache / name / "main"))
         deadline = time.time() + timeout
         while time.time() < deadline:
             for child in _children(self.proc.pid):

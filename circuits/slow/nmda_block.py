@@ -131,46 +131,40 @@ def advance_block(
     """
     if h_s < 0:
         raise ValueError(f"step must be >= 0 s, got {h_s}")
-    s_bar, m_bar = activity.open_fraction, activity.binding_fraction
-    drive = {k: m_bar * params.kon_per_uM_per_s(k) * concentrations_uM.get(k, 0.0) for k in SPECIES}
-    total_drive = sum(drive.values())
-    loss = params.koff_per_s * activity.unbind_weight + (1.0 - s_bar) * params.escape_per_s
-    b_total = sum(block[k] for k in SPECIES)
-    free_0 = 1.0 - b_total
-    both = total_drive + loss
-    free_inf = np.where(both > 0, loss / np.where(both > 0, both, 1.0), free_0)
-    decay = np.exp(-loss * h_s)
-    # exp(-lam h) * F_inf * (exp(lam h) - 1) / lam == F_inf * (1 - exp(-lam h)) / lam
-    free_integral = free_inf * _relaxation_integral(loss, h_s) + decay * (free_0 - free_inf) * _relaxation_integral(
-        total_drive, h_s
-    )
-    return within_unit_sum({k: decay * block[k] + drive[k] * free_integral for k in SPECIES})
+    held = np.array([[float(concentrations_uM.get(k, 0.0))] * 2 for k in SPECIES])  # the step's mid value: c
+    after = block_steps(
+        np.stack([block[k] for k in SPECIES]),
+        activity,
+        np.array([0.0, float(h_s)]),
+        held,
+        [params.kon_per_uM_per_s(k) for k in SPECIES],
+        params,
+    )[-1]
+    return dict(zip(SPECIES, after, strict=True))
 
 
-def within_unit_sum(block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def within_unit_sum(block: np.ndarray) -> np.ndarray:
     """Fractions clipped to [0, 1] and divided by their sum where it exceeds 1 (removes rounding).
 
     Parameters
     ----------
-    block : dict of str to numpy.ndarray
-        Blocked fraction per species, arrays of one shape.
+    block : numpy.ndarray, shape (n_species, n_neurons)
+        Blocked fraction per species (rows) and neuron.
 
     Returns
     -------
-    dict of str to numpy.ndarray
-        The same keys and shapes, each in [0, 1], their sum <= 1.
+    numpy.ndarray
+        The same shape, each in [0, 1], each column's sum <= 1.
 
     Examples
     --------
     >>> import numpy as np
     >>> from ketamine_sim.circuits.slow.nmda_block import within_unit_sum
-    >>> out = within_unit_sum({"a": np.array([0.8]), "b": np.array([0.6])})
-    >>> [round(float(v[0]), 4) for v in out.values()]
+    >>> [round(float(v), 4) for v in within_unit_sum(np.array([[0.8], [0.6]]))[:, 0]]
     [0.5714, 0.4286]
     """
-    clipped = {k: np.clip(b, 0.0, 1.0) for k, b in block.items()}
-    excess = np.maximum(sum(clipped.values()), 1.0)
-    return {k: b / excess for k, b in clipped.items()}
+    clipped = np.clip(block, 0.0, 1.0)
+    return clipped / np.maximum(clipped.sum(axis=0), 1.0)
 
 
 def advance_block_through(
@@ -228,8 +222,9 @@ def block_steps(
     kon_per_uM_per_s: list[float],
     params: BlockParameters,
 ) -> list[np.ndarray]:
-    """`advance_block_through` on stacked species: the same arithmetic as `advance_block`
-    step by step (bit-identical), with what the steps share computed once.
+    """`advance_block_through` on stacked species, the one implementation of the step (the
+    module's solution; `advance_block` is one step of it), with what the steps share computed
+    once.
 
     Parameters
     ----------
@@ -267,6 +262,5 @@ def block_steps(
         both = total_drive + loss
         free_inf = np.where(both > 0, loss / np.where(both > 0, both, 1.0), free_0)
         free_integral = free_inf * loss_integral + decay * (free_0 - free_inf) * _relaxation_integral(total_drive, h)
-        clipped = np.clip(decay * states[-1] + drive * free_integral, 0.0, 1.0)
-        states.append(clipped / np.maximum(clipped.sum(axis=0), 1.0))
+        states.append(within_unit_sum(decay * states[-1] + drive * free_integral))
     return states

@@ -36,9 +36,9 @@ from ketamine_sim.experiments.results import RunData
 from ketamine_sim.experiments.sweep import STATUS_FILE, run_job, sweep_index
 
 BATH = ("experiment=bath", "circuit=small", "backend.threads=1", "output.figure=false")
-#: Four 2 s windows on circuit=small (the real runs below signal the process during a window before the last).
-#: The interrupted runs' windows: enough that a probe on a slow machine meets one before the last
-#: (a small window's run loop lasts about 0.15-0.3 s; with four, one run met only the last).
+#: Eight 2 s windows on circuit=small (the real runs below signal the process during a window before
+#: the last): enough that a probe on a slow machine meets one before the last (a small window's run
+#: loop lasts about 0.15-0.3 s; with four, one run met only the last).
 N_WINDOWS = 8
 WINDOWS = (*BATH, "bath.concentrations_uM=[0,0.5,1,2,3,5,10,20]", "bath.equilibration_s=60")
 
